@@ -1,0 +1,133 @@
+/* Internal declarations shared by the library's parts. Nothing here is exported. */
+#ifndef CLCNN_PRIVATE_H
+#define CLCNN_PRIVATE_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#include <CL/cl.h>
+#ifndef CL_PLATFORM_NOT_FOUND_KHR
+#define CL_PLATFORM_NOT_FOUND_KHR -1001
+#endif
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clcnn/clcnn.h"
+
+#if defined(__GNUC__)
+#define CLCNN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLCNN_PRINTF(a, b)
+#endif
+
+#define CLCNN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One compiled kernel remembered by (family, options, name). */
+struct clcnn_kernel_entry {
+	uint64_t key;
+	cl_kernel kernel;
+	struct clcnn_kernel_entry *next;
+};
+
+/* One built program remembered by (family, options). */
+struct clcnn_program_entry {
+	uint64_t key;
+	cl_program program;
+	struct clcnn_program_entry *next;
+};
+
+struct clcnn_context {
+	struct clcnn_options opt;      /* strings below are owned copies */
+	char *opt_strings[5];
+	struct clcnn_device_list *devices;
+	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
+	cl_platform_id platform;
+	cl_device_id device;
+	cl_context cl;
+	cl_command_queue queue;
+	char *cache_dir;               /* NULL when off or unusable */
+	int cache_warned;
+	struct clcnn_program_entry *programs;
+	struct clcnn_kernel_entry *kernels;
+	char *error;                   /* last failure message, heap */
+	size_t error_cap;
+};
+
+/* ---- errors and logging (src/core/error.c) */
+
+/* Record a failure message in ctx (printf-style) and return status. ctx may be NULL. */
+int clcnn_fail(struct clcnn_context *ctx, int status, const char *fmt, ...) CLCNN_PRINTF(3, 4);
+/* Same for an OpenCL error: appends the code's name. */
+int clcnn_fail_cl(struct clcnn_context *ctx, cl_int code, const char *fmt, ...) CLCNN_PRINTF(3, 4);
+/* Append text to the current failure message (e.g. a build log). */
+void clcnn_error_append(struct clcnn_context *ctx, const char *text);
+void clcnn_log(const struct clcnn_context *ctx, int level, const char *fmt, ...) CLCNN_PRINTF(3, 4);
+const char *clcnn_cl_error_name(cl_int code);
+
+/* ---- hashing (src/core/hash.c): FNV-1a 64 chained over parts */
+uint64_t clcnn_hash(uint64_t h, const void *data, size_t n);
+uint64_t clcnn_hash_str(uint64_t h, const char *s);
+#define CLCNN_HASH_INIT 1469598103934665603ULL
+
+/* ---- kernel sources (embedded at build time, or CLCNN_KERNEL_DIR) */
+struct clcnn_source {
+	const char *name;          /* family, e.g. "conv" for cl/conv.cl */
+	const unsigned char *data;
+	size_t size;
+};
+extern const struct clcnn_source clcnn_embedded_sources[];
+extern const size_t clcnn_embedded_source_count;
+
+/* Load source of a family into a heap buffer (NUL-terminated). */
+int clcnn_source_load(struct clcnn_context *ctx, const char *family, char **out, size_t *size);
+
+/* ---- programs and kernels (src/device/program.c) */
+
+/* Build (or fetch from memory / disk cache) common.cl + <family>.cl with options. */
+int clcnn_program_get(struct clcnn_context *ctx, const char *family, const char *options, cl_program *out,
+		      struct clcnn_build_report *report);
+/* A kernel of that program, memoised in the context (do not release). */
+int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *options, const char *name,
+		     cl_kernel *out);
+
+/* Set kernel arguments: pairs of (size, pointer) terminated by size 0. */
+int clcnn_kernel_args(struct clcnn_context *ctx, cl_kernel k, ...);
+/*
+ * Enqueue k with dims dimensions; global sizes are rounded up to a multiple of local.
+ * local may contain 0s meaning "pick" (1 for dims > 0).
+ */
+int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const size_t *global, const size_t *local);
+
+/* ---- on-disk binary cache (src/device/cache.c) */
+char *clcnn_cache_resolve_dir(const char *opt_dir);
+int clcnn_cache_load(struct clcnn_context *ctx, uint64_t key, unsigned char **data, size_t *size);
+void clcnn_cache_store(struct clcnn_context *ctx, uint64_t key, const void *data, size_t size);
+/* Generic named blobs beside programs (autotune records): "<dir>/<kind>-<key>.bin". */
+int clcnn_cache_load_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, void *data, size_t size);
+void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data,
+			    size_t size);
+
+/* ---- buffers (src/device/buffer.c) */
+/* Allocate a device buffer; failures (size over max alloc, out of resources) name the size. */
+int clcnn_buffer_new(struct clcnn_context *ctx, size_t bytes, cl_mem *out);
+void clcnn_buffer_free(cl_mem m);
+int clcnn_buffer_write(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, const void *src);
+int clcnn_buffer_read(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, void *dst);
+/* Fill with a float value (non-blocking, in queue order). */
+int clcnn_buffer_fill(struct clcnn_context *ctx, cl_mem m, float value, size_t count);
+int clcnn_buffer_copy(struct clcnn_context *ctx, cl_mem src, cl_mem dst, size_t bytes);
+
+struct clcnn_tensor {
+	struct clcnn_context *ctx;
+	int ndim;
+	int dims[CLCNN_MAX_DIMS];
+	cl_mem mem;
+};
+
+/* ---- small utilities (src/core/util.c) */
+char *clcnn_strdup(const char *s);
+/* snprintf into a growing heap string; returns 0 or -1 on allocation failure. */
+int clcnn_strcatf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) CLCNN_PRINTF(4, 5);
+double clcnn_now(void); /* monotonic seconds */
+
+#endif

@@ -1,0 +1,71 @@
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int ci(void)
+{
+	const char *c = getenv("CI");
+	return c && (!strcmp(c, "true") || !strcmp(c, "1"));
+}
+
+void test_require_device(void)
+{
+	struct clcnn_device_list *l;
+	char err[4096];
+	if (clcnn_device_list_new(&l, err, sizeof err) == 0) {
+		clcnn_device_list_free(l);
+		return;
+	}
+	fprintf(stderr, "no OpenCL device: %s\n", err);
+	exit(ci() ? 1 : 77);
+}
+
+struct clcnn_context *test_context_with(const struct clcnn_options *opt)
+{
+	struct clcnn_context *ctx;
+	char err[8192];
+	int rc = clcnn_context_open(&ctx, opt, err, sizeof err);
+	ck_assert_msg(rc == 0, "context: %s", err);
+	return ctx;
+}
+
+struct clcnn_context *test_context(void)
+{
+	return test_context_with(NULL);
+}
+
+int test_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+char *test_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s/clcnn-test-XXXXXX", base && *base ? base : "/tmp");
+	char *d = mkdtemp(buf);
+	ck_assert_msg(d != NULL, "mkdtemp failed");
+	return strdup(d);
+}
+
+static int rm_cb(const char *p, const struct stat *s, int flag, struct FTW *f)
+{
+	(void)s;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+void test_rmtree(const char *path)
+{
+	if (path)
+		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
