@@ -1,0 +1,7 @@
+/*
+ * Every op class, one line each: X(name) declares `clcnn_op_<name>` (defined in src/ops/<family>.c).
+ * Adding a layer = its .c + .cl + case table + one line here.
+ */
+#define CLCNN_OP_LIST(X) \
+	X(identity) \
+	X(flatten)
