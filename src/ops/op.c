@@ -54,6 +54,14 @@ const struct clcnn_op_class *clcnn_op_find(const char *name)
 	return NULL;
 }
 
+int clcnn_op_is_loss(const struct clcnn_op_class *cls)
+{
+	for (const struct clcnn_arg *a = cls->args; a && a->key; a++)
+		if (!strcmp(a->key, "reduction"))
+			return 1;
+	return 0;
+}
+
 int clcnn_op_invalid(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

@@ -195,6 +195,8 @@ struct clcnn_op_class {
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */
 
 const struct clcnn_op_class *clcnn_op_find(const char *name);
+/* A loss is an op with a `reduction` key (every loss has one, nothing else does). */
+int clcnn_op_is_loss(const struct clcnn_op_class *cls);
 /* NULL-terminated list of every registered class (registry.h). */
 extern const struct clcnn_op_class *const clcnn_op_classes[];
 

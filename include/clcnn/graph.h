@@ -1,0 +1,140 @@
+/*
+ * Graphs: a DAG of named layer nodes, built from the C API or a netfile, run forward and backward
+ * on the context's device through one in-order queue.
+ *
+ * Life of a graph:
+ *   clcnn_graph_new / clcnn_graph_load  -> declare inputs and nodes
+ *   clcnn_graph_build(g, batch)         -> shape inference, schedule, memory plan, device buffers;
+ *                                          parameters are created (initialised by the seed given to
+ *                                          clcnn_graph_init_params, PyTorch defaults otherwise)
+ *   clcnn_graph_set_input / forward / backward / read ...
+ * Building again with another batch size keeps parameter values.
+ *
+ * Parameter names are PyTorch state-dict keys: "<node>.weight", "<node>.bias",
+ * "<node>.running_mean", "<node>.running_var", "<node>.num_batches_tracked".
+ */
+#ifndef CLCNN_GRAPH_H
+#define CLCNN_GRAPH_H
+
+#include "clcnn/clcnn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct clcnn_graph;
+
+CLCNN_API int clcnn_graph_new(struct clcnn_context *ctx, struct clcnn_graph **out);
+CLCNN_API void clcnn_graph_free(struct clcnn_graph *g);
+
+/**
+ * Declare a graph input with its per-sample shape (batch excluded): {1, 28, 28} for images,
+ * ndim 0 for one class index per sample (stored as float), {10} for a target vector.
+ */
+CLCNN_API int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const int *dims);
+
+/**
+ * Add node `name` of layer type `op` ("conv2d", "relu", ...). inputs: comma-separated names of
+ * nodes or graph inputs; NULL or "" means the previously added node (or input). args: "k=v, ..."
+ * with PyTorch names. Duplicate names, unknown types, bad args and unknown inputs fail here with
+ * a message naming the node.
+ */
+CLCNN_API int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs,
+			      const char *args);
+
+/** Parse a netfile (docs/netfile.md). Errors read "path:line:column: message". */
+CLCNN_API int clcnn_graph_load(struct clcnn_context *ctx, const char *path, struct clcnn_graph **out);
+/** Same from text; filename is only used in messages. */
+CLCNN_API int clcnn_graph_parse(struct clcnn_context *ctx, const char *text, const char *filename,
+				struct clcnn_graph **out);
+
+/** The loss node (backward starts there; default: the last node whose type is a loss). */
+CLCNN_API int clcnn_graph_set_loss(struct clcnn_graph *g, const char *node);
+/** The prediction node used by eval/predict (default: the loss node's first input, else the last node). */
+CLCNN_API int clcnn_graph_set_output(struct clcnn_graph *g, const char *node);
+CLCNN_API const char *clcnn_graph_loss_name(const struct clcnn_graph *g);
+CLCNN_API const char *clcnn_graph_output_name(const struct clcnn_graph *g);
+
+/**
+ * Shape inference (errors name the node and the shapes), cycle/dangling checks, topological
+ * schedule, memory plan (buffers reused by liveness; activations backward needs are kept),
+ * device allocation. Parameters are created on first build.
+ */
+CLCNN_API int clcnn_graph_build(struct clcnn_graph *g, int batch);
+CLCNN_API int clcnn_graph_batch(const struct clcnn_graph *g);
+
+/** Peak device bytes of the built plan (activations + gradients + parameters + workspace). */
+CLCNN_API size_t clcnn_graph_peak_bytes(const struct clcnn_graph *g);
+/** Human-readable plan / DAG with shapes and parameter counts; *text is malloc'ed. */
+CLCNN_API int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text);
+/** Graphviz DOT of the DAG; *text is malloc'ed. */
+CLCNN_API int clcnn_graph_dot(const struct clcnn_graph *g, char **text);
+
+/* ---- nodes and inputs */
+CLCNN_API int clcnn_graph_node_count(const struct clcnn_graph *g);
+/** Name, op type and output shape (with batch) of node i in schedule order. Strings owned by g. */
+CLCNN_API int clcnn_graph_node_info(const struct clcnn_graph *g, int i, const char **name, const char **op, int *ndim,
+				    int dims[CLCNN_MAX_DIMS]);
+CLCNN_API int clcnn_graph_input_count(const struct clcnn_graph *g);
+CLCNN_API int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const char **name, int *ndim,
+				     int dims[CLCNN_MAX_DIMS]);
+
+/* ---- parameters */
+struct clcnn_param_info {
+	const char *name;  /**< "<node>.<param>" */
+	int ndim;          /**< 0 for scalars (num_batches_tracked) */
+	int dims[CLCNN_MAX_DIMS];
+	size_t count;
+	int trainable;     /**< 0 for buffers (running statistics) */
+	int int64;         /**< stored as I64 in checkpoints */
+};
+CLCNN_API int clcnn_graph_param_count(const struct clcnn_graph *g);
+CLCNN_API int clcnn_graph_param_info(const struct clcnn_graph *g, int i, struct clcnn_param_info *info);
+CLCNN_API int clcnn_graph_param_find(const struct clcnn_graph *g, const char *name);
+CLCNN_API int clcnn_graph_param_read(struct clcnn_graph *g, int i, float *dst);
+CLCNN_API int clcnn_graph_param_write(struct clcnn_graph *g, int i, const float *src);
+/** Gradient of trainable parameter i after backward. */
+CLCNN_API int clcnn_graph_grad_read(struct clcnn_graph *g, int i, float *dst);
+
+/**
+ * (Re)initialise every parameter from seed: "default" = PyTorch's per-layer defaults;
+ * "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal" replace the weight
+ * initialiser of conv/linear layers (biases and norms keep their defaults).
+ */
+CLCNN_API int clcnn_graph_init_params(struct clcnn_graph *g, uint64_t seed, const char *scheme);
+
+/* ---- running */
+
+/** Copy batch x per-sample floats of input `name` to the device. */
+CLCNN_API int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data);
+/** Forward in training (1) or eval (0) mode; seed makes dropout/noise reproducible per step. */
+CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed);
+/** Backward from the loss node (d loss = 1), after forward. Parameter gradients are overwritten. */
+CLCNN_API int clcnn_graph_backward(struct clcnn_graph *g);
+/** Read a node's output (count = batch x per-sample) after forward. Blocks. */
+CLCNN_API int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst);
+/** Read the gradient with respect to a graph input after backward. Blocks. */
+CLCNN_API int clcnn_graph_read_input_grad(struct clcnn_graph *g, const char *input, float *dst);
+/** Scalar value of the loss node after forward. Blocks. */
+CLCNN_API int clcnn_graph_loss(struct clcnn_graph *g, float *loss);
+/**
+ * When on, every node's output is checked for NaN/Inf after forward/backward (slow); the first
+ * node producing one fails the call with CLCNN_ERR_NUMERIC naming it.
+ */
+CLCNN_API void clcnn_graph_check_numerics(struct clcnn_graph *g, int on);
+
+/** Per-node timing of forward and backward (blocking per node; for `clcnn bench`). */
+struct clcnn_node_timing {
+	const char *name, *op, *algo;
+	double forward_s, backward_s;
+	double flops; /**< forward FLOPs of the node for the built batch (0 when not meaningful) */
+};
+CLCNN_API int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timing **timings, int *n);
+
+/** Hash of the graph's structure (nodes, types, args, shapes) for checkpoint compatibility. */
+CLCNN_API uint64_t clcnn_graph_hash(const struct clcnn_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
