@@ -1,5 +1,5 @@
 /*
- * PyTorch golden values: every fixture in tests/data/golden/*.txt (written by tools/golden/*.py with
+ * PyTorch golden values: every fixture tests/data/golden/NAME.txt (written by the tools/golden scripts with
  * Debian's torch 1.13) runs through the device kernels AND the C reference; both must match torch
  * within the fixture's tolerance. The format is documented in tools/golden/golden_common.py.
  * Prints the worst error per fixture so closing notes can quote them.
@@ -186,11 +186,11 @@ static void run_fixture(const char *path)
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct clcnn_shape in[CLCNN_OP_MAX_IN];
 	int nin = 0;
-	for (struct rec *r; (r = NULL, 1);) {
+	for (;;) {
 		char key[8];
 		snprintf(key, sizeof key, "%d", nin);
-		r = find(f, "input", key);
-		if (!r)
+		struct rec *r = find(f, "input", key);
+		if (!r || nin == CLCNN_OP_MAX_IN)
 			break;
 		in[nin++] = r->shape;
 	}
