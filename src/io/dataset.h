@@ -1,0 +1,54 @@
+/*
+ * Image classification datasets in memory (IDX files, the MNIST family) and the augmentations the
+ * trainer applies per batch. Pure C, no OpenCL; the RNG is the caller's so runs are reproducible.
+ */
+#ifndef CLCNN_DATASET_H
+#define CLCNN_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct clcnn_dataset {
+	int n, c, h, w;   /* n images of c x h x w */
+	float *images;    /* n*c*h*w values in [0, 1] */
+	float *labels;    /* n class indices (as floats) */
+	int classes;
+};
+
+/*
+ * Load "<dir>/<split>-images-idx3-ubyte[.gz]" and "<dir>/<split>-labels-idx1-ubyte[.gz]"
+ * (split "train" or "t10k"). Errors name the file and the problem.
+ */
+int clcnn_dataset_load(const char *dir, const char *split, int classes, struct clcnn_dataset *out, char *err,
+		       size_t errlen);
+void clcnn_dataset_free(struct clcnn_dataset *d);
+
+/* Fashion-MNIST class names (10). */
+extern const char *const clcnn_fashion_mnist_classes[10];
+
+struct clcnn_augment {
+	int hflip;          /* random horizontal flip with probability 1/2 */
+	int translate;      /* random shift of up to +-translate pixels (zero fill), like pad + random crop */
+	double rotate;      /* random rotation in degrees, uniform in [-rotate, rotate] */
+	double scale;       /* random zoom in [1 - scale, 1 + scale] */
+	double elastic;     /* elastic warp amplitude in pixels (Simard 2003), 0 = off */
+};
+
+/* Parse "flip,translate=2,rotate=10,scale=0.1,elastic=2" ("none" = all off). */
+int clcnn_augment_parse(const char *text, struct clcnn_augment *a, char *err, size_t errlen);
+
+/* splitmix64 step: uniform 64-bit value; the trainer's RNG state advances. */
+uint64_t clcnn_rng_next(uint64_t *state);
+double clcnn_rng_uniform(uint64_t *state);
+
+/* Augment n images (c x h x w, in place); tmp holds c*h*w floats. */
+void clcnn_augment_batch(const struct clcnn_augment *a, float *images, int n, int c, int h, int w, float *tmp,
+			 uint64_t *rng);
+
+/* Fisher-Yates permutation of 0..n-1. */
+void clcnn_shuffle(int *perm, int n, uint64_t *rng);
+
+/* Copy images perm[i] (i in [start, start+count)) into batch, normalised (x - mean) / std. */
+void clcnn_dataset_gather(const struct clcnn_dataset *d, const int *perm, int start, int count, float mean, float std,
+			  float *images, float *labels);
+#endif
