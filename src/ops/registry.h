@@ -4,4 +4,6 @@
  */
 #define CLCNN_OP_LIST(X) \
 	X(identity) \
+	X(batchnorm2d) \
+	X(batchnorm1d) \
 	X(flatten)

@@ -1,0 +1,231 @@
+/* batchnorm: x viewed as (N, C, S), S = H*W (1 for (N, F)), each (n, c) plane of S floats contiguous.
+ * Reductions are deterministic two-level: one work-item per plane reduces it in float8 lanes (mean,
+ * then squared deviations), one work-item per channel merges the N planes in order (Chan et al.).
+ * Elementwise kernels take 8 contiguous values of one plane. state = [mean[C], invstd[C]].
+ * Defines: C, S (compile-time trip counts), AFFINE. */
+
+#ifndef C
+#define C 1
+#endif
+#ifndef S
+#define S 1
+#endif
+#ifndef AFFINE
+#define AFFINE 1
+#endif
+
+#define NCHUNK ((S + 7) / 8)
+
+inline float bn_hsum8(float8 v)
+{
+	float4 a = v.lo + v.hi;
+	float2 b = a.lo + a.hi;
+	return b.x + b.y;
+}
+
+/* Mean and sum of squared deviations of each plane: part[2p], part[2p + 1]. */
+__kernel void bn_plane_stats(__global const float *x, __global float *part, int planes)
+{
+	int p = get_global_id(0);
+	if (p >= planes)
+		return;
+	__global const float *xp = x + p * S;
+	float8 acc = 0.0f;
+	int i = 0;
+	for (; i + 8 <= S; i += 8)
+		acc += vload8(0, xp + i);
+	float sum = bn_hsum8(acc);
+	for (; i < S; i++)
+		sum += xp[i];
+	float mean = sum / (float)S;
+	float8 acc2 = 0.0f, m8 = (float8)mean;
+	for (i = 0; i + 8 <= S; i += 8) {
+		float8 d = vload8(0, xp + i) - m8;
+		acc2 = fma(d, d, acc2);
+	}
+	float m2 = bn_hsum8(acc2);
+	for (; i < S; i++) {
+		float d = xp[i] - mean;
+		m2 = fma(d, d, m2);
+	}
+	part[2 * p] = mean;
+	part[2 * p + 1] = m2;
+}
+
+/*
+ * Per channel: the statistics to normalise with -> state. mode 0: running statistics; 1: batch
+ * statistics; 2: batch statistics and update of the running ones with momentum (< 0: cumulative
+ * average, factor 1 / (num_batches_tracked + 1); bn_normalize increments the counter afterwards).
+ */
+__kernel void bn_channel_stats(__global const float *x, __global const float *part, __global float *state,
+			       __global float *rmean, __global float *rvar, __global const float *nbt, int n,
+			       float eps, float momentum, int mode)
+{
+	int c = get_global_id(0);
+	if (c >= C)
+		return;
+	float mean, var;
+	if (mode == 0) {
+		mean = rmean[c];
+		var = rvar[c];
+	} else {
+		/* merging plane i+1 (count S) into i planes: delta / (i+1), delta^2 * S * i / (i+1) */
+		float m2 = 0.0f;
+		mean = 0.0f;
+		for (int i = 0; i < n; i++) {
+#if S == 1
+			float pm = x[i * C + c], pm2 = 0.0f;
+#else
+			float pm = part[2 * (i * C + c)], pm2 = part[2 * (i * C + c) + 1];
+#endif
+			float d = pm - mean, r = 1.0f / (float)(i + 1);
+			mean = fma(d, r, mean);
+			m2 += pm2 + d * d * ((float)S * (float)i * r);
+		}
+		float m = (float)n * (float)S;
+		var = m2 / m;
+		if (mode == 2) {
+			float f = momentum < 0.0f ? 1.0f / (nbt[0] + 1.0f) : momentum;
+			rmean[c] = (1.0f - f) * rmean[c] + f * mean;
+			rvar[c] = (1.0f - f) * rvar[c] + f * (m2 / (m - 1.0f));
+		}
+	}
+	state[c] = mean;
+	state[C + c] = rsqrt(var + eps);
+}
+
+#if AFFINE
+#define BN_W(c) w[c]
+#define BN_B(c) b[c]
+#else
+#define BN_W(c) 1.0f
+#define BN_B(c) 0.0f
+#endif
+
+/* y = (x - mean) * (invstd * w) + b; the subtraction first keeps precision when |mean| >> std. */
+__kernel void bn_normalize(__global const float *x, __global float *y, __global const float *state,
+			   __global const float *w, __global const float *b, __global float *nbt, int planes,
+			   int bump)
+{
+#if S == 1
+	int i = get_global_id(0);
+	if (bump && i == 0)
+		nbt[0] += 1.0f;
+	if (i >= planes)
+		return;
+	int c = i % C;
+	y[i] = fma(x[i] - state[c], state[C + c] * BN_W(c), BN_B(c));
+#else
+	int q = get_global_id(0), p = get_global_id(1);
+	if (bump && q == 0 && p == 0)
+		nbt[0] += 1.0f;
+	if (q >= NCHUNK || p >= planes)
+		return;
+	int c = p % C;
+	float mean = state[c], a = state[C + c] * BN_W(c), sh = BN_B(c);
+	int base = p * S + q * 8;
+	if (q * 8 + 8 <= S) {
+		vstore8(fma(vload8(0, x + base) - (float8)mean, (float8)a, (float8)sh), 0, y + base);
+	} else {
+		for (int i = 0; i < S - q * 8; i++)
+			y[base + i] = fma(x[base + i] - mean, a, sh);
+	}
+#endif
+}
+
+/* Per plane: sum of dy and of dy * (x - mean) -> part[2p], part[2p + 1]. */
+__kernel void bn_plane_grad(__global const float *x, __global const float *dy, __global const float *state,
+			    __global float *part, int planes)
+{
+	int p = get_global_id(0);
+	if (p >= planes)
+		return;
+	int c = p % C;
+	__global const float *xp = x + p * S, *gp = dy + p * S;
+	float mean = state[c];
+	float8 a = 0.0f, bsum = 0.0f, m8 = (float8)mean;
+	int i = 0;
+	for (; i + 8 <= S; i += 8) {
+		float8 g = vload8(0, gp + i);
+		a += g;
+		bsum = fma(g, vload8(0, xp + i) - m8, bsum);
+	}
+	float sdy = bn_hsum8(a), sdyx = bn_hsum8(bsum);
+	for (; i < S; i++) {
+		sdy += gp[i];
+		sdyx = fma(gp[i], xp[i] - mean, sdyx);
+	}
+	part[2 * p] = sdy;
+	part[2 * p + 1] = sdyx;
+}
+
+/*
+ * Per channel: merge the planes in order into sum(dy) and sum(dy * xhat); dw, db (when wanted) and
+ * sums[c], sums[C + c] for bn_input_grad. sums sit after the per-plane partials in scratch.
+ */
+__kernel void bn_channel_grad(__global const float *x, __global const float *dy, __global const float *state,
+			      __global float *scratch, __global float *dw, __global float *db, int n)
+{
+	int c = get_global_id(0);
+	if (c >= C)
+		return;
+	float sdy = 0.0f, sdyx = 0.0f;
+#if S == 1
+	float mean = state[c];
+	for (int i = 0; i < n; i++) {
+		float g = dy[i * C + c];
+		sdy += g;
+		sdyx = fma(g, x[i * C + c] - mean, sdyx);
+	}
+#else
+	for (int i = 0; i < n; i++) {
+		sdy += scratch[2 * (i * C + c)];
+		sdyx += scratch[2 * (i * C + c) + 1];
+	}
+#endif
+	sdyx *= state[C + c];
+	__global float *sums = scratch + 2 * n * C;
+	sums[c] = sdy;
+	sums[C + c] = sdyx;
+	if (dw)
+		dw[c] = sdyx;
+	if (db)
+		db[c] = sdy;
+}
+
+/*
+ * dx. batch statistics: w * invstd * (dy - sum(dy) / m - xhat * sum(dy * xhat) / m);
+ * running statistics (batch == 0): w * invstd * dy.
+ */
+__kernel void bn_input_grad(__global const float *x, __global const float *dy, __global const float *state,
+			    __global const float *w, __global const float *scratch, __global float *dx, int planes,
+			    int batch, float inv_m)
+{
+#if S == 1
+	int i = get_global_id(0);
+	if (i >= planes)
+		return;
+	int c = i % C;
+#else
+	int q = get_global_id(0), p = get_global_id(1);
+	if (q >= NCHUNK || p >= planes)
+		return;
+	int c = p % C;
+#endif
+	int n = planes / C;
+	__global const float *sums = scratch + 2 * n * C;
+	float mean = state[c], invstd = state[C + c], k1 = invstd * BN_W(c);
+	float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
+#if S == 1
+	dx[i] = k1 * (dy[i] - mdy - (x[i] - mean) * k2);
+#else
+	int base = p * S + q * 8;
+	if (q * 8 + 8 <= S) {
+		float8 xv = vload8(0, x + base) - (float8)mean, g = vload8(0, dy + base);
+		vstore8((float8)k1 * (g - (float8)mdy - xv * (float8)k2), 0, dx + base);
+	} else {
+		for (int i = 0; i < S - q * 8; i++)
+			dx[base + i] = k1 * (dy[base + i] - mdy - (x[base + i] - mean) * k2);
+	}
+#endif
+}

@@ -1,0 +1,418 @@
+/*
+ * batchnorm2d / batchnorm1d (torch.nn.BatchNorm2d / BatchNorm1d): per-channel normalisation of an
+ * input viewed as (N, C, S), S = H*W for 4-D input, L for 3-D, 1 for (N, F).
+ *
+ * Training normalises with the batch mean and BIASED variance and moves the running statistics
+ * towards the batch mean and UNBIASED variance (momentum m: new = (1-m)*old + m*batch; momentum=none:
+ * cumulative average with factor 1/num_batches_tracked). Eval uses the running statistics, except
+ * with track_running_stats=false, where PyTorch uses the batch statistics in eval too.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops/op.h"
+
+struct bn_args {
+	int num_features; /* 0: inferred from the input */
+	double eps;
+	double momentum;  /* NAN: cumulative moving average */
+	int affine;
+	int track_running_stats;
+};
+
+static const struct clcnn_arg bn_keys[] = {
+	{"num_features", CLCNN_ARG_INT, offsetof(struct bn_args, num_features), "0", NULL,
+	 "channels C; 0 = take them from the input"},
+	{"eps", CLCNN_ARG_FLOAT, offsetof(struct bn_args, eps), "1e-5", NULL, "added to the variance"},
+	{"momentum", CLCNN_ARG_OPT_FLOAT, offsetof(struct bn_args, momentum), "0.1", NULL,
+	 "running-statistics factor; none = cumulative moving average"},
+	{"affine", CLCNN_ARG_BOOL, offsetof(struct bn_args, affine), "true", NULL, "learn weight and bias"},
+	{"track_running_stats", CLCNN_ARG_BOOL, offsetof(struct bn_args, track_running_stats), "true", NULL,
+	 "keep running_mean/running_var for eval"},
+	{NULL, 0, 0, NULL, NULL, NULL},
+};
+
+/* The (N, C, S) view and where each parameter sits in op->param (-1: absent). */
+struct bn_view {
+	int n, c, s;
+	int w, b, rm, rv, nbt;
+};
+
+static struct bn_view bn_view(const struct clcnn_op *op)
+{
+	const struct bn_args *a = op->args;
+	const struct clcnn_shape *in = &op->in[0];
+	struct bn_view v = {in->d[0], in->d[1], 1, -1, -1, -1, -1, -1};
+	for (int i = 2; i < in->ndim; i++)
+		v.s *= in->d[i];
+	int j = 0;
+	if (a->affine) {
+		v.w = j++;
+		v.b = j++;
+	}
+	if (a->track_running_stats) {
+		v.rm = j++;
+		v.rv = j++;
+		v.nbt = j++;
+	}
+	return v;
+}
+
+static void bn_param(struct clcnn_op *op, const char *name, int ndim, int c, enum clcnn_param_kind kind,
+		     enum clcnn_init init, int int64)
+{
+	struct clcnn_param_spec *p = &op->param[op->nparam++];
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->shape = (struct clcnn_shape){ndim, {ndim ? c : 0, 0, 0, 0}};
+	p->kind = kind;
+	p->init = init;
+	p->int64 = int64;
+}
+
+static int bn_setup(struct clcnn_op *op, char *err, size_t errlen, int min_nd, int max_nd)
+{
+	const struct bn_args *a = op->args;
+	const struct clcnn_shape *in = &op->in[0];
+	const char *name = op->cls->name;
+	char s[64];
+	if (in->ndim < min_nd || in->ndim > max_nd) {
+		if (min_nd == max_nd)
+			return clcnn_op_invalid(err, errlen, "%s: expected %dD input (got %dD input)", name, min_nd,
+						in->ndim);
+		return clcnn_op_invalid(err, errlen, "%s: expected %dD or %dD input (got %dD input)", name, min_nd,
+					max_nd, in->ndim);
+	}
+	int c = in->d[1];
+	if (a->num_features && a->num_features != c)
+		return clcnn_op_invalid(err, errlen, "%s: num_features=%d but the input %s has %d channels", name,
+					a->num_features, clcnn_shape_str(in, s, sizeof s), c);
+	if (!(a->eps >= 0))
+		return clcnn_op_invalid(err, errlen, "%s: eps must be >= 0, got %g", name, a->eps);
+	if (!isnan(a->momentum) && !(a->momentum >= 0 && a->momentum <= 1))
+		return clcnn_op_invalid(err, errlen, "%s: momentum must be in [0, 1] or none, got %g", name,
+					a->momentum);
+	/*
+	 * PyTorch raises this at run time in training. Without running statistics every mode uses the
+	 * batch statistics, so it is known now; otherwise forward() rejects training on such a batch
+	 * (eval of a single sample is legitimate).
+	 */
+	if (clcnn_shape_count(in) / (size_t)c == 1 && !a->track_running_stats)
+		return clcnn_op_invalid(err, errlen,
+					"%s: expected more than 1 value per channel when training, got input size %s "
+					"(track_running_stats=false uses batch statistics in eval too)",
+					name, clcnn_shape_str(in, s, sizeof s));
+	op->out = *in;
+	op->nparam = 0;
+	if (a->affine) {
+		bn_param(op, "weight", 1, c, CLCNN_PARAM_WEIGHT, CLCNN_INIT_ONES, 0);
+		bn_param(op, "bias", 1, c, CLCNN_PARAM_WEIGHT, CLCNN_INIT_ZEROS, 0);
+	}
+	if (a->track_running_stats) {
+		bn_param(op, "running_mean", 1, c, CLCNN_PARAM_BUFFER, CLCNN_INIT_ZEROS, 0);
+		bn_param(op, "running_var", 1, c, CLCNN_PARAM_BUFFER, CLCNN_INIT_ONES, 0);
+		bn_param(op, "num_batches_tracked", 0, c, CLCNN_PARAM_BUFFER, CLCNN_INIT_ZEROS, 1);
+	}
+	struct bn_view v = bn_view(op);
+	/* state: mean and 1/sqrt(var + eps) per channel; scratch: per-plane partial sums + per-channel sums */
+	op->state_bytes = 2 * (size_t)c * sizeof(float);
+	op->scratch_bytes = (2 * (size_t)v.n * (size_t)c + 2 * (size_t)c) * sizeof(float);
+	return 0;
+}
+
+static int bn2d_setup(struct clcnn_op *op, char *err, size_t errlen)
+{
+	return bn_setup(op, err, errlen, 4, 4);
+}
+
+static int bn1d_setup(struct clcnn_op *op, char *err, size_t errlen)
+{
+	return bn_setup(op, err, errlen, 2, 3);
+}
+
+/* ------------------------------------------------------------------ C reference */
+
+/* Statistics the op normalises with: batch (biased variance) or running. */
+static void bn_ref_stats(const struct bn_view *v, const double *x, double *const *param, int batch, int c,
+			 double *mean, double *var)
+{
+	if (!batch) {
+		*mean = param[v->rm][c];
+		*var = param[v->rv][c];
+		return;
+	}
+	double m = (double)v->n * v->s, sum = 0, sq = 0;
+	for (int n = 0; n < v->n; n++)
+		for (int s = 0; s < v->s; s++)
+			sum += x[((size_t)n * v->c + c) * v->s + s];
+	*mean = sum / m;
+	for (int n = 0; n < v->n; n++)
+		for (int s = 0; s < v->s; s++) {
+			double d = x[((size_t)n * v->c + c) * v->s + s] - *mean;
+			sq += d * d;
+		}
+	*var = sq / m;
+}
+
+static void bn_ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
+{
+	const struct bn_args *a = op->args;
+	struct bn_view v = bn_view(op);
+	int batch = io->train || !a->track_running_stats, update = io->train && a->track_running_stats;
+	double factor = a->momentum;
+	if (update) {
+		io->param[v.nbt][0] += 1;
+		if (isnan(a->momentum))
+			factor = 1.0 / io->param[v.nbt][0];
+	}
+	double m = (double)v.n * v.s;
+	for (int c = 0; c < v.c; c++) {
+		double mean, var;
+		bn_ref_stats(&v, io->in[0], io->param, batch, c, &mean, &var);
+		double invstd = 1 / sqrt(var + a->eps);
+		double w = v.w >= 0 ? io->param[v.w][c] : 1, b = v.b >= 0 ? io->param[v.b][c] : 0;
+		for (int n = 0; n < v.n; n++)
+			for (int s = 0; s < v.s; s++) {
+				size_t i = ((size_t)n * v.c + c) * v.s + s;
+				io->out[i] = (io->in[0][i] - mean) * invstd * w + b;
+			}
+		if (update) {
+			io->param[v.rm][c] = (1 - factor) * io->param[v.rm][c] + factor * mean;
+			io->param[v.rv][c] = (1 - factor) * io->param[v.rv][c] + factor * var * m / (m - 1);
+		}
+	}
+}
+
+/*
+ * With batch statistics, y = w * xhat + b with xhat = (x - mean) * invstd depending on every x of
+ * the channel: dx = w * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)).
+ * With running statistics the map is affine: dx = w * invstd * dy.
+ */
+static void bn_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
+{
+	const struct bn_args *a = op->args;
+	struct bn_view v = bn_view(op);
+	int batch = io->train || !a->track_running_stats;
+	double m = (double)v.n * v.s;
+	for (int c = 0; c < v.c; c++) {
+		double mean, var;
+		bn_ref_stats(&v, io->in[0], io->param, batch, c, &mean, &var);
+		double invstd = 1 / sqrt(var + a->eps), w = v.w >= 0 ? io->param[v.w][c] : 1;
+		double sdy = 0, sdyx = 0;
+		for (int n = 0; n < v.n; n++)
+			for (int s = 0; s < v.s; s++) {
+				size_t i = ((size_t)n * v.c + c) * v.s + s;
+				sdy += io->grad_out[i];
+				sdyx += io->grad_out[i] * (io->in[0][i] - mean) * invstd;
+			}
+		if (v.w >= 0 && io->grad_param[v.w])
+			io->grad_param[v.w][c] = sdyx;
+		if (v.b >= 0 && io->grad_param[v.b])
+			io->grad_param[v.b][c] = sdy;
+		if (!io->grad_in[0])
+			continue;
+		for (int n = 0; n < v.n; n++)
+			for (int s = 0; s < v.s; s++) {
+				size_t i = ((size_t)n * v.c + c) * v.s + s;
+				double dy = io->grad_out[i], xhat = (io->in[0][i] - mean) * invstd;
+				io->grad_in[0][i] = batch ? w * invstd / m * (m * dy - sdy - xhat * sdyx) : w * invstd * dy;
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ device */
+
+static int bn_options(const struct clcnn_op *op, const struct bn_view *v, char *buf, size_t n)
+{
+	const struct bn_args *a = op->args;
+	return snprintf(buf, n, "-DC=%d -DS=%d -DAFFINE=%d", v->c, v->s, a->affine);
+}
+
+/* Elementwise launch: 8 values of one plane per work-item, planes along dimension 1 (S = 1: 1-D). */
+static int bn_run_elementwise(struct clcnn_context *ctx, cl_kernel k, const struct bn_view *v)
+{
+	if (v->s == 1)
+		return clcnn_op_run1d(ctx, k, (size_t)v->n * v->c);
+	size_t chunks = ((size_t)v->s + 7) / 8, l0 = 1;
+	while (l0 < chunks && l0 < 64)
+		l0 *= 2;
+	size_t global[2] = {chunks, (size_t)v->n * v->c}, local[2] = {l0, 64 / l0};
+	return clcnn_kernel_run(ctx, k, 2, global, local);
+}
+
+static cl_mem bn_buf(const cl_mem *arr, int idx)
+{
+	return idx >= 0 ? arr[idx] : NULL;
+}
+
+static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct bn_args *a = op->args;
+	struct bn_view v = bn_view(op);
+	struct clcnn_context *ctx = op->ctx;
+	int batch = io->train || !a->track_running_stats, update = io->train && a->track_running_stats;
+	char opts[128], s[64];
+	if (batch && (size_t)v.n * v.s == 1)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "%s: expected more than 1 value per channel when training, got input size %s",
+				  op->cls->name, clcnn_shape_str(&op->in[0], s, sizeof s));
+	bn_options(op, &v, opts, sizeof opts);
+	cl_kernel k;
+	int planes = v.n * v.c, rc, mode = update ? 2 : batch;
+	if (batch && v.s > 1) {
+		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_stats", &k)) ||
+		    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->scratch,
+					    sizeof(int), &planes, (size_t)0)) ||
+		    (rc = clcnn_op_run1d(ctx, k, (size_t)planes)))
+			return rc;
+	}
+	cl_mem rm = bn_buf(io->param, v.rm), rv = bn_buf(io->param, v.rv), nbt = bn_buf(io->param, v.nbt);
+	float eps = (float)a->eps, mom = isnan(a->momentum) ? -1.0f : (float)a->momentum;
+	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_stats", &k)) ||
+	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->scratch, sizeof(cl_mem),
+				    &io->state, sizeof(cl_mem), &rm, sizeof(cl_mem), &rv, sizeof(cl_mem), &nbt,
+				    sizeof(int), &v.n, sizeof(float), &eps, sizeof(float), &mom, sizeof(int), &mode,
+				    (size_t)0)) ||
+	    (rc = clcnn_op_run1d(ctx, k, (size_t)v.c)))
+		return rc;
+	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b);
+	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_normalize", &k)) ||
+	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->out, sizeof(cl_mem),
+				    &io->state, sizeof(cl_mem), &w, sizeof(cl_mem), &b, sizeof(cl_mem), &nbt,
+				    sizeof(int), &planes, sizeof(int), &update, (size_t)0)))
+		return rc;
+	return bn_run_elementwise(ctx, k, &v);
+}
+
+static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct bn_args *a = op->args;
+	struct bn_view v = bn_view(op);
+	struct clcnn_context *ctx = op->ctx;
+	int batch = io->train || !a->track_running_stats, planes = v.n * v.c, rc;
+	cl_mem dw = v.w >= 0 ? io->grad_param[v.w] : NULL, db = v.b >= 0 ? io->grad_param[v.b] : NULL;
+	char opts[128];
+	bn_options(op, &v, opts, sizeof opts);
+	cl_kernel k;
+	/* channel sums of dy and dy * xhat: needed for dw, db, and dx through the batch statistics */
+	if (dw || db || (batch && io->grad_in[0])) {
+		if (v.s > 1 &&
+		    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_grad", &k)) ||
+		     (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out,
+					     sizeof(cl_mem), &io->state, sizeof(cl_mem), &io->scratch, sizeof(int),
+					     &planes, (size_t)0)) ||
+		     (rc = clcnn_op_run1d(ctx, k, (size_t)planes))))
+			return rc;
+		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_grad", &k)) ||
+		    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out,
+					    sizeof(cl_mem), &io->state, sizeof(cl_mem), &io->scratch, sizeof(cl_mem), &dw,
+					    sizeof(cl_mem), &db, sizeof(int), &v.n, (size_t)0)) ||
+		    (rc = clcnn_op_run1d(ctx, k, (size_t)v.c)))
+			return rc;
+	}
+	if (!io->grad_in[0])
+		return 0;
+	cl_mem w = bn_buf(io->param, v.w);
+	float inv_m = (float)(1.0 / ((double)v.n * v.s));
+	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_input_grad", &k)) ||
+	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out, sizeof(cl_mem),
+				    &io->state, sizeof(cl_mem), &w, sizeof(cl_mem), &io->scratch, sizeof(cl_mem),
+				    &io->grad_in[0], sizeof(int), &planes, sizeof(int), &batch, sizeof(float), &inv_m,
+				    (size_t)0)))
+		return rc;
+	return bn_run_elementwise(ctx, k, &v);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/*
+ * Inputs with a channel offset (mean far from 0 exercises the two-pass variance), positive
+ * running variances, weights away from 0, num_batches_tracked = 3 so momentum=none's factor 1/4
+ * differs from a first step's 1.
+ */
+static void bn_fill(const struct clcnn_op *op, int input, int param, double *x, size_t n, uint64_t *rng)
+{
+	struct bn_view v = bn_view(op);
+	for (size_t i = 0; i < n; i++) {
+		if (input >= 0)
+			x[i] = 0.5 * (double)((i / (size_t)v.s) % (size_t)v.c) + clcnn_test_uniform(rng, -1, 1);
+		else if (param == v.w)
+			x[i] = clcnn_test_uniform(rng, 0.5, 1.5);
+		else if (param == v.b || param == v.rm)
+			x[i] = clcnn_test_uniform(rng, -1, 1);
+		else if (param == v.rv)
+			x[i] = clcnn_test_uniform(rng, 0.5, 2);
+		else
+			x[i] = 3;
+	}
+}
+
+static const struct clcnn_op_case bn2d_cases[] = {
+	{"", "1x1x7x5", 0, 0},
+	{"", "3x3x7x13", 0, 0},
+	{"", "2x3x1x1", 0, 0},
+	{"", "2x4x16x16", 0, 0},
+	{"momentum=none", "3x3x5x7", 0, 0},
+	{"momentum=0.3, eps=1e-3", "2x3x9x3", 0, 0},
+	{"affine=false", "3x3x7x5", 0, 0},
+	{"track_running_stats=false", "3x3x5x7", 0, 0},
+	{"affine=false, track_running_stats=false", "1x3x7x13", 0, 0},
+	{"num_features=3", "1x3x13x7", 0, 0},
+	{NULL, NULL, 0, 0},
+};
+
+static const struct clcnn_op_case bn1d_cases[] = {
+	{"", "3x5", 0, 0},
+	{"", "1x3", CLCNN_CASE_EVAL, 0}, /* one value per feature: training is an error (test-norm.c) */
+	{"", "2x1", 0, 0},
+	{"", "13x7", 0, 0},
+	{"momentum=none", "7x3", 0, 0},
+	{"affine=false", "5x3", 0, 0},
+	{"track_running_stats=false", "3x5", 0, 0},
+	{"", "3x3x7", 0, 0},
+	{"", "1x3x13", 0, 0},
+	{NULL, NULL, 0, 0},
+};
+
+/*
+ * Tolerance: the batch statistics and the channel sums of dy, dy*xhat are sums of m <= 273 float
+ * terms (in float8 lanes, then merged): relative error <= ~m/8 * 2^-24 of the sum of |terms|, which
+ * the m * dy - sum(dy) - xhat * sum(dy*xhat) cancellation turns into ~1e-5 of the gradient's scale.
+ */
+#define BN_TOL 2e-5
+
+const struct clcnn_op_class clcnn_op_batchnorm2d = {
+	.name = "batchnorm2d",
+	.family = "batchnorm",
+	.doc = "batch normalisation over (N, H, W) per channel (torch.nn.BatchNorm2d)",
+	.args_size = sizeof(struct bn_args),
+	.args = bn_keys,
+	.min_in = 1,
+	.max_in = 1,
+	.setup = bn2d_setup,
+	.ref_forward = bn_ref_forward,
+	.ref_backward = bn_ref_backward,
+	.forward = bn_forward,
+	.backward = bn_backward,
+	.fill = bn_fill,
+	.cases = bn2d_cases,
+	.tol = BN_TOL,
+};
+
+const struct clcnn_op_class clcnn_op_batchnorm1d = {
+	.name = "batchnorm1d",
+	.family = "batchnorm",
+	.doc = "batch normalisation of (N, F) or (N, C, L) per feature (torch.nn.BatchNorm1d)",
+	.args_size = sizeof(struct bn_args),
+	.args = bn_keys,
+	.min_in = 1,
+	.max_in = 1,
+	.setup = bn1d_setup,
+	.ref_forward = bn_ref_forward,
+	.ref_backward = bn_ref_backward,
+	.forward = bn_forward,
+	.backward = bn_backward,
+	.fill = bn_fill,
+	.cases = bn1d_cases,
+	.tol = BN_TOL,
+};
