@@ -23,6 +23,33 @@ int cli_is_help(const char *arg);
 /* Log callback printing to stderr. */
 void cli_log(void *user, int level, const char *msg);
 
+/* Monotonic seconds. */
+double cli_now(void);
+
+/* Long options: --name VALUE, --name=VALUE, or --name for booleans. */
+enum cli_flag_type { FLAG_INT, FLAG_DOUBLE, FLAG_STR, FLAG_BOOL };
+struct cli_flag {
+	const char *name;
+	enum cli_flag_type type;
+	void *dst;      /* int*, double*, const char**, int* */
+	double min, max;
+	const char *meta; /* e.g. " DIR" for help; NULL = by type */
+	const char *help;
+};
+/*
+ * Parse argv[1..] into flags and up to max_pos positional arguments. Returns 0, 1 after printing
+ * --help (exit 0), or -1 after printing a usage error (exit 2).
+ */
+int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *flags, char **pos, int max_pos, int *npos,
+	      void (*help)(FILE *));
+void cli_print_flags(FILE *out, const struct cli_flag *flags);
+
 int cmd_devices(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 #endif

@@ -1,0 +1,98 @@
+/* clcnn predict: classify PNG/PGM/PPM images with a trained model; top-k classes with probabilities. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "io/io.h"
+#include "model.h"
+
+static const char *weights;
+static int topk, invert;
+static double mean, std;
+
+static const struct cli_flag flags[] = {
+	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
+	{"top", FLAG_INT, &topk, 1, 1000, NULL, "how many classes to show (default 3)"},
+	{"invert", FLAG_BOOL, &invert, 0, 0, NULL, "invert gray levels (dark object on light background)"},
+	{"mean", FLAG_DOUBLE, &mean, -1e6, 1e6, NULL, "normalisation mean (default 0.2860)"},
+	{"std", FLAG_DOUBLE, &std, 1e-9, 1e6, NULL, "normalisation std (default 0.3530)"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
+		   "Classify images (PNG, PGM, PPM), converted and resized to the model's input.\n"
+		   "Prints the top classes with their softmax probabilities.\n\noptions:\n");
+	cli_print_flags(f, flags);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+	topk = 3;
+	mean = CLI_DEFAULT_MEAN;
+	std = CLI_DEFAULT_STD;
+	char **pos = calloc((size_t)argc + 1, sizeof *pos);
+	int npos, pr = cli_parse("predict", argc, argv, flags, pos, argc, &npos, help);
+	if (pr) {
+		free(pos);
+		return pr > 0 ? CLI_OK : CLI_USAGE;
+	}
+	if (npos < 2 || !weights) {
+		cli_error("predict", "expected NETFILE, --weights CKPT and at least one IMAGE (see clcnn predict --help)");
+		free(pos);
+		return CLI_USAGE;
+	}
+	struct cli_model m;
+	if (cli_model_open("predict", pos[0], 1, &m)) {
+		free(pos);
+		return CLI_ERROR;
+	}
+	int rc = CLI_OK, K = m.classes;
+	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
+	float *img = malloc(per * sizeof(float)), *out = malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
+	if (clcnn_graph_load_weights(m.g, weights)) {
+		cli_error("predict", "%s", clcnn_context_error(m.ctx));
+		rc = CLI_ERROR;
+	}
+	for (int i = 1; rc == CLI_OK && i < npos; i++) {
+		char err[4096];
+		if (clcnn_image_load(pos[i], m.c, m.h, m.w, img, err, sizeof err)) {
+			cli_error("predict", "%s", err);
+			rc = CLI_ERROR;
+			break;
+		}
+		for (size_t k = 0; k < per; k++)
+			img[k] = ((invert ? 1 - img[k] : img[k]) - (float)mean) / (float)std;
+		if (clcnn_graph_set_input(m.g, m.image, img) || (m.label && clcnn_graph_set_input(m.g, m.label, &lab)) ||
+		    clcnn_graph_forward(m.g, 0, 0) || clcnn_graph_read(m.g, clcnn_graph_output_name(m.g), out)) {
+			cli_error("predict", "%s", clcnn_context_error(m.ctx));
+			rc = CLI_ERROR;
+			break;
+		}
+		/* softmax of the logits */
+		float mx = out[0];
+		for (int k = 1; k < K; k++)
+			mx = out[k] > mx ? out[k] : mx;
+		double sum = 0;
+		for (int k = 0; k < K; k++)
+			sum += exp((double)out[k] - mx);
+		printf("%s:\n", pos[i]);
+		int shown[1000] = {0};
+		for (int t = 0; t < topk && t < K; t++) {
+			int best = -1;
+			for (int k = 0; k < K; k++)
+				if (!shown[k] && (best < 0 || out[k] > out[best]))
+					best = k;
+			shown[best] = 1;
+			printf("  %d %-12s %.4f\n", best, K == 10 ? clcnn_fashion_mnist_classes[best] : "",
+			       exp((double)out[best] - mx) / sum);
+		}
+	}
+	free(img);
+	free(out);
+	free(pos);
+	cli_model_close(&m);
+	return rc;
+}

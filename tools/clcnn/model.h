@@ -1,0 +1,32 @@
+/* What the data-facing subcommands share: a model loaded from a netfile and its evaluation. */
+#ifndef CLCNN_CLI_MODEL_H
+#define CLCNN_CLI_MODEL_H
+#include "clcnn/graph.h"
+#include "clcnn/train.h"
+#include "io/dataset.h"
+
+#define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define CLI_DEFAULT_MEAN 0.2860
+#define CLI_DEFAULT_STD 0.3530
+
+struct cli_model {
+	struct clcnn_context *ctx;
+	struct clcnn_graph *g;
+	const char *image;  /* name of the image input (per-sample C x H x W) */
+	const char *label;  /* name of the class-index input, or NULL */
+	int c, h, w, classes, batch;
+};
+
+/* Open a context, load and build the netfile for batch; prints "clcnn CMD: ..." on failure. */
+int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m);
+void cli_model_close(struct cli_model *m);
+/* Check that the dataset's images fit the model input; prints an error naming both. */
+int cli_model_check_data(const char *cmd, const struct cli_model *m, const struct clcnn_dataset *d, const char *dir);
+
+/*
+ * Evaluate on d in eval mode: accuracy, and when confusion is non-NULL the classes x classes matrix
+ * (rows = true class). loss receives the mean loss when the graph has one. Returns 0 or a status.
+ */
+int cli_evaluate(struct cli_model *m, const struct clcnn_dataset *d, float mean, float std, double *accuracy,
+		 double *loss, long *confusion);
+#endif
