@@ -4,6 +4,20 @@
  */
 #define CLCNN_OP_LIST(X) \
 	X(identity) \
+	X(sigmoid) \
+	X(tanh) \
+	X(relu) \
+	X(leaky_relu) \
+	X(prelu) \
+	X(softplus) \
+	X(logsigmoid) \
+	X(elu) \
+	X(gelu) \
+	X(silu) \
+	X(hardtanh) \
+	X(softmax) \
+	X(logsoftmax) \
+	X(softmin) \
 	X(batchnorm2d) \
 	X(batchnorm1d) \
 	X(flatten)
