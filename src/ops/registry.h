@@ -20,4 +20,8 @@
 	X(softmin) \
 	X(batchnorm2d) \
 	X(batchnorm1d) \
+	X(dropout) \
+	X(gaussian_noise) \
+	X(add) \
+	X(concat) \
 	X(flatten)
