@@ -36,8 +36,11 @@ CLCNN_API int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndi
 /**
  * Add node `name` of layer type `op` ("conv2d", "relu", ...). inputs: comma-separated names of
  * nodes or graph inputs; NULL or "" means the previously added node (or input). args: "k=v, ..."
- * with PyTorch names. Duplicate names, unknown types, bad args and unknown inputs fail here with
- * a message naming the node.
+ * with PyTorch names. Names are letters, digits and '_' (not starting with a digit), unique among
+ * inputs and nodes. Duplicate names, unknown types, bad args and a wrong number of inputs fail
+ * here with a message naming the node. Inputs may name nodes added later (any declaration order
+ * works); unknown inputs, cycles and dangling nodes (reaching neither the loss nor the output) are
+ * reported by clcnn_graph_build.
  */
 CLCNN_API int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs,
 			      const char *args);
@@ -47,6 +50,12 @@ CLCNN_API int clcnn_graph_load(struct clcnn_context *ctx, const char *path, stru
 /** Same from text; filename is only used in messages. */
 CLCNN_API int clcnn_graph_parse(struct clcnn_context *ctx, const char *text, const char *filename,
 				struct clcnn_graph **out);
+
+/**
+ * Ask for the gradient of graph input `input` (read with clcnn_graph_read_input_grad after
+ * backward). Takes effect at the next clcnn_graph_build; without it no input gradient is computed.
+ */
+CLCNN_API int clcnn_graph_want_input_grad(struct clcnn_graph *g, const char *input);
 
 /** The loss node (backward starts there; default: the last node whose type is a loss). */
 CLCNN_API int clcnn_graph_set_loss(struct clcnn_graph *g, const char *node);
@@ -113,9 +122,12 @@ CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t see
 CLCNN_API int clcnn_graph_backward(struct clcnn_graph *g);
 /** Read a node's output (count = batch x per-sample) after forward. Blocks. */
 CLCNN_API int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst);
-/** Read the gradient with respect to a graph input after backward. Blocks. */
+/**
+ * Read the gradient with respect to a graph input after backward (zeros when the loss does not
+ * depend on it). Fails unless clcnn_graph_want_input_grad asked for it before the build. Blocks.
+ */
 CLCNN_API int clcnn_graph_read_input_grad(struct clcnn_graph *g, const char *input, float *dst);
-/** Scalar value of the loss node after forward. Blocks. */
+/** Scalar value of the loss node after forward (the sum of its elements for reduction=none). Blocks. */
 CLCNN_API int clcnn_graph_loss(struct clcnn_graph *g, float *loss);
 /**
  * When on, every node's output is checked for NaN/Inf after forward/backward (slow); the first
@@ -123,7 +135,10 @@ CLCNN_API int clcnn_graph_loss(struct clcnn_graph *g, float *loss);
  */
 CLCNN_API void clcnn_graph_check_numerics(struct clcnn_graph *g, int on);
 
-/** Per-node timing of forward and backward (blocking per node; for `clcnn bench`). */
+/**
+ * Per-node timing of forward and backward (blocking per node; for `clcnn bench`). Timings are in
+ * schedule order; *timings is malloc'ed. Leaves outputs and gradients undefined.
+ */
 struct clcnn_node_timing {
 	const char *name, *op, *algo;
 	double forward_s, backward_s;

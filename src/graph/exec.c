@@ -1,0 +1,250 @@
+/*
+ * The executor: forward over the schedule and backward in reverse order, each node through its
+ * class's forward/backward with the device io prepared by the plan. Nothing here allocates or
+ * waits for the device, except the reads the caller asks for and the optional numeric checks.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph-private.h"
+
+static int node_failed(struct clcnn_graph *g, int i, int rc, const char *phase)
+{
+	const struct graph_node *n = &g->nodes[i];
+	char *msg = clcnn_strdup(clcnn_context_error(g->ctx));
+	rc = clcnn_fail(g->ctx, rc, "node '%s' (%s): %s: %s", n->name, n->type, phase, msg ? msg : "");
+	free(msg);
+	return rc;
+}
+
+static int need_built(struct clcnn_graph *g)
+{
+	return g->batch ? 0 : clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph is not built (clcnn_graph_build)");
+}
+
+int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	for (int i = 0; i < g->ninputs; i++)
+		if (!strcmp(g->inputs[i].name, name))
+			return clcnn_buffer_write(g->ctx, g->values[i].mem, 0, g->values[i].bytes, data);
+	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", name ? name : "(null)");
+}
+
+/* Blocking check of n floats of m; names the first bad element. */
+static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *what, const char *node)
+{
+	if (!m || !n)
+		return 0;
+	float *x = malloc(n * sizeof *x);
+	if (!x)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu floats)", n);
+	int rc = clcnn_buffer_read(g->ctx, m, 0, n * sizeof *x, x);
+	for (size_t k = 0; k < n && !rc; k++)
+		if (!isfinite(x[k]))
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_NUMERIC, "node '%s': %s[%zu] = %g", node, what, k, (double)x[k]);
+	free(x);
+	return rc;
+}
+
+int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	g->forward_done = 0;
+	for (int k = 0; k < g->nnodes; k++) {
+		int i = g->order[k];
+		struct graph_node *n = &g->nodes[i];
+		n->fio.train = train;
+		n->fio.seed = graph_node_seed(seed, i);
+		rc = n->cls->forward(n->op, &n->fio);
+		if (rc)
+			return node_failed(g, i, rc, "forward");
+		if (g->check_numerics) {
+			rc = check_finite(g, n->fio.out, clcnn_shape_count(&n->op->out), "output", n->name);
+			if (rc)
+				return rc;
+		}
+	}
+	g->last_train = train;
+	g->last_seed = seed;
+	g->forward_done = 1;
+	return 0;
+}
+
+int clcnn_graph_backward(struct clcnn_graph *g)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	if (g->loss < 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "backward: the graph has no loss node (clcnn_graph_set_loss)");
+	if (!g->forward_done)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "backward: run clcnn_graph_forward first");
+	cl_kernel axpby = NULL;
+	for (int k = g->nnodes - 1; k >= 0; k--) {
+		int i = g->order[k];
+		struct graph_node *n = &g->nodes[i];
+		if (!n->run_backward)
+			continue;
+		n->bio.train = g->last_train;
+		n->bio.seed = graph_node_seed(g->last_seed, i);
+		rc = n->cls->backward(n->op, &n->bio);
+		if (rc)
+			return node_failed(g, i, rc, "backward");
+		for (int j = 0; j < n->nin; j++) {
+			if (!n->acc_tmp[j])
+				continue;
+			if (!axpby && (rc = clcnn_kernel_get(g->ctx, "common", "", "clcnn_axpby", &axpby)))
+				return rc;
+			float one = 1.0f;
+			cl_int cnt = (cl_int)clcnn_shape_count(&n->op->in[j]);
+			rc = clcnn_kernel_args(g->ctx, axpby, sizeof(cl_mem), &n->acc_tmp[j], sizeof(cl_mem), &n->acc_dst[j],
+					       sizeof one, &one, sizeof one, &one, sizeof cnt, &cnt, (size_t)0);
+			if (!rc)
+				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);
+			if (rc)
+				return node_failed(g, i, rc, "gradient accumulation");
+		}
+		if (g->check_numerics) {
+			for (int j = 0; j < n->nin && !rc; j++)
+				if (n->bio.grad_in[j] && !n->acc_tmp[j])
+					rc = check_finite(g, n->bio.grad_in[j], clcnn_shape_count(&n->op->in[j]), "input gradient",
+							  n->name);
+			for (int j = 0; j < n->op->nparam && !rc; j++)
+				rc = check_finite(g, n->bio.grad_param[j], clcnn_shape_count(&n->op->param[j].shape),
+						  n->op->param[j].name, n->name);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	int v = graph_find_value(g, node ? node : "");
+	if (v < 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no node or input named '%s'", node ? node : "(null)");
+	return clcnn_buffer_read(g->ctx, g->values[v].mem, 0, g->values[v].bytes, dst);
+}
+
+int clcnn_graph_read_input_grad(struct clcnn_graph *g, const char *input, float *dst)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	for (int i = 0; i < g->ninputs; i++) {
+		if (strcmp(g->inputs[i].name, input))
+			continue;
+		if (!g->inputs[i].want_grad)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "input '%s': its gradient was not requested (call clcnn_graph_want_input_grad "
+					  "before clcnn_graph_build)",
+					  input);
+		if (!g->values[i].grad) {
+			/* the loss does not depend on this input (or only through a target slot) */
+			memset(dst, 0, g->values[i].bytes);
+			return 0;
+		}
+		return clcnn_buffer_read(g->ctx, g->values[i].grad, 0, g->values[i].bytes, dst);
+	}
+	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", input ? input : "(null)");
+}
+
+int clcnn_graph_loss(struct clcnn_graph *g, float *loss)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	if (g->loss < 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph has no loss node");
+	const struct graph_value *v = &g->values[g->ninputs + g->loss];
+	size_t n = v->bytes / sizeof(float);
+	if (n == 1)
+		return clcnn_buffer_read(g->ctx, v->mem, 0, sizeof *loss, loss);
+	/* reduction=none: backward starts from ones, i.e. from the sum, so report the sum */
+	float *x = malloc(n * sizeof *x);
+	if (!x)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	rc = clcnn_buffer_read(g->ctx, v->mem, 0, v->bytes, x);
+	double s = 0;
+	for (size_t k = 0; k < n; k++)
+		s += x[k];
+	*loss = (float)s;
+	free(x);
+	return rc;
+}
+
+void clcnn_graph_check_numerics(struct clcnn_graph *g, int on)
+{
+	g->check_numerics = on;
+}
+
+int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timing **timings, int *n)
+{
+	*timings = NULL;
+	*n = 0;
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	if (iters < 1)
+		iters = 1;
+	struct clcnn_node_timing *t = calloc((size_t)g->nnodes, sizeof *t);
+	if (!t)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	int train = g->loss >= 0;
+	/* one untimed step so that kernels are built and caches warm */
+	rc = clcnn_graph_forward(g, train, 1);
+	if (!rc && train)
+		rc = clcnn_graph_backward(g);
+	if (!rc)
+		rc = clcnn_context_finish(g->ctx);
+	for (int it = 0; it < iters && !rc; it++) {
+		for (int k = 0; k < g->nnodes && !rc; k++) {
+			int i = g->order[k];
+			struct graph_node *nd = &g->nodes[i];
+			nd->fio.train = train;
+			nd->fio.seed = graph_node_seed(1, i);
+			double t0 = clcnn_now();
+			rc = nd->cls->forward(nd->op, &nd->fio);
+			if (!rc)
+				rc = clcnn_context_finish(g->ctx);
+			t[k].forward_s += (clcnn_now() - t0) / iters;
+		}
+		g->last_train = train;
+		g->last_seed = 1;
+		for (int k = g->nnodes - 1; k >= 0 && !rc && train; k--) {
+			int i = g->order[k];
+			struct graph_node *nd = &g->nodes[i];
+			if (!nd->run_backward)
+				continue;
+			nd->bio.train = train;
+			nd->bio.seed = graph_node_seed(1, i);
+			double t0 = clcnn_now();
+			rc = nd->cls->backward(nd->op, &nd->bio);
+			if (!rc)
+				rc = clcnn_context_finish(g->ctx);
+			t[k].backward_s += (clcnn_now() - t0) / iters;
+		}
+	}
+	for (int k = 0; k < g->nnodes; k++) {
+		t[k].name = g->nodes[g->order[k]].name;
+		t[k].op = g->nodes[g->order[k]].type;
+		t[k].algo = "";
+	}
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	*timings = t;
+	*n = g->nnodes;
+	return 0;
+}

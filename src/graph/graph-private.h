@@ -1,0 +1,132 @@
+/*
+ * Internal layout of a graph, shared by the graph builder (graph.c), the memory plan (plan.c), the
+ * executor (exec.c), parameters (params.c), the netfile parser and the trainer.
+ *
+ * Values: graph inputs and node outputs share one index space so that an input reference is one
+ * int: value v < ninputs is input v, otherwise node v - ninputs.
+ */
+#ifndef CLCNN_GRAPH_PRIVATE_H
+#define CLCNN_GRAPH_PRIVATE_H
+
+#include "clcnn/graph.h"
+#include "ops/op.h"
+
+struct graph_input {
+	char *name;
+	struct clcnn_shape shape; /* per sample (batch excluded) */
+	int want_grad;            /* clcnn_graph_want_input_grad */
+	char *origin;             /* "file:line:col" of the declaration, or NULL */
+};
+
+struct graph_node {
+	char *name, *type, *args;
+	const struct clcnn_op_class *cls;
+	int nin;
+	char *in_name[CLCNN_OP_MAX_IN];
+	char *in_origin[CLCNN_OP_MAX_IN]; /* where each input name was written (netfile), or NULL */
+	int in_ref[CLCNN_OP_MAX_IN];      /* value index, resolved by graph_check */
+	char *origin;
+	struct clcnn_op *op;              /* built */
+	int param0;                       /* first index in g->params (built) */
+	struct clcnn_dev_io fio, bio;     /* prepared device io of forward and backward */
+	cl_mem acc_tmp[CLCNN_OP_MAX_IN];  /* grad_in written to a temporary, then added to acc_dst */
+	cl_mem acc_dst[CLCNN_OP_MAX_IN];
+	int run_backward;
+};
+
+/* Per value, filled by build. */
+struct graph_value {
+	struct clcnn_shape shape; /* with batch */
+	size_t bytes;
+	cl_mem mem;               /* activation: input data or node output (kept for backward) */
+	cl_mem grad;              /* gradient buffer (from the liveness plan), NULL when not needed */
+	int needs_grad;           /* someone's gradient flows through this value */
+	int reaches_loss;
+	int consumers;
+	int grad_slot;
+};
+
+struct graph_param {
+	char *name;                   /* "<node>.<spec>" */
+	int node;
+	struct clcnn_param_spec spec;
+	size_t count;
+	cl_mem mem, grad;             /* grad NULL for buffers */
+};
+
+/* One reusable gradient buffer of the liveness plan. */
+struct graph_slot {
+	size_t bytes;
+	int free_after;               /* last backward step using it */
+	cl_mem mem;
+};
+
+struct clcnn_graph {
+	struct clcnn_context *ctx;
+	int ninputs, nnodes;
+	int cap_inputs, cap_nodes;
+	struct graph_input *inputs;
+	struct graph_node *nodes;
+	char *loss_name, *output_name; /* explicit choices, or NULL for the defaults */
+	int loss, output;              /* node indices after graph_check (-1 none) */
+	int last_added;                /* value index of the previous statement (-1 none) */
+
+	/* built */
+	int batch;
+	int *order;                    /* schedule: node indices in topological order */
+	struct graph_value *values;
+	int nparams, params_created;
+	struct graph_param *params;
+	int nslots;
+	struct graph_slot *slots;
+	cl_mem scratch, ones;
+	size_t scratch_bytes, state_total, act_total, grad_total, param_total;
+	cl_mem *state;                 /* per node */
+	int check_numerics;
+	int last_train;                /* mode of the last forward */
+	uint32_t last_seed;
+	int forward_done;
+
+	/* initialisation */
+	uint64_t init_seed;
+	char init_scheme[32];
+	int init_pending;
+};
+
+/* Value helpers. */
+static inline int graph_nvalues(const struct clcnn_graph *g)
+{
+	return g->ninputs + g->nnodes;
+}
+const char *graph_value_name(const struct clcnn_graph *g, int v);
+/* Value index of a name (input or node), -1 when unknown. */
+int graph_find_value(const struct clcnn_graph *g, const char *name);
+int graph_find_node(const struct clcnn_graph *g, const char *name);
+
+/*
+ * Resolve input names, reject unknown inputs, cycles and dangling nodes, choose the loss and output.
+ * Messages are prefixed with the origin of the offending token when the netfile gave one.
+ */
+int graph_check(struct clcnn_graph *g);
+/* Where a node / input was declared, for messages (returns "" when unknown). */
+const char *graph_node_origin(const struct clcnn_graph *g, int node);
+/* Set origins (netfile): copies the strings; in_origin may be NULL. */
+int graph_set_origin(struct clcnn_graph *g, int node, const char *origin, char *const *in_origin);
+int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin);
+
+/* plan.c: device memory of a built graph. */
+int graph_plan(struct clcnn_graph *g);
+void graph_plan_release(struct clcnn_graph *g);
+
+/* params.c */
+int graph_params_create(struct clcnn_graph *g);
+void graph_params_release(struct clcnn_graph *g);
+int graph_params_init(struct clcnn_graph *g, uint64_t seed, const char *scheme);
+
+/* Seed of node i for a step seed (forward and backward of one step agree). */
+uint32_t graph_node_seed(uint32_t step_seed, int node);
+
+/* Deterministic host RNG (splitmix64) used for initialisation and the trainer. */
+uint64_t graph_splitmix64(uint64_t *state);
+
+#endif

@@ -1,0 +1,640 @@
+/*
+ * Graph declaration and build: inputs and named nodes, name resolution, validation (unknown inputs,
+ * cycles, dangling nodes), the topological schedule and shape inference through each op's setup().
+ * Forward references are allowed (a netfile may name a node before declaring it), so every check
+ * of the DAG itself happens in graph_check(), at build or at the end of a netfile.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph-private.h"
+
+static int valid_name(const char *s)
+{
+	if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
+const char *graph_value_name(const struct clcnn_graph *g, int v)
+{
+	return v < g->ninputs ? g->inputs[v].name : g->nodes[v - g->ninputs].name;
+}
+
+int graph_find_node(const struct clcnn_graph *g, const char *name)
+{
+	for (int i = 0; i < g->nnodes; i++)
+		if (!strcmp(g->nodes[i].name, name))
+			return i;
+	return -1;
+}
+
+int graph_find_value(const struct clcnn_graph *g, const char *name)
+{
+	for (int i = 0; i < g->ninputs; i++)
+		if (!strcmp(g->inputs[i].name, name))
+			return i;
+	int n = graph_find_node(g, name);
+	return n < 0 ? -1 : g->ninputs + n;
+}
+
+const char *graph_node_origin(const struct clcnn_graph *g, int node)
+{
+	return node >= 0 && node < g->nnodes && g->nodes[node].origin ? g->nodes[node].origin : "";
+}
+
+/* "origin: " or "" */
+static const char *sep(const char *origin)
+{
+	return origin && *origin ? ": " : "";
+}
+
+int clcnn_graph_new(struct clcnn_context *ctx, struct clcnn_graph **out)
+{
+	*out = NULL;
+	struct clcnn_graph *g = calloc(1, sizeof *g);
+	if (!g)
+		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory for a graph");
+	g->ctx = ctx;
+	g->loss = g->output = g->last_added = -1;
+	snprintf(g->init_scheme, sizeof g->init_scheme, "default");
+	*out = g;
+	return 0;
+}
+
+static void build_release(struct clcnn_graph *g)
+{
+	graph_plan_release(g);
+	for (int i = 0; i < g->nnodes; i++) {
+		clcnn_op_free(g->nodes[i].op);
+		g->nodes[i].op = NULL;
+	}
+	free(g->order);
+	free(g->values);
+	g->order = NULL;
+	g->values = NULL;
+	g->batch = 0;
+	g->forward_done = 0;
+}
+
+void clcnn_graph_free(struct clcnn_graph *g)
+{
+	if (!g)
+		return;
+	build_release(g);
+	graph_params_release(g);
+	for (int i = 0; i < g->ninputs; i++) {
+		free(g->inputs[i].name);
+		free(g->inputs[i].origin);
+	}
+	for (int i = 0; i < g->nnodes; i++) {
+		struct graph_node *n = &g->nodes[i];
+		free(n->name);
+		free(n->type);
+		free(n->args);
+		free(n->origin);
+		for (int j = 0; j < n->nin; j++) {
+			free(n->in_name[j]);
+			free(n->in_origin[j]);
+		}
+	}
+	free(g->inputs);
+	free(g->nodes);
+	free(g->loss_name);
+	free(g->output_name);
+	free(g);
+}
+
+static int check_new_name(struct clcnn_graph *g, const char *what, const char *name)
+{
+	if (!valid_name(name))
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "%s name '%s' is not valid: use letters, digits and '_', not starting with a digit", what,
+				  name ? name : "(null)");
+	if (graph_find_value(g, name) >= 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "duplicate name '%s'", name);
+	if (g->batch)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "cannot add '%s': the graph is already built", name);
+	return 0;
+}
+
+int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const int *dims)
+{
+	int rc = check_new_name(g, "input", name);
+	if (rc)
+		return rc;
+	if (ndim < 0 || ndim > CLCNN_MAX_DIMS - 1)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': %d dims per sample; at most %d (the batch is the %dth)",
+				  name, ndim, CLCNN_MAX_DIMS - 1, CLCNN_MAX_DIMS);
+	struct clcnn_shape s = {ndim, {0}};
+	for (int i = 0; i < ndim; i++) {
+		if (dims[i] <= 0)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': dim %d is %d; dims must be positive", name,
+					  i, dims[i]);
+		s.d[i] = dims[i];
+	}
+	if (g->ninputs == g->cap_inputs) {
+		int cap = g->cap_inputs ? 2 * g->cap_inputs : 4;
+		struct graph_input *p = realloc(g->inputs, (size_t)cap * sizeof *p);
+		if (!p)
+			return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+		g->inputs = p;
+		g->cap_inputs = cap;
+	}
+	struct graph_input *in = &g->inputs[g->ninputs];
+	memset(in, 0, sizeof *in);
+	in->shape = s;
+	if (!(in->name = clcnn_strdup(name)))
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	/* node references hold value indices only after graph_check, so growing inputs is safe */
+	g->last_added = g->ninputs++;
+	return 0;
+}
+
+static void trim_copy(char *dst, size_t n, const char *start, size_t len)
+{
+	while (len && isspace((unsigned char)*start))
+		start++, len--;
+	while (len && isspace((unsigned char)start[len - 1]))
+		len--;
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, start, len);
+	dst[len] = 0;
+}
+
+int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs, const char *args)
+{
+	int rc = check_new_name(g, "node", name);
+	if (rc)
+		return rc;
+	const struct clcnn_op_class *cls = op ? clcnn_op_find(op) : NULL;
+	if (!cls) {
+		char known[2048];
+		size_t len = 0;
+		known[0] = 0;
+		for (int i = 0; clcnn_op_classes[i] && len < sizeof known; i++)
+			len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
+						clcnn_op_classes[i]->name);
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s': unknown layer type '%s'; known types: %s", name,
+				  op ? op : "(null)", known);
+	}
+	/* validate the arguments now so that the error points at this call */
+	void *tmp = calloc(1, cls->args_size ? cls->args_size : 1);
+	if (!tmp)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	char err[1024];
+	rc = clcnn_args_defaults(cls, tmp, err, sizeof err);
+	if (!rc)
+		rc = clcnn_args_parse(cls, tmp, args, err, sizeof err, NULL);
+	clcnn_args_free(cls, tmp);
+	free(tmp);
+	if (rc)
+		return clcnn_fail(g->ctx, rc, "node '%s' (%s): %s", name, op, err);
+
+	char names[CLCNN_OP_MAX_IN][128];
+	int nin = 0;
+	const char *p = inputs ? inputs : "";
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	if (*p) {
+		for (;;) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			if (nin == CLCNN_OP_MAX_IN)
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): more than %d inputs", name, op,
+						  CLCNN_OP_MAX_IN);
+			trim_copy(names[nin], sizeof names[nin], p, len);
+			if (!names[nin][0])
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): empty input name in '%s'", name,
+						  op, inputs);
+			nin++;
+			if (!comma)
+				break;
+			p = comma + 1;
+		}
+	} else {
+		if (g->last_added < 0)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "node '%s' (%s): no input given and there is no previous node or input", name, op);
+		snprintf(names[0], sizeof names[0], "%s", graph_value_name(g, g->last_added));
+		nin = 1;
+	}
+	if (nin < cls->min_in || nin > cls->max_in) {
+		if (cls->min_in == cls->max_in)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): takes %d input%s, got %d", name, op,
+					  cls->min_in, cls->min_in == 1 ? "" : "s", nin);
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): takes %d to %d inputs, got %d", name, op,
+				  cls->min_in, cls->max_in, nin);
+	}
+
+	if (g->nnodes == g->cap_nodes) {
+		int cap = g->cap_nodes ? 2 * g->cap_nodes : 16;
+		struct graph_node *q = realloc(g->nodes, (size_t)cap * sizeof *q);
+		if (!q)
+			return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+		g->nodes = q;
+		g->cap_nodes = cap;
+	}
+	struct graph_node *n = &g->nodes[g->nnodes];
+	memset(n, 0, sizeof *n);
+	n->cls = cls;
+	n->nin = nin;
+	n->name = clcnn_strdup(name);
+	n->type = clcnn_strdup(cls->name);
+	n->args = clcnn_strdup(args ? args : "");
+	int oom = !n->name || !n->type || !n->args;
+	for (int i = 0; i < nin; i++) {
+		n->in_name[i] = clcnn_strdup(names[i]);
+		oom |= !n->in_name[i];
+		n->in_ref[i] = -1;
+	}
+	g->nnodes++;
+	if (oom)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	g->last_added = g->ninputs + g->nnodes - 1;
+	return 0;
+}
+
+int graph_set_origin(struct clcnn_graph *g, int node, const char *origin, char *const *in_origin)
+{
+	struct graph_node *n = &g->nodes[node];
+	free(n->origin);
+	n->origin = clcnn_strdup(origin);
+	for (int i = 0; i < n->nin; i++) {
+		free(n->in_origin[i]);
+		n->in_origin[i] = in_origin && in_origin[i] ? clcnn_strdup(in_origin[i]) : NULL;
+	}
+	return n->origin ? 0 : clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+}
+
+int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin)
+{
+	free(g->inputs[input].origin);
+	g->inputs[input].origin = clcnn_strdup(origin);
+	return 0;
+}
+
+static int set_name(struct clcnn_graph *g, char **slot, const char *node, const char *what)
+{
+	if (graph_find_node(g, node) < 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "%s: no node named '%s'", what, node ? node : "(null)");
+	char *s = clcnn_strdup(node);
+	if (!s)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	free(*slot);
+	*slot = s;
+	return 0;
+}
+
+int clcnn_graph_set_loss(struct clcnn_graph *g, const char *node)
+{
+	return set_name(g, &g->loss_name, node, "loss");
+}
+
+int clcnn_graph_set_output(struct clcnn_graph *g, const char *node)
+{
+	return set_name(g, &g->output_name, node, "output");
+}
+
+int clcnn_graph_want_input_grad(struct clcnn_graph *g, const char *input)
+{
+	for (int i = 0; i < g->ninputs; i++)
+		if (!strcmp(g->inputs[i].name, input)) {
+			g->inputs[i].want_grad = 1;
+			return 0;
+		}
+	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", input ? input : "(null)");
+}
+
+const char *clcnn_graph_loss_name(const struct clcnn_graph *g)
+{
+	if (g->loss >= 0)
+		return g->nodes[g->loss].name;
+	if (g->loss_name)
+		return g->loss_name;
+	for (int i = g->nnodes - 1; i >= 0; i--)
+		if (clcnn_op_is_loss(g->nodes[i].cls))
+			return g->nodes[i].name;
+	return NULL;
+}
+
+const char *clcnn_graph_output_name(const struct clcnn_graph *g)
+{
+	if (g->output >= 0)
+		return g->nodes[g->output].name;
+	if (g->output_name)
+		return g->output_name;
+	const char *loss = clcnn_graph_loss_name(g);
+	int l = loss ? graph_find_node(g, loss) : -1;
+	if (l >= 0 && graph_find_node(g, g->nodes[l].in_name[0]) >= 0)
+		return g->nodes[l].in_name[0];
+	return g->nnodes ? g->nodes[g->nnodes - 1].name : NULL;
+}
+
+/* Depth-first search for a cycle through node i; path holds the current chain. */
+static int find_cycle(const struct clcnn_graph *g, int i, char *color, int *path, int depth, int *cycle_len)
+{
+	color[i] = 1;
+	path[depth] = i;
+	const struct graph_node *n = &g->nodes[i];
+	for (int j = 0; j < n->nin; j++) {
+		int v = n->in_ref[j];
+		if (v < g->ninputs)
+			continue;
+		int u = v - g->ninputs;
+		if (color[u] == 1) {
+			int k = depth;
+			while (path[k] != u)
+				k--;
+			/* rotate so the cycle starts at u */
+			memmove(path, path + k, (size_t)(depth - k + 1) * sizeof *path);
+			*cycle_len = depth - k + 1;
+			return 1;
+		}
+		if (!color[u] && find_cycle(g, u, color, path, depth + 1, cycle_len))
+			return 1;
+	}
+	color[i] = 2;
+	return 0;
+}
+
+static void mark_ancestors(const struct clcnn_graph *g, int node, char *mark)
+{
+	if (mark[node])
+		return;
+	mark[node] = 1;
+	for (int j = 0; j < g->nodes[node].nin; j++)
+		if (g->nodes[node].in_ref[j] >= g->ninputs)
+			mark_ancestors(g, g->nodes[node].in_ref[j] - g->ninputs, mark);
+}
+
+int graph_check(struct clcnn_graph *g)
+{
+	struct clcnn_context *ctx = g->ctx;
+	if (!g->nnodes)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "the graph has no nodes");
+	for (int i = 0; i < g->nnodes; i++) {
+		struct graph_node *n = &g->nodes[i];
+		for (int j = 0; j < n->nin; j++) {
+			n->in_ref[j] = graph_find_value(g, n->in_name[j]);
+			if (n->in_ref[j] < 0) {
+				const char *o = n->in_origin[j] ? n->in_origin[j] : graph_node_origin(g, i);
+				return clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): unknown input '%s'", o, sep(o),
+						  n->name, n->type, n->in_name[j]);
+			}
+		}
+	}
+	size_t nn = (size_t)(unsigned)g->nnodes;
+	char *color = calloc(nn, 1);
+	int *path = calloc(nn + 1, sizeof *path);
+	if (!color || !path) {
+		free(color);
+		free(path);
+		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	}
+	for (int i = 0; i < g->nnodes; i++) {
+		int len = 0;
+		if (color[i] || !find_cycle(g, i, color, path, 0, &len))
+			continue;
+		char chain[1024];
+		size_t cl = 0;
+		/* path lists consumers before their inputs; print in data-flow order */
+		for (int k = len - 1; k >= 0 && cl < sizeof chain; k--)
+			cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%s -> ", g->nodes[path[k]].name);
+		if (cl < sizeof chain)
+			snprintf(chain + cl, sizeof chain - cl, "%s", g->nodes[path[len - 1]].name);
+		const char *o = graph_node_origin(g, path[len - 1]);
+		int rc = clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%scycle: %s", o, sep(o), chain);
+		free(color);
+		free(path);
+		return rc;
+	}
+	free(path);
+
+	g->loss = -1;
+	if (g->loss_name) {
+		g->loss = graph_find_node(g, g->loss_name);
+		if (g->loss < 0) {
+			free(color);
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "loss: no node named '%s'", g->loss_name);
+		}
+	} else {
+		for (int i = g->nnodes - 1; i >= 0 && g->loss < 0; i--)
+			if (clcnn_op_is_loss(g->nodes[i].cls))
+				g->loss = i;
+	}
+	g->output = -1;
+	if (g->output_name) {
+		g->output = graph_find_node(g, g->output_name);
+		if (g->output < 0) {
+			free(color);
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "output: no node named '%s'", g->output_name);
+		}
+	} else if (g->loss >= 0 && g->nodes[g->loss].in_ref[0] >= g->ninputs) {
+		g->output = g->nodes[g->loss].in_ref[0] - g->ninputs;
+	} else {
+		g->output = g->nnodes - 1;
+	}
+	memset(color, 0, nn);
+	if (g->loss >= 0)
+		mark_ancestors(g, g->loss, color);
+	mark_ancestors(g, g->output, color);
+	for (int i = 0; i < g->nnodes; i++) {
+		if (color[i])
+			continue;
+		const char *o = graph_node_origin(g, i);
+		int rc;
+		if (g->loss >= 0)
+			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					"%s%snode '%s' (%s) is dangling: its output reaches neither the loss '%s' nor the "
+					"output '%s' (choose them with @loss / @output, or clcnn_graph_set_loss/_output)",
+					o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->loss].name,
+					g->nodes[g->output].name);
+		else
+			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					"%s%snode '%s' (%s) is dangling: its output does not reach the output '%s' "
+					"(choose it with @output, or clcnn_graph_set_output)",
+					o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->output].name);
+		free(color);
+		return rc;
+	}
+	free(color);
+	return 0;
+}
+
+/* Kahn's algorithm, taking the earliest declared ready node first so that a chain keeps file order. */
+static int schedule(struct clcnn_graph *g)
+{
+	free(g->order);
+	g->order = malloc((size_t)g->nnodes * sizeof *g->order);
+	char *done = calloc((size_t)g->nnodes, 1);
+	if (!g->order || !done) {
+		free(done);
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	}
+	for (int k = 0; k < g->nnodes; k++) {
+		int pick = -1;
+		for (int i = 0; i < g->nnodes && pick < 0; i++) {
+			if (done[i])
+				continue;
+			int ready = 1;
+			for (int j = 0; j < g->nodes[i].nin; j++) {
+				int v = g->nodes[i].in_ref[j];
+				ready &= v < g->ninputs || done[v - g->ninputs];
+			}
+			if (ready)
+				pick = i;
+		}
+		/* graph_check rejected cycles, so some node is always ready */
+		done[pick] = 1;
+		g->order[k] = pick;
+	}
+	free(done);
+	return 0;
+}
+
+int clcnn_graph_build(struct clcnn_graph *g, int batch)
+{
+	struct clcnn_context *ctx = g->ctx;
+	if (batch < 1)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "batch size %d: must be at least 1", batch);
+	build_release(g);
+	int rc = graph_check(g);
+	if (!rc)
+		rc = schedule(g);
+	if (rc)
+		return rc;
+	g->values = calloc((size_t)graph_nvalues(g), sizeof *g->values);
+	if (!g->values)
+		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	for (int i = 0; i < g->ninputs; i++) {
+		struct clcnn_shape s = {g->inputs[i].shape.ndim + 1, {batch, 0, 0, 0}};
+		for (int d = 0; d < g->inputs[i].shape.ndim; d++)
+			s.d[d + 1] = g->inputs[i].shape.d[d];
+		g->values[i].shape = s;
+	}
+	for (int k = 0; k < g->nnodes; k++) {
+		int i = g->order[k];
+		struct graph_node *n = &g->nodes[i];
+		struct clcnn_shape in[CLCNN_OP_MAX_IN];
+		for (int j = 0; j < n->nin; j++)
+			in[j] = g->values[n->in_ref[j]].shape;
+		char err[1024];
+		rc = clcnn_op_new(n->type, n->args, n->nin, in, &n->op, err, sizeof err);
+		if (rc) {
+			const char *o = graph_node_origin(g, i);
+			char shapes[256] = "";
+			size_t len = 0;
+			for (int j = 0; j < n->nin && len < sizeof shapes; j++) {
+				char s[64];
+				len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s %s", j ? ", " : "",
+							n->in_name[j], clcnn_shape_str(&in[j], s, sizeof s));
+			}
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, sep(o), n->name, n->type, err,
+					shapes);
+			build_release(g);
+			return rc;
+		}
+		g->values[g->ninputs + i].shape = n->op->out;
+	}
+	for (int v = 0; v < graph_nvalues(g); v++)
+		g->values[v].bytes = clcnn_shape_count(&g->values[v].shape) * sizeof(float);
+	for (int k = 0; k < g->nnodes && !rc; k++) {
+		struct graph_node *n = &g->nodes[g->order[k]];
+		rc = clcnn_op_prepare(n->op, ctx);
+		if (rc) {
+			char *msg = clcnn_strdup(clcnn_context_error(ctx));
+			const char *o = n->origin ? n->origin : "";
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s", o, sep(o), n->name, n->type, msg ? msg : "");
+			free(msg);
+		}
+	}
+	if (!rc)
+		rc = graph_params_create(g);
+	g->batch = batch;
+	if (!rc)
+		rc = graph_plan(g);
+	if (rc)
+		build_release(g);
+	return rc;
+}
+
+int clcnn_graph_batch(const struct clcnn_graph *g)
+{
+	return g->batch;
+}
+
+int clcnn_graph_node_count(const struct clcnn_graph *g)
+{
+	return g->nnodes;
+}
+
+int clcnn_graph_node_info(const struct clcnn_graph *g, int i, const char **name, const char **op, int *ndim,
+			  int dims[CLCNN_MAX_DIMS])
+{
+	if (i < 0 || i >= g->nnodes)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node index %d out of range (0..%d)", i, g->nnodes - 1);
+	const struct graph_node *n = &g->nodes[g->order ? g->order[i] : i];
+	if (name)
+		*name = n->name;
+	if (op)
+		*op = n->type;
+	if (ndim)
+		*ndim = n->op ? n->op->out.ndim : 0;
+	if (dims)
+		for (int d = 0; d < CLCNN_MAX_DIMS; d++)
+			dims[d] = n->op && d < n->op->out.ndim ? n->op->out.d[d] : 0;
+	return 0;
+}
+
+int clcnn_graph_input_count(const struct clcnn_graph *g)
+{
+	return g->ninputs;
+}
+
+int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const char **name, int *ndim,
+			   int dims[CLCNN_MAX_DIMS])
+{
+	if (i < 0 || i >= g->ninputs)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input index %d out of range (0..%d)", i, g->ninputs - 1);
+	if (name)
+		*name = g->inputs[i].name;
+	if (ndim)
+		*ndim = g->inputs[i].shape.ndim;
+	if (dims)
+		for (int d = 0; d < CLCNN_MAX_DIMS; d++)
+			dims[d] = d < g->inputs[i].shape.ndim ? g->inputs[i].shape.d[d] : 0;
+	return 0;
+}
+
+uint64_t clcnn_graph_hash(const struct clcnn_graph *g)
+{
+	uint64_t h = clcnn_hash_str(CLCNN_HASH_INIT, "clcnn-graph-1");
+	for (int i = 0; i < g->ninputs; i++) {
+		h = clcnn_hash_str(h, g->inputs[i].name);
+		h = clcnn_hash(h, &g->inputs[i].shape, sizeof g->inputs[i].shape);
+	}
+	for (int i = 0; i < g->nnodes; i++) {
+		const struct graph_node *n = &g->nodes[i];
+		h = clcnn_hash_str(h, n->name);
+		h = clcnn_hash_str(h, n->type);
+		/* arguments in canonical form, so spacing and defaults spelled out do not matter */
+		char canon[4096] = "", err[256];
+		void *a = calloc(1, n->cls->args_size ? n->cls->args_size : 1);
+		if (a && !clcnn_args_defaults(n->cls, a, err, sizeof err) &&
+		    !clcnn_args_parse(n->cls, a, n->args, err, sizeof err, NULL))
+			clcnn_args_format(n->cls, a, 1, canon, sizeof canon);
+		if (a)
+			clcnn_args_free(n->cls, a);
+		free(a);
+		h = clcnn_hash_str(h, canon);
+		for (int j = 0; j < n->nin; j++)
+			h = clcnn_hash_str(h, n->in_name[j]);
+	}
+	return h;
+}
