@@ -24,4 +24,13 @@
 	X(gaussian_noise) \
 	X(add) \
 	X(concat) \
+	X(mse_loss) \
+	X(l1_loss) \
+	X(smooth_l1_loss) \
+	X(bce_loss) \
+	X(bce_with_logits_loss) \
+	X(margin_ranking_loss) \
+	X(nll_loss) \
+	X(cross_entropy) \
+	X(triplet_margin_loss) \
 	X(flatten)
