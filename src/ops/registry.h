@@ -4,6 +4,12 @@
  */
 #define CLCNN_OP_LIST(X) \
 	X(identity) \
+	X(maxpool2d) \
+	X(avgpool2d) \
+	X(global_avgpool2d) \
+	X(global_maxpool2d) \
+	X(blurpool2d) \
+	X(maxblurpool2d) \
 	X(sigmoid) \
 	X(tanh) \
 	X(relu) \
