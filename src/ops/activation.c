@@ -183,7 +183,8 @@ static double act_f(const struct clcnn_op *op, enum act_id id, double x, double 
 	case ACT_SOFTPLUS:
 		if (a->beta * x > a->threshold)
 			return x;
-		return log1p(exp(a->beta * x)) / a->beta;
+		/* log1p(exp(bx)) rewritten so that a large threshold cannot overflow it (PyTorch: inf) */
+		return (fmax(a->beta * x, 0) + log1p(exp(-fabs(a->beta * x)))) / a->beta;
 	case ACT_LOGSIGMOID: return fmin(x, 0) - log1p(exp(-fabs(x)));
 	case ACT_ELU: return x > 0 ? x : a->alpha * expm1(x);
 	case ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
@@ -194,26 +195,26 @@ static double act_f(const struct clcnn_op *op, enum act_id id, double x, double 
 	return 0;
 }
 
-/* df/dx at x, with PyTorch's choices at the kinks (see tests/ops/test-activation.c). */
+/* df/dx at x, with PyTorch's choices at the kinks and for NaN (tests/ops/test-activation.c). */
 static double act_df(const struct clcnn_op *op, enum act_id id, double x, double slope)
 {
 	const struct act_args *a = op->args;
 	switch (id) {
 	case ACT_SIGMOID: return sigmoid(x) * (1 - sigmoid(x));
 	case ACT_TANH: return 1 - tanh(x) * tanh(x);
-	case ACT_RELU: return x > 0 ? 1 : 0;
+	case ACT_RELU: return x <= 0 ? 0 : 1;
 	case ACT_LEAKY_RELU: return x > 0 ? 1 : a->negative_slope;
 	case ACT_PRELU: return x > 0 ? 1 : slope;
 	case ACT_SOFTPLUS: return a->beta * x > a->threshold ? 1 : sigmoid(a->beta * x);
 	case ACT_LOGSIGMOID: return sigmoid(-x);
-	case ACT_ELU: return x > 0 ? 1 : a->alpha * exp(x);
+	case ACT_ELU: return x <= 0 ? a->alpha * exp(x) : 1;
 	case ACT_GELU: return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
 	case ACT_GELU_TANH: {
 		double t = tanh(SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
 		return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_KAPPA * x * x);
 	}
 	case ACT_SILU: return sigmoid(x) * (1 + x * (1 - sigmoid(x)));
-	case ACT_HARDTANH: return x > a->min_val && x < a->max_val ? 1 : 0;
+	case ACT_HARDTANH: return x <= a->min_val || x >= a->max_val ? 0 : 1;
 	}
 	return 0;
 }
