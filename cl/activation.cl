@@ -78,7 +78,8 @@ inline VT act_f(VT x, float p0, float p1, VT slope)
 #endif
 }
 
-/* g * f'(x), with PyTorch's value at each kink (relu 0, leaky/prelu slope, elu alpha, hardtanh 0). */
+/* g * f'(x), with PyTorch's value at each kink (relu 0, leaky/prelu slope, elu alpha, hardtanh 0)
+ * and its NaN convention (the comparison PyTorch writes decides which side NaN falls on). */
 inline VT act_df(VT x, VT g, float p0, float p1, VT slope)
 {
 #if ACT == ACT_SIGMOID
@@ -88,7 +89,7 @@ inline VT act_df(VT x, VT g, float p0, float p1, VT slope)
 	/* 1 - tanh(x)^2 = 4 sigmoid(2x) sigmoid(-2x): 1 - t * t loses everything once tanh rounds to 1 */
 	return g * 4.0f * act_sigmoid(2.0f * x) * act_sigmoid(-2.0f * x);
 #elif ACT == ACT_RELU
-	return select((VT)0.0f, g, x > 0.0f);
+	return select(g, (VT)0.0f, x <= 0.0f);
 #elif ACT == ACT_LEAKY_RELU
 	return select(g * p0, g, x > 0.0f);
 #elif ACT == ACT_PRELU
@@ -99,7 +100,7 @@ inline VT act_df(VT x, VT g, float p0, float p1, VT slope)
 #elif ACT == ACT_LOGSIGMOID
 	return g * act_sigmoid(-x);
 #elif ACT == ACT_ELU
-	return select(g * p0 * exp(x), g, x > 0.0f);
+	return select(g, g * p0 * exp(x), x <= 0.0f);
 #elif ACT == ACT_GELU
 	VT cdf = 0.5f * (1.0f + erf(x * M_SQRT1_2_F));
 	VT pdf = exp(-0.5f * x * x) * 0.398942280401433f; /* 1 / sqrt(2 pi) */
@@ -114,7 +115,7 @@ inline VT act_df(VT x, VT g, float p0, float p1, VT slope)
 	VT s = act_sigmoid(x);
 	return g * s * (1.0f + x * act_sigmoid(-x));
 #elif ACT == ACT_HARDTANH
-	return select((VT)0.0f, g, (x > p0) & (x < p1));
+	return select(g, (VT)0.0f, (x <= p0) | (x >= p1));
 #endif
 }
 
