@@ -1,0 +1,27 @@
+/* Internal layout of a trainer, shared by the step (trainer.c) and checkpoints (checkpoint.c). */
+#ifndef CLCNN_TRAIN_PRIVATE_H
+#define CLCNN_TRAIN_PRIVATE_H
+
+#include "clcnn/train.h"
+#include "graph/graph-private.h"
+
+#define TRAINER_MAX_SLOTS 2
+
+struct clcnn_trainer {
+	struct clcnn_graph *g;
+	struct clcnn_context *ctx;
+	struct clcnn_optimizer_config opt;
+	struct clcnn_schedule_config sched;
+	uint64_t seed, rng;
+	long steps;
+	double lr;                   /* of the last step (or of the next one before any step) */
+	int nslots;                  /* optimizer state tensors per trainable parameter */
+	const char *slot_name[TRAINER_MAX_SLOTS];
+	cl_mem *slot[TRAINER_MAX_SLOTS]; /* per graph parameter; NULL for buffers */
+	cl_kernel kernel;
+};
+
+/* Names of the optimizer and the schedule with their settings, for checkpoint metadata. */
+void trainer_describe(const struct clcnn_trainer *t, char *opt, size_t optn, char *sched, size_t schedn);
+
+#endif
