@@ -103,10 +103,11 @@ __kernel void elem_backward(__global const float *a, __global const float *b, __
 	da = sign(x - y) * g;
 	db = -da;
 #elif LOSS == LOSS_SMOOTH_L1
-	/* PyTorch's branch order: with beta = 0, d = 0 takes the first branch (-1) */
+	/* PyTorch's branch order: with beta = 0, d = 0 takes the first branch (-1); the target's
+	 * gradient is the same function of y - x, so there both get -1 */
 	float d = x - y;
 	da = (d <= -f1 ? -1.0f : d >= f1 ? 1.0f : d / f1) * g;
-	db = -da;
+	db = (-d <= -f1 ? -1.0f : -d >= f1 ? 1.0f : -d / f1) * g;
 #elif LOSS == LOSS_BCE
 	da = (x - y) / fmax((1.0f - x) * x, 1e-12f) * g;
 	db = (log1p(-x) - log(x)) * g;

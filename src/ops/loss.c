@@ -249,6 +249,11 @@ static double softplus(double v)
 	return (v > 0 ? v : 0) + log1p(exp(-fabs(v)));
 }
 
+static double smooth_l1_grad(double d, double beta)
+{
+	return d <= -beta ? -1 : d >= beta ? 1 : d / beta;
+}
+
 static double sgn(double v)
 {
 	return v > 0 ? 1 : v < 0 ? -1 : 0;
@@ -267,9 +272,10 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 		case MSE: da = 2 * d * g, db = -da; break;
 		case L1: da = sgn(d) * g, db = -da; break;
 		case SMOOTH_L1:
-			/* PyTorch tests d <= -beta first: with beta = 0 the gradient at d = 0 is -1 */
-			da = (d <= -a->beta ? -1 : d >= a->beta ? 1 : d / a->beta) * g;
-			db = -da;
+			/* PyTorch tests d <= -beta first: with beta = 0 the gradient at d = 0 is -1, for the
+			 * target too (its gradient is the same function of y - x) */
+			da = smooth_l1_grad(d, a->beta) * g;
+			db = smooth_l1_grad(-d, a->beta) * g;
 			break;
 		case BCE:
 			da = (x - y) / fmax((1 - x) * x, 1e-12) * g;
