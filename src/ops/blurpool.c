@@ -64,8 +64,11 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 				.mode = a->pad_type, .maxblur = op->cls == &clcnn_op_maxblurpool2d};
 	if (b->maxblur) {
 		int kh = a->kernel_size[0], kw = a->kernel_size[1];
-		if (kh < 1 || kw < 1)
+		if (kh < 1 || kw < 1) {
+			if (kh == kw)
+				return clcnn_op_invalid(err, errlen, "%s: kernel_size must be >= 1, got %d", name, kh);
 			return clcnn_op_invalid(err, errlen, "%s: kernel_size must be >= 1, got (%d,%d)", name, kh, kw);
+		}
 		if (kh > b->h || kw > b->w)
 			return clcnn_op_invalid(err, errlen, "%s: kernel %d larger than input %s %d", name,
 						kh > b->h ? kh : kw, kh > b->h ? "height" : "width", kh > b->h ? b->h : b->w);
