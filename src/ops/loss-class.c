@@ -77,6 +77,10 @@ static int cls_setup(struct clcnn_op *op, char *err, size_t errlen)
 	for (int i = 0; i < in->ndim; i++)
 		if (i != (in->ndim >= 2 ? 1 : 0))
 			want.d[want.ndim++] = in->d[i];
+	if (clcnn_shape_equal(t, in) && is_ce(op))
+		return clcnn_op_invalid(err, errlen, "cross_entropy: probability targets (target shape %s = input shape) are "
+					"not supported; give class indices of shape %s", clcnn_shape_str(t, s1, sizeof s1),
+					clcnn_shape_str(&want, s2, sizeof s2));
 	if (!clcnn_shape_equal(t, &want))
 		return clcnn_op_invalid(err, errlen, "%s: target shape %s does not match input %s: expected %s", name,
 					clcnn_shape_str(t, s1, sizeof s1), clcnn_shape_str(in, s0, sizeof s0),
