@@ -1,7 +1,7 @@
 /* softmax (MODE 0), logsoftmax (1), softmin (2) over the middle dim of an (outer, L, inner) view.
  * cols kernels: a work-item owns VW adjacent inner positions (vector loads, stride inner along L;
  * the ragged last chunk goes through a private buffer). rows kernels (inner == 1): a work-item owns
- * one row and vectorises along it. Each makes fixed-order passes: max, sum of exp(x - max), write;
+ * one row and vectorises along it (ragged last chunk padded with -inf). Each makes fixed-order passes: max, sum of exp(x - max), write;
  * backward recomputes y from x and adds a pass for sum(g * y) or sum(g). */
 
 #ifndef VW
@@ -130,25 +130,31 @@ __kernel void softmax_cols_backward(__global const float *x, __global const floa
 
 /* ---------------------------------------------------------------- rows: normalised dim is unit-stride */
 
-/* Row r: m = max and s = sum exp(SIGN x - m), VW lanes along the row then a scalar tail. */
+/* SIGN * x at p (lanes valid), padded with -inf so that padding adds exp(-inf) = 0 to the sum. */
+inline VT sm_zload(__global const float *p, int lanes)
+{
+	if (lanes == VW)
+		return SIGN * VLOAD(0, p);
+	float t[VW];
+	for (int k = 0; k < VW; k++)
+		t[k] = k < lanes ? SIGN * p[k] : -INFINITY;
+	return VLOAD(0, t);
+}
+
+/* Row r in chunks of VW (the last one ragged): m = max and s = sum exp(SIGN x - m). */
 #define SM_ROWS_PROLOGUE                                                                          \
 	int r = get_global_id(0);                                                                 \
 	if (r >= rows)                                                                            \
 		return;                                                                           \
 	__global const float *xr = x + r * L;                                                     \
-	int nv = L / VW;                                                                          \
 	VT mv = (VT)(-INFINITY);                                                                  \
-	for (int v = 0; v < nv; v++)                                                              \
-		mv = fmax(mv, SIGN * VLOAD(v, xr));                                               \
+	for (int c = 0; c < L; c += VW)                                                           \
+		mv = fmax(mv, sm_zload(xr + c, min(VW, L - c)));                                  \
 	float m = sm_hmax(mv);                                                                    \
-	for (int k = nv * VW; k < L; k++)                                                         \
-		m = fmax(m, SIGN * xr[k]);                                                        \
 	VT sv = (VT)0.0f;                                                                         \
-	for (int v = 0; v < nv; v++)                                                              \
-		sv += exp(SIGN * VLOAD(v, xr) - m);                                               \
-	float s = sm_hsum(sv);                                                                    \
-	for (int k = nv * VW; k < L; k++)                                                         \
-		s += exp(SIGN * xr[k] - m);
+	for (int c = 0; c < L; c += VW)                                                           \
+		sv += exp(sm_zload(xr + c, min(VW, L - c)) - m);                                  \
+	float s = sm_hsum(sv);
 
 __kernel void softmax_rows_forward(__global const float *x, __global float *y, int L, int rows)
 {
@@ -156,15 +162,11 @@ __kernel void softmax_rows_forward(__global const float *x, __global float *y, i
 	__global float *yr = y + r * L;
 #if MODE == 1
 	float ls = log(s);
-	for (int v = 0; v < nv; v++)
-		VSTORE(VLOAD(v, xr) - m - ls, v, yr);
-	for (int k = nv * VW; k < L; k++)
-		yr[k] = xr[k] - m - ls;
+	for (int c = 0; c < L; c += VW)
+		sm_store(sm_zload(xr + c, min(VW, L - c)) - m - ls, yr + c, min(VW, L - c));
 #else
-	for (int v = 0; v < nv; v++)
-		VSTORE(exp(SIGN * VLOAD(v, xr) - m) / s, v, yr);
-	for (int k = nv * VW; k < L; k++)
-		yr[k] = exp(SIGN * xr[k] - m) / s;
+	for (int c = 0; c < L; c += VW)
+		sm_store(exp(sm_zload(xr + c, min(VW, L - c)) - m) / s, yr + c, min(VW, L - c));
 #endif
 }
 
@@ -175,26 +177,28 @@ __kernel void softmax_rows_backward(__global const float *x, __global const floa
 	__global const float *gr = g + r * L;
 	__global float *gxr = gx + r * L;
 #if MODE == 1
+	/* gx = g - softmax(x) * sum(g) */
 	VT gv = (VT)0.0f;
-	for (int v = 0; v < nv; v++)
-		gv += VLOAD(v, gr);
+	for (int c = 0; c < L; c += VW)
+		gv += sm_load(gr + c, min(VW, L - c));
 	float gsum = sm_hsum(gv);
-	for (int k = nv * VW; k < L; k++)
-		gsum += gr[k];
-	for (int v = 0; v < nv; v++)
-		VSTORE(VLOAD(v, gr) - exp(VLOAD(v, xr) - m) / s * gsum, v, gxr);
-	for (int k = nv * VW; k < L; k++)
-		gxr[k] = gr[k] - exp(xr[k] - m) / s * gsum;
+	for (int c = 0; c < L; c += VW) {
+		int lanes = min(VW, L - c);
+		VT p = exp(sm_zload(xr + c, lanes) - m) / s;
+		sm_store(sm_load(gr + c, lanes) - p * gsum, gxr + c, lanes);
+	}
 #else
+	/* gx = SIGN * y * (g - sum(g * y)) */
 	VT dv = (VT)0.0f;
-	for (int v = 0; v < nv; v++)
-		dv += VLOAD(v, gr) * (exp(SIGN * VLOAD(v, xr) - m) / s);
+	for (int c = 0; c < L; c += VW) {
+		int lanes = min(VW, L - c);
+		dv += sm_load(gr + c, lanes) * (exp(sm_zload(xr + c, lanes) - m) / s);
+	}
 	float dot = sm_hsum(dv);
-	for (int k = nv * VW; k < L; k++)
-		dot += gr[k] * (exp(SIGN * xr[k] - m) / s);
-	for (int v = 0; v < nv; v++)
-		VSTORE(SIGN * (exp(SIGN * VLOAD(v, xr) - m) / s) * (VLOAD(v, gr) - dot), v, gxr);
-	for (int k = nv * VW; k < L; k++)
-		gxr[k] = SIGN * (exp(SIGN * xr[k] - m) / s) * (gr[k] - dot);
+	for (int c = 0; c < L; c += VW) {
+		int lanes = min(VW, L - c);
+		VT yv = exp(sm_zload(xr + c, lanes) - m) / s;
+		sm_store(SIGN * yv * (sm_load(gr + c, lanes) - dot), gxr + c, lanes);
+	}
 #endif
 }

@@ -370,7 +370,8 @@ static int backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 /* ------------------------------------------------------------------ tests */
 
 /*
- * Test inputs: uniform in [-1, 1] kept more than 2e-2 from the op's kinks (0; hardtanh's edges;
+ * Test inputs: uniform in [-3, 3] (reaching gelu's erfc branch at |x| > 1.31; hardtanh: [-1, 1],
+ * so that most values are inside), kept more than 2e-2 from the op's kinks (0; hardtanh's edges;
  * softplus's switch to linear), so that finite differences (device step 1e-2) never straddle one;
  * the kinks themselves are pinned in tests/ops/test-activation.c. Cases with batch 2 are the
  * large-magnitude cases: |x| in [30, 50], where naive sigmoid/softplus/logsigmoid overflow.
@@ -399,6 +400,7 @@ static void fill(const struct clcnn_op *op, int input, int param, double *x, siz
 	default: break;
 	}
 	int large = op->in[0].ndim >= 1 && op->in[0].d[0] == 2;
+	double range = def_of(op)->act == ACT_HARDTANH ? 1 : 3;
 	for (size_t i = 0; i < n; i++) {
 		double v;
 		for (;;) {
@@ -406,7 +408,7 @@ static void fill(const struct clcnn_op *op, int input, int param, double *x, siz
 				v = clcnn_test_uniform(rng, 30, 50);
 				v = clcnn_test_uniform(rng, 0, 1) < 0.5 ? -v : v;
 			} else {
-				v = clcnn_test_uniform(rng, -1, 1);
+				v = clcnn_test_uniform(rng, -range, range);
 			}
 			int near = 0;
 			for (int k = 0; k < nk; k++)
@@ -434,9 +436,10 @@ static const struct clcnn_op_case leaky_cases[] = {SHAPES(""), SHAPES("negative_
 						   {"negative_slope=-0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0}, END};
 static const struct clcnn_op_case softplus_cases[] = {
 	SHAPES(""),
-	/* beta x crosses the threshold inside [-1, 1]: both branches in one tensor */
+	/* beta x crosses the threshold inside the test range: both branches in one tensor */
 	SHAPES("beta=2, threshold=1"),
 	{"beta=0.5, threshold=0.25", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
+	{"threshold=2", "1x3x13x7", CLCNN_CASE_TRAIN, 0},
 	{"beta=-1.5, threshold=0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
 	END};
 static const struct clcnn_op_case elu_cases[] = {SHAPES(""), SHAPES("alpha=0.5"), END};
