@@ -50,7 +50,8 @@ static int triplet_setup(struct clcnn_op *op, char *err, size_t errlen)
 					clcnn_shape_str(&op->in[0], s0, sizeof s0));
 	if (!(a->p > 0))
 		return clcnn_op_invalid(err, errlen, "triplet_margin_loss: p must be > 0, got %g", a->p);
-	struct clcnn_shape none = op->in[0].ndim == 2 ? (struct clcnn_shape){1, {op->in[0].d[0]}} : (struct clcnn_shape){0, {0}};
+	/* reduction none: one loss per row, (N) or a 0-dim scalar for unbatched (D) inputs */
+	struct clcnn_shape none = {op->in[0].ndim - 1, {op->in[0].d[0]}};
 	op->nograd_in = 0;
 	clcnn_loss_reduce_setup(op, a->reduction, none, (size_t)triplet_rows(op), 0);
 	return 0;
