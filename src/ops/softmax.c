@@ -161,8 +161,8 @@ static int prepare(struct clcnn_op *op)
 	int outer, len, inner;
 	view(op, &outer, &len, &inner);
 	cl_kernel k;
-	const char *fw = inner == 1 ? "softmax_rows_forward" : "softmax_cols_forward";
-	return get_kernel(op, fw, &k);
+	int rc = get_kernel(op, inner == 1 ? "softmax_rows_forward" : "softmax_cols_forward", &k);
+	return rc ? rc : get_kernel(op, inner == 1 ? "softmax_rows_backward" : "softmax_cols_backward", &k);
 }
 
 static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
