@@ -401,14 +401,18 @@ int graph_check(struct clcnn_graph *g)
 		int len = 0;
 		if (color[i] || !find_cycle(g, i, color, path, 0, &len))
 			continue;
+		/* path lists consumers before their inputs: reverse it into data-flow order, starting at
+		 * the node declared first, which is where the message points */
+		int first = 0;
+		for (int k = 1; k < len; k++)
+			if (path[k] < path[first])
+				first = k;
 		char chain[1024];
 		size_t cl = 0;
-		/* path lists consumers before their inputs; print in data-flow order */
-		for (int k = len - 1; k >= 0 && cl < sizeof chain; k--)
-			cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%s -> ", g->nodes[path[k]].name);
-		if (cl < sizeof chain)
-			snprintf(chain + cl, sizeof chain - cl, "%s", g->nodes[path[len - 1]].name);
-		const char *o = graph_node_origin(g, path[len - 1]);
+		for (int k = 0; k <= len && cl < sizeof chain; k++)
+			cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%s%s", k ? " -> " : "",
+					       g->nodes[path[((first - k) % len + len) % len]].name);
+		const char *o = graph_node_origin(g, path[first]);
 		int rc = clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%scycle: %s", o, sep(o), chain);
 		free(color);
 		free(path);

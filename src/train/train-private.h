@@ -21,6 +21,10 @@ struct clcnn_trainer {
 	cl_kernel kernel;
 };
 
+/* The optimizer update of the current step with the gradients already in the graph; advances the
+ * step (clcnn_trainer_step = forward + backward + this; tests feed fixed gradients through it). */
+int trainer_apply(struct clcnn_trainer *t);
+
 /* Names of the optimizer and the schedule with their settings, for checkpoint metadata. */
 void trainer_describe(const struct clcnn_trainer *t, char *opt, size_t optn, char *sched, size_t schedn);
 

@@ -206,24 +206,32 @@ static uint32_t trainer_step_seed(const struct clcnn_trainer *t)
 	return (uint32_t)graph_splitmix64(&s);
 }
 
-int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
+int trainer_apply(struct clcnn_trainer *t)
 {
 	double lr = clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps);
-	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
-	if (!rc)
-		rc = clcnn_graph_backward(t->g);
-	if (!rc)
-		rc = update(t, lr);
+	int rc = update(t, lr);
 	if (rc)
 		return rc;
 	t->lr = lr;
 	t->steps++;
+	return 0;
+}
+
+int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
+{
+	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
+	if (!rc)
+		rc = clcnn_graph_backward(t->g);
+	if (!rc)
+		rc = trainer_apply(t);
+	if (rc)
+		return rc;
 	if (!loss)
 		return 0;
 	rc = clcnn_graph_loss(t->g, loss);
 	if (!rc && !isfinite(*loss))
 		rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "step %ld: the loss is %g (lr %g); lower the learning rate",
-				t->steps, (double)*loss, lr);
+				t->steps, (double)*loss, t->lr);
 	return rc;
 }
 
