@@ -1,8 +1,9 @@
 /* batchnorm: x viewed as (N, C, S), S = H*W (1 for (N, F)), each (n, c) plane of S floats contiguous.
- * Reductions are deterministic two-level: one work-item per plane reduces it in float8 lanes (mean,
- * then squared deviations), one work-item per channel merges the N planes in order (Chan et al.).
- * Elementwise kernels take 8 contiguous values of one plane. state = [mean[C], invstd[C]].
- * Defines: C, S (compile-time trip counts), AFFINE. */
+ * Deterministic two-level reductions: one work-item per plane reduces it in float8 lanes (mean, then
+ * squared deviations), one work-item per channel merges the N planes in order (Chan et al.). With
+ * S = 1 a channel work-item walks the batch directly, FV features at a time (float8 when C % 8 == 0).
+ * Elementwise kernels take 8 contiguous values of one plane (S = 1: FV features of one row).
+ * state = [mean[C], invstd[C]]. Defines: C, S (compile-time trip counts), AFFINE. */
 
 #ifndef C
 #define C 1
@@ -15,6 +16,18 @@
 #endif
 
 #define NCHUNK ((S + 7) / 8)
+
+#if S == 1 && C % 8 == 0
+#define FV 8
+#define fvec float8
+#define FLOAD(p) vload8(0, p)
+#define FSTORE(v, p) vstore8(v, 0, p)
+#else
+#define FV 1
+#define fvec float
+#define FLOAD(p) (*(p))
+#define FSTORE(v, p) (*(p) = (v))
+#endif
 
 inline float bn_hsum8(float8 v)
 {
@@ -61,65 +74,72 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 			       __global float *rmean, __global float *rvar, __global const float *nbt, int n,
 			       float eps, float momentum, int mode)
 {
-	int c = get_global_id(0);
+	int c = get_global_id(0) * FV;
 	if (c >= C)
 		return;
-	float mean, var;
+	fvec mean, var;
 	if (mode == 0) {
-		mean = rmean[c];
-		var = rvar[c];
+		mean = FLOAD(rmean + c);
+		var = FLOAD(rvar + c);
 	} else {
+		fvec m2 = 0.0f;
+#if S == 1
+		fvec sum = 0.0f;
+		for (int i = 0; i < n; i++)
+			sum += FLOAD(x + i * C + c);
+		mean = sum / (float)n;
+		for (int i = 0; i < n; i++) {
+			fvec d = FLOAD(x + i * C + c) - mean;
+			m2 = fma(d, d, m2);
+		}
+#else
 		/* merging plane i+1 (count S) into i planes: delta / (i+1), delta^2 * S * i / (i+1) */
-		float m2 = 0.0f;
 		mean = 0.0f;
 		for (int i = 0; i < n; i++) {
-#if S == 1
-			float pm = x[i * C + c], pm2 = 0.0f;
-#else
 			float pm = part[2 * (i * C + c)], pm2 = part[2 * (i * C + c) + 1];
-#endif
 			float d = pm - mean, r = 1.0f / (float)(i + 1);
 			mean = fma(d, r, mean);
 			m2 += pm2 + d * d * ((float)S * (float)i * r);
 		}
+#endif
 		float m = (float)n * (float)S;
 		var = m2 / m;
 		if (mode == 2) {
 			float f = momentum < 0.0f ? 1.0f / (nbt[0] + 1.0f) : momentum;
-			rmean[c] = (1.0f - f) * rmean[c] + f * mean;
-			rvar[c] = (1.0f - f) * rvar[c] + f * (m2 / (m - 1.0f));
+			FSTORE((1.0f - f) * FLOAD(rmean + c) + f * mean, rmean + c);
+			FSTORE((1.0f - f) * FLOAD(rvar + c) + f * (m2 / (m - 1.0f)), rvar + c);
 		}
 	}
-	state[c] = mean;
-	state[C + c] = rsqrt(var + eps);
+	FSTORE(mean, state + c);
+	FSTORE(rsqrt(var + eps), state + C + c);
 }
 
 #if AFFINE
-#define BN_W(c) w[c]
-#define BN_B(c) b[c]
+#define BN_W(c) FLOAD(w + (c))
+#define BN_B(c) FLOAD(b + (c))
 #else
 #define BN_W(c) 1.0f
 #define BN_B(c) 0.0f
 #endif
 
-/* y = (x - mean) * (invstd * w) + b; the subtraction first keeps precision when |mean| >> std. */
+/*
+ * y = (x - mean) * (invstd * w) + b; the subtraction first keeps precision when |mean| >> std.
+ * Grid: (NCHUNK, N * C) for S > 1; (C / FV, N) for S = 1.
+ */
 __kernel void bn_normalize(__global const float *x, __global float *y, __global const float *state,
-			   __global const float *w, __global const float *b, __global float *nbt, int planes,
+			   __global const float *w, __global const float *b, __global float *nbt, int rows,
 			   int bump)
 {
-#if S == 1
-	int i = get_global_id(0);
-	if (bump && i == 0)
-		nbt[0] += 1.0f;
-	if (i >= planes)
-		return;
-	int c = i % C;
-	y[i] = fma(x[i] - state[c], state[C + c] * BN_W(c), BN_B(c));
-#else
 	int q = get_global_id(0), p = get_global_id(1);
 	if (bump && q == 0 && p == 0)
 		nbt[0] += 1.0f;
-	if (q >= NCHUNK || p >= planes)
+#if S == 1
+	int c = q * FV, i = p * C + c;
+	if (c >= C || p >= rows)
+		return;
+	FSTORE(fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), (fvec)BN_B(c)), y + i);
+#else
+	if (q >= NCHUNK || p >= rows)
 		return;
 	int c = p % C;
 	float mean = state[c], a = state[C + c] * BN_W(c), sh = BN_B(c);
@@ -166,16 +186,16 @@ __kernel void bn_plane_grad(__global const float *x, __global const float *dy, _
 __kernel void bn_channel_grad(__global const float *x, __global const float *dy, __global const float *state,
 			      __global float *scratch, __global float *dw, __global float *db, int n)
 {
-	int c = get_global_id(0);
+	int c = get_global_id(0) * FV;
 	if (c >= C)
 		return;
-	float sdy = 0.0f, sdyx = 0.0f;
+	fvec sdy = 0.0f, sdyx = 0.0f;
 #if S == 1
-	float mean = state[c];
+	fvec mean = FLOAD(state + c);
 	for (int i = 0; i < n; i++) {
-		float g = dy[i * C + c];
+		fvec g = FLOAD(dy + i * C + c);
 		sdy += g;
-		sdyx = fma(g, x[i * C + c] - mean, sdyx);
+		sdyx = fma(g, FLOAD(x + i * C + c) - mean, sdyx);
 	}
 #else
 	for (int i = 0; i < n; i++) {
@@ -183,42 +203,41 @@ __kernel void bn_channel_grad(__global const float *x, __global const float *dy,
 		sdyx += scratch[2 * (i * C + c) + 1];
 	}
 #endif
-	sdyx *= state[C + c];
+	sdyx *= FLOAD(state + C + c);
 	__global float *sums = scratch + 2 * n * C;
-	sums[c] = sdy;
-	sums[C + c] = sdyx;
+	FSTORE(sdy, sums + c);
+	FSTORE(sdyx, sums + C + c);
 	if (dw)
-		dw[c] = sdyx;
+		FSTORE(sdyx, dw + c);
 	if (db)
-		db[c] = sdy;
+		FSTORE(sdy, db + c);
 }
 
 /*
  * dx. batch statistics: w * invstd * (dy - sum(dy) / m - xhat * sum(dy * xhat) / m);
- * running statistics (batch == 0): w * invstd * dy.
+ * running statistics (batch == 0): w * invstd * dy. Grid as bn_normalize.
  */
 __kernel void bn_input_grad(__global const float *x, __global const float *dy, __global const float *state,
-			    __global const float *w, __global const float *scratch, __global float *dx, int planes,
+			    __global const float *w, __global const float *scratch, __global float *dx, int rows,
 			    int batch, float inv_m)
 {
-#if S == 1
-	int i = get_global_id(0);
-	if (i >= planes)
-		return;
-	int c = i % C;
-#else
 	int q = get_global_id(0), p = get_global_id(1);
-	if (q >= NCHUNK || p >= planes)
+#if S == 1
+	int c = q * FV, i = p * C + c, n = rows;
+	if (c >= C || p >= rows)
 		return;
-	int c = p % C;
-#endif
-	int n = planes / C;
+	__global const float *sums = scratch + 2 * n * C;
+	fvec mean = FLOAD(state + c), invstd = FLOAD(state + C + c), k1 = invstd * BN_W(c);
+	fvec mdy = batch ? FLOAD(sums + c) * inv_m : (fvec)0.0f;
+	fvec k2 = batch ? FLOAD(sums + C + c) * inv_m * invstd : (fvec)0.0f;
+	FSTORE(k1 * (FLOAD(dy + i) - mdy - (FLOAD(x + i) - mean) * k2), dx + i);
+#else
+	if (q >= NCHUNK || p >= rows)
+		return;
+	int c = p % C, n = rows / C;
 	__global const float *sums = scratch + 2 * n * C;
 	float mean = state[c], invstd = state[C + c], k1 = invstd * BN_W(c);
 	float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
-#if S == 1
-	dx[i] = k1 * (dy[i] - mdy - (x[i] - mean) * k2);
-#else
 	int base = p * S + q * 8;
 	if (q * 8 + 8 <= S) {
 		float8 xv = vload8(0, x + base) - (float8)mean, g = vload8(0, dy + base);

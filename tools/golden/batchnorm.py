@@ -84,3 +84,5 @@ case("batchnorm-1d-eval", BN1, "", (1, 5), False, nbt=9,
      comment="eval of a single sample (legal; training it is an error in PyTorch)")
 case("batchnorm-1d-3d-train", BN1, "", (3, 2, 5), True,
      comment="BatchNorm1d on (N, C, L) = (3, 2, 5): statistics over N and L")
+case("batchnorm-1d-train-wide", BN1, "", (7, 16), True, nbt=1,
+     comment="BatchNorm1d(16): a feature count divisible by 8 (the device takes 8 features per work-item)")
