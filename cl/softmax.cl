@@ -1,8 +1,8 @@
 /* softmax (MODE 0), logsoftmax (1), softmin (2) over the middle dim of an (outer, L, inner) view.
  * cols kernels: a work-item owns VW adjacent inner positions (vector loads, stride inner along L;
  * the ragged last chunk goes through a private buffer). rows kernels (inner == 1): a work-item owns
- * one row and vectorises along it (ragged last chunk padded with -inf). Each makes fixed-order passes: max, sum of exp(x - max), write;
- * backward recomputes y from x and adds a pass for sum(g * y) or sum(g). */
+ * one row and vectorises along it (ragged last chunk padded with -inf). Fixed-order passes: max, then
+ * sum of e = exp(x - max) with e parked in the destination, then the result from e (one exp each). */
 
 #ifndef VW
 #define VW 16
@@ -23,6 +23,17 @@
 #else
 #define SIGN 1.0f
 #endif
+
+/* SIGN * x at p (lanes valid), padded with -inf so that padding adds exp(-inf) = 0 to a sum. */
+inline VT sm_zload(__global const float *p, int lanes)
+{
+	if (lanes == VW)
+		return SIGN * VLOAD(0, p);
+	float t[VW];
+	for (int k = 0; k < VW; k++)
+		t[k] = k < lanes ? SIGN * p[k] : -INFINITY;
+	return VLOAD(0, t);
+}
 
 /* VW floats at p (lanes valid), zero-padded. */
 inline VT sm_load(__global const float *p, int lanes)
@@ -69,7 +80,7 @@ inline float sm_hmax(VT v)
 
 /* ---------------------------------------------------------------- cols: normalised dim has stride inner */
 
-/* Work-item gid = o * nchunk + chunk; m = max and s = sum exp(SIGN x - m) per lane. */
+/* Work-item gid = o * nchunk + chunk; AT(k) = offset of row k of its block; m = max of SIGN x. */
 #define SM_COLS_PROLOGUE                                                                          \
 	int gid = get_global_id(0);                                                               \
 	if (gid >= total)                                                                         \
@@ -79,69 +90,62 @@ inline float sm_hmax(VT v)
 	int base = o * L * inner + ch * VW;                                                       \
 	VT m = (VT)(-INFINITY);                                                                   \
 	for (int k = 0; k < L; k++)                                                               \
-		m = fmax(m, SIGN * sm_load(x + base + k * inner, lanes));                          \
-	VT s = (VT)0.0f;                                                                          \
-	for (int k = 0; k < L; k++)                                                               \
-		s += exp(SIGN * sm_load(x + base + k * inner, lanes) - m);
+		m = fmax(m, sm_zload(x + AT(k), lanes));                                          \
+	VT s = (VT)0.0f;
+#define AT(k) (base + (k) * inner)
 
 __kernel void softmax_cols_forward(__global const float *x, __global float *y, int L, int inner, int nchunk,
 				   int total)
 {
 	SM_COLS_PROLOGUE
 #if MODE == 1
+	for (int k = 0; k < L; k++)
+		s += exp(sm_zload(x + AT(k), lanes) - m);
 	/* (x - m) - log(s) as PyTorch orders it: x - m is exact for nearby values, m + log(s) is not */
 	VT ls = log(s);
 	for (int k = 0; k < L; k++)
-		sm_store(sm_load(x + base + k * inner, lanes) - m - ls, y + base + k * inner, lanes);
+		sm_store(sm_zload(x + AT(k), lanes) - m - ls, y + AT(k), lanes);
 #else
+	for (int k = 0; k < L; k++) {
+		VT e = exp(sm_zload(x + AT(k), lanes) - m);
+		s += e;
+		sm_store(e, y + AT(k), lanes);
+	}
 	for (int k = 0; k < L; k++)
-		sm_store(exp(SIGN * sm_load(x + base + k * inner, lanes) - m) / s, y + base + k * inner, lanes);
+		sm_store(sm_load(y + AT(k), lanes) / s, y + AT(k), lanes);
 #endif
 }
 
+/* e parked in gx; logsoftmax: gx = g - (e / s) sum(g); softmax/softmin: gx = SIGN y (g - sum(g y)). */
 __kernel void softmax_cols_backward(__global const float *x, __global const float *g, __global float *gx, int L,
 				    int inner, int nchunk, int total)
 {
 	SM_COLS_PROLOGUE
-#if MODE == 1
-	/* gx = g - softmax(x) * sum(g) */
 	VT gsum = (VT)0.0f;
+	for (int k = 0; k < L; k++) {
+		VT e = exp(sm_zload(x + AT(k), lanes) - m);
+		s += e;
+		sm_store(e, gx + AT(k), lanes);
+		gsum += sm_load(g + AT(k), lanes);
+	}
+#if MODE == 1
 	for (int k = 0; k < L; k++)
-		gsum += sm_load(g + base + k * inner, lanes);
-	for (int k = 0; k < L; k++) {
-		int at = base + k * inner;
-		VT p = exp(sm_load(x + at, lanes) - m) / s;
-		sm_store(sm_load(g + at, lanes) - p * gsum, gx + at, lanes);
-	}
+		sm_store(sm_load(g + AT(k), lanes) - sm_load(gx + AT(k), lanes) / s * gsum, gx + AT(k), lanes);
 #else
-	/* gx = SIGN * y * (g - sum(g * y)) */
 	VT dot = (VT)0.0f;
+	for (int k = 0; k < L; k++)
+		dot += sm_load(g + AT(k), lanes) * (sm_load(gx + AT(k), lanes) / s);
 	for (int k = 0; k < L; k++) {
-		int at = base + k * inner;
-		dot += sm_load(g + at, lanes) * (exp(SIGN * sm_load(x + at, lanes) - m) / s);
-	}
-	for (int k = 0; k < L; k++) {
-		int at = base + k * inner;
-		VT yv = exp(SIGN * sm_load(x + at, lanes) - m) / s;
-		sm_store(SIGN * yv * (sm_load(g + at, lanes) - dot), gx + at, lanes);
+		VT yv = sm_load(gx + AT(k), lanes) / s;
+		sm_store(SIGN * yv * (sm_load(g + AT(k), lanes) - dot), gx + AT(k), lanes);
 	}
 #endif
 }
+#undef AT
 
 /* ---------------------------------------------------------------- rows: normalised dim is unit-stride */
 
-/* SIGN * x at p (lanes valid), padded with -inf so that padding adds exp(-inf) = 0 to the sum. */
-inline VT sm_zload(__global const float *p, int lanes)
-{
-	if (lanes == VW)
-		return SIGN * VLOAD(0, p);
-	float t[VW];
-	for (int k = 0; k < VW; k++)
-		t[k] = k < lanes ? SIGN * p[k] : -INFINITY;
-	return VLOAD(0, t);
-}
-
-/* Row r in chunks of VW (the last one ragged): m = max and s = sum exp(SIGN x - m). */
+/* Row r in chunks of VW (the last one ragged, CL(c) lanes): m = max of SIGN x. */
 #define SM_ROWS_PROLOGUE                                                                          \
 	int r = get_global_id(0);                                                                 \
 	if (r >= rows)                                                                            \
@@ -149,24 +153,30 @@ inline VT sm_zload(__global const float *p, int lanes)
 	__global const float *xr = x + r * L;                                                     \
 	VT mv = (VT)(-INFINITY);                                                                  \
 	for (int c = 0; c < L; c += VW)                                                           \
-		mv = fmax(mv, sm_zload(xr + c, min(VW, L - c)));                                  \
+		mv = fmax(mv, sm_zload(xr + c, CL(c)));                                           \
 	float m = sm_hmax(mv);                                                                    \
-	VT sv = (VT)0.0f;                                                                         \
-	for (int c = 0; c < L; c += VW)                                                           \
-		sv += exp(sm_zload(xr + c, min(VW, L - c)) - m);                                  \
-	float s = sm_hsum(sv);
+	VT sv = (VT)0.0f;
+#define CL(c) min(VW, L - (c))
 
 __kernel void softmax_rows_forward(__global const float *x, __global float *y, int L, int rows)
 {
 	SM_ROWS_PROLOGUE
 	__global float *yr = y + r * L;
 #if MODE == 1
-	float ls = log(s);
 	for (int c = 0; c < L; c += VW)
-		sm_store(sm_zload(xr + c, min(VW, L - c)) - m - ls, yr + c, min(VW, L - c));
+		sv += exp(sm_zload(xr + c, CL(c)) - m);
+	float ls = log(sm_hsum(sv));
+	for (int c = 0; c < L; c += VW)
+		sm_store(sm_zload(xr + c, CL(c)) - m - ls, yr + c, CL(c));
 #else
+	for (int c = 0; c < L; c += VW) {
+		VT e = exp(sm_zload(xr + c, CL(c)) - m);
+		sv += e;
+		sm_store(e, yr + c, CL(c));
+	}
+	float s = sm_hsum(sv);
 	for (int c = 0; c < L; c += VW)
-		sm_store(exp(sm_zload(xr + c, min(VW, L - c)) - m) / s, yr + c, min(VW, L - c));
+		sm_store(sm_load(yr + c, CL(c)) / s, yr + c, CL(c));
 #endif
 }
 
@@ -176,29 +186,27 @@ __kernel void softmax_rows_backward(__global const float *x, __global const floa
 	SM_ROWS_PROLOGUE
 	__global const float *gr = g + r * L;
 	__global float *gxr = gx + r * L;
-#if MODE == 1
-	/* gx = g - softmax(x) * sum(g) */
 	VT gv = (VT)0.0f;
-	for (int c = 0; c < L; c += VW)
-		gv += sm_load(gr + c, min(VW, L - c));
+	for (int c = 0; c < L; c += VW) {
+		VT e = exp(sm_zload(xr + c, CL(c)) - m);
+		sv += e;
+		sm_store(e, gxr + c, CL(c));
+		gv += sm_load(gr + c, CL(c));
+	}
+	float s = sm_hsum(sv);
+#if MODE == 1
 	float gsum = sm_hsum(gv);
-	for (int c = 0; c < L; c += VW) {
-		int lanes = min(VW, L - c);
-		VT p = exp(sm_zload(xr + c, lanes) - m) / s;
-		sm_store(sm_load(gr + c, lanes) - p * gsum, gxr + c, lanes);
-	}
+	for (int c = 0; c < L; c += VW)
+		sm_store(sm_load(gr + c, CL(c)) - sm_load(gxr + c, CL(c)) / s * gsum, gxr + c, CL(c));
 #else
-	/* gx = SIGN * y * (g - sum(g * y)) */
 	VT dv = (VT)0.0f;
-	for (int c = 0; c < L; c += VW) {
-		int lanes = min(VW, L - c);
-		dv += sm_load(gr + c, lanes) * (exp(sm_zload(xr + c, lanes) - m) / s);
-	}
+	for (int c = 0; c < L; c += VW)
+		dv += sm_load(gr + c, CL(c)) * (sm_load(gxr + c, CL(c)) / s);
 	float dot = sm_hsum(dv);
 	for (int c = 0; c < L; c += VW) {
-		int lanes = min(VW, L - c);
-		VT yv = exp(sm_zload(xr + c, lanes) - m) / s;
-		sm_store(SIGN * yv * (sm_load(gr + c, lanes) - dot), gxr + c, lanes);
+		VT yv = sm_load(gxr + c, CL(c)) / s;
+		sm_store(SIGN * yv * (sm_load(gr + c, CL(c)) - dot), gxr + c, CL(c));
 	}
 #endif
 }
+#undef CL
