@@ -1,9 +1,8 @@
 /* batchnorm: x viewed as (N, C, S), S = H*W (1 for (N, F)), each (n, c) plane of S floats contiguous.
- * Deterministic two-level reductions: one work-item per plane reduces it in float8 lanes (mean, then
- * squared deviations), one work-item per channel merges the N planes in order (Chan et al.). With
- * S = 1 a channel work-item walks the batch directly, FV features at a time (float8 when C % 8 == 0).
- * Elementwise kernels take 8 contiguous values of one plane (S = 1: FV features of one row).
- * state = [mean[C], invstd[C]]. Defines: C, S (compile-time trip counts), AFFINE. */
+ * Deterministic two-level reductions: a work-item per plane reduces it in float8 lanes (mean, then
+ * squared deviations); a work-item per channel merges the N planes in order (Chan et al.). S = 1:
+ * channel work-items walk the batch, 8 features at a time when C % 8 == 0. Elementwise kernels take
+ * 8 values of a plane (S = 1: of a row). state = [mean[C], invstd[C]]. Defines: C, S, AFFINE. */
 
 #ifndef C
 #define C 1
@@ -119,7 +118,7 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 #define BN_B(c) FLOAD(b + (c))
 #else
 #define BN_W(c) 1.0f
-#define BN_B(c) 0.0f
+#define BN_B(c) ((fvec)0.0f)
 #endif
 
 /*
@@ -137,7 +136,7 @@ __kernel void bn_normalize(__global const float *x, __global float *y, __global 
 	int c = q * FV, i = p * C + c;
 	if (c >= C || p >= rows)
 		return;
-	FSTORE(fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), (fvec)BN_B(c)), y + i);
+	FSTORE(fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), BN_B(c)), y + i);
 #else
 	if (q >= NCHUNK || p >= rows)
 		return;
