@@ -11,6 +11,8 @@ Writes into tests/data/train/:
   torch-tiny-bn.safetensors / torch-tiny-bn.txt
                    the same for tests/data/train/tiny-bn.net after 3 training-mode batches, so the
                    running statistics and num_batches_tracked (I64) are not their initial values
+  torch-resnet-keys.txt
+                   key, dtype and shape of every state_dict entry of models/resnet.net as torch.nn
 
 Text format: one record per line, "<key> <values...>", values printed with 9 significant digits
 (float32 round-trips) or 17 (lrs, doubles). Needs `pip install --break-system-packages safetensors`.
@@ -138,6 +140,17 @@ def torch_model(net, name, train_batches=0):
         f.write("\n".join(lines) + "\n")
 
 
+def keys_fixture(net, name):
+    """state_dict keys, dtypes and shapes of a netfile's torch.nn model (what a checkpoint must have)."""
+    m = ctc.build(net)
+    lines = ["# state_dict of %s as torch.nn: key dtype shape" % os.path.basename(net)]
+    for k, v in m.state_dict().items():
+        dtype = {torch.float32: "F32", torch.int64: "I64"}[v.dtype]
+        lines.append("%s %s %s" % (k, dtype, "x".join(str(d) for d in v.shape) if v.dim() else "scalar"))
+    with open(os.path.join(OUT, name), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "optim.txt"), "w") as f:
@@ -146,6 +159,7 @@ def main():
         f.write("\n".join(schedule_cases()) + "\n")
     torch_model(os.path.join(ROOT, "models", "lenet5.net"), "torch-lenet5")
     torch_model(os.path.join(OUT, "tiny-bn.net"), "torch-tiny-bn", train_batches=3)
+    keys_fixture(os.path.join(ROOT, "models", "resnet.net"), "torch-resnet-keys.txt")
     print("wrote", OUT)
 
 
