@@ -1,0 +1,387 @@
+/* conv2d, NCHW float32, weight [CO][CGI][KH][KW]. Every size but the batch is a -D constant (one program per
+ * layer geometry), so the per-plane loops below have compile-time trip counts that LLVM/POCL vectorises.
+ * Algorithms: direct (one work-item per output; input gradient as a gather; weight gradient as per-image
+ * partial sums + a fixed-order batch sum: no atomics), im2col / col2im / channel-major copies for the GEMM
+ * path (col is [CI*KH*KW][nb*OH*OW]), and depthwise gathers. FLIP=1: the kernel rotated 180 degrees. */
+
+#ifndef KH
+#define KH 3
+#endif
+#ifndef KW
+#define KW 3
+#endif
+#ifndef SH
+#define SH 1
+#endif
+#ifndef SW
+#define SW 1
+#endif
+#ifndef DH
+#define DH 1
+#endif
+#ifndef DW
+#define DW 1
+#endif
+#ifndef FLIP
+#define FLIP 0
+#endif
+/* input CI x IH x IW, output CO x OH x OW, padding top PT / left PL, channels per group CGI -> CGO */
+#ifndef CI
+#define CI 1
+#endif
+#ifndef IH
+#define IH 8
+#endif
+#ifndef IW
+#define IW 8
+#endif
+#ifndef CO
+#define CO 1
+#endif
+#ifndef OH
+#define OH 6
+#endif
+#ifndef OW
+#define OW 6
+#endif
+#ifndef PT
+#define PT 0
+#endif
+#ifndef PL
+#define PL 0
+#endif
+#ifndef CGI
+#define CGI CI
+#endif
+#ifndef CGO
+#define CGO CO
+#endif
+
+#define KHW (KH * KW)
+#define IP (IH * IW)
+#define OP (OH * OW)
+/* Weight position (wy, wx) multiplies the input tap (TAPY(wy), TAPX(wx)); flipping is an involution. */
+#define TAPY(wy) (FLIP ? KH - 1 - (wy) : (wy))
+#define TAPX(wx) (FLIP ? KW - 1 - (wx) : (wx))
+
+/* y[n][o][oy][ox] = b[o] + sum over the group's channels and taps. Global (OW, OH, N*CO). */
+__kernel void conv_direct_fwd(__global const float *x, __global const float *w, __global const float *b,
+			      __global float *y, int N, int has_bias)
+{
+	const int ox = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
+	if (ox >= OW || oy >= OH || z >= N * CO)
+		return;
+	const int n = z / CO, o = z % CO, grp = o / CGO;
+	const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+	float acc = has_bias ? b[o] : 0.0f;
+	for (int ci = 0; ci < CGI; ci++) {
+		__global const float *xp = x + (n * CI + grp * CGI + ci) * IP;
+		__global const float *wp = w + (o * CGI + ci) * KHW;
+		for (int wy = 0; wy < KH; wy++) {
+			const int iy = iy0 + TAPY(wy) * DH;
+			if (iy < 0 || iy >= IH)
+				continue;
+			for (int wx = 0; wx < KW; wx++) {
+				const int ix = ix0 + TAPX(wx) * DW;
+				if (ix >= 0 && ix < IW)
+					acc = mad(xp[iy * IW + ix], wp[wy * KW + wx], acc);
+			}
+		}
+	}
+	y[z * OP + oy * OW + ox] = acc;
+}
+
+/* Output position along one axis fed by input i through tap t, or -1. */
+inline int conv_src(int i, int pad, int t, int dil, int stride, int out)
+{
+	const int s = i + pad - t * dil;
+	if (s < 0 || s % stride)
+		return -1;
+	return s / stride < out ? s / stride : -1;
+}
+
+/* gx[n][c][iy][ix] = sum of gy * w over every output that read this input. Global (IW, IH, N*CI). */
+__kernel void conv_direct_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
+{
+	const int ix = get_global_id(0), iy = get_global_id(1), z = get_global_id(2);
+	if (ix >= IW || iy >= IH || z >= N * CI)
+		return;
+	const int n = z / CI, c = z % CI, grp = c / CGI, ci = c % CGI;
+	float acc = 0.0f;
+	for (int og = 0; og < CGO; og++) {
+		const int o = grp * CGO + og;
+		__global const float *gp = gy + (n * CO + o) * OP;
+		__global const float *wp = w + (o * CGI + ci) * KHW;
+		for (int wy = 0; wy < KH; wy++) {
+			const int oy = conv_src(iy, PT, TAPY(wy), DH, SH, OH);
+			if (oy < 0)
+				continue;
+			for (int wx = 0; wx < KW; wx++) {
+				const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
+				if (ox >= 0)
+					acc = mad(gp[oy * OW + ox], wp[wy * KW + wx], acc);
+			}
+		}
+	}
+	gx[z * IP + iy * IW + ix] = acc;
+}
+
+/*
+ * Weight gradient of one image: part[n][o][ci][wy][wx] = sum over (oy, ox) of gy * x; conv_sum_batch
+ * then adds the N images in order. Global (KH*KW, CGI, N*CO).
+ */
+__kernel void conv_direct_bwd_weights(__global const float *gy, __global const float *x, __global float *part, int N)
+{
+	const int wk = get_global_id(0), ci = get_global_id(1), z = get_global_id(2);
+	if (wk >= KHW || ci >= CGI || z >= N * CO)
+		return;
+	const int n = z / CO, o = z % CO, grp = o / CGO;
+	const int ky = TAPY(wk / KW), kx = TAPX(wk % KW);
+	__global const float *gp = gy + z * OP;
+	__global const float *xp = x + (n * CI + grp * CGI + ci) * IP;
+	float acc = 0.0f;
+	for (int oy = 0; oy < OH; oy++) {
+		const int iy = oy * SH - PT + ky * DH;
+		if (iy < 0 || iy >= IH)
+			continue;
+		for (int ox = 0; ox < OW; ox++) {
+			const int ix = ox * SW - PL + kx * DW;
+			if (ix >= 0 && ix < IW)
+				acc = mad(gp[oy * OW + ox], xp[iy * IW + ix], acc);
+		}
+	}
+	part[n * (CO * CGI * KHW) + (o * CGI + ci) * KHW + wk] = acc;
+}
+
+/* out[i] = sum over n in order of part[off + n * count + i] (the deterministic second pass). Global (count). */
+__kernel void conv_sum_batch(__global const float *part, int part_off, __global float *out, int count, int nbatch)
+{
+	const int i = get_global_id(0);
+	if (i >= count)
+		return;
+	part += part_off;
+	float acc = 0.0f;
+	for (int n = 0; n < nbatch; n++)
+		acc += part[n * count + i];
+	out[i] = acc;
+}
+
+/* Sum of OP floats: 16 interleaved partial sums, then a fixed tree and the tail (same order everywhere). */
+inline float conv_plane_sum(__global const float *p)
+{
+	float16 v = (float16)(0.0f);
+	int i = 0;
+	for (; i + 16 <= OP; i += 16)
+		v += vload16(0, p + i);
+	float8 h8 = v.lo + v.hi;
+	float4 h4 = h8.lo + h8.hi;
+	float2 h2 = h4.lo + h4.hi;
+	float s = h2.x + h2.y;
+	for (; i < OP; i++)
+		s += p[i];
+	return s;
+}
+
+/* part[off + n*CO + c] = sum over the plane of gy[n][c] (first pass of the bias gradient). Global (N*CO). */
+__kernel void conv_bias_partial(__global const float *gy, __global float *part, int part_off, int N)
+{
+	const int id = get_global_id(0);
+	if (id < N * CO)
+		part[part_off + id] = conv_plane_sum(gy + id * OP);
+}
+
+/* y[n][c][:] = b[c]: the GEMM paths then accumulate with beta = 1. Global (N*CO). */
+__kernel void conv_bias_fill(__global float *y, __global const float *b, int N)
+{
+	const int id = get_global_id(0);
+	if (id >= N * CO)
+		return;
+	__global float *yp = y + id * OP;
+	const float v = b[id % CO];
+	for (int i = 0; i < OP; i++)
+		yp[i] = v;
+}
+
+/* Valid range [lo, hi) of an output index o whose input index o + off must lie in [0, in): stride 1 only. */
+#define RANGE_LO(off) max(0, -(off))
+#define RANGE_HI(off, out, in) min((out), (in) - (off))
+
+/*
+ * col[c*KH*KW + wk][j*OP + p] = x[n0+j][c] at the tap of weight position wk for output p (0 in the
+ * padding), j < nb. One work-item per col row segment of one image. At stride 1 each output row is a
+ * shifted copy of an input row: three branch-free loops (zeros, copy, zeros) that vectorise.
+ * Global (nb*CI*KH*KW).
+ */
+__kernel void conv_im2col(__global const float *x, __global float *col, int col_off, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CI * KHW)
+		return;
+	const int j = id / (CI * KHW), r = id % (CI * KHW), c = r / KHW, wk = r % KHW;
+	const int ky = TAPY(wk / KW), kx = TAPX(wk % KW);
+	__global const float *xp = x + ((n0 + j) * CI + c) * IP;
+	__global float *cp = col + col_off + r * (nb * OP) + j * OP;
+#if SW == 1
+	const int off = kx * DW - PL, lo = RANGE_LO(off), hi = RANGE_HI(off, OW, IW);
+#endif
+	for (int oy = 0; oy < OH; oy++) {
+		const int iy = oy * SH - PT + ky * DH;
+		__global float *d = cp + oy * OW;
+		if (iy < 0 || iy >= IH) {
+			for (int ox = 0; ox < OW; ox++)
+				d[ox] = 0.0f;
+			continue;
+		}
+		__global const float *s = xp + iy * IW;
+#if SW == 1
+		for (int ox = 0; ox < lo; ox++)
+			d[ox] = 0.0f;
+		for (int ox = lo; ox < hi; ox++)
+			d[ox] = s[ox + off];
+		for (int ox = max(lo, hi); ox < OW; ox++)
+			d[ox] = 0.0f;
+#else
+		for (int ox = 0; ox < OW; ox++) {
+			const int ix = ox * SW - PL + kx * DW;
+			d[ox] = ix >= 0 && ix < IW ? s[ix] : 0.0f;
+		}
+#endif
+	}
+}
+
+/*
+ * Inverse of conv_im2col: one work-item owns the plane gx[n0+j][c] and adds the col rows of its taps
+ * into it in tap order (deterministic, no other work-item writes there). At stride 1 each input row
+ * gathers shifted segments of col rows into a private row, written once. Global (nb*CI).
+ */
+__kernel void conv_col2im(__global const float *col, int col_off, __global float *gx, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CI)
+		return;
+	const int j = id / CI, c = id % CI;
+	__global float *dp = gx + ((n0 + j) * CI + c) * IP;
+	__global const float *cp = col + col_off + c * KHW * (nb * OP) + j * OP;
+#if SH == 1 && SW == 1
+	for (int iy = 0; iy < IH; iy++) {
+		float acc[IW];
+		for (int ix = 0; ix < IW; ix++)
+			acc[ix] = 0.0f;
+		for (int wy = 0; wy < KH; wy++) {
+			const int oy = iy + PT - TAPY(wy) * DH;
+			if (oy < 0 || oy >= OH)
+				continue;
+			for (int wx = 0; wx < KW; wx++) {
+				/* ox = ix + off */
+				const int off = PL - TAPX(wx) * DW, lo = RANGE_LO(off), hi = RANGE_HI(off, IW, OW);
+				__global const float *s = cp + (wy * KW + wx) * (nb * OP) + oy * OW + off;
+				for (int ix = lo; ix < hi; ix++)
+					acc[ix] += s[ix];
+			}
+		}
+		for (int ix = 0; ix < IW; ix++)
+			dp[iy * IW + ix] = acc[ix];
+	}
+#else
+	for (int i = 0; i < IP; i++)
+		dp[i] = 0.0f;
+	for (int wk = 0; wk < KHW; wk++) {
+		const int ky = TAPY(wk / KW), kx = TAPX(wk % KW);
+		__global const float *s = cp + wk * (nb * OP);
+		for (int oy = 0; oy < OH; oy++) {
+			const int iy = oy * SH - PT + ky * DH;
+			if (iy < 0 || iy >= IH)
+				continue;
+			for (int ox = 0; ox < OW; ox++) {
+				const int ix = ox * SW - PL + kx * DW;
+				if (ix >= 0 && ix < IW)
+					dp[iy * IW + ix] += s[oy * OW + ox];
+			}
+		}
+	}
+#endif
+}
+
+/* dst[off + c*nb*OP + j*OP + p] = src[n0+j][c][p]: channel-major so one GEMM spans nb images. Global (C*nb). */
+__kernel void conv_to_cn(__global const float *src, __global float *dst, int dst_off, int C, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= C * nb)
+		return;
+	const int c = id / nb, j = id % nb;
+	__global const float *s = src + ((n0 + j) * C + c) * OP;
+	__global float *d = dst + dst_off + (c * nb + j) * OP;
+	for (int p = 0; p < OP; p++)
+		d[p] = s[p];
+}
+
+/*
+ * y[n0+j][o][p] = src[off + o*nb*OP + j*OP + p] (+ b[o]): back from the channel-major GEMM result, the
+ * bias added on the way. Global (nb*CO).
+ */
+__kernel void conv_from_cn(__global const float *src, int src_off, __global float *y, __global const float *b,
+			   int has_bias, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CO)
+		return;
+	const int j = id / CO, o = id % CO;
+	__global const float *s = src + src_off + (o * nb + j) * OP;
+	__global float *d = y + ((n0 + j) * CO + o) * OP;
+	const float v = has_bias ? b[o] : 0.0f;
+	for (int p = 0; p < OP; p++)
+		d[p] = s[p] + v;
+}
+
+/* Depthwise (groups == CI, CO = m * CI): one input channel per output, no channel loop. Global (OW, OH, N*CO). */
+__kernel void conv_dw_fwd(__global const float *x, __global const float *w, __global const float *b,
+			  __global float *y, int N, int has_bias)
+{
+	const int ox = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
+	if (ox >= OW || oy >= OH || z >= N * CO)
+		return;
+	const int n = z / CO, o = z % CO, c = o / CGO;
+	const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+	__global const float *xp = x + (n * CI + c) * IP;
+	__global const float *wp = w + o * KHW;
+	float acc = has_bias ? b[o] : 0.0f;
+#pragma unroll
+	for (int wy = 0; wy < KH; wy++) {
+		const int iy = iy0 + TAPY(wy) * DH;
+		const bool yin = iy >= 0 && iy < IH;
+#pragma unroll
+		for (int wx = 0; wx < KW; wx++) {
+			const int ix = ix0 + TAPX(wx) * DW;
+			const float v = yin && ix >= 0 && ix < IW ? xp[iy * IW + ix] : 0.0f;
+			acc = mad(v, wp[wy * KW + wx], acc);
+		}
+	}
+	y[z * OP + oy * OW + ox] = acc;
+}
+
+/* Depthwise input gradient: gather over the channel's CO/CI outputs. Global (IW, IH, N*CI). */
+__kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
+{
+	const int ix = get_global_id(0), iy = get_global_id(1), z = get_global_id(2);
+	if (ix >= IW || iy >= IH || z >= N * CI)
+		return;
+	const int n = z / CI, c = z % CI;
+	float acc = 0.0f;
+#pragma unroll
+	for (int wy = 0; wy < KH; wy++) {
+		const int oy = conv_src(iy, PT, TAPY(wy), DH, SH, OH);
+		if (oy < 0)
+			continue;
+#pragma unroll
+		for (int wx = 0; wx < KW; wx++) {
+			const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
+			if (ox < 0)
+				continue;
+			for (int m = 0; m < CGO; m++) {
+				const int o = c * CGO + m;
+				acc = mad(gy[(n * CO + o) * OP + oy * OW + ox], w[o * KHW + wy * KW + wx], acc);
+			}
+		}
+	}
+	gx[z * IP + iy * IW + ix] = acc;
+}

@@ -1,0 +1,402 @@
+/*
+ * conv2d device algorithms (cl/conv.cl + the GEMM of src/device/gemm.h). Each one enqueues only: no
+ * host sync, no allocation; workspace comes from io->scratch as sized by scratch_bytes(). Every
+ * reduction runs in a fixed order (no atomics), so results are reproducible on every device.
+ */
+#include <string.h>
+
+#include "device/gemm.h"
+#include "ops/conv-private.h"
+
+static int kernel(struct clcnn_op *op, const char *name, cl_kernel *k)
+{
+	const struct conv_priv *p = op->priv;
+	return clcnn_kernel_get(op->ctx, "conv", p->opts, name, k);
+}
+
+/* A 3-D launch over (x, y, z) with a fixed local size: POCL builds one work-group function per size. */
+static int run3(struct clcnn_op *op, cl_kernel k, size_t x, size_t y, size_t z)
+{
+	const size_t global[3] = {x, y, z}, local[3] = {16, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+/* Work-items that each loop over a whole plane: small groups keep both cores busy on small batches. */
+static int run_planes(struct clcnn_op *op, cl_kernel k, size_t n)
+{
+	const size_t local = 8;
+	return clcnn_kernel_run(op->ctx, k, 1, &n, &local);
+}
+
+static size_t plane(const struct conv_geom *g)
+{
+	return (size_t)g->ho * (size_t)g->wo;
+}
+
+static size_t weight_count(const struct conv_geom *g)
+{
+	return (size_t)g->cout * (size_t)g->cgi * (size_t)g->kh * (size_t)g->kw;
+}
+
+/* Pre-fill y with the bias so that GEMMs can accumulate into it (beta = 1); returns the beta to use. */
+static int bias_fill(struct clcnn_op *op, const struct clcnn_dev_io *io, float *beta)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	*beta = 0.0f;
+	if (!g->bias)
+		return 0;
+	cl_kernel k;
+	int N = g->n;
+	int rc = kernel(op, "conv_bias_fill", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->out, sizeof(cl_mem), &io->param[1], sizeof(int),
+				       &N, (size_t)0);
+	if (!rc)
+		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
+	*beta = 1.0f;
+	return rc;
+}
+
+/* out[i] = sum over n of part[off + n * count + i], n in order. */
+static int sum_batch(struct clcnn_op *op, cl_mem part, int off, cl_mem out, int count, int nbatch)
+{
+	cl_kernel k;
+	int rc = kernel(op, "conv_sum_batch", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &part, sizeof(int), &off, sizeof(cl_mem), &out,
+				       sizeof(int), &count, sizeof(int), &nbatch, (size_t)0);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
+}
+
+size_t clcnn_conv_bias_scratch(const struct conv_geom *g)
+{
+	return g->bias ? (size_t)g->n * (size_t)g->cout * sizeof(float) : 0;
+}
+
+int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n, off = 0;
+	int rc = kernel(op, "conv_bias_partial", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->scratch,
+				       sizeof(int), &off, sizeof(int), &N, (size_t)0);
+	if (!rc)
+		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
+	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[1], g->cout, N);
+}
+
+/* ------------------------------------------------------------------ direct */
+
+static int any_config(const struct conv_geom *g)
+{
+	(void)g;
+	return 1;
+}
+
+/* Forward and input gradient share a signature: (src, w, [b,] dst, g [, has_bias]). */
+static int direct_fwd_named(struct clcnn_op *op, const struct clcnn_dev_io *io, const char *name)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n, has_bias = g->bias;
+	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
+	int rc = kernel(op, name, &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->param[0],
+				       sizeof(cl_mem), &b, sizeof(cl_mem), &io->out, sizeof(int), &N, sizeof(int),
+				       &has_bias, (size_t)0);
+	return rc ? rc : run3(op, k, (size_t)g->wo, (size_t)g->ho, (size_t)g->n * (size_t)g->cout);
+}
+
+static int direct_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return direct_fwd_named(op, io, "conv_direct_fwd");
+}
+
+static int direct_bwd_data_named(struct clcnn_op *op, const struct clcnn_dev_io *io, const char *name)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n;
+	int rc = kernel(op, name, &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->param[0],
+				       sizeof(cl_mem), &io->grad_in[0], sizeof(int), &N, (size_t)0);
+	return rc ? rc : run3(op, k, (size_t)g->w, (size_t)g->h, (size_t)g->n * (size_t)g->cin);
+}
+
+static int direct_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return direct_bwd_data_named(op, io, "conv_direct_bwd_data");
+}
+
+/* Per-image partial sums into scratch, then the fixed-order sum over the batch. */
+static int direct_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n;
+	int rc = kernel(op, "conv_direct_bwd_weights", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->in[0],
+				       sizeof(cl_mem), &io->scratch, sizeof(int), &N, (size_t)0);
+	if (!rc)
+		rc = run3(op, k, (size_t)(g->kh * g->kw), (size_t)g->cgi, (size_t)g->n * (size_t)g->cout);
+	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
+}
+
+static size_t direct_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+{
+	(void)nb;
+	return dir == CONV_BWD_WEIGHTS ? (size_t)g->n * weight_count(g) * sizeof(float) : 0;
+}
+
+/* ------------------------------------------------------------------ im2col + GEMM */
+
+static int to_cn(struct clcnn_op *op, cl_mem src, cl_mem dst, int dst_off, int C, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	(void)g;
+	int rc = kernel(op, "conv_to_cn", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &dst_off,
+				       sizeof(int), &C, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)C * (size_t)nb);
+}
+
+static int im2col(struct clcnn_op *op, cl_mem x, cl_mem col, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int off = 0;
+	int rc = kernel(op, "conv_im2col", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &col, sizeof(int), &off,
+				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin * (size_t)(g->kh * g->kw));
+}
+
+static int col2im(struct clcnn_op *op, cl_mem col, cl_mem gx, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int off = 0;
+	int rc = kernel(op, "conv_col2im", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &col, sizeof(int), &off, sizeof(cl_mem), &gx,
+				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin);
+}
+
+static int from_cn(struct clcnn_op *op, const struct clcnn_dev_io *io, int src_off, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int has_bias = g->bias;
+	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
+	int rc = kernel(op, "conv_from_cn", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &src_off, sizeof(cl_mem),
+				       &io->out, sizeof(cl_mem), &b, sizeof(int), &has_bias, sizeof(int), &n0,
+				       sizeof(int), &nb, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cout);
+}
+
+/*
+ * The batch goes in chunks of p->nb images so that the workspace stays near the caches. Scratch holds
+ * col [CI*KH*KW][nb*P] at 0 and a channel-major [CO][nb*P] block after it: one GEMM per group spans
+ * the whole chunk (a long n or k keeps the GEMM efficient where per-image products are small).
+ */
+static int im2col_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_priv *p = op->priv;
+	const struct conv_geom *g = &p->g;
+	const int P = (int)plane(g), kg = g->cgi * g->kh * g->kw;
+	int rc = 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += p->nb) {
+		const int nb = g->n - n0 < p->nb ? g->n - n0 : p->nb, ld = nb * P;
+		const int yt = g->cin * g->kh * g->kw * ld;
+		rc = im2col(op, io->in[0], io->scratch, n0, nb);
+		/* y^T_group [cgo x ld] = W_group [cgo x kg] * col_group [kg x ld] */
+		for (int grp = 0; !rc && grp < g->groups; grp++)
+			rc = clcnn_gemm(op->ctx, 0, 0, g->cgo, ld, kg, 1.0f, io->param[0], (size_t)grp * g->cgo * kg, kg,
+					0, io->scratch, (size_t)grp * kg * ld, ld, 0, 0.0f, io->scratch,
+					(size_t)yt + (size_t)grp * g->cgo * ld, ld, 0, 1);
+		if (!rc)
+			rc = from_cn(op, io, yt, n0, nb);
+	}
+	return rc;
+}
+
+/*
+ * Per chunk: grad_out channel-major [CO][nb*P] after the col area; the weight gradient is
+ * gy^T * col^T, accumulated over chunks in order (beta = 1 after the first); the data gradient is
+ * W^T * gy^T into the col area, then col2im.
+ */
+static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data,
+				int want_weights)
+{
+	const struct conv_priv *p = op->priv;
+	const struct conv_geom *g = &p->g;
+	const int P = (int)plane(g), kg = g->cgi * g->kh * g->kw, ktot = g->cin * g->kh * g->kw;
+	int rc = 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += p->nb) {
+		const int nb = g->n - n0 < p->nb ? g->n - n0 : p->nb, ld = nb * P;
+		const int gt = ktot * ld;
+		rc = to_cn(op, io->grad_out, io->scratch, gt, g->cout, n0, nb);
+		if (!rc && want_weights) {
+			rc = im2col(op, io->in[0], io->scratch, n0, nb);
+			/* dW_group [cgo x kg] (+)= gy^T_group [cgo x ld] * col_group^T [ld x kg] */
+			for (int grp = 0; !rc && grp < g->groups; grp++)
+				rc = clcnn_gemm(op->ctx, 0, 1, g->cgo, kg, ld, 1.0f, io->scratch,
+						(size_t)gt + (size_t)grp * g->cgo * ld, ld, 0, io->scratch,
+						(size_t)grp * kg * ld, ld, 0, n0 ? 1.0f : 0.0f, io->grad_param[0],
+						(size_t)grp * g->cgo * kg, kg, 0, 1);
+		}
+		if (!rc && want_data) {
+			/* dcol_group [kg x ld] = W_group^T [kg x cgo] * gy^T_group [cgo x ld], then gather */
+			for (int grp = 0; !rc && grp < g->groups; grp++)
+				rc = clcnn_gemm(op->ctx, 1, 0, kg, ld, g->cgo, 1.0f, io->param[0],
+						(size_t)grp * g->cgo * kg, kg, 0, io->scratch,
+						(size_t)gt + (size_t)grp * g->cgo * ld, ld, 0, 0.0f, io->scratch,
+						(size_t)grp * kg * ld, ld, 0, 1);
+			if (!rc)
+				rc = col2im(op, io->scratch, io->grad_in[0], n0, nb);
+		}
+	}
+	return rc;
+}
+
+static int im2col_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return im2col_backward_both(op, io, 1, 0);
+}
+
+static int im2col_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return im2col_backward_both(op, io, 0, 1);
+}
+
+static int im2col_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return im2col_backward_both(op, io, 1, 1);
+}
+
+static size_t im2col_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+{
+	(void)dir;
+	return ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * (size_t)nb * plane(g) * sizeof(float);
+}
+
+/* ------------------------------------------------------------------ 1x1: the input already is the col matrix */
+
+static int is_1x1(const struct conv_geom *g)
+{
+	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->pt && !g->pb && !g->pl && !g->pr;
+}
+
+static int gemm1x1_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const int P = (int)plane(g);
+	float beta;
+	int rc = bias_fill(op, io, &beta);
+	/* y_n[group] [cgo x P] = W_group [cgo x cgi] * x_n[group] [cgi x P], batched over n */
+	for (int grp = 0; !rc && grp < g->groups; grp++)
+		rc = clcnn_gemm(op->ctx, 0, 0, g->cgo, P, g->cgi, 1.0f, io->param[0], (size_t)grp * g->cgo * g->cgi,
+				g->cgi, 0, io->in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P, beta, io->out,
+				(size_t)grp * g->cgo * P, P, (size_t)g->cout * P, g->n);
+	return rc;
+}
+
+static int gemm1x1_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const int P = (int)plane(g);
+	int rc = 0;
+	for (int grp = 0; !rc && grp < g->groups; grp++)
+		rc = clcnn_gemm(op->ctx, 1, 0, g->cgi, P, g->cgo, 1.0f, io->param[0], (size_t)grp * g->cgo * g->cgi,
+				g->cgi, 0, io->grad_out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P, 0.0f,
+				io->grad_in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P, g->n);
+	return rc;
+}
+
+/* dW_group = sum over n in order of gy_n[group] * x_n[group]^T; batched over groups. */
+static int gemm1x1_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const int P = (int)plane(g);
+	int rc = 0;
+	for (int n = 0; !rc && n < g->n; n++)
+		rc = clcnn_gemm(op->ctx, 0, 1, g->cgo, g->cgi, P, 1.0f, io->grad_out, (size_t)n * g->cout * P, P,
+				(size_t)g->cgo * P, io->in[0], (size_t)n * g->cin * P, P, (size_t)g->cgi * P,
+				n ? 1.0f : 0.0f, io->grad_param[0], 0, g->cgi, (size_t)g->cgo * g->cgi, g->groups);
+	return rc;
+}
+
+static size_t no_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+{
+	(void)g;
+	(void)nb;
+	(void)dir;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ depthwise */
+
+static int is_depthwise(const struct conv_geom *g)
+{
+	return g->groups == g->cin && g->cgi == 1;
+}
+
+static int depthwise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return direct_fwd_named(op, io, "conv_dw_fwd");
+}
+
+static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return direct_bwd_data_named(op, io, "conv_dw_bwd_data");
+}
+
+/* ------------------------------------------------------------------ table */
+
+static const struct conv_algo algo_direct = {
+	"direct", CONV_ALGO_DIRECT, any_config, direct_forward, direct_backward_data, direct_backward_weights, NULL,
+	direct_scratch,
+};
+static const struct conv_algo algo_im2col = {
+	"im2col", CONV_ALGO_IM2COL, any_config, im2col_forward, im2col_backward_data, im2col_backward_weights,
+	im2col_backward, im2col_scratch,
+};
+static const struct conv_algo algo_gemm1x1 = {
+	"gemm1x1", CONV_ALGO_GEMM1X1, is_1x1, gemm1x1_forward, gemm1x1_backward_data, gemm1x1_backward_weights, NULL,
+	no_scratch,
+};
+/* the weight gradient of one input channel per output is the direct kernel's with Cin/groups = 1 */
+static const struct conv_algo algo_depthwise = {
+	"depthwise", CONV_ALGO_DEPTHWISE, is_depthwise, depthwise_forward, depthwise_backward_data,
+	direct_backward_weights, NULL, direct_scratch,
+};
+
+const struct conv_algo *const clcnn_conv_algos[] = {&algo_direct, &algo_im2col, &algo_gemm1x1, &algo_depthwise,
+						    NULL};
+
+const struct conv_algo *clcnn_conv_algo_find(const char *name)
+{
+	for (int i = 0; clcnn_conv_algos[i]; i++)
+		if (!strcmp(clcnn_conv_algos[i]->name, name))
+			return clcnn_conv_algos[i];
+	return NULL;
+}
+
+const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id)
+{
+	for (int i = 0; clcnn_conv_algos[i]; i++)
+		if (clcnn_conv_algos[i]->id == id)
+			return clcnn_conv_algos[i];
+	return NULL;
+}

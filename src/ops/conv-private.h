@@ -1,0 +1,75 @@
+/*
+ * conv2d internals shared by conv.c (arguments, validation, reference, dispatch) and conv-algo.c
+ * (the device algorithms). An algorithm is a row of a small table; prepare() picks one per direction
+ * so that autotuning can later choose per (device, shape, direction) without touching the op.
+ */
+#ifndef CLCNN_OPS_CONV_PRIVATE_H
+#define CLCNN_OPS_CONV_PRIVATE_H
+
+#include "ops/op.h"
+
+enum conv_algo_id {
+	CONV_ALGO_AUTO,
+	CONV_ALGO_DIRECT,
+	CONV_ALGO_IM2COL,
+	CONV_ALGO_GEMM1X1,
+	CONV_ALGO_DEPTHWISE,
+};
+
+/* Everything the kernels need to know about one convolution, resolved from args and input shape. */
+struct conv_geom {
+	int n, cin, h, w;        /* input */
+	int cout, ho, wo;        /* output */
+	int kh, kw, sh, sw, dh, dw;
+	int pt, pb, pl, pr;      /* 'same' resolved */
+	int groups, cgi, cgo;    /* channels per group, in and out */
+	int flip, bias;
+};
+
+struct conv_args {
+	int in_channels;         /* 0: inferred from the input */
+	int out_channels;
+	int kernel_size[2];
+	int stride[2];
+	struct clcnn_pad padding;
+	int dilation[2];
+	int groups;
+	int bias;
+	int padding_mode;
+	int flip;
+	int algo;                /* enum conv_algo_id */
+	int im2col_batch;        /* images per im2col chunk; 0 = sized to the cache */
+};
+
+enum conv_dir { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS };
+
+struct conv_algo {
+	const char *name;
+	enum conv_algo_id id;
+	int (*applicable)(const struct conv_geom *g);
+	int (*forward)(struct clcnn_op *op, const struct clcnn_dev_io *io);
+	int (*backward_data)(struct clcnn_op *op, const struct clcnn_dev_io *io);
+	/* grad weight only; the bias gradient is shared by every algorithm */
+	int (*backward_weights)(struct clcnn_op *op, const struct clcnn_dev_io *io);
+	/* optional: both gradients in one pass, used when this algorithm serves both (shares work) */
+	int (*backward)(struct clcnn_op *op, const struct clcnn_dev_io *io);
+	size_t (*scratch_bytes)(const struct conv_geom *g, int nb, enum conv_dir dir);
+};
+
+struct conv_priv {
+	struct conv_geom g;
+	const struct conv_algo *algo[3]; /* by enum conv_dir */
+	char opts[256];                  /* -D specialisation of cl/conv.cl: the geometry but the batch */
+	int nb;                          /* images per im2col chunk */
+};
+
+/* NULL-terminated table, direct first (it applies to every configuration). */
+extern const struct conv_algo *const clcnn_conv_algos[];
+const struct conv_algo *clcnn_conv_algo_find(const char *name);
+const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
+
+/* Bias gradient (any algorithm): sums grad_out over batch and space in a fixed order. */
+int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io);
+size_t clcnn_conv_bias_scratch(const struct conv_geom *g);
+
+#endif

@@ -1,0 +1,379 @@
+/*
+ * conv2d (torch.nn.Conv2d semantics): arguments, validation and shape inference, the C reference, and
+ * the per-direction choice among the device algorithms of conv-algo.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv-private.h"
+
+static const char *const algo_names[] = {"auto", "direct", "im2col", "gemm1x1", "depthwise", NULL};
+static const char *const padding_modes[] = {"zeros", NULL};
+
+static const struct clcnn_arg conv_keys[] = {
+	{"in_channels", CLCNN_ARG_INT, offsetof(struct conv_args, in_channels), "0", NULL,
+	 "input channels (0: taken from the input; otherwise checked against it)"},
+	{"out_channels", CLCNN_ARG_INT, offsetof(struct conv_args, out_channels), NULL, NULL, "output channels"},
+	{"kernel_size", CLCNN_ARG_INT2, offsetof(struct conv_args, kernel_size), NULL, NULL, "k or (kh,kw)"},
+	{"stride", CLCNN_ARG_INT2, offsetof(struct conv_args, stride), "1", NULL, "s or (sh,sw)"},
+	{"padding", CLCNN_ARG_PAD, offsetof(struct conv_args, padding), "0", NULL,
+	 "p, (ph,pw), (top,bottom,left,right), same (stride 1; extra on bottom/right) or valid"},
+	{"dilation", CLCNN_ARG_INT2, offsetof(struct conv_args, dilation), "1", NULL, "d or (dh,dw)"},
+	{"groups", CLCNN_ARG_INT, offsetof(struct conv_args, groups), "1", NULL,
+	 "channel groups; in_channels = depthwise"},
+	{"bias", CLCNN_ARG_BOOL, offsetof(struct conv_args, bias), "true", NULL, "learn an additive bias"},
+	{"padding_mode", CLCNN_ARG_ENUM, offsetof(struct conv_args, padding_mode), "zeros", padding_modes,
+	 "padding values (zeros only)"},
+	{"flip", CLCNN_ARG_BOOL, offsetof(struct conv_args, flip), "false", NULL,
+	 "true convolution: the kernel rotated 180 degrees (PyTorch cross-correlates)"},
+	{"algo", CLCNN_ARG_ENUM, offsetof(struct conv_args, algo), "auto", algo_names,
+	 "device algorithm: auto, direct, im2col, gemm1x1 or depthwise (overrides CLCNN_CONV_ALGO)"},
+	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
+	 "images per im2col chunk (0: sized to the caches)"},
+	{NULL, 0, 0, NULL, NULL, NULL},
+};
+
+/* One axis of the output size, or a message why there is none. */
+static int axis(const char *what, int in, int k, int s, int d, int p0, int p1, int *out, char *err, size_t errlen)
+{
+	int span = d * (k - 1) + 1;
+	if (span > in + p0 + p1) {
+		if (d > 1)
+			return clcnn_op_invalid(err, errlen,
+						"conv2d: kernel %s %d (%d with dilation %d) larger than padded input %s "
+						"%d (%d + padding %d + %d)",
+						what, k, span, d, what, in + p0 + p1, in, p0, p1);
+		return clcnn_op_invalid(err, errlen,
+					"conv2d: kernel %s %d larger than padded input %s %d (%d + padding %d + %d)", what,
+					k, what, in + p0 + p1, in, p0, p1);
+	}
+	*out = (in + p0 + p1 - span) / s + 1;
+	return 0;
+}
+
+static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
+{
+	const struct conv_args *a = op->args;
+	const struct clcnn_shape *in = &op->in[0];
+	char s[64];
+	if (in->ndim != 4)
+		return clcnn_op_invalid(err, errlen, "conv2d: input must be 4-D (N, C, H, W), got %s",
+					clcnn_shape_str(in, s, sizeof s));
+	if (a->in_channels && a->in_channels != in->d[1])
+		return clcnn_op_invalid(err, errlen, "conv2d: in_channels=%d but the input %s has %d channels",
+					a->in_channels, clcnn_shape_str(in, s, sizeof s), in->d[1]);
+	if (a->out_channels < 1)
+		return clcnn_op_invalid(err, errlen, "conv2d: out_channels must be >= 1, got %d", a->out_channels);
+	if (a->kernel_size[0] < 1 || a->kernel_size[1] < 1)
+		return clcnn_op_invalid(err, errlen, "conv2d: kernel_size must be >= 1, got (%d,%d)", a->kernel_size[0],
+					a->kernel_size[1]);
+	if (a->stride[0] < 1 || a->stride[1] < 1)
+		return clcnn_op_invalid(err, errlen, "conv2d: stride must be >= 1, got (%d,%d)", a->stride[0],
+					a->stride[1]);
+	if (a->dilation[0] < 1 || a->dilation[1] < 1)
+		return clcnn_op_invalid(err, errlen, "conv2d: dilation must be >= 1, got (%d,%d)", a->dilation[0],
+					a->dilation[1]);
+	if (a->groups < 1)
+		return clcnn_op_invalid(err, errlen, "conv2d: groups must be >= 1, got %d", a->groups);
+	if (in->d[1] % a->groups)
+		return clcnn_op_invalid(err, errlen, "conv2d: groups=%d does not divide in_channels=%d", a->groups,
+					in->d[1]);
+	if (a->out_channels % a->groups)
+		return clcnn_op_invalid(err, errlen, "conv2d: groups=%d does not divide out_channels=%d", a->groups,
+					a->out_channels);
+	if (a->im2col_batch < 0)
+		return clcnn_op_invalid(err, errlen, "conv2d: im2col_batch must be >= 0, got %d", a->im2col_batch);
+
+	struct conv_geom g = {
+		.n = in->d[0], .cin = in->d[1], .h = in->d[2], .w = in->d[3], .cout = a->out_channels,
+		.kh = a->kernel_size[0], .kw = a->kernel_size[1], .sh = a->stride[0], .sw = a->stride[1],
+		.dh = a->dilation[0], .dw = a->dilation[1], .groups = a->groups, .flip = a->flip, .bias = a->bias,
+	};
+	g.cgi = g.cin / g.groups;
+	g.cgo = g.cout / g.groups;
+	if (a->padding.same) {
+		if (g.sh != 1 || g.sw != 1)
+			return clcnn_op_invalid(err, errlen, "conv2d: padding=same needs stride 1, got stride (%d,%d)",
+						g.sh, g.sw);
+		/* PyTorch: total dilation*(k-1), the odd one out goes to the bottom / right */
+		int th = g.dh * (g.kh - 1), tw = g.dw * (g.kw - 1);
+		g.pt = th / 2, g.pb = th - th / 2, g.pl = tw / 2, g.pr = tw - tw / 2;
+	} else {
+		g.pt = a->padding.t, g.pb = a->padding.b, g.pl = a->padding.l, g.pr = a->padding.r;
+		if (g.pt < 0 || g.pb < 0 || g.pl < 0 || g.pr < 0)
+			return clcnn_op_invalid(err, errlen,
+						"conv2d: padding must be >= 0, got (top %d, bottom %d, left %d, right %d)",
+						g.pt, g.pb, g.pl, g.pr);
+	}
+	int rc = axis("height", g.h, g.kh, g.sh, g.dh, g.pt, g.pb, &g.ho, err, errlen);
+	if (!rc)
+		rc = axis("width", g.w, g.kw, g.sw, g.dw, g.pl, g.pr, &g.wo, err, errlen);
+	if (rc)
+		return rc;
+	if (a->algo != CONV_ALGO_AUTO) {
+		const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
+		if (!al->applicable(&g))
+			return clcnn_op_invalid(err, errlen,
+						"conv2d: algo=%s does not apply to kernel %dx%d, stride (%d,%d), padding "
+						"(%d,%d,%d,%d), groups %d of in_channels %d",
+						al->name, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, g.groups, g.cin);
+	}
+
+	struct conv_priv *p = calloc(1, sizeof *p);
+	if (!p)
+		return clcnn_op_invalid(err, errlen, "conv2d: out of host memory");
+	free(op->priv);
+	op->priv = p;
+	p->g = g;
+	op->out = clcnn_shape4(g.n, g.cout, g.ho, g.wo);
+	int recept = g.kh * g.kw;
+	op->nparam = g.bias ? 2 : 1;
+	op->param[0] = (struct clcnn_param_spec){.name = "weight", .shape = clcnn_shape4(g.cout, g.cgi, g.kh, g.kw),
+						 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_WEIGHT,
+						 .fan_in = g.cgi * recept, .fan_out = g.cout * recept};
+	if (g.bias)
+		op->param[1] = (struct clcnn_param_spec){.name = "bias", .shape = {1, {g.cout, 0, 0, 0}},
+							 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_BIAS,
+							 .fan_in = g.cgi * recept, .fan_out = g.cout * recept};
+	op->state_bytes = 0; /* backward needs only the input, which the executor keeps */
+	op->scratch_bytes = 0;
+	return 0;
+}
+
+static void conv_destroy(struct clcnn_op *op)
+{
+	free(op->priv);
+	op->priv = NULL;
+}
+
+/* ------------------------------------------------------------------ reference */
+
+/* Index into the weight of position (wy, wx) whose tap is (ky, kx); flip is its own inverse. */
+static int wpos(const struct conv_geom *g, int ky, int kx)
+{
+	return g->flip ? (g->kh - 1 - ky) * g->kw + (g->kw - 1 - kx) : ky * g->kw + kx;
+}
+
+/*
+ * Calls visit for every (output, input, weight) index triple of the convolution, straight from the
+ * definition y[n,o,oy,ox] = b[o] + sum_{ci,ky,kx} x[n, g*cgi+ci, oy*sh-pt+ky*dh, ox*sw-pl+kx*dw] * w[o,ci,ky,kx]
+ * (with w rotated 180 degrees when flip), taps in the zero padding skipped.
+ */
+#define CONV_FOR_EACH(g, BODY)                                                                              \
+	for (int n = 0; n < (g)->n; n++)                                                                    \
+		for (int o = 0; o < (g)->cout; o++)                                                         \
+			for (int oy = 0; oy < (g)->ho; oy++)                                                \
+				for (int ox = 0; ox < (g)->wo; ox++) {                                      \
+					size_t yi = (((size_t)n * (g)->cout + o) * (g)->ho + oy) * (g)->wo + ox; \
+					int grp = o / (g)->cgo;                                             \
+					for (int ci = 0; ci < (g)->cgi; ci++)                               \
+						for (int ky = 0; ky < (g)->kh; ky++)                        \
+							for (int kx = 0; kx < (g)->kw; kx++) {              \
+								int iy = oy * (g)->sh - (g)->pt + ky * (g)->dh; \
+								int ix = ox * (g)->sw - (g)->pl + kx * (g)->dw; \
+								if (iy < 0 || iy >= (g)->h || ix < 0 || ix >= (g)->w) \
+									continue;                           \
+								size_t xi = (((size_t)n * (g)->cin + grp * (g)->cgi + ci) * \
+									     (g)->h + iy) * (g)->w + ix;    \
+								size_t wi = ((size_t)o * (g)->cgi + ci) *   \
+									    (g)->kh * (g)->kw + wpos(g, ky, kx); \
+								BODY;                                       \
+							}                                           \
+				}
+
+static void conv_ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const double *x = io->in[0], *w = io->param[0], *b = g->bias ? io->param[1] : NULL;
+	size_t ny = clcnn_shape_count(&op->out), plane = (size_t)g->ho * g->wo;
+	for (size_t i = 0; i < ny; i++)
+		io->out[i] = b ? b[(i / plane) % (size_t)g->cout] : 0.0;
+	CONV_FOR_EACH(g, io->out[yi] += x[xi] * w[wi]);
+}
+
+static void conv_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const double *x = io->in[0], *w = io->param[0], *gy = io->grad_out;
+	double *gx = io->grad_in[0], *gw = io->grad_param[0], *gb = g->bias ? io->grad_param[1] : NULL;
+	size_t ny = clcnn_shape_count(&op->out), plane = (size_t)g->ho * g->wo;
+	if (gx)
+		memset(gx, 0, clcnn_shape_count(&op->in[0]) * sizeof *gx);
+	if (gw)
+		memset(gw, 0, clcnn_shape_count(&op->param[0].shape) * sizeof *gw);
+	if (gb) {
+		memset(gb, 0, (size_t)g->cout * sizeof *gb);
+		for (size_t i = 0; i < ny; i++)
+			gb[(i / plane) % (size_t)g->cout] += gy[i];
+	}
+	CONV_FOR_EACH(g, {
+		if (gx)
+			gx[xi] += gy[yi] * w[wi];
+		if (gw)
+			gw[wi] += gy[yi] * x[xi];
+	});
+}
+
+/* ------------------------------------------------------------------ device dispatch */
+
+static int is_cpu(const struct clcnn_context *ctx)
+{
+	return ctx->info.type && !strcmp(ctx->info.type, "cpu");
+}
+
+/* The default per device type until autotuning records a measured choice. */
+static const struct conv_algo *pick(const struct clcnn_context *ctx, const struct conv_geom *g, enum conv_dir dir)
+{
+	(void)ctx;
+	(void)dir;
+	if (clcnn_conv_algo_by_id(CONV_ALGO_GEMM1X1)->applicable(g))
+		return clcnn_conv_algo_by_id(CONV_ALGO_GEMM1X1);
+	if (g->cgi == 1 && g->groups > 1)
+		return clcnn_conv_algo_by_id(CONV_ALGO_DEPTHWISE);
+	return clcnn_conv_algo_by_id(CONV_ALGO_IM2COL);
+}
+
+/* Images per im2col chunk: col of one chunk about the size of one core's L2 (measured, see the report). */
+static int chunk(const struct clcnn_context *ctx, const struct conv_geom *g, int forced)
+{
+	if (forced > 0)
+		return forced < g->n ? forced : g->n;
+	size_t target = is_cpu(ctx) ? (size_t)2 << 20 : (size_t)64 << 20;
+	size_t per = (size_t)g->cin * g->kh * g->kw * (size_t)g->ho * g->wo * sizeof(float);
+	size_t nb = per ? target / per : 1;
+	if (nb < 1)
+		nb = 1;
+	return nb < (size_t)g->n ? (int)nb : g->n;
+}
+
+static int conv_prepare(struct clcnn_op *op)
+{
+	const struct conv_args *a = op->args;
+	struct conv_priv *p = op->priv;
+	const struct conv_geom *g = &p->g;
+	struct clcnn_context *ctx = op->ctx;
+	const struct conv_algo *forced = NULL;
+	if (a->algo != CONV_ALGO_AUTO) {
+		forced = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
+	} else if (ctx->opt.conv_algo && ctx->opt.conv_algo[0]) {
+		forced = clcnn_conv_algo_find(ctx->opt.conv_algo);
+		if (!forced)
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (direct, im2col, gemm1x1, "
+					  "depthwise)",
+					  ctx->opt.conv_algo);
+		if (!forced->applicable(g)) {
+			clcnn_log(ctx, CLCNN_LOG_DEBUG, "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default",
+				  forced->name);
+			forced = NULL;
+		}
+	}
+	p->nb = chunk(ctx, g, a->im2col_batch);
+	snprintf(p->opts, sizeof p->opts,
+		 "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCI=%d -DIH=%d -DIW=%d -DCO=%d -DOH=%d "
+		 "-DOW=%d -DPT=%d -DPL=%d -DCGI=%d -DCGO=%d",
+		 g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->flip, g->cin, g->h, g->w, g->cout, g->ho, g->wo, g->pt,
+		 g->pl, g->cgi, g->cgo);
+	size_t scratch = clcnn_conv_bias_scratch(g);
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
+		p->algo[d] = forced ? forced : pick(ctx, g, (enum conv_dir)d);
+		size_t s = p->algo[d]->scratch_bytes(g, p->nb, (enum conv_dir)d);
+		if (s > scratch)
+			scratch = s;
+	}
+	op->scratch_bytes = scratch;
+	return 0;
+}
+
+static int conv_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_priv *p = op->priv;
+	return p->algo[CONV_FWD]->forward(op, io);
+}
+
+static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_priv *p = op->priv;
+	const struct conv_algo *ad = p->algo[CONV_BWD_DATA], *aw = p->algo[CONV_BWD_WEIGHTS];
+	int rc = 0;
+	/* the bias gradient first: it uses the front of scratch, which the algorithms then overwrite */
+	if (p->g.bias && io->grad_param[1])
+		rc = clcnn_conv_bias_grad(op, io);
+	if (rc)
+		return rc;
+	if (io->grad_in[0] && io->grad_param[0] && ad == aw && ad->backward)
+		return ad->backward(op, io);
+	if (io->grad_param[0])
+		rc = aw->backward_weights(op, io);
+	if (!rc && io->grad_in[0])
+		rc = ad->backward_data(op, io);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ cases */
+
+#define T CLCNN_CASE_TRAIN /* conv has no train/eval difference */
+/* every configuration through the always-applicable algorithms */
+#define BOTH(args, in) {args ", algo=direct", in, T, 0}, {args ", algo=im2col", in, T, 0}
+
+static const struct clcnn_op_case conv_cases[] = {
+	BOTH("out_channels=4, kernel_size=3", "1x1x7x13"),
+	BOTH("out_channels=5, kernel_size=3, padding=1", "3x3x7x13"),
+	BOTH("out_channels=4, kernel_size=(3,5), stride=2, padding=2", "3x3x13x7"),
+	BOTH("out_channels=2, kernel_size=3, stride=3, padding=(1,0,2,1)", "3x1x13x7"),
+	BOTH("out_channels=4, kernel_size=4, padding=same", "1x3x5x9"),
+	BOTH("out_channels=3, kernel_size=(2,3), padding=same, dilation=2", "3x2x7x13"),
+	BOTH("out_channels=4, kernel_size=3, dilation=2, padding=1", "1x3x9x5"),
+	BOTH("out_channels=6, kernel_size=3, groups=2, padding=1", "3x4x7x5"),
+	BOTH("out_channels=6, kernel_size=3, groups=3, padding=1, stride=2", "3x3x9x5"),
+	BOTH("out_channels=3, kernel_size=(3,5), groups=3, padding=(1,2), bias=false", "1x3x5x9"),
+	BOTH("out_channels=5, kernel_size=1", "3x3x5x9"),
+	BOTH("out_channels=4, kernel_size=1, groups=2, bias=false", "1x4x7x13"),
+	BOTH("out_channels=3, kernel_size=1, stride=2", "3x2x7x13"),
+	BOTH("out_channels=3, kernel_size=3, flip=true, padding=(0,1,2,0)", "3x2x5x9"),
+	BOTH("out_channels=3, kernel_size=(3,5), bias=false, flip=true, stride=(2,3), dilation=(2,1)", "3x3x13x7"),
+	BOTH("out_channels=2, kernel_size=(5,9)", "3x3x5x9"),
+	/* strided rows with unit-stride columns, and padding wider than the taps reach */
+	BOTH("out_channels=3, kernel_size=(3,2), stride=(2,1), padding=(1,0,2,1)", "3x2x9x7"),
+	BOTH("out_channels=2, kernel_size=(2,3), padding=(3,2)", "1x2x3x4"),
+	BOTH("out_channels=3, kernel_size=3, padding=valid", "1x2x5x9"),
+	/* chunks of 2 images, the last one partial; grouped so that every GEMM offset moves */
+	{"out_channels=4, kernel_size=3, padding=1, groups=2, algo=im2col, im2col_batch=2", "3x2x7x5", T, 0},
+	{"out_channels=3, kernel_size=(3,5), flip=true, stride=2, algo=im2col, im2col_batch=1", "3x1x9x13", T, 0},
+	{"out_channels=5, kernel_size=1, algo=gemm1x1", "3x3x5x9", T, 0},
+	{"out_channels=4, kernel_size=1, groups=2, bias=false, algo=gemm1x1", "1x4x7x13", T, 0},
+	{"out_channels=6, kernel_size=3, groups=3, padding=1, stride=2, algo=depthwise", "3x3x9x5", T, 0},
+	{"out_channels=3, kernel_size=(3,5), groups=3, padding=(1,2), bias=false, algo=depthwise", "1x3x5x9", T, 0},
+	{"out_channels=2, kernel_size=3, groups=2, dilation=2, padding=same, flip=true, algo=depthwise", "3x2x7x13", T,
+	 0},
+	{"out_channels=1, kernel_size=3, padding=1", "3x1x7x13", T, 0},
+	{NULL, NULL, 0, 0},
+};
+#undef BOTH
+#undef T
+
+const struct clcnn_op_class clcnn_op_conv2d = {
+	.name = "conv2d",
+	.family = "conv",
+	.doc = "2-D convolution (torch.nn.Conv2d; flip=true for true convolution)",
+	.args_size = sizeof(struct conv_args),
+	.args = conv_keys,
+	.min_in = 1,
+	.max_in = 1,
+	.setup = conv_setup,
+	.prepare = conv_prepare,
+	.ref_forward = conv_ref_forward,
+	.ref_backward = conv_ref_backward,
+	.forward = conv_forward,
+	.backward = conv_backward,
+	.destroy = conv_destroy,
+	.cases = conv_cases,
+	/*
+	 * Each output is a float32 sum of at most 3*5*9 = 135 products (forward, input gradient) or
+	 * 3*7*13 = 273 (weight and bias gradients), each term |x w| <= 1; in any summation order the error
+	 * is ~ 2^-24 per addition times a partial sum that random-walks to ~sqrt(L), so for L <= 273 about
+	 * 273 * 6e-8 * 6 = 1e-4 in the worst case and ~1e-6 typically. 2e-5 admits the typical growth with
+	 * margin while a lost or doubled term (>= 1e-3 here) fails.
+	 */
+	.tol = 2e-5,
+};

@@ -1,0 +1,371 @@
+/*
+ * conv2d and linear edge cases beside the generic op test: every invalid configuration's message,
+ * output sizes, the conventions a user compares with PyTorch (cross-correlation vs flip=true, where
+ * 'same' puts the odd padding), hand-computed values on every algorithm, bitwise determinism, and how
+ * CLCNN_CONV_ALGO and algo= pick the algorithm.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops/conv-private.h"
+#include "testutil.h"
+
+static const char *const all_algos[] = {"direct", "im2col", "gemm1x1", "depthwise"};
+
+static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
+{
+	struct clcnn_op *op = NULL;
+	char err[512] = "";
+	int rc = clcnn_op_new(type, args, 1, &in, &op, err, sizeof err);
+	ck_assert_msg(rc == CLCNN_ERR_INVALID, "%s(%s) accepted", type, args);
+	ck_assert_msg(op == NULL, "%s(%s) returned an op", type, args);
+	ck_assert_msg(!strcmp(err, msg), "%s(%s):\n got  '%s'\n want '%s'", type, args, err, msg);
+}
+
+static struct clcnn_op *make(const char *type, const char *args, struct clcnn_shape in)
+{
+	struct clcnn_op *op;
+	char err[512];
+	ck_assert_msg(clcnn_op_new(type, args, 1, &in, &op, err, sizeof err) == 0, "%s(%s): %s", type, args, err);
+	return op;
+}
+
+START_TEST(test_invalid_conv)
+{
+	struct clcnn_shape x = clcnn_shape4(2, 4, 7, 5);
+	expect_invalid("conv2d", "out_channels=6, kernel_size=3, groups=3", x,
+		       "conv2d: groups=3 does not divide in_channels=4");
+	expect_invalid("conv2d", "out_channels=6, kernel_size=3, groups=4", x,
+		       "conv2d: groups=4 does not divide out_channels=6");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, groups=0", x, "conv2d: groups must be >= 1, got 0");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=9", x,
+		       "conv2d: kernel height 9 larger than padded input height 7 (7 + padding 0 + 0)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=(3,7), padding=(0,0,1,0)", x,
+		       "conv2d: kernel width 7 larger than padded input width 6 (5 + padding 1 + 0)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, dilation=4", x,
+		       "conv2d: kernel height 3 (9 with dilation 4) larger than padded input height 7 (7 + padding 0 + 0)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, stride=0", x,
+		       "conv2d: stride must be >= 1, got (0,0)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, stride=(1,-2)", x,
+		       "conv2d: stride must be >= 1, got (1,-2)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, dilation=(0,1)", x,
+		       "conv2d: dilation must be >= 1, got (0,1)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, padding=-1", x,
+		       "conv2d: padding must be >= 0, got (top -1, bottom -1, left -1, right -1)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, padding=(0,0,1,-1)", x,
+		       "conv2d: padding must be >= 0, got (top 0, bottom 0, left 1, right -1)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, padding=same, stride=2", x,
+		       "conv2d: padding=same needs stride 1, got stride (2,2)");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=0", x, "conv2d: kernel_size must be >= 1, got (0,0)");
+	expect_invalid("conv2d", "out_channels=0, kernel_size=3", x, "conv2d: out_channels must be >= 1, got 0");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, in_channels=3", x,
+		       "conv2d: in_channels=3 but the input 2x4x7x5 has 4 channels");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3", clcnn_shape2(2, 12),
+		       "conv2d: input must be 4-D (N, C, H, W), got 2x12");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, algo=gemm1x1", x,
+		       "conv2d: algo=gemm1x1 does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 1 of "
+		       "in_channels 4");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=1, padding=1, algo=gemm1x1", x,
+		       "conv2d: algo=gemm1x1 does not apply to kernel 1x1, stride (1,1), padding (1,1,1,1), groups 1 of "
+		       "in_channels 4");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, groups=2, algo=depthwise", x,
+		       "conv2d: algo=depthwise does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 2 "
+		       "of in_channels 4");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, im2col_batch=-1", x,
+		       "conv2d: im2col_batch must be >= 0, got -1");
+	expect_invalid("conv2d", "out_channels=4, kernel_size=3, padding_mode=reflect", x,
+		       "bad value 'reflect' for padding_mode: expected one of zeros");
+	expect_invalid("conv2d", "kernel_size=3", x, "conv2d needs out_channels (output channels)");
+}
+END_TEST
+
+START_TEST(test_invalid_linear)
+{
+	expect_invalid("linear", "out_features=3", clcnn_shape4(2, 3, 4, 5),
+		       "linear: input must be 2-D (N, in_features), got 2x3x4x5; put a flatten before it");
+	expect_invalid("linear", "out_features=3, in_features=5", clcnn_shape2(2, 4),
+		       "linear: in_features=5 but the input 2x4 has 4 features");
+	expect_invalid("linear", "out_features=0", clcnn_shape2(2, 4), "linear: out_features must be >= 1, got 0");
+}
+END_TEST
+
+static void expect_shape(const char *args, struct clcnn_shape in, int c, int h, int w)
+{
+	struct clcnn_op *op = make("conv2d", args, in);
+	struct clcnn_shape want = clcnn_shape4(in.d[0], c, h, w);
+	char a[64], b[64];
+	ck_assert_msg(clcnn_shape_equal(&op->out, &want), "conv2d(%s): output %s, want %s", args,
+		      clcnn_shape_str(&op->out, a, sizeof a), clcnn_shape_str(&want, b, sizeof b));
+	clcnn_op_free(op);
+}
+
+/* floor((H + pt + pb - dil*(k-1) - 1) / stride) + 1, PyTorch's formula, on every form of padding */
+START_TEST(test_shapes_and_params)
+{
+	struct clcnn_shape x = clcnn_shape4(3, 4, 7, 13);
+	expect_shape("out_channels=8, kernel_size=3", x, 8, 5, 11);
+	expect_shape("out_channels=8, kernel_size=3, padding=1", x, 8, 7, 13);
+	expect_shape("out_channels=8, kernel_size=(3,5), stride=2, padding=(1,2)", x, 8, 4, 7);
+	expect_shape("out_channels=8, kernel_size=3, stride=3, padding=(1,0,2,1)", x, 8, 2, 5);
+	expect_shape("out_channels=8, kernel_size=4, padding=same", x, 8, 7, 13);
+	expect_shape("out_channels=8, kernel_size=(2,4), dilation=3, padding=same", x, 8, 7, 13);
+	expect_shape("out_channels=8, kernel_size=3, dilation=(2,3), padding=valid", x, 8, 3, 7);
+	expect_shape("out_channels=8, kernel_size=(7,13)", x, 8, 1, 1);
+	expect_shape("out_channels=2, kernel_size=1, stride=(2,5)", x, 2, 4, 3);
+
+	/* state-dict names, PyTorch layouts and the fan_in of the default initialisers */
+	struct clcnn_op *op = make("conv2d", "out_channels=6, kernel_size=(3,5), groups=2", x);
+	struct clcnn_shape w = clcnn_shape4(6, 2, 3, 5);
+	ck_assert_int_eq(op->nparam, 2);
+	ck_assert_str_eq(op->param[0].name, "weight");
+	ck_assert(clcnn_shape_equal(&op->param[0].shape, &w));
+	ck_assert_int_eq(op->param[0].init, CLCNN_INIT_DEFAULT_WEIGHT);
+	ck_assert_int_eq(op->param[0].fan_in, 2 * 3 * 5);
+	ck_assert_str_eq(op->param[1].name, "bias");
+	ck_assert_int_eq(op->param[1].shape.ndim, 1);
+	ck_assert_int_eq(op->param[1].shape.d[0], 6);
+	ck_assert_int_eq(op->param[1].init, CLCNN_INIT_DEFAULT_BIAS);
+	ck_assert_int_eq(op->param[1].fan_in, 2 * 3 * 5);
+	clcnn_op_free(op);
+	op = make("conv2d", "out_channels=6, kernel_size=3, bias=false", x);
+	ck_assert_int_eq(op->nparam, 1);
+	clcnn_op_free(op);
+	op = make("linear", "out_features=5", clcnn_shape2(3, 7));
+	struct clcnn_shape lw = clcnn_shape2(5, 7), ly = clcnn_shape2(3, 5);
+	ck_assert(clcnn_shape_equal(&op->out, &ly));
+	ck_assert(clcnn_shape_equal(&op->param[0].shape, &lw));
+	ck_assert_int_eq(op->param[0].fan_in, 7);
+	ck_assert_int_eq(op->param[1].fan_in, 7);
+	clcnn_op_free(op);
+}
+END_TEST
+
+/* Forward (and optionally backward) of op on the device with float host data. */
+struct run {
+	float *y, *gx, *gw, *gb;
+};
+
+static struct run run_device(struct clcnn_context *ctx, struct clcnn_op *op, const float *x, const float *w,
+			     const float *b, const float *gy)
+{
+	struct run r = {0};
+	size_t nx = clcnn_shape_count(&op->in[0]), ny = clcnn_shape_count(&op->out);
+	size_t nw = clcnn_shape_count(&op->param[0].shape), nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
+	struct clcnn_dev_io io = {.train = 1};
+	ck_assert(clcnn_buffer_new(ctx, nx * 4, &io.in[0]) == 0);
+	ck_assert(clcnn_buffer_new(ctx, ny * 4, &io.out) == 0);
+	ck_assert(clcnn_buffer_new(ctx, nw * 4, &io.param[0]) == 0);
+	ck_assert(clcnn_buffer_new(ctx, op->scratch_bytes + 4, &io.scratch) == 0);
+	ck_assert(clcnn_buffer_write(ctx, io.in[0], 0, nx * 4, x) == 0);
+	ck_assert(clcnn_buffer_write(ctx, io.param[0], 0, nw * 4, w) == 0);
+	if (nb) {
+		ck_assert(clcnn_buffer_new(ctx, nb * 4, &io.param[1]) == 0);
+		ck_assert(clcnn_buffer_write(ctx, io.param[1], 0, nb * 4, b) == 0);
+	}
+	ck_assert_msg(op->cls->forward(op, &io) == 0, "%s", clcnn_context_error(ctx));
+	r.y = malloc(ny * 4);
+	ck_assert(clcnn_buffer_read(ctx, io.out, 0, ny * 4, r.y) == 0);
+	if (gy) {
+		ck_assert(clcnn_buffer_new(ctx, ny * 4, &io.grad_out) == 0);
+		ck_assert(clcnn_buffer_write(ctx, io.grad_out, 0, ny * 4, gy) == 0);
+		ck_assert(clcnn_buffer_new(ctx, nx * 4, &io.grad_in[0]) == 0);
+		ck_assert(clcnn_buffer_new(ctx, nw * 4, &io.grad_param[0]) == 0);
+		if (nb)
+			ck_assert(clcnn_buffer_new(ctx, nb * 4, &io.grad_param[1]) == 0);
+		ck_assert_msg(op->cls->backward(op, &io) == 0, "%s", clcnn_context_error(ctx));
+		r.gx = malloc(nx * 4);
+		r.gw = malloc(nw * 4);
+		ck_assert(clcnn_buffer_read(ctx, io.grad_in[0], 0, nx * 4, r.gx) == 0);
+		ck_assert(clcnn_buffer_read(ctx, io.grad_param[0], 0, nw * 4, r.gw) == 0);
+		if (nb) {
+			r.gb = malloc(nb * 4);
+			ck_assert(clcnn_buffer_read(ctx, io.grad_param[1], 0, nb * 4, r.gb) == 0);
+		}
+	}
+	clcnn_buffer_free(io.in[0]);
+	clcnn_buffer_free(io.out);
+	clcnn_buffer_free(io.param[0]);
+	clcnn_buffer_free(io.param[1]);
+	clcnn_buffer_free(io.scratch);
+	clcnn_buffer_free(io.grad_out);
+	clcnn_buffer_free(io.grad_in[0]);
+	clcnn_buffer_free(io.grad_param[0]);
+	clcnn_buffer_free(io.grad_param[1]);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->y);
+	free(r->gx);
+	free(r->gw);
+	free(r->gb);
+}
+
+/* Small integers: every algorithm must give these exactly (all partial sums are exact in float). */
+static void expect_values(const char *args, struct clcnn_shape in, const float *x, const float *w, const float *want,
+			  size_t n)
+{
+	for (size_t a = 0; a < CLCNN_ARRAY_LEN(all_algos); a++) {
+		char full[256];
+		snprintf(full, sizeof full, "%s, algo=%s", args, all_algos[a]);
+		struct clcnn_op *op;
+		char err[512];
+		if (clcnn_op_new("conv2d", full, 1, &in, &op, err, sizeof err))
+			continue; /* not applicable */
+		struct clcnn_context *ctx = test_context();
+		ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s", clcnn_context_error(ctx));
+		ck_assert_uint_eq(clcnn_shape_count(&op->out), n);
+		struct run r = run_device(ctx, op, x, w, NULL, NULL);
+		double *xd = malloc(clcnn_shape_count(&in) * sizeof(double)), *wd = malloc(64 * sizeof(double)),
+		       *yd = malloc(n * sizeof(double));
+		for (size_t i = 0; i < clcnn_shape_count(&in); i++)
+			xd[i] = x[i];
+		for (size_t i = 0; i < clcnn_shape_count(&op->param[0].shape); i++)
+			wd[i] = w[i];
+		struct clcnn_ref_io rio = {.in = {xd}, .param = {wd}, .out = yd};
+		op->cls->ref_forward(op, &rio);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert_msg(r.y[i] == want[i], "conv2d(%s) device y[%zu] = %g, want %g", full, i, r.y[i], want[i]);
+			ck_assert_msg(yd[i] == want[i], "conv2d(%s) reference y[%zu] = %g, want %g", full, i, yd[i],
+				      want[i]);
+		}
+		free(xd);
+		free(wd);
+		free(yd);
+		run_free(&r);
+		clcnn_op_free(op);
+		clcnn_context_close(ctx);
+	}
+}
+
+/*
+ * x = [[1 2 3] [4 5 6] [7 8 9]], w = [[1 2] [3 4]]: PyTorch cross-correlates, y00 = 1*1 + 2*2 + 4*3 + 5*4
+ * = 37; flip=true is the textbook convolution, y00 = 1*4 + 2*3 + 4*2 + 5*1 = 23.
+ */
+START_TEST(test_flip_convention)
+{
+	const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 2, 3, 4};
+	const float xcorr[4] = {37, 47, 67, 77}, conv[4] = {23, 33, 53, 63};
+	expect_values("out_channels=1, kernel_size=2, bias=false", clcnn_shape4(1, 1, 3, 3), x, w, xcorr, 4);
+	expect_values("out_channels=1, kernel_size=2, bias=false, flip=true", clcnn_shape4(1, 1, 3, 3), x, w, conv, 4);
+	/* a 1x1 kernel is its own flip: the gemm1x1 path must agree */
+	const float one[1] = {2}, twice[9] = {2, 4, 6, 8, 10, 12, 14, 16, 18};
+	expect_values("out_channels=1, kernel_size=1, bias=false, flip=true", clcnn_shape4(1, 1, 3, 3), x, one, twice, 9);
+}
+END_TEST
+
+/*
+ * padding='same' with kernel 2: one padding row/column in total and PyTorch puts it at the bottom /
+ * right, so y[i][j] = x[i][j] w00 + x[i][j+1] w01 + x[i+1][j] w10 + x[i+1][j+1] w11 with zeros past the end.
+ */
+START_TEST(test_same_even_kernel)
+{
+	const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 10, 100, 1000};
+	const float want[9] = {5421, 6532, 603, 8754, 9865, 906, 87, 98, 9};
+	expect_values("out_channels=1, kernel_size=2, bias=false, padding=same", clcnn_shape4(1, 1, 3, 3), x, w, want, 9);
+	/* dilation 3, kernel 2 along H: 3 rows of padding, 1 on top and 2 at the bottom */
+	const float x2[5] = {1, 2, 3, 4, 5}, w2[2] = {1, 10};
+	const float want2[5] = {30, 41, 52, 3, 4};
+	expect_values("out_channels=1, kernel_size=(2,1), dilation=(3,1), bias=false, padding=same",
+		      clcnn_shape4(1, 1, 5, 1), x2, w2, want2, 5);
+}
+END_TEST
+
+static float value(uint64_t *s)
+{
+	return (float)clcnn_test_uniform(s, -1, 1);
+}
+
+/* The same inputs give bit-identical results on every run (no atomics, fixed reduction order). */
+START_TEST(test_deterministic)
+{
+	struct clcnn_shape in = clcnn_shape4(5, 6, 14, 11);
+	for (size_t a = 0; a < 2; a++) {
+		char args[128];
+		snprintf(args, sizeof args, "out_channels=8, kernel_size=3, padding=1, algo=%s, im2col_batch=2",
+			 all_algos[a]);
+		struct clcnn_op *op = make("conv2d", args, in);
+		struct clcnn_context *ctx = test_context();
+		ck_assert(clcnn_op_prepare(op, ctx) == 0);
+		size_t nx = clcnn_shape_count(&in), ny = clcnn_shape_count(&op->out), nw = 8 * 6 * 9;
+		float *x = malloc(nx * 4), *gy = malloc(ny * 4), w[8 * 6 * 9], b[8];
+		uint64_t s = 42;
+		for (size_t i = 0; i < nx; i++)
+			x[i] = value(&s);
+		for (size_t i = 0; i < ny; i++)
+			gy[i] = value(&s);
+		for (size_t i = 0; i < nw; i++)
+			w[i] = value(&s);
+		for (size_t i = 0; i < 8; i++)
+			b[i] = value(&s);
+		struct run r1 = run_device(ctx, op, x, w, b, gy), r2 = run_device(ctx, op, x, w, b, gy);
+		ck_assert_msg(!memcmp(r1.y, r2.y, ny * 4), "%s: forward differs between runs", args);
+		ck_assert_msg(!memcmp(r1.gx, r2.gx, nx * 4), "%s: input gradient differs between runs", args);
+		ck_assert_msg(!memcmp(r1.gw, r2.gw, nw * 4), "%s: weight gradient differs between runs", args);
+		ck_assert_msg(!memcmp(r1.gb, r2.gb, 8 * 4), "%s: bias gradient differs between runs", args);
+		run_free(&r1);
+		run_free(&r2);
+		free(x);
+		free(gy);
+		clcnn_op_free(op);
+		clcnn_context_close(ctx);
+	}
+}
+END_TEST
+
+static const char *chosen(const char *env, const char *args, struct clcnn_shape in, int *rc)
+{
+	struct clcnn_options opt;
+	clcnn_options_from_env(&opt);
+	opt.conv_algo = env;
+	struct clcnn_context *ctx = test_context_with(&opt);
+	struct clcnn_op *op = make("conv2d", args, in);
+	*rc = clcnn_op_prepare(op, ctx);
+	const char *name = *rc ? clcnn_context_error(ctx) : ((struct conv_priv *)op->priv)->algo[CONV_FWD]->name;
+	static char buf[512];
+	snprintf(buf, sizeof buf, "%s", name);
+	for (int d = CONV_FWD; !*rc && d <= CONV_BWD_WEIGHTS; d++)
+		ck_assert_str_eq(((struct conv_priv *)op->priv)->algo[d]->name, buf);
+	clcnn_op_free(op);
+	clcnn_context_close(ctx);
+	return buf;
+}
+
+START_TEST(test_algo_choice)
+{
+	struct clcnn_shape x = clcnn_shape4(2, 4, 9, 9);
+	int rc;
+	/* defaults: the 1x1 GEMM, depthwise, otherwise im2col */
+	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", x, &rc), "gemm1x1");
+	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3, groups=4", x, &rc), "depthwise");
+	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3", x, &rc), "im2col");
+	/* CLCNN_CONV_ALGO forces where it applies and is ignored where it does not */
+	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=1", x, &rc), "direct");
+	ck_assert_str_eq(chosen("gemm1x1", "out_channels=8, kernel_size=3", x, &rc), "im2col");
+	ck_assert_str_eq(chosen("depthwise", "out_channels=8, kernel_size=3, groups=4", x, &rc), "depthwise");
+	/* algo= on the layer wins over the environment */
+	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=3, algo=im2col", x, &rc), "im2col");
+	/* an unknown name is an error that lists the known ones */
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3", x, &rc),
+			 "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (direct, im2col, gemm1x1, depthwise)");
+	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
+}
+END_TEST
+
+int main(void)
+{
+	test_require_device();
+	Suite *s = suite_create("conv");
+	TCase *tc = tcase_create("conv2d and linear edge cases");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_invalid_conv);
+	tcase_add_test(tc, test_invalid_linear);
+	tcase_add_test(tc, test_shapes_and_params);
+	tcase_add_test(tc, test_flip_convention);
+	tcase_add_test(tc, test_same_even_kernel);
+	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_algo_choice);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
