@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clcnn/graph.h"
+#include "ops/op.h"
 #include "testutil.h"
 
 /* Parse text; expect failure with exactly msg (NULL: expect success and return the graph). */
@@ -217,6 +218,50 @@ START_TEST(shipped_models)
 }
 END_TEST
 
+/* docs/netfile.md: every netfile block parses and builds; every layer and key is documented. */
+START_TEST(doc_examples)
+{
+	struct clcnn_context *ctx = test_context();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/../../docs/netfile.md", getenv("CLCNN_DATA_DIR"));
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	static char doc[1 << 20];
+	size_t n = fread(doc, 1, sizeof doc - 1, f);
+	doc[n] = 0;
+	fclose(f);
+	int blocks = 0;
+	for (char *p = strstr(doc, "```netfile\n"); p; p = strstr(p, "```netfile\n")) {
+		p += 11;
+		char *end = strstr(p, "```");
+		ck_assert_ptr_nonnull(end);
+		char block[4096];
+		snprintf(block, sizeof block, "%.*s", (int)(end - p), p);
+		struct clcnn_graph *g;
+		ck_assert_msg(clcnn_graph_parse(ctx, block, "doc", &g) == 0, "%s\nin:\n%s", clcnn_context_error(ctx), block);
+		ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s\nin:\n%s", clcnn_context_error(ctx), block);
+		clcnn_graph_free(g);
+		blocks++;
+		p = end;
+	}
+	int classes = 0;
+	for (int i = 0; clcnn_op_classes[i]; i++, classes++) {
+		char h[128];
+		snprintf(h, sizeof h, "\n### %s\n", clcnn_op_classes[i]->name);
+		ck_assert_msg(strstr(doc, h) != NULL, "docs/netfile.md lacks layer %s (run tests/graph/netfile-keys)",
+			      clcnn_op_classes[i]->name);
+		for (const struct clcnn_arg *a = clcnn_op_classes[i]->args; a && a->key; a++) {
+			char k[128];
+			snprintf(k, sizeof k, "| `%s` |", a->key);
+			ck_assert_msg(strstr(strstr(doc, h), k) != NULL, "docs/netfile.md lacks key %s of %s", a->key,
+				      clcnn_op_classes[i]->name);
+		}
+	}
+	ck_assert_int_ge(blocks, classes + 3);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("netfile");
@@ -228,6 +273,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, errors_build);
 	tcase_add_test(tc, syntax_features);
 	tcase_add_test(tc, load_file_errors);
+	tcase_add_test(tc, doc_examples);
 	tcase_add_loop_test(tc, shipped_models, 0, (int)(sizeof models / sizeof models[0]));
 	suite_add_tcase(s, tc);
 	return s;
