@@ -68,8 +68,14 @@ CLCNN_API void clcnn_trainer_free(struct clcnn_trainer *t);
  */
 CLCNN_API int clcnn_trainer_step(struct clcnn_trainer *t, float *loss);
 CLCNN_API long clcnn_trainer_steps(const struct clcnn_trainer *t);
+/** Learning rate of the last step (before any step: of the first one). */
 CLCNN_API double clcnn_trainer_lr(const struct clcnn_trainer *t);
-/** Seed-derived RNG state shared with data shuffling so resume is bitwise identical. */
+/**
+ * A 64-bit RNG state for the caller's data shuffling, derived from the trainer's seed and saved in
+ * checkpoints, so that a resumed run shuffles as the uninterrupted one: take it with
+ * clcnn_trainer_rng (which does not advance it), draw from it, store it back with
+ * clcnn_trainer_set_rng. Dropout/noise seeds do not use it: they derive from (seed, step).
+ */
 CLCNN_API uint64_t clcnn_trainer_rng(struct clcnn_trainer *t);
 CLCNN_API void clcnn_trainer_set_rng(struct clcnn_trainer *t, uint64_t state);
 
@@ -80,8 +86,13 @@ CLCNN_API void clcnn_trainer_set_rng(struct clcnn_trainer *t, uint64_t state);
  * (temp file, fsync, rename): an existing file is replaced only by a complete new one.
  */
 CLCNN_API int clcnn_trainer_save(struct clcnn_trainer *t, const char *path, int epoch, const char *const *meta_kv);
-/** Load a checkpoint saved by clcnn_trainer_save; checks names, shapes, dtypes and graph hash, reporting all
- * mismatches at once. *epoch receives the saved epoch. */
+/**
+ * Load a checkpoint saved by clcnn_trainer_save into the trainer's graph and optimizer state; checks
+ * names, shapes, dtypes, the optimizer's state tensors and the graph hash, reporting all mismatches
+ * at once (CLCNN_ERR_FORMAT) before anything is changed. Restores step, RNG state and seed, so the
+ * following steps are bitwise those of the run that saved it. *epoch (may be NULL) receives the
+ * saved epoch.
+ */
 CLCNN_API int clcnn_trainer_load(struct clcnn_trainer *t, const char *path, int *epoch);
 
 /**
