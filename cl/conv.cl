@@ -333,55 +333,130 @@ __kernel void conv_from_cn(__global const float *src, int src_off, __global floa
 		d[p] = s[p] + v;
 }
 
-/* Depthwise (groups == CI, CO = m * CI): one input channel per output, no channel loop. Global (OW, OH, N*CO). */
+/*
+ * Depthwise (groups == CI, CO = m * CI): one input channel per output. A work-item computes one output
+ * row in a private array: per tap, a shifted input row segment times one weight (branch-free and
+ * vectorisable at stride 1). Each output adds bias then taps in (wy, wx) order. Global (N*CO*OH).
+ */
 __kernel void conv_dw_fwd(__global const float *x, __global const float *w, __global const float *b,
 			  __global float *y, int N, int has_bias)
 {
-	const int ox = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
-	if (ox >= OW || oy >= OH || z >= N * CO)
+	const int id = get_global_id(0);
+	if (id >= N * CO * OH)
 		return;
-	const int n = z / CO, o = z % CO, c = o / CGO;
-	const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+	const int z = id / OH, oy = id % OH, n = z / CO, o = z % CO, c = o / CGO;
 	__global const float *xp = x + (n * CI + c) * IP;
 	__global const float *wp = w + o * KHW;
-	float acc = has_bias ? b[o] : 0.0f;
+	float acc[OW];
+	const float b0 = has_bias ? b[o] : 0.0f;
+	for (int ox = 0; ox < OW; ox++)
+		acc[ox] = b0;
 #pragma unroll
 	for (int wy = 0; wy < KH; wy++) {
-		const int iy = iy0 + TAPY(wy) * DH;
-		const bool yin = iy >= 0 && iy < IH;
+		const int iy = oy * SH - PT + TAPY(wy) * DH;
+		if (iy < 0 || iy >= IH)
+			continue;
+		__global const float *s = xp + iy * IW;
 #pragma unroll
 		for (int wx = 0; wx < KW; wx++) {
-			const int ix = ix0 + TAPX(wx) * DW;
-			const float v = yin && ix >= 0 && ix < IW ? xp[iy * IW + ix] : 0.0f;
-			acc = mad(v, wp[wy * KW + wx], acc);
+			const float wv = wp[wy * KW + wx];
+			const int off = TAPX(wx) * DW - PL;
+#if SW == 1
+			for (int ox = RANGE_LO(off); ox < RANGE_HI(off, OW, IW); ox++)
+				acc[ox] = mad(s[ox + off], wv, acc[ox]);
+#else
+			for (int ox = 0; ox < OW; ox++) {
+				const int ix = ox * SW + off;
+				if (ix >= 0 && ix < IW)
+					acc[ox] = mad(s[ix], wv, acc[ox]);
+			}
+#endif
 		}
 	}
-	y[z * OP + oy * OW + ox] = acc;
+	__global float *d = y + z * OP + oy * OW;
+	for (int ox = 0; ox < OW; ox++)
+		d[ox] = acc[ox];
 }
 
-/* Depthwise input gradient: gather over the channel's CO/CI outputs. Global (IW, IH, N*CI). */
+/*
+ * Depthwise input gradient, one input row per work-item: for each of the channel's CO/CI outputs and
+ * each tap, a shifted grad_out row segment times one weight, in (m, wy, wx) order. Global (N*CI*IH).
+ */
 __kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
 {
-	const int ix = get_global_id(0), iy = get_global_id(1), z = get_global_id(2);
-	if (ix >= IW || iy >= IH || z >= N * CI)
+	const int id = get_global_id(0);
+	if (id >= N * CI * IH)
 		return;
-	const int n = z / CI, c = z % CI;
-	float acc = 0.0f;
+	const int z = id / IH, iy = id % IH, n = z / CI, c = z % CI;
+	float acc[IW];
+	for (int ix = 0; ix < IW; ix++)
+		acc[ix] = 0.0f;
+	for (int m = 0; m < CGO; m++) {
+		const int o = c * CGO + m;
 #pragma unroll
-	for (int wy = 0; wy < KH; wy++) {
-		const int oy = conv_src(iy, PT, TAPY(wy), DH, SH, OH);
-		if (oy < 0)
-			continue;
-#pragma unroll
-		for (int wx = 0; wx < KW; wx++) {
-			const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
-			if (ox < 0)
+		for (int wy = 0; wy < KH; wy++) {
+			const int oy = conv_src(iy, PT, TAPY(wy), DH, SH, OH);
+			if (oy < 0)
 				continue;
-			for (int m = 0; m < CGO; m++) {
-				const int o = c * CGO + m;
-				acc = mad(gy[(n * CO + o) * OP + oy * OW + ox], w[o * KHW + wy * KW + wx], acc);
+			__global const float *g = gy + (n * CO + o) * OP + oy * OW;
+#pragma unroll
+			for (int wx = 0; wx < KW; wx++) {
+				const float wv = w[o * KHW + wy * KW + wx];
+#if SW == 1
+				/* ox = ix + off */
+				const int off = PL - TAPX(wx) * DW;
+				for (int ix = RANGE_LO(off); ix < RANGE_HI(off, IW, OW); ix++)
+					acc[ix] = mad(g[ix + off], wv, acc[ix]);
+#else
+				for (int ix = 0; ix < IW; ix++) {
+					const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
+					if (ox >= 0)
+						acc[ix] = mad(g[ox], wv, acc[ix]);
+				}
+#endif
 			}
 		}
 	}
-	gx[z * IP + iy * IW + ix] = acc;
+	__global float *d = gx + z * IP + iy * IW;
+	for (int ix = 0; ix < IW; ix++)
+		d[ix] = acc[ix];
+}
+
+/*
+ * Depthwise weight gradient of one image and one weight: per-column partial sums over the output
+ * rows (vectorisable), then the columns in order. conv_sum_batch adds the images. Global (N*CO*KH*KW).
+ */
+__kernel void conv_dw_bwd_weights(__global const float *gy, __global const float *x, __global float *part, int N)
+{
+	const int id = get_global_id(0);
+	if (id >= N * CO * KHW)
+		return;
+	const int z = id / KHW, wk = id % KHW, n = z / CO, o = z % CO, c = o / CGO;
+	const int ky = TAPY(wk / KW), kx = TAPX(wk % KW), off = kx * DW - PL;
+	__global const float *gp = gy + z * OP;
+	__global const float *xp = x + (n * CI + c) * IP;
+	float acc[OW];
+	for (int ox = 0; ox < OW; ox++)
+		acc[ox] = 0.0f;
+	for (int oy = 0; oy < OH; oy++) {
+		const int iy = oy * SH - PT + ky * DH;
+		if (iy < 0 || iy >= IH)
+			continue;
+		__global const float *s = xp + iy * IW;
+		__global const float *g = gp + oy * OW;
+#if SW == 1
+		for (int ox = RANGE_LO(off); ox < RANGE_HI(off, OW, IW); ox++)
+			acc[ox] = mad(g[ox], s[ox + off], acc[ox]);
+#else
+		for (int ox = 0; ox < OW; ox++) {
+			const int ix = ox * SW + off;
+			if (ix >= 0 && ix < IW)
+				acc[ox] = mad(g[ox], s[ix], acc[ox]);
+		}
+#endif
+	}
+	float sum = 0.0f;
+	for (int ox = 0; ox < OW; ox++)
+		sum += acc[ox];
+	part[n * (CO * KHW) + o * KHW + wk] = sum;
 }

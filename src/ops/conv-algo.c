@@ -95,14 +95,13 @@ static int any_config(const struct conv_geom *g)
 	return 1;
 }
 
-/* Forward and input gradient share a signature: (src, w, [b,] dst, g [, has_bias]). */
-static int direct_fwd_named(struct clcnn_op *op, const struct clcnn_dev_io *io, const char *name)
+static int direct_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	cl_kernel k;
 	int N = g->n, has_bias = g->bias;
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
-	int rc = kernel(op, name, &k);
+	int rc = kernel(op, "conv_direct_fwd", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->param[0],
 				       sizeof(cl_mem), &b, sizeof(cl_mem), &io->out, sizeof(int), &N, sizeof(int),
@@ -110,26 +109,16 @@ static int direct_fwd_named(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 	return rc ? rc : run3(op, k, (size_t)g->wo, (size_t)g->ho, (size_t)g->n * (size_t)g->cout);
 }
 
-static int direct_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return direct_fwd_named(op, io, "conv_direct_fwd");
-}
-
-static int direct_bwd_data_named(struct clcnn_op *op, const struct clcnn_dev_io *io, const char *name)
+static int direct_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	cl_kernel k;
 	int N = g->n;
-	int rc = kernel(op, name, &k);
+	int rc = kernel(op, "conv_direct_bwd_data", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->param[0],
 				       sizeof(cl_mem), &io->grad_in[0], sizeof(int), &N, (size_t)0);
 	return rc ? rc : run3(op, k, (size_t)g->w, (size_t)g->h, (size_t)g->n * (size_t)g->cin);
-}
-
-static int direct_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return direct_bwd_data_named(op, io, "conv_direct_bwd_data");
 }
 
 /* Per-image partial sums into scratch, then the fixed-order sum over the batch. */
@@ -352,14 +341,46 @@ static int is_depthwise(const struct conv_geom *g)
 	return g->groups == g->cin && g->cgi == 1;
 }
 
+/* Row kernels: (src, w, [b,] dst, N [, has_bias]) over one row per work-item. */
 static int depthwise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return direct_fwd_named(op, io, "conv_dw_fwd");
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n, has_bias = g->bias;
+	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
+	int rc = kernel(op, "conv_dw_fwd", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->param[0],
+				       sizeof(cl_mem), &b, sizeof(cl_mem), &io->out, sizeof(int), &N, sizeof(int),
+				       &has_bias, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)g->ho);
 }
 
 static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return direct_bwd_data_named(op, io, "conv_dw_bwd_data");
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n;
+	int rc = kernel(op, "conv_dw_bwd_data", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->param[0],
+				       sizeof(cl_mem), &io->grad_in[0], sizeof(int), &N, (size_t)0);
+	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cin * (size_t)g->h);
+}
+
+/* Per-image partial sums into scratch, then the fixed-order sum over the batch. */
+static int depthwise_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	cl_kernel k;
+	int N = g->n;
+	int rc = kernel(op, "conv_dw_bwd_weights", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->in[0],
+				       sizeof(cl_mem), &io->scratch, sizeof(int), &N, (size_t)0);
+	if (!rc)
+		rc = run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)(g->kh * g->kw));
+	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
 }
 
 /* ------------------------------------------------------------------ table */
@@ -376,10 +397,9 @@ static const struct conv_algo algo_gemm1x1 = {
 	"gemm1x1", CONV_ALGO_GEMM1X1, is_1x1, gemm1x1_forward, gemm1x1_backward_data, gemm1x1_backward_weights, NULL,
 	no_scratch,
 };
-/* the weight gradient of one input channel per output is the direct kernel's with Cin/groups = 1 */
 static const struct conv_algo algo_depthwise = {
 	"depthwise", CONV_ALGO_DEPTHWISE, is_depthwise, depthwise_forward, depthwise_backward_data,
-	direct_backward_weights, NULL, direct_scratch,
+	depthwise_backward_weights, NULL, direct_scratch,
 };
 
 const struct conv_algo *const clcnn_conv_algos[] = {&algo_direct, &algo_im2col, &algo_gemm1x1, &algo_depthwise,
