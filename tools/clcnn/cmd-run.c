@@ -72,7 +72,7 @@ int cmd_run(int argc, char **argv)
 		return CLI_ERROR;
 	}
 	struct cli_model m;
-	if (cli_model_open("run", pos[0], batch, &m)) {
+	if (cli_model_open_ex("run", pos[0], batch, backward, &m)) {
 		clcnn_st_free(in);
 		return CLI_ERROR;
 	}

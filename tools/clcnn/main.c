@@ -6,6 +6,12 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
+	{"train", "train a model (netfile) on an image dataset, Fashion-MNIST by default", cmd_train},
+	{"eval", "accuracy, per-class accuracy and confusion matrix of a trained model", cmd_eval},
+	{"predict", "classify images with a trained model", cmd_predict},
+	{"run", "one forward (and backward) pass, every node's output to safetensors", cmd_run},
+	{"bench", "per-node forward/backward timing and training-step speed", cmd_bench},
+	{"graph", "print a model's DAG with shapes and parameters, or as Graphviz DOT", cmd_graph},
 	{"devices", "list OpenCL platforms and devices, and the one selected", cmd_devices},
 	{"doctor", "compile every kernel program on the selected device and verify it", cmd_doctor},
 };

@@ -9,6 +9,11 @@
 
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m)
 {
+	return cli_model_open_ex(cmd, netfile, batch, 0, m);
+}
+
+int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m)
+{
 	memset(m, 0, sizeof *m);
 	m->ctx = cli_open_context();
 	if (!m->ctx)
@@ -29,6 +34,11 @@ int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_m
 			m->w = dims[2];
 		} else if (nd == 0 && !m->label) {
 			m->label = name;
+		}
+		if (input_grads && nd > 0 && clcnn_graph_want_input_grad(m->g, name)) {
+			cli_error(cmd, "%s", clcnn_context_error(m->ctx));
+			cli_model_close(m);
+			return CLI_ERROR;
 		}
 	}
 	if (!m->image) {

@@ -17,8 +17,12 @@ struct cli_model {
 	int c, h, w, classes, batch;
 };
 
-/* Open a context, load and build the netfile for batch; prints "clcnn CMD: ..." on failure. */
+/*
+ * Open a context, load and build the netfile for batch; prints "clcnn CMD: ..." on failure.
+ * input_grads: also compute gradients of the graph's non-scalar inputs (clcnn run --backward).
+ */
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m);
+int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m);
 void cli_model_close(struct cli_model *m);
 /* Check that the dataset's images fit the model input; prints an error naming both. */
 int cli_model_check_data(const char *cmd, const struct cli_model *m, const struct clcnn_dataset *d, const char *dir);
