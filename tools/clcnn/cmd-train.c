@@ -180,6 +180,16 @@ int cmd_train(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	const char *netfile = pos[0];
+	/* usage errors before any work: names are checked again where they are used */
+	if (strcmp(O.optimizer, "sgd") && strcmp(O.optimizer, "adam") && strcmp(O.optimizer, "adamw")) {
+		cli_error("train", "bad value '%s' for --optimizer: expected sgd, adam or adamw", O.optimizer);
+		return CLI_USAGE;
+	}
+	if (strcmp(O.schedule, "onecycle") && strcmp(O.schedule, "cosine") && strcmp(O.schedule, "step") &&
+	    strcmp(O.schedule, "constant")) {
+		cli_error("train", "bad value '%s' for --schedule: expected onecycle, cosine, step or constant", O.schedule);
+		return CLI_USAGE;
+	}
 	struct clcnn_augment aug;
 	char err[4096];
 	if (clcnn_augment_parse(O.augment, &aug, err, sizeof err)) {
