@@ -336,8 +336,9 @@ START_TEST(test_algo_choice)
 {
 	struct clcnn_shape x = clcnn_shape4(2, 4, 9, 9);
 	int rc;
-	/* defaults: the 1x1 GEMM, depthwise, otherwise im2col */
-	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", x, &rc), "gemm1x1");
+	/* defaults: the 1x1 GEMM on large planes, depthwise, otherwise im2col */
+	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", clcnn_shape4(2, 4, 28, 28), &rc), "gemm1x1");
+	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", x, &rc), "im2col");
 	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3, groups=4", x, &rc), "depthwise");
 	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3", x, &rc), "im2col");
 	/* CLCNN_CONV_ALGO forces where it applies and is ignored where it does not */
