@@ -314,6 +314,105 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* Seconds of the fastest of reps runs of forward (dir 0) or backward (1: data, 2: weights, 3: both). */
+static double time_dir(struct clcnn_context *ctx, struct clcnn_op *op, struct clcnn_dev_io io, int dir, int reps)
+{
+	if (!(dir & 1))
+		io.grad_in[0] = NULL;
+	if (!(dir & 2))
+		io.grad_param[0] = io.grad_param[1] = NULL;
+	double best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		ck_assert(clcnn_context_finish(ctx) == 0);
+		double t0 = clcnn_now();
+		int rc = dir ? op->cls->backward(op, &io) : op->cls->forward(op, &io);
+		ck_assert_msg(rc == 0, "%s", clcnn_context_error(ctx));
+		ck_assert(clcnn_context_finish(ctx) == 0);
+		double t = clcnn_now() - t0;
+		best = t < best ? t : best;
+	}
+	return best;
+}
+
+/*
+ * The two convolutions of the Fashion-MNIST model at batch 64: every applicable algorithm agrees with
+ * direct (the simplest kernels) on forward and both gradients, and the timings are printed, not
+ * asserted (speed is for benchmarks; this keeps the numbers one command away).
+ */
+START_TEST(test_model_shapes)
+{
+	static const struct {
+		struct clcnn_shape in;
+		const char *args;
+	} shapes[] = {
+		{{4, {64, 1, 28, 28}}, "out_channels=32, kernel_size=3, padding=1"},
+		{{4, {64, 32, 14, 14}}, "out_channels=64, kernel_size=3, padding=1"},
+	};
+	const char *algos[] = {"direct", "im2col"};
+	for (size_t si = 0; si < CLCNN_ARRAY_LEN(shapes); si++) {
+		float *want[4] = {0};
+		size_t count[4] = {0};
+		for (size_t a = 0; a < CLCNN_ARRAY_LEN(algos); a++) {
+			char args[160];
+			snprintf(args, sizeof args, "%s, algo=%s", shapes[si].args, algos[a]);
+			struct clcnn_op *op = make("conv2d", args, shapes[si].in);
+			struct clcnn_context *ctx = test_context();
+			ck_assert(clcnn_op_prepare(op, ctx) == 0);
+			const struct conv_geom *g = &((struct conv_priv *)op->priv)->g;
+			size_t n[4] = {clcnn_shape_count(&op->out), clcnn_shape_count(&op->in[0]),
+				       clcnn_shape_count(&op->param[0].shape), (size_t)g->cout};
+			struct clcnn_dev_io io = {.train = 1};
+			cl_mem *bufs[8] = {&io.out, &io.grad_in[0], &io.grad_param[0], &io.grad_param[1],
+					   &io.grad_out, &io.in[0], &io.param[0], &io.param[1]};
+			for (int i = 0; i < 8; i++)
+				ck_assert(clcnn_buffer_new(ctx, n[i % 4] * sizeof(float), bufs[i]) == 0);
+			ck_assert(clcnn_buffer_new(ctx, op->scratch_bytes + 4, &io.scratch) == 0);
+			for (int i = 4; i < 8; i++) {
+				uint64_t seed = 7 + (uint64_t)i;
+				float *h = malloc(n[i % 4] * sizeof(float));
+				for (size_t k = 0; k < n[i % 4]; k++)
+					h[k] = value(&seed);
+				ck_assert(clcnn_buffer_write(ctx, *bufs[i], 0, n[i % 4] * sizeof(float), h) == 0);
+				free(h);
+			}
+			double flop = 2.0 * (double)n[0] * g->cgi * g->kh * g->kw;
+			double t[4];
+			for (int d = 0; d < 4; d++)
+				t[d] = time_dir(ctx, op, io, d, a ? 4 : 2); /* the first run compiles */
+			printf("conv2d %dx%dx%dx%d -> %d 3x3 %-7s fwd %7.3f ms %6.1f GFLOP/s | bwd data %7.3f ms %6.1f | "
+			       "bwd weights %7.3f ms %6.1f | bwd both %7.3f ms %6.1f GFLOP/s\n",
+			       g->n, g->cin, g->h, g->w, g->cout, algos[a], t[0] * 1e3, flop / t[0] * 1e-9, t[1] * 1e3,
+			       flop / t[1] * 1e-9, t[2] * 1e3, flop / t[2] * 1e-9, t[3] * 1e3, 2 * flop / t[3] * 1e-9);
+			/* the last run was the combined backward, after a forward: all four results are current */
+			for (int i = 0; i < 4; i++) {
+				float *got = malloc(n[i] * sizeof(float));
+				ck_assert(clcnn_buffer_read(ctx, *bufs[i], 0, n[i] * sizeof(float), got) == 0);
+				if (!a) {
+					want[i] = got;
+					count[i] = n[i];
+					continue;
+				}
+				/* sums of up to 64*14*14 = 12544 products in different orders */
+				for (size_t k = 0; k < n[i]; k++)
+					ck_assert_msg(fabsf(got[k] - want[i][k]) <= 1e-4f * (1 + fabsf(want[i][k])),
+						      "%s: result %d differs from direct at %zu: %g vs %g", args, i, k,
+						      got[k], want[i][k]);
+				free(got);
+			}
+			for (int i = 0; i < 8; i++)
+				clcnn_buffer_free(*bufs[i]);
+			clcnn_buffer_free(io.scratch);
+			clcnn_op_free(op);
+			clcnn_context_close(ctx);
+		}
+		for (int i = 0; i < 4; i++) {
+			ck_assert_uint_gt(count[i], 0);
+			free(want[i]);
+		}
+	}
+}
+END_TEST
+
 static const char *chosen(const char *env, const char *args, struct clcnn_shape in, int *rc)
 {
 	struct clcnn_options opt;
@@ -367,6 +466,7 @@ int main(void)
 	tcase_add_test(tc, test_same_even_kernel);
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_algo_choice);
+	tcase_add_test(tc, test_model_shapes);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
