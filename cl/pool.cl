@@ -1,6 +1,7 @@
 /* Pooling: max / average / global / blur (anti-aliased) pooling over NCHW float planes.
  * One work-item per output element (forward) or per input element (backward: a gather over the
- * windows that cover it, so no atomics and a fixed summation order). Window geometry (KH, KW, SH,
+ * windows that cover it, so no atomics and a fixed summation order); the range is (x, y, plane), so
+ * no index needs an integer division (not vectorisable on CPUs). Window geometry (KH, KW, SH,
  * SW, PH, PW, DH, DW, blur FS and pad mode) comes in as -D defines; plane sizes are arguments.
  * Max pooling keeps the argmax (index within the plane) for backward; ties go to the first. */
 
@@ -38,67 +39,63 @@
 /* ------------------------------------------------------------------ max pooling */
 
 /* PyTorch's rule (CPU and CUDA): `val > max || isnan(val)`, so the first maximum in scan order wins
- * and a NaN propagates. The initial index is the first in-bounds element, as in PyTorch. */
+ * and a NaN propagates. The initial index is the first in-bounds element, as in PyTorch.
+ * Every tap is needed anyway, so loads use clamped indices and out-of-bounds taps are masked
+ * (branch-free; measured faster than skipping on POCL). */
 __kernel void maxpool_fwd(__global const float *x, __global float *y, __global int *arg, int H, int W, int OH,
-			  int OW, int total)
+			  int OW)
 {
-	int o = get_global_id(0);
-	if (o >= total)
+	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+	if (ow >= OW || oh >= OH)
 		return;
-	int ow = o % OW, t = o / OW, oh = t % OH, nc = t / OH;
+	size_t o = ((size_t)nc * OH + oh) * OW + ow;
 	int h0 = oh * SH - PH, w0 = ow * SW - PW;
 	__global const float *xp = x + (size_t)nc * H * W;
 	float best = -INFINITY;
 	int bi = -1;
 	for (int i = 0; i < KH; i++) {
 		int ih = h0 + i * DH;
-		if (ih < 0 || ih >= H)
-			continue;
+		int inh = (ih >= 0) & (ih < H), ch = clamp(ih, 0, H - 1);
 		for (int j = 0; j < KW; j++) {
 			int iw = w0 + j * DW;
-			if (iw < 0 || iw >= W)
-				continue;
-			float v = xp[ih * W + iw];
-			if (bi < 0 || v > best || isnan(v)) {
-				best = v;
-				bi = ih * W + iw;
-			}
+			int idx = ch * W + clamp(iw, 0, W - 1);
+			float v = xp[idx];
+			int take = inh & (iw >= 0) & (iw < W) & ((bi < 0) | (v > best) | isnan(v));
+			best = take ? v : best;
+			bi = take ? idx : bi;
 		}
 	}
 	y[o] = best;
 	arg[o] = bi;
 }
 
-/* Gather: input (ih, iw) sits at tap (i, j) of output (oh, ow) when oh*SH - PH + i*DH == ih. */
-__kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __global float *gx, int H, int W,
-			  int OH, int OW, int total)
+/* First and last window start (in strides) whose span (K-1)*D+1 can cover coordinate a + P;
+ * clamped to the output. Backward gathers loop over just these (CPU devices run work-items as
+ * scalar code, so skipping impossible taps beats masking them). */
+inline int first_window(int t, int s)
 {
-	int e = get_global_id(0);
-	if (e >= total)
+	return t > 0 ? (t + s - 1) / s : 0;
+}
+
+/* Gather: every window that may hold (ih, iw); the saved argmax decides (no tap test needed). */
+__kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __global float *gx, int H, int W,
+			  int OH, int OW)
+{
+	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
+	if (iw >= W || ih >= H)
 		return;
-	int iw = e % W, t = e / W, ih = t % H, nc = t / H;
+	size_t e = ((size_t)nc * H + ih) * W + iw;
 	int self = ih * W + iw;
 	size_t base = (size_t)nc * OH * OW;
 	float acc = 0.0f;
-	for (int i = 0; i < KH; i++) {
-		int th = ih + PH - i * DH;
-		if (th < 0 || th % SH)
-			continue;
-		int oh = th / SH;
-		if (oh >= OH)
-			continue;
-		for (int j = 0; j < KW; j++) {
-			int tw = iw + PW - j * DW;
-			if (tw < 0 || tw % SW)
-				continue;
-			int ow = tw / SW;
-			if (ow >= OW)
-				continue;
+	int oh1 = min((ih + PH) / SH, OH - 1), ow1 = min((iw + PW) / SW, OW - 1);
+	int ow0 = first_window(iw + PW - (KW - 1) * DW, SW);
+	for (int oh = first_window(ih + PH - (KH - 1) * DH, SH); oh <= oh1; oh++)
+		for (int ow = ow0; ow <= ow1; ow++) {
 			size_t o = base + oh * OW + ow;
 			if (arg[o] == self)
 				acc += gy[o];
 		}
-	}
 	gx[e] = acc;
 }
 
@@ -117,58 +114,42 @@ inline int avg_divisor(int oh, int ow, int H, int W)
 	return (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0));
 }
 
-__kernel void avgpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW, int total)
+__kernel void avgpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW)
 {
-	int o = get_global_id(0);
-	if (o >= total)
+	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+	if (ow >= OW || oh >= OH)
 		return;
-	int ow = o % OW, t = o / OW, oh = t % OH, nc = t / OH;
+	size_t o = ((size_t)nc * OH + oh) * OW + ow;
 	int h0 = oh * SH - PH, w0 = ow * SW - PW;
 	__global const float *xp = x + (size_t)nc * H * W;
 	float sum = 0.0f;
-	int rows = 0, cols = 0;
+	/* masked taps on clamped loads (branch-free); a window always holds a real element (setup
+	 * bounds padding by kernel/2 and ceil_mode drops windows starting in the right padding) */
 	for (int i = 0; i < KH; i++) {
 		int ih = h0 + i;
-		if (ih < 0 || ih >= H)
-			continue;
-		rows++;
-		cols = 0;
+		int inh = (ih >= 0) & (ih < H), ch = clamp(ih, 0, H - 1);
 		for (int j = 0; j < KW; j++) {
 			int iw = w0 + j;
-			if (iw < 0 || iw >= W)
-				continue;
-			cols++;
-			sum += xp[ih * W + iw];
+			float v = xp[ch * W + clamp(iw, 0, W - 1)];
+			sum += (inh & (iw >= 0) & (iw < W)) ? v : 0.0f;
 		}
 	}
-	y[o] = rows && cols ? sum / (float)avg_divisor(oh, ow, H, W) : 0.0f;
+	y[o] = sum / (float)avg_divisor(oh, ow, H, W);
 }
 
-__kernel void avgpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW, int total)
+__kernel void avgpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
 {
-	int e = get_global_id(0);
-	if (e >= total)
+	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
+	if (iw >= W || ih >= H)
 		return;
-	int iw = e % W, t = e / W, ih = t % H, nc = t / H;
+	size_t e = ((size_t)nc * H + ih) * W + iw;
 	__global const float *gp = gy + (size_t)nc * OH * OW;
 	float acc = 0.0f;
-	for (int i = 0; i < KH; i++) {
-		int th = ih + PH - i;
-		if (th < 0 || th % SH)
-			continue;
-		int oh = th / SH;
-		if (oh >= OH)
-			continue;
-		for (int j = 0; j < KW; j++) {
-			int tw = iw + PW - j;
-			if (tw < 0 || tw % SW)
-				continue;
-			int ow = tw / SW;
-			if (ow >= OW)
-				continue;
+	int oh1 = min((ih + PH) / SH, OH - 1), ow1 = min((iw + PW) / SW, OW - 1);
+	int ow0 = first_window(iw + PW - (KW - 1), SW);
+	for (int oh = first_window(ih + PH - (KH - 1), SH); oh <= oh1; oh++)
+		for (int ow = ow0; ow <= ow1; ow++)
 			acc += gp[oh * OW + ow] / (float)avg_divisor(oh, ow, H, W);
-		}
-	}
 	gx[e] = acc;
 }
 
@@ -186,11 +167,12 @@ __kernel void global_avg_fwd(__global const float *x, __global float *y, int HW,
 	y[p] = sum / (float)HW;
 }
 
-__kernel void global_avg_bwd(__global const float *gy, __global float *gx, int HW, int total)
+/* Range (element in plane, 1, plane). */
+__kernel void global_avg_bwd(__global const float *gy, __global float *gx, int HW)
 {
-	int e = get_global_id(0);
-	if (e < total)
-		gx[e] = gy[e / HW] / (float)HW;
+	int i = get_global_id(0), p = get_global_id(2);
+	if (i < HW)
+		gx[(size_t)p * HW + i] = gy[p] / (float)HW;
 }
 
 __kernel void global_max_fwd(__global const float *x, __global float *y, __global int *arg, int HW, int planes)
@@ -212,14 +194,11 @@ __kernel void global_max_fwd(__global const float *x, __global float *y, __globa
 	arg[p] = bi;
 }
 
-__kernel void global_max_bwd(__global const float *gy, __global const int *arg, __global float *gx, int HW,
-			     int total)
+__kernel void global_max_bwd(__global const float *gy, __global const int *arg, __global float *gx, int HW)
 {
-	int e = get_global_id(0);
-	if (e >= total)
-		return;
-	int p = e / HW;
-	gx[e] = e - p * HW == arg[p] ? gy[p] : 0.0f;
+	int i = get_global_id(0), p = get_global_id(2);
+	if (i < HW)
+		gx[(size_t)p * HW + i] = i == arg[p] ? gy[p] : 0.0f;
 }
 
 /* ------------------------------------------------------------------ blur pooling (Zhang 2019) */
@@ -265,10 +244,11 @@ inline int blur_src(int q, int n)
 #endif
 }
 
-/* Every padded coordinate that reads input index a (at most FS of them); returns the count. */
+/* Every padded coordinate q that reads input index a (at most FS of them); returns the count. */
 inline int blur_sources_of(int a, int n, int *q)
 {
 	int c = 0;
+	(void)n;
 #if PAD_MODE == PAD_REPLICATE
 	int lo = a == 0 ? -BPA : a, hi = a == n - 1 ? n - 1 + BPB : a;
 	for (int v = lo; v <= hi; v++)
@@ -285,60 +265,51 @@ inline int blur_sources_of(int a, int n, int *q)
 	return c;
 }
 
-__kernel void blurpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW, int total)
+__kernel void blurpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW)
 {
-	int o = get_global_id(0);
-	if (o >= total)
+	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+	if (ow >= OW || oh >= OH)
 		return;
-	int ow = o % OW, t = o / OW, oh = t % OH, nc = t / OH;
+	size_t o = ((size_t)nc * OH + oh) * OW + ow;
 	__global const float *xp = x + (size_t)nc * H * W;
 	float sum = 0.0f;
 	for (int i = 0; i < FS; i++) {
 		int ih = blur_src(oh * BS - BPA + i, H);
-#if PAD_MODE == PAD_ZERO
-		if (ih < 0)
-			continue;
-#endif
 		float row = 0.0f;
 		for (int j = 0; j < FS; j++) {
 			int iw = blur_src(ow * BS - BPA + j, W);
-#if PAD_MODE == PAD_ZERO
-			if (iw < 0)
-				continue;
-#endif
-			row += blur_taps[FS - 1][j] * xp[ih * W + iw];
+			float v = xp[max(ih, 0) * W + max(iw, 0)];
+			row += blur_taps[FS - 1][j] * (iw >= 0 ? v : 0.0f);
 		}
-		sum += blur_taps[FS - 1][i] * row;
+		sum += blur_taps[FS - 1][i] * (ih >= 0 ? row : 0.0f);
 	}
 	y[o] = sum;
 }
 
-/* Gather: for each padded coordinate that reads this input, every tap that lands on it. */
-__kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW, int total)
+/* Gather: for each padded coordinate q that reads this input, the windows o whose tap q - o*BS
+ * lands on it (CPU devices run work-items as scalar code: visit only those). */
+__kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
 {
-	int e = get_global_id(0);
-	if (e >= total)
+	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
+	if (iw >= W || ih >= H)
 		return;
-	int iw = e % W, t = e / W, ih = t % H, nc = t / H;
+	size_t e = ((size_t)nc * H + ih) * W + iw;
 	__global const float *gp = gy + (size_t)nc * OH * OW;
 	int qh[FS], qw[FS];
 	int nh = blur_sources_of(ih, H, qh), nw = blur_sources_of(iw, W, qw);
 	float acc = 0.0f;
-	for (int u = 0; u < nh; u++)
-		for (int i = 0; i < FS; i++) {
-			int th = qh[u] + BPA - i;
-			if (th < 0 || th % BS || th / BS >= OH)
-				continue;
-			__global const float *grow = gp + (th / BS) * OW;
+	for (int u = 0; u < nh; u++) {
+		int ph = qh[u] + BPA, oh1 = min(ph / BS, OH - 1);
+		for (int oh = ph >= FS ? (ph - FS + BS) / BS : 0; oh <= oh1; oh++) {
+			__global const float *grow = gp + oh * OW;
 			float row = 0.0f;
-			for (int v = 0; v < nw; v++)
-				for (int j = 0; j < FS; j++) {
-					int tw = qw[v] + BPA - j;
-					if (tw < 0 || tw % BS || tw / BS >= OW)
-						continue;
-					row += blur_taps[FS - 1][j] * grow[tw / BS];
-				}
-			acc += blur_taps[FS - 1][i] * row;
+			for (int v = 0; v < nw; v++) {
+				int pw = qw[v] + BPA, ow1 = min(pw / BS, OW - 1);
+				for (int ow = pw >= FS ? (pw - FS + BS) / BS : 0; ow <= ow1; ow++)
+					row += blur_taps[FS - 1][pw - ow * BS] * grow[ow];
+			}
+			acc += blur_taps[FS - 1][ph - oh * BS] * row;
 		}
+	}
 	gx[e] = acc;
 }

@@ -200,13 +200,14 @@ static int blur_launch(struct clcnn_op *op, const struct blur_geom *b, const cha
 	char opt[96];
 	cl_kernel k;
 	int H = b->h, W = b->w, OH = b->oh, OW = b->ow;
-	int total = b->n * b->c * (per_input ? b->h * b->w : b->oh * b->ow);
 	snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DPAD_MODE=%d", b->fs, b->s, b->mode);
 	int rc = clcnn_kernel_get(op->ctx, "pool", opt, name, &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, sizeof total, &total, (size_t)0);
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)total);
+				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
+	if (rc)
+		return rc;
+	return clcnn_pool_run3d(op->ctx, k, per_input ? W : OW, per_input ? H : OH, b->n * b->c);
 }
 
 static int blur_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)

@@ -57,6 +57,15 @@ int clcnn_pool_check_4d(const struct clcnn_op *op, char *err, size_t errlen)
 	return 0;
 }
 
+int clcnn_pool_run3d(struct clcnn_context *ctx, cl_kernel k, int w, int h, int planes)
+{
+	size_t lx = w >= 64 ? 64 : (size_t)(w + 7) / 8 * 8, ly = 64 / lx;
+	if (ly > (size_t)h)
+		ly = (size_t)h;
+	size_t global[3] = {(size_t)w, (size_t)h, (size_t)planes}, local[3] = {lx, ly, 1};
+	return clcnn_kernel_run(ctx, k, 3, global, local);
+}
+
 static const char *pair_str(const int *v, char *buf, size_t n)
 {
 	if (v[0] == v[1])
@@ -240,12 +249,12 @@ int clcnn_pool_dev_max_forward(struct clcnn_context *ctx, const struct clcnn_poo
 {
 	char opt[160];
 	cl_kernel k;
-	int H = g->h, W = g->w, OH = g->oh, OW = g->ow, total = g->n * g->c * g->oh * g->ow;
+	int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
 	int rc = clcnn_kernel_get(ctx, "pool", geom_options(g, opt, sizeof opt), "maxpool_fwd", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, k, sizeof x, &x, sizeof y, &y, sizeof arg, &arg, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, sizeof total, &total, (size_t)0);
-	return rc ? rc : clcnn_op_run1d(ctx, k, (size_t)total);
+				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
+	return rc ? rc : clcnn_pool_run3d(ctx, k, OW, OH, g->n * g->c);
 }
 
 int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_pool_geom *g, cl_mem gy, cl_mem arg,
@@ -253,12 +262,12 @@ int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_po
 {
 	char opt[160];
 	cl_kernel k;
-	int H = g->h, W = g->w, OH = g->oh, OW = g->ow, total = g->n * g->c * g->h * g->w;
+	int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
 	int rc = clcnn_kernel_get(ctx, "pool", geom_options(g, opt, sizeof opt), "maxpool_bwd", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, k, sizeof gy, &gy, sizeof arg, &arg, sizeof gx, &gx, sizeof H, &H, sizeof W,
-				       &W, sizeof OH, &OH, sizeof OW, &OW, sizeof total, &total, (size_t)0);
-	return rc ? rc : clcnn_op_run1d(ctx, k, (size_t)total);
+				       &W, sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
+	return rc ? rc : clcnn_pool_run3d(ctx, k, W, H, g->n * g->c);
 }
 
 static int maxpool_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -330,21 +339,22 @@ static void avgpool_ref_backward(const struct clcnn_op *op, const struct clcnn_r
 		avgpool_ref(op, io, 1);
 }
 
-static int avgpool_launch(struct clcnn_op *op, const char *name, cl_mem src, cl_mem dst, int total_in)
+static int avgpool_launch(struct clcnn_op *op, const char *name, cl_mem src, cl_mem dst, int per_input)
 {
 	struct clcnn_pool_geom g = geom_of(op);
 	const struct pool_args *a = op->args;
 	char opt[224], base[160];
 	cl_kernel k;
 	int H = g.h, W = g.w, OH = g.oh, OW = g.ow;
-	int total = total_in ? g.n * g.c * g.h * g.w : g.n * g.c * g.oh * g.ow;
 	snprintf(opt, sizeof opt, "%s -DCOUNT_PAD=%d -DDIVISOR=%d", geom_options(&g, base, sizeof base),
 		 a->count_include_pad, a->divisor_override);
 	int rc = clcnn_kernel_get(op->ctx, "pool", opt, name, &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, sizeof total, &total, (size_t)0);
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)total);
+				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
+	if (rc)
+		return rc;
+	return clcnn_pool_run3d(op->ctx, k, per_input ? W : OW, per_input ? H : OH, g.n * g.c);
 }
 
 static int avgpool_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -420,25 +430,28 @@ static void global_max_ref_backward(const struct clcnn_op *op, const struct clcn
 		io->grad_in[0][p * hw + global_argmax(io->in[0] + p * hw, hw)] = io->grad_out[p];
 }
 
-/* fwd: one item per plane (args x, y[, arg]); bwd: one item per input element (gy[, arg], gx). */
-static int global_launch(struct clcnn_op *op, const char *name, cl_mem a0, cl_mem a1, cl_mem arg, int per_plane)
+/* fwd: one item per plane (x, y[, arg], hw, planes); bwd: one per input element (gy[, arg], gx, hw). */
+static int global_launch(struct clcnn_op *op, const char *name, cl_mem a0, cl_mem a1, cl_mem arg, int forward)
 {
 	cl_kernel k;
-	int hw = op->in[0].d[2] * op->in[0].d[3];
-	int n = per_plane ? (int)clcnn_shape_count(&op->out) : (int)clcnn_shape_count(&op->in[0]);
+	int hw = op->in[0].d[2] * op->in[0].d[3], planes = (int)clcnn_shape_count(&op->out);
 	int rc = clcnn_kernel_get(op->ctx, "pool", "", name, &k);
 	if (rc)
 		return rc;
-	if (!arg)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, sizeof n, &n,
-				       (size_t)0);
-	else if (per_plane)
+	if (forward && !arg)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, sizeof planes,
+				       &planes, (size_t)0);
+	else if (forward)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof arg, &arg, sizeof hw, &hw,
-				       sizeof n, &n, (size_t)0);
+				       sizeof planes, &planes, (size_t)0);
+	else if (!arg)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, (size_t)0);
 	else
 		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof arg, &arg, sizeof a1, &a1, sizeof hw, &hw,
-				       sizeof n, &n, (size_t)0);
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
+				       (size_t)0);
+	if (rc)
+		return rc;
+	return forward ? clcnn_op_run1d(op->ctx, k, (size_t)planes) : clcnn_pool_run3d(op->ctx, k, hw, 1, planes);
 }
 
 static int global_avg_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
