@@ -302,6 +302,37 @@ __kernel void conv_col2im(__global const float *col, int col_off, __global float
 #endif
 }
 
+/*
+ * dst[z][c][r] = src[z][r][c] for R x C row-major matrices, batch entry z at src_off + z*src_stride
+ * (dst likewise); one work-item per 8x8 tile moved through registers. Global (ceil(C/8), ceil(R/8), batch).
+ */
+__kernel void conv_transpose(__global const float *src, int src_off, int src_stride, __global float *dst,
+			     int dst_off, int dst_stride, int R, int C)
+{
+	const int tc = get_global_id(0) * 8, tr = get_global_id(1) * 8, z = get_global_id(2);
+	if (tr >= R || tc >= C)
+		return;
+	__global const float *s = src + src_off + z * src_stride + tr * C + tc;
+	__global float *d = dst + dst_off + z * dst_stride + tc * R + tr;
+	if (tr + 8 <= R && tc + 8 <= C) {
+		const float8 r0 = vload8(0, s), r1 = vload8(0, s + C), r2 = vload8(0, s + 2 * C),
+			     r3 = vload8(0, s + 3 * C), r4 = vload8(0, s + 4 * C), r5 = vload8(0, s + 5 * C),
+			     r6 = vload8(0, s + 6 * C), r7 = vload8(0, s + 7 * C);
+		vstore8((float8)(r0.s0, r1.s0, r2.s0, r3.s0, r4.s0, r5.s0, r6.s0, r7.s0), 0, d);
+		vstore8((float8)(r0.s1, r1.s1, r2.s1, r3.s1, r4.s1, r5.s1, r6.s1, r7.s1), 0, d + R);
+		vstore8((float8)(r0.s2, r1.s2, r2.s2, r3.s2, r4.s2, r5.s2, r6.s2, r7.s2), 0, d + 2 * R);
+		vstore8((float8)(r0.s3, r1.s3, r2.s3, r3.s3, r4.s3, r5.s3, r6.s3, r7.s3), 0, d + 3 * R);
+		vstore8((float8)(r0.s4, r1.s4, r2.s4, r3.s4, r4.s4, r5.s4, r6.s4, r7.s4), 0, d + 4 * R);
+		vstore8((float8)(r0.s5, r1.s5, r2.s5, r3.s5, r4.s5, r5.s5, r6.s5, r7.s5), 0, d + 5 * R);
+		vstore8((float8)(r0.s6, r1.s6, r2.s6, r3.s6, r4.s6, r5.s6, r6.s6, r7.s6), 0, d + 6 * R);
+		vstore8((float8)(r0.s7, r1.s7, r2.s7, r3.s7, r4.s7, r5.s7, r6.s7, r7.s7), 0, d + 7 * R);
+	} else {
+		for (int i = 0; i < min(8, R - tr); i++)
+			for (int j = 0; j < min(8, C - tc); j++)
+				d[j * R + i] = s[i * C + j];
+	}
+}
+
 /* dst[off + c*nb*OP + j*OP + p] = src[n0+j][c][p]: channel-major so one GEMM spans nb images. Global (C*nb). */
 __kernel void conv_to_cn(__global const float *src, __global float *dst, int dst_off, int C, int n0, int nb)
 {
