@@ -375,12 +375,12 @@ const struct clcnn_op_class clcnn_op_conv2d = {
 	.destroy = conv_destroy,
 	.cases = conv_cases,
 	/*
-	 * Each device value is a float32 sum of L products of numbers in [-1, 1]: L <= 16*3*3 = 144 for the
-	 * output and input gradient, L <= 3*7*13 = 273 (batch x plane) for the weight and bias gradients.
-	 * Rounding errors of a sum in any order are ~2^-24 times each partial sum with random signs, so
-	 * ~sqrt(L) * 2^-24 * sqrt(L)/3 ~ L * 2e-8 <= 6e-6 against 1 + |ref| (the worst-case bound L^2 * 2^-24
-	 * is loose); measured worst 2.5e-6 over the table. 1e-5 keeps a systematic slip (a lost tap, an
-	 * off-by-one padding row) visible.
+	 * Each device value is a float32 sum of L products of numbers in [-1, 1]: over the table L <= 144
+	 * (16 channels x 3x3) for the output, <= 288 (32 outputs x 3x3) for the input gradient and <= 273
+	 * (batch x plane, 3x7x13) for the weight and bias gradients. Rounding errors of a sum in any order
+	 * are ~2^-24 times each partial sum with random signs, ~sqrt(L) * 2^-24 * sqrt(L)/3 ~ L * 2e-8
+	 * <= 6e-6 against 1 + |ref| (the worst-case bound L^2 * 2^-24 is loose); measured worst 2.5e-6.
+	 * 1e-5 keeps a systematic slip (a lost tap, an off-by-one padding row) visible.
 	 */
 	.tol = 1e-5,
 };
