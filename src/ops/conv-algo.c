@@ -46,7 +46,7 @@ static size_t weight_count(const struct conv_geom *g)
 	return (size_t)g->cout * (size_t)g->cgi * (size_t)g->kh * (size_t)g->kw;
 }
 
-/* Pre-fill y with the bias so that GEMMs can accumulate into it (beta = 1); returns the beta to use. */
+/* Pre-fill y with the bias so that a GEMM can accumulate into it (beta = 1); returns the beta to use. */
 static int bias_fill(struct clcnn_op *op, const struct clcnn_dev_io *io, float *beta)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
@@ -152,11 +152,10 @@ static size_t direct_scratch(const struct conv_geom *g, int nb, enum conv_dir di
 
 /* ------------------------------------------------------------------ im2col + GEMM */
 
+/* Images n0 .. n0+nb-1 of an N x C x plane tensor into channel-major [C][nb*plane] at dst + dst_off. */
 static int to_cn(struct clcnn_op *op, cl_mem src, cl_mem dst, int dst_off, int C, int n0, int nb)
 {
-	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	cl_kernel k;
-	(void)g;
 	int rc = kernel(op, "conv_to_cn", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &dst_off,
@@ -188,6 +187,7 @@ static int col2im(struct clcnn_op *op, cl_mem col, cl_mem gx, int n0, int nb)
 	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin);
 }
 
+/* Channel-major [CO][nb*plane] at scratch + src_off back into y's images n0.., adding the bias. */
 static int from_cn(struct clcnn_op *op, const struct clcnn_dev_io *io, int src_off, int n0, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
