@@ -1,8 +1,9 @@
 /* conv2d, NCHW float32, weight [CO][CGI][KH][KW]. Every size but the batch is a -D constant (one program per
  * layer geometry), so the per-plane loops below have compile-time trip counts that LLVM/POCL vectorises.
  * Algorithms: direct (one work-item per output; input gradient as a gather; weight gradient as per-image
- * partial sums + a fixed-order batch sum: no atomics), im2col / col2im / channel-major copies for the GEMM
- * path (col is [CI*KH*KW][nb*OH*OW]), and depthwise gathers. FLIP=1: the kernel rotated 180 degrees. */
+ * partial sums + a fixed-order batch sum: no atomics), im2col / col2im / layout copies and an 8x8-tile
+ * transpose for the GEMM path (col is [CI*KH*KW][nb*OH*OW]), and depthwise row kernels. FLIP=1: the kernel
+ * rotated 180 degrees. */
 
 #ifndef KH
 #define KH 3
