@@ -1,9 +1,8 @@
-/* conv2d, NCHW float32, weight [CO][CGI][KH][KW]. Every size but the batch is a -D constant (one program per
- * layer geometry), so the per-plane loops below have compile-time trip counts that LLVM/POCL vectorises.
- * Algorithms: direct (one work-item per output; input gradient as a gather; weight gradient as per-image
- * partial sums + a fixed-order batch sum: no atomics), im2col / col2im / layout copies and an 8x8-tile
- * transpose for the GEMM path (col is [CI*KH*KW][nb*OH*OW]), and depthwise row kernels. FLIP=1: the kernel
- * rotated 180 degrees. */
+/* conv2d, NCHW float32, weight [CO][CGI][KH][KW]; every size but the batch is a -D constant (one program per
+ * layer geometry) so per-plane loops have compile-time trip counts that LLVM/POCL vectorises. direct: one
+ * work-item per output, input gradient as a gather, weight gradient as per-image partials + a fixed-order batch
+ * sum (no atomics); im2col path: col [CI*KH*KW][nb*OH*OW], col2im, layout copies, 8x8-tile transpose; depthwise
+ * row kernels. FLIP=1: the kernel rotated 180 degrees (true convolution). */
 
 #ifndef KH
 #define KH 3
