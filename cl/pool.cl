@@ -161,8 +161,14 @@ __kernel void global_avg_fwd(__global const float *x, __global float *y, int HW,
 	if (p >= planes)
 		return;
 	__global const float *xp = x + (size_t)p * HW;
-	float sum = 0.0f;
-	for (int i = 0; i < HW; i++)
+	/* 8 interleaved partial sums: a shorter dependency chain and ~8x less rounding growth */
+	float8 acc = 0.0f;
+	int i = 0;
+	for (; i + 8 <= HW; i += 8)
+		acc += vload8(0, xp + i);
+	float4 a4 = acc.lo + acc.hi;
+	float sum = (a4.x + a4.y) + (a4.z + a4.w);
+	for (; i < HW; i++)
 		sum += xp[i];
 	y[p] = sum / (float)HW;
 }
