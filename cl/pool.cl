@@ -1,9 +1,8 @@
-/* Pooling: max / average / global / blur (anti-aliased) pooling over NCHW float planes.
- * One work-item per output element (forward) or per input element (backward: a gather over the
- * windows that cover it, so no atomics and a fixed summation order); the range is (x, y, plane), so
- * no index needs an integer division (not vectorisable on CPUs). Window geometry (KH, KW, SH,
- * SW, PH, PW, DH, DW, blur FS and pad mode) comes in as -D defines; plane sizes are arguments.
- * Max pooling keeps the argmax (index within the plane) for backward; ties go to the first. */
+/* Pooling (max / average / global / blur) over NCHW float planes; the range is (x, y, plane), so no
+ * index is divided by a runtime size. Forward: one work-item per output; backward: one per input,
+ * gathering from just the windows that can hold it (no atomics, fixed summation order). Geometry
+ * (KH..DW, blur FS / BS / PAD_MODE) comes as -D defines. Max pooling saves the argmax (index in the
+ * plane) for backward; ties go to the first maximum in scan order, as in PyTorch. */
 
 #ifndef KH
 #define KH 2
