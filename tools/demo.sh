@@ -15,6 +15,6 @@ CLCNN="$BUILD/tools/clcnn"
 "$CLCNN" devices | grep -E '^platform|^\*|^selected' || true
 out="$BUILD/demo"
 mkdir -p "$out"
-"$CLCNN" train models/fmnist.net --epochs "${EPOCHS:-6}" --batch 128 --out "$out/fmnist.safetensors" --force "$@"
+"$CLCNN" train models/fmnist.net --epochs "${EPOCHS:-10}" --batch 128 --out "$out/fmnist.safetensors" --force "$@"
 "$CLCNN" eval models/fmnist.net --weights "$out/fmnist.safetensors" | head -n 1 | sed 's/^accuracy/test accuracy/'
 echo "demo finished in $(( $(date +%s) - start )) s (build included); checkpoint, CSV log and curve in $out/"
