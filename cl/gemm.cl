@@ -1,0 +1,399 @@
+/* GEMM: C = alpha * op(A) * op(B) + beta * C, row-major float32, batched along dimension 2.
+ * Four algorithms, one kernel each: gemm_cpu (outer-product register tiles with explicit vectors, no
+ * __local, for POCL), gemm_cpu_dot (same idea when both operands are unit-stride along k), gemm_gpu
+ * (__local tiles + per-thread register tiles) and gemm_naive (one work-item per element, the judge).
+ * beta == 0 never reads C, so NaN garbage there is ignored as BLAS does.
+ * The host defines GEMM_KERNEL_<NAME> to compile only the kernel it launches: POCL compiles every
+ * kernel of a program once more when the binary is saved, and the GPU kernel is slow to compile there. */
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+
+/* ---------------------------------------------------------------- CPU dialect (POCL) */
+
+/* Vector width along the unit-stride dimension: 16 fills an AVX-512 register, 8 an AVX2 one. */
+#ifndef VW
+#define VW 16
+#endif
+/* Register tile of one work-item: TM rows x TNV vectors of VW columns (TM * TNV accumulators). */
+#ifndef TM
+#define TM 8
+#endif
+#ifndef TNV
+#define TNV 2
+#endif
+/* op(A) = A^T: A is stored k x m, so the TM values of one k step are adjacent. */
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+/* Write the computed tile transposed: the host runs C^T = B * A this way for A^T * B^T. */
+#ifndef STORE_T
+#define STORE_T 0
+#endif
+
+/* mad() lets POCL emit a separate multiply and add; fma() is one instruction where the device says it is fast */
+#if defined(FP_FAST_FMAF) || GEMM_HW_FMA /* the host sets it from CL_DEVICE_SINGLE_FP_CONFIG */
+#define GEMM_FMA(a, b, c) fma(a, b, c)
+#else
+#define GEMM_FMA(a, b, c) mad(a, b, c)
+#endif
+
+#define VT GEMM_CAT(float, VW)
+#define VLOAD GEMM_CAT(vload, VW)
+#define VSTORE GEMM_CAT(vstore, VW)
+#define TN (TNV * VW)
+
+/* acc[i][v] += a_i * b[v] for one k step; a_i are scalar loads that become memory broadcasts. */
+#define GEMM_CPU_STEP(p)                                                                     \
+	do {                                                                                 \
+		_Pragma("unroll") for (int i = 0; i < TM; i++)                               \
+		{                                                                            \
+			const VT a = (VT)(TRANS_A ? ap[i][(p) * lda] : ap[i][(p)]);           \
+			_Pragma("unroll") for (int v = 0; v < TNV; v++) acc[i][v] = GEMM_FMA(a, b[v], acc[i][v]); \
+		}                                                                            \
+	} while (0)
+
+/*
+ * Work-item (x, y, z) owns rows [x*TM, x*TM+TM) and columns [y*TN, y*TN+TN) of batch entry z.
+ * Dimension 0 walks the rows so that consecutive work-items and work-groups share one k x TN panel
+ * of B while it is hot in L2; A (m x k) is the operand that is re-read per column panel.
+ * Rows past M read row M-1 (clamped, never stored) so the hot loop has no row test.
+ */
+#ifdef GEMM_KERNEL_CPU
+__kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A, int offA, int lda,
+		       int strideA, __global const float *B, int offB, int ldb, int strideB, float beta,
+		       __global float *C, int offC, int ldc, int strideC)
+{
+	const int row0 = get_global_id(0) * TM;
+	const int col0 = get_global_id(1) * TN;
+	if (row0 >= M || col0 >= N)
+		return;
+	const int z = get_global_id(2);
+	A += offA + z * strideA;
+	B += offB + z * strideB;
+	C += offC + z * strideC;
+
+	const __global float *ap[TM];
+#pragma unroll
+	for (int i = 0; i < TM; i++) {
+		const int r = min(row0 + i, M - 1);
+		ap[i] = TRANS_A ? A + r : A + r * lda;
+	}
+	VT acc[TM][TNV];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			acc[i][v] = (VT)(0.0f);
+
+	const __global float *bp = B + col0;
+	if (col0 + TN <= N) {
+		for (int p = 0; p < K; p++, bp += ldb) {
+			VT b[TNV];
+#pragma unroll
+			for (int v = 0; v < TNV; v++)
+				b[v] = VLOAD(v, bp);
+			GEMM_CPU_STEP(p);
+		}
+	} else {
+		/* last column panel: vectors inside N load whole, the one across N gathers with the column
+		 * clamped (every load stays inside B; the extra columns are never stored) */
+		const int last = N - 1 - col0, nfull = (N - col0) / VW;
+		for (int p = 0; p < K; p++, bp += ldb) {
+			VT b[TNV];
+#pragma unroll
+			for (int v = 0; v < TNV; v++) {
+				if (v < nfull) {
+					b[v] = VLOAD(v, bp);
+				} else if (v > nfull) {
+					b[v] = (VT)(0.0f);
+				} else {
+					float t[VW];
+#pragma unroll
+					for (int j = 0; j < VW; j++)
+						t[j] = bp[min(v * VW + j, last)];
+					b[v] = VLOAD(0, t);
+				}
+			}
+			GEMM_CPU_STEP(p);
+		}
+	}
+
+	const int rows = min(TM, M - row0);
+	const int cols = min(TN, N - col0);
+#if STORE_T
+	/* C^T tile: each stored column of C is a row of this tile; once per tile, so scalar is fine */
+	for (int i = 0; i < rows; i++) {
+		float t[TN];
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			VSTORE(acc[i][v], v, t);
+		for (int j = 0; j < cols; j++) {
+			__global float *c = C + (col0 + j) * ldc + row0 + i;
+			*c = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * *c;
+		}
+	}
+#else
+	for (int i = 0; i < rows; i++) {
+		__global float *c = C + (row0 + i) * ldc + col0;
+		if (cols == TN) {
+#pragma unroll
+			for (int v = 0; v < TNV; v++) {
+				VT r = alpha * acc[i][v];
+				if (beta != 0.0f)
+					r += beta * VLOAD(v, c);
+				VSTORE(r, v, c);
+			}
+		} else {
+			float t[TN];
+#pragma unroll
+			for (int v = 0; v < TNV; v++)
+				VSTORE(acc[i][v], v, t);
+			for (int j = 0; j < cols; j++)
+				c[j] = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
+		}
+	}
+#endif
+}
+#endif
+
+/* Tile of gemm_cpu_dot: DM rows of A against DN rows of B (both unit-stride along k). */
+#ifndef DM
+#define DM 4
+#endif
+#ifndef DN
+#define DN 4
+#endif
+
+inline float gemm_hsum(VT v)
+{
+#if VW == 16
+	float8 h = v.lo + v.hi;
+#else
+	float8 h = v;
+#endif
+	float4 q = h.lo + h.hi;
+	float2 d = q.lo + q.hi;
+	return d.x + d.y;
+}
+
+/*
+ * A * B^T with A m x k and B n x k: both operands are contiguous along k, so vectors run along k
+ * and each work-item keeps DM x DN vector partial sums, reduced once at the end.
+ * Needs no workspace, so it serves when transposing an operand is not worth it or not possible.
+ */
+#ifdef GEMM_KERNEL_CPU_DOT
+__kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const float *A, int offA, int lda,
+			   int strideA, __global const float *B, int offB, int ldb, int strideB, float beta,
+			   __global float *C, int offC, int ldc, int strideC)
+{
+	const int row0 = get_global_id(0) * DM;
+	const int col0 = get_global_id(1) * DN;
+	if (row0 >= M || col0 >= N)
+		return;
+	const int z = get_global_id(2);
+	A += offA + z * strideA;
+	B += offB + z * strideB;
+	C += offC + z * strideC;
+	const __global float *ap[DM], *bp[DN];
+#pragma unroll
+	for (int i = 0; i < DM; i++)
+		ap[i] = A + min(row0 + i, M - 1) * lda;
+#pragma unroll
+	for (int j = 0; j < DN; j++)
+		bp[j] = B + min(col0 + j, N - 1) * ldb;
+	VT acc[DM][DN];
+#pragma unroll
+	for (int i = 0; i < DM; i++)
+#pragma unroll
+		for (int j = 0; j < DN; j++)
+			acc[i][j] = (VT)(0.0f);
+	const int kv = K / VW * VW;
+	for (int p = 0; p < kv; p += VW) {
+		VT a[DM];
+#pragma unroll
+		for (int i = 0; i < DM; i++)
+			a[i] = VLOAD(0, ap[i] + p);
+#pragma unroll
+		for (int j = 0; j < DN; j++) {
+			const VT b = VLOAD(0, bp[j] + p);
+#pragma unroll
+			for (int i = 0; i < DM; i++)
+				acc[i][j] = GEMM_FMA(a[i], b, acc[i][j]);
+		}
+	}
+	const int rows = min(DM, M - row0);
+	const int cols = min(DN, N - col0);
+#pragma unroll
+	for (int i = 0; i < DM; i++) {
+#pragma unroll
+		for (int j = 0; j < DN; j++) {
+			float s = gemm_hsum(acc[i][j]);
+			for (int p = kv; p < K; p++)
+				s = GEMM_FMA(ap[i][p], bp[j][p], s);
+			if (i < rows && j < cols) {
+				__global float *c = C + (row0 + i) * ldc + col0 + j;
+				*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+			}
+		}
+	}
+}
+#endif
+
+/* ---------------------------------------------------------------- GPU dialect */
+
+/* Block tile TSM x TSN, k slice TSK, each work-item WPTM x WPTN outputs: (TSN/WPTN) x (TSM/WPTM) items. */
+#ifndef TSM
+#define TSM 64
+#endif
+#ifndef TSN
+#define TSN 64
+#endif
+#ifndef TSK
+#define TSK 16
+#endif
+#ifndef WPTM
+#define WPTM 4
+#endif
+#ifndef WPTN
+#define WPTN 4
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+#define RTSM (TSM / WPTM)
+#define RTSN (TSN / WPTN)
+#define GPU_THREADS (RTSM * RTSN)
+
+/*
+ * Work-group (gx, gy) computes the TSM x TSN block at rows gy*TSM, columns gx*TSN; dimension 0 runs
+ * along columns so that neighbouring work-items touch neighbouring addresses of B and C.
+ * Each k slice of op(A) and op(B) is staged in __local (padded by one against bank conflicts);
+ * loads walk the operand's unit-stride dimension for coalescing, whatever the transposition.
+ */
+#ifdef GEMM_KERNEL_GPU
+__kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1))) void
+gemm_gpu(int M, int N, int K, float alpha, __global const float *A, int offA, int lda, int strideA,
+	 __global const float *B, int offB, int ldb, int strideB, float beta, __global float *C, int offC,
+	 int ldc, int strideC)
+{
+	__local float As[TSK][TSM + 1];
+	__local float Bs[TSK][TSN + 1];
+	const int tx = get_local_id(0), ty = get_local_id(1);
+	const int tid = ty * RTSN + tx;
+	const int row0 = get_group_id(1) * TSM, col0 = get_group_id(0) * TSN;
+	const int z = get_global_id(2);
+	A += offA + z * strideA;
+	B += offB + z * strideB;
+	C += offC + z * strideC;
+	float acc[WPTM][WPTN];
+	for (int wm = 0; wm < WPTM; wm++)
+		for (int wn = 0; wn < WPTN; wn++)
+			acc[wm][wn] = 0.0f;
+
+	for (int t = 0; t < K; t += TSK) {
+		for (int idx = tid; idx < TSK * TSM; idx += GPU_THREADS) {
+#if TRANS_A
+			const int i = idx % TSM, p = idx / TSM;
+			const int gi = row0 + i, gp = t + p;
+			As[p][i] = gi < M && gp < K ? A[gp * lda + gi] : 0.0f;
+#else
+			const int p = idx % TSK, i = idx / TSK;
+			const int gi = row0 + i, gp = t + p;
+			As[p][i] = gi < M && gp < K ? A[gi * lda + gp] : 0.0f;
+#endif
+		}
+		for (int idx = tid; idx < TSK * TSN; idx += GPU_THREADS) {
+#if TRANS_B
+			const int p = idx % TSK, j = idx / TSK;
+			const int gj = col0 + j, gp = t + p;
+			Bs[p][j] = gj < N && gp < K ? B[gj * ldb + gp] : 0.0f;
+#else
+			const int j = idx % TSN, p = idx / TSN;
+			const int gj = col0 + j, gp = t + p;
+			Bs[p][j] = gj < N && gp < K ? B[gp * ldb + gj] : 0.0f;
+#endif
+		}
+		barrier(CLK_LOCAL_MEM_FENCE);
+		for (int p = 0; p < TSK; p++) {
+			float a[WPTM], b[WPTN];
+			for (int wm = 0; wm < WPTM; wm++)
+				a[wm] = As[p][ty + wm * RTSM];
+			for (int wn = 0; wn < WPTN; wn++)
+				b[wn] = Bs[p][tx + wn * RTSN];
+			for (int wm = 0; wm < WPTM; wm++)
+				for (int wn = 0; wn < WPTN; wn++)
+					acc[wm][wn] = mad(a[wm], b[wn], acc[wm][wn]);
+		}
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	for (int wm = 0; wm < WPTM; wm++) {
+		const int r = row0 + ty + wm * RTSM;
+		for (int wn = 0; wn < WPTN; wn++) {
+			const int c = col0 + tx + wn * RTSN;
+			if (r < M && c < N) {
+				__global float *o = C + r * ldc + c;
+				*o = beta == 0.0f ? alpha * acc[wm][wn] : alpha * acc[wm][wn] + beta * *o;
+			}
+		}
+	}
+}
+#endif
+
+/*
+ * dst (cols x rows, leading dimension rows) = src^T (rows x cols), per batch entry z; one work-item per
+ * TB x TB block. gemm_cpu has no fast path for B^T, so A * B^T transposes the smaller operand first:
+ * about 8 bytes of memory traffic per element against 2 * (other dimension) flops per element.
+ */
+#ifdef GEMM_KERNEL_TRANSPOSE
+#define TB 16
+__kernel void gemm_transpose(int rows, int cols, __global const float *src, int off, int ld, int stride,
+			     __global float *dst, int dst_stride)
+{
+	const int c0 = get_global_id(0) * TB, r0 = get_global_id(1) * TB, z = get_global_id(2);
+	if (r0 >= rows || c0 >= cols)
+		return;
+	src += off + z * stride + r0 * ld + c0;
+	dst += z * dst_stride + c0 * rows + r0;
+	if (r0 + TB <= rows && c0 + TB <= cols) {
+		float t[TB][TB];
+#pragma unroll
+		for (int i = 0; i < TB; i++)
+			vstore16(vload16(0, src + i * ld), 0, t[i]);
+#pragma unroll
+		for (int j = 0; j < TB; j++)
+#pragma unroll
+			for (int i = 0; i < TB; i++)
+				dst[j * rows + i] = t[i][j];
+	} else {
+		const int nr = min(TB, rows - r0), nc = min(TB, cols - c0);
+		for (int j = 0; j < nc; j++)
+			for (int i = 0; i < nr; i++)
+				dst[j * rows + i] = src[i * ld + j];
+	}
+}
+#endif
+
+/* ---------------------------------------------------------------- reference */
+
+/*
+ * One work-item per element of C, plain float accumulation; transposition is folded into the element
+ * strides of op(A) (sam along m, sak along k) and op(B) (sbk along k, sbn along n).
+ */
+#ifdef GEMM_KERNEL_NAIVE
+__kernel void gemm_naive(int M, int N, int K, float alpha, __global const float *A, int offA, int sam,
+			 int sak, int strideA, __global const float *B, int offB, int sbk, int sbn, int strideB,
+			 float beta, __global float *C, int offC, int ldc, int strideC)
+{
+	const int j = get_global_id(0), i = get_global_id(1), z = get_global_id(2);
+	if (i >= M || j >= N)
+		return;
+	A += offA + z * strideA + i * sam;
+	B += offB + z * strideB + j * sbn;
+	float s = 0.0f;
+	for (int p = 0; p < K; p++)
+		s = mad(A[p * sak], B[p * sbk], s);
+	__global float *c = C + offC + z * strideC + i * ldc + j;
+	*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+}
+#endif

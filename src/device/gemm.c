@@ -1,0 +1,379 @@
+/*
+ * GEMM dispatch: validates the call once, then maps each transposition case onto the kernels of
+ * cl/gemm.cl (or CLBlast). Kernels index with int, so every addressed range must stay below 2^31.
+ */
+#include <limits.h>
+#include <string.h>
+
+/* gemm.h first: it fixes the OpenCL target version before CLBlast includes CL/opencl.h */
+#include "device/gemm.h"
+
+#include <clblast_c.h>
+
+/* One GEMM call with its operands, after validation. */
+struct gemm_call {
+	int ta, tb, m, n, k, batch;
+	float alpha, beta;
+	cl_mem a, b, c;
+	int off_a, lda, stride_a, off_b, ldb, stride_b, off_c, ldc, stride_c;
+	int hw_fma; /* the device has fused multiply-add in hardware */
+};
+
+const char *clcnn_gemm_algo_name(enum clcnn_gemm_algo algo)
+{
+	static const char *const names[] = {"auto", "cpu-vec", "gpu-tiled", "clblast", "naive"};
+	return (unsigned)algo < CLCNN_ARRAY_LEN(names) ? names[algo] : "?";
+}
+
+static int is_cpu(const struct clcnn_context *ctx)
+{
+	return ctx->info.type && strcmp(ctx->info.type, "cpu") == 0;
+}
+
+/* What the device says about its float vectors and FMA; cheap queries, so asked per call. */
+static void device_float_traits(const struct clcnn_context *ctx, int *vw, int *hw_fma)
+{
+	cl_uint w = 0;
+	cl_device_fp_config fp = 0;
+	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
+	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+	*vw = w >= 16 ? 16 : 8;
+	*hw_fma = (fp & CL_FP_FMA) != 0;
+}
+
+/*
+ * Fill the zero fields of cfg with this device's defaults. CPU_VEC tiles were measured on POCL 3.1
+ * (AVX-512, 32 vector registers): 6 x 4 float16 accumulators + 4 B vectors + 1 broadcast = 29
+ * registers; with 8-wide (AVX2, 16 registers) the tile shrinks to 6 x 2 + 2 + 1 = 15.
+ */
+static struct clcnn_gemm_config resolve(const struct clcnn_context *ctx, const struct clcnn_gemm_config *in,
+					int *hw_fma)
+{
+	struct clcnn_gemm_config c;
+	memset(&c, 0, sizeof c);
+	if (in)
+		c = *in;
+	if (c.algo == CLCNN_GEMM_AUTO)
+		c.algo = is_cpu(ctx) ? CLCNN_GEMM_CPU_VEC : CLCNN_GEMM_GPU_TILED;
+	int vw;
+	device_float_traits(ctx, &vw, hw_fma);
+#define DEFAULT(f, v) \
+	if (c.f <= 0) \
+		c.f = (v)
+	DEFAULT(vw, vw);
+	DEFAULT(tm, 6);
+	DEFAULT(tnv, c.vw == 16 ? 4 : 2);
+	DEFAULT(lx, 16);
+	DEFAULT(dm, c.vw == 16 ? 6 : 3);
+	DEFAULT(dn, 4);
+	DEFAULT(tsm, 64);
+	DEFAULT(tsn, 64);
+	DEFAULT(tsk, 16);
+	DEFAULT(wptm, 4);
+	DEFAULT(wptn, 4);
+#undef DEFAULT
+	return c;
+}
+
+/* The largest element index a batched operand touches, for the 2^31 check. */
+static int fits(size_t off, size_t stride, int batch, int rows, int ld, const char *what,
+		struct clcnn_context *ctx)
+{
+	size_t last = off + stride * (size_t)(batch - 1) + (size_t)(rows > 0 ? rows - 1 : 0) * (size_t)ld + (size_t)ld;
+	if (off > INT_MAX || stride > INT_MAX || last > INT_MAX)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: operand %s addresses element %zu, beyond 2^31", what,
+				  last);
+	return 0;
+}
+
+static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a, size_t stride_a, size_t off_b,
+		    size_t stride_b, size_t off_c, size_t stride_c)
+{
+	if (g->m < 0 || g->n < 0 || g->k < 0 || g->batch < 0)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: negative size m=%d n=%d k=%d batch=%d", g->m, g->n,
+				  g->k, g->batch);
+	/* stored shapes: A is k x m when transposed, B is n x k when transposed */
+	int a_rows = g->ta ? g->k : g->m, a_cols = g->ta ? g->m : g->k;
+	int b_rows = g->tb ? g->n : g->k, b_cols = g->tb ? g->k : g->n;
+	if (g->lda < (a_cols > 1 ? a_cols : 1) || g->ldb < (b_cols > 1 ? b_cols : 1) ||
+	    g->ldc < (g->n > 1 ? g->n : 1))
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "gemm: leading dimensions lda=%d ldb=%d ldc=%d too small for %s%s m=%d n=%d k=%d",
+				  g->lda, g->ldb, g->ldc, g->ta ? "T" : "N", g->tb ? "T" : "N", g->m, g->n, g->k);
+	if (g->m == 0 || g->n == 0 || g->batch == 0)
+		return 0;
+	int rc = fits(off_a, stride_a, g->batch, a_rows, g->lda, "A", ctx);
+	if (!rc)
+		rc = fits(off_b, stride_b, g->batch, b_rows, g->ldb, "B", ctx);
+	if (!rc)
+		rc = fits(off_c, stride_c, g->batch, g->m, g->ldc, "C", ctx);
+	if (rc)
+		return rc;
+	g->off_a = (int)off_a, g->stride_a = (int)stride_a;
+	g->off_b = (int)off_b, g->stride_b = (int)stride_b;
+	g->off_c = (int)off_c, g->stride_c = (int)stride_c;
+	return 0;
+}
+
+/* Arguments shared by gemm_cpu, gemm_cpu_dot and gemm_gpu (same order in cl/gemm.cl). */
+static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g)
+{
+	return clcnn_kernel_args(ctx, kr, sizeof(int), &g->m, sizeof(int), &g->n, sizeof(int), &g->k,
+				 sizeof(float), &g->alpha, sizeof(cl_mem), &g->a, sizeof(int), &g->off_a,
+				 sizeof(int), &g->lda, sizeof(int), &g->stride_a, sizeof(cl_mem), &g->b,
+				 sizeof(int), &g->off_b, sizeof(int), &g->ldb, sizeof(int), &g->stride_b,
+				 sizeof(float), &g->beta, sizeof(cl_mem), &g->c, sizeof(int), &g->off_c,
+				 sizeof(int), &g->ldc, sizeof(int), &g->stride_c, (size_t)0);
+}
+
+static size_t div_up(size_t a, size_t b)
+{
+	return (a + b - 1) / b;
+}
+
+/* Outer-product kernel; g->tb must be 0 here (the callers arrange that). */
+static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
+			 int store_t)
+{
+	/* a narrow C (a classifier's 10 outputs) would spend most of a wide tile on clamped columns */
+	int tnv = (int)div_up((size_t)g->n, (size_t)cf->vw);
+	if (tnv > cf->tnv)
+		tnv = cf->tnv;
+	char opts[160];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU -DGEMM_HW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d",
+		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t);
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu", &kr);
+	if (!rc)
+		rc = set_args(ctx, kr, g);
+	if (rc)
+		return rc;
+	size_t global[3] = {div_up((size_t)g->m, (size_t)cf->tm), div_up((size_t)g->n, (size_t)(tnv * cf->vw)),
+			    (size_t)g->batch};
+	/* a fixed local size: POCL compiles one work-group function per local size */
+	size_t local[3] = {(size_t)cf->lx, 1, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+static int run_cpu_dot(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	char opts[96];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU_DOT -DGEMM_HW_FMA=%d -DVW=%d -DDM=%d -DDN=%d", g->hw_fma, cf->vw,
+		 cf->dm, cf->dn);
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu_dot", &kr);
+	if (!rc)
+		rc = set_args(ctx, kr, g);
+	if (rc)
+		return rc;
+	size_t global[3] = {div_up((size_t)g->m, (size_t)cf->dm), div_up((size_t)g->n, (size_t)cf->dn),
+			    (size_t)g->batch};
+	size_t local[3] = {(size_t)cf->lx, 1, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+/* Enqueue dst = src^T for every batch entry (src rows x cols, dst cols x rows, packed). */
+static int run_transpose(struct clcnn_context *ctx, int rows, int cols, cl_mem src, int off, int ld, int stride,
+			 cl_mem dst, int batch)
+{
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_TRANSPOSE", "gemm_transpose", &kr);
+	int dst_stride = rows * cols;
+	if (!rc)
+		rc = clcnn_kernel_args(ctx, kr, sizeof(int), &rows, sizeof(int), &cols, sizeof(cl_mem), &src, sizeof(int),
+				       &off, sizeof(int), &ld, sizeof(int), &stride, sizeof(cl_mem), &dst, sizeof(int),
+				       &dst_stride, (size_t)0);
+	if (rc)
+		return rc;
+	size_t global[3] = {div_up((size_t)cols, 16), div_up((size_t)rows, 16), (size_t)batch};
+	size_t local[3] = {8, 1, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+/*
+ * A * B^T on CPU_VEC transposes one operand so that gemm_cpu can run; its vectors then run along
+ * n (B transposed) or along m (A transposed, computed as (B A^T^T)^T). Transpose the smaller one,
+ * unless it is narrower than one tile: then most of every vector would be clamped padding.
+ */
+static int nt_transposes_b(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	int wide = cf->tnv * cf->vw;
+	return g->n >= wide && (g->n <= g->m || g->m < wide);
+}
+
+/* Floats of workspace CPU_VEC uses (only A * B^T needs one). */
+static size_t cpu_workspace_floats(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	if (!g->tb || g->ta)
+		return 0;
+	return (size_t)(nt_transposes_b(cf, g) ? g->n : g->m) * (size_t)g->k * (size_t)g->batch;
+}
+
+static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
+		   struct clcnn_gemm_workspace *ws)
+{
+	if (!g->tb)
+		return run_cpu_outer(ctx, cf, g, 0);
+	struct gemm_call s = *g;
+	if (!g->ta) {
+		size_t need = cpu_workspace_floats(cf, g) * sizeof(float);
+		if (!ws || g->k < 1)
+			return run_cpu_dot(ctx, cf, g);
+		int rc = clcnn_gemm_workspace_reserve(ctx, ws, need);
+		if (rc)
+			return rc;
+		if (nt_transposes_b(cf, g)) {
+			/* B (n x k) -> B^T (k x n) in the workspace, then the plain product */
+			rc = run_transpose(ctx, g->n, g->k, g->b, g->off_b, g->ldb, g->stride_b, ws->mem, g->batch);
+			s.tb = 0;
+			s.b = ws->mem, s.off_b = 0, s.ldb = g->n, s.stride_b = g->n * g->k;
+			return rc ? rc : run_cpu_outer(ctx, cf, &s, 0);
+		}
+		/* A (m x k) -> A^T (k x m): A^T^T B^T, the case below */
+		rc = run_transpose(ctx, g->m, g->k, g->a, g->off_a, g->lda, g->stride_a, ws->mem, g->batch);
+		if (rc)
+			return rc;
+		s.ta = 1;
+		s.a = ws->mem, s.off_a = 0, s.lda = g->m, s.stride_a = g->m * g->k;
+	}
+	/* A^T B^T = (B A)^T: B (n x k) and A (k x m) as stored form a plain product, written transposed */
+	struct gemm_call t = s;
+	t.ta = t.tb = 0;
+	t.m = s.n, t.n = s.m;
+	t.a = s.b, t.off_a = s.off_b, t.lda = s.ldb, t.stride_a = s.stride_b;
+	t.b = s.a, t.off_b = s.off_a, t.ldb = s.lda, t.stride_b = s.stride_a;
+	return run_cpu_outer(ctx, cf, &t, 1);
+}
+
+static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	int rtsm = cf->tsm / cf->wptm, rtsn = cf->tsn / cf->wptn;
+	if (cf->tsm % cf->wptm || cf->tsn % cf->wptn)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: tile %dx%d not divisible by %dx%d per work-item",
+				  cf->tsm, cf->tsn, cf->wptm, cf->wptn);
+	char opts[160];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GPU -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DTRANS_A=%d -DTRANS_B=%d",
+		 cf->tsm, cf->tsn, cf->tsk, cf->wptm, cf->wptn, g->ta, g->tb);
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gpu", &kr);
+	if (!rc)
+		rc = set_args(ctx, kr, g);
+	if (rc)
+		return rc;
+	size_t global[3] = {div_up((size_t)g->n, (size_t)cf->tsn) * (size_t)rtsn,
+			    div_up((size_t)g->m, (size_t)cf->tsm) * (size_t)rtsm, (size_t)g->batch};
+	size_t local[3] = {(size_t)rtsn, (size_t)rtsm, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+static int run_naive(struct clcnn_context *ctx, const struct gemm_call *g)
+{
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_NAIVE", "gemm_naive", &kr);
+	if (rc)
+		return rc;
+	/* element strides of op(A) along m and k, op(B) along k and n */
+	int sam = g->ta ? 1 : g->lda, sak = g->ta ? g->lda : 1;
+	int sbk = g->tb ? 1 : g->ldb, sbn = g->tb ? g->ldb : 1;
+	rc = clcnn_kernel_args(ctx, kr, sizeof(int), &g->m, sizeof(int), &g->n, sizeof(int), &g->k, sizeof(float),
+			       &g->alpha, sizeof(cl_mem), &g->a, sizeof(int), &g->off_a, sizeof(int), &sam,
+			       sizeof(int), &sak, sizeof(int), &g->stride_a, sizeof(cl_mem), &g->b, sizeof(int),
+			       &g->off_b, sizeof(int), &sbk, sizeof(int), &sbn, sizeof(int), &g->stride_b,
+			       sizeof(float), &g->beta, sizeof(cl_mem), &g->c, sizeof(int), &g->off_c, sizeof(int),
+			       &g->ldc, sizeof(int), &g->stride_c, (size_t)0);
+	if (rc)
+		return rc;
+	size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
+	size_t local[3] = {16, 4, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+static int run_clblast(struct clcnn_context *ctx, const struct gemm_call *g)
+{
+	if (g->k == 0)
+		return run_naive(ctx, g); /* CLBlast rejects k == 0; the result is just beta * C */
+	CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+	CLBlastTranspose tb = g->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+	CLBlastStatusCode s;
+	if (g->batch == 1)
+		s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k, g->alpha,
+				 g->a, (size_t)g->off_a, (size_t)g->lda, g->b, (size_t)g->off_b, (size_t)g->ldb,
+				 g->beta, g->c, (size_t)g->off_c, (size_t)g->ldc, &ctx->queue, NULL);
+	else
+		s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n,
+					       (size_t)g->k, g->alpha, g->a, (size_t)g->off_a, (size_t)g->lda,
+					       (size_t)g->stride_a, g->b, (size_t)g->off_b, (size_t)g->ldb,
+					       (size_t)g->stride_b, g->beta, g->c, (size_t)g->off_c, (size_t)g->ldc,
+					       (size_t)g->stride_c, (size_t)g->batch, &ctx->queue, NULL);
+	if (s != CLBlastSuccess)
+		return clcnn_fail(ctx, CLCNN_ERR_OPENCL, "CLBlast SGEMM %dx%dx%d failed with status %d", g->m, g->n,
+				  g->k, (int)s);
+	return 0;
+}
+
+int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_workspace *ws, size_t bytes)
+{
+	if (bytes == 0 || (ws->mem && ws->bytes >= bytes))
+		return 0;
+	clcnn_gemm_workspace_release(ws);
+	int rc = clcnn_buffer_new(ctx, bytes, &ws->mem);
+	if (!rc)
+		ws->bytes = bytes;
+	return rc;
+}
+
+void clcnn_gemm_workspace_release(struct clcnn_gemm_workspace *ws)
+{
+	if (!ws)
+		return;
+	clcnn_buffer_free(ws->mem);
+	ws->mem = NULL;
+	ws->bytes = 0;
+}
+
+size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
+				  int trans_a, int trans_b, int m, int n, int k, int batch)
+{
+	struct gemm_call g = {.ta = !!trans_a, .tb = !!trans_b, .m = m, .n = n, .k = k, .batch = batch};
+	struct clcnn_gemm_config cf = resolve(ctx, cfg, &g.hw_fma);
+	if (cf.algo != CLCNN_GEMM_CPU_VEC || m <= 0 || n <= 0 || k <= 0 || batch <= 0)
+		return 0;
+	return cpu_workspace_floats(&cf, &g) * sizeof(float);
+}
+
+int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
+		    struct clcnn_gemm_workspace *ws, int trans_a, int trans_b, int m, int n, int k, float alpha, cl_mem a, size_t off_a, int lda, size_t stride_a, cl_mem b,
+		    size_t off_b, int ldb, size_t stride_b, float beta, cl_mem c, size_t off_c, int ldc,
+		    size_t stride_c, int batch)
+{
+	struct gemm_call g = {
+		.ta = !!trans_a, .tb = !!trans_b, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha,
+		.beta = beta, .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc,
+	};
+	int rc = validate(ctx, &g, off_a, stride_a, off_b, stride_b, off_c, stride_c);
+	if (rc || m == 0 || n == 0 || batch == 0)
+		return rc;
+	struct clcnn_gemm_config cf = resolve(ctx, cfg, &g.hw_fma);
+	switch (cf.algo) {
+	case CLCNN_GEMM_CPU_VEC:
+		if (cf.vw != 8 && cf.vw != 16)
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: vector width %d is not 8 or 16", cf.vw);
+		return run_cpu(ctx, &cf, &g, ws);
+	case CLCNN_GEMM_GPU_TILED:
+		return run_gpu(ctx, &cf, &g);
+	case CLCNN_GEMM_CLBLAST:
+		return run_clblast(ctx, &g);
+	case CLCNN_GEMM_NAIVE:
+		return run_naive(ctx, &g);
+	default:
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);
+	}
+}
+
+int clcnn_gemm(struct clcnn_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha, cl_mem a,
+	       size_t off_a, int lda, size_t stride_a, cl_mem b, size_t off_b, int ldb, size_t stride_b, float beta,
+	       cl_mem c, size_t off_c, int ldc, size_t stride_c, int batch)
+{
+	return clcnn_gemm_with(ctx, NULL, NULL, trans_a, trans_b, m, n, k, alpha, a, off_a, lda, stride_a, b, off_b, ldb,
+			       stride_b, beta, c, off_c, ldc, stride_c, batch);
+}
