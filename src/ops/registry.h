@@ -4,6 +4,8 @@
  */
 #define CLCNN_OP_LIST(X) \
 	X(identity) \
+	X(conv2d) \
+	X(linear) \
 	X(maxpool2d) \
 	X(avgpool2d) \
 	X(global_avgpool2d) \
