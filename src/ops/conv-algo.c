@@ -216,14 +216,15 @@ static int transpose(struct clcnn_op *op, cl_mem src, int src_off, int src_strid
 }
 
 /*
- * Whether the weight gradient goes as dW^T = col * gy (pixel-major) — a plain product with a long k
- * that the outer-product GEMM runs ~1.3x faster than gy^T * col^T on POCL (64x288x1764: 0.29 vs
- * 0.38 ms) — rather than the k-vectorised A * B^T. Worth the two small transposes only when dW has
- * enough 8x32 GEMM tiles to keep the cores busy (layer 1 of the Fashion-MNIST net, 32x9, has 2).
+ * Whether the weight gradient goes as dW^T = col * gy (pixel-major): a plain product with a long k,
+ * which the outer-product GEMM runs faster than gy^T * col^T without a workspace on POCL
+ * (288x64x1764: 0.26 vs 0.46 ms; 9x32x50176: 0.19 vs 0.32 ms), worth its two small transposes.
+ * Its output columns are the group's output channels, so it needs enough of them to fill the GEMM's
+ * 64-wide column panels.
  */
 static int weights_transposed(const struct conv_geom *g)
 {
-	return g->cgi * g->kh * g->kw * g->cgo >= 4096;
+	return g->cgo >= 32;
 }
 
 /*
