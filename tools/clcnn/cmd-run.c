@@ -80,8 +80,13 @@ int cmd_run(int argc, char **argv)
 	struct clcnn_st_writer *w = NULL;
 	float **bufs = NULL;
 	int nbufs = 0;
-	int total = clcnn_graph_node_count(m.g) + clcnn_graph_param_count(m.g) + clcnn_graph_input_count(m.g);
+	/* one buffer per input (fed), node output, parameter gradient and input gradient */
+	int total = clcnn_graph_node_count(m.g) + clcnn_graph_param_count(m.g) + 2 * clcnn_graph_input_count(m.g);
 	bufs = calloc((size_t)total, sizeof *bufs);
+	if (!bufs) {
+		cli_error("run", "out of host memory");
+		goto done;
+	}
 	if (weights ? clcnn_graph_load_weights(m.g, weights) : clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {
 		cli_error("run", "%s", clcnn_context_error(m.ctx));
 		goto done;
