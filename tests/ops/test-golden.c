@@ -295,6 +295,23 @@ static void run_fixture(const char *path)
 	fflush(stdout);
 	free(ref_out);
 	free(dev_out);
+	for (int i = 0; i < CLCNN_OP_MAX_IN; i++) {
+		free(rio.grad_in[i]);
+		clcnn_buffer_free(dio.in[i]);
+		clcnn_buffer_free(dio.grad_in[i]);
+	}
+	for (int j = 0; j < CLCNN_OP_MAX_PARAM; j++) {
+		free(pcopy[j]);
+		free(rio.grad_param[j]);
+		clcnn_buffer_free(dio.param[j]);
+		clcnn_buffer_free(dio.grad_param[j]);
+	}
+	clcnn_buffer_free(dio.out);
+	clcnn_buffer_free(dio.state);
+	clcnn_buffer_free(dio.scratch);
+	clcnn_buffer_free(dio.grad_out);
+	for (int i = 0; i < f->nrec; i++)
+		free(f->r[i].v);
 	clcnn_op_free(op);
 	clcnn_context_close(ctx);
 }
