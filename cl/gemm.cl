@@ -17,10 +17,10 @@
 #endif
 /* Register tile of one work-item: TM rows x TNV vectors of VW columns (TM * TNV accumulators). */
 #ifndef TM
-#define TM 8
+#define TM 6
 #endif
 #ifndef TNV
-#define TNV 2
+#define TNV 4
 #endif
 /* op(A) = A^T: A is stored k x m, so the TM values of one k step are adjacent. */
 #ifndef TRANS_A
@@ -31,8 +31,9 @@
 #define STORE_T 0
 #endif
 
-/* mad() lets POCL emit a separate multiply and add; fma() is one instruction where the device says it is fast */
-#if defined(FP_FAST_FMAF) || GEMM_HW_FMA /* the host sets it from CL_DEVICE_SINGLE_FP_CONFIG */
+/* POCL 3.1 compiles mad() to a separate multiply and add and does not define FP_FAST_FMAF, so the
+ * host passes GEMM_HW_FMA from CL_DEVICE_SINGLE_FP_CONFIG; fma() without hardware would be a libcall. */
+#if defined(FP_FAST_FMAF) || GEMM_HW_FMA
 #define GEMM_FMA(a, b, c) fma(a, b, c)
 #else
 #define GEMM_FMA(a, b, c) mad(a, b, c)
@@ -119,11 +120,15 @@ __kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A
 		}
 	}
 
+	/* loops over the tile keep constant indices (guards inside), so acc stays in registers */
 	const int rows = min(TM, M - row0);
 	const int cols = min(TN, N - col0);
+#pragma unroll
+	for (int i = 0; i < TM; i++) {
+		if (i >= rows)
+			continue;
 #if STORE_T
-	/* C^T tile: each stored column of C is a row of this tile; once per tile, so scalar is fine */
-	for (int i = 0; i < rows; i++) {
+		/* C^T tile: each row of this tile is a column of C; once per tile, so scalar is fine */
 		float t[TN];
 #pragma unroll
 		for (int v = 0; v < TNV; v++)
@@ -132,9 +137,7 @@ __kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A
 			__global float *c = C + (col0 + j) * ldc + row0 + i;
 			*c = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * *c;
 		}
-	}
 #else
-	for (int i = 0; i < rows; i++) {
 		__global float *c = C + (row0 + i) * ldc + col0;
 		if (cols == TN) {
 #pragma unroll
@@ -152,14 +155,14 @@ __kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A
 			for (int j = 0; j < cols; j++)
 				c[j] = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
 		}
-	}
 #endif
+	}
 }
 #endif
 
 /* Tile of gemm_cpu_dot: DM rows of A against DN rows of B (both unit-stride along k). */
 #ifndef DM
-#define DM 4
+#define DM 6
 #endif
 #ifndef DN
 #define DN 4

@@ -216,9 +216,11 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 		return run_cpu_outer(ctx, cf, g, 0);
 	struct gemm_call s = *g;
 	if (!g->ta) {
-		size_t need = cpu_workspace_floats(cf, g) * sizeof(float);
-		if (!ws || g->k < 1)
+		size_t floats = cpu_workspace_floats(cf, g);
+		/* the transposed copy is indexed with int too */
+		if (!ws || g->k < 1 || floats > INT_MAX)
 			return run_cpu_dot(ctx, cf, g);
+		size_t need = floats * sizeof(float);
 		int rc = clcnn_gemm_workspace_reserve(ctx, ws, need);
 		if (rc)
 			return rc;

@@ -16,12 +16,14 @@
 
 #define SENTINEL 12345.0f
 
+/* shared_a: every batch entry uses the same A (stride 0), as a convolution's weights do */
 struct gemm_case {
-	int m, n, k, batch;
+	int m, n, k, batch, shared_a;
 };
 
 static const struct gemm_case cases[] = {
-	{1, 1, 1, 1}, {7, 13, 5, 3}, {33, 65, 17, 2}, {100, 37, 129, 1}, {128, 300, 576, 1}, {4, 5, 0, 1},
+	{1, 1, 1, 1, 0},   {7, 13, 5, 3, 1},     {33, 65, 17, 2, 0}, {100, 37, 129, 1, 0},
+	{128, 300, 576, 1, 0}, {4, 5, 0, 1, 0}, {9, 70, 40, 2, 1},
 };
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
@@ -54,8 +56,9 @@ static void operand_init(struct clcnn_context *ctx, struct operand *o, int rows,
 	o->rows = rows, o->cols = cols;
 	o->ld = (cols > 1 ? cols : 1) + 3;
 	o->off = 5;
-	o->stride = (size_t)rows * (size_t)o->ld + 7;
-	o->count = o->off + o->stride * (size_t)batch;
+	o->stride = batch ? (size_t)rows * (size_t)o->ld + 7 : 0;
+	batch = batch ? batch : 1; /* 0: one entry shared by the whole batch */
+	o->count = o->off + ((size_t)rows * (size_t)o->ld + 7) * (size_t)batch;
 	o->host = malloc(o->count * sizeof(float));
 	ck_assert(o->host != NULL);
 	for (size_t i = 0; i < o->count; i++)
@@ -86,7 +89,7 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 {
 	uint32_t seed = (uint32_t)(g->m * 7919 + g->n * 131 + g->k + ta * 17 + tb * 29);
 	struct operand a, b, c;
-	operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->batch, &seed, 0);
+	operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->shared_a ? 0 : g->batch, &seed, 0);
 	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, beta == 0.0f);
 	struct clcnn_gemm_config cf = {.algo = algo};
@@ -188,7 +191,7 @@ START_TEST(test_gemm_cpu_tiles)
 		const struct gemm_case *g = &cases[s];
 		uint32_t seed = 1;
 		struct operand a, b, c, r;
-		operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->batch, &seed, 0);
+		operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->shared_a ? 0 : g->batch, &seed, 0);
 		operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 		operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 		operand_init(ctx, &r, g->m, g->n, g->batch, &seed, 0);
