@@ -290,7 +290,9 @@ gemm_gpu(int M, int N, int K, float alpha, __global const float *A, int offA, in
 	B += offB + z * strideB;
 	C += offC + z * strideC;
 	float acc[WPTM][WPTN];
+#pragma unroll
 	for (int wm = 0; wm < WPTM; wm++)
+#pragma unroll
 		for (int wn = 0; wn < WPTN; wn++)
 			acc[wm][wn] = 0.0f;
 
@@ -318,20 +320,27 @@ gemm_gpu(int M, int N, int K, float alpha, __global const float *A, int offA, in
 #endif
 		}
 		barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
 		for (int p = 0; p < TSK; p++) {
 			float a[WPTM], b[WPTN];
+#pragma unroll
 			for (int wm = 0; wm < WPTM; wm++)
 				a[wm] = As[p][ty + wm * RTSM];
+#pragma unroll
 			for (int wn = 0; wn < WPTN; wn++)
 				b[wn] = Bs[p][tx + wn * RTSN];
+#pragma unroll
 			for (int wm = 0; wm < WPTM; wm++)
+#pragma unroll
 				for (int wn = 0; wn < WPTN; wn++)
 					acc[wm][wn] = mad(a[wm], b[wn], acc[wm][wn]);
 		}
 		barrier(CLK_LOCAL_MEM_FENCE);
 	}
+#pragma unroll
 	for (int wm = 0; wm < WPTM; wm++) {
 		const int r = row0 + ty + wm * RTSM;
+#pragma unroll
 		for (int wn = 0; wn < WPTN; wn++) {
 			const int c = col0 + tx + wn * RTSN;
 			if (r < M && c < N) {
