@@ -238,7 +238,9 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 	for (int k = 0; k < g->nnodes; k++) {
 		t[k].name = g->nodes[g->order[k]].name;
 		t[k].op = g->nodes[g->order[k]].type;
-		t[k].algo = "";
+		const struct clcnn_op *op = g->nodes[g->order[k]].op;
+		t[k].algo = op->cls->algo ? op->cls->algo(op) : "";
+		t[k].flops = op->cls->flops ? op->cls->flops(op) : 0;
 	}
 	if (rc) {
 		free(t);

@@ -2,6 +2,7 @@
  * conv2d (torch.nn.Conv2d semantics): arguments, validation and shape inference, the C reference, and
  * the per-direction choice among the device algorithms of conv-algo.c.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,21 +34,25 @@ static const struct clcnn_arg conv_keys[] = {
 	{NULL, 0, 0, NULL, NULL, NULL},
 };
 
-/* One axis of the output size, or a message why there is none. */
+/* One axis of the output size, or a message why there is none (64-bit sums: inputs are any ints). */
 static int axis(const char *what, int in, int k, int s, int d, int p0, int p1, int *out, char *err, size_t errlen)
 {
-	int span = d * (k - 1) + 1;
-	if (span > in + p0 + p1) {
+	long long span = (long long)d * (k - 1) + 1, padded = (long long)in + p0 + p1;
+	if (span > padded) {
 		if (d > 1)
 			return clcnn_op_invalid(err, errlen,
-						"conv2d: kernel %s %d (%d with dilation %d) larger than padded input %s "
-						"%d (%d + padding %d + %d)",
-						what, k, span, d, what, in + p0 + p1, in, p0, p1);
+						"conv2d: kernel %s %d (%lld with dilation %d) larger than padded input %s "
+						"%lld (%d + padding %d + %d)",
+						what, k, span, d, what, padded, in, p0, p1);
 		return clcnn_op_invalid(err, errlen,
-					"conv2d: kernel %s %d larger than padded input %s %d (%d + padding %d + %d)", what,
-					k, what, in + p0 + p1, in, p0, p1);
+					"conv2d: kernel %s %d larger than padded input %s %lld (%d + padding %d + %d)", what,
+					k, what, padded, in, p0, p1);
 	}
-	*out = (in + p0 + p1 - span) / s + 1;
+	long long o = (padded - span) / s + 1;
+	if (o > INT_MAX)
+		return clcnn_op_invalid(err, errlen, "conv2d: output %s %lld (%d + padding %d + %d) is too large", what, o,
+					in, p0, p1);
+	*out = (int)o;
 	return 0;
 }
 
@@ -96,7 +101,11 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 			return clcnn_op_invalid(err, errlen, "conv2d: padding=same needs stride 1, got stride (%d,%d)",
 						g.sh, g.sw);
 		/* PyTorch: total dilation*(k-1), the odd one out goes to the bottom / right */
-		int th = g.dh * (g.kh - 1), tw = g.dw * (g.kw - 1);
+		long long th64 = (long long)g.dh * (g.kh - 1), tw64 = (long long)g.dw * (g.kw - 1);
+		if (th64 > INT_MAX || tw64 > INT_MAX)
+			return clcnn_op_invalid(err, errlen, "conv2d: padding=same for kernel (%d,%d) with dilation (%d,%d) "
+						"is too large", g.kh, g.kw, g.dh, g.dw);
+		int th = (int)th64, tw = (int)tw64;
 		g.pt = th / 2, g.pb = th - th / 2, g.pl = tw / 2, g.pr = tw - tw / 2;
 	} else {
 		g.pt = a->padding.t, g.pb = a->padding.b, g.pl = a->padding.l, g.pr = a->padding.r;
@@ -110,6 +119,11 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 		rc = axis("width", g.w, g.kw, g.sw, g.dw, g.pl, g.pr, &g.wo, err, errlen);
 	if (rc)
 		return rc;
+	/* the weight is a tensor too: at most INT_MAX elements, which also bounds the fans below */
+	long long wcount = (long long)g.cout * g.cgi; /* each factor < 2^31: checked after every product */
+	if (wcount > INT_MAX || (wcount *= g.kh) > INT_MAX || (wcount *= g.kw) > INT_MAX)
+		return clcnn_op_invalid(err, errlen, "conv2d: weight %dx%dx%dx%d holds more than %d elements", g.cout, g.cgi,
+					g.kh, g.kw, INT_MAX);
 	if (a->algo != CONV_ALGO_AUTO) {
 		const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
 		if (!al->applicable(&g))
@@ -138,6 +152,28 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 	op->state_bytes = 0; /* backward needs only the input, which the executor keeps */
 	op->scratch_bytes = 0;
 	return 0;
+}
+
+static double conv_flops(const struct clcnn_op *op)
+{
+	const struct conv_args *a = op->args;
+	const struct clcnn_shape *in = &op->in[0], *out = &op->out;
+	return 2.0 * out->d[0] * out->d[1] * out->d[2] * out->d[3] * (double)(in->d[1] / a->groups) *
+	       a->kernel_size[0] * a->kernel_size[1];
+}
+
+/* "fwd/bwd-data/bwd-weights" algorithm names, or one name when all agree. */
+static const char *conv_algo_name(const struct clcnn_op *op)
+{
+	const struct conv_priv *p = op->priv;
+	if (!p || !p->algo[0])
+		return "";
+	if (p->algo[0] == p->algo[1] && p->algo[1] == p->algo[2])
+		return p->algo[0]->name;
+	static _Thread_local char buf[96];
+	snprintf(buf, sizeof buf, "%s/%s/%s", p->algo[0]->name, p->algo[1] ? p->algo[1]->name : "-",
+		 p->algo[2] ? p->algo[2]->name : "-");
+	return buf;
 }
 
 static void conv_destroy(struct clcnn_op *op)
@@ -373,6 +409,8 @@ const struct clcnn_op_class clcnn_op_conv2d = {
 	.forward = conv_forward,
 	.backward = conv_backward,
 	.destroy = conv_destroy,
+	.flops = conv_flops,
+	.algo = conv_algo_name,
 	.cases = conv_cases,
 	/*
 	 * Each device value is a float32 sum of L products of numbers in [-1, 1]: over the table L <= 144

@@ -147,6 +147,11 @@ static const struct clcnn_op_case linear_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+static double linear_flops(const struct clcnn_op *op)
+{
+	return 2.0 * op->in[0].d[0] * op->in[0].d[1] * op->out.d[1];
+}
+
 const struct clcnn_op_class clcnn_op_linear = {
 	.name = "linear",
 	.family = "linear",
@@ -162,6 +167,7 @@ const struct clcnn_op_class clcnn_op_linear = {
 	.forward = linear_forward,
 	.backward = linear_backward,
 	.cases = linear_cases,
+	.flops = linear_flops,
 	/*
 	 * Each output is a float32 dot product of at most 70 terms (forward, input gradient) or 17
 	 * (weight gradient: the batch) with |terms| <= 1: error <= 70 * 2^-24 * sum|terms| ~ 3e-4 worst

@@ -189,6 +189,9 @@ struct clcnn_op_class {
 	void (*fill)(const struct clcnn_op *op, int input, int param, double *x, size_t n, uint64_t *rng);
 	const struct clcnn_op_case *cases; /* terminated by {NULL} */
 	double tol;        /* device vs reference: |dev - ref| <= tol * (1 + |ref|) element-wise */
+	/* Optional, for `clcnn bench`: forward FLOPs (multiply-add = 2) and the algorithm in use. */
+	double (*flops)(const struct clcnn_op *op);
+	const char *(*algo)(const struct clcnn_op *op);
 	int stochastic;    /* output depends on seed (dropout, noise) */
 };
 

@@ -71,7 +71,7 @@ int cmd_bench(int argc, char **argv)
 	if (clcnn_graph_init_params(m.g, 1, "default"))
 		goto fail;
 	const struct clcnn_device_info *dev = clcnn_context_device(m.ctx);
-	printf("device: %s; batch %d; median of %d\n", dev->name, batch, iters);
+	printf("device: %s; batch %d; per-node times are means of %d blocking runs\n", dev->name, batch, iters);
 	struct clcnn_node_timing *nt = NULL;
 	int nn = 0;
 	if (clcnn_graph_profile(m.g, iters, &nt, &nn))
