@@ -108,6 +108,13 @@ int graph_find_node(const struct clcnn_graph *g, const char *name);
  * Messages are prefixed with the origin of the offending token when the netfile gave one.
  */
 int graph_check(struct clcnn_graph *g);
+/*
+ * The host half of clcnn_graph_build: graph_check, the schedule and shape inference through every
+ * op's setup() at batch, refusing any value or parameter of more than INT_MAX elements. No device
+ * is touched (the netfile fuzz target runs it on a host-only context). Leaves ops and shapes in g
+ * (released by the next build or clcnn_graph_free), but g is not built: g->batch stays 0.
+ */
+int graph_infer(struct clcnn_graph *g, int batch);
 /* Where a node / input was declared, for messages (returns "" when unknown). */
 const char *graph_node_origin(const struct clcnn_graph *g, int node);
 /* Set origins (netfile): copies the strings; in_origin may be NULL. */

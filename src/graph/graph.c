@@ -5,6 +5,7 @@
  * of the DAG itself happens in graph_check(), at build or at the end of a netfile.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,21 @@ void clcnn_graph_free(struct clcnn_graph *g)
 	free(g);
 }
 
+/*
+ * Element count of a shape when it is at most INT_MAX, else -1. Kernels index tensors with int, so
+ * a larger tensor would wrap (and a product past SIZE_MAX would allocate a tiny buffer).
+ */
+static long long count_within_int(const struct clcnn_shape *s)
+{
+	long long c = 1;
+	for (int i = 0; i < s->ndim; i++) {
+		if (s->d[i] <= 0 || c > INT_MAX / s->d[i])
+			return -1;
+		c *= s->d[i];
+	}
+	return c;
+}
+
 static int check_new_name(struct clcnn_graph *g, const char *what, const char *name)
 {
 	if (!valid_name(name))
@@ -136,6 +152,12 @@ int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const i
 			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': dim %d is %d; dims must be positive", name,
 					  i, dims[i]);
 		s.d[i] = dims[i];
+	}
+	if (count_within_int(&s) < 0) {
+		char b[64];
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "input '%s': shape %s holds more than %d elements, the most a tensor can have", name,
+				  clcnn_shape_str(&s, b, sizeof b), INT_MAX);
 	}
 	if (g->ninputs == g->cap_inputs) {
 		int cap = g->cap_inputs ? 2 * g->cap_inputs : 4;
@@ -502,7 +524,19 @@ static int schedule(struct clcnn_graph *g)
 	return 0;
 }
 
-int clcnn_graph_build(struct clcnn_graph *g, int batch)
+/* A value larger than a tensor may be: the message names it and the batch. */
+static int too_large(struct clcnn_graph *g, int v, const struct clcnn_shape *shape, const char *param, int batch)
+{
+	char b[64];
+	const char *o = v < g->ninputs ? "" : graph_node_origin(g, v - g->ninputs);
+	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+			  "%s%s%s '%s': %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)", o,
+			  sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v),
+			  param ? "parameter " : v < g->ninputs ? "" : "output ", param ? param : "", param ? " " : "",
+			  clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
+}
+
+int graph_infer(struct clcnn_graph *g, int batch)
 {
 	struct clcnn_context *ctx = g->ctx;
 	if (batch < 1)
@@ -516,13 +550,16 @@ int clcnn_graph_build(struct clcnn_graph *g, int batch)
 	g->values = calloc((size_t)graph_nvalues(g), sizeof *g->values);
 	if (!g->values)
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
-	for (int i = 0; i < g->ninputs; i++) {
+	for (int i = 0; i < g->ninputs && !rc; i++) {
 		struct clcnn_shape s = {g->inputs[i].shape.ndim + 1, {batch, 0, 0, 0}};
 		for (int d = 0; d < g->inputs[i].shape.ndim; d++)
 			s.d[d + 1] = g->inputs[i].shape.d[d];
 		g->values[i].shape = s;
+		if (count_within_int(&s) < 0)
+			rc = too_large(g, i, &s, NULL, batch);
 	}
-	for (int k = 0; k < g->nnodes; k++) {
+	/* each output is checked before a consumer sees it, so setup() code can multiply input dims in int */
+	for (int k = 0; k < g->nnodes && !rc; k++) {
 		int i = g->order[k];
 		struct graph_node *n = &g->nodes[i];
 		struct clcnn_shape in[CLCNN_OP_MAX_IN];
@@ -541,13 +578,30 @@ int clcnn_graph_build(struct clcnn_graph *g, int batch)
 			}
 			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, sep(o), n->name, n->type, err,
 					shapes);
-			build_release(g);
-			return rc;
+			break;
 		}
 		g->values[g->ninputs + i].shape = n->op->out;
+		if (count_within_int(&n->op->out) < 0)
+			rc = too_large(g, g->ninputs + i, &n->op->out, NULL, batch);
+		for (int j = 0; j < n->op->nparam && !rc; j++)
+			if (count_within_int(&n->op->param[j].shape) < 0)
+				rc = too_large(g, g->ninputs + i, &n->op->param[j].shape, n->op->param[j].name, batch);
+	}
+	if (rc) {
+		build_release(g);
+		return rc;
 	}
 	for (int v = 0; v < graph_nvalues(g); v++)
 		g->values[v].bytes = clcnn_shape_count(&g->values[v].shape) * sizeof(float);
+	return 0;
+}
+
+int clcnn_graph_build(struct clcnn_graph *g, int batch)
+{
+	struct clcnn_context *ctx = g->ctx;
+	int rc = graph_infer(g, batch);
+	if (rc)
+		return rc;
 	for (int k = 0; k < g->nnodes && !rc; k++) {
 		struct graph_node *n = &g->nodes[g->order[k]];
 		rc = clcnn_op_prepare(n->op, ctx);
