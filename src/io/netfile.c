@@ -105,14 +105,19 @@ static int is_ident_start(char c)
 	return isalpha((unsigned char)c) || c == '_';
 }
 
+/* 1 with the identifier in out, 0 when there is none here, or a status after reporting a long one. */
 static int read_ident(struct parser *p, char *out)
 {
 	size_t n = 0;
+	struct pos at = here(p);
 	if (!is_ident_start(peek(p)))
 		return 0;
 	while (isalnum((unsigned char)peek(p)) || peek(p) == '_') {
-		if (n + 1 < NAME_MAX_LEN)
-			out[n++] = peek(p);
+		/* truncating would make two long names one, or a reference miss its node */
+		if (n + 1 == NAME_MAX_LEN)
+			return fail_at(p, at, "name '%.20s...' is longer than %d characters", out, NAME_MAX_LEN - 1);
+		out[n++] = peek(p);
+		out[n] = 0;
 		advance(p);
 	}
 	out[n] = 0;
@@ -200,8 +205,10 @@ static int parse_items(struct parser *p, struct stmt *st)
 		memset(it, 0, sizeof *it);
 		it->kpos = here(p);
 		char ident[NAME_MAX_LEN];
-		if (!read_ident(p, ident))
-			return fail_at(p, here(p), "expected an input name or key=value, found '%s'", found(p, buf, sizeof buf));
+		int r = read_ident(p, ident);
+		if (r <= 0)
+			return r < 0 ? r : fail_at(p, here(p), "expected an input name or key=value, found '%s'",
+						   found(p, buf, sizeof buf));
 		skip_space(p, 0);
 		if (peek(p) == '=') {
 			advance(p);
@@ -256,28 +263,34 @@ static int parse_statement(struct parser *p, struct stmt *st)
 		struct pos at = here(p);
 		advance(p);
 		char d[NAME_MAX_LEN];
-		if (!read_ident(p, d) || (strcmp(d, "output") && strcmp(d, "loss")))
+		int r = read_ident(p, d);
+		if (r < 0)
+			return r;
+		if (!r || (strcmp(d, "output") && strcmp(d, "loss")))
 			return fail_at(p, at, "unknown directive; known: @output NODE, @loss NODE");
 		st->directive = strcmp(d, "output") ? 2 : 1;
 		snprintf(st->layer, sizeof st->layer, "%s", st->directive == 1 ? "@output" : "@loss");
 		st->lpos = at;
 		skip_space(p, 0);
 		st->npos = here(p);
-		if (!read_ident(p, st->name))
-			return fail_at(p, here(p), "@%s needs a node name, found '%s'", d, found(p, buf, sizeof buf));
+		if ((r = read_ident(p, st->name)) <= 0)
+			return r < 0 ? r : fail_at(p, here(p), "@%s needs a node name, found '%s'", d, found(p, buf, sizeof buf));
 		return end_of_statement(p);
 	}
 	st->npos = here(p);
-	if (!read_ident(p, st->name))
-		return fail_at(p, here(p), "expected a statement 'name = layer(...)', found '%s'", found(p, buf, sizeof buf));
+	int r = read_ident(p, st->name);
+	if (r <= 0)
+		return r < 0 ? r
+			     : fail_at(p, here(p), "expected a statement 'name = layer(...)', found '%s'",
+				       found(p, buf, sizeof buf));
 	skip_space(p, 0);
 	if (peek(p) != '=')
 		return fail_at(p, here(p), "expected '=' after '%s', found '%s'", st->name, found(p, buf, sizeof buf));
 	advance(p);
 	skip_space(p, 0);
 	st->lpos = here(p);
-	if (!read_ident(p, st->layer))
-		return fail_at(p, here(p), "expected a layer name after '=', found '%s'", found(p, buf, sizeof buf));
+	if ((r = read_ident(p, st->layer)) <= 0)
+		return r < 0 ? r : fail_at(p, here(p), "expected a layer name after '=', found '%s'", found(p, buf, sizeof buf));
 	st->end = here(p);
 	skip_space(p, 0);
 	if (peek(p) == '(') {
@@ -539,6 +552,8 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 		if (st->directive == 1 ? clcnn_graph_set_output(g, st->name) : clcnn_graph_set_loss(g, st->name))
 			return fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
 	}
+	if (!g->nnodes) /* graph_check would say so too, but without naming the file */
+		return clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s: no layers, only inputs", p->file);
 	if (graph_check(g)) {
 		/* messages of graph_check already start with the origin of the offending token */
 		char *msg = clcnn_strdup(clcnn_context_error(p->ctx));
