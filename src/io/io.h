@@ -69,6 +69,13 @@ size_t clcnn_st_dtype_size(const char *dtype);
  */
 int clcnn_st_to_f32(const struct clcnn_st_entry *e, float *dst, char *err, size_t errlen);
 
+/*
+ * 1 when some element of e converts (as clcnn_st_to_f32 does) to NaN or +-inf, with the index and
+ * value of the first one in *index and *value (each may be NULL); 0 when all are finite and for
+ * an entry whose byte size disagrees with its dtype. Loaders refuse weights that are not finite.
+ */
+int clcnn_st_find_nonfinite(const struct clcnn_st_entry *e, size_t *index, float *value);
+
 struct clcnn_st_writer;
 
 int clcnn_st_writer_new(struct clcnn_st_writer **out);

@@ -503,33 +503,63 @@ static float e4m3_to_float(uint32_t b)
 	return b & 0x80 ? -v : v;
 }
 
+/* Element p of dtype dt as a float (see clcnn_st_to_f32). */
+static float convert_one(const struct st_dtype *dt, const unsigned char *p)
+{
+	uint64_t u = load_le(p, dt->size);
+	float v;
+	switch (dt->kind) {
+	case K_BOOL: v = u ? 1.0f : 0.0f; break;
+	case K_U8: case K_U16: case K_U32: case K_U64: v = (float)u; break;
+	case K_I8: v = (float)(int8_t)u; break;
+	case K_I16: v = (float)(int16_t)u; break;
+	case K_I32: v = (float)(int32_t)u; break;
+	case K_I64: v = (float)(int64_t)u; break;
+	case K_F16: v = half_to_float((uint32_t)u); break;
+	case K_E5M2: v = half_to_float((uint32_t)u << 8); break; /* E5M2 is the top byte of an F16 */
+	case K_E4M3: v = e4m3_to_float((uint32_t)u); break;
+	case K_BF16: { uint32_t b = (uint32_t)u << 16; memcpy(&v, &b, 4); break; }
+	case K_F32: { uint32_t b = (uint32_t)u; memcpy(&v, &b, 4); break; }
+	case K_F64: default: { double d; memcpy(&d, &u, 8); v = (float)d; break; }
+	}
+	return v;
+}
+
+static const struct st_dtype *entry_dtype(const struct clcnn_st_entry *e)
+{
+	const struct st_dtype *dt = dtype_find(e->dtype);
+	return dt && e->count <= SIZE_MAX / dt->size && e->nbytes == e->count * dt->size ? dt : NULL;
+}
+
 int clcnn_st_to_f32(const struct clcnn_st_entry *e, float *dst, char *err, size_t errlen)
 {
 	if (!e || (!dst && e->count))
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_st_to_f32: NULL argument");
-	const struct st_dtype *dt = dtype_find(e->dtype);
-	if (!dt || e->nbytes != e->count * dt->size)
+	const struct st_dtype *dt = entry_dtype(e);
+	if (!dt)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "tensor \"%s\": dtype %s does not match %zu bytes",
 				     e->name ? e->name : "", e->dtype, e->nbytes);
 	const unsigned char *p = e->data;
+	for (size_t i = 0; i < e->count; i++, p += dt->size)
+		dst[i] = convert_one(dt, p);
+	return 0;
+}
+
+int clcnn_st_find_nonfinite(const struct clcnn_st_entry *e, size_t *index, float *value)
+{
+	const struct st_dtype *dt = e ? entry_dtype(e) : NULL;
+	if (!dt)
+		return 0;
+	const unsigned char *p = e->data;
 	for (size_t i = 0; i < e->count; i++, p += dt->size) {
-		uint64_t u = load_le(p, dt->size);
-		float v;
-		switch (dt->kind) {
-		case K_BOOL: v = u ? 1.0f : 0.0f; break;
-		case K_U8: case K_U16: case K_U32: case K_U64: v = (float)u; break;
-		case K_I8: v = (float)(int8_t)u; break;
-		case K_I16: v = (float)(int16_t)u; break;
-		case K_I32: v = (float)(int32_t)u; break;
-		case K_I64: v = (float)(int64_t)u; break;
-		case K_F16: v = half_to_float((uint32_t)u); break;
-		case K_E5M2: v = half_to_float((uint32_t)u << 8); break; /* E5M2 is the top byte of an F16 */
-		case K_E4M3: v = e4m3_to_float((uint32_t)u); break;
-		case K_BF16: { uint32_t b = (uint32_t)u << 16; memcpy(&v, &b, 4); break; }
-		case K_F32: { uint32_t b = (uint32_t)u; memcpy(&v, &b, 4); break; }
-		case K_F64: default: { double d; memcpy(&d, &u, 8); v = (float)d; break; }
+		float v = convert_one(dt, p);
+		if (!isfinite(v)) {
+			if (index)
+				*index = i;
+			if (value)
+				*value = v;
+			return 1;
 		}
-		dst[i] = v;
 	}
 	return 0;
 }

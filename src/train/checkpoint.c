@@ -7,7 +7,10 @@
  * Loading compares the whole file with the graph before touching a single parameter and reports
  * every mismatch in one message: a half-loaded model is worse than a refused one.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +197,35 @@ static void check_entry(struct report *r, const struct clcnn_st_file *f, const c
 			clcnn_shape_str(shape, b, sizeof b));
 	if (strcmp(e->dtype, int64 ? "I64" : "F32"))
 		problem(r, "'%s': dtype %s in the file, %s expected", name, e->dtype, int64 ? "I64" : "F32");
+	/* a NaN or Inf would silently poison every later step: refuse it here, naming where it is */
+	size_t at;
+	float v;
+	if (clcnn_st_find_nonfinite(e, &at, &v)) {
+		char idx[32], val[32];
+		snprintf(idx, sizeof idx, "%zu", at);
+		snprintf(val, sizeof val, "%g", (double)v);
+		problem(r, "'%s': element %s is %s (weights must be finite)", name, idx, val);
+	}
+}
+
+/* A metadata value that must be a whole decimal number in 0..max (absent: -1, nothing reported). */
+static int meta_uint(const struct clcnn_st_file *f, const char *key, unsigned long long max, unsigned long long *out,
+		     struct report *r)
+{
+	const char *v = clcnn_st_meta(f, key);
+	if (!v)
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long u = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
+	if (!end || *end || errno || u > max) {
+		char range[32];
+		snprintf(range, sizeof range, "0..%llu", max);
+		problem(r, "metadata '%s' is \"%s\", not a whole number in %s", key, v, range);
+		return -1;
+	}
+	*out = u;
+	return 0;
 }
 
 static int known_name(const struct clcnn_graph *g, const struct clcnn_trainer *t, const char *name)
@@ -238,6 +270,8 @@ static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path
 	if (rc)
 		return clcnn_fail(ctx, rc, "%s", err);
 	struct report r = {0};
+	unsigned long long steps = 0, rng_state = 0, seed = 0, saved_epoch = 0;
+	int have_steps = 0;
 	for (int i = 0; i < g->nparams; i++)
 		check_entry(&r, f, g->params[i].name, &g->params[i].spec.shape, g->params[i].spec.int64);
 	for (int s = 0; t && s < t->nslots; s++)
@@ -264,7 +298,12 @@ static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path
 		if (!st || !rng)
 			problem(&r, "metadata 'step' or 'rng' missing: not a checkpoint of clcnn_trainer_save%s%s%s", "", "",
 				"");
+		have_steps = !meta_uint(f, "step", LONG_MAX, &steps, &r);
+		meta_uint(f, "rng", UINT64_MAX, &rng_state, &r);
+		meta_uint(f, "seed", UINT64_MAX, &seed, &r);
 	}
+	if (epoch)
+		meta_uint(f, "epoch", INT_MAX, &saved_epoch, &r);
 	if (r.n) {
 		rc = clcnn_fail(ctx, CLCNN_ERR_FORMAT, "%s does not match the graph (%d problem%s):%s", path, r.n,
 				r.n == 1 ? "" : "s", r.buf ? r.buf : "");
@@ -281,18 +320,15 @@ static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path
 			if (t->slot[s][i])
 				rc = upload(ctx, clcnn_st_find(f, buf), t->slot[s][i]);
 		}
-	if (!rc && t) {
-		t->steps = strtol(clcnn_st_meta(f, "step"), NULL, 10);
-		t->rng = strtoull(clcnn_st_meta(f, "rng"), NULL, 10);
-		const char *seed = clcnn_st_meta(f, "seed");
-		if (seed)
-			t->seed = strtoull(seed, NULL, 10);
+	if (!rc && t && have_steps) {
+		t->steps = (long)steps;
+		t->rng = rng_state;
+		if (clcnn_st_meta(f, "seed"))
+			t->seed = seed;
 		t->lr = clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps > 0 ? t->steps - 1 : 0);
 	}
-	if (!rc && epoch) {
-		const char *e = clcnn_st_meta(f, "epoch");
-		*epoch = e ? (int)strtol(e, NULL, 10) : 0;
-	}
+	if (!rc && epoch)
+		*epoch = (int)saved_epoch;
 	clcnn_st_free(f);
 	return rc;
 }
