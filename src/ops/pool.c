@@ -77,11 +77,12 @@ static const char *pair_str(const int *v, char *buf, size_t n)
 
 /* PyTorch's pooling_output_shape: with ceil_mode the last window must start inside the input or
  * the left padding, so a window that would start in the right padding is dropped. */
-static int pool_out_size(int in, int k, int s, int p, int d, int ceil_mode)
+static long long pool_out_size(int in, int k, int s, int p, int d, int ceil_mode)
 {
-	int span = in + 2 * p - d * (k - 1) - 1; /* >= 0 once setup has checked the kernel fits */
-	int out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
-	if (ceil_mode && (out - 1) * s >= in + p)
+	/* 64-bit: the arguments are any ints; >= 0 once setup has checked the kernel fits */
+	long long span = (long long)in + 2LL * p - (long long)d * (k - 1) - 1;
+	long long out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+	if (ceil_mode && (out - 1) * s >= (long long)in + p)
 		out--;
 	return out;
 }
@@ -124,22 +125,25 @@ static int pool_geom(const struct clcnn_op *op, struct clcnn_pool_geom *g, char 
 						"%s: padding %d is more than half of kernel_size %d in %s (PyTorch "
 						"requires padding <= kernel_size / 2)",
 						name, p, k, dim);
-		int ek = dil * (k - 1) + 1;
-		if (ek > in + 2 * p) {
+		long long ek = (long long)dil * (k - 1) + 1, padded = (long long)in + 2LL * p;
+		if (ek > padded) {
 			if (dil > 1)
 				return clcnn_op_invalid(err, errlen,
-							"%s: dilated kernel %d (kernel_size %d, dilation %d) larger than "
-							"padded input %s %d",
-							name, ek, k, dil, dim, in + 2 * p);
-			return clcnn_op_invalid(err, errlen, "%s: kernel %d larger than padded input %s %d", name, k,
-						dim, in + 2 * p);
+							"%s: dilated kernel %lld (kernel_size %d, dilation %d) larger than "
+							"padded input %s %lld",
+							name, ek, k, dil, dim, padded);
+			return clcnn_op_invalid(err, errlen, "%s: kernel %d larger than padded input %s %lld", name, k,
+						dim, padded);
 		}
+		long long out = pool_out_size(in, k, d ? g->sw : g->sh, p, dil, a->ceil_mode);
+		if (out > INT_MAX)
+			return clcnn_op_invalid(err, errlen, "%s: output %s %lld is too large", name, dim, out);
 	}
 	if (!dilated && a->divisor_override < 0)
 		return clcnn_op_invalid(err, errlen, "%s: divisor_override must be >= 1 (0 = none), got %d", name,
 					a->divisor_override);
-	g->oh = pool_out_size(g->h, g->kh, g->sh, g->ph, g->dh, a->ceil_mode);
-	g->ow = pool_out_size(g->w, g->kw, g->sw, g->pw, g->dw, a->ceil_mode);
+	g->oh = (int)pool_out_size(g->h, g->kh, g->sh, g->ph, g->dh, a->ceil_mode);
+	g->ow = (int)pool_out_size(g->w, g->kw, g->sw, g->pw, g->dw, a->ceil_mode);
 	return 0;
 }
 
