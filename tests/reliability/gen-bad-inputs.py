@@ -1,0 +1,406 @@
+#!/usr/bin/python3
+"""Generate the malformed-input corpus tests/data/bad/ and the fuzz seeds tests/fuzz/seeds/.
+
+    tests/reliability/gen-bad-inputs.py
+
+Every case is a small file plus "<file>.expect": the status name on the first line, then the exact
+message the reader gives (the file is opened by its bare name from inside its folder, so messages
+start with that name). tests/reliability/test-bad-inputs.c checks them all; the fuzz targets
+replay the same files. Files under tests/data/bad/ that this script does not write (crash inputs
+found by tools/fuzz.sh, with hand-written .expect files) are left alone.
+
+Only the Python standard library is used (struct, zlib, json).
+"""
+import gzip
+import json
+import os
+import struct
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BAD = os.path.join(ROOT, "tests", "data", "bad")
+SEEDS = os.path.join(ROOT, "tests", "fuzz", "seeds")
+FORMAT, IO = "CLCNN_ERR_FORMAT", "CLCNN_ERR_IO"
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def case(kind, name, data, status, message):
+    """One malformed file and its expected outcome; message may use {f} for the file name."""
+    write(os.path.join(BAD, kind, name), data)
+    write(os.path.join(BAD, kind, name + ".expect"), status + "\n" + message.format(f=name) + "\n")
+
+
+# ----------------------------------------------------------------------------- safetensors
+
+def st(header, data=b"", hlen=None):
+    """A safetensors file: u64 LE header length, header (dict -> JSON, or raw text), data."""
+    h = header if isinstance(header, str) else json.dumps(header, separators=(",", ":"))
+    h = h.encode()
+    return struct.pack("<Q", len(h) if hlen is None else hlen) + h + data
+
+
+def f32(*values):
+    return struct.pack("<%df" % len(values), *values)
+
+
+def t(dtype="F32", shape=(4,), offsets=(0, 16)):
+    return {"dtype": dtype, "shape": list(shape), "data_offsets": list(offsets)}
+
+
+def safetensors_cases():
+    k = "safetensors"
+    ok = st({"w": t()}, f32(1, 2, 3, 4))
+    case(k, "empty.safetensors", b"", FORMAT, "{f}: file is 0 bytes, shorter than the 8-byte header length")
+    case(k, "truncated-length.safetensors", ok[:5], FORMAT,
+         "{f}: file is 5 bytes, shorter than the 8-byte header length")
+    hl = struct.unpack("<Q", ok[:8])[0]
+    case(k, "truncated-header.safetensors", ok[:8 + hl // 2], FORMAT,
+         "{f}: header length %d is larger than the %d bytes after it" % (hl, hl // 2))
+    case(k, "truncated-data.safetensors", ok[:-6], FORMAT,
+         "{f}: tensor \"w\": data_offsets [0, 16] outside the 10-byte data section")
+    case(k, "header-length-zero.safetensors", st("{}", hlen=0), FORMAT, "{f}: header length is 0")
+    case(k, "huge-header-length.safetensors", st("{}", b"\0" * 14, hlen=1 << 63), FORMAT,
+         "{f}: header length 9223372036854775808 is larger than the 16 bytes after it")
+    png = bytes.fromhex("89504e470d0a1a0a") + b"\0" * 24
+    case(k, "wrong-magic-png.safetensors", png, FORMAT,
+         "{f}: header length %d is larger than the 24 bytes after it" % struct.unpack("<Q", png[:8])[0])
+    case(k, "not-json.safetensors", st('{"w": {"dtype": "F32",'), FORMAT,
+         "{f}: header is not valid JSON (error at byte 21 of 22)")
+    case(k, "header-array.safetensors", st("[1, 2]"), FORMAT, "{f}: header is not a JSON object")
+    case(k, "trailing-garbage.safetensors", st('{"w":' + json.dumps(t()) + "}xyz", f32(1, 2, 3, 4)), FORMAT,
+         "{f}: header has data after the JSON value (at byte 61 of 64)")
+    case(k, "entry-not-object.safetensors", st('{"w": [1, 2]}'), FORMAT,
+         "{f}: tensor \"w\": entry is not an object")
+    case(k, "dtype-number.safetensors", st({"w": dict(t(), dtype=7)}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"dtype\" is not a string")
+    case(k, "dtype-unknown.safetensors", st({"w": t("F128")}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": unknown dtype \"F128\"")
+    case(k, "shape-string.safetensors", st({"w": dict(t(), shape="4")}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"shape\" is not an array")
+    case(k, "shape-negative.safetensors", st({"w": t(shape=(-4,))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": shape[0] = -4 is negative")
+    case(k, "shape-fraction.safetensors", st({"w": t(shape=(2, 1.5))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": shape[1] is not an integer")
+    case(k, "shape-bool.safetensors", st({"w": t(shape=(True,))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": shape[0] is not an integer")
+    case(k, "shape-nine-dims.safetensors", st({"w": t(shape=(1,) * 9)}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": shape has 9 dims, more than 8")
+    case(k, "shape-overflow-count.safetensors", st({"w": t("U8", (1 << 32,) * 3)}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": shape [4294967296, 4294967296, 4294967296] has too many elements (overflow)")
+    case(k, "shape-overflow-bytes.safetensors", st({"w": t("F64", (1 << 31, 1 << 31, 2))}, f32(1, 2, 3, 4)),
+         FORMAT, "{f}: tensor \"w\": shape [2147483648, 2147483648, 2] of F64 is too many bytes (overflow)")
+    case(k, "shape-huge.safetensors", st({"w": t(shape=(10 ** 12,))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": data_offsets [0, 16] hold 16 bytes but shape [1000000000000] of F32 needs "
+         "4000000000000")
+    case(k, "shape-missing.safetensors", st({"w": {"dtype": "F32", "data_offsets": [0, 16]}}, f32(1, 2, 3, 4)),
+         FORMAT, "{f}: tensor \"w\": missing \"shape\"")
+    case(k, "offsets-missing.safetensors", st({"w": {"dtype": "F32", "shape": [4]}}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": missing \"data_offsets\"")
+    case(k, "offsets-strings.safetensors", st({"w": t(offsets=("0", "16"))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"data_offsets\" is not an array of two non-negative integers")
+    case(k, "offsets-negative.safetensors", st({"w": t(offsets=(-16, 0))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"data_offsets\" is not an array of two non-negative integers")
+    case(k, "offsets-three.safetensors", st({"w": t(offsets=(0, 8, 16))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"data_offsets\" is not an array of two non-negative integers")
+    case(k, "offsets-beyond-2p53.safetensors", st({"w": t(offsets=(0, 1 << 54))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": \"data_offsets\" is not an array of two non-negative integers")
+    case(k, "offsets-reversed.safetensors", st({"w": t(offsets=(16, 0))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": data_offsets [16, 0] end before begin")
+    case(k, "offsets-out-of-range.safetensors", st({"w": t(offsets=(4096, 4112))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": data_offsets [4096, 4112] outside the 16-byte data section")
+    case(k, "offsets-size-mismatch.safetensors", st({"w": t(offsets=(0, 12))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: tensor \"w\": data_offsets [0, 12] hold 12 bytes but shape [4] of F32 needs 16")
+    case(k, "offsets-overlap.safetensors",
+         st({"a": t(offsets=(0, 16)), "b": t(offsets=(8, 24))}, f32(*range(6))), FORMAT,
+         "{f}: data of tensors \"a\" [0, 16] and \"b\" [8, 24] overlap")
+    case(k, "offsets-same-region.safetensors",
+         st({"a": t(offsets=(0, 16)), "b": t(offsets=(0, 16))}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: data of tensors \"a\" [0, 16] and \"b\" [0, 16] overlap")
+    case(k, "duplicate-name.safetensors",
+         st('{"w":' + json.dumps(t()) + ',"w":' + json.dumps(t(offsets=(16, 32))) + "}", f32(*range(8))),
+         FORMAT, "{f}: duplicate tensor name \"w\"")
+    case(k, "metadata-array.safetensors", st({"__metadata__": ["a"], "w": t()}, f32(1, 2, 3, 4)), FORMAT,
+         "{f}: \"__metadata__\" is not an object")
+    case(k, "metadata-number.safetensors", st({"__metadata__": {"epoch": 3}, "w": t()}, f32(1, 2, 3, 4)),
+         FORMAT, "{f}: \"__metadata__\" value of \"epoch\" is not a string")
+    case(k, "metadata-twice.safetensors",
+         st('{"__metadata__":{},"__metadata__":{},"w":' + json.dumps(t()) + "}", f32(1, 2, 3, 4)), FORMAT,
+         "{f}: duplicate \"__metadata__\"")
+    s = os.path.join(SEEDS, "safetensors")
+    dtypes = [("BOOL", 1), ("U8", 1), ("I8", 1), ("U16", 2), ("I16", 2), ("F16", 2), ("BF16", 2), ("U32", 4),
+              ("I32", 4), ("F32", 4), ("U64", 8), ("I64", 8), ("F64", 8), ("F8_E4M3", 1), ("F8_E5M2", 1)]
+    header, data = {"__metadata__": {"format": "pt", "note": "seed"}}, b""
+    for i, (dt, size) in enumerate(dtypes):
+        blob = bytes((i * 37 + j * 11) % 256 for j in range(3 * size))
+        header["t_" + dt.lower()] = {"dtype": dt, "shape": [3], "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    header["scalar"] = {"dtype": "F32", "shape": [], "data_offsets": [len(data), len(data) + 4]}
+    header["empty"] = {"dtype": "F32", "shape": [0, 5], "data_offsets": [len(data) + 4, len(data) + 4]}
+    data += f32(2.5)
+    write(os.path.join(s, "every-dtype.safetensors"), st(header, data))
+    write(os.path.join(s, "nonfinite.safetensors"),
+          st({"w": t(shape=(2, 2))}, f32(1.0, float("nan"), float("inf"), -float("inf"))))
+    case(k, "deep-nesting.safetensors", st("[" * 2000 + "]" * 2000), FORMAT,
+         "{f}: header is not valid JSON (error at byte 1000 of 4000)")
+
+
+# ------------------------------------------------------------------------------------- IDX
+
+def idx(dims, data=None, magic=None):
+    m = magic if magic is not None else (0x0800 | len(dims))
+    body = struct.pack(">I", m) + b"".join(struct.pack(">I", d) for d in dims)
+    if data is None:
+        n = 1
+        for d in dims:
+            n *= d
+        data = bytes(i % 251 for i in range(n))
+    return body + data
+
+
+def idx_cases():
+    k = "idx"
+    case(k, "empty.idx", b"", FORMAT, "{f}: file is 0 bytes, too short for an IDX magic")
+    case(k, "short-magic.idx", b"\0\0\x08", FORMAT, "{f}: file is 3 bytes, too short for an IDX magic")
+    case(k, "wrong-magic.idx", idx([2, 2], magic=0x12340802), FORMAT,
+         "{f}: wrong IDX magic 0x12340802 (expected 0x000008NN: uint8 with NN = 1 to 4 dims)")
+    case(k, "wrong-magic-gzip-text.idx", b"P5 28 28 255\n", FORMAT,
+         "{f}: wrong IDX magic 0x50352032 (expected 0x000008NN: uint8 with NN = 1 to 4 dims)")
+    case(k, "float-elements.idx", idx([2], b"\0" * 8, magic=0x0D01), FORMAT,
+         "{f}: IDX element type 0x0d is not supported (only 0x08, uint8)")
+    case(k, "zero-dims.idx", idx([], b"", magic=0x0800), FORMAT, "{f}: IDX with 0 dims is not supported (1 to 4)")
+    case(k, "five-dims.idx", idx([1] * 5, b"\0"), FORMAT, "{f}: IDX with 5 dims is not supported (1 to 4)")
+    case(k, "dim-zero.idx", idx([3, 0, 28], b""), FORMAT, "{f}: IDX dim 1 is 0 (must be 1 to 2147483647)")
+    case(k, "dim-negative.idx", idx([0xFFFFFFFE], b""), FORMAT,
+         "{f}: IDX dim 0 is 4294967294 (must be 1 to 2147483647)")
+    case(k, "dims-overflow.idx", idx([0x7FFFFFFF] * 4, b"\0" * 16), FORMAT, "{f}: IDX dims overflow the element count")
+    case(k, "huge-declared.idx", idx([0x7FFFFFFF, 0x7FFFFFFF], b"\1" * 10), FORMAT,
+         "{f}: truncated IDX data: expected 4611686014132420609 bytes after the 12-byte header, got 10")
+    case(k, "truncated-header.idx", idx([3, 28, 28])[:10], FORMAT,
+         "{f}: truncated IDX header: expected 12 bytes of dims, got 6")
+    case(k, "truncated-data.idx", idx([3, 4, 4])[:40], FORMAT,
+         "{f}: truncated IDX data: expected 48 bytes after the 16-byte header, got 24")
+    case(k, "trailing-data.idx", idx([2, 3]) + b"extra", FORMAT,
+         "{f}: trailing data after the 6 declared bytes of IDX data")
+    good = gzip.compress(idx([4, 8, 8]), mtime=0)
+    case(k, "truncated.idx.gz", good[:len(good) // 2], FORMAT,
+         "{f}: truncated gzip stream (zlib: unexpected end of file)")
+    bad = bytearray(good)
+    bad[-8] ^= 0xFF  # the CRC32 of the trailer
+    case(k, "bad-crc.idx.gz", bytes(bad), FORMAT, "{f}: corrupt gzip stream (zlib: incorrect data check)")
+    bad = bytearray(good)
+    bad[12] ^= 0x5A  # inside the deflate stream
+    case(k, "corrupt-deflate.idx.gz", bytes(bad), FORMAT, "{f}: corrupt gzip stream (zlib: invalid stored block lengths)")
+    # a small gzip file that claims a gigabyte and expands to one megabyte: memory follows the data
+    bomb = gzip.compress(struct.pack(">IIII", 0x0803, 1000, 1000, 1000) + b"\0" * 1000000, mtime=0)
+    case(k, "gzip-bomb.idx.gz", bomb, FORMAT,
+         "{f}: truncated IDX data: expected 1000000000 bytes after the 16-byte header, got 1000000")
+    write(os.path.join(SEEDS, "idx", "images.idx"), idx([3, 5, 4]))
+    write(os.path.join(SEEDS, "idx", "labels.idx"), idx([7], bytes([0, 1, 2, 3, 4, 5, 6])))
+    write(os.path.join(SEEDS, "idx", "images.idx.gz"), gzip.compress(idx([2, 3, 3]), mtime=0))
+    # the pair target splits its input at data[0] / 255 (here: 1 + 73 = 74 image bytes; 5 labels, 2 classes)
+    pair = idx([5, 3, 4]) + idx([5], bytes([0, 1, 1, 0, 1]))
+    write(os.path.join(SEEDS, "idx", "pair.bin"), bytes([((len(pair) - 13) * 255 + len(pair) - 1) // len(pair)])
+          + pair)
+
+
+# ---------------------------------------------------------------------------------- images
+
+def png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png(w, h, color=2, rows=None, ihdr=None):
+    raw = rows if rows is not None else b"".join(b"\0" + bytes((x * 3 + y) % 256 for x in range(w * 3))
+                                                 for y in range(h))
+    return (bytes.fromhex("89504e470d0a1a0a") +
+            png_chunk(b"IHDR", ihdr or struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)) +
+            png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+
+
+def image_cases():
+    k = "image"
+    case(k, "empty.png", b"", FORMAT, "{f}: unknown image format (not PNG, PGM or PPM)")
+    case(k, "gif.png", b"GIF89a\x01\0\x01\0\0\0\0;", FORMAT, "{f}: unknown image format (not PNG, PGM or PPM)")
+    good = png(6, 5)
+    case(k, "signature-only.png", good[:8], FORMAT, "{f}: cannot decode PNG: no IHDR chunk")
+    case(k, "truncated.png", good[:len(good) - 30], FORMAT, "{f}: cannot decode PNG: truncated file")
+    case(k, "huge.png", png(100000, 100000, rows=b""), FORMAT,
+         "{f}: PNG of 100000x100000 pixels exceeds the 134217728-pixel limit")
+    case(k, "width-zero.png", png(0, 5, rows=b"\0" * 5), FORMAT,
+         "{f}: cannot decode PNG: corrupt data (or out of memory)")
+    bad = bytearray(good)
+    bad[29] ^= 1  # the IHDR CRC
+    case(k, "bad-crc.png", bytes(bad), FORMAT, "{f}: cannot decode PNG: corrupt data (or out of memory)")
+    case(k, "bad-depth.png", png(2, 2, ihdr=struct.pack(">IIBBBBB", 2, 2, 7, 2, 0, 0, 0)), FORMAT,
+         "{f}: cannot decode PNG: corrupt data (or out of memory)")
+    case(k, "pbm.pbm", b"P1\n2 2\n0 1 1 0\n", FORMAT, "{f}: P1 (PBM/PAM) is not supported, only P2 P3 P5 P6")
+    case(k, "pam.pam", b"P7\nWIDTH 2\n", FORMAT, "{f}: P7 (PBM/PAM) is not supported, only P2 P3 P5 P6")
+    case(k, "width-zero.pgm", b"P5 0 4 255\n", FORMAT,
+         "{f}: bad P5 header: width, height and maxval (1 to 65535) expected")
+    case(k, "width-negative.pgm", b"P2 -3 4 255\n1 2 3\n", FORMAT,
+         "{f}: bad P2 header: width, height and maxval (1 to 65535) expected")
+    case(k, "width-overflow.pgm", b"P5 99999999999 2 255\n\0\0", FORMAT,
+         "{f}: bad P5 header: width, height and maxval (1 to 65535) expected")
+    case(k, "maxval-zero.pgm", b"P5 1 1 0\n\0", FORMAT,
+         "{f}: bad P5 header: width, height and maxval (1 to 65535) expected")
+    case(k, "maxval-huge.ppm", b"P6 1 1 65536\n\0\0\0\0\0\0", FORMAT,
+         "{f}: bad P6 header: width, height and maxval (1 to 65535) expected")
+    case(k, "header-truncated.pgm", b"P5 12", FORMAT,
+         "{f}: bad P5 header: width, height and maxval (1 to 65535) expected")
+    case(k, "two-bytes.pgm", b"P5", FORMAT, "{f}: truncated PNM header")
+    case(k, "no-whitespace.pgm", b"P5 2 2 255", FORMAT, "{f}: no whitespace after the P5 maxval")
+    case(k, "huge.pgm", b"P5 2147483647 2147483647 255\n\0\0\0", FORMAT,
+         "{f}: truncated P5: 2147483647x2147483647 pixels need 4611686014132420609 bytes, got 3")
+    case(k, "truncated.ppm", b"P6 4 4 255\n" + b"\x80" * 10, FORMAT,
+         "{f}: truncated P6: 4x4 pixels need 48 bytes, got 10")
+    case(k, "truncated-16bit.pgm", b"P5 3 1 1000\n\0\1\0\2\0", FORMAT,
+         "{f}: truncated P5: 3x1 pixels need 6 bytes, got 5")
+    case(k, "ascii-short.pgm", b"P2 3 3 255\n1 2 3", FORMAT, "{f}: truncated P2: 6 bytes cannot hold 3x3 pixels")
+    case(k, "ascii-missing-samples.pgm", b"P2 3 3 255\n1 2 3\n4 5 6\n", FORMAT,
+         "{f}: truncated or bad P2 sample 6 of 9")
+    case(k, "ascii-letter.pgm", b"P2 2 2 255\n1 2\nx 4\n", FORMAT, "{f}: truncated or bad P2 sample 2 of 4")
+    case(k, "ascii-over-maxval.ppm", b"P3 1 1 10\n5 11 0\n", FORMAT, "{f}: sample 11 exceeds maxval 10")
+    case(k, "binary-over-maxval.pgm", b"P5 2 1 100\n\x10\xff", FORMAT, "{f}: sample 255 exceeds maxval 100")
+    s = os.path.join(SEEDS, "image")
+    write(os.path.join(s, "rgb.png"), good)
+    write(os.path.join(s, "gray.png"), png(3, 4, color=0, rows=b"".join(b"\0" + bytes([y * 40, 90, 200])
+                                                                       for y in range(4))))
+    write(os.path.join(s, "rgba.png"), png(2, 2, color=6, rows=b"\0" + bytes(range(8)) + b"\0" + bytes(range(8, 16))))
+    write(os.path.join(s, "gray.pgm"), b"P5\n# comment\n3 2\n255\n" + bytes([0, 50, 100, 150, 200, 250]))
+    write(os.path.join(s, "gray16.pgm"), b"P5 2 2 65535\n" + bytes(range(8)))
+    write(os.path.join(s, "ascii.pgm"), b"P2 3 2 15\n0 1 2\n13 14 15\n")
+    write(os.path.join(s, "color.ppm"), b"P6 2 2 255\n" + bytes(range(0, 240, 20)))
+    write(os.path.join(s, "ascii.ppm"), b"P3 1 2 255\n255 0 0  0 0 255\n")
+
+
+# -------------------------------------------------------------------------------- netfiles
+
+HDR = "image = input(shape=(1,8,8))\n"
+
+
+def netfile_cases():
+    k = "netfile"
+    case(k, "empty.net", "", FORMAT, "{f}: no statements")
+    case(k, "comments-only.net", "# nothing here\n\n   # at all\n", FORMAT, "{f}: no statements")
+    case(k, "nul-byte.net", HDR + "r = relu\0\n", FORMAT, "{f}: contains a NUL byte: not a text netfile")
+    case(k, "binary.net", bytes.fromhex("89504e470d0a1a0a0000000d49484452"), FORMAT,
+         "{f}: contains a NUL byte: not a text netfile")
+    case(k, "cycle.net", HDR + "a = relu(c)\nb = tanh(a)\nc = sigmoid(b)\n", FORMAT,
+         "{f}:2:1: cycle: a -> b -> c -> a")
+    case(k, "self-loop.net", HDR + "a = add(image, a)\n", FORMAT, "{f}:2:1: cycle: a -> a")
+    case(k, "unknown-key.net", HDR + "c = conv2d(image, out_channel=4, kernel_size=3)\n", FORMAT,
+         "{f}:2:19: unknown key 'out_channel' for conv2d; known keys: in_channels, out_channels, ...")
+    case(k, "unknown-key-inplace.net", HDR + "r = relu(image, inplace=true)\n", FORMAT,
+         "{f}:2:17: unknown key 'inplace' for relu; known keys: (none)")
+    case(k, "unknown-input-key.net", "x = input(shape=(1,8,8), dtype=f32)\n", FORMAT,
+         "{f}:1:26: unknown key 'dtype' for input; known keys: shape")
+    case(k, "unknown-directive.net", HDR + "r = relu\n@outptu r\n", FORMAT,
+         "{f}:3:1: unknown directive; known: @output NODE, @loss NODE")
+    case(k, "key-twice.net", HDR + "m = maxpool2d(image, kernel_size=2, kernel_size=3)\n", FORMAT,
+         "{f}:2:37: key 'kernel_size' given twice")
+    case(k, "duplicate-name.net", HDR + "r = relu\nr = tanh(image)\n", FORMAT,
+         "{f}:3:1: duplicate name 'r' (first defined at line 2)")
+    case(k, "unknown-input.net", HDR + "r = relu(imgae)\n", FORMAT, "{f}:2:10: node 'r' (relu): unknown input 'imgae'")
+    case(k, "dangling.net", HDR + "a = relu(image)\nb = tanh(image)\n", FORMAT,
+         "{f}:2:1: node 'a' (relu) is dangling: its output does not reach the output 'b' (choose it with @output, "
+         "or clcnn_graph_set_output)")
+    case(k, "unclosed.net", HDR + "c = conv2d(image, out_channels=4,\n   kernel_size=3\n", FORMAT,
+         "{f}:2:11: '(' is never closed")
+    case(k, "truncated.net", HDR + "c = conv2d(image, out_chan", FORMAT, "{f}:2:11: '(' is never closed")
+    case(k, "zero-dim.net", "x = input(shape=(1,0,28))\nr = relu\n", FORMAT,
+         "{f}:1:17: bad value '(1,0,28)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28")
+    case(k, "negative-dim.net", "x = input(shape=(1,-28,28))\nr = relu\n", FORMAT,
+         "{f}:1:17: bad value '(1,-28,28)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28")
+    case(k, "dim-overflow.net", "x = input(shape=(1,99999999999,28))\nr = relu\n", FORMAT,
+         "{f}:1:17: bad value '(1,99999999999,28)' for shape: expected up to 3 positive integers like (1,28,28) or "
+         "1x28x28")
+    case(k, "shape-product-overflow.net", "x = input(shape=(1073741824,1073741824,1073741824))\nr = relu\n", FORMAT,
+         "{f}:1:1: input 'x': shape 1073741824x1073741824x1073741824 holds more than 2147483647 elements, the most a "
+         "tensor can have")
+    case(k, "shape-product-large.net", "x = input(shape=(65536,65536))\nr = relu\n", FORMAT,
+         "{f}:1:1: input 'x': shape 65536x65536 holds more than 2147483647 elements, the most a tensor can have")
+    case(k, "int-overflow.net", HDR + "c = conv2d(image, out_channels=99999999999, kernel_size=3)\n", FORMAT,
+         "{f}:2:32: bad value '99999999999' for out_channels: expected an integer")
+    case(k, "wrong-type.net", HDR + "c = conv2d(image, out_channels=4, kernel_size=three)\n", FORMAT,
+         "{f}:2:47: bad value 'three' for kernel_size: expected an integer or a pair (h,w)")
+    case(k, "unknown-layer.net", HDR + "c = conv3d(image)\n", FORMAT,
+         "{f}:2:5: unknown layer 'conv3d'; known layers: input, ...")
+    case(k, "too-many-items.net", HDR + "a = add(" + ", ".join(["image"] * 33) + ")\n", FORMAT,
+         "{f}:2:%d: more than 32 items" % (9 + 7 * 32))
+    case(k, "long-name.net", HDR + "a" * 200 + " = relu\n", FORMAT,
+         "{f}:2:1: name 'aaaaaaaaaaaaaaaaaaaa...' is longer than 127 characters")
+    case(k, "directive-unknown-node.net", HDR + "r = relu\n@loss nothere\n", FORMAT,
+         "{f}:3:7: @loss: unknown node 'nothere'")
+    write(os.path.join(SEEDS, "netfile", "every-syntax.net"),
+          "# all of the syntax\n   x = input(shape=1x6x6)   # comment\nt = input(shape=(9))\n"
+          "o = avgpool2d(x, kernel_size=(2, 2),   # continued\n      stride = 2)\nf = flatten\nh = tanh(f)\n"
+          "s = sigmoid(f)\nboth = add(h, late)\nlate = relu(s)\nloss = mse_loss(both, t)\n@output h\n")
+
+
+# --------------------------------------------------------- weights for tests/data/cli/tiny.net
+
+# tiny.net: c1 = conv2d(1 -> 4, 3x3), fc = linear(196 -> 10)
+TINY = [("c1.weight", (4, 1, 3, 3)), ("c1.bias", (4,)), ("fc.weight", (10, 196)), ("fc.bias", (10,))]
+
+
+def weights(values=None, dtype=None, shapes=None, drop=()):
+    header, data = {}, b""
+    for name, shape in TINY:
+        if name in drop:
+            continue
+        shape = (shapes or {}).get(name, shape)
+        n = 1
+        for d in shape:
+            n *= d
+        v = [((i * 7919) % 200 - 100) / 1000.0 for i in range(n)]
+        for (vn, i), x in (values or {}).items():
+            if vn == name:
+                v[i] = x
+        dt = (dtype or {}).get(name, "F32")
+        blob = struct.pack("<%d%s" % (n, "e" if dt == "F16" else "f"), *v)
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    return st(header, data)
+
+
+def weights_cases():
+    k = "weights"
+    nan, inf = float("nan"), float("inf")
+    case(k, "nan-weight.safetensors", weights({("fc.weight", 77): nan}), FORMAT,
+         "{f} does not match the graph (1 problem):\n  'fc.weight': element 77 is nan (weights must be finite)")
+    case(k, "inf-bias.safetensors", weights({("c1.bias", 2): -inf}), FORMAT,
+         "{f} does not match the graph (1 problem):\n  'c1.bias': element 2 is -inf (weights must be finite)")
+    case(k, "nan-and-inf.safetensors", weights({("c1.weight", 0): inf, ("fc.bias", 9): nan}), FORMAT,
+         "{f} does not match the graph (2 problems):\n  'c1.weight': element 0 is inf (weights must be finite)\n"
+         "  'fc.bias': element 9 is nan (weights must be finite)")
+    case(k, "f16-inf.safetensors", weights({("fc.bias", 1): inf}, dtype={"fc.bias": "F16"}), FORMAT,
+         "{f} does not match the graph (2 problems):\n  'fc.bias': dtype F16 in the file, F32 expected\n"
+         "  'fc.bias': element 1 is inf (weights must be finite)")
+    case(k, "zero-dim.safetensors", weights(shapes={"fc.weight": (10, 0)}), FORMAT,
+         "{f} does not match the graph (1 problem):\n  'fc.weight': shape 10x0 in the file, 10x196 in the graph")
+    case(k, "missing-tensor.safetensors", weights(drop=("c1.bias",)), FORMAT,
+         "{f} does not match the graph (1 problem):\n  missing 'c1.bias'")
+    case(k, "truncated.safetensors", weights()[:-100], FORMAT,
+         "{f}: tensor \"fc.weight\": data_offsets [160, 8000] outside the 7940-byte data section")
+
+
+def main():
+    safetensors_cases()
+    idx_cases()
+    image_cases()
+    netfile_cases()
+    weights_cases()
+    write(os.path.join(BAD, "README"),
+          "Malformed inputs, one per file, each with <file>.expect: status, then the exact message.\n"
+          "Generated by tests/reliability/gen-bad-inputs.py (crash inputs found by tools/fuzz.sh are\n"
+          "added by hand as fuzz-*). Checked by tests/reliability/test-bad-inputs.c; replayed by the\n"
+          "fuzz targets (tests/fuzz/) in the unit suite.\n")
+
+
+if __name__ == "__main__":
+    main()
