@@ -64,7 +64,11 @@ CLCNN_API void clcnn_trainer_free(struct clcnn_trainer *t);
 /**
  * One training step on the inputs already set (clcnn_graph_set_input): forward in training mode,
  * backward, optimizer update, schedule advance. No host synchronisation unless loss is non-NULL
- * (then the loss is read back). Fails with CLCNN_ERR_NUMERIC when the loss is not finite.
+ * (then the loss is read back before the update is enqueued). Fails with CLCNN_ERR_NUMERIC when
+ * the loss is not finite, or, with clcnn_graph_check_numerics on, when any node's output or
+ * gradient is not; the message starts "training step N: " (N counts from 1) and names the first
+ * node that produced the value when the checks are on. After such a failure the update was not
+ * applied: parameters, optimizer state and the step count are those before the step.
  */
 CLCNN_API int clcnn_trainer_step(struct clcnn_trainer *t, float *loss);
 CLCNN_API long clcnn_trainer_steps(const struct clcnn_trainer *t);

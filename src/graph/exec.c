@@ -34,8 +34,12 @@ int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *
 	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", name ? name : "(null)");
 }
 
-/* Blocking check of n floats of m; names the first bad element. */
-static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *what, const char *node)
+/*
+ * Blocking check of n floats of m; names the phase, the node, the tensor and the first bad element:
+ * "forward: node 'c1' (conv2d): output[17] = inf".
+ */
+static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *phase, const struct graph_node *node,
+			const char *what, const char *what2)
 {
 	if (!m || !n)
 		return 0;
@@ -45,7 +49,8 @@ static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *w
 	int rc = clcnn_buffer_read(g->ctx, m, 0, n * sizeof *x, x);
 	for (size_t k = 0; k < n && !rc; k++)
 		if (!isfinite(x[k]))
-			rc = clcnn_fail(g->ctx, CLCNN_ERR_NUMERIC, "node '%s': %s[%zu] = %g", node, what, k, (double)x[k]);
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_NUMERIC, "%s: node '%s' (%s): %s%s[%zu] = %g", phase, node->name,
+					node->type, what, what2, k, (double)x[k]);
 	free(x);
 	return rc;
 }
@@ -65,7 +70,7 @@ int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
 		if (rc)
 			return node_failed(g, i, rc, "forward");
 		if (g->check_numerics) {
-			rc = check_finite(g, n->fio.out, clcnn_shape_count(&n->op->out), "output", n->name);
+			rc = check_finite(g, n->fio.out, clcnn_shape_count(&n->op->out), "forward", n, "output", "");
 			if (rc)
 				return rc;
 		}
@@ -111,13 +116,16 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 				return node_failed(g, i, rc, "gradient accumulation");
 		}
 		if (g->check_numerics) {
-			for (int j = 0; j < n->nin && !rc; j++)
-				if (n->bio.grad_in[j] && !n->acc_tmp[j])
-					rc = check_finite(g, n->bio.grad_in[j], clcnn_shape_count(&n->op->in[j]), "input gradient",
-							  n->name);
+			/* this node's own contribution (a temporary when the gradient is accumulated) */
+			for (int j = 0; j < n->nin && !rc; j++) {
+				char what[32];
+				snprintf(what, sizeof what, "gradient of input %d", j);
+				rc = check_finite(g, n->bio.grad_in[j], clcnn_shape_count(&n->op->in[j]), "backward", n, what,
+						  "");
+			}
 			for (int j = 0; j < n->op->nparam && !rc; j++)
 				rc = check_finite(g, n->bio.grad_param[j], clcnn_shape_count(&n->op->param[j].shape),
-						  n->op->param[j].name, n->name);
+						  "backward", n, "gradient of ", n->op->param[j].name);
 			if (rc)
 				return rc;
 		}

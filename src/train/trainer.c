@@ -219,19 +219,24 @@ int trainer_apply(struct clcnn_trainer *t)
 
 int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 {
+	long step = t->steps + 1; /* 1-based number of this step, as messages give it */
 	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
 	if (!rc)
 		rc = clcnn_graph_backward(t->g);
+	/* the loss is checked before the update, so a non-finite one leaves parameters and state as they were */
+	if (!rc && loss) {
+		rc = clcnn_graph_loss(t->g, loss);
+		if (!rc && !isfinite(*loss))
+			rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "the loss is %g (lr %g); lower the learning rate",
+					(double)*loss, clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps));
+	}
+	if (rc == CLCNN_ERR_NUMERIC) {
+		char *msg = clcnn_strdup(clcnn_context_error(t->ctx));
+		rc = clcnn_fail(t->ctx, rc, "training step %ld: %s", step, msg ? msg : "non-finite value");
+		free(msg);
+	}
 	if (!rc)
 		rc = trainer_apply(t);
-	if (rc)
-		return rc;
-	if (!loss)
-		return 0;
-	rc = clcnn_graph_loss(t->g, loss);
-	if (!rc && !isfinite(*loss))
-		rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "step %ld: the loss is %g (lr %g); lower the learning rate",
-				t->steps, (double)*loss, t->lr);
 	return rc;
 }
 
