@@ -1,6 +1,8 @@
 /* Helpers shared by the io readers and writers: error messages and atomic file replacement. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,33 @@ static int split_path(const char *path, char **dir, char **base)
 	return 0;
 }
 
+/*
+ * Remove "<dir>/.<base>.tmp-<pid>-*" files whose writer process no longer exists: what a writer
+ * killed mid-write (SIGKILL, OOM, power loss) left behind, possibly gigabytes beside a checkpoint.
+ * A live pid is never touched, so concurrent writers of the same file are safe; errors are ignored.
+ */
+static void remove_stale_temporaries(const char *dir, const char *base)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t bl = strlen(base);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		if (n[0] != '.' || strncmp(n + 1, base, bl) || strncmp(n + 1 + bl, ".tmp-", 5))
+			continue;
+		char *end;
+		errno = 0;
+		long pid = strtol(n + 1 + bl + 5, &end, 10);
+		if (errno || pid <= 0 || *end != '-' || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) && errno == ESRCH)
+			unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+}
+
 int clcnn_io_atomic_begin(struct clcnn_io_atomic *a, const char *path, char *err, size_t errlen)
 {
 	a->f = NULL;
@@ -68,6 +97,7 @@ int clcnn_io_atomic_begin(struct clcnn_io_atomic *a, const char *path, char *err
 		free(base);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for a path", path);
 	}
+	remove_stale_temporaries(dir, base);
 	/*
 	 * open(O_EXCL) with our own unique-ish name rather than mkstemp: mkstemp creates mode 0600 and
 	 * restoring the umask-derived mode would need umask(), which is process-global.

@@ -165,9 +165,9 @@ int clcnn_io_fail(char *err, size_t errlen, int status, const char *fmt, ...) CL
 
 /*
  * Atomic file replacement: begin creates "<dir>/.<base>.tmp-<pid>-<n>" beside path (mode 0666
- * minus umask); write into f; commit flushes, fsyncs, closes and renames over path; abort closes
- * and removes the temporary. commit aborts by itself on failure. Both accept a state whose begin
- * failed.
+ * minus umask), after removing such files of writers that no longer run (left by a kill); write
+ * into f; commit flushes, fsyncs, closes and renames over path; abort closes and removes the
+ * temporary. commit aborts by itself on failure. Both accept a state whose begin failed.
  */
 struct clcnn_io_atomic {
 	FILE *f;
