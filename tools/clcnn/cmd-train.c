@@ -15,7 +15,7 @@
 
 struct train_opts {
 	const char *data, *optimizer, *schedule, *out, *resume, *augment, *log, *plot, *init;
-	int epochs, batch, seed, nesterov, no_nesterov, limit, force, warmup, step_size;
+	int epochs, batch, seed, nesterov, no_nesterov, limit, force, warmup, step_size, check_numerics;
 	double lr, momentum, weight_decay, mean, std, gamma;
 };
 
@@ -45,6 +45,8 @@ static const struct cli_flag flags[] = {
 	{"log", FLAG_STR, &O.log, 0, 0, " CSV", "per-epoch CSV log (default <out without .safetensors>.csv)"},
 	{"plot", FLAG_STR, &O.plot, 0, 0, " PNG", "training-curve picture (default <out without .safetensors>.png)"},
 	{"limit", FLAG_INT, &O.limit, 1, 1 << 30, NULL, "use only the first N training and test images"},
+	{"check-numerics", FLAG_BOOL, &O.check_numerics, 0, 0, NULL,
+	 "check every node's output and gradients for NaN/Inf at every step (slow); names the first node"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -59,10 +61,18 @@ static void help(FILE *f)
 
 static volatile sig_atomic_t stop_requested;
 
+/*
+ * First SIGINT/SIGTERM: finish the step, write a checkpoint, exit 0. The handler is one-shot
+ * (SA_RESETHAND), so a second signal ends the process at once; checkpoints are written atomically,
+ * so that cannot leave a broken one.
+ */
 static void on_signal(int sig)
 {
+	static const char msg[] = "\nclcnn train: stopping after this step to write a checkpoint (again to quit now)\n";
 	(void)sig;
 	stop_requested = 1;
+	ssize_t n = write(2, msg, sizeof msg - 1);
+	(void)n;
 }
 
 static char *derived_path(const char *out, const char *ext)
@@ -227,6 +237,7 @@ int cmd_train(int argc, char **argv)
 	double *ep = NULL, *tl = NULL, *ta = NULL;
 	if (cli_model_open("train", netfile, O.batch, &m))
 		goto done;
+	clcnn_graph_check_numerics(m.g, O.check_numerics);
 	if (!m.label || !clcnn_graph_loss_name(m.g)) {
 		cli_error("train", "%s: the model needs a class-label input (label = input()) and a loss node", netfile);
 		goto done;
@@ -262,13 +273,15 @@ int cmd_train(int argc, char **argv)
 		cli_error("train", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}
-	int first_epoch = 0;
+	int first_epoch = 0, saved_epoch = -1; /* epoch of the checkpoint now in O.out, -1 none of this run */
 	if (O.resume) {
 		if (clcnn_trainer_load(tr, O.resume, &first_epoch)) {
 			cli_error("train", "%s", clcnn_context_error(m.ctx));
 			goto done;
 		}
 		fprintf(stderr, "resuming %s after epoch %d (step %ld)\n", O.resume, first_epoch, clcnn_trainer_steps(tr));
+		if (!strcmp(O.resume, O.out))
+			saved_epoch = first_epoch;
 	}
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
 	img = malloc((size_t)O.batch * per * sizeof(float));
@@ -292,6 +305,7 @@ int cmd_train(int argc, char **argv)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	const struct clcnn_device_info *dev = clcnn_context_device(m.ctx);
@@ -316,12 +330,25 @@ int cmd_train(int argc, char **argv)
 			for (size_t i = 0; i < (size_t)O.batch * per; i++)
 				img[i] = (img[i] - mu) * inv;
 			float loss;
-			if (clcnn_graph_set_input(m.g, m.image, img) || clcnn_graph_set_input(m.g, m.label, lab) ||
-			    clcnn_trainer_step(tr, &loss)) {
+			int src = clcnn_graph_set_input(m.g, m.image, img);
+			if (!src)
+				src = clcnn_graph_set_input(m.g, m.label, lab);
+			if (!src)
+				src = clcnn_trainer_step(tr, &loss);
+			if (src) {
+				char kept[4200];
+				if (saved_epoch >= 0)
+					snprintf(kept, sizeof kept, "the last checkpoint %s (epoch %d) is kept", O.out, saved_epoch);
+				else
+					snprintf(kept, sizeof kept, "no checkpoint was written");
 				if (prog.tty)
 					fputc('\n', stderr);
-				cli_error("train", "epoch %d step %d: %s (the last checkpoint %s is kept)", epoch + 1, step + 1,
-					  clcnn_context_error(m.ctx), O.out);
+				cli_error("train", "epoch %d batch %d/%d: %s%s; stopped, %s", epoch + 1, step + 1,
+					  steps_per_epoch, clcnn_context_error(m.ctx),
+					  src == CLCNN_ERR_NUMERIC && !O.check_numerics
+						  ? " (--check-numerics names the first node that produces it)"
+						  : "",
+					  kept);
 				goto done;
 			}
 			loss_sum += loss;
@@ -355,6 +382,7 @@ int cmd_train(int argc, char **argv)
 			cli_error("train", "%s", clcnn_context_error(m.ctx));
 			goto done;
 		}
+		saved_epoch = epoch + 1;
 		printf("epoch %d test accuracy %.4f\n", epoch + 1, acc);
 		fflush(stdout);
 	}
