@@ -97,8 +97,13 @@ int graph_params_create(struct clcnn_graph *g)
 				if (!rc)
 					rc = clcnn_buffer_fill(ctx, p->grad, 0.0f, p->count);
 			}
-			if (rc)
+			if (rc) {
+				/* say which parameter, in front of the device's message (which has the size) */
+				char *msg = clcnn_strdup(clcnn_context_error(ctx));
+				rc = clcnn_fail(ctx, rc, "parameter '%s': %s", p->name, msg ? msg : "");
+				free(msg);
 				return rc;
+			}
 			g->param_total += p->count * sizeof(float) * (p->grad ? 2 : 1);
 		}
 	}

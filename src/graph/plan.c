@@ -189,6 +189,16 @@ static int alloc_filled(struct clcnn_context *ctx, size_t bytes, float value, cl
 	return rc ? rc : clcnn_buffer_fill(ctx, *out, value, bytes / sizeof(float));
 }
 
+/* An allocation failed: say for what, in front of the device's message (which has the size). */
+static int alloc_failed(struct clcnn_graph *g, int rc, const char *what, const char *name)
+{
+	char *msg = clcnn_strdup(clcnn_context_error(g->ctx));
+	rc = clcnn_fail(g->ctx, rc, "%s%s%s%s at batch %d: %s", what, name ? " '" : "", name ? name : "", name ? "'" : "",
+			g->batch, msg ? msg : "");
+	free(msg);
+	return rc;
+}
+
 int graph_plan(struct clcnn_graph *g)
 {
 	struct clcnn_context *ctx = g->ctx;
@@ -209,6 +219,8 @@ int graph_plan(struct clcnn_graph *g)
 	}
 	for (int s = 0; s < g->nslots && !rc; s++) {
 		rc = clcnn_buffer_new(ctx, g->slots[s].bytes, &g->slots[s].mem);
+		if (rc)
+			rc = alloc_failed(g, rc, "a gradient buffer", NULL);
 		g->grad_total += g->slots[s].bytes;
 	}
 	for (int k = 0; k < niv && !rc; k++) {
@@ -229,6 +241,8 @@ int graph_plan(struct clcnn_graph *g)
 	for (int v = 0; v < graph_nvalues(g) && !rc; v++) {
 		rc = v < g->ninputs ? alloc_filled(ctx, g->values[v].bytes, 0.0f, &g->values[v].mem)
 				    : clcnn_buffer_new(ctx, g->values[v].bytes, &g->values[v].mem);
+		if (rc)
+			rc = alloc_failed(g, rc, v < g->ninputs ? "input" : "output of node", graph_value_name(g, v));
 		g->act_total += g->values[v].bytes;
 	}
 	g->state = calloc((size_t)g->nnodes, sizeof *g->state);
@@ -238,13 +252,15 @@ int graph_plan(struct clcnn_graph *g)
 		const struct clcnn_op *op = g->nodes[i].op;
 		if (op->state_bytes) {
 			rc = clcnn_buffer_new(ctx, op->state_bytes, &g->state[i]);
+			if (rc)
+				rc = alloc_failed(g, rc, "state of node", g->nodes[i].name);
 			g->state_total += op->state_bytes;
 		}
 		if (op->scratch_bytes > g->scratch_bytes)
 			g->scratch_bytes = op->scratch_bytes;
 	}
-	if (!rc && g->scratch_bytes)
-		rc = clcnn_buffer_new(ctx, g->scratch_bytes, &g->scratch);
+	if (!rc && g->scratch_bytes && (rc = clcnn_buffer_new(ctx, g->scratch_bytes, &g->scratch)))
+		rc = alloc_failed(g, rc, "the shared workspace", NULL);
 	if (!rc && g->loss >= 0)
 		rc = alloc_filled(ctx, g->values[g->ninputs + g->loss].bytes, 1.0f, &g->ones);
 	if (rc)
