@@ -1,0 +1,121 @@
+/*
+ * Device faults seen through a whole graph, where a user meets them:
+ *  - a batch whose activations exceed the device's max allocation fails to build with
+ *    CLCNN_ERR_NO_MEMORY naming the size, and the same graph and context then build, run and give
+ *    correct results at a batch that fits;
+ *  - a kernel program that does not compile (a broken .cl in CLCNN_KERNEL_DIR) fails with
+ *    CLCNN_ERR_BUILD carrying the node and the compiler's build log, and the context still runs
+ *    programs that do compile.
+ * (tests/device/test-device.c covers single buffers, the program cache and the smoke kernel.)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clcnn/graph.h"
+#include "testutil.h"
+
+START_TEST(batch_too_large_then_usable)
+{
+	struct clcnn_context *ctx = test_context();
+	const struct clcnn_device_info *d = clcnn_context_device(ctx);
+	/* 4 MiB per sample: the smallest batch whose input alone exceeds max_alloc */
+	long long per = 1024 * 1024 * 4;
+	long long batch = (long long)(d->max_alloc / (unsigned long long)per) + 1;
+	if (batch * (per / 4) > 2147483647LL)
+		batch = 2147483647LL / (per / 4); /* a device allowing more than 8 GiB per buffer: the int limit */
+	struct clcnn_graph *g;
+	ck_assert_int_eq(clcnn_graph_parse(ctx, "x = input(shape=(1,1024,1024))\nr = relu(x)\ns = tanh(r)\n", "big.net", &g),
+			 0);
+	int rc = clcnn_graph_build(g, (int)batch);
+	ck_assert_msg(rc == CLCNN_ERR_NO_MEMORY || rc == CLCNN_ERR_INVALID, "batch %lld built (%d): %s", batch, rc,
+		      clcnn_context_error(ctx));
+	printf("batch %lld: %s\n", batch, clcnn_context_error(ctx));
+	if (rc == CLCNN_ERR_NO_MEMORY)
+		ck_assert_msg(strstr(clcnn_context_error(ctx), "max allocation"), "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_batch(g), 0);
+	/* the graph and the context are fine at a batch that fits */
+	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(ctx));
+	size_t n = 2 * 1024 * 1024;
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)((long)(i % 7) - 3);
+	ck_assert_int_eq(clcnn_graph_set_input(g, "x", x), 0);
+	ck_assert_int_eq(clcnn_graph_forward(g, 0, 0), 0);
+	ck_assert_int_eq(clcnn_graph_read(g, "r", y), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(y[i] == (x[i] > 0 ? x[i] : 0), "relu at %zu: %g", i, (double)y[i]);
+	free(x);
+	free(y);
+	clcnn_graph_free(g);
+	ck_assert_int_eq(clcnn_context_smoke_test(ctx), 0);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(broken_kernel_source_reports_build_log)
+{
+	char *dir = test_tmpdir();
+	char path[4200], cmd[8600];
+	/* every real source, with the activation family broken */
+	const char *src = getenv("CLCNN_KERNEL_SOURCE");
+	ck_assert_msg(src != NULL, "CLCNN_KERNEL_SOURCE (the cl/ folder) is not set");
+	snprintf(cmd, sizeof cmd, "cp %s/*.cl %s/", src, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/activation.cl", dir);
+	write_file(path, "__kernel void clcnn_relu_forward(__global float *x) { x[0] = no_such_variable; }\n");
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.kernel_dir = dir;
+	o.cache_dir = "off";
+	struct clcnn_context *ctx = test_context_with(&o);
+	struct clcnn_graph *g;
+	ck_assert_int_eq(clcnn_graph_parse(ctx, "x = input(shape=(4))\nr = relu(x)\n", "k.net", &g), 0);
+	int rc = clcnn_graph_build(g, 2);
+	if (!rc) {
+		float x[8] = {0}, y[8];
+		ck_assert_int_eq(clcnn_graph_set_input(g, "x", x), 0);
+		rc = clcnn_graph_forward(g, 0, 0);
+		if (!rc)
+			rc = clcnn_graph_read(g, "r", y);
+	}
+	const char *e = clcnn_context_error(ctx);
+	ck_assert_msg(rc == CLCNN_ERR_BUILD, "status %d: %s", rc, e);
+	ck_assert_msg(strstr(e, "'r'") && strstr(e, "activation.cl") && strstr(e, "build log:") &&
+			      strstr(e, "no_such_variable"),
+		      "the message lacks the node, the file or the build log: %s", e);
+	clcnn_graph_free(g);
+	/* programs that compile still build and run */
+	ck_assert_int_eq(clcnn_context_smoke_test(ctx), 0);
+	ck_assert_int_eq(clcnn_graph_parse(ctx, "x = input(shape=(4))\nf = flatten(x)\n", "ok.net", &g), 0);
+	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(ctx));
+	float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8];
+	ck_assert_int_eq(clcnn_graph_set_input(g, "x", x), 0);
+	ck_assert_int_eq(clcnn_graph_forward(g, 0, 0), 0);
+	ck_assert_int_eq(clcnn_graph_read(g, "f", y), 0);
+	ck_assert(!memcmp(x, y, sizeof x));
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+int main(void)
+{
+	test_require_device();
+	Suite *s = suite_create("device-faults");
+	TCase *tc = tcase_create("device-faults");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, batch_too_large_then_usable);
+	tcase_add_test(tc, broken_kernel_source_reports_build_log);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
