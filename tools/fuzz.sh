@@ -24,7 +24,7 @@ fi
 targets=(netfile safetensors idx image)
 ninja -C "$B" "${targets[@]/#/tests/fuzz/fuzz-}" || exit 1
 rm -rf "$B/fuzz/crashes" "$B/fuzz/stats"
-FUZZ_SECONDS=$SECS meson test -C "$B" --suite fuzz --num-processes "${FUZZ_JOBS:-2}" --print-errorlogs
+FUZZ_SECONDS=$SECS meson test -C "$B" --no-rebuild --suite fuzz --num-processes "${FUZZ_JOBS:-2}" --print-errorlogs
 rc=$?
 echo "fuzzing, $SECS s per target:"
 cat "$B"/fuzz/stats/*.txt 2>/dev/null | sed 's/^/  /'

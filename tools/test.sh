@@ -1,30 +1,51 @@
 #!/usr/bin/env bash
 # The full test suite on POCL (or the selected OpenCL device): install, configure, build, meson test.
+# In CI (CI=true), and locally with SANITIZE=1 / FUZZ=1, it then runs the whole suite again under
+# ASan + UBSan (tools/sanitize.sh, build-asan) and fuzzes every reader of outside data for
+# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz). The last line counts all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh || exit 1
 BUILD=${BUILD:-build}
-if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" -Dwerror=true || exit 1
-fi
-ninja -C "$BUILD" || exit 1
-export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache}
-meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"
+ci=0
+[ "${CI:-}" = true ] || [ "${CI:-}" = 1 ] && ci=1
+logs=() broken=0
+stage() { # name log command...: run a stage; a stage that fails without a test log counts as one failure
+  local name=$1 log=$2
+  shift 2
+  rm -f "$log"
+  "$@"
+  local r=$?
+  if [ -f "$log" ]; then logs+=("$log"); elif [ $r -ne 0 ]; then echo "$name: failed before running tests"; broken=$((broken + 1)); fi
+  return $r
+}
+main() {
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" -Dwerror=true || return 1
+  fi
+  ninja -C "$BUILD" || return 1
+  POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache} meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"
+}
+stage suite "$BUILD/meson-logs/testlog.json" main "$@"
 rc=$?
-log="$BUILD/meson-logs/testlog.json"
-if [ -f "$log" ]; then
-  python3 - "$log" <<'PY' || true
+if [ $ci -eq 1 ] || [ "${SANITIZE:-0}" = 1 ]; then
+  stage sanitizers "${ASAN_BUILD:-build-asan}/meson-logs/testlog.json" ./tools/sanitize.sh "$@" || rc=1
+fi
+if [ $ci -eq 1 ] || [ "${FUZZ:-0}" = 1 ]; then
+  stage fuzzing "${FUZZ_BUILD:-build-fuzz}/meson-logs/testlog.json" ./tools/fuzz.sh "${FUZZ_SECONDS:-60}" || rc=1
+fi
+python3 - "$broken" "${logs[@]}" <<'PY' || true
 import json, sys
 c = {}
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    c[r] = c.get(r, 0) + 1
+for path in sys.argv[2:]:
+    for line in open(path):
+        r = json.loads(line)["result"]
+        c[r] = c.get(r, 0) + 1
 ok = c.get("OK", 0) + c.get("EXPECTEDFAIL", 0)
-bad = sum(v for k, v in c.items() if k not in ("OK", "EXPECTEDFAIL", "SKIP"))
+bad = sum(v for k, v in c.items() if k not in ("OK", "EXPECTEDFAIL", "SKIP")) + int(sys.argv[1])
 line = f"{ok} passed, {bad} failed"
 if c.get("SKIP"):
     line += f", {c['SKIP']} skipped"
 print(line)
 PY
-fi
 exit $rc
