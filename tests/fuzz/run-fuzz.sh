@@ -11,9 +11,13 @@ corpus=$out/corpus/$name crashes=$out/crashes/$name stats=$out/stats/$name.txt
 mkdir -p "$corpus" "$crashes" "$out/stats"
 seeds=()
 for s in "$@"; do [ -d "$s" ] && seeds+=("$s"); done
+# tests/fuzz/NAME.dict (keywords of the format), when there is one
+dict=$(dirname "$0")/$name.dict
+opts=()
+[ -f "$dict" ] && opts+=(-dict="$dict")
 # -timeout: one input may take 20 s before it counts as a hang; -rss_limit_mb: 2 GiB (the default,
 # spelled out) is far above what any reader may allocate for a small input
-"$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+"$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 "${opts[@]}" \
   -artifact_prefix="$crashes/" "$corpus" "${seeds[@]}" > "$out/stats/$name.log" 2>&1
 rc=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/stats/$name.log" | tail -1)
