@@ -5,18 +5,20 @@
 #include "cli.h"
 #include "model.h"
 
-static int batch, iters, warmup;
+static int batch, iters, warmup, input_grads;
 
 static const struct cli_flag flags[] = {
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size (default 64)"},
 	{"iters", FLAG_INT, &iters, 1, 100000, NULL, "timed iterations; the median is reported (default 10)"},
 	{"warmup", FLAG_INT, &warmup, 0, 100000, NULL, "untimed iterations first (default 2)"},
+	{"input-grads", FLAG_BOOL, &input_grads, 0, 0, NULL,
+	 "also compute the gradients of the inputs (as PyTorch does for an input with requires_grad)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn bench NETFILE [--batch B] [--iters N]\n\n"
+	fprintf(f, "usage: clcnn bench NETFILE [--batch B] [--iters N] [--input-grads]\n\n"
 		   "Time every node's forward and backward on random data (median of N), with GFLOP/s and the\n"
 		   "algorithm chosen, then whole training steps (forward + backward + SGD update) in img/s.\n\n"
 		   "options:\n");
@@ -34,6 +36,7 @@ int cmd_bench(int argc, char **argv)
 	batch = 64;
 	iters = 10;
 	warmup = 2;
+	input_grads = 0;
 	char *pos[1];
 	int npos, pr = cli_parse("bench", argc, argv, flags, pos, 1, &npos, help);
 	if (pr)
@@ -43,7 +46,7 @@ int cmd_bench(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	struct cli_model m;
-	if (cli_model_open("bench", pos[0], batch, &m))
+	if (cli_model_open_ex("bench", pos[0], batch, input_grads, &m))
 		return CLI_ERROR;
 	int rc = CLI_ERROR;
 	struct clcnn_trainer *tr = NULL;
