@@ -1,8 +1,9 @@
-/* Pooling (max / average / global / blur) over NCHW float planes; the range is (x, y, plane), so no
- * index is divided by a runtime size. Forward: one work-item per output; backward: one per input,
- * gathering from just the windows that can hold it (no atomics, fixed summation order). Geometry
- * (KH..DW, blur FS / BS / PAD_MODE) comes as -D defines. Max pooling saves the argmax (index in the
- * plane) for backward; ties go to the first maximum in scan order, as in PyTorch. */
+/* Pooling (max / average / global / blur) over NCHW float planes. Max and average: one work-item per
+ * row it writes, explicit vectors along W (POCL runs work-items as scalar loops); backward gathers
+ * from just the windows that can hold an input (no atomics, fixed summation order); geometry and
+ * plane sizes are -D defines. Max pooling saves the argmax (index in the plane); ties go to the first
+ * maximum in scan order, as in PyTorch. Global pools: one work-item per plane; blur: one per element.
+ * The host defines POOL_KERNEL_<name> to compile just the kernel it launches (programs are per shape). */
 
 #ifndef KH
 #define KH 2
@@ -35,125 +36,370 @@
 #define DIVISOR 0
 #endif
 
+/* Input PIH x PIW and output POH x POW planes; one work-item per row (plane, row) of the side it
+ * writes, in chunks of PV (1, 2, 4 or 8, at most the row) explicit vector lanes along W: POCL runs
+ * work-items as scalar loops, so the vectors must be in the code. A row's last chunk ends at the row's
+ * end and may overlap the one before (the same work-item recomputes the same values). */
+#ifndef PIH
+#define PIH 1
+#endif
+#ifndef PIW
+#define PIW 1
+#endif
+#ifndef POH
+#define POH 1
+#endif
+#ifndef POW
+#define POW 1
+#endif
+#ifndef PV
+#define PV 1
+#endif
+/* Most windows holding one input row / column: 1 when windows do not overlap (stride >= span). */
+#define POOL_NWR (((KH - 1) * DH) / SH + 1)
+#define POOL_NWC (((KW - 1) * DW) / SW + 1)
+
+#define POOL_CAT_(a, b) a##b
+#define POOL_CAT(a, b) POOL_CAT_(a, b)
+#if PV == 1
+#define vf float
+#define vi int
+#define LANES 0
+#define VLOADF(p) (*(p))
+#define VLOADI(p) (*(p))
+#define VSTORE(v, p) (*(p) = (v))
+#else
+#define vf POOL_CAT(float, PV)
+#define vi POOL_CAT(int, PV)
+#define VLOADF(p) POOL_CAT(vload, PV)(0, p)
+#define VLOADI(p) POOL_CAT(vload, PV)(0, p)
+#define VSTORE(v, p) POOL_CAT(vstore, PV)(v, 0, p)
+#if PV == 2
+#define LANES ((int2)(0, 1))
+#elif PV == 4
+#define LANES ((int4)(0, 1, 2, 3))
+#else
+#define LANES ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#endif
+#endif
+
+/* p[idx] lane by lane (idx in range). */
+inline vf gather_f(__global const float *p, vi idx)
+{
+#if PV == 1
+	return p[idx];
+#elif PV == 2
+	return (vf)(p[idx.s0], p[idx.s1]);
+#elif PV == 4
+	return (vf)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3]);
+#else
+	return (vf)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3], p[idx.s4], p[idx.s5], p[idx.s6], p[idx.s7]);
+#endif
+}
+
+inline vi gather_i(__global const int *p, vi idx)
+{
+#if PV == 1
+	return p[idx];
+#elif PV == 2
+	return (vi)(p[idx.s0], p[idx.s1]);
+#elif PV == 4
+	return (vi)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3]);
+#else
+	return (vi)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3], p[idx.s4], p[idx.s5], p[idx.s6], p[idx.s7]);
+#endif
+}
+
+/* vload of 2*PV floats */
+#if PV == 1
+#define VLOAD2PV vload2
+#elif PV == 2
+#define VLOAD2PV vload4
+#elif PV == 4
+#define VLOAD2PV vload8
+#else
+#define VLOAD2PV vload16
+#endif
+
+/* row[c0 + SW * lane], every element inside the row: unit stride loads whole, stride 2 splits one
+ * double-width load into even or odd lanes (reading no further than the row), others gather. */
+inline vf tap_load(__global const float *row, int c0)
+{
+#if PV == 1
+	return row[c0];
+#elif SW == 1
+	return VLOADF(row + c0);
+#elif SW == 2
+	if (c0 + 2 * PV <= PIW)
+		return VLOAD2PV(0, row + c0).even;
+	if (c0 >= 1)
+		return VLOAD2PV(0, row + c0 - 1).odd;
+	return gather_f(row, c0 + LANES * SW);
+#else
+	return gather_f(row, c0 + LANES * SW);
+#endif
+}
+
+/* Backward chunks: stride 2 takes 2*PV inputs as PV even and PV odd lanes (POOL_PAIRS). */
+#if SW == 2 && 2 * PV <= PIW
+#define POOL_PAIRS 1
+#define POOL_BW (2 * PV)
+#else
+#define POOL_PAIRS 0
+#define POOL_BW PV
+#endif
+
+/* Store the chunk of POOL_BW inputs: acc0 alone, or acc0 / acc1 interleaved as even / odd lanes. */
+inline void store_chunk(vf acc0, vf acc1, __global float *d)
+{
+#if POOL_PAIRS && PV == 1
+	vstore2((float2)(acc0, acc1), 0, d);
+#elif POOL_PAIRS && PV == 2
+	vstore4((float4)(acc0.s0, acc1.s0, acc0.s1, acc1.s1), 0, d);
+#elif POOL_PAIRS && PV == 4
+	vstore8((float8)(acc0.s0, acc1.s0, acc0.s1, acc1.s1, acc0.s2, acc1.s2, acc0.s3, acc1.s3), 0, d);
+#elif POOL_PAIRS
+	vstore16((float16)(acc0.s0, acc1.s0, acc0.s1, acc1.s1, acc0.s2, acc1.s2, acc0.s3, acc1.s3, acc0.s4, acc1.s4,
+			   acc0.s5, acc1.s5, acc0.s6, acc1.s6, acc0.s7, acc1.s7),
+		 0, d);
+#else
+	(void)acc1;
+	VSTORE(acc0, d);
+#endif
+}
+
 /* ------------------------------------------------------------------ max pooling */
 
 /* PyTorch's rule (CPU and CUDA): `val > max || isnan(val)`, so the first maximum in scan order wins
- * and a NaN propagates. The initial index is the first in-bounds element, as in PyTorch.
- * Every tap is needed anyway, so loads use clamped indices and out-of-bounds taps are masked
- * (branch-free; measured faster than skipping on POCL). */
-__kernel void maxpool_fwd(__global const float *x, __global float *y, __global int *arg, int H, int W, int OH,
-			  int OW)
+ * and a NaN propagates; the initial index is the first in-bounds element. Per chunk of PV outputs,
+ * taps in scan order: out-of-range tap rows are skipped (uniform for the work-item); chunks whose
+ * taps all lie inside the row load them whole, the border ones mask clamped gathers.
+ * Global (planes * POH). */
+#ifdef POOL_KERNEL_maxpool_fwd
+/* One chunk of PV outputs at column o of output row oh; inside: every tap column lies in the row. */
+inline void maxpool_chunk(__global const float *xp, int oh, int o, int inside, __global float *yp,
+			  __global int *ap)
 {
-	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
-	if (ow >= OW || oh >= OH)
-		return;
-	size_t o = ((size_t)nc * OH + oh) * OW + ow;
-	int h0 = oh * SH - PH, w0 = ow * SW - PW;
-	__global const float *xp = x + (size_t)nc * H * W;
-	float best = -INFINITY;
-	int bi = -1;
+	vf best = (vf)(-INFINITY);
+	vi bi = (vi)(-1);
+#pragma unroll
 	for (int i = 0; i < KH; i++) {
-		int ih = h0 + i * DH;
-		int inh = (ih >= 0) & (ih < H), ch = clamp(ih, 0, H - 1);
+		const int ih = oh * SH - PH + i * DH;
+		if (ih < 0 || ih >= PIH)
+			continue;
+		__global const float *row = xp + ih * PIW;
+#pragma unroll
 		for (int j = 0; j < KW; j++) {
-			int iw = w0 + j * DW;
-			int idx = ch * W + clamp(iw, 0, W - 1);
-			float v = xp[idx];
-			int take = inh & (iw >= 0) & (iw < W) & ((bi < 0) | (v > best) | isnan(v));
-			best = take ? v : best;
-			bi = take ? idx : bi;
+			const int c0 = o * SW - PW + j * DW;
+			const vi col = c0 + LANES * SW;
+			vf v;
+			vi take;
+			if (inside) {
+				v = tap_load(row, c0);
+				take = (bi < 0) | (v > best) | isnan(v);
+			} else {
+				v = gather_f(row, clamp(col, 0, PIW - 1));
+				take = (col >= 0) & (col < PIW) & ((bi < 0) | (v > best) | isnan(v));
+			}
+			best = select(best, v, take);
+			bi = select(bi, ih * PIW + col, take);
 		}
 	}
-	y[o] = best;
-	arg[o] = bi;
+	VSTORE(best, yp + o);
+	VSTORE(bi, ap + o);
 }
 
-/* First and last window start (in strides) whose span (K-1)*D+1 can cover coordinate a + P;
- * clamped to the output. Backward gathers loop over just these (CPU devices run work-items as
- * scalar code, so skipping impossible taps beats masking them). */
-inline int first_window(int t, int s)
+__kernel void maxpool_fwd(__global const float *x, __global float *y, __global int *arg, int rows)
 {
-	return t > 0 ? (t + s - 1) / s : 0;
-}
-
-/* Gather: every window that may hold (ih, iw); the saved argmax decides (no tap test needed). */
-__kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __global float *gx, int H, int W,
-			  int OH, int OW)
-{
-	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
-	if (iw >= W || ih >= H)
+	const int id = get_global_id(0);
+	if (id >= rows)
 		return;
-	size_t e = ((size_t)nc * H + ih) * W + iw;
-	int self = ih * W + iw;
-	size_t base = (size_t)nc * OH * OW;
-	float acc = 0.0f;
-	int oh1 = min((ih + PH) / SH, OH - 1), ow1 = min((iw + PW) / SW, OW - 1);
-	int ow0 = first_window(iw + PW - (KW - 1) * DW, SW);
-	for (int oh = first_window(ih + PH - (KH - 1) * DH, SH); oh <= oh1; oh++)
-		for (int ow = ow0; ow <= ow1; ow++) {
-			size_t o = base + oh * OW + ow;
-			if (arg[o] == self)
-				acc += gy[o];
-		}
-	gx[e] = acc;
+	const int nc = id / POH, oh = id - nc * POH;
+	__global const float *xp = x + nc * (PIH * PIW);
+	__global float *yp = y + id * POW;
+	__global int *ap = arg + id * POW;
+	for (int c = 0; c < POW; c += PV) {
+		const int o = min(c, POW - PV);
+		if (o * SW - PW >= 0 && (o + PV - 1) * SW - PW + (KW - 1) * DW <= PIW - 1)
+			maxpool_chunk(xp, oh, o, 1, yp, ap);
+		else
+			maxpool_chunk(xp, oh, o, 0, yp, ap);
+	}
 }
+#endif
+
+/* Gather: an input (ih, iw) adds the gradient of every window whose saved argmax is itself. The
+ * windows that can hold it are the POOL_NWR x POOL_NWC ones ending at the last window starting at
+ * or before it (fewer at the edges: masked); the argmax test alone decides, so no tap test is
+ * needed. Stride 1 and 2 load the windows of a chunk whole: at stride 2 a chunk is 2*PV inputs,
+ * even and odd lanes each reading PV consecutive windows. Global (planes * PIH). */
+#ifdef POOL_KERNEL_maxpool_bwd
+/* acc + the gradients of windows base + lane of one output row whose argmax is self. */
+inline vf max_windows(__global const int *ar, __global const float *gr, int base, vi self, vf acc)
+{
+	if (base >= 0 && base + PV <= POW)
+		return acc + select((vf)(0.0f), VLOADF(gr + base), VLOADI(ar + base) == self);
+	const vi ow = base + LANES, cl = clamp(ow, 0, POW - 1);
+	return acc + select((vf)(0.0f), gather_f(gr, cl), (ow >= 0) & (ow < POW) & (gather_i(ar, cl) == self));
+}
+
+__kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __global float *gx, int rows)
+{
+	const int id = get_global_id(0);
+	if (id >= rows)
+		return;
+	const int nc = id / PIH, ih = id - nc * PIH;
+	const int ohl = (ih + PH) / SH;
+	__global float *d = gx + id * PIW;
+	for (int c = 0; c < PIW; c += POOL_BW) {
+		const int o = min(c, PIW - POOL_BW);
+		vf acc0 = (vf)(0.0f), acc1 = (vf)(0.0f);
+#pragma unroll
+		for (int s = POOL_NWR - 1; s >= 0; s--) {
+			const int oh = ohl - s;
+			if (oh < 0 || oh >= POH)
+				continue;
+			__global const int *ar = arg + (nc * POH + oh) * POW;
+			__global const float *gr = gy + (nc * POH + oh) * POW;
+#pragma unroll
+			for (int t = POOL_NWC - 1; t >= 0; t--) {
+#if POOL_PAIRS
+				acc0 = max_windows(ar, gr, (o + PW) / 2 - t, ih * PIW + o + 2 * LANES, acc0);
+				acc1 = max_windows(ar, gr, (o + 1 + PW) / 2 - t, ih * PIW + o + 1 + 2 * LANES, acc1);
+#elif SW == 1
+				acc0 = max_windows(ar, gr, o + PW - t, ih * PIW + o + LANES, acc0);
+#else
+				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, 0, POW - 1);
+				const vi hit = (ow >= 0) & (ow < POW) & (gather_i(ar, cl) == ih * PIW + iw);
+				acc0 += select((vf)(0.0f), gather_f(gr, cl), hit);
+#endif
+			}
+		}
+		store_chunk(acc0, acc1, d + o);
+	}
+}
+#endif
 
 /* ------------------------------------------------------------------ average pooling */
 
-/* PyTorch's divisor: the window clipped to the padded input (count_include_pad), or to the real
- * input, or divisor_override. */
-inline int avg_divisor(int oh, int ow, int H, int W)
+#if PV == 1
+#define CONVERT_VF(v) ((float)(v))
+#else
+#define CONVERT_VF(v) POOL_CAT(convert_float, PV)(v)
+#endif
+
+/* PyTorch's divisor of windows (oh, ow): the window clipped to the padded input (count_include_pad),
+ * or to the real input, or divisor_override. */
+inline vf avg_divisor(int oh, vi ow)
 {
-	int h0 = oh * SH - PH, w0 = ow * SW - PW;
-	int h1 = min(h0 + KH, H + PH), w1 = min(w0 + KW, W + PW);
+	const int h0 = oh * SH - PH, h1 = min(h0 + KH, PIH + PH);
+	const vi w0 = ow * SW - PW, w1 = min(w0 + KW, PIW + PW);
 	if (DIVISOR)
-		return DIVISOR;
+		return (vf)(DIVISOR);
 	if (COUNT_PAD)
-		return (h1 - h0) * (w1 - w0);
-	return (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0));
+		return CONVERT_VF((h1 - h0) * (w1 - w0));
+	return CONVERT_VF((min(h1, PIH) - max(h0, 0)) * (min(w1, (vi)(PIW)) - max(w0, (vi)(0))));
 }
 
-__kernel void avgpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW)
+/* Window sums per chunk in (tap row, tap column) order, then one division each (a window always
+ * holds a real element: setup bounds padding by kernel/2 and ceil_mode drops windows starting in the
+ * right padding). Global (planes * POH). */
+#ifdef POOL_KERNEL_avgpool_fwd
+inline void avgpool_chunk(__global const float *xp, int oh, int o, int inside, __global float *yp)
 {
-	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
-	if (ow >= OW || oh >= OH)
-		return;
-	size_t o = ((size_t)nc * OH + oh) * OW + ow;
-	int h0 = oh * SH - PH, w0 = ow * SW - PW;
-	__global const float *xp = x + (size_t)nc * H * W;
-	float sum = 0.0f;
-	/* masked taps on clamped loads (branch-free); a window always holds a real element (setup
-	 * bounds padding by kernel/2 and ceil_mode drops windows starting in the right padding) */
+	vf sum = (vf)(0.0f);
+#pragma unroll
 	for (int i = 0; i < KH; i++) {
-		int ih = h0 + i;
-		int inh = (ih >= 0) & (ih < H), ch = clamp(ih, 0, H - 1);
+		const int ih = oh * SH - PH + i;
+		if (ih < 0 || ih >= PIH)
+			continue;
+		__global const float *row = xp + ih * PIW;
+#pragma unroll
 		for (int j = 0; j < KW; j++) {
-			int iw = w0 + j;
-			float v = xp[ch * W + clamp(iw, 0, W - 1)];
-			sum += (inh & (iw >= 0) & (iw < W)) ? v : 0.0f;
+			const int c0 = o * SW - PW + j;
+			const vi col = c0 + LANES * SW;
+			if (inside)
+				sum += tap_load(row, c0);
+			else
+				sum += select((vf)(0.0f), gather_f(row, clamp(col, 0, PIW - 1)), (col >= 0) & (col < PIW));
 		}
 	}
-	y[o] = sum / (float)avg_divisor(oh, ow, H, W);
+	VSTORE(sum / avg_divisor(oh, o + LANES), yp + o);
 }
 
-__kernel void avgpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
+__kernel void avgpool_fwd(__global const float *x, __global float *y, int rows)
 {
-	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
-	if (iw >= W || ih >= H)
+	const int id = get_global_id(0);
+	if (id >= rows)
 		return;
-	size_t e = ((size_t)nc * H + ih) * W + iw;
-	__global const float *gp = gy + (size_t)nc * OH * OW;
-	float acc = 0.0f;
-	int oh1 = min((ih + PH) / SH, OH - 1), ow1 = min((iw + PW) / SW, OW - 1);
-	int ow0 = first_window(iw + PW - (KW - 1), SW);
-	for (int oh = first_window(ih + PH - (KH - 1), SH); oh <= oh1; oh++)
-		for (int ow = ow0; ow <= ow1; ow++)
-			acc += gp[oh * OW + ow] / (float)avg_divisor(oh, ow, H, W);
-	gx[e] = acc;
+	const int nc = id / POH, oh = id - nc * POH;
+	__global const float *xp = x + nc * (PIH * PIW);
+	__global float *yp = y + id * POW;
+	for (int c = 0; c < POW; c += PV) {
+		const int o = min(c, POW - PV);
+		if (o * SW - PW >= 0 && (o + PV - 1) * SW - PW + KW - 1 <= PIW - 1)
+			avgpool_chunk(xp, oh, o, 1, yp);
+		else
+			avgpool_chunk(xp, oh, o, 0, yp);
+	}
 }
+#endif
+
+/* Gather over the windows that can hold (ih, iw), chunked as maxpool_bwd; a window holds it when the
+ * tap offsets ih + PH - oh*SH and iw + PW - ow*SW are below KH and KW (at stride 1 and 2 the column
+ * offset is the same for every lane of a load). Global (planes * PIH). */
+#ifdef POOL_KERNEL_avgpool_bwd
+/* acc + gy / divisor of windows base + lane of output row oh (past the row: masked). */
+inline vf avg_windows(__global const float *gr, int oh, int base, vf acc)
+{
+	if (base >= 0 && base + PV <= POW)
+		return acc + VLOADF(gr + base) / avg_divisor(oh, base + LANES);
+	const vi ow = base + LANES, cl = clamp(ow, 0, POW - 1);
+	return acc + select((vf)(0.0f), gather_f(gr, cl) / avg_divisor(oh, cl), (ow >= 0) & (ow < POW));
+}
+
+__kernel void avgpool_bwd(__global const float *gy, __global float *gx, int rows)
+{
+	const int id = get_global_id(0);
+	if (id >= rows)
+		return;
+	const int nc = id / PIH, ih = id - nc * PIH;
+	const int ohl = (ih + PH) / SH;
+	__global float *d = gx + id * PIW;
+	for (int c = 0; c < PIW; c += POOL_BW) {
+		const int o = min(c, PIW - POOL_BW);
+		vf acc0 = (vf)(0.0f), acc1 = (vf)(0.0f);
+#pragma unroll
+		for (int s = POOL_NWR - 1; s >= 0; s--) {
+			const int oh = ohl - s;
+			if (oh < 0 || oh >= POH || ih + PH - oh * SH >= KH)
+				continue;
+			__global const float *gr = gy + (nc * POH + oh) * POW;
+#pragma unroll
+			for (int t = POOL_NWC - 1; t >= 0; t--) {
+#if POOL_PAIRS
+				const int b0 = (o + PW) / 2 - t, b1 = (o + 1 + PW) / 2 - t;
+				if (o + PW - 2 * b0 < KW)
+					acc0 = avg_windows(gr, oh, b0, acc0);
+				if (o + 1 + PW - 2 * b1 < KW)
+					acc1 = avg_windows(gr, oh, b1, acc1);
+#elif SW == 1
+				acc0 = avg_windows(gr, oh, o + PW - t, acc0);
+#else
+				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, 0, POW - 1);
+				const vi in = (ow >= 0) & (ow < POW) & (iw + PW - ow * SW < KW);
+				acc0 += select((vf)(0.0f), gather_f(gr, cl) / avg_divisor(oh, cl), in);
+#endif
+			}
+		}
+		store_chunk(acc0, acc1, d + o);
+	}
+}
+#endif
 
 /* ------------------------------------------------------------------ global pooling (one plane per item) */
 
+#ifdef POOL_KERNEL_global_avg_fwd
 __kernel void global_avg_fwd(__global const float *x, __global float *y, int HW, int planes)
 {
 	int p = get_global_id(0);
@@ -171,25 +417,64 @@ __kernel void global_avg_fwd(__global const float *x, __global float *y, int HW,
 		sum += xp[i];
 	y[p] = sum / (float)HW;
 }
+#endif
 
-/* Range (element in plane, 1, plane). */
-__kernel void global_avg_bwd(__global const float *gy, __global float *gx, int HW)
+/* gx[p][:] = gy[p] / HW, in float8 stores. Global (planes). */
+#ifdef POOL_KERNEL_global_avg_bwd
+__kernel void global_avg_bwd(__global const float *gy, __global float *gx, int HW, int planes)
 {
-	int i = get_global_id(0), p = get_global_id(2);
-	if (i < HW)
-		gx[(size_t)p * HW + i] = gy[p] / (float)HW;
+	const int p = get_global_id(0);
+	if (p >= planes)
+		return;
+	__global float *d = gx + (size_t)p * HW;
+	const float v = gy[p] / (float)HW;
+	int i = 0;
+	for (; i + 8 <= HW; i += 8)
+		vstore8((float8)(v), 0, d + i);
+	for (; i < HW; i++)
+		d[i] = v;
 }
+#endif
 
+/* AdaptiveMaxPool2d's scan (`v > best || isnan(v)`: the first maximum, or the last NaN) in 8 lanes
+ * of interleaved elements, each keeping its own scan's winner; then the lanes combine by the same
+ * rule: the last NaN if any lane has one, else the smallest index holding the largest value, then
+ * the < 8 tail in order. Global (planes). */
+#ifdef POOL_KERNEL_global_max_fwd
 __kernel void global_max_fwd(__global const float *x, __global float *y, __global int *arg, int HW, int planes)
 {
-	int p = get_global_id(0);
+	const int p = get_global_id(0);
 	if (p >= planes)
 		return;
 	__global const float *xp = x + (size_t)p * HW;
 	float best = xp[0];
-	int bi = 0;
-	for (int i = 1; i < HW; i++) {
-		float v = xp[i];
+	int bi = 0, i = 0;
+	if (HW >= 8) {
+		float8 vb = vload8(0, xp);
+		int8 vi8 = (int8)(0, 1, 2, 3, 4, 5, 6, 7), idx = vi8;
+		for (i = 8; i + 8 <= HW; i += 8) {
+			const float8 v = vload8(0, xp + i);
+			const int8 take = (v > vb) | isnan(v);
+			vb = select(vb, v, take);
+			idx = select(idx, vi8 + i, take);
+		}
+		float lb[8];
+		int li[8];
+		vstore8(vb, 0, lb);
+		vstore8(idx, 0, li);
+		best = lb[0];
+		bi = li[0];
+		for (int l = 1; l < 8; l++) {
+			const int nan_b = isnan(best), nan_l = isnan(lb[l]);
+			const int take = nan_l ? (!nan_b || li[l] > bi) : (!nan_b && (lb[l] > best || (lb[l] == best && li[l] < bi)));
+			best = take ? lb[l] : best;
+			bi = take ? li[l] : bi;
+		}
+	} else {
+		i = 1;
+	}
+	for (; i < HW; i++) {
+		const float v = xp[i];
 		if (v > best || isnan(v)) {
 			best = v;
 			bi = i;
@@ -198,13 +483,27 @@ __kernel void global_max_fwd(__global const float *x, __global float *y, __globa
 	y[p] = best;
 	arg[p] = bi;
 }
+#endif
 
-__kernel void global_max_bwd(__global const float *gy, __global const int *arg, __global float *gx, int HW)
+/* gx[p][:] = gy[p] at the saved argmax, 0 elsewhere. Global (planes). */
+#ifdef POOL_KERNEL_global_max_bwd
+__kernel void global_max_bwd(__global const float *gy, __global const int *arg, __global float *gx, int HW,
+			     int planes)
 {
-	int i = get_global_id(0), p = get_global_id(2);
-	if (i < HW)
-		gx[(size_t)p * HW + i] = i == arg[p] ? gy[p] : 0.0f;
+	const int p = get_global_id(0);
+	if (p >= planes)
+		return;
+	__global float *d = gx + (size_t)p * HW;
+	const float g = gy[p];
+	const int a = arg[p];
+	int i = 0;
+	for (; i + 8 <= HW; i += 8)
+		vstore8(select((float8)(0.0f), (float8)(g), (int8)(i, i + 1, i + 2, i + 3, i + 4, i + 5, i + 6, i + 7) == a),
+			0, d + i);
+	for (; i < HW; i++)
+		d[i] = i == a ? g : 0.0f;
 }
+#endif
 
 /* ------------------------------------------------------------------ blur pooling (Zhang 2019) */
 
@@ -270,6 +569,7 @@ inline int blur_sources_of(int a, int n, int *q)
 	return c;
 }
 
+#ifdef POOL_KERNEL_blurpool_fwd
 __kernel void blurpool_fwd(__global const float *x, __global float *y, int H, int W, int OH, int OW)
 {
 	int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
@@ -290,9 +590,11 @@ __kernel void blurpool_fwd(__global const float *x, __global float *y, int H, in
 	}
 	y[o] = sum;
 }
+#endif
 
 /* Gather: for each padded coordinate q that reads this input, the windows o whose tap q - o*BS
  * lands on it (CPU devices run work-items as scalar code: visit only those). */
+#ifdef POOL_KERNEL_blurpool_bwd
 __kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
 {
 	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
@@ -318,3 +620,4 @@ __kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, 
 	}
 	gx[e] = acc;
 }
+#endif

@@ -201,7 +201,7 @@ static int blur_launch(struct clcnn_op *op, const struct blur_geom *b, const cha
 	cl_kernel k;
 	int H = b->h, W = b->w, OH = b->oh, OW = b->ow;
 	snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DPAD_MODE=%d", b->fs, b->s, b->mode);
-	int rc = clcnn_kernel_get(op->ctx, "pool", opt, name, &k);
+	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof H, &H, sizeof W, &W,
 				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);

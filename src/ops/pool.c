@@ -156,11 +156,29 @@ static struct clcnn_pool_geom geom_of(const struct clcnn_op *op)
 	return g;
 }
 
+/* The geometry, and PV: vector lanes per chunk of a row, at most the narrower of the two rows. */
 static char *geom_options(const struct clcnn_pool_geom *g, char *buf, size_t n)
 {
-	snprintf(buf, n, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d", g->kh, g->kw, g->sh,
-		 g->sw, g->ph, g->pw, g->dh, g->dw);
+	int narrow = g->w < g->ow ? g->w : g->ow, pv = narrow >= 8 ? 8 : narrow >= 4 ? 4 : narrow >= 2 ? 2 : 1;
+	snprintf(buf, n,
+		 "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DPIH=%d -DPIW=%d -DPOH=%d -DPOW=%d "
+		 "-DPV=%d",
+		 g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->h, g->w, g->oh, g->ow, pv);
 	return buf;
+}
+
+int clcnn_pool_kernel(struct clcnn_context *ctx, const char *name, const char *options, cl_kernel *k)
+{
+	char opt[400];
+	snprintf(opt, sizeof opt, "-DPOOL_KERNEL_%s %s", name, options);
+	return clcnn_kernel_get(ctx, "pool", opt, name, k);
+}
+
+/* Row kernels (cl/pool.cl): one work-item per row of the plane side they write. */
+static int run_rows(struct clcnn_context *ctx, cl_kernel k, int rows)
+{
+	size_t n = (size_t)rows, local = 64;
+	return clcnn_kernel_run(ctx, k, 1, &n, &local);
 }
 
 static int pool_setup(struct clcnn_op *op, char *err, size_t errlen)
@@ -251,27 +269,26 @@ static void maxpool_ref_backward(const struct clcnn_op *op, const struct clcnn_r
 int clcnn_pool_dev_max_forward(struct clcnn_context *ctx, const struct clcnn_pool_geom *g, cl_mem x, cl_mem y,
 			       cl_mem arg)
 {
-	char opt[160];
+	char opt[224];
 	cl_kernel k;
-	int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
-	int rc = clcnn_kernel_get(ctx, "pool", geom_options(g, opt, sizeof opt), "maxpool_fwd", &k);
+	int rows = g->n * g->c * g->oh;
+	int rc = clcnn_pool_kernel(ctx, "maxpool_fwd", geom_options(g, opt, sizeof opt), &k);
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, k, sizeof x, &x, sizeof y, &y, sizeof arg, &arg, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
-	return rc ? rc : clcnn_pool_run3d(ctx, k, OW, OH, g->n * g->c);
+		rc = clcnn_kernel_args(ctx, k, sizeof x, &x, sizeof y, &y, sizeof arg, &arg, sizeof rows, &rows, (size_t)0);
+	return rc ? rc : run_rows(ctx, k, rows);
 }
 
 int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_pool_geom *g, cl_mem gy, cl_mem arg,
 				cl_mem gx)
 {
-	char opt[160];
+	char opt[224];
 	cl_kernel k;
-	int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
-	int rc = clcnn_kernel_get(ctx, "pool", geom_options(g, opt, sizeof opt), "maxpool_bwd", &k);
+	int rows = g->n * g->c * g->h;
+	int rc = clcnn_pool_kernel(ctx, "maxpool_bwd", geom_options(g, opt, sizeof opt), &k);
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, k, sizeof gy, &gy, sizeof arg, &arg, sizeof gx, &gx, sizeof H, &H, sizeof W,
-				       &W, sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
-	return rc ? rc : clcnn_pool_run3d(ctx, k, W, H, g->n * g->c);
+		rc = clcnn_kernel_args(ctx, k, sizeof gy, &gy, sizeof arg, &arg, sizeof gx, &gx, sizeof rows, &rows,
+				       (size_t)0);
+	return rc ? rc : run_rows(ctx, k, rows);
 }
 
 static int maxpool_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -347,18 +364,15 @@ static int avgpool_launch(struct clcnn_op *op, const char *name, cl_mem src, cl_
 {
 	struct clcnn_pool_geom g = geom_of(op);
 	const struct pool_args *a = op->args;
-	char opt[224], base[160];
+	char opt[288], base[224];
 	cl_kernel k;
-	int H = g.h, W = g.w, OH = g.oh, OW = g.ow;
+	int rows = g.n * g.c * (per_input ? g.h : g.oh);
 	snprintf(opt, sizeof opt, "%s -DCOUNT_PAD=%d -DDIVISOR=%d", geom_options(&g, base, sizeof base),
 		 a->count_include_pad, a->divisor_override);
-	int rc = clcnn_kernel_get(op->ctx, "pool", opt, name, &k);
+	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
-	if (rc)
-		return rc;
-	return clcnn_pool_run3d(op->ctx, k, per_input ? W : OW, per_input ? H : OH, g.n * g.c);
+		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof rows, &rows, (size_t)0);
+	return rc ? rc : run_rows(op->ctx, k, rows);
 }
 
 static int avgpool_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -434,28 +448,22 @@ static void global_max_ref_backward(const struct clcnn_op *op, const struct clcn
 		io->grad_in[0][p * hw + global_argmax(io->in[0] + p * hw, hw)] = io->grad_out[p];
 }
 
-/* fwd: one item per plane (x, y[, arg], hw, planes); bwd: one per input element (gy[, arg], gx, hw). */
+/* One work-item per plane: (x, y[, arg], hw, planes) forward, (gy[, arg], gx, hw, planes) backward. */
 static int global_launch(struct clcnn_op *op, const char *name, cl_mem a0, cl_mem a1, cl_mem arg, int forward)
 {
 	cl_kernel k;
 	int hw = op->in[0].d[2] * op->in[0].d[3], planes = (int)clcnn_shape_count(&op->out);
-	int rc = clcnn_kernel_get(op->ctx, "pool", "", name, &k);
+	cl_mem second = forward ? a1 : arg, third = forward ? arg : a1;
+	int rc = clcnn_pool_kernel(op->ctx, name, "", &k);
 	if (rc)
 		return rc;
-	if (forward && !arg)
+	if (!arg)
 		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, sizeof planes,
 				       &planes, (size_t)0);
-	else if (forward)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof arg, &arg, sizeof hw, &hw,
-				       sizeof planes, &planes, (size_t)0);
-	else if (!arg)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, (size_t)0);
 	else
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof arg, &arg, sizeof a1, &a1, sizeof hw, &hw,
-				       (size_t)0);
-	if (rc)
-		return rc;
-	return forward ? clcnn_op_run1d(op->ctx, k, (size_t)planes) : clcnn_pool_run3d(op->ctx, k, hw, 1, planes);
+		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof second, &second, sizeof third, &third,
+				       sizeof hw, &hw, sizeof planes, &planes, (size_t)0);
+	return rc ? rc : run_rows(op->ctx, k, planes);
 }
 
 static int global_avg_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -497,6 +505,14 @@ static const struct clcnn_op_case maxpool_cases[] = {
 	{"kernel_size=2, ceil_mode=true", "1x3x7x9", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=(3,2), stride=2, padding=1, ceil_mode=true", "3x3x6x5", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=true", "3x1x13x6", CLCNN_CASE_TRAIN, 0},
+	/* rows wide enough for 8-lane chunks (the last one overlapping): k2 s2 pairs lanes, odd widths
+	 * and ceil_mode leave a column, stride 1 loads whole, stride 3 gathers, padding masks borders */
+	{"kernel_size=2", "2x3x6x20", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=2", "1x2x7x37", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=2, ceil_mode=true", "1x2x5x17", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=3, stride=2, padding=1", "2x2x9x21", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=3, stride=1, padding=1", "1x2x5x19", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=(2,3), stride=(1,3), dilation=(1,2)", "1x2x4x30", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
 
@@ -513,6 +529,10 @@ static const struct clcnn_op_case avgpool_cases[] = {
 	 CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=3, stride=2, padding=1, ceil_mode=true, divisor_override=5", "1x3x6x5", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=2, padding=1, count_include_pad=false, divisor_override=3", "3x1x7x9", CLCNN_CASE_TRAIN, 0},
+	/* 8-lane rows, as for maxpool2d */
+	{"kernel_size=2", "2x3x6x20", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=3, stride=2, padding=1, count_include_pad=false", "2x2x9x21", CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=3, stride=1, padding=1, ceil_mode=true", "1x2x5x19", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
 

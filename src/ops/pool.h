@@ -18,6 +18,8 @@ int clcnn_pool_dev_max_forward(struct clcnn_context *ctx, const struct clcnn_poo
 			       cl_mem arg);
 int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_pool_geom *g, cl_mem gy, cl_mem arg,
 				cl_mem gx);
+/* Kernel `name` of cl/pool.cl, compiled alone (-DPOOL_KERNEL_<name>) with options. */
+int clcnn_pool_kernel(struct clcnn_context *ctx, const char *name, const char *options, cl_kernel *k);
 /* Launch k over (x, y, plane) = (w, h, planes) with a 64-item work-group along x (then y). */
 int clcnn_pool_run3d(struct clcnn_context *ctx, cl_kernel k, int w, int h, int planes);
 /* Input must be 4-D NCHW; the message names the layer. */
