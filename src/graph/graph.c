@@ -358,14 +358,24 @@ const char *clcnn_graph_output_name(const struct clcnn_graph *g)
 	return g->nnodes ? g->nodes[g->nnodes - 1].name : NULL;
 }
 
-/* Depth-first search for a cycle through node i; path holds the current chain. */
-static int find_cycle(const struct clcnn_graph *g, int i, char *color, int *path, int depth, int *cycle_len)
+/*
+ * Depth-first search for a cycle from node start, with an explicit stack (a graph may be deeper
+ * than any thread's stack): path[] holds the current chain, next[] the input each level visits
+ * next. On a cycle, path[0..*cycle_len) holds it, starting at the node reached twice.
+ */
+static int find_cycle(const struct clcnn_graph *g, int start, char *color, int *path, int *next, int *cycle_len)
 {
-	color[i] = 1;
-	path[depth] = i;
-	const struct graph_node *n = &g->nodes[i];
-	for (int j = 0; j < n->nin; j++) {
-		int v = n->in_ref[j];
+	int depth = 0;
+	path[0] = start;
+	next[0] = 0;
+	color[start] = 1;
+	while (depth >= 0) {
+		const struct graph_node *n = &g->nodes[path[depth]];
+		if (next[depth] == n->nin) {
+			color[path[depth--]] = 2;
+			continue;
+		}
+		int v = n->in_ref[next[depth]++];
 		if (v < g->ninputs)
 			continue;
 		int u = v - g->ninputs;
@@ -378,21 +388,33 @@ static int find_cycle(const struct clcnn_graph *g, int i, char *color, int *path
 			*cycle_len = depth - k + 1;
 			return 1;
 		}
-		if (!color[u] && find_cycle(g, u, color, path, depth + 1, cycle_len))
-			return 1;
+		if (!color[u]) {
+			path[++depth] = u;
+			next[depth] = 0;
+			color[u] = 1;
+		}
 	}
-	color[i] = 2;
 	return 0;
 }
 
-static void mark_ancestors(const struct clcnn_graph *g, int node, char *mark)
+/* Mark node and every node it reads from, with stack[] (one slot per node) instead of recursion. */
+static void mark_ancestors(const struct clcnn_graph *g, int node, char *mark, int *stack)
 {
 	if (mark[node])
 		return;
+	int top = 0;
+	stack[top++] = node;
 	mark[node] = 1;
-	for (int j = 0; j < g->nodes[node].nin; j++)
-		if (g->nodes[node].in_ref[j] >= g->ninputs)
-			mark_ancestors(g, g->nodes[node].in_ref[j] - g->ninputs, mark);
+	while (top) {
+		const struct graph_node *n = &g->nodes[stack[--top]];
+		for (int j = 0; j < n->nin; j++) {
+			int u = n->in_ref[j] - g->ninputs;
+			if (u >= 0 && !mark[u]) {
+				mark[u] = 1;
+				stack[top++] = u;
+			}
+		}
+	}
 }
 
 int graph_check(struct clcnn_graph *g)
@@ -413,15 +435,16 @@ int graph_check(struct clcnn_graph *g)
 	}
 	size_t nn = (size_t)(unsigned)g->nnodes;
 	char *color = calloc(nn, 1);
-	int *path = calloc(nn + 1, sizeof *path);
-	if (!color || !path) {
+	int *path = calloc(nn + 1, sizeof *path), *next = calloc(nn + 1, sizeof *next);
+	if (!color || !path || !next) {
 		free(color);
 		free(path);
+		free(next);
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 	}
 	for (int i = 0; i < g->nnodes; i++) {
 		int len = 0;
-		if (color[i] || !find_cycle(g, i, color, path, 0, &len))
+		if (color[i] || !find_cycle(g, i, color, path, next, &len))
 			continue;
 		/* path lists consumers before their inputs: reverse it into data-flow order, starting at
 		 * the node declared first, which is where the message points */
@@ -438,6 +461,7 @@ int graph_check(struct clcnn_graph *g)
 		int rc = clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%scycle: %s", o, sep(o), chain);
 		free(color);
 		free(path);
+		free(next);
 		return rc;
 	}
 	free(path);
@@ -447,6 +471,7 @@ int graph_check(struct clcnn_graph *g)
 		g->loss = graph_find_node(g, g->loss_name);
 		if (g->loss < 0) {
 			free(color);
+			free(next);
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "loss: no node named '%s'", g->loss_name);
 		}
 	} else {
@@ -459,6 +484,7 @@ int graph_check(struct clcnn_graph *g)
 		g->output = graph_find_node(g, g->output_name);
 		if (g->output < 0) {
 			free(color);
+			free(next);
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "output: no node named '%s'", g->output_name);
 		}
 	} else if (g->loss >= 0 && g->nodes[g->loss].in_ref[0] >= g->ninputs) {
@@ -468,8 +494,8 @@ int graph_check(struct clcnn_graph *g)
 	}
 	memset(color, 0, nn);
 	if (g->loss >= 0)
-		mark_ancestors(g, g->loss, color);
-	mark_ancestors(g, g->output, color);
+		mark_ancestors(g, g->loss, color, next);
+	mark_ancestors(g, g->output, color, next);
 	for (int i = 0; i < g->nnodes; i++) {
 		if (color[i])
 			continue;
@@ -487,9 +513,11 @@ int graph_check(struct clcnn_graph *g)
 					"(choose it with @output, or clcnn_graph_set_output)",
 					o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->output].name);
 		free(color);
+		free(next);
 		return rc;
 	}
 	free(color);
+	free(next);
 	return 0;
 }
 
