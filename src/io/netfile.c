@@ -22,6 +22,9 @@
 
 #define MAX_ITEMS 32
 #define NAME_MAX_LEN 128
+/* Bounds on what a stranger's file may cost: checks are quadratic in statements, and each takes ~5 KiB. */
+#define MAX_STATEMENTS 16384
+#define MAX_FILE_BYTES (16u << 20)
 
 struct pos {
 	int line, col;
@@ -322,6 +325,8 @@ static int parse_all(struct parser *p)
 		}
 		if (!peek(p))
 			break;
+		if (p->nst == MAX_STATEMENTS)
+			return fail_at(p, here(p), "more than %d statements", MAX_STATEMENTS);
 		if (p->nst == p->cap) {
 			int cap = p->cap ? 2 * p->cap : 32;
 			struct stmt *s = realloc(p->st, (size_t)cap * sizeof *s);
@@ -624,6 +629,12 @@ int clcnn_graph_load(struct clcnn_context *ctx, const char *path, struct clcnn_g
 		len += n;
 		if (n < 4096)
 			break;
+		if (len > MAX_FILE_BYTES) { /* also ends reading /dev/zero or an endless pipe */
+			free(buf);
+			fclose(f);
+			return clcnn_fail(ctx, CLCNN_ERR_FORMAT, "%s: larger than %u MiB: not a netfile", path,
+					  MAX_FILE_BYTES >> 20);
+		}
 	}
 	int bad = ferror(f);
 	fclose(f);
