@@ -80,8 +80,11 @@ static int load(struct clcnn_context *ctx, const char *kind, uint64_t key, unsig
 	char magic[8];
 	uint64_t hdr[3];
 	unsigned char *buf = NULL;
+	struct stat st;
+	/* the payload size in the header must be what the file holds before anything is allocated from it */
 	int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, MAGIC, 8) == 0 && fread(hdr, sizeof hdr, 1, f) == 1 &&
-		 hdr[0] == key && hdr[1] > 0 && hdr[1] < ((uint64_t)1 << 32);
+		 hdr[0] == key && hdr[1] > 0 && hdr[1] < ((uint64_t)1 << 32) && !fstat(fileno(f), &st) &&
+		 (uint64_t)st.st_size == 8 + sizeof hdr + hdr[1];
 	if (ok) {
 		buf = malloc(hdr[1]);
 		ok = buf && fread(buf, 1, hdr[1], f) == hdr[1] && fgetc(f) == EOF &&
