@@ -18,7 +18,9 @@ if [ ! -f "$B/build.ninja" ]; then
 fi
 ninja -C "$B" || exit 1
 export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$B/pocl-cache}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0}
+# max_allocation_size_mb: no single allocation of the suite may pass 3 GiB (a size read from a file
+# and trusted shows up here even when the machine could serve it)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1:max_allocation_size_mb=3072}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/reliability/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 # sanitized code runs 2-3x slower than the plain build the timeouts were set for

@@ -5,11 +5,16 @@
  *    correct results at a batch that fits;
  *  - a kernel program that does not compile (a broken .cl in CLCNN_KERNEL_DIR) fails with
  *    CLCNN_ERR_BUILD carrying the node and the compiler's build log, and the context still runs
- *    programs that do compile.
+ *    programs that do compile;
+ *  - a program cache entry whose header lies about its size is rebuilt, not trusted.
  * (tests/device/test-device.c covers single buffers, the program cache and the smoke kernel.)
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clcnn/graph.h"
 #include "testutil.h"
@@ -110,6 +115,54 @@ START_TEST(broken_kernel_source_reports_build_log)
 }
 END_TEST
 
+/*
+ * A cache entry whose header claims a 4 GiB payload (the file is small): refused as corrupt before
+ * anything is allocated from the claim, and rebuilt. (Under tools/sanitize.sh, ASan aborts on any
+ * allocation above 3 GiB, so trusting the header would fail there.)
+ */
+START_TEST(cache_entry_with_lying_size)
+{
+	char *dir = test_tmpdir();
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.cache_dir = dir;
+	struct clcnn_context *ctx = test_context_with(&o);
+	struct clcnn_build_report rep;
+	ck_assert_int_eq(clcnn_program_build(ctx, "common", "-DLYING_SIZE=1", &rep), 0);
+	ck_assert_int_eq(rep.cache_hit, 0);
+	clcnn_context_close(ctx);
+	/* bytes 16..23 of an entry: the payload size after the magic and the key */
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (!strstr(e->d_name, ".bin"))
+			continue;
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		int fd = open(path, O_WRONLY);
+		uint64_t lie = 0xFFFFFFF0u;
+		ck_assert_int_eq(pwrite(fd, &lie, sizeof lie, 16), sizeof lie);
+		close(fd);
+		n++;
+	}
+	closedir(d);
+	ck_assert_int_ge(n, 1);
+	ctx = test_context_with(&o);
+	ck_assert_int_eq(clcnn_program_build(ctx, "common", "-DLYING_SIZE=1", &rep), 0);
+	ck_assert_int_eq(rep.cache_hit, 0);
+	ck_assert_int_eq(clcnn_context_smoke_test(ctx), 0);
+	clcnn_context_close(ctx);
+	ctx = test_context_with(&o);
+	ck_assert_int_eq(clcnn_program_build(ctx, "common", "-DLYING_SIZE=1", &rep), 0);
+	ck_assert_int_eq(rep.cache_hit, 1);
+	clcnn_context_close(ctx);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -118,6 +171,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, batch_too_large_then_usable);
 	tcase_add_test(tc, broken_kernel_source_reports_build_log);
+	tcase_add_test(tc, cache_entry_with_lying_size);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
