@@ -555,11 +555,13 @@ static int schedule(struct clcnn_graph *g)
 /* A value larger than a tensor may be: the message names it and the batch. */
 static int too_large(struct clcnn_graph *g, int v, const struct clcnn_shape *shape, const char *param, int batch)
 {
-	char b[64];
+	char b[64], type[80] = "";
 	const char *o = v < g->ninputs ? "" : graph_node_origin(g, v - g->ninputs);
+	if (v >= g->ninputs)
+		snprintf(type, sizeof type, " (%s)", g->nodes[v - g->ninputs].type);
 	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-			  "%s%s%s '%s': %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)", o,
-			  sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v),
+			  "%s%s%s '%s'%s: %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)",
+			  o, sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v), type,
 			  param ? "parameter " : v < g->ninputs ? "" : "output ", param ? param : "", param ? " " : "",
 			  clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
 }
