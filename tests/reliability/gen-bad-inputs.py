@@ -336,6 +336,28 @@ def netfile_cases():
          "{f}:2:1: name 'aaaaaaaaaaaaaaaaaaaa...' is longer than 127 characters")
     case(k, "directive-unknown-node.net", HDR + "r = relu\n@loss nothere\n", FORMAT,
          "{f}:3:7: @loss: unknown node 'nothere'")
+    # shape inference at batch 2 (graph_infer): op setup errors and the tensor size limit
+    inv = "CLCNN_ERR_INVALID"
+    case(k, "conv-weight-overflow.net", HDR + "c = conv2d(image, out_channels=252975874, kernel_size=3)\n", inv,
+         "{f}:2:1: node 'c' (conv2d): conv2d: weight 252975874x1x3x3 holds more than 2147483647 elements "
+         "(inputs: image 2x1x8x8)")
+    case(k, "conv-padding-overflow.net", HDR + "c = conv2d(image, out_channels=2, kernel_size=3, "
+         "padding=(2147483647,1))\n", inv,
+         "{f}:2:1: node 'c' (conv2d): conv2d: output height 4294967300 (8 + padding 2147483647 + 2147483647) is "
+         "too large (inputs: image 2x1x8x8)")
+    case(k, "conv-dilation-overflow.net", HDR + "c = conv2d(image, out_channels=2, kernel_size=3, "
+         "dilation=2147483647)\n", inv,
+         "{f}:2:1: node 'c' (conv2d): conv2d: kernel height 3 (4294967295 with dilation 2147483647) larger than "
+         "padded input height 8 (8 + padding 0 + 0) (inputs: image 2x1x8x8)")
+    case(k, "pool-dilation-overflow.net", HDR + "m = maxpool2d(image, kernel_size=2, dilation=2147483647)\n", inv,
+         "{f}:2:1: node 'm' (maxpool2d): maxpool2d: dilated kernel 2147483648 (kernel_size 2, dilation 2147483647) "
+         "larger than padded input height 8 (inputs: image 2x1x8x8)")
+    case(k, "batch-overflow.net", "x = input(shape=(1,1073741824,1))\nr = relu\n", inv,
+         "input 'x': 2x1x1073741824x1 holds more than 2147483647 elements, the most a tensor can have (at batch 2)")
+    case(k, "output-overflow.net", HDR + "c = conv2d(image, out_channels=40000, kernel_size=1, padding=(0,0,0,4000))"
+         "\n", inv,
+         "{f}:2:1: node 'c' (conv2d): output 2x40000x8x4008 holds more than 2147483647 elements, the most a tensor "
+         "can have (at batch 2)")
     write(os.path.join(SEEDS, "netfile", "every-syntax.net"),
           "# all of the syntax\n   x = input(shape=1x6x6)   # comment\nt = input(shape=(9))\n"
           "o = avgpool2d(x, kernel_size=(2, 2),   # continued\n      stride = 2)\nf = flatten\nh = tanh(f)\n"

@@ -4,7 +4,7 @@
  * message; a message ending in "..." only has to start with the text before it). Files are opened
  * by bare name from inside their folder, so messages read as a user would see them.
  *
- *   test-bad-inputs             safetensors, idx, image, netfile (no device: suite unit)
+ *   test-bad-inputs             safetensors, idx, image, netfile + shape inference (no device: unit)
  *   test-bad-inputs --device    weights loaded into tests/data/cli/tiny.net, and checkpoints with
  *                               broken metadata or non-finite optimizer state (suite device)
  *
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clcnn-private.h"
 #include "clcnn/train.h"
+#include "graph/graph-private.h"
 #include "io/io.h"
 #include "testutil.h"
 
@@ -175,7 +175,11 @@ static int read_image(const char *name, char *err, size_t errlen, void *user)
 	return clcnn_image_load(name, 3, 8, 8, px, err, errlen);
 }
 
-/* The netfile parser only records its message in the context: a zeroed one needs no device. */
+/*
+ * The netfile parser only records its message in the context: a zeroed one needs no device. A
+ * file that parses goes on to shape inference at batch 2 (graph_infer, the host half of
+ * clcnn_graph_build), so setup errors of ops and size limits are part of the corpus too.
+ */
 static int read_netfile(const char *name, char *err, size_t errlen, void *user)
 {
 	(void)user;
@@ -183,6 +187,8 @@ static int read_netfile(const char *name, char *err, size_t errlen, void *user)
 	struct clcnn_graph *g = NULL;
 	int rc = clcnn_graph_load(&host, name, &g);
 	ck_assert(rc ? g == NULL : g != NULL);
+	if (!rc)
+		rc = graph_infer(g, 2);
 	snprintf(err, errlen, "%s", clcnn_context_error(&host));
 	clcnn_graph_free(g);
 	free(host.error);
