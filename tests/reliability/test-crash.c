@@ -171,6 +171,42 @@ static void sleep_s(double s)
 		;
 }
 
+static double median3(const double *v)
+{
+	double a = v[0], b = v[1], c = v[2];
+	return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+}
+
+/* Whether writer pid has a temporary file in dir now. */
+static int has_temporary(const char *dir, pid_t pid)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, ".ck.safetensors.tmp-%ld-", (long)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)))
+		found = !strncmp(e->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return found;
+}
+
+/* Poll (every 0.1 ms) until pid's temporary file appears (1) or a message is waiting on fd (0). */
+static int wait_for_temporary(const char *dir, pid_t pid, int fd)
+{
+	for (double t0 = now(); now() - t0 < 120;) {
+		if (has_temporary(dir, pid))
+			return 1;
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 0) == 1)
+			return 0;
+		sleep_s(1e-4);
+	}
+	return 0;
+}
+
 START_TEST(sigkill_during_checkpoint_writes)
 {
 	char *dir = test_tmpdir();
@@ -179,7 +215,7 @@ START_TEST(sigkill_during_checkpoint_writes)
 	uint64_t rng = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 16;
 	long last_done = -1, writing = -1; /* steps of the last complete save and of the one killed */
 	int mid_write = 0, in_save = 0;
-	double save_s = 0.01;
+	double save_s = 0.01, file_s = 0;
 	for (int round = 0; round <= ROUNDS; round++) {
 		int fds[2];
 		ck_assert_int_eq(pipe(fds), 0);
@@ -210,8 +246,11 @@ START_TEST(sigkill_during_checkpoint_writes)
 			close(fds[0]);
 			break;
 		}
-		/* three whole saves first, to learn how long a save takes (the median) */
-		double t0 = 0, took[3];
+		/*
+		 * three whole saves first, to learn how long a save takes and how long its file exists
+		 * (the medians: tensors are read from the device first, the file is written last)
+		 */
+		double t0 = 0, t1 = 0, took[3], file[3] = {0, 0, 0};
 		for (int saves = 0; saves < 3;) {
 			m = next(fds[0], 120000);
 			ck_assert_msg(m.tag == 'S' || m.tag == 'D' || m.tag == 'C', "round %d: the trainer stopped", round);
@@ -219,16 +258,24 @@ START_TEST(sigkill_during_checkpoint_writes)
 				ck_assert_msg(m.step == 0, "round %d: %ld stale temporary files after a save", round, m.step);
 			} else if (m.tag == 'S') {
 				t0 = now();
+				file[saves] = 0;
+				if (wait_for_temporary(dir, pid, fds[0])) {
+					/* the file is gone at the rename, before the save returns */
+					t1 = now();
+					while (has_temporary(dir, pid) && now() - t1 < 120)
+						sleep_s(1e-4);
+					file[saves] = now() - t1;
+				}
 			} else {
 				took[saves++] = now() - t0;
 				last_done = m.step;
 			}
 		}
-		save_s = took[0] < took[1] ? (took[1] < took[2] ? took[1] : took[0] < took[2] ? took[2] : took[0])
-					   : (took[0] < took[2] ? took[0] : took[1] < took[2] ? took[2] : took[1]);
+		save_s = median3(took);
+		file_s = median3(file);
 		/*
-		 * at a random point of the next save: the file exists only in its second part (tensors are
-		 * read from the device first), so from 20 % in to 20 % past its expected end
+		 * kill at a random point of the next save: in even rounds anywhere from 20 % in to 20 % past
+		 * its expected end, in odd rounds while its file exists (found by polling)
 		 */
 		do
 			m = next(fds[0], 120000);
@@ -236,7 +283,11 @@ START_TEST(sigkill_during_checkpoint_writes)
 		ck_assert_msg(m.tag == 'S', "round %d: expected a save to start", round);
 		writing = m.step;
 		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-		sleep_s(save_s * (0.2 + (double)(rng >> 11) / 9007199254740992.0));
+		double u = (double)(rng >> 11) / 9007199254740992.0;
+		if (round % 2 == 0)
+			sleep_s(save_s * (0.2 + u));
+		else if (wait_for_temporary(dir, pid, fds[0]))
+			sleep_s(file_s * 0.6 * u); /* its first 60 %: the window varies from save to save */
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "round %d: status %d", round, st);
@@ -254,10 +305,11 @@ START_TEST(sigkill_during_checkpoint_writes)
 		mid_write += count_temporaries(dir) > 0;
 	}
 	printf("%d SIGKILLs: %d inside clcnn_trainer_save, %d of them while its temporary file existed (removed by "
-	       "the next save); a save takes ~%.0f ms; after each kill the checkpoint loaded and matched\n",
-	       ROUNDS, in_save, mid_write, save_s * 1e3);
-	/* most kills must have hit a save in progress, and some the file itself, or the test proved little */
-	ck_assert_msg(in_save >= ROUNDS / 2 && mid_write >= ROUNDS / 6, "only %d (%d) of %d kills hit a save (a file)",
+	       "the next save); a save takes ~%.1f ms, its file exists ~%.1f ms; after each kill the checkpoint loaded "
+	       "and matched\n",
+	       ROUNDS, in_save, mid_write, save_s * 1e3, file_s * 1e3);
+	/* most kills must have hit a save in progress, and a good part the file itself, or the test proved little */
+	ck_assert_msg(in_save >= ROUNDS / 2 && mid_write >= ROUNDS / 5, "only %d (%d) of %d kills hit a save (a file)",
 		      in_save, mid_write, ROUNDS);
 	test_rmtree(dir);
 	free(dir);
