@@ -4,14 +4,25 @@
  *   bench-op conv2d "out_channels=64, kernel_size=3, padding=1" 64x32x28x28
  * One warm-up call of each (builds kernels, lets autotuning decide), then REPS timed calls, each
  * enqueue + clFinish; prints the median and the minimum (the minimum is the better estimate on a
- * shared, noisy machine) and GFLOP/s where the op counts FLOPs (backward = 2x forward).
+ * shared, noisy machine), the least CPU time of a call (all threads: steadier still under load) and
+ * GFLOP/s where the op counts FLOPs (backward = 2x forward).
  * -n: no timing, just the algorithm choice. Set POCL_CACHE_DIR (and CLCNN_CACHE_DIR) to keep kernels.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops/op.h"
+
+/* CPU seconds of the whole process (all POCL worker threads): on a loaded machine the work an
+ * algorithm does is steadier than its wall time. */
+static double cpu_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -61,13 +72,14 @@ static cl_mem random_buffer(struct clcnn_context *ctx, size_t n, uint64_t *rng)
 
 /* Median and minimum seconds of reps calls of forward (backward = 0) or backward. */
 static int time_calls(struct clcnn_op *op, const struct clcnn_dev_io *io, int backward, int reps, double *med,
-		      double *min)
+		      double *min, double *cpu)
 {
 	double *t = calloc((size_t)reps, sizeof *t);
 	if (!t)
 		return -1;
+	*cpu = 1e30;
 	for (int r = -1; r < reps; r++) {
-		double t0 = clcnn_now();
+		double t0 = clcnn_now(), c0 = cpu_now();
 		int rc = backward ? op->cls->backward(op, io) : op->cls->forward(op, io);
 		if (!rc)
 			rc = clcnn_context_finish(op->ctx);
@@ -75,8 +87,11 @@ static int time_calls(struct clcnn_op *op, const struct clcnn_dev_io *io, int ba
 			free(t);
 			return rc;
 		}
-		if (r >= 0)
+		if (r >= 0) {
 			t[r] = clcnn_now() - t0;
+			c0 = cpu_now() - c0;
+			*cpu = c0 < *cpu ? c0 : *cpu;
+		}
 	}
 	qsort(t, (size_t)reps, sizeof *t, cmp_double);
 	*med = t[reps / 2];
@@ -134,12 +149,12 @@ int main(int argc, char **argv)
 	io.grad_out = random_buffer(ctx, clcnn_shape_count(&op->out), &rng);
 	io.state = random_buffer(ctx, op->state_bytes / sizeof(float) + 1, &rng);
 	io.scratch = random_buffer(ctx, op->scratch_bytes / sizeof(float) + 1, &rng);
-	double flops = op->cls->flops ? op->cls->flops(op) : 0, fm = 0, fmin = 0, bm = 0, bmin = 0;
+	double flops = op->cls->flops ? op->cls->flops(op) : 0, fm = 0, fmin = 0, bm = 0, bmin = 0, fc = 0, bc = 0;
 	int rc = 0;
 	if (!no_time) {
-		rc = time_calls(op, &io, 0, reps, &fm, &fmin);
+		rc = time_calls(op, &io, 0, reps, &fm, &fmin, &fc);
 		if (!rc && op->cls->backward)
-			rc = time_calls(op, &io, 1, reps, &bm, &bmin);
+			rc = time_calls(op, &io, 1, reps, &bm, &bmin, &bc);
 	} else {
 		rc = op->cls->forward(op, &io);
 		if (!rc && op->cls->backward)
@@ -154,10 +169,10 @@ int main(int argc, char **argv)
 	const char *algo = op->cls->algo ? op->cls->algo(op) : "";
 	printf("%s(%s) %s  algo %s\n", pos[0], pos[1], pos[2], algo && *algo ? algo : "-");
 	if (!no_time) {
-		printf("  fwd  median %8.3f ms  min %8.3f ms", fm * 1e3, fmin * 1e3);
+		printf("  fwd  median %8.3f ms  min %8.3f ms  cpu %8.3f ms", fm * 1e3, fmin * 1e3, fc * 1e3);
 		if (flops > 0)
 			printf("  %7.1f GFLOP/s (min)", flops / fmin * 1e-9);
-		printf("\n  bwd  median %8.3f ms  min %8.3f ms", bm * 1e3, bmin * 1e3);
+		printf("\n  bwd  median %8.3f ms  min %8.3f ms  cpu %8.3f ms", bm * 1e3, bmin * 1e3, bc * 1e3);
 		if (flops > 0 && bmin > 0)
 			printf("  %7.1f GFLOP/s (min)", 2 * flops / bmin * 1e-9);
 		printf("\n");
