@@ -144,8 +144,9 @@ static int direct_backward_weights(struct clcnn_op *op, const struct clcnn_dev_i
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
 }
 
-static size_t direct_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+static size_t direct_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
+	(void)ctx;
 	(void)nb;
 	return dir == CONV_BWD_WEIGHTS ? (size_t)g->n * weight_count(g) * sizeof(float) : 0;
 }
@@ -334,8 +335,9 @@ static int im2col_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return im2col_backward_both(op, io, 1, 1);
 }
 
-static size_t im2col_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+static size_t im2col_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
+	(void)ctx;
 	size_t gt, gp, wt;
 	if (dir == CONV_FWD)
 		return ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * (size_t)nb * plane(g) * sizeof(float);
@@ -388,8 +390,9 @@ static int gemm1x1_backward_weights(struct clcnn_op *op, const struct clcnn_dev_
 	return rc;
 }
 
-static size_t no_scratch(const struct conv_geom *g, int nb, enum conv_dir dir)
+static size_t no_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
+	(void)ctx;
 	(void)g;
 	(void)nb;
 	(void)dir;
@@ -465,7 +468,7 @@ static const struct conv_algo algo_depthwise = {
 };
 
 const struct conv_algo *const clcnn_conv_algos[] = {&algo_direct, &algo_im2col, &algo_gemm1x1, &algo_depthwise,
-						    NULL};
+						    &clcnn_conv_algo_implicit, NULL};
 
 const struct conv_algo *clcnn_conv_algo_find(const char *name)
 {

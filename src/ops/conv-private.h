@@ -14,6 +14,7 @@ enum conv_algo_id {
 	CONV_ALGO_IM2COL,
 	CONV_ALGO_GEMM1X1,
 	CONV_ALGO_DEPTHWISE,
+	CONV_ALGO_IMPLICIT,
 };
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
@@ -53,12 +54,13 @@ struct conv_algo {
 	int (*backward_weights)(struct clcnn_op *op, const struct clcnn_dev_io *io);
 	/* optional: both gradients in one pass, used when this algorithm serves both (shares work) */
 	int (*backward)(struct clcnn_op *op, const struct clcnn_dev_io *io);
-	size_t (*scratch_bytes)(const struct conv_geom *g, int nb, enum conv_dir dir);
+	size_t (*scratch_bytes)(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir);
 };
 
 struct conv_priv {
 	struct conv_geom g;
 	const struct conv_algo *algo[3]; /* by enum conv_dir */
+	int pending[3];                  /* to be tuned at the first call in that direction */
 	char opts[256];                  /* -D specialisation of cl/conv.cl: the geometry but the batch */
 	int nb;                          /* images per im2col chunk */
 };
@@ -67,6 +69,17 @@ struct conv_priv {
 extern const struct conv_algo *const clcnn_conv_algos[];
 const struct conv_algo *clcnn_conv_algo_find(const char *name);
 const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
+/* Stride-1 shifted implicit GEMM (conv-implicit.c). */
+extern const struct conv_algo clcnn_conv_algo_implicit;
+
+/*
+ * Autotuning (conv-tune.c): the recorded choice for a direction, if the cache has one (0, else -1);
+ * timing every candidate on the real buffers of the first call and recording the winner (sets
+ * p->algo[d], clears p->pending[d]); and the scratch any candidate needs.
+ */
+int clcnn_conv_tune_lookup(struct clcnn_op *op, enum conv_dir d, const struct conv_algo **out);
+int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum conv_dir d);
+size_t clcnn_conv_tune_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir d);
 
 /* Bias gradient (any algorithm): sums grad_out over batch and space in a fixed order. */
 int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io);

@@ -8,7 +8,7 @@
 
 #include "ops/conv-private.h"
 
-static const char *const algo_names[] = {"auto", "direct", "im2col", "gemm1x1", "depthwise", NULL};
+static const char *const algo_names[] = {"auto", "direct", "im2col", "gemm1x1", "depthwise", "implicit", NULL};
 static const char *const padding_modes[] = {"zeros", NULL};
 
 static const struct clcnn_arg conv_keys[] = {
@@ -28,7 +28,8 @@ static const struct clcnn_arg conv_keys[] = {
 	{"flip", CLCNN_ARG_BOOL, offsetof(struct conv_args, flip), "false", NULL,
 	 "true convolution: the kernel rotated 180 degrees (PyTorch cross-correlates)"},
 	{"algo", CLCNN_ARG_ENUM, offsetof(struct conv_args, algo), "auto", algo_names,
-	 "device algorithm: auto, direct, im2col, gemm1x1 or depthwise (overrides CLCNN_CONV_ALGO)"},
+	 "device algorithm: auto (timed once per device and shape, remembered in the cache), direct, im2col, "
+	 "gemm1x1, depthwise or implicit (overrides CLCNN_CONV_ALGO)"},
 	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
 	 "images per im2col chunk (0: sized to the caches)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
@@ -257,22 +258,6 @@ static int is_cpu(const struct clcnn_context *ctx)
 	return ctx->info.type && !strcmp(ctx->info.type, "cpu");
 }
 
-/*
- * The default until autotuning records a measured choice. On POCL (2-core AVX-512) the per-image
- * products of gemm1x1 beat im2col's chunk-wide GEMM plus copies from about 28x28 outputs up
- * (64x64x28x28 1x1: 1.7 vs 3.4 ms input gradient) and lose below (64x128x7x7: 0.78 vs 0.36 ms forward).
- */
-static const struct conv_algo *pick(const struct clcnn_context *ctx, const struct conv_geom *g, enum conv_dir dir)
-{
-	(void)ctx;
-	(void)dir;
-	if (clcnn_conv_algo_by_id(CONV_ALGO_GEMM1X1)->applicable(g) && g->ho * g->wo >= 512)
-		return clcnn_conv_algo_by_id(CONV_ALGO_GEMM1X1);
-	if (g->cgi == 1 && g->groups > 1)
-		return clcnn_conv_algo_by_id(CONV_ALGO_DEPTHWISE);
-	return clcnn_conv_algo_by_id(CONV_ALGO_IM2COL);
-}
-
 /* Images per im2col chunk: col of one chunk about the size of one core's L2 (measured, see the report). */
 static int chunk(const struct clcnn_context *ctx, const struct conv_geom *g, int forced)
 {
@@ -300,7 +285,7 @@ static int conv_prepare(struct clcnn_op *op)
 		if (!forced)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (direct, im2col, gemm1x1, "
-					  "depthwise)",
+					  "depthwise, implicit)",
 					  ctx->opt.conv_algo);
 		if (!forced->applicable(g)) {
 			clcnn_log(ctx, CLCNN_LOG_DEBUG, "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default",
@@ -314,10 +299,14 @@ static int conv_prepare(struct clcnn_op *op)
 		 "-DOW=%d -DPT=%d -DPL=%d -DCGI=%d -DCGO=%d",
 		 g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->flip, g->cin, g->h, g->w, g->cout, g->ho, g->wo, g->pt,
 		 g->pl, g->cgi, g->cgo);
+	/* forced, or recorded by an earlier tuning, or tuned at the first call (scratch for any candidate) */
 	size_t scratch = clcnn_conv_bias_scratch(g);
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
-		p->algo[d] = forced ? forced : pick(ctx, g, (enum conv_dir)d);
-		size_t s = p->algo[d]->scratch_bytes(g, p->nb, (enum conv_dir)d);
+		const struct conv_algo *a = forced;
+		p->pending[d] = !a && clcnn_conv_tune_lookup(op, (enum conv_dir)d, &a) != 0;
+		p->algo[d] = a ? a : clcnn_conv_algo_by_id(CONV_ALGO_IM2COL);
+		size_t s = p->pending[d] ? clcnn_conv_tune_scratch(ctx, g, p->nb, (enum conv_dir)d)
+					 : a->scratch_bytes(ctx, g, p->nb, (enum conv_dir)d);
 		if (s > scratch)
 			scratch = s;
 	}
@@ -328,16 +317,22 @@ static int conv_prepare(struct clcnn_op *op)
 static int conv_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_priv *p = op->priv;
-	return p->algo[CONV_FWD]->forward(op, io);
+	int rc = p->pending[CONV_FWD] ? clcnn_conv_tune(op, io, CONV_FWD) : 0;
+	return rc ? rc : p->algo[CONV_FWD]->forward(op, io);
 }
 
 static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_priv *p = op->priv;
-	const struct conv_algo *ad = p->algo[CONV_BWD_DATA], *aw = p->algo[CONV_BWD_WEIGHTS];
 	int rc = 0;
+	/* tuning first: its trial runs overwrite scratch and the gradients */
+	if (io->grad_param[0] && p->pending[CONV_BWD_WEIGHTS])
+		rc = clcnn_conv_tune(op, io, CONV_BWD_WEIGHTS);
+	if (!rc && io->grad_in[0] && p->pending[CONV_BWD_DATA])
+		rc = clcnn_conv_tune(op, io, CONV_BWD_DATA);
+	const struct conv_algo *ad = p->algo[CONV_BWD_DATA], *aw = p->algo[CONV_BWD_WEIGHTS];
 	/* the bias gradient first: it uses the front of scratch, which the algorithms then overwrite */
-	if (p->g.bias && io->grad_param[1])
+	if (!rc && p->g.bias && io->grad_param[1])
 		rc = clcnn_conv_bias_grad(op, io);
 	if (rc)
 		return rc;
@@ -389,6 +384,21 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=2, kernel_size=3, groups=2, dilation=2, padding=same, flip=true, algo=depthwise", "3x2x7x13", T,
 	 0},
 	{"out_channels=1, kernel_size=3, padding=1", "3x1x7x13", T, 0},
+	/* the stride-1 configurations through the shifted implicit GEMM */
+	{"out_channels=4, kernel_size=3, algo=implicit", "1x1x7x13", T, 0},
+	{"out_channels=5, kernel_size=3, padding=1, algo=implicit", "3x3x7x13", T, 0},
+	{"out_channels=4, kernel_size=4, padding=same, algo=implicit", "1x3x5x9", T, 0},
+	{"out_channels=3, kernel_size=(2,3), padding=same, dilation=2, algo=implicit", "3x2x7x13", T, 0},
+	{"out_channels=4, kernel_size=3, dilation=2, padding=1, algo=implicit", "1x3x9x5", T, 0},
+	{"out_channels=6, kernel_size=3, groups=2, padding=1, algo=implicit", "3x4x7x5", T, 0},
+	{"out_channels=3, kernel_size=(3,5), groups=3, padding=(1,2), bias=false, algo=implicit", "1x3x5x9", T, 0},
+	{"out_channels=5, kernel_size=1, algo=implicit", "3x3x5x9", T, 0},
+	{"out_channels=4, kernel_size=1, groups=2, bias=false, algo=implicit", "1x4x7x13", T, 0},
+	{"out_channels=3, kernel_size=3, flip=true, padding=(0,1,2,0), algo=implicit", "3x2x5x9", T, 0},
+	{"out_channels=2, kernel_size=(5,9), algo=implicit", "3x3x5x9", T, 0},
+	{"out_channels=3, kernel_size=(3,2), padding=(1,0,0,1), algo=implicit", "3x2x9x7", T, 0},
+	{"out_channels=3, kernel_size=3, padding=valid, algo=implicit", "1x2x5x9", T, 0},
+	{"out_channels=13, kernel_size=3, padding=1, algo=implicit", "2x16x9x11", T, 0},
 	{NULL, NULL, 0, 0},
 };
 #undef BOTH

@@ -1,16 +1,17 @@
 /*
  * conv2d and linear edge cases beside the generic op test: every invalid configuration's message,
  * output sizes, the conventions a user compares with PyTorch (cross-correlation vs flip=true, where
- * 'same' puts the odd padding), hand-computed values on every algorithm, bitwise determinism, and how
- * CLCNN_CONV_ALGO and algo= pick the algorithm.
+ * 'same' puts the odd padding), hand-computed values on every algorithm, bitwise determinism, how
+ * CLCNN_CONV_ALGO and algo= pick the algorithm, and autotuning's record in the cache directory.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/conv-private.h"
 #include "testutil.h"
 
-static const char *const all_algos[] = {"direct", "im2col", "gemm1x1", "depthwise"};
+static const char *const all_algos[] = {"direct", "im2col", "implicit", "gemm1x1", "depthwise"};
 
 static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
 {
@@ -281,7 +282,7 @@ static float value(uint64_t *s)
 START_TEST(test_deterministic)
 {
 	struct clcnn_shape in = clcnn_shape4(5, 6, 14, 11);
-	for (size_t a = 0; a < 2; a++) {
+	for (size_t a = 0; a < 3; a++) {
 		char args[128];
 		snprintf(args, sizeof args, "out_channels=8, kernel_size=3, padding=1, algo=%s, im2col_batch=2",
 			 all_algos[a]);
@@ -348,7 +349,7 @@ START_TEST(test_model_shapes)
 		{{4, {64, 1, 28, 28}}, "out_channels=32, kernel_size=3, padding=1"},
 		{{4, {64, 32, 14, 14}}, "out_channels=64, kernel_size=3, padding=1"},
 	};
-	const char *algos[] = {"direct", "im2col"};
+	const char *algos[] = {"direct", "im2col", "implicit"};
 	for (size_t si = 0; si < CLCNN_ARRAY_LEN(shapes); si++) {
 		float *want[4] = {0};
 		size_t count[4] = {0};
@@ -413,6 +414,7 @@ START_TEST(test_model_shapes)
 }
 END_TEST
 
+/* The algorithms prepare() settles on for every direction (one name when they agree), or the error. */
 static const char *chosen(const char *env, const char *args, struct clcnn_shape in, int *rc)
 {
 	struct clcnn_options opt;
@@ -435,21 +437,114 @@ START_TEST(test_algo_choice)
 {
 	struct clcnn_shape x = clcnn_shape4(2, 4, 9, 9);
 	int rc;
-	/* defaults: the 1x1 GEMM on large planes, depthwise, otherwise im2col */
-	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", clcnn_shape4(2, 4, 28, 28), &rc), "gemm1x1");
-	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=1", x, &rc), "im2col");
-	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3, groups=4", x, &rc), "depthwise");
-	ck_assert_str_eq(chosen(NULL, "out_channels=8, kernel_size=3", x, &rc), "im2col");
-	/* CLCNN_CONV_ALGO forces where it applies and is ignored where it does not */
+	/* CLCNN_CONV_ALGO forces where it applies and is ignored (left to tuning) where it does not */
 	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=1", x, &rc), "direct");
 	ck_assert_str_eq(chosen("gemm1x1", "out_channels=8, kernel_size=3", x, &rc), "im2col");
 	ck_assert_str_eq(chosen("depthwise", "out_channels=8, kernel_size=3, groups=4", x, &rc), "depthwise");
+	ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3", x, &rc), "implicit");
+	ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3, stride=2", x, &rc), "im2col");
 	/* algo= on the layer wins over the environment */
 	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=3, algo=im2col", x, &rc), "im2col");
 	/* an unknown name is an error that lists the known ones */
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3", x, &rc),
-			 "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (direct, im2col, gemm1x1, depthwise)");
+			 "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (direct, im2col, gemm1x1, depthwise, "
+			 "implicit)");
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
+}
+END_TEST
+
+/* A fresh context on cache directory dir; its op after prepare(). */
+static struct clcnn_op *tuned_op(const char *dir, const char *args, struct clcnn_shape in, struct clcnn_context **ctx)
+{
+	struct clcnn_options opt;
+	clcnn_options_from_env(&opt);
+	opt.conv_algo = NULL;
+	opt.cache_dir = dir;
+	*ctx = test_context_with(&opt);
+	struct clcnn_op *op = make("conv2d", args, in);
+	ck_assert_msg(clcnn_op_prepare(op, *ctx) == 0, "%s", clcnn_context_error(*ctx));
+	return op;
+}
+
+/*
+ * Autotuning: a first prepare() leaves every direction to be tuned; the first forward and backward
+ * time the applicable algorithms, keep one per direction, write the records, and compute the same
+ * values as a forced algorithm; a second process (context) on the same cache directory reads the
+ * choice in prepare() without tuning; without a cache directory it tunes again.
+ */
+START_TEST(test_autotune_record)
+{
+	char dir[] = "/tmp/clcnn-test-tune-XXXXXX";
+	ck_assert(mkdtemp(dir) != NULL);
+	struct clcnn_shape in = clcnn_shape4(3, 5, 11, 10);
+	const char *args = "out_channels=7, kernel_size=3, padding=1";
+	float x[3 * 5 * 11 * 10], w[7 * 5 * 9], b[7], gy[3 * 7 * 11 * 10];
+	uint64_t s = 3;
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(x); i++)
+		x[i] = value(&s);
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(w); i++)
+		w[i] = value(&s);
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(b); i++)
+		b[i] = value(&s);
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(gy); i++)
+		gy[i] = value(&s);
+
+	struct clcnn_context *ctx;
+	struct clcnn_op *op = tuned_op(dir, args, in, &ctx);
+	struct conv_priv *p = op->priv;
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
+		ck_assert_msg(p->pending[d], "direction %d decided before any tuning", d);
+	struct run r = run_device(ctx, op, x, w, b, gy);
+	const char *picked[3];
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
+		ck_assert_msg(!p->pending[d], "direction %d not tuned by its first call", d);
+		picked[d] = p->algo[d]->name;
+		ck_assert_msg(p->algo[d]->applicable(&p->g), "tuning chose %s, which does not apply", picked[d]);
+	}
+	clcnn_op_free(op);
+	clcnn_context_close(ctx);
+
+	/* the forced algorithms give the same values as the tuned ones (same kernels) */
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
+		char full[160];
+		snprintf(full, sizeof full, "%s, algo=%s", args, picked[d]);
+		struct clcnn_op *f = make("conv2d", full, in);
+		ctx = test_context();
+		ck_assert(clcnn_op_prepare(f, ctx) == 0);
+		struct run rf = run_device(ctx, f, x, w, b, gy);
+		size_t n = d == CONV_FWD ? CLCNN_ARRAY_LEN(gy) : d == CONV_BWD_DATA ? CLCNN_ARRAY_LEN(x) : CLCNN_ARRAY_LEN(w);
+		const float *got = d == CONV_FWD ? r.y : d == CONV_BWD_DATA ? r.gx : r.gw;
+		const float *want = d == CONV_FWD ? rf.y : d == CONV_BWD_DATA ? rf.gx : rf.gw;
+		ck_assert_msg(!memcmp(got, want, n * sizeof(float)), "direction %d: tuned %s differs from forced",
+			      d, picked[d]);
+		run_free(&rf);
+		clcnn_op_free(f);
+		clcnn_context_close(ctx);
+	}
+	run_free(&r);
+
+	/* a warm start reads the records in prepare() */
+	op = tuned_op(dir, args, in, &ctx);
+	p = op->priv;
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
+		ck_assert_msg(!p->pending[d], "direction %d not read from the cache", d);
+		ck_assert_str_eq(p->algo[d]->name, picked[d]);
+	}
+	clcnn_op_free(op);
+	clcnn_context_close(ctx);
+	/* another batch size is another geometry; no cache directory: nothing is read */
+	op = tuned_op(dir, args, clcnn_shape4(4, 5, 11, 10), &ctx);
+	ck_assert(((struct conv_priv *)op->priv)->pending[CONV_FWD]);
+	clcnn_op_free(op);
+	clcnn_context_close(ctx);
+	op = tuned_op("off", args, in, &ctx);
+	ck_assert(((struct conv_priv *)op->priv)->pending[CONV_FWD]);
+	clcnn_op_free(op);
+	clcnn_context_close(ctx);
+
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -466,6 +561,7 @@ int main(void)
 	tcase_add_test(tc, test_same_even_kernel);
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_algo_choice);
+	tcase_add_test(tc, test_autotune_record);
 	tcase_add_test(tc, test_model_shapes);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

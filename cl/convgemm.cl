@@ -1,0 +1,292 @@
+/* conv2d at stride 1 as a "shifted" implicit GEMM over a zero-padded, channel-major copy of the input:
+ * rows of pitch WP (the row's data, then zeros), images of RPI rows, so output pixel (n, oy, ox) is column
+ * q = (n*RPI + oy)*WP + ox and its tap (ky, kx) is the copy at q + XOFF + ky*DH*WP + kx*DW for every q:
+ * each k step loads its B row whole (explicit float16/float8 vectors, register tiles, no __local, for
+ * POCL); columns past the output row or image are computed and dropped at the store. The input gradient
+ * is the same kernel on the padded output gradient with transposed weights; the weight gradient is a
+ * dot product along q (split in slices, partial sums added in a fixed order). Kernel CONVGEMM_<NAME> only. */
+
+#define CG_CAT_(a, b) a##b
+#define CG_CAT(a, b) CG_CAT_(a, b)
+
+#ifndef VW
+#define VW 16
+#endif
+#ifndef TM
+#define TM 6
+#endif
+#ifndef TNV
+#define TNV 4
+#endif
+#define TN (TNV * VW)
+#define VT CG_CAT(float, VW)
+#define VLOAD CG_CAT(vload, VW)
+#define VSTORE CG_CAT(vstore, VW)
+#if HW_FMA
+#define CG_FMA(a, b, c) fma(a, b, c)
+#else
+#define CG_FMA(a, b, c) mad(a, b, c)
+#endif
+
+/* Geometry: kernel, dilation, FLIP, channels per group in (CGI) and out (CGO), all output channels
+ * (COUT), the valid output (OH x OW), the padded layout (WP, RPI) and the offset of tap (0, 0) of
+ * column 0 in a channel of the copy (XOFF). */
+#ifndef KH
+#define KH 3
+#endif
+#ifndef KW
+#define KW 3
+#endif
+#ifndef DH
+#define DH 1
+#endif
+#ifndef DW
+#define DW 1
+#endif
+#ifndef FLIP
+#define FLIP 0
+#endif
+#ifndef CGI
+#define CGI 1
+#endif
+#ifndef CGO
+#define CGO 1
+#endif
+#ifndef COUT
+#define COUT CGO
+#endif
+#ifndef OH
+#define OH 1
+#endif
+#ifndef OW
+#define OW 1
+#endif
+#ifndef WP
+#define WP 1
+#endif
+#ifndef RPI
+#define RPI 1
+#endif
+#ifndef XOFF
+#define XOFF 0
+#endif
+#define KHW (KH * KW)
+#define OP (OH * OW)
+/* the weight position that multiplies tap (ky, kx) */
+#define WPOS(ky, kx) (FLIP ? (KH - 1 - (ky)) * KW + (KW - 1 - (kx)) : (ky) * KW + (kx))
+
+/*
+ * y[n0+n][grp*CGO + row][oy][ox] = (bias +) sum over ci < CGI, taps of w[grp*CGO + row][ci][tap] * copy.
+ * Work-item (x, y, grp): rows x*TM.. (clamped, not stored past CGO), columns y*TN..; dimension 0 walks the
+ * rows so that neighbouring work-items share the copy's panel while it is in L2. Global
+ * (ceil(CGO/TM), ceil(nb*RPI*WP/TN), groups).
+ */
+#ifdef CONVGEMM_FWD
+__kernel void convgemm_fwd(__global const float *xp, int xp_off, int cs, __global const float *w, int w_off,
+			   __global const float *bias, int has_bias, __global float *y, int n0, int nb)
+{
+	const int row0 = get_global_id(0) * TM, col0 = get_global_id(1) * TN, grp = get_global_id(2);
+	const int q_end = nb * RPI * WP;
+	if (row0 >= CGO || col0 >= q_end)
+		return;
+	const __global float *ap[TM];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+		ap[i] = w + w_off + (grp * CGO + min(row0 + i, CGO - 1)) * (CGI * KHW);
+	VT acc[TM][TNV];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			acc[i][v] = (VT)(0.0f);
+	const __global float *bp = xp + xp_off + grp * CGI * cs + col0 + XOFF;
+	/* not unrolled: 9 taps x TM x TNV FMAs per channel is body enough, and unrolling the channels too
+	 * overflows the instruction caches */
+#pragma unroll 1
+	for (int ci = 0; ci < CGI; ci++, bp += cs) {
+#pragma unroll
+		for (int ky = 0; ky < KH; ky++) {
+#pragma unroll
+			for (int kx = 0; kx < KW; kx++) {
+				const __global float *b = bp + ky * DH * WP + kx * DW;
+				VT bv[TNV];
+#pragma unroll
+				for (int v = 0; v < TNV; v++)
+					bv[v] = VLOAD(v, b);
+				const int k = ci * KHW + WPOS(ky, kx);
+#pragma unroll
+				for (int i = 0; i < TM; i++) {
+					const VT a = (VT)(ap[i][k]);
+#pragma unroll
+					for (int v = 0; v < TNV; v++)
+						acc[i][v] = CG_FMA(a, bv[v], acc[i][v]);
+				}
+			}
+		}
+	}
+	/* each padded row the tile touches: its valid run of columns, copied with the bias */
+	const int r0 = col0 / WP, r1 = (col0 + TN - 1) / WP;
+#pragma unroll
+	for (int i = 0; i < TM; i++) {
+		if (row0 + i >= CGO)
+			continue;
+		const int o = grp * CGO + row0 + i;
+		const float b0 = has_bias ? bias[o] : 0.0f;
+		__global float *yp = y + (n0 * COUT + o) * OP;
+		float t[TN];
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			VSTORE(acc[i][v], v, t);
+		for (int r = r0; r <= r1; r++) {
+			const int n = r / RPI, oy = r - n * RPI;
+			const int l0 = max(col0, r * WP) - col0, l1 = min(col0 + TN, r * WP + OW) - col0;
+			if (oy >= OH || n >= nb || l0 >= l1)
+				continue;
+			__global float *d = yp + n * (COUT * OP) + oy * OW + (col0 + l0 - r * WP) - l0;
+			for (int l = l0; l < l1; l++)
+				d[l] = t[l] + b0;
+		}
+	}
+}
+#endif
+
+/*
+ * The zero-padded channel-major copy: channel c of images n0..n0+nb-1 of src (C x SH x SW planes) into
+ * dst + c*cs: FS floats of front slack, GR zero rows, then per image SH rows (SW values and WP - SW
+ * zeros) and GR zero rows, zeros to the end of the channel. One work-item per (padded row, channel),
+ * rows counted from the front slack in WP units (the slack is one row). Global (cs / WP, C).
+ */
+#ifdef CONVGEMM_PAD
+#ifndef SH
+#define SH 1
+#endif
+#ifndef SW
+#define SW 1
+#endif
+#ifndef GR
+#define GR 0
+#endif
+#ifndef C
+#define C 1
+#endif
+__kernel void convgemm_pad(__global const float *src, __global float *dst, int dst_off, int cs, int n0, int nb)
+{
+	const int r = get_global_id(0), c = get_global_id(1);
+	if (r * WP >= cs)
+		return;
+	__global float *d = dst + dst_off + c * cs + r * WP;
+	const int rr = r - 1 - GR, n = rr >= 0 ? rr / RPI : -1, iy = rr - n * RPI;
+	if (rr >= 0 && n < nb && iy < SH) {
+		__global const float *s = src + (((n0 + n) * C + c) * SH + iy) * SW;
+		for (int x = 0; x < SW; x++)
+			d[x] = s[x];
+		for (int x = SW; x < WP; x++)
+			d[x] = 0.0f;
+	} else {
+		for (int x = 0; x < WP; x++)
+			d[x] = 0.0f;
+	}
+}
+#endif
+
+/*
+ * wt[ci][co_g*KHW + t] = w[grp*CGO + co_g][ci_g][KHW-1-t], ci = grp*CGI + ci_g: the weights of the
+ * input gradient (output and input channels swapped per group, taps rotated 180 degrees, so that the
+ * input gradient runs the forward kernel with the forward's FLIP). Global (CGO*KHW, CGI, groups).
+ */
+#ifdef CONVGEMM_WT
+__kernel void convgemm_wt(__global const float *w, __global float *wt, int wt_off)
+{
+	const int j = get_global_id(0), ci = get_global_id(1), grp = get_global_id(2);
+	if (j >= CGO * KHW || ci >= CGI)
+		return;
+	const int co = j / KHW, t = j - co * KHW;
+	wt[wt_off + (grp * CGI + ci) * (CGO * KHW) + j] = w[((grp * CGO + co) * CGI + ci) * KHW + KHW - 1 - t];
+}
+#endif
+
+/*
+ * Weight gradient, one slice of columns: part[s][grp*CGO + row][ci][WPOS(tap)] = sum over q in the
+ * slice of gy[row][q] * copy[ci][q + tap offset]. gy is the padded output gradient (zero wherever a
+ * column is dropped), gy_off its offset of column 0. Work-item: TMW rows x one input channel x all
+ * taps, vectors along q. Global (ceil(CGO/TMW), CGI, groups * slices).
+ */
+#ifdef CONVGEMM_BWD_W
+#ifndef TMW
+#define TMW 3
+#endif
+inline float cg_hsum(VT v)
+{
+#if VW == 16
+	float8 h = v.lo + v.hi;
+#else
+	float8 h = v;
+#endif
+	float4 f = h.lo + h.hi;
+	float2 d = f.lo + f.hi;
+	return d.x + d.y;
+}
+
+__kernel void convgemm_bwd_w(__global const float *gy, int gy_off, int gy_cs, __global const float *xp, int cs,
+			     __global float *part, int part_off, int slice, int q_end, int groups)
+{
+	const int row0 = get_global_id(0) * TMW, ci = get_global_id(1), z = get_global_id(2);
+	if (row0 >= CGO || ci >= CGI)
+		return;
+	const int grp = z % groups, s = z / groups;
+	const int q0 = s * slice, q1 = min(q0 + slice, q_end);
+	const __global float *gp[TMW];
+#pragma unroll
+	for (int i = 0; i < TMW; i++)
+		gp[i] = gy + (grp * CGO + min(row0 + i, CGO - 1)) * gy_cs + gy_off;
+	const __global float *xq = xp + (grp * CGI + ci) * cs + XOFF;
+	VT acc[TMW][KHW];
+#pragma unroll
+	for (int i = 0; i < TMW; i++)
+#pragma unroll
+		for (int t = 0; t < KHW; t++)
+			acc[i][t] = (VT)(0.0f);
+	for (int q = q0; q < q1; q += VW) {
+		VT a[TMW];
+#pragma unroll
+		for (int i = 0; i < TMW; i++)
+			a[i] = VLOAD(0, gp[i] + q);
+#pragma unroll
+		for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+			for (int kx = 0; kx < KW; kx++) {
+				const VT b = VLOAD(0, xq + q + ky * DH * WP + kx * DW);
+#pragma unroll
+				for (int i = 0; i < TMW; i++)
+					acc[i][ky * KW + kx] = CG_FMA(a[i], b, acc[i][ky * KW + kx]);
+			}
+	}
+	__global float *pp = part + part_off + s * (groups * CGO * CGI * KHW);
+#pragma unroll
+	for (int i = 0; i < TMW; i++) {
+		if (row0 + i >= CGO)
+			continue;
+		__global float *d = pp + ((grp * CGO + row0 + i) * CGI + ci) * KHW;
+#pragma unroll
+		for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+			for (int kx = 0; kx < KW; kx++)
+				d[WPOS(ky, kx)] = cg_hsum(acc[i][ky * KW + kx]);
+	}
+}
+#endif
+
+/* out[i] = (accumulate ? out[i] : 0) + part[0][i] + part[1][i] + ... in order. Global (count). */
+#ifdef CONVGEMM_SUM
+__kernel void convgemm_sum(__global const float *part, int part_off, int count, int nparts, __global float *out,
+			   int accumulate)
+{
+	const int i = get_global_id(0);
+	if (i >= count)
+		return;
+	float acc = accumulate ? out[i] : 0.0f;
+	for (int s = 0; s < nparts; s++)
+		acc += part[part_off + s * count + i];
+	out[i] = acc;
+}
+#endif

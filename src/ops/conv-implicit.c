@@ -1,0 +1,327 @@
+/*
+ * conv2d "implicit": stride-1 convolution as a shifted implicit GEMM (cl/convgemm.cl). The batch goes in
+ * chunks of images; each chunk's input is copied once into a zero-padded channel-major layout (rows of
+ * pitch wp, images of rpi rows) in which every tap of every output column is one contiguous vector load,
+ * so no im2col matrix (9x the input) is written or read. The input gradient runs the same kernel on the
+ * padded output gradient (whose layout has the same wp and rpi) with the weights transposed per group and
+ * rotated 180 degrees; the weight gradient is a dot product along the columns in slices whose partial sums
+ * are added in a fixed order (no atomics: reproducible on every device).
+ */
+#include <string.h>
+
+#include "ops/conv-private.h"
+
+/* The padded layout of one side (input of forward, or output gradient for the input gradient). */
+struct pad_layout {
+	int sh, sw;       /* source plane */
+	int c;            /* source channels */
+	int gr, wp, rpi;  /* zero rows between images, row pitch, rows per image (sh + gr) */
+	int pt, pl;       /* padding of the convolution read through it */
+	int xoff;         /* offset of tap (0, 0) of column 0 in a channel */
+};
+
+/* Register tile of the GEMM kernel: TM rows x TNV vectors of VW columns (as the CPU GEMM, see gemm.c). */
+struct tile {
+	int vw, tm, tnv, hw_fma;
+};
+
+static struct tile tile_of(const struct clcnn_context *ctx)
+{
+	cl_uint w = 0;
+	cl_device_fp_config fp = 0;
+	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
+	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+	struct tile t = {w >= 16 ? 16 : 8, 6, w >= 16 ? 4 : 2, (fp & CL_FP_FMA) != 0};
+	return t;
+}
+
+static int max2(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* Layout of a source of c channels sh x sw read by a stride-1 convolution with these paddings. */
+static struct pad_layout layout(int c, int sh, int sw, int pt, int pb, int pl, int pr)
+{
+	struct pad_layout l = {.sh = sh, .sw = sw, .c = c, .pt = pt, .pl = pl};
+	l.gr = max2(pt, pb);
+	l.wp = sw + max2(pl, pr);
+	l.rpi = sh + l.gr;
+	/* one row of front slack, then gr zero rows: tap (0,0) of column 0 sits pt rows up, pl left */
+	l.xoff = (1 + l.gr - pt) * l.wp - pl;
+	return l;
+}
+
+static struct pad_layout fwd_layout(const struct conv_geom *g)
+{
+	return layout(g->cin, g->h, g->w, g->pt, g->pb, g->pl, g->pr);
+}
+
+/* The input gradient reads the output gradient padded by the taps' reach minus the forward padding. */
+static struct pad_layout bwd_layout(const struct conv_geom *g)
+{
+	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
+	return layout(g->cout, g->ho, g->wo, eh - g->pt, eh - g->pb, ew - g->pl, ew - g->pr);
+}
+
+static int is_stride1(const struct conv_geom *g)
+{
+	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
+	if (g->sh != 1 || g->sw != 1 || g->pt > eh || g->pb > eh || g->pl > ew || g->pr > ew)
+		return 0;
+	/* every index the kernels form stays an int */
+	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
+	double rows = (double)g->n * f.rpi + f.gr + 2, per = rows * f.wp + 64;
+	return f.wp == b.wp && f.rpi == b.rpi && per * (g->cin > g->cout ? g->cin : g->cout) < 2e9;
+}
+
+static size_t round_up(size_t a, size_t b)
+{
+	return (a + b - 1) / b * b;
+}
+
+/* Floats per channel of a chunk of nb images: the data, plus what the last column tile's taps reach. */
+static int channel_stride(const struct conv_geom *g, const struct pad_layout *l, int nb, int tn)
+{
+	size_t q = (size_t)nb * l->rpi * l->wp;
+	size_t reach = round_up(q, (size_t)tn) + (size_t)l->xoff + (size_t)(g->kh - 1) * g->dh * l->wp +
+		       (size_t)(g->kw - 1) * g->dw + (size_t)tn;
+	size_t data = ((size_t)1 + l->gr + (size_t)nb * l->rpi) * l->wp;
+	return (int)round_up(reach > data ? reach : data, (size_t)l->wp);
+}
+
+/* Images per chunk: the padded copies of a chunk near 8 MB (the GEMM streams them once). */
+static int chunk_images(const struct conv_geom *g)
+{
+	struct pad_layout f = fwd_layout(g);
+	size_t per = ((size_t)g->cin + g->cout) * f.rpi * f.wp * sizeof(float);
+	size_t nb = per ? ((size_t)8 << 20) / per : 1;
+	if (nb < 1)
+		nb = 1;
+	return nb < (size_t)g->n ? (int)nb : g->n;
+}
+
+/* Column slices of the weight gradient: enough work-items for the cores, slices of >= 4096 columns. */
+static int slices(const struct conv_geom *g, int q)
+{
+	int items = (g->cgo + 2) / 3 * g->cgi * g->groups;
+	int s = (64 + items - 1) / items, most = q / 4096;
+	if (s > most)
+		s = most;
+	return s < 1 ? 1 : s;
+}
+
+static int kernel(struct clcnn_op *op, const char *opts, const char *name, cl_kernel *k)
+{
+	return clcnn_kernel_get(op->ctx, "convgemm", opts, name, k);
+}
+
+/* Zero-padded channel-major copy of images n0.. (nb) of src into dst + off (l's layout, cs per channel). */
+static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src, cl_mem dst, int off, int cs, int n0,
+		    int nb)
+{
+	char o[192];
+	snprintf(o, sizeof o, "-DCONVGEMM_PAD -DSH=%d -DSW=%d -DWP=%d -DRPI=%d -DGR=%d -DC=%d", l->sh, l->sw, l->wp,
+		 l->rpi, l->gr, l->c);
+	cl_kernel k;
+	int rc = kernel(op, o, "convgemm_pad", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &off,
+				       sizeof(int), &cs, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[2] = {(size_t)(cs / l->wp), (size_t)l->c}, local[2] = {8, 1};
+	return clcnn_kernel_run(op->ctx, k, 2, global, local);
+}
+
+/* What the GEMM kernel computes: out channels, oh x ow, of images n0.. from a padded copy. */
+struct gemm_side {
+	const struct pad_layout *l;
+	int cgi, cgo, oh, ow, flip;
+	cl_mem xp, w, bias, out;
+	int xp_off, w_off, cs, has_bias;
+};
+
+static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct tile t = tile_of(op->ctx);
+	char o[400];
+	snprintf(o, sizeof o,
+		 "-DCONVGEMM_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d "
+		 "-DCGI=%d -DCGO=%d -DCOUT=%d -DOH=%d -DOW=%d -DWP=%d -DRPI=%d -DXOFF=%d",
+		 t.vw, t.tm, t.tnv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, s->flip, s->cgi, s->cgo, s->cgo * g->groups,
+		 s->oh, s->ow, s->l->wp, s->l->rpi, s->l->xoff);
+	cl_kernel k;
+	int rc = kernel(op, o, "convgemm_fwd", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &s->xp, sizeof(int), &s->xp_off, sizeof(int), &s->cs,
+				       sizeof(cl_mem), &s->w, sizeof(int), &s->w_off, sizeof(cl_mem), &s->bias, sizeof(int),
+				       &s->has_bias, sizeof(cl_mem), &s->out, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	if (rc)
+		return rc;
+	const size_t tn = (size_t)t.tnv * t.vw, q = (size_t)nb * s->l->rpi * s->l->wp;
+	const size_t global[3] = {(size_t)(s->cgo + t.tm - 1) / t.tm, (q + tn - 1) / tn, (size_t)g->groups};
+	const size_t local[3] = {16, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+static int implicit_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct pad_layout l = fwd_layout(g);
+	const struct tile t = tile_of(op->ctx);
+	const int nbmax = chunk_images(g);
+	struct gemm_side s = {.l = &l, .cgi = g->cgi, .cgo = g->cgo, .oh = g->ho, .ow = g->wo, .flip = g->flip,
+			      .xp = io->scratch, .w = io->param[0], .bias = g->bias ? io->param[1] : io->param[0],
+			      .out = io->out, .cs = channel_stride(g, &l, nbmax, t.tnv * t.vw), .has_bias = g->bias};
+	int rc = 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += nbmax) {
+		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
+		rc = pad_copy(op, &l, io->in[0], io->scratch, 0, s.cs, n0, nb);
+		if (!rc)
+			rc = gemm(op, &s, n0, nb);
+	}
+	return rc;
+}
+
+/*
+ * Backward scratch (floats): padded input copy [cin][cs] | padded output gradient [cout][cs] | transposed
+ * weights | weight-gradient partial sums [slices][weights].
+ */
+struct bwd_parts {
+	int cs, nbmax, slices;
+	size_t dy, wt, part, end;
+};
+
+static struct bwd_parts bwd_parts(const struct conv_geom *g, const struct tile *t)
+{
+	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
+	struct bwd_parts p;
+	int tn = t->tnv * t->vw;
+	p.nbmax = chunk_images(g);
+	int csf = channel_stride(g, &f, p.nbmax, tn), csb = channel_stride(g, &b, p.nbmax, tn);
+	p.cs = csf > csb ? csf : csb;
+	p.slices = slices(g, p.nbmax * f.rpi * f.wp);
+	size_t wc = (size_t)g->cout * g->cgi * g->kh * g->kw;
+	p.dy = (size_t)g->cin * p.cs;
+	p.wt = p.dy + (size_t)g->cout * p.cs;
+	p.part = p.wt + wc;
+	p.end = p.part + (size_t)p.slices * wc;
+	return p;
+}
+
+static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, int wt_off)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	char o[128];
+	snprintf(o, sizeof o, "-DCONVGEMM_WT -DKH=%d -DKW=%d -DCGI=%d -DCGO=%d", g->kh, g->kw, g->cgi, g->cgo);
+	cl_kernel k;
+	int rc = kernel(op, o, "convgemm_wt", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &w, sizeof(cl_mem), &wt, sizeof(int), &wt_off,
+				       (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
+		     local[3] = {8, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+/* Weight gradient of one chunk (its copies in scratch): slices, then their fixed-order sum into dW. */
+static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct bwd_parts *p, int nb,
+			 int accumulate)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct tile t = tile_of(op->ctx);
+	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
+	const int tmw = t.vw == 16 ? 3 : 2;
+	char o[320];
+	snprintf(o, sizeof o,
+		 "-DCONVGEMM_BWD_W -DVW=%d -DTMW=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
+		 "-DCGO=%d -DWP=%d -DXOFF=%d",
+		 t.vw, tmw, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cgo, f.wp, f.xoff);
+	int q = nb * f.rpi * f.wp, qv = (int)round_up((size_t)q, (size_t)t.vw);
+	int slice = (int)round_up((size_t)(qv + p->slices - 1) / p->slices, (size_t)t.vw);
+	int nslices = (qv + slice - 1) / slice;
+	int gy_off = (int)p->dy + (1 + b.gr) * b.wp, cs = p->cs, groups = g->groups, part_off = (int)p->part;
+	cl_kernel k;
+	int rc = kernel(op, o, "convgemm_bwd_w", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &gy_off, sizeof(int), &cs,
+				       sizeof(cl_mem), &io->scratch, sizeof(int), &cs, sizeof(cl_mem), &io->scratch,
+				       sizeof(int), &part_off, sizeof(int), &slice, sizeof(int), &qv, sizeof(int), &groups,
+				       (size_t)0);
+	if (!rc) {
+		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi,
+					  (size_t)g->groups * (size_t)nslices};
+		const size_t local[3] = {1, 1, 1};
+		rc = clcnn_kernel_run(op->ctx, k, 3, global, local);
+	}
+	if (rc)
+		return rc;
+	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
+	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &part_off, sizeof(int),
+				       &count, sizeof(int), &nslices, sizeof(cl_mem), &io->grad_param[0], sizeof(int),
+				       &accumulate, (size_t)0);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
+}
+
+static int implicit_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data,
+				  int want_weights)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct tile t = tile_of(op->ctx);
+	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
+	const struct bwd_parts p = bwd_parts(g, &t);
+	/* the input gradient: the forward kernel over the output gradient, groups' channels swapped */
+	struct gemm_side s = {.l = &b, .cgi = g->cgo, .cgo = g->cgi, .oh = g->h, .ow = g->w, .flip = g->flip,
+			      .xp = io->scratch, .xp_off = (int)p.dy, .w = io->scratch, .w_off = (int)p.wt,
+			      .bias = io->scratch, .out = io->grad_in[0], .cs = p.cs, .has_bias = 0};
+	int rc = want_data ? transposed_weights(op, io->param[0], io->scratch, (int)p.wt) : 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
+		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
+		rc = pad_copy(op, &b, io->grad_out, io->scratch, (int)p.dy, p.cs, n0, nb);
+		if (!rc && want_weights) {
+			rc = pad_copy(op, &f, io->in[0], io->scratch, 0, p.cs, n0, nb);
+			if (!rc)
+				rc = weights_chunk(op, io, &p, nb, n0 > 0);
+		}
+		if (!rc && want_data)
+			rc = gemm(op, &s, n0, nb);
+	}
+	return rc;
+}
+
+static int implicit_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return implicit_backward_both(op, io, 1, 0);
+}
+
+static int implicit_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return implicit_backward_both(op, io, 0, 1);
+}
+
+static int implicit_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return implicit_backward_both(op, io, 1, 1);
+}
+
+static size_t implicit_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
+{
+	(void)nb; /* chunks of its own size */
+	const struct tile t = tile_of(ctx);
+	if (dir == CONV_FWD) {
+		struct pad_layout l = fwd_layout(g);
+		return (size_t)g->cin * channel_stride(g, &l, chunk_images(g), t.tnv * t.vw) * sizeof(float);
+	}
+	return bwd_parts(g, &t).end * sizeof(float);
+}
+
+const struct conv_algo clcnn_conv_algo_implicit = {
+	"implicit", CONV_ALGO_IMPLICIT, is_stride1, implicit_forward, implicit_backward_data,
+	implicit_backward_weights, implicit_backward, implicit_scratch,
+};
