@@ -151,6 +151,52 @@ __kernel void convgemm_fwd(__global const float *xp, int xp_off, int cs, __globa
 #endif
 
 /*
+ * Few input taps (a first layer: CGI * KHW <= 27), groups 1: one work-item per output row (n, oy) of
+ * every channel. Per chunk of SV output columns the CGI*KHW tap vectors are loaded once from the
+ * padded copy; each output channel is their weighted sum, stored whole (the row's last chunk ends at
+ * the row's end, overlapping the one before). The GEMM tiling would spend most of its time storing
+ * columns one by one: K is too short. Global (nb*OH).
+ */
+#ifdef CONVGEMM_SHALLOW
+#define ST CG_CAT(float, SV)
+#define SLOAD CG_CAT(vload, SV)
+#define SSTORE CG_CAT(vstore, SV)
+__kernel void convgemm_shallow(__global const float *xp, int cs, __global const float *w, __global const float *bias,
+			       int has_bias, __global float *y, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * OH)
+		return;
+	const int n = id / OH, oy = id - n * OH;
+	const __global float *row = xp + (n * RPI + oy) * WP + XOFF;
+	__global float *yp = y + (n0 + n) * (COUT * OP) + oy * OW;
+	for (int c = 0; c < OW; c += SV) {
+		const int o0 = min(c, OW - SV);
+		ST t[CGI * KHW];
+#pragma unroll
+		for (int ci = 0; ci < CGI; ci++)
+#pragma unroll
+			for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+				for (int kx = 0; kx < KW; kx++)
+					t[(ci * KH + ky) * KW + kx] = SLOAD(0, row + ci * cs + ky * DH * WP + kx * DW + o0);
+		for (int o = 0; o < COUT; o++) {
+			const __global float *wo = w + o * (CGI * KHW);
+			ST acc = (ST)(has_bias ? bias[o] : 0.0f);
+#pragma unroll
+			for (int ci = 0; ci < CGI; ci++)
+#pragma unroll
+				for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+					for (int kx = 0; kx < KW; kx++)
+						acc = CG_FMA((ST)(wo[ci * KHW + WPOS(ky, kx)]), t[(ci * KH + ky) * KW + kx], acc);
+			SSTORE(acc, 0, yp + o * OP + o0);
+		}
+	}
+}
+#endif
+
+/*
  * The zero-padded channel-major copy: channel c of images n0..n0+nb-1 of src (C x SH x SW planes) into
  * dst + c*cs: FS floats of front slack, GR zero rows, then per image SH rows (SW values and WP - SW
  * zeros) and GR zero rows, zeros to the end of the channel. One work-item per (padded row, channel),

@@ -321,6 +321,48 @@ static size_t implicit_scratch(const struct clcnn_context *ctx, const struct con
 	return bwd_parts(g, &t).end * sizeof(float);
 }
 
+/* Few input taps (a first layer), groups 1, output rows of at least 4: the shallow forward kernel. */
+static int is_shallow(const struct conv_geom *g)
+{
+	return is_stride1(g) && g->groups == 1 && g->cgi * g->kh * g->kw <= 27 && g->wo >= 4;
+}
+
+static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct pad_layout l = fwd_layout(g);
+	const struct tile t = tile_of(op->ctx);
+	const int nbmax = chunk_images(g), cs = channel_stride(g, &l, nbmax, t.tnv * t.vw);
+	const int sv = g->wo >= 16 && t.vw >= 16 ? 16 : g->wo >= 8 ? 8 : 4;
+	cl_mem bias = g->bias ? io->param[1] : io->param[0];
+	int has_bias = g->bias;
+	char o[400];
+	snprintf(o, sizeof o,
+		 "-DCONVGEMM_SHALLOW -DSV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d -DCOUT=%d "
+		 "-DOH=%d -DOW=%d -DWP=%d -DRPI=%d -DXOFF=%d",
+		 sv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cout, g->ho, g->wo, l.wp, l.rpi, l.xoff);
+	cl_kernel k;
+	int rc = kernel(op, o, "convgemm_shallow", &k);
+	for (int n0 = 0; !rc && n0 < g->n; n0 += nbmax) {
+		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
+		rc = pad_copy(op, &l, io->in[0], io->scratch, 0, cs, n0, nb);
+		if (!rc)
+			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &cs, sizeof(cl_mem),
+					       &io->param[0], sizeof(cl_mem), &bias, sizeof(int), &has_bias, sizeof(cl_mem),
+					       &io->out, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		if (!rc) {
+			const size_t global = (size_t)nb * g->ho, local = 8;
+			rc = clcnn_kernel_run(op->ctx, k, 1, &global, &local);
+		}
+	}
+	return rc;
+}
+
+const struct conv_algo clcnn_conv_algo_shallow = {
+	"shallow", CONV_ALGO_SHALLOW, is_shallow, shallow_forward, implicit_backward_data,
+	implicit_backward_weights, implicit_backward, implicit_scratch,
+};
+
 const struct conv_algo clcnn_conv_algo_implicit = {
 	"implicit", CONV_ALGO_IMPLICIT, is_stride1, implicit_forward, implicit_backward_data,
 	implicit_backward_weights, implicit_backward, implicit_scratch,

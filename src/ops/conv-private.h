@@ -15,6 +15,7 @@ enum conv_algo_id {
 	CONV_ALGO_GEMM1X1,
 	CONV_ALGO_DEPTHWISE,
 	CONV_ALGO_IMPLICIT,
+	CONV_ALGO_SHALLOW,
 };
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
@@ -69,8 +70,8 @@ struct conv_priv {
 extern const struct conv_algo *const clcnn_conv_algos[];
 const struct conv_algo *clcnn_conv_algo_find(const char *name);
 const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
-/* Stride-1 shifted implicit GEMM (conv-implicit.c). */
-extern const struct conv_algo clcnn_conv_algo_implicit;
+/* Stride-1 shifted implicit GEMM, and its few-input-taps forward kernel (conv-implicit.c). */
+extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_shallow;
 
 /*
  * Autotuning (conv-tune.c): the recorded choice for a direction, if the cache has one (0, else -1);
