@@ -80,6 +80,8 @@ extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_shallow;
  */
 int clcnn_conv_tune_lookup(struct clcnn_op *op, enum conv_dir d, const struct conv_algo **out);
 int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum conv_dir d);
+/* Both gradients wanted: tune the pair of backward algorithms together (a shared pass counts). */
+int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io);
 size_t clcnn_conv_tune_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir d);
 
 /* Bias gradient (any algorithm): sums grad_out over batch and space in a fixed order. */

@@ -85,16 +85,119 @@ int clcnn_conv_tune_lookup(struct clcnn_op *op, enum conv_dir d, const struct co
 	return 0;
 }
 
-static int run(const struct conv_algo *a, struct clcnn_op *op, const struct clcnn_dev_io *io, enum conv_dir d)
+/* d = 3: both gradients (in one pass where the algorithm has one) */
+static int run(const struct conv_algo *a, struct clcnn_op *op, const struct clcnn_dev_io *io, int d)
 {
+	int rc;
 	switch (d) {
 	case CONV_FWD:
 		return a->forward(op, io);
 	case CONV_BWD_DATA:
 		return a->backward_data(op, io);
-	default:
+	case CONV_BWD_WEIGHTS:
 		return a->backward_weights(op, io);
+	default:
+		if (a->backward)
+			return a->backward(op, io);
+		rc = a->backward_data(op, io);
+		return rc ? rc : a->backward_weights(op, io);
 	}
+}
+
+/* Best of reps timed calls (after warmup untimed ones), in seconds; *rc on failure. */
+static double best_time(const struct conv_algo *a, struct clcnn_op *op, const struct clcnn_dev_io *io, int d,
+			int warmup, int reps, int *rc)
+{
+	double t = 1e30;
+	for (int rep = 0; !*rc && rep < warmup + reps; rep++) {
+		double t0 = clcnn_now();
+		*rc = run(a, op, io, d);
+		if (!*rc)
+			*rc = clcnn_context_finish(op->ctx);
+		double dt = clcnn_now() - t0;
+		if (rep >= warmup && dt < t)
+			t = dt;
+	}
+	return t;
+}
+
+static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo *a, const double *seconds, int n)
+{
+	struct conv_priv *p = op->priv;
+	struct tune_record r;
+	memset(&r, 0, sizeof r);
+	r.version = TUNE_VERSION;
+	r.algo = (uint32_t)a->id;
+	for (int i = 0; i < n && i < (int)CLCNN_ARRAY_LEN(r.seconds); i++)
+		r.seconds[i] = seconds[i];
+	clcnn_cache_store_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r);
+	clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s", p->g.n, p->g.cin, p->g.h, p->g.w,
+		  p->g.cout, d == CONV_FWD ? "forward" : d == CONV_BWD_DATA ? "input gradient" : "weight gradient",
+		  a->name);
+	p->algo[d] = a;
+	p->pending[d] = 0;
+}
+
+/*
+ * Both gradients wanted and at least one direction untuned: the pair (input-gradient algorithm,
+ * weight-gradient algorithm) with the least total time, where one algorithm doing both counts its
+ * combined pass (im2col shares the output gradient's copies between the two). Records both.
+ */
+int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	struct conv_priv *p = op->priv;
+	const struct conv_algo *c[8], *a = NULL;
+	const struct conv_algo *known[2] = {p->pending[CONV_BWD_DATA] ? NULL : p->algo[CONV_BWD_DATA],
+					    p->pending[CONV_BWD_WEIGHTS] ? NULL : p->algo[CONV_BWD_WEIGHTS]};
+	if (!known[0] && !clcnn_conv_tune_lookup(op, CONV_BWD_DATA, &a))
+		known[0] = a;
+	if (!known[1] && !clcnn_conv_tune_lookup(op, CONV_BWD_WEIGHTS, &a))
+		known[1] = a;
+	if (known[0] && known[1]) {
+		p->algo[CONV_BWD_DATA] = known[0];
+		p->algo[CONV_BWD_WEIGHTS] = known[1];
+		p->pending[CONV_BWD_DATA] = p->pending[CONV_BWD_WEIGHTS] = 0;
+		return 0;
+	}
+	int n = candidates(&p->g, c), rc = clcnn_context_finish(op->ctx);
+	double td[8], tw[8], tb[8];
+	for (int i = 0; !rc && i < n; i++) {
+		td[i] = best_time(c[i], op, io, CONV_BWD_DATA, 1, 2, &rc);
+		tw[i] = best_time(c[i], op, io, CONV_BWD_WEIGHTS, 1, 2, &rc);
+		tb[i] = c[i]->backward ? best_time(c[i], op, io, 3, 0, 2, &rc) : td[i] + tw[i];
+		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s input gradient %.3f ms, weight gradient %.3f ms, "
+			  "both %.3f ms", c[i]->name, td[i] * 1e3, tw[i] * 1e3, tb[i] * 1e3);
+	}
+	if (rc)
+		return rc;
+	int bd = -1, bw = -1;
+	double best = 1e30;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++) {
+			if ((known[0] && c[i] != known[0]) || (known[1] && c[j] != known[1]))
+				continue;
+			double t = i == j ? tb[i] : td[i] + tw[j];
+			if (t < best) {
+				best = t;
+				bd = i;
+				bw = j;
+			}
+		}
+	if (bd < 0) /* a recorded choice that is no candidate (direct where others apply): keep it */
+		bd = bw = 0;
+	if (known[0]) {
+		p->algo[CONV_BWD_DATA] = known[0];
+		p->pending[CONV_BWD_DATA] = 0;
+	} else {
+		record(op, CONV_BWD_DATA, c[bd], td, n);
+	}
+	if (known[1]) {
+		p->algo[CONV_BWD_WEIGHTS] = known[1];
+		p->pending[CONV_BWD_WEIGHTS] = 0;
+	} else {
+		record(op, CONV_BWD_WEIGHTS, c[bw], tw, n);
+	}
+	return 0;
 }
 
 /*
@@ -112,39 +215,18 @@ int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum con
 		p->pending[d] = 0;
 		return 0;
 	}
-	int n = candidates(&p->g, c);
-	struct tune_record r;
-	memset(&r, 0, sizeof r);
-	r.version = TUNE_VERSION;
-	double tbest = 0;
-	int rc = clcnn_context_finish(op->ctx);
+	int n = candidates(&p->g, c), rc = clcnn_context_finish(op->ctx);
+	double t[8], tbest = 0;
 	for (int i = 0; !rc && i < n; i++) {
-		double t = 1e30;
-		for (int rep = 0; !rc && rep < 3; rep++) {
-			double t0 = clcnn_now();
-			rc = run(c[i], op, io, d);
-			if (!rc)
-				rc = clcnn_context_finish(op->ctx);
-			double dt = clcnn_now() - t0;
-			if (rep > 0 && dt < t)
-				t = dt;
-		}
-		if (i < (int)CLCNN_ARRAY_LEN(r.seconds))
-			r.seconds[i] = t;
-		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s %.3f ms", c[i]->name, t * 1e3);
-		if (!best || t < 0.97 * tbest) {
+		t[i] = best_time(c[i], op, io, d, 1, 2, &rc);
+		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s %.3f ms", c[i]->name, t[i] * 1e3);
+		if (!best || t[i] < 0.97 * tbest) {
 			best = c[i];
-			tbest = t;
+			tbest = t[i];
 		}
 	}
 	if (rc)
 		return rc;
-	r.algo = (uint32_t)best->id;
-	clcnn_cache_store_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r);
-	clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s (%.3f ms)", p->g.n, p->g.cin, p->g.h,
-		  p->g.w, p->g.cout, d == CONV_FWD ? "forward" : d == CONV_BWD_DATA ? "input gradient" : "weight gradient",
-		  best->name, tbest * 1e3);
-	p->algo[d] = best;
-	p->pending[d] = 0;
+	record(op, d, best, t, n);
 	return 0;
 }

@@ -327,9 +327,11 @@ static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	const struct conv_priv *p = op->priv;
 	int rc = 0;
 	/* tuning first: its trial runs overwrite scratch and the gradients */
-	if (io->grad_param[0] && p->pending[CONV_BWD_WEIGHTS])
+	if (io->grad_param[0] && io->grad_in[0] && (p->pending[CONV_BWD_WEIGHTS] || p->pending[CONV_BWD_DATA]))
+		rc = clcnn_conv_tune_backward(op, io);
+	else if (io->grad_param[0] && p->pending[CONV_BWD_WEIGHTS])
 		rc = clcnn_conv_tune(op, io, CONV_BWD_WEIGHTS);
-	if (!rc && io->grad_in[0] && p->pending[CONV_BWD_DATA])
+	else if (io->grad_in[0] && p->pending[CONV_BWD_DATA])
 		rc = clcnn_conv_tune(op, io, CONV_BWD_DATA);
 	const struct conv_algo *ad = p->algo[CONV_BWD_DATA], *aw = p->algo[CONV_BWD_WEIGHTS];
 	/* the bias gradient first: it uses the front of scratch, which the algorithms then overwrite */
