@@ -2,7 +2,7 @@
  * Deterministic two-level reductions: a work-item per plane reduces it in float8 lanes (mean, then
  * squared deviations); a work-item per channel merges the N planes in order (Chan et al.). S = 1:
  * channel work-items walk the batch, 8 features at a time when C % 8 == 0. Elementwise kernels take
- * 8 values of a plane (S = 1: of a row). state = [mean[C], invstd[C]]. Defines: C, S, AFFINE. */
+ * a plane in float16 vectors (S = 1: FV values of a row). state = [mean[C], invstd[C]]. Defines: C, S, AFFINE. */
 
 #ifndef C
 #define C 1
@@ -13,8 +13,6 @@
 #ifndef AFFINE
 #define AFFINE 1
 #endif
-
-#define NCHUNK ((S + 7) / 8)
 
 #if S == 1 && C % 8 == 0
 #define FV 8
@@ -123,32 +121,35 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 
 /*
  * y = (x - mean) * (invstd * w) + b; the subtraction first keeps precision when |mean| >> std.
- * Grid: (NCHUNK, N * C) for S > 1; (C / FV, N) for S = 1.
+ * Grid: (N * C) planes, each in float16 vectors, for S > 1; (C / FV, N) for S = 1.
  */
 __kernel void bn_normalize(__global const float *x, __global float *y, __global const float *state,
 			   __global const float *w, __global const float *b, __global float *nbt, int rows,
 			   int bump)
 {
+#if S == 1
 	int q = get_global_id(0), p = get_global_id(1);
 	if (bump && q == 0 && p == 0)
 		nbt[0] += 1.0f;
-#if S == 1
 	int c = q * FV, i = p * C + c;
 	if (c >= C || p >= rows)
 		return;
 	FSTORE(fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), BN_B(c)), y + i);
 #else
-	if (q >= NCHUNK || p >= rows)
+	int p = get_global_id(0);
+	if (bump && p == 0)
+		nbt[0] += 1.0f;
+	if (p >= rows)
 		return;
 	int c = p % C;
 	float mean = state[c], a = state[C + c] * BN_W(c), sh = BN_B(c);
-	int base = p * S + q * 8;
-	if (q * 8 + 8 <= S) {
-		vstore8(fma(vload8(0, x + base) - (float8)mean, (float8)a, (float8)sh), 0, y + base);
-	} else {
-		for (int i = 0; i < S - q * 8; i++)
-			y[base + i] = fma(x[base + i] - mean, a, sh);
-	}
+	__global const float *xp = x + p * S;
+	__global float *yp = y + p * S;
+	int i = 0;
+	for (; i + 16 <= S; i += 16)
+		vstore16(fma(vload16(0, xp + i) - (float16)mean, (float16)a, (float16)sh), 0, yp + i);
+	for (; i < S; i++)
+		yp[i] = fma(xp[i] - mean, a, sh);
 #endif
 }
 
@@ -220,8 +221,8 @@ __kernel void bn_input_grad(__global const float *x, __global const float *dy, _
 			    __global const float *w, __global const float *scratch, __global float *dx, int rows,
 			    int batch, float inv_m)
 {
-	int q = get_global_id(0), p = get_global_id(1);
 #if S == 1
+	int q = get_global_id(0), p = get_global_id(1);
 	int c = q * FV, i = p * C + c, n = rows;
 	if (c >= C || p >= rows)
 		return;
@@ -231,19 +232,21 @@ __kernel void bn_input_grad(__global const float *x, __global const float *dy, _
 	fvec k2 = batch ? FLOAD(sums + C + c) * inv_m * invstd : (fvec)0.0f;
 	FSTORE(k1 * (FLOAD(dy + i) - mdy - (FLOAD(x + i) - mean) * k2), dx + i);
 #else
-	if (q >= NCHUNK || p >= rows)
+	int p = get_global_id(0);
+	if (p >= rows)
 		return;
 	int c = p % C, n = rows / C;
 	__global const float *sums = scratch + 2 * n * C;
 	float mean = state[c], invstd = state[C + c], k1 = invstd * BN_W(c);
 	float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
-	int base = p * S + q * 8;
-	if (q * 8 + 8 <= S) {
-		float8 xv = vload8(0, x + base) - (float8)mean, g = vload8(0, dy + base);
-		vstore8((float8)k1 * (g - (float8)mdy - xv * (float8)k2), 0, dx + base);
-	} else {
-		for (int i = 0; i < S - q * 8; i++)
-			dx[base + i] = k1 * (dy[base + i] - mdy - (x[base + i] - mean) * k2);
+	__global const float *xp = x + p * S, *gp = dy + p * S;
+	__global float *dp = dx + p * S;
+	int i = 0;
+	for (; i + 16 <= S; i += 16) {
+		float16 xv = vload16(0, xp + i) - (float16)mean, g = vload16(0, gp + i);
+		vstore16((float16)k1 * (g - (float16)mdy - xv * (float16)k2), 0, dp + i);
 	}
+	for (; i < S; i++)
+		dp[i] = k1 * (gp[i] - mdy - (xp[i] - mean) * k2);
 #endif
 }

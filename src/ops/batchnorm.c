@@ -241,13 +241,16 @@ static int bn_run_channels(struct clcnn_context *ctx, cl_kernel k, const struct 
 }
 
 /*
- * Elementwise kernels: 8 values of one plane per work-item on a (chunks, N * C) grid, or for S = 1
- * FV features of one row on a (C / FV, N) grid; dimension 0 is unit-stride.
+ * Elementwise kernels: one plane per work-item (POCL runs work-items as scalar loops: the plane's
+ * loop carries the vectors), or for S = 1 FV features of one row on a (C / FV, N) grid.
  */
 static int bn_run_elementwise(struct clcnn_context *ctx, cl_kernel k, const struct bn_view *v)
 {
-	size_t g0 = v->s == 1 ? (size_t)(v->c / bn_fv(v)) : ((size_t)v->s + 7) / 8,
-	       g1 = v->s == 1 ? (size_t)v->n : (size_t)v->n * v->c, l0 = 1;
+	if (v->s > 1) {
+		size_t planes = (size_t)v->n * v->c, local = 8;
+		return clcnn_kernel_run(ctx, k, 1, &planes, &local);
+	}
+	size_t g0 = (size_t)(v->c / bn_fv(v)), g1 = (size_t)v->n, l0 = 1;
 	while (l0 < g0 && l0 < 64)
 		l0 *= 2;
 	size_t global[2] = {g0, g1}, local[2] = {l0, 64 / l0};
