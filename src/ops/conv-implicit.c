@@ -20,19 +20,36 @@ struct pad_layout {
 	int xoff;         /* offset of tap (0, 0) of column 0 in a channel */
 };
 
-/* Register tile of the GEMM kernel: TM rows x TNV vectors of VW columns (as the CPU GEMM, see gemm.c). */
+/*
+ * Register tile of the GEMM kernel: TM rows x TNV vectors of VW columns. Two variants, tuned as two
+ * algorithms: 6 x 4 float16 (as the CPU GEMM, gemm.c) and a narrower 7 x 3 that leaves LLVM room to
+ * schedule its loads (AVX-512, 32 registers; POCL, ms per call: 32x256x14x14->256 forward 40.5 ->
+ * 36.8, 64x64x14x14->128 13.0 -> 11.5, but 32x128x28x28->128 36.4 -> 37.5). With 8-wide vectors
+ * (AVX2, 16 registers): 6 x 2 and 4 x 3.
+ */
 struct tile {
 	int vw, tm, tnv, hw_fma;
 };
 
-static struct tile tile_of(const struct clcnn_context *ctx)
+static struct tile tile_of(const struct clcnn_context *ctx, int narrow)
 {
 	cl_uint w = 0;
 	cl_device_fp_config fp = 0;
 	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
 	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
 	struct tile t = {w >= 16 ? 16 : 8, 6, w >= 16 ? 4 : 2, (fp & CL_FP_FMA) != 0};
+	if (narrow) {
+		t.tm = t.vw == 16 ? 7 : 4;
+		t.tnv = 3;
+	}
 	return t;
+}
+
+/* Columns of the widest tile: the copies leave that much slack for either variant. */
+static int tile_columns(const struct clcnn_context *ctx)
+{
+	struct tile a = tile_of(ctx, 0), b = tile_of(ctx, 1);
+	return a.tnv * a.vw > b.tnv * b.vw ? a.tnv * a.vw : b.tnv * b.vw;
 }
 
 static int max2(int a, int b)
@@ -137,6 +154,7 @@ static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src,
 /* What the GEMM kernel computes: out channels, oh x ow, of images n0.. from a padded copy. */
 struct gemm_side {
 	const struct pad_layout *l;
+	int narrow; /* tile variant */
 	int cgi, cgo, oh, ow, flip;
 	cl_mem xp, w, bias, out;
 	int xp_off, w_off, cs, has_bias;
@@ -145,7 +163,7 @@ struct gemm_side {
 static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx);
+	const struct tile t = tile_of(op->ctx, s->narrow);
 	char o[400];
 	snprintf(o, sizeof o,
 		 "-DCONVGEMM_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d "
@@ -166,15 +184,15 @@ static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 	return clcnn_kernel_run(op->ctx, k, 3, global, local);
 }
 
-static int implicit_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+static int forward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, int narrow)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pad_layout l = fwd_layout(g);
-	const struct tile t = tile_of(op->ctx);
 	const int nbmax = chunk_images(g);
-	struct gemm_side s = {.l = &l, .cgi = g->cgi, .cgo = g->cgo, .oh = g->ho, .ow = g->wo, .flip = g->flip,
+	struct gemm_side s = {.l = &l, .narrow = narrow, .cgi = g->cgi, .cgo = g->cgo, .oh = g->ho, .ow = g->wo, .flip = g->flip,
 			      .xp = io->scratch, .w = io->param[0], .bias = g->bias ? io->param[1] : io->param[0],
-			      .out = io->out, .cs = channel_stride(g, &l, nbmax, t.tnv * t.vw), .has_bias = g->bias};
+			      .out = io->out, .cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx)),
+			      .has_bias = g->bias};
 	int rc = 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += nbmax) {
 		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
@@ -194,11 +212,11 @@ struct bwd_parts {
 	size_t dy, wt, part, end;
 };
 
-static struct bwd_parts bwd_parts(const struct conv_geom *g, const struct tile *t)
+static struct bwd_parts bwd_parts(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
 	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	struct bwd_parts p;
-	int tn = t->tnv * t->vw;
+	int tn = tile_columns(ctx);
 	p.nbmax = chunk_images(g);
 	int csf = channel_stride(g, &f, p.nbmax, tn), csb = channel_stride(g, &b, p.nbmax, tn);
 	p.cs = csf > csb ? csf : csb;
@@ -233,7 +251,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 			 int accumulate)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx);
+	const struct tile t = tile_of(op->ctx, 0);
 	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	const int tmw = t.vw == 16 ? 3 : 2;
 	char o[320];
@@ -269,15 +287,14 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
 }
 
-static int implicit_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data,
-				  int want_weights)
+static int backward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights,
+			  int narrow)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx);
 	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
-	const struct bwd_parts p = bwd_parts(g, &t);
+	const struct bwd_parts p = bwd_parts(op->ctx, g);
 	/* the input gradient: the forward kernel over the output gradient, groups' channels swapped */
-	struct gemm_side s = {.l = &b, .cgi = g->cgo, .cgo = g->cgi, .oh = g->h, .ow = g->w, .flip = g->flip,
+	struct gemm_side s = {.l = &b, .narrow = narrow, .cgi = g->cgo, .cgo = g->cgi, .oh = g->h, .ow = g->w, .flip = g->flip,
 			      .xp = io->scratch, .xp_off = (int)p.dy, .w = io->scratch, .w_off = (int)p.wt,
 			      .bias = io->scratch, .out = io->grad_in[0], .cs = p.cs, .has_bias = 0};
 	int rc = want_data ? transposed_weights(op, io->param[0], io->scratch, (int)p.wt) : 0;
@@ -295,30 +312,49 @@ static int implicit_backward_both(struct clcnn_op *op, const struct clcnn_dev_io
 	return rc;
 }
 
+static int implicit_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return forward_tiled(op, io, 0);
+}
+
 static int implicit_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return implicit_backward_both(op, io, 1, 0);
+	return backward_tiled(op, io, 1, 0, 0);
 }
 
 static int implicit_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return implicit_backward_both(op, io, 0, 1);
+	return backward_tiled(op, io, 0, 1, 0);
 }
 
 static int implicit_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return implicit_backward_both(op, io, 1, 1);
+	return backward_tiled(op, io, 1, 1, 0);
+}
+
+static int narrow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return forward_tiled(op, io, 1);
+}
+
+static int narrow_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return backward_tiled(op, io, 1, 0, 1);
+}
+
+static int narrow_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return backward_tiled(op, io, 1, 1, 1);
 }
 
 static size_t implicit_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
 	(void)nb; /* chunks of its own size */
-	const struct tile t = tile_of(ctx);
 	if (dir == CONV_FWD) {
 		struct pad_layout l = fwd_layout(g);
-		return (size_t)g->cin * channel_stride(g, &l, chunk_images(g), t.tnv * t.vw) * sizeof(float);
+		return (size_t)g->cin * channel_stride(g, &l, chunk_images(g), tile_columns(ctx)) * sizeof(float);
 	}
-	return bwd_parts(g, &t).end * sizeof(float);
+	return bwd_parts(ctx, g).end * sizeof(float);
 }
 
 /* Few input taps (a first layer), groups 1, output rows of at least 4: the shallow forward kernel. */
@@ -331,8 +367,8 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pad_layout l = fwd_layout(g);
-	const struct tile t = tile_of(op->ctx);
-	const int nbmax = chunk_images(g), cs = channel_stride(g, &l, nbmax, t.tnv * t.vw);
+	const struct tile t = tile_of(op->ctx, 0);
+	const int nbmax = chunk_images(g), cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx));
 	const int sv = g->wo >= 16 && t.vw >= 16 ? 16 : g->wo >= 8 ? 8 : 4;
 	cl_mem bias = g->bias ? io->param[1] : io->param[0];
 	int has_bias = g->bias;
@@ -366,4 +402,10 @@ const struct conv_algo clcnn_conv_algo_shallow = {
 const struct conv_algo clcnn_conv_algo_implicit = {
 	"implicit", CONV_ALGO_IMPLICIT, is_stride1, implicit_forward, implicit_backward_data,
 	implicit_backward_weights, implicit_backward, implicit_scratch,
+};
+
+/* The same with the narrower register tile (the weight gradient does not use it). */
+const struct conv_algo clcnn_conv_algo_implicit48 = {
+	"implicit48", CONV_ALGO_IMPLICIT48, is_stride1, narrow_forward, narrow_backward_data,
+	implicit_backward_weights, narrow_backward, implicit_scratch,
 };

@@ -16,6 +16,7 @@ enum conv_algo_id {
 	CONV_ALGO_DEPTHWISE,
 	CONV_ALGO_IMPLICIT,
 	CONV_ALGO_SHALLOW,
+	CONV_ALGO_IMPLICIT48,
 };
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
@@ -70,8 +71,8 @@ struct conv_priv {
 extern const struct conv_algo *const clcnn_conv_algos[];
 const struct conv_algo *clcnn_conv_algo_find(const char *name);
 const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
-/* Stride-1 shifted implicit GEMM, and its few-input-taps forward kernel (conv-implicit.c). */
-extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_shallow;
+/* Stride-1 shifted implicit GEMM (two register tiles), and its few-input-taps forward (conv-implicit.c). */
+extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_implicit48, clcnn_conv_algo_shallow;
 
 /*
  * Autotuning (conv-tune.c): the recorded choice for a direction, if the cache has one (0, else -1);

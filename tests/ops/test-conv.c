@@ -11,7 +11,8 @@
 #include "ops/conv-private.h"
 #include "testutil.h"
 
-static const char *const all_algos[] = {"direct", "im2col", "implicit", "gemm1x1", "depthwise", "shallow"};
+static const char *const all_algos[] = {"direct",  "im2col",    "implicit",  "gemm1x1",
+					"depthwise", "shallow", "implicit48"};
 
 static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
 {
@@ -448,7 +449,7 @@ START_TEST(test_algo_choice)
 	/* an unknown name is an error that lists the known ones */
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3", x, &rc),
 			 "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (direct, im2col, gemm1x1, depthwise, "
-			 "implicit, shallow)");
+			 "implicit, shallow, implicit48)");
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 }
 END_TEST
