@@ -322,6 +322,106 @@ __kernel void convgemm_bwd_w(__global const float *gy, int gy_off, int gy_cs, __
 }
 #endif
 
+/*
+ * The padded input pixel-major: dst[pos][c] (CIP floats per position: C channels, then zeros) for the
+ * positions of the channel-major layout (same pos = row*WP + column), zeros where that layout has them.
+ * One work-item per padded row. Global (npos / WP).
+ */
+#ifdef CONVGEMM_PADT
+__kernel void convgemm_padt(__global const float *src, __global float *dst, int dst_off, int npos, int n0, int nb)
+{
+	const int r = get_global_id(0);
+	if (r * WP >= npos)
+		return;
+	__global float *d = dst + dst_off + r * (WP * CIP);
+	const int rr = r - 1 - GR, n = rr >= 0 ? rr / RPI : -1, iy = rr - n * RPI;
+	if (rr >= 0 && n < nb && iy < SH) {
+		__global const float *s = src + ((n0 + n) * C * SH + iy) * SW;
+		for (int x = 0; x < WP; x++)
+			for (int c = 0; c < CIP; c++)
+				d[x * CIP + c] = x < SW && c < C ? s[c * (SH * SW) + x] : 0.0f;
+	} else {
+		for (int i = 0; i < WP * CIP; i++)
+			d[i] = 0.0f;
+	}
+}
+#endif
+
+/*
+ * Weight gradient as a plain GEMM over the columns q (groups 1): part[s][row][j], j = tap*CIP + ci, is
+ * the sum over q in slice s of gy[row][q] * xt[q + XOFF + tap offset][ci]: rows broadcast from the
+ * padded output gradient, column vectors loaded whole from the pixel-major copy (CIP % VW == 0, so a
+ * vector stays in one tap). Work-item (x, y, s): rows x*TM.., columns y*TN... Global (ceil(COUT/TM),
+ * ceil(KHW*CIP/TN), slices).
+ */
+#ifdef CONVGEMM_BWD_WT
+__kernel void convgemm_bwd_wt(__global const float *gy, int gy_off, int gy_cs, __global const float *xt,
+			      __global float *part, int part_off, int slice, int q_end)
+{
+	const int row0 = get_global_id(0) * TM, col0 = get_global_id(1) * TN, s = get_global_id(2);
+	if (row0 >= COUT || col0 >= KHW * CIP)
+		return;
+	const int q0 = s * slice, q1 = min(q0 + slice, q_end);
+	const __global float *ap[TM];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+		ap[i] = gy + gy_off + min(row0 + i, COUT - 1) * gy_cs;
+	const __global float *bp[TNV];
+#pragma unroll
+	for (int v = 0; v < TNV; v++) {
+		const int j = min(col0 + v * VW, KHW * CIP - VW), tap = j / CIP, ci = j - tap * CIP;
+		const int ky = tap / KW, kx = tap - ky * KW;
+		bp[v] = xt + (XOFF + ky * DH * WP + kx * DW) * CIP + ci;
+	}
+	VT acc[TM][TNV];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			acc[i][v] = (VT)(0.0f);
+	for (int q = q0; q < q1; q++) {
+		VT b[TNV];
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			b[v] = VLOAD(0, bp[v] + q * CIP);
+#pragma unroll
+		for (int i = 0; i < TM; i++) {
+			const VT a = (VT)(ap[i][q]);
+#pragma unroll
+			for (int v = 0; v < TNV; v++)
+				acc[i][v] = CG_FMA(a, b[v], acc[i][v]);
+		}
+	}
+	__global float *pp = part + part_off + s * (COUT * KHW * CIP);
+#pragma unroll
+	for (int i = 0; i < TM; i++) {
+		if (row0 + i >= COUT)
+			continue;
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			if (col0 + v * VW < KHW * CIP)
+				VSTORE(acc[i][v], 0, pp + (row0 + i) * (KHW * CIP) + col0 + v * VW);
+	}
+}
+#endif
+
+/* w[co][ci][WPOS(tap)] (accumulate: +=) the fixed-order sum over the slices of part[s][co][tap*CIP + ci]
+ * for ci < C. Global (COUT * C * KHW). */
+#ifdef CONVGEMM_SUMT
+__kernel void convgemm_sumt(__global const float *part, int part_off, int nparts, __global float *out, int accumulate)
+{
+	const int i = get_global_id(0);
+	if (i >= COUT * C * KHW)
+		return;
+	const int co = i / (C * KHW), r = i - co * (C * KHW), ci = r / KHW, w = r - ci * KHW;
+	const int j = part_off + co * (KHW * CIP) + (FLIP ? KHW - 1 - w : w) * CIP + ci;
+	float acc = accumulate ? out[i] : 0.0f;
+	for (int s = 0; s < nparts; s++)
+		acc += part[j + s * (COUT * KHW * CIP)];
+	out[i] = acc;
+}
+#endif
+
 /* out[i] = (accumulate ? out[i] : 0) + part[0][i] + part[1][i] + ... in order. Global (count). */
 #ifdef CONVGEMM_SUM
 __kernel void convgemm_sum(__global const float *part, int part_off, int count, int nparts, __global float *out,

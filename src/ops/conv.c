@@ -402,6 +402,9 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=3, kernel_size=(3,2), padding=(1,0,0,1), algo=implicit", "3x2x9x7", T, 0},
 	{"out_channels=3, kernel_size=3, padding=valid, algo=implicit", "1x2x5x9", T, 0},
 	{"out_channels=13, kernel_size=3, padding=1, algo=implicit", "2x16x9x11", T, 0},
+	/* 1x1, 16+ input channels: the weight gradient as a GEMM (channels padded to the vector width) */
+	{"out_channels=9, kernel_size=1, algo=implicit", "2x20x5x7", T, 0},
+	{"out_channels=5, kernel_size=1, bias=false, flip=true, algo=implicit", "3x17x6x5", T, 0},
 	/* the narrow tile: row and column remainders, groups, flip */
 	{"out_channels=13, kernel_size=3, padding=1, algo=implicit48", "2x16x9x11", T, 0},
 	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=implicit48", "3x4x7x5", T, 0},
