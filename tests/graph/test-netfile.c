@@ -182,6 +182,7 @@ struct model_expect {
 static const struct model_expect models[] = {
 	{"lenet5.net", 10, 61706, "c1.weight", "fc7.bias"},
 	{"fmnist.net", 16, 824746, "c1.weight", "fc2.bias"},
+	{"fmnist-dropout.net", 16, 824746, "c1.weight", "fc2.bias"},
 	{"vgg-bn.net", 38, 438314, "b1c1.weight", "fc2.bias"},
 	{"resnet.net", 56, 309418, "stem.weight", "fc.bias"},
 	{"antialiased.net", 20, 94634, "c1.weight", "fc.bias"},
