@@ -4,7 +4,8 @@
  * each k step loads its B row whole (explicit float16/float8 vectors, register tiles, no __local, for
  * POCL); columns past the output row or image are computed and dropped at the store. The input gradient
  * is the same kernel on the padded output gradient with transposed weights; the weight gradient is a
- * dot product along q (split in slices, partial sums added in a fixed order). Kernel CONVGEMM_<NAME> only. */
+ * dot product along q (split in slices, partial sums added in a fixed order). LANES_*: the batch in the
+ * vector lanes instead (VW images per lane group, no dropped columns). Kernel CONVGEMM_<NAME> / LANES_<NAME>. */
 
 #define CG_CAT_(a, b) a##b
 #define CG_CAT(a, b) CG_CAT_(a, b)
@@ -434,5 +435,203 @@ __kernel void convgemm_sum(__global const float *part, int part_off, int count, 
 	for (int s = 0; s < nparts; s++)
 		acc += part[part_off + s * count + i];
 	out[i] = acc;
+}
+#endif
+
+/* ================================================================== batch in the vector lanes
+ * Layouts with VW images side by side in every vector (lane l of group gl is image gl*VW + l):
+ * padded input [gl][c][HP][WP][VW] (zero borders, zero lanes past the batch) and outputs
+ * [gl][c][OP][VW]. A tap of an output pixel is then one aligned vector at a fixed offset, and no
+ * column is computed that is not an output: the GEMM's TNV vectors are TNV output pixels.
+ */
+#ifndef HP
+#define HP 1
+#endif
+#ifndef PT
+#define PT 0
+#endif
+#ifndef PL
+#define PL 0
+#endif
+#ifndef CIN
+#define CIN CGI
+#endif
+
+/* src[n][c][SH][SW] (n = n0 + gl*VW + lane, lanes past nb zero) into dst + dst_off, padded by PT / PL.
+ * One work-item per padded row. Global (HP, C, groups of lanes). */
+#ifdef LANES_IN
+__kernel void lanes_in(__global const float *src, __global float *dst, int dst_off, int n0, int nb)
+{
+	const int hy = get_global_id(0), c = get_global_id(1), gl = get_global_id(2);
+	if (hy >= HP || c >= C)
+		return;
+	__global float *d = dst + dst_off + ((gl * C + c) * HP + hy) * (WP * VW);
+	const int iy = hy - PT, nl = min(VW, nb - gl * VW);
+	for (int l = 0; l < VW; l++) {
+		const int live = l < nl && iy >= 0 && iy < SH;
+		__global const float *s = src + (((n0 + gl * VW + min(l, nl - 1)) * C + c) * SH + clamp(iy, 0, SH - 1)) * SW;
+		for (int hx = 0; hx < WP; hx++) {
+			const int ix = hx - PL;
+			d[hx * VW + l] = live && ix >= 0 && ix < SW ? s[ix] : 0.0f;
+		}
+	}
+}
+#endif
+
+/* y[n0 + gl*VW + lane][c][p] (+ bias[c]) from src + src_off ([gl][COUT][OP][VW]), lanes < nb - gl*VW.
+ * One work-item per (channel, lane group): lane by lane, its plane written in order. Global (COUT, groups
+ * of lanes). */
+#ifdef LANES_OUT
+__kernel void lanes_out(__global const float *src, int src_off, __global float *y, __global const float *bias,
+			int has_bias, int n0, int nb)
+{
+	const int c = get_global_id(0), gl = get_global_id(1);
+	if (c >= COUT)
+		return;
+	const float b0 = has_bias ? bias[c] : 0.0f;
+	__global const float *s = src + src_off + (gl * COUT + c) * (OP * VW);
+	const int nl = min(VW, nb - gl * VW);
+	for (int l = 0; l < nl; l++) {
+		__global float *d = y + ((n0 + gl * VW + l) * COUT + c) * OP;
+		for (int p = 0; p < OP; p++)
+			d[p] = s[p * VW + l] + b0;
+	}
+}
+#endif
+
+/*
+ * out[gl][grp*CGO + row][p][:] = sum over ci < CGI and taps of w[..][ci][WPOS(tap)] * in[gl][grp*CGI + ci]
+ * at the tap of pixel p. Work-item (x, y, z): rows x*TM.., pixels y*TNV.., z = gl*groups + grp.
+ * Global (ceil(CGO/TM), ceil(OP/TNV), lane groups * groups).
+ */
+#ifdef LANES_FWD
+__kernel void lanes_fwd(__global const float *xb, int xb_off, __global const float *w, int w_off, __global float *out,
+			int out_off, int groups)
+{
+	const int row0 = get_global_id(0) * TM, p0 = get_global_id(1) * TNV, z = get_global_id(2);
+	if (row0 >= CGO || p0 >= OP)
+		return;
+	const int grp = z % groups, gl = z / groups;
+	const __global float *ap[TM];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+		ap[i] = w + w_off + (grp * CGO + min(row0 + i, CGO - 1)) * (CGI * KHW);
+	const __global float *bp[TNV];
+#pragma unroll
+	for (int v = 0; v < TNV; v++) {
+		const int p = min(p0 + v, OP - 1), oy = p / OW, ox = p - oy * OW;
+		bp[v] = xb + xb_off + (((gl * CIN + grp * CGI) * HP + oy) * WP + ox) * VW;
+	}
+	VT acc[TM][TNV];
+#pragma unroll
+	for (int i = 0; i < TM; i++)
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			acc[i][v] = (VT)(0.0f);
+#pragma unroll 1
+	for (int ci = 0; ci < CGI; ci++) {
+		const int cbase = ci * (HP * WP * VW);
+#pragma unroll
+		for (int ky = 0; ky < KH; ky++) {
+#pragma unroll
+			for (int kx = 0; kx < KW; kx++) {
+				const int off = cbase + (ky * DH * WP + kx * DW) * VW;
+				VT bv[TNV];
+#pragma unroll
+				for (int v = 0; v < TNV; v++)
+					bv[v] = VLOAD(0, bp[v] + off);
+				const int k = ci * KHW + WPOS(ky, kx);
+#pragma unroll
+				for (int i = 0; i < TM; i++) {
+					const VT a = (VT)(ap[i][k]);
+#pragma unroll
+					for (int v = 0; v < TNV; v++)
+						acc[i][v] = CG_FMA(a, bv[v], acc[i][v]);
+				}
+			}
+		}
+	}
+#pragma unroll
+	for (int i = 0; i < TM; i++) {
+		if (row0 + i >= CGO)
+			continue;
+		__global float *d = out + out_off + ((gl * COUT + grp * CGO + row0 + i) * OP) * VW;
+#pragma unroll
+		for (int v = 0; v < TNV; v++)
+			if (p0 + v < OP)
+				VSTORE(acc[i][v], 0, d + (p0 + v) * VW);
+	}
+}
+#endif
+
+/*
+ * Weight gradient of one lane group: part[gl][grp*CGO + row][ci][WPOS(tap)] = sum over the output pixels
+ * and lanes of gy * input at the tap; gy is the output gradient in the padded lanes layout of the input
+ * gradient (its pixel (oy, ox) at (oy + GPT, ox + GPL) of a GHP x GWP plane). Work-item: TMW rows x one
+ * input channel x all taps. Global (ceil(CGO/TMW), CGI, lane groups * groups).
+ */
+#ifdef LANES_BWD_W
+#ifndef TMW
+#define TMW 3
+#endif
+inline float lanes_hsum(VT v)
+{
+#if VW == 16
+	float8 h = v.lo + v.hi;
+#else
+	float8 h = v;
+#endif
+	float4 f = h.lo + h.hi;
+	float2 d = f.lo + f.hi;
+	return d.x + d.y;
+}
+
+__kernel void lanes_bwd_w(__global const float *gy, int gy_off, __global const float *xb, int xb_off,
+			  __global float *part, int part_off, int groups)
+{
+	const int row0 = get_global_id(0) * TMW, ci = get_global_id(1), z = get_global_id(2);
+	if (row0 >= CGO || ci >= CGI)
+		return;
+	const int grp = z % groups, gl = z / groups;
+	const __global float *gp[TMW];
+#pragma unroll
+	for (int i = 0; i < TMW; i++)
+		gp[i] = gy + gy_off + ((gl * COUT + grp * CGO + min(row0 + i, CGO - 1)) * GHP + GPT) * (GWP * VW) + GPL * VW;
+	const __global float *xq = xb + xb_off + ((gl * CIN + grp * CGI + ci) * HP) * (WP * VW);
+	VT acc[TMW][KHW];
+#pragma unroll
+	for (int i = 0; i < TMW; i++)
+#pragma unroll
+		for (int t = 0; t < KHW; t++)
+			acc[i][t] = (VT)(0.0f);
+	for (int oy = 0; oy < OH; oy++) {
+		for (int ox = 0; ox < OW; ox++) {
+			VT a[TMW];
+#pragma unroll
+			for (int i = 0; i < TMW; i++)
+				a[i] = VLOAD(0, gp[i] + (oy * GWP + ox) * VW);
+#pragma unroll
+			for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+				for (int kx = 0; kx < KW; kx++) {
+					const VT b = VLOAD(0, xq + ((oy + ky * DH) * WP + ox + kx * DW) * VW);
+#pragma unroll
+					for (int i = 0; i < TMW; i++)
+						acc[i][ky * KW + kx] = CG_FMA(a[i], b, acc[i][ky * KW + kx]);
+				}
+		}
+	}
+	__global float *pp = part + part_off + gl * (groups * CGO * CGI * KHW);
+#pragma unroll
+	for (int i = 0; i < TMW; i++) {
+		if (row0 + i >= CGO)
+			continue;
+		__global float *d = pp + ((grp * CGO + row0 + i) * CGI + ci) * KHW;
+#pragma unroll
+		for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+			for (int kx = 0; kx < KW; kx++)
+				d[WPOS(ky, kx)] = lanes_hsum(acc[i][ky * KW + kx]);
+	}
 }
 #endif

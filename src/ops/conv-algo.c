@@ -469,7 +469,7 @@ static const struct conv_algo algo_depthwise = {
 
 const struct conv_algo *const clcnn_conv_algos[] = {&algo_direct, &algo_im2col, &algo_gemm1x1, &algo_depthwise,
 						    &clcnn_conv_algo_implicit, &clcnn_conv_algo_implicit48,
-						    &clcnn_conv_algo_shallow, NULL};
+						    &clcnn_conv_algo_shallow, &clcnn_conv_algo_lanes, NULL};
 
 const struct conv_algo *clcnn_conv_algo_find(const char *name)
 {

@@ -17,6 +17,7 @@ enum conv_algo_id {
 	CONV_ALGO_IMPLICIT,
 	CONV_ALGO_SHALLOW,
 	CONV_ALGO_IMPLICIT48,
+	CONV_ALGO_LANES,
 };
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
@@ -73,6 +74,8 @@ const struct conv_algo *clcnn_conv_algo_find(const char *name);
 const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
 /* Stride-1 shifted implicit GEMM (two register tiles), and its few-input-taps forward (conv-implicit.c). */
 extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_implicit48, clcnn_conv_algo_shallow;
+/* Stride 1 with the batch in the vector lanes (conv-lanes.c). */
+extern const struct conv_algo clcnn_conv_algo_lanes;
 
 /*
  * Autotuning (conv-tune.c): the recorded choice for a direction, if the cache has one (0, else -1);

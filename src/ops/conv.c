@@ -9,7 +9,7 @@
 #include "ops/conv-private.h"
 
 static const char *const algo_names[] = {"auto",     "direct",   "im2col",  "gemm1x1",
-					 "depthwise", "implicit", "shallow", "implicit48", NULL};
+					 "depthwise", "implicit", "shallow", "implicit48", "lanes", NULL};
 static const char *const padding_modes[] = {"zeros", NULL};
 
 static const struct clcnn_arg conv_keys[] = {
@@ -30,7 +30,7 @@ static const struct clcnn_arg conv_keys[] = {
 	 "true convolution: the kernel rotated 180 degrees (PyTorch cross-correlates)"},
 	{"algo", CLCNN_ARG_ENUM, offsetof(struct conv_args, algo), "auto", algo_names,
 	 "device algorithm: auto (timed once per device and shape, remembered in the cache), direct, im2col, "
-	 "gemm1x1, depthwise, implicit, implicit48 or shallow (overrides CLCNN_CONV_ALGO)"},
+	 "gemm1x1, depthwise, implicit, implicit48, shallow or lanes (overrides CLCNN_CONV_ALGO)"},
 	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
 	 "images per im2col chunk (0: sized to the caches)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
@@ -298,7 +298,7 @@ static int conv_prepare(struct clcnn_op *op)
 		if (!forced)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (direct, im2col, gemm1x1, "
-					  "depthwise, implicit, shallow, implicit48)",
+					  "depthwise, implicit, shallow, implicit48, lanes)",
 					  ctx->opt.conv_algo);
 		if (!forced->applicable(g)) {
 			clcnn_log(ctx, CLCNN_LOG_DEBUG, "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default",
@@ -421,6 +421,13 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=13, kernel_size=3, padding=1, algo=implicit48", "2x16x9x11", T, 0},
 	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=implicit48", "3x4x7x5", T, 0},
 	{"out_channels=3, kernel_size=(3,5), flip=true, padding=(0,1,2,0), algo=implicit48", "3x2x5x9", T, 0},
+	/* the batch in the vector lanes: partial lane groups, groups, flip, dilation, even kernels */
+	{"out_channels=13, kernel_size=3, padding=1, algo=lanes", "3x16x9x11", T, 0},
+	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=lanes", "3x4x7x5", T, 0},
+	{"out_channels=3, kernel_size=(3,5), flip=true, padding=(0,1,2,0), algo=lanes", "3x2x5x9", T, 0},
+	{"out_channels=3, kernel_size=(2,3), padding=same, dilation=2, algo=lanes", "3x2x7x13", T, 0},
+	{"out_channels=4, kernel_size=4, padding=same, algo=lanes", "1x3x5x9", T, 0},
+	{"out_channels=5, kernel_size=1, algo=lanes", "3x3x5x9", T, 0},
 	/* few input taps: the shallow forward (8- and 16-lane rows, the last chunk overlapping, 4 lanes) */
 	{"out_channels=5, kernel_size=3, padding=1, algo=shallow", "3x1x7x13", T, 0},
 	{"out_channels=4, kernel_size=3, padding=1, algo=shallow", "2x3x5x20", T, 0},

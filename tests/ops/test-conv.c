@@ -11,8 +11,8 @@
 #include "ops/conv-private.h"
 #include "testutil.h"
 
-static const char *const all_algos[] = {"direct",  "im2col",    "implicit",  "gemm1x1",
-					"depthwise", "shallow", "implicit48"};
+static const char *const all_algos[] = {"direct",  "im2col",    "implicit",   "gemm1x1",
+					"depthwise", "shallow", "implicit48", "lanes"};
 
 static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
 {
@@ -350,7 +350,7 @@ START_TEST(test_model_shapes)
 		{{4, {64, 1, 28, 28}}, "out_channels=32, kernel_size=3, padding=1"},
 		{{4, {64, 32, 14, 14}}, "out_channels=64, kernel_size=3, padding=1"},
 	};
-	const char *algos[] = {"direct", "im2col", "implicit"};
+	const char *algos[] = {"direct", "im2col", "implicit", "lanes"};
 	for (size_t si = 0; si < CLCNN_ARRAY_LEN(shapes); si++) {
 		float *want[4] = {0};
 		size_t count[4] = {0};
@@ -449,7 +449,7 @@ START_TEST(test_algo_choice)
 	/* an unknown name is an error that lists the known ones */
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3", x, &rc),
 			 "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (direct, im2col, gemm1x1, depthwise, "
-			 "implicit, shallow, implicit48)");
+			 "implicit, shallow, implicit48, lanes)");
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 }
 END_TEST

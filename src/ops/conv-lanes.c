@@ -1,0 +1,282 @@
+/*
+ * conv2d "lanes": stride-1 convolution with the batch in the vector lanes (cl/convgemm.cl, LANES_*).
+ * A chunk of images is copied into [lane group][channel][padded row][padded column][VW images], so the
+ * tap of an output pixel is one aligned vector for VW images at once and the GEMM computes nothing but
+ * outputs (implicit's padded rows compute and drop 7 % of its columns at 28x28, 15 % at 14x14); the
+ * results come back from [group][channel][pixel][VW] to NCHW in one more pass. The input gradient is the
+ * same kernel over the padded output gradient with the weights transposed and rotated (as implicit);
+ * the weight gradient sums over pixels and lanes per lane group, then over the groups in order.
+ */
+#include "ops/conv-private.h"
+
+struct lanes_tile {
+	int vw, tm, tnv, hw_fma;
+};
+
+/* 7 x 3 accumulators (see implicit48), the lane group = the vector width. */
+static struct lanes_tile tile(const struct clcnn_context *ctx)
+{
+	cl_uint w = 0;
+	cl_device_fp_config fp = 0;
+	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
+	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+	struct lanes_tile t = {w >= 16 ? 16 : 8, w >= 16 ? 7 : 4, 3, (fp & CL_FP_FMA) != 0};
+	return t;
+}
+
+/* One padded side: c channels of sh x sw read with paddings pt, pb, pl, pr. */
+struct side {
+	int c, sh, sw, pt, pl, hp, wp;
+};
+
+static struct side side_of(int c, int sh, int sw, int pt, int pb, int pl, int pr)
+{
+	struct side s = {c, sh, sw, pt, pl, sh + pt + pb, sw + pl + pr};
+	return s;
+}
+
+static struct side in_side(const struct conv_geom *g)
+{
+	return side_of(g->cin, g->h, g->w, g->pt, g->pb, g->pl, g->pr);
+}
+
+/* The output gradient as the input gradient's convolution reads it. */
+static struct side gy_side(const struct conv_geom *g)
+{
+	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
+	return side_of(g->cout, g->ho, g->wo, eh - g->pt, eh - g->pb, ew - g->pl, ew - g->pr);
+}
+
+static int applicable(const struct conv_geom *g)
+{
+	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
+	if (g->sh != 1 || g->sw != 1 || g->pt > eh || g->pb > eh || g->pl > ew || g->pr > ew)
+		return 0;
+	/* every index the kernels form stays an int, for a chunk of up to 64 images */
+	struct side a = in_side(g), b = gy_side(g);
+	double most = (double)a.c * a.hp * a.wp;
+	most = most > (double)b.c * b.hp * b.wp ? most : (double)b.c * b.hp * b.wp;
+	return most * 64 < 2e9;
+}
+
+/* Floats of one image in each part of the scratch. */
+struct parts {
+	int nbmax, groups_max;
+	size_t xb, gyb, out, wt, part, end; /* offsets (backward; forward uses xb and out) */
+};
+
+static struct parts parts_of(const struct clcnn_context *ctx, const struct conv_geom *g, int backward)
+{
+	const struct lanes_tile t = tile(ctx);
+	struct side a = in_side(g), b = gy_side(g);
+	size_t per_x = (size_t)a.c * a.hp * a.wp, per_gy = backward ? (size_t)b.c * b.hp * b.wp : 0;
+	size_t per_out = backward ? (size_t)g->cin * g->h * g->w : (size_t)g->cout * g->ho * g->wo;
+	size_t per = (per_x + per_gy + per_out) * sizeof(float);
+	/* chunks of whole lane groups, up to 32 MB of copies */
+	size_t vw = (size_t)t.vw, nb = per ? ((size_t)32 << 20) / per / vw * vw : vw;
+	if (nb < vw)
+		nb = vw;
+	struct parts p;
+	p.nbmax = nb < (size_t)g->n ? (int)nb : g->n;
+	p.groups_max = (p.nbmax + t.vw - 1) / t.vw;
+	size_t lanes = (size_t)p.groups_max * t.vw, wc = (size_t)g->cout * g->cgi * g->kh * g->kw;
+	p.xb = 0;
+	p.gyb = lanes * per_x;
+	p.out = p.gyb + lanes * per_gy;
+	p.wt = p.out + lanes * per_out;
+	p.part = p.wt + (backward ? wc : 0);
+	p.end = p.part + (backward ? (size_t)p.groups_max * wc : 0);
+	return p;
+}
+
+static int kernel(struct clcnn_op *op, const char *opts, const char *name, cl_kernel *k)
+{
+	return clcnn_kernel_get(op->ctx, "convgemm", opts, name, k);
+}
+
+static int copy_in(struct clcnn_op *op, const struct side *s, cl_mem src, cl_mem dst, size_t off, int n0, int nb)
+{
+	const struct lanes_tile t = tile(op->ctx);
+	char o[192];
+	snprintf(o, sizeof o, "-DLANES_IN -DVW=%d -DC=%d -DSH=%d -DSW=%d -DHP=%d -DWP=%d -DPT=%d -DPL=%d", t.vw, s->c,
+		 s->sh, s->sw, s->hp, s->wp, s->pt, s->pl);
+	cl_kernel k;
+	int o32 = (int)off;
+	int rc = kernel(op, o, "lanes_in", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &o32,
+				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[3] = {(size_t)s->hp, (size_t)s->c, (size_t)(nb + t.vw - 1) / t.vw}, local[3] = {1, 8, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off, cl_mem y, cl_mem bias, int has_bias,
+		    int n0, int nb)
+{
+	const struct lanes_tile t = tile(op->ctx);
+	char o[128];
+	snprintf(o, sizeof o, "-DLANES_OUT -DVW=%d -DCOUT=%d -DOH=%d -DOW=1", t.vw, c, op_);
+	cl_kernel k;
+	int o32 = (int)off;
+	int rc = kernel(op, o, "lanes_out", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(int), &o32, sizeof(cl_mem), &y,
+				       sizeof(cl_mem), &bias, sizeof(int), &has_bias, sizeof(int), &n0, sizeof(int), &nb,
+				       (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[2] = {(size_t)c, (size_t)(nb + t.vw - 1) / t.vw}, local[2] = {8, 1};
+	return clcnn_kernel_run(op->ctx, k, 2, global, local);
+}
+
+/* The GEMM: out [groups of lanes][cgo*groups][oh*ow][VW] from the padded copy s and weights w. */
+static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int oh, int ow, cl_mem xb, size_t xb_off,
+		cl_mem w, size_t w_off, cl_mem out, size_t out_off, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct lanes_tile t = tile(op->ctx);
+	char o[400];
+	snprintf(o, sizeof o,
+		 "-DLANES_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
+		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d",
+		 t.vw, t.tm, t.tnv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, cgi, cgo, cgi * g->groups,
+		 cgo * g->groups, oh, ow, s->hp, s->wp);
+	cl_kernel k;
+	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
+	int rc = kernel(op, o, "lanes_fwd", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &xb, sizeof(int), &xo, sizeof(cl_mem), &w, sizeof(int),
+				       &wo, sizeof(cl_mem), &out, sizeof(int), &oo, sizeof(int), &groups, (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[3] = {(size_t)(cgo + t.tm - 1) / t.tm, ((size_t)oh * ow + t.tnv - 1) / t.tnv,
+				  (size_t)((nb + t.vw - 1) / t.vw) * g->groups};
+	const size_t local[3] = {8, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+static int lanes_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct side a = in_side(g);
+	const struct parts p = parts_of(op->ctx, g, 0);
+	cl_mem bias = g->bias ? io->param[1] : io->param[0];
+	int rc = 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
+		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
+		rc = copy_in(op, &a, io->in[0], io->scratch, p.xb, n0, nb);
+		if (!rc)
+			rc = gemm(op, &a, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0, io->scratch, p.out,
+				  nb);
+		if (!rc)
+			rc = copy_out(op, g->cout, g->ho * g->wo, io->scratch, p.out, io->out, bias, g->bias, n0, nb);
+	}
+	return rc;
+}
+
+/* The weights of the input gradient: transposed per group and rotated 180 degrees (convgemm_wt). */
+static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, size_t off)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	char o[128];
+	snprintf(o, sizeof o, "-DCONVGEMM_WT -DKH=%d -DKW=%d -DCGI=%d -DCGO=%d", g->kh, g->kw, g->cgi, g->cgo);
+	cl_kernel k;
+	int o32 = (int)off;
+	int rc = kernel(op, o, "convgemm_wt", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &w, sizeof(cl_mem), &wt, sizeof(int), &o32, (size_t)0);
+	if (rc)
+		return rc;
+	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
+		     local[3] = {8, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct parts *p, int nb,
+			 int accumulate)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct lanes_tile t = tile(op->ctx);
+	const struct side a = in_side(g), b = gy_side(g);
+	const int tmw = t.vw == 16 ? 3 : 2, ngroups = (nb + t.vw - 1) / t.vw;
+	char o[400];
+	snprintf(o, sizeof o,
+		 "-DLANES_BWD_W -DVW=%d -DTMW=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
+		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DGHP=%d -DGWP=%d -DGPT=%d -DGPL=%d",
+		 t.vw, tmw, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cgo, g->cin, g->cout, g->ho, g->wo,
+		 a.hp, a.wp, b.hp, b.wp, b.pt, b.pl);
+	cl_kernel k;
+	int gyo = (int)p->gyb, xo = (int)p->xb, po = (int)p->part, groups = g->groups;
+	int rc = kernel(op, o, "lanes_bwd_w", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &gyo, sizeof(cl_mem),
+				       &io->scratch, sizeof(int), &xo, sizeof(cl_mem), &io->scratch, sizeof(int), &po,
+				       sizeof(int), &groups, (size_t)0);
+	if (!rc) {
+		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi, (size_t)ngroups * g->groups};
+		const size_t local[3] = {1, 1, 1};
+		rc = clcnn_kernel_run(op->ctx, k, 3, global, local);
+	}
+	if (rc)
+		return rc;
+	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
+	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &po, sizeof(int), &count,
+				       sizeof(int), &ngroups, sizeof(cl_mem), &io->grad_param[0], sizeof(int), &accumulate,
+				       (size_t)0);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
+}
+
+static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct side a = in_side(g), b = gy_side(g);
+	const struct parts p = parts_of(op->ctx, g, 1);
+	int rc = want_data ? transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
+	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
+		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
+		rc = copy_in(op, &b, io->grad_out, io->scratch, p.gyb, n0, nb);
+		if (!rc && want_weights) {
+			rc = copy_in(op, &a, io->in[0], io->scratch, p.xb, n0, nb);
+			if (!rc)
+				rc = weights_chunk(op, io, &p, nb, n0 > 0);
+		}
+		if (!rc && want_data) {
+			rc = gemm(op, &b, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt, io->scratch,
+				  p.out, nb);
+			if (!rc)
+				rc = copy_out(op, g->cin, g->h * g->w, io->scratch, p.out, io->grad_in[0], io->scratch, 0, n0,
+					      nb);
+		}
+	}
+	return rc;
+}
+
+static int lanes_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return lanes_backward_both(op, io, 1, 0);
+}
+
+static int lanes_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return lanes_backward_both(op, io, 0, 1);
+}
+
+static int lanes_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	return lanes_backward_both(op, io, 1, 1);
+}
+
+static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
+{
+	(void)nb; /* chunks of its own */
+	return parts_of(ctx, g, dir != CONV_FWD).end * sizeof(float);
+}
+
+const struct conv_algo clcnn_conv_algo_lanes = {
+	"lanes", CONV_ALGO_LANES, applicable, lanes_forward, lanes_backward_data, lanes_backward_weights,
+	lanes_backward, lanes_scratch,
+};
