@@ -3,16 +3,17 @@
  * op's real buffers at its first call in that direction, and the fastest is remembered in the cache
  * directory ("tune-<key>.bin", written atomically by src/device/cache.c, so concurrent processes at worst
  * tune twice). The key covers the device, driver and platform, the whole geometry including the batch,
- * the direction, the kernel sources the algorithms run and a format version, so a changed kernel or
- * driver tunes again. A warm start only reads the record.
+ * the direction, the kernel sources the algorithms run, the set of algorithms and a version, so a
+ * changed kernel, driver or candidate list tunes again. A warm start only reads the record.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/conv-private.h"
 
-/* Bump when the record's meaning changes. */
-#define TUNE_VERSION 1u
+/* Bump when the record's meaning or an algorithm's host code changes (kernel sources and the set of
+ * algorithms are in the key already). */
+#define TUNE_VERSION 2u
 
 struct tune_record {
 	uint32_t version;
@@ -60,6 +61,8 @@ static uint64_t tune_key(const struct clcnn_op *op, enum conv_dir d)
 	h = clcnn_hash(h, g, sizeof *g); /* plain ints, no padding */
 	h = clcnn_hash(h, &p->nb, sizeof p->nb);
 	h = clcnn_hash(h, &d, sizeof d);
+	for (int i = 0; clcnn_conv_algos[i]; i++)
+		h = clcnn_hash_str(h, clcnn_conv_algos[i]->name);
 	static const char *const families[] = {"common", "conv", "convgemm", "gemm"};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(families); i++) {
 		char *src;
