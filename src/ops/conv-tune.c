@@ -15,17 +15,20 @@
  * algorithms are in the key already). */
 #define TUNE_VERSION 2u
 
+/* Most candidates of one convolution (arrays below are sized by it). */
+#define MAX_CAND 8
+
 struct tune_record {
 	uint32_t version;
 	uint32_t algo; /* enum conv_algo_id */
-	double seconds[8]; /* measured time per candidate, in candidate order (information only) */
+	double seconds[MAX_CAND]; /* measured time per candidate, in candidate order (information only) */
 };
 
 /* Algorithms worth timing: direct only where nothing else applies (it is a correctness baseline). */
 static int candidates(const struct conv_geom *g, const struct conv_algo **out)
 {
 	int n = 0;
-	for (int i = 0; clcnn_conv_algos[i]; i++) {
+	for (int i = 0; clcnn_conv_algos[i] && n < MAX_CAND; i++) {
 		const struct conv_algo *a = clcnn_conv_algos[i];
 		if (a->id != CONV_ALGO_DIRECT && a->applicable(g))
 			out[n++] = a;
@@ -37,7 +40,7 @@ static int candidates(const struct conv_geom *g, const struct conv_algo **out)
 
 size_t clcnn_conv_tune_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir d)
 {
-	const struct conv_algo *c[8];
+	const struct conv_algo *c[MAX_CAND];
 	int n = candidates(g, c);
 	size_t most = 0;
 	for (int i = 0; i < n; i++) {
@@ -107,21 +110,36 @@ static int run(const struct conv_algo *a, struct clcnn_op *op, const struct clcn
 	}
 }
 
-/* Best of reps timed calls (after warmup untimed ones), in seconds; *rc on failure. */
-static double best_time(const struct conv_algo *a, struct clcnn_op *op, const struct clcnn_dev_io *io, int d,
-			int warmup, int reps, int *rc)
+/* Seconds of one call (queue drained before and after); *rc on failure. */
+static double timed(const struct conv_algo *a, struct clcnn_op *op, const struct clcnn_dev_io *io, int d, int *rc)
 {
-	double t = 1e30;
-	for (int rep = 0; !*rc && rep < warmup + reps; rep++) {
-		double t0 = clcnn_now();
-		*rc = run(a, op, io, d);
-		if (!*rc)
-			*rc = clcnn_context_finish(op->ctx);
-		double dt = clcnn_now() - t0;
-		if (rep >= warmup && dt < t)
-			t = dt;
-	}
-	return t;
+	double t0 = clcnn_now();
+	*rc = run(a, op, io, d);
+	if (!*rc)
+		*rc = clcnn_context_finish(op->ctx);
+	return clcnn_now() - t0;
+}
+
+/*
+ * t[i * nd + j] = best time of candidate i in direction dirs[j]: one untimed round that builds the
+ * kernels, then ROUNDS timed rounds, each running every candidate once, so that a burst of load on
+ * a shared machine hits all of them instead of one.
+ */
+#define ROUNDS 2
+static int time_rounds(const struct conv_algo *const *c, int n, const int *dirs, int nd, struct clcnn_op *op,
+		       const struct clcnn_dev_io *io, double *t)
+{
+	int rc = clcnn_context_finish(op->ctx);
+	for (int k = 0; k < n * nd; k++)
+		t[k] = 1e30;
+	for (int r = 0; !rc && r <= ROUNDS; r++)
+		for (int i = 0; !rc && i < n; i++)
+			for (int j = 0; !rc && j < nd; j++) {
+				double dt = timed(c[i], op, io, dirs[j], &rc);
+				if (r > 0 && dt < t[i * nd + j])
+					t[i * nd + j] = dt;
+			}
+	return rc;
 }
 
 static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo *a, const double *seconds, int n)
@@ -149,7 +167,7 @@ static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo 
 int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	struct conv_priv *p = op->priv;
-	const struct conv_algo *c[8], *a = NULL;
+	const struct conv_algo *c[MAX_CAND], *a = NULL;
 	const struct conv_algo *known[2] = {p->pending[CONV_BWD_DATA] ? NULL : p->algo[CONV_BWD_DATA],
 					    p->pending[CONV_BWD_WEIGHTS] ? NULL : p->algo[CONV_BWD_WEIGHTS]};
 	if (!known[0] && !clcnn_conv_tune_lookup(op, CONV_BWD_DATA, &a))
@@ -162,17 +180,19 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		p->pending[CONV_BWD_DATA] = p->pending[CONV_BWD_WEIGHTS] = 0;
 		return 0;
 	}
-	int n = candidates(&p->g, c), rc = clcnn_context_finish(op->ctx);
-	double td[8], tw[8], tb[8];
-	for (int i = 0; !rc && i < n; i++) {
-		td[i] = best_time(c[i], op, io, CONV_BWD_DATA, 1, 2, &rc);
-		tw[i] = best_time(c[i], op, io, CONV_BWD_WEIGHTS, 1, 2, &rc);
-		tb[i] = c[i]->backward ? best_time(c[i], op, io, 3, 0, 2, &rc) : td[i] + tw[i];
+	int n = candidates(&p->g, c);
+	static const int dirs[3] = {CONV_BWD_DATA, CONV_BWD_WEIGHTS, 3};
+	double t[MAX_CAND * 3], td[MAX_CAND], tw[MAX_CAND], tb[MAX_CAND];
+	int rc = time_rounds(c, n, dirs, 3, op, io, t);
+	if (rc)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		td[i] = t[3 * i];
+		tw[i] = t[3 * i + 1];
+		tb[i] = c[i]->backward ? t[3 * i + 2] : td[i] + tw[i];
 		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s input gradient %.3f ms, weight gradient %.3f ms, "
 			  "both %.3f ms", c[i]->name, td[i] * 1e3, tw[i] * 1e3, tb[i] * 1e3);
 	}
-	if (rc)
-		return rc;
 	int bd = -1, bw = -1;
 	double best = 1e30;
 	for (int i = 0; i < n; i++)
@@ -204,32 +224,31 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 }
 
 /*
- * Time every candidate on io (one untimed call that builds its kernels, then the best of two), keep
- * the fastest. A candidate must beat the incumbent by 3 % to replace it, so that noise on a busy
+ * Time every candidate on io (time_rounds), keep the fastest. A candidate must beat the incumbent by 3 % to replace it, so that noise on a busy
  * machine does not flip the choice between near-equal algorithms. Results are whatever the last
  * call wrote: the caller runs the winner afterwards.
  */
 int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum conv_dir d)
 {
 	struct conv_priv *p = op->priv;
-	const struct conv_algo *c[8], *best = NULL;
+	const struct conv_algo *c[MAX_CAND], *best = NULL;
 	if (!clcnn_conv_tune_lookup(op, d, &best)) {
 		p->algo[d] = best;
 		p->pending[d] = 0;
 		return 0;
 	}
-	int n = candidates(&p->g, c), rc = clcnn_context_finish(op->ctx);
-	double t[8], tbest = 0;
-	for (int i = 0; !rc && i < n; i++) {
-		t[i] = best_time(c[i], op, io, d, 1, 2, &rc);
+	int n = candidates(&p->g, c), dirs[1] = {(int)d};
+	double t[MAX_CAND], tbest = 0;
+	int rc = time_rounds(c, n, dirs, 1, op, io, t);
+	if (rc)
+		return rc;
+	for (int i = 0; i < n; i++) {
 		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s %.3f ms", c[i]->name, t[i] * 1e3);
 		if (!best || t[i] < 0.97 * tbest) {
 			best = c[i];
 			tbest = t[i];
 		}
 	}
-	if (rc)
-		return rc;
 	record(op, d, best, t, n);
 	return 0;
 }
