@@ -199,9 +199,10 @@ __kernel void convgemm_shallow(__global const float *xp, int cs, __global const 
 
 /*
  * The zero-padded channel-major copy: channel c of images n0..n0+nb-1 of src (C x SH x SW planes) into
- * dst + c*cs: FS floats of front slack, GR zero rows, then per image SH rows (SW values and WP - SW
- * zeros) and GR zero rows, zeros to the end of the channel. One work-item per (padded row, channel),
- * rows counted from the front slack in WP units (the slack is one row). Global (cs / WP, C).
+ * dst + c*cs: one row (WP floats) of front slack, GR zero rows, then per image SH rows (SW values and
+ * WP - SW zeros) and GR zero rows, zeros to the end of the channel. Work-item (part, c): part 0 the
+ * leading rows, part 1 + n image n with its trailing zero rows, part nb + 1 the tail; rows in float8
+ * vectors. Global (nb + 2, C).
  */
 #ifdef CONVGEMM_PAD
 #ifndef SH
@@ -216,23 +217,43 @@ __kernel void convgemm_shallow(__global const float *xp, int cs, __global const 
 #ifndef C
 #define C 1
 #endif
+inline void pad_zero(__global float *d, int n)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		vstore8((float8)(0.0f), 0, d + i);
+	for (; i < n; i++)
+		d[i] = 0.0f;
+}
+
 __kernel void convgemm_pad(__global const float *src, __global float *dst, int dst_off, int cs, int n0, int nb)
 {
-	const int r = get_global_id(0), c = get_global_id(1);
-	if (r * WP >= cs)
+	const int part = get_global_id(0), c = get_global_id(1);
+	if (part > nb + 1 || c >= C)
 		return;
-	__global float *d = dst + dst_off + c * cs + r * WP;
-	const int rr = r - 1 - GR, n = rr >= 0 ? rr / RPI : -1, iy = rr - n * RPI;
-	if (rr >= 0 && n < nb && iy < SH) {
-		__global const float *s = src + (((n0 + n) * C + c) * SH + iy) * SW;
-		for (int x = 0; x < SW; x++)
-			d[x] = s[x];
-		for (int x = SW; x < WP; x++)
-			d[x] = 0.0f;
-	} else {
-		for (int x = 0; x < WP; x++)
-			d[x] = 0.0f;
+	__global float *d = dst + dst_off + c * cs;
+	const int lead = (1 + GR) * WP;
+	if (part == 0) {
+		pad_zero(d, lead);
+		return;
 	}
+	if (part == nb + 1) {
+		pad_zero(d + lead + nb * (RPI * WP), cs - lead - nb * (RPI * WP));
+		return;
+	}
+	const int n = part - 1;
+	__global float *r = d + lead + n * (RPI * WP);
+	__global const float *s = src + ((n0 + n) * C + c) * (SH * SW);
+	for (int y = 0; y < SH; y++, r += WP, s += SW) {
+		int x = 0;
+		for (; x + 8 <= SW; x += 8)
+			vstore8(vload8(0, s + x), 0, r + x);
+		for (; x < SW; x++)
+			r[x] = s[x];
+		for (; x < WP; x++)
+			r[x] = 0.0f;
+	}
+	pad_zero(r, GR * WP);
 }
 #endif
 

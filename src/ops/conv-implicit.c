@@ -147,7 +147,7 @@ static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src,
 				       sizeof(int), &cs, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
 	if (rc)
 		return rc;
-	const size_t global[2] = {(size_t)(cs / l->wp), (size_t)l->c}, local[2] = {8, 1};
+	const size_t global[2] = {(size_t)nb + 2, (size_t)l->c}, local[2] = {1, 8};
 	return clcnn_kernel_run(op->ctx, k, 2, global, local);
 }
 
