@@ -481,6 +481,15 @@ __kernel void convgemm_sum(__global const float *part, int part_off, int count, 
 /* src[n][c][SH][SW] (n = n0 + gl*VW + lane, lanes past nb zero) into dst + dst_off, padded by PT / PL.
  * One work-item per padded row. Global (HP, C, groups of lanes). */
 #ifdef LANES_IN
+#if VW == 16
+#define LANE_GATHER(p, i) \
+	(VT)(p[0][i], p[1][i], p[2][i], p[3][i], p[4][i], p[5][i], p[6][i], p[7][i], p[8][i], p[9][i], p[10][i], \
+	     p[11][i], p[12][i], p[13][i], p[14][i], p[15][i])
+#define LANE_IDS ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#define LANE_GATHER(p, i) (VT)(p[0][i], p[1][i], p[2][i], p[3][i], p[4][i], p[5][i], p[6][i], p[7][i])
+#define LANE_IDS ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#endif
 __kernel void lanes_in(__global const float *src, __global float *dst, int dst_off, int n0, int nb)
 {
 	const int hy = get_global_id(0), c = get_global_id(1), gl = get_global_id(2);
@@ -488,14 +497,23 @@ __kernel void lanes_in(__global const float *src, __global float *dst, int dst_o
 		return;
 	__global float *d = dst + dst_off + ((gl * C + c) * HP + hy) * (WP * VW);
 	const int iy = hy - PT, nl = min(VW, nb - gl * VW);
-	for (int l = 0; l < VW; l++) {
-		const int live = l < nl && iy >= 0 && iy < SH;
-		__global const float *s = src + (((n0 + gl * VW + min(l, nl - 1)) * C + c) * SH + clamp(iy, 0, SH - 1)) * SW;
-		for (int hx = 0; hx < WP; hx++) {
-			const int ix = hx - PL;
-			d[hx * VW + l] = live && ix >= 0 && ix < SW ? s[ix] : 0.0f;
-		}
+	if (iy < 0 || iy >= SH) {
+		for (int hx = 0; hx < WP; hx++)
+			VSTORE((VT)(0.0f), 0, d + hx * VW);
+		return;
 	}
+	/* one row per lane (lanes past the batch read the last image's and are zeroed) */
+	__global const float *rows[VW];
+#pragma unroll
+	for (int l = 0; l < VW; l++)
+		rows[l] = src + (((n0 + gl * VW + min(l, nl - 1)) * C + c) * SH + iy) * SW;
+	const CG_CAT(int, VW) live = LANE_IDS < nl;
+	for (int hx = 0; hx < PL; hx++)
+		VSTORE((VT)(0.0f), 0, d + hx * VW);
+	for (int ix = 0; ix < SW; ix++)
+		VSTORE(select((VT)(0.0f), LANE_GATHER(rows, ix), live), 0, d + (PL + ix) * VW);
+	for (int hx = PL + SW; hx < WP; hx++)
+		VSTORE((VT)(0.0f), 0, d + hx * VW);
 }
 #endif
 
