@@ -110,6 +110,8 @@ static int channel_stride(const struct conv_geom *g, const struct pad_layout *l,
 /* Images per chunk: the padded copies of a chunk near 8 MB (the GEMM streams them once). */
 static int chunk_images(const struct conv_geom *g)
 {
+	if (g->chunk > 0)
+		return g->chunk < g->n ? g->chunk : g->n;
 	struct pad_layout f = fwd_layout(g);
 	size_t per = ((size_t)g->cin + g->cout) * f.rpi * f.wp * sizeof(float);
 	size_t nb = per ? ((size_t)8 << 20) / per : 1;

@@ -76,6 +76,8 @@ static struct parts parts_of(const struct clcnn_context *ctx, const struct conv_
 	size_t vw = (size_t)t.vw, nb = per ? ((size_t)32 << 20) / per / vw * vw : vw;
 	if (nb < vw)
 		nb = vw;
+	if (g->chunk > 0)
+		nb = (size_t)g->chunk;
 	struct parts p;
 	p.nbmax = nb < (size_t)g->n ? (int)nb : g->n;
 	p.groups_max = (p.nbmax + t.vw - 1) / t.vw;

@@ -28,6 +28,7 @@ struct conv_geom {
 	int pt, pb, pl, pr;      /* 'same' resolved */
 	int groups, cgi, cgo;    /* channels per group, in and out */
 	int flip, bias;
+	int chunk;               /* images per chunk forced by im2col_batch (0: each algorithm sizes its own) */
 };
 
 struct conv_args {
@@ -42,7 +43,7 @@ struct conv_args {
 	int padding_mode;
 	int flip;
 	int algo;                /* enum conv_algo_id */
-	int im2col_batch;        /* images per im2col chunk; 0 = sized to the cache */
+	int im2col_batch;        /* images per chunk (im2col, implicit, lanes); 0 = sized by the algorithm */
 };
 
 enum conv_dir { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS };

@@ -32,7 +32,7 @@ static const struct clcnn_arg conv_keys[] = {
 	 "device algorithm: auto (timed once per device and shape, remembered in the cache), direct, im2col, "
 	 "gemm1x1, depthwise, implicit, implicit48, shallow or lanes (overrides CLCNN_CONV_ALGO)"},
 	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
-	 "images per im2col chunk (0: sized to the caches)"},
+	 "images per chunk of the im2col, implicit and lanes algorithms (0: each sizes its own)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
 };
 
@@ -95,6 +95,7 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 		.n = in->d[0], .cin = in->d[1], .h = in->d[2], .w = in->d[3], .cout = a->out_channels,
 		.kh = a->kernel_size[0], .kw = a->kernel_size[1], .sh = a->stride[0], .sw = a->stride[1],
 		.dh = a->dilation[0], .dw = a->dilation[1], .groups = a->groups, .flip = a->flip, .bias = a->bias,
+		.chunk = a->im2col_batch,
 	};
 	g.cgi = g.cin / g.groups;
 	g.cgo = g.cout / g.groups;
@@ -421,6 +422,12 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=13, kernel_size=3, padding=1, algo=implicit48", "2x16x9x11", T, 0},
 	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=implicit48", "3x4x7x5", T, 0},
 	{"out_channels=3, kernel_size=(3,5), flip=true, padding=(0,1,2,0), algo=implicit48", "3x2x5x9", T, 0},
+	/* several chunks of images (the weight gradient accumulates over them) */
+	{"out_channels=5, kernel_size=3, padding=1, algo=implicit, im2col_batch=2", "5x3x7x6", T, 0},
+	{"out_channels=5, kernel_size=3, padding=1, groups=1, algo=implicit48, im2col_batch=3", "5x4x6x7", T, 0},
+	{"out_channels=6, kernel_size=1, algo=implicit, im2col_batch=2", "3x16x5x7", T, 0},
+	{"out_channels=5, kernel_size=3, padding=1, algo=lanes, im2col_batch=2", "5x3x7x6", T, 0},
+	{"out_channels=2, kernel_size=3, padding=1, algo=shallow, im2col_batch=2", "3x1x7x9", T, 0},
 	/* the batch in the vector lanes: partial lane groups, groups, flip, dilation, even kernels */
 	{"out_channels=13, kernel_size=3, padding=1, algo=lanes", "3x16x9x11", T, 0},
 	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=lanes", "3x4x7x5", T, 0},
