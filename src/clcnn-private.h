@@ -90,8 +90,42 @@ int clcnn_program_get(struct clcnn_context *ctx, const char *family, const char 
 int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *options, const char *name,
 		     cl_kernel *out);
 
-/* Set kernel arguments: pairs of (size, pointer) terminated by size 0. */
-int clcnn_kernel_args(struct clcnn_context *ctx, cl_kernel k, ...);
+/*
+ * Typed kernel arguments. KARG(x) takes an lvalue of type cl_mem, int, cl_uint or float (any other
+ * type, a size_t or a double say, does not compile); KARG_STRUCT(s) a parameter struct passed by
+ * value; KARG_LOCAL(bytes) a __local buffer. clcnn_kernel_args(ctx, k, KARG(a), KARG(n), ...) sets
+ * them in order and fails, naming the kernel, when their number is not the kernel's.
+ */
+struct clcnn_karg {
+	size_t size;
+	const void *value;
+};
+static inline struct clcnn_karg clcnn_karg_mem(const cl_mem *v)
+{
+	return (struct clcnn_karg){sizeof *v, v};
+}
+static inline struct clcnn_karg clcnn_karg_int(const int *v)
+{
+	return (struct clcnn_karg){sizeof *v, v};
+}
+static inline struct clcnn_karg clcnn_karg_uint(const cl_uint *v)
+{
+	return (struct clcnn_karg){sizeof *v, v};
+}
+static inline struct clcnn_karg clcnn_karg_float(const float *v)
+{
+	return (struct clcnn_karg){sizeof *v, v};
+}
+#define KARG(x)                                                                                                     \
+	_Generic((x), cl_mem: clcnn_karg_mem, int: clcnn_karg_int, cl_uint: clcnn_karg_uint, float: clcnn_karg_float)( \
+		&(x))
+#define KARG_STRUCT(s) ((struct clcnn_karg){sizeof(s), &(s)})
+#define KARG_LOCAL(bytes) ((struct clcnn_karg){(bytes), NULL})
+
+int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct clcnn_karg *args, size_t n);
+#define clcnn_kernel_args(ctx, k, ...)                                                                               \
+	clcnn_kernel_set_args((ctx), (k), (const struct clcnn_karg[]){__VA_ARGS__},                                     \
+			      sizeof((const struct clcnn_karg[]){__VA_ARGS__}) / sizeof(struct clcnn_karg))
 /*
  * Enqueue k with dims dimensions; global sizes are rounded up to a multiple of local.
  * local may contain 0s meaning "pick" (1 for dims > 0).

@@ -52,8 +52,10 @@ static double run_case(struct clcnn_context *ctx, const struct clcnn_gemm_config
 	double t[64];
 	for (int r = -1; r < reps; r++) {
 		double t0 = clcnn_now();
-		int rc = clcnn_gemm_with(ctx, cf, ws, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, 0, lda, sa, b, 0, ldb, sb,
-					 0.0f, c, 0, s->n, sc, batch);
+		int rc = clcnn_gemm_with(ctx, cf, ws,
+					 &(struct clcnn_gemm_args){.m = s->m, .n = s->n, .k = s->k, .batch = batch,
+								   .alpha = 1.0f, .a = {a, 0, lda, sa, s->ta},
+								   .b = {b, 0, ldb, sb, s->tb}, .c = {c, 0, s->n, sc}});
 		if (!rc)
 			rc = clcnn_context_finish(ctx);
 		if (rc) {

@@ -152,7 +152,7 @@ int clcnn_context_smoke_test(struct clcnn_context *ctx)
 	int n = N;
 	float host[N];
 	size_t g = N, l = 0;
-	rc = clcnn_kernel_args(ctx, k, sizeof m, &m, sizeof n, &n, (size_t)0);
+	rc = clcnn_kernel_args(ctx, k, KARG(m), KARG(n));
 	if (!rc)
 		rc = clcnn_kernel_run(ctx, k, 1, &g, &l);
 	if (!rc)

@@ -118,12 +118,7 @@ static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a
 /* Arguments shared by gemm_cpu, gemm_cpu_dot and gemm_gpu (same order in cl/gemm.cl). */
 static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g)
 {
-	return clcnn_kernel_args(ctx, kr, sizeof(int), &g->m, sizeof(int), &g->n, sizeof(int), &g->k,
-				 sizeof(float), &g->alpha, sizeof(cl_mem), &g->a, sizeof(int), &g->off_a,
-				 sizeof(int), &g->lda, sizeof(int), &g->stride_a, sizeof(cl_mem), &g->b,
-				 sizeof(int), &g->off_b, sizeof(int), &g->ldb, sizeof(int), &g->stride_b,
-				 sizeof(float), &g->beta, sizeof(cl_mem), &g->c, sizeof(int), &g->off_c,
-				 sizeof(int), &g->ldc, sizeof(int), &g->stride_c, (size_t)0);
+	return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a), KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b), KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c), KARG(g->ldc), KARG(g->stride_c));
 }
 
 static size_t div_up(size_t a, size_t b)
@@ -180,9 +175,7 @@ static int run_transpose(struct clcnn_context *ctx, int rows, int cols, cl_mem s
 	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_TRANSPOSE", "gemm_transpose", &kr);
 	int dst_stride = rows * cols;
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, kr, sizeof(int), &rows, sizeof(int), &cols, sizeof(cl_mem), &src, sizeof(int),
-				       &off, sizeof(int), &ld, sizeof(int), &stride, sizeof(cl_mem), &dst, sizeof(int),
-				       &dst_stride, (size_t)0);
+		rc = clcnn_kernel_args(ctx, kr, KARG(rows), KARG(cols), KARG(src), KARG(off), KARG(ld), KARG(stride), KARG(dst), KARG(dst_stride));
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)cols, 16), div_up((size_t)rows, 16), (size_t)batch};
@@ -277,12 +270,7 @@ static int run_naive(struct clcnn_context *ctx, const struct gemm_call *g)
 	/* element strides of op(A) along m and k, op(B) along k and n */
 	int sam = g->ta ? 1 : g->lda, sak = g->ta ? g->lda : 1;
 	int sbk = g->tb ? 1 : g->ldb, sbn = g->tb ? g->ldb : 1;
-	rc = clcnn_kernel_args(ctx, kr, sizeof(int), &g->m, sizeof(int), &g->n, sizeof(int), &g->k, sizeof(float),
-			       &g->alpha, sizeof(cl_mem), &g->a, sizeof(int), &g->off_a, sizeof(int), &sam,
-			       sizeof(int), &sak, sizeof(int), &g->stride_a, sizeof(cl_mem), &g->b, sizeof(int),
-			       &g->off_b, sizeof(int), &sbk, sizeof(int), &sbn, sizeof(int), &g->stride_b,
-			       sizeof(float), &g->beta, sizeof(cl_mem), &g->c, sizeof(int), &g->off_c, sizeof(int),
-			       &g->ldc, sizeof(int), &g->stride_c, (size_t)0);
+	rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a), KARG(g->off_a), KARG(sam), KARG(sak), KARG(g->stride_a), KARG(g->b), KARG(g->off_b), KARG(sbk), KARG(sbn), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c), KARG(g->ldc), KARG(g->stride_c));
 	if (rc)
 		return rc;
 	size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
@@ -343,17 +331,17 @@ size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct 
 	return cpu_workspace_floats(&cf, &g) * sizeof(float);
 }
 
-int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
-		    struct clcnn_gemm_workspace *ws, int trans_a, int trans_b, int m, int n, int k, float alpha, cl_mem a, size_t off_a, int lda, size_t stride_a, cl_mem b,
-		    size_t off_b, int ldb, size_t stride_b, float beta, cl_mem c, size_t off_c, int ldc,
-		    size_t stride_c, int batch)
+int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg, struct clcnn_gemm_workspace *ws,
+		    const struct clcnn_gemm_args *args)
 {
+	const struct clcnn_gemm_operand *a = &args->a, *b = &args->b, *c = &args->c;
 	struct gemm_call g = {
-		.ta = !!trans_a, .tb = !!trans_b, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha,
-		.beta = beta, .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc,
+		.ta = !!a->trans, .tb = !!b->trans, .m = args->m, .n = args->n, .k = args->k,
+		.batch = args->batch ? args->batch : 1, .alpha = args->alpha, .beta = args->beta,
+		.a = a->mem, .b = b->mem, .c = c->mem, .lda = a->ld, .ldb = b->ld, .ldc = c->ld,
 	};
-	int rc = validate(ctx, &g, off_a, stride_a, off_b, stride_b, off_c, stride_c);
-	if (rc || m == 0 || n == 0 || batch == 0)
+	int rc = validate(ctx, &g, a->off, a->stride, b->off, b->stride, c->off, c->stride);
+	if (rc || g.m == 0 || g.n == 0)
 		return rc;
 	struct clcnn_gemm_config cf = resolve(ctx, cfg, &g.hw_fma);
 	switch (cf.algo) {
@@ -372,10 +360,7 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 	}
 }
 
-int clcnn_gemm(struct clcnn_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha, cl_mem a,
-	       size_t off_a, int lda, size_t stride_a, cl_mem b, size_t off_b, int ldb, size_t stride_b, float beta,
-	       cl_mem c, size_t off_c, int ldc, size_t stride_c, int batch)
+int clcnn_gemm(struct clcnn_context *ctx, const struct clcnn_gemm_args *args)
 {
-	return clcnn_gemm_with(ctx, NULL, NULL, trans_a, trans_b, m, n, k, alpha, a, off_a, lda, stride_a, b, off_b, ldb,
-			       stride_b, beta, c, off_c, ldc, stride_c, batch);
+	return clcnn_gemm_with(ctx, NULL, NULL, args);
 }

@@ -55,18 +55,33 @@ size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct 
 int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_workspace *ws, size_t bytes);
 void clcnn_gemm_workspace_release(struct clcnn_gemm_workspace *ws);
 
+/*
+ * One operand of a GEMM: op(X) is X, or X^T when trans (A and B only); element (r, c) of the stored
+ * X of batch entry z is mem[off + z * stride + r * ld + c].
+ */
+struct clcnn_gemm_operand {
+	cl_mem mem;
+	size_t off;
+	int ld;
+	size_t stride;
+	int trans;
+};
+
+/*
+ * C = alpha * op(A) * op(B) + beta * C for batch entries (0 counts as 1, so that a designated
+ * initialiser may leave it out). Callers write every scale they mean: alpha left out is 0.
+ */
+struct clcnn_gemm_args {
+	int m, n, k, batch;
+	float alpha, beta;
+	struct clcnn_gemm_operand a, b, c;
+};
+
 /* The default algorithm without workspace (A * B^T then runs a slower k-vectorised kernel on CPUs). */
-int clcnn_gemm(struct clcnn_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
-	       cl_mem a, size_t off_a, int lda, size_t stride_a,
-	       cl_mem b, size_t off_b, int ldb, size_t stride_b, float beta,
-	       cl_mem c, size_t off_c, int ldc, size_t stride_c, int batch);
+int clcnn_gemm(struct clcnn_context *ctx, const struct clcnn_gemm_args *args);
 
 /* Same with an explicit algorithm and tiles (cfg NULL: defaults) and a workspace (ws NULL: none). */
-int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
-		    struct clcnn_gemm_workspace *ws, int trans_a, int trans_b,
-		    int m, int n, int k, float alpha,
-		    cl_mem a, size_t off_a, int lda, size_t stride_a,
-		    cl_mem b, size_t off_b, int ldb, size_t stride_b, float beta,
-		    cl_mem c, size_t off_c, int ldc, size_t stride_c, int batch);
+int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg, struct clcnn_gemm_workspace *ws,
+		    const struct clcnn_gemm_args *args);
 
 #endif

@@ -262,24 +262,23 @@ int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *
 	return 0;
 }
 
-int clcnn_kernel_args(struct clcnn_context *ctx, cl_kernel k, ...)
+int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct clcnn_karg *args, size_t n)
 {
-	va_list ap;
-	va_start(ap, k);
-	for (cl_uint i = 0;; i++) {
-		size_t sz = va_arg(ap, size_t);
-		if (sz == 0)
-			break;
-		const void *ptr = va_arg(ap, const void *);
-		cl_int e = clSetKernelArg(k, i, sz, ptr);
+	char name[128] = "?";
+	cl_uint want = 0;
+	cl_int e = clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof want, &want, NULL);
+	if (e == CL_SUCCESS && want != n) {
+		clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "kernel %s takes %u arguments, %zu given", name,
+				  (unsigned)want, n);
+	}
+	for (cl_uint i = 0; i < n; i++) {
+		e = clSetKernelArg(k, i, args[i].size, args[i].value);
 		if (e != CL_SUCCESS) {
-			va_end(ap);
-			char name[128] = "?";
 			clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
 			return clcnn_fail_cl(ctx, e, "setting argument %u of kernel %s", (unsigned)i, name);
 		}
 	}
-	va_end(ap);
 	return 0;
 }
 

@@ -108,8 +108,7 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 				return rc;
 			float one = 1.0f;
 			cl_int cnt = (cl_int)clcnn_shape_count(&n->op->in[j]);
-			rc = clcnn_kernel_args(g->ctx, axpby, sizeof(cl_mem), &n->acc_tmp[j], sizeof(cl_mem), &n->acc_dst[j],
-					       sizeof one, &one, sizeof one, &one, sizeof cnt, &cnt, (size_t)0);
+			rc = clcnn_kernel_args(g->ctx, axpby, KARG(n->acc_tmp[j]), KARG(n->acc_dst[j]), KARG(one), KARG(one), KARG(cnt));
 			if (!rc)
 				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);
 			if (rc)

@@ -303,9 +303,7 @@ static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		wstep = ((const struct act_args *)op->args)->num_parameters == 1 ? 0 : 1;
 		w = io->param[0];
 	}
-	rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->out, sizeof(cl_mem), &w,
-			       sizeof n, &n, sizeof p0, &p0, sizeof p1, &p1, sizeof inner, &inner, sizeof channels,
-			       &channels, sizeof wstep, &wstep, (size_t)0);
+	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(w), KARG(n), KARG(p0), KARG(p1), KARG(inner), KARG(channels), KARG(wstep));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, items(op, (size_t)n));
 }
 
@@ -325,15 +323,11 @@ static int prelu_weight_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_int planes = (cl_int)(clcnn_shape_count(&op->out) / (size_t)inner);
 	cl_int nw = a->num_parameters, pstep = a->num_parameters == 1 ? 1 : channels;
 	cl_int npartial = planes * nchunk;
-	rc = clcnn_kernel_args(op->ctx, k1, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out, sizeof(cl_mem),
-			       &io->scratch, sizeof c_inner, &c_inner, sizeof chunk, &chunk, sizeof nchunk, &nchunk,
-			       sizeof npartial, &npartial, (size_t)0);
+	rc = clcnn_kernel_args(op->ctx, k1, KARG(io->in[0]), KARG(io->grad_out), KARG(io->scratch), KARG(c_inner), KARG(chunk), KARG(nchunk), KARG(npartial));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k1, (size_t)npartial);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k2, sizeof(cl_mem), &io->scratch, sizeof(cl_mem), &io->grad_param[0],
-				       sizeof nw, &nw, sizeof planes, &planes, sizeof pstep, &pstep, sizeof nchunk,
-				       &nchunk, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k2, KARG(io->scratch), KARG(io->grad_param[0]), KARG(nw), KARG(planes), KARG(pstep), KARG(nchunk));
 	if (!rc) {
 		size_t g = (size_t)nw, l = nw < 64 ? (size_t)(nw + 7) / 8 * 8 : 64;
 		rc = clcnn_kernel_run(op->ctx, k2, 1, &g, &l);
@@ -361,9 +355,7 @@ static int backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		wstep = ((const struct act_args *)op->args)->num_parameters == 1 ? 0 : 1;
 		w = io->param[0];
 	}
-	rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out, sizeof(cl_mem),
-			       &io->grad_in[0], sizeof(cl_mem), &w, sizeof n, &n, sizeof p0, &p0, sizeof p1, &p1,
-			       sizeof inner, &inner, sizeof channels, &channels, sizeof wstep, &wstep, (size_t)0);
+	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->grad_in[0]), KARG(w), KARG(n), KARG(p0), KARG(p1), KARG(inner), KARG(channels), KARG(wstep));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, items(op, (size_t)n));
 }
 

@@ -278,25 +278,19 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc, mode = update ? 2 : batch;
 	if (batch && v.s > 1) {
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_stats", &k)) ||
-		    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->scratch,
-					    sizeof(int), &planes, (size_t)0)) ||
+		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(planes))) ||
 		    (rc = clcnn_op_run1d(ctx, k, (size_t)planes)))
 			return rc;
 	}
 	cl_mem rm = bn_buf(io->param, v.rm), rv = bn_buf(io->param, v.rv), nbt = bn_buf(io->param, v.nbt);
 	float eps = (float)a->eps, mom = isnan(a->momentum) ? -1.0f : (float)a->momentum;
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_stats", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->scratch, sizeof(cl_mem),
-				    &io->state, sizeof(cl_mem), &rm, sizeof(cl_mem), &rv, sizeof(cl_mem), &nbt,
-				    sizeof(int), &v.n, sizeof(float), &eps, sizeof(float), &mom, sizeof(int), &mode,
-				    (size_t)0)) ||
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(io->state), KARG(rm), KARG(rv), KARG(nbt), KARG(v.n), KARG(eps), KARG(mom), KARG(mode))) ||
 	    (rc = bn_run_channels(ctx, k, &v)))
 		return rc;
 	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b);
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_normalize", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->out, sizeof(cl_mem),
-				    &io->state, sizeof(cl_mem), &w, sizeof(cl_mem), &b, sizeof(cl_mem), &nbt,
-				    sizeof(int), &rows, sizeof(int), &update, (size_t)0)))
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->out), KARG(io->state), KARG(w), KARG(b), KARG(nbt), KARG(rows), KARG(update))))
 		return rc;
 	return bn_run_elementwise(ctx, k, &v);
 }
@@ -315,15 +309,11 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (dw || db || (batch && io->grad_in[0])) {
 		if (v.s > 1 &&
 		    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_grad", &k)) ||
-		     (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out,
-					     sizeof(cl_mem), &io->state, sizeof(cl_mem), &io->scratch, sizeof(int),
-					     &planes, (size_t)0)) ||
+		     (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(io->scratch), KARG(planes))) ||
 		     (rc = clcnn_op_run1d(ctx, k, (size_t)planes))))
 			return rc;
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_grad", &k)) ||
-		    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out,
-					    sizeof(cl_mem), &io->state, sizeof(cl_mem), &io->scratch, sizeof(cl_mem), &dw,
-					    sizeof(cl_mem), &db, sizeof(int), &v.n, (size_t)0)) ||
+		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(io->scratch), KARG(dw), KARG(db), KARG(v.n))) ||
 		    (rc = bn_run_channels(ctx, k, &v)))
 			return rc;
 	}
@@ -332,10 +322,7 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem w = bn_buf(io->param, v.w);
 	float inv_m = (float)(1.0 / ((double)v.n * v.s));
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_input_grad", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->grad_out, sizeof(cl_mem),
-				    &io->state, sizeof(cl_mem), &w, sizeof(cl_mem), &io->scratch, sizeof(cl_mem),
-				    &io->grad_in[0], sizeof(int), &rows, sizeof(int), &batch, sizeof(float), &inv_m,
-				    (size_t)0)))
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w), KARG(io->scratch), KARG(io->grad_in[0]), KARG(rows), KARG(batch), KARG(inv_m))))
 		return rc;
 	return bn_run_elementwise(ctx, k, &v);
 }

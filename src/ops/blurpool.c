@@ -203,8 +203,7 @@ static int blur_launch(struct clcnn_op *op, const struct blur_geom *b, const cha
 	snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DPAD_MODE=%d", b->fs, b->s, b->mode);
 	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof H, &H, sizeof W, &W,
-				       sizeof OH, &OH, sizeof OW, &OW, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(H), KARG(W), KARG(OH), KARG(OW));
 	if (rc)
 		return rc;
 	return clcnn_pool_run3d(op->ctx, k, per_input ? W : OW, per_input ? H : OH, b->n * b->c);

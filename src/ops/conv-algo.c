@@ -57,8 +57,7 @@ static int bias_fill(struct clcnn_op *op, const struct clcnn_dev_io *io, float *
 	int N = g->n;
 	int rc = kernel(op, "conv_bias_fill", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->out, sizeof(cl_mem), &io->param[1], sizeof(int),
-				       &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->out), KARG(io->param[1]), KARG(N));
 	if (!rc)
 		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
 	*beta = 1.0f;
@@ -71,8 +70,7 @@ static int sum_batch(struct clcnn_op *op, cl_mem part, int off, cl_mem out, int 
 	cl_kernel k;
 	int rc = kernel(op, "conv_sum_batch", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &part, sizeof(int), &off, sizeof(cl_mem), &out,
-				       sizeof(int), &count, sizeof(int), &nbatch, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(part), KARG(off), KARG(out), KARG(count), KARG(nbatch));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
 }
 
@@ -88,8 +86,7 @@ int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int N = g->n, off = 0;
 	int rc = kernel(op, "conv_bias_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->scratch,
-				       sizeof(int), &off, sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->scratch), KARG(off), KARG(N));
 	if (!rc)
 		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[1], g->cout, N);
@@ -111,9 +108,7 @@ static int direct_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_direct_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->param[0],
-				       sizeof(cl_mem), &b, sizeof(cl_mem), &io->out, sizeof(int), &N, sizeof(int),
-				       &has_bias, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N), KARG(has_bias));
 	return rc ? rc : run3(op, k, (size_t)g->wo, (size_t)g->ho, (size_t)g->n * (size_t)g->cout);
 }
 
@@ -124,8 +119,7 @@ static int direct_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *
 	int N = g->n;
 	int rc = kernel(op, "conv_direct_bwd_data", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->param[0],
-				       sizeof(cl_mem), &io->grad_in[0], sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]), KARG(N));
 	return rc ? rc : run3(op, k, (size_t)g->w, (size_t)g->h, (size_t)g->n * (size_t)g->cin);
 }
 
@@ -137,8 +131,7 @@ static int direct_backward_weights(struct clcnn_op *op, const struct clcnn_dev_i
 	int N = g->n;
 	int rc = kernel(op, "conv_direct_bwd_weights", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->in[0],
-				       sizeof(cl_mem), &io->scratch, sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->in[0]), KARG(io->scratch), KARG(N));
 	if (!rc)
 		rc = run3(op, k, (size_t)(g->kh * g->kw), (size_t)g->cgi, (size_t)g->n * (size_t)g->cout);
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
@@ -159,8 +152,7 @@ static int to_cn(struct clcnn_op *op, cl_mem src, cl_mem dst, int dst_off, int C
 	cl_kernel k;
 	int rc = kernel(op, "conv_to_cn", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &dst_off,
-				       sizeof(int), &C, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(dst_off), KARG(C), KARG(n0), KARG(nb));
 	return rc ? rc : run_planes(op, k, (size_t)C * (size_t)nb);
 }
 
@@ -171,8 +163,7 @@ static int im2col(struct clcnn_op *op, cl_mem x, cl_mem col, int n0, int nb)
 	int off = 0;
 	int rc = kernel(op, "conv_im2col", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &col, sizeof(int), &off,
-				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(col), KARG(off), KARG(n0), KARG(nb));
 	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin * (size_t)(g->kh * g->kw));
 }
 
@@ -183,8 +174,7 @@ static int col2im(struct clcnn_op *op, cl_mem col, cl_mem gx, int n0, int nb)
 	int off = 0;
 	int rc = kernel(op, "conv_col2im", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &col, sizeof(int), &off, sizeof(cl_mem), &gx,
-				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(col), KARG(off), KARG(gx), KARG(n0), KARG(nb));
 	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin);
 }
 
@@ -197,9 +187,7 @@ static int from_cn(struct clcnn_op *op, const struct clcnn_dev_io *io, int src_o
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_from_cn", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &src_off, sizeof(cl_mem),
-				       &io->out, sizeof(cl_mem), &b, sizeof(int), &has_bias, sizeof(int), &n0,
-				       sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(src_off), KARG(io->out), KARG(b), KARG(has_bias), KARG(n0), KARG(nb));
 	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cout);
 }
 
@@ -210,9 +198,7 @@ static int transpose(struct clcnn_op *op, cl_mem src, int src_off, int src_strid
 	cl_kernel k;
 	int rc = kernel(op, "conv_transpose", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(int), &src_off, sizeof(int), &src_stride,
-				       sizeof(cl_mem), &dst, sizeof(int), &dst_off, sizeof(int), &dst_stride, sizeof(int),
-				       &R, sizeof(int), &C, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(src_off), KARG(src_stride), KARG(dst), KARG(dst_off), KARG(dst_stride), KARG(R), KARG(C));
 	return rc ? rc : run3(op, k, (size_t)(C + 7) / 8, (size_t)(R + 7) / 8, (size_t)batch);
 }
 
@@ -245,9 +231,7 @@ static int im2col_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		rc = im2col(op, io->in[0], io->scratch, n0, nb);
 		/* y^T_group [cgo x ld] = W_group [cgo x kg] * col_group [kg x ld] */
 		for (int grp = 0; !rc && grp < g->groups; grp++)
-			rc = clcnn_gemm(op->ctx, 0, 0, g->cgo, ld, kg, 1.0f, io->param[0], (size_t)grp * g->cgo * kg, kg,
-					0, io->scratch, (size_t)grp * kg * ld, ld, 0, 0.0f, io->scratch,
-					(size_t)yt + (size_t)grp * g->cgo * ld, ld, 0, 1);
+			rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = ld, .k = kg, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * kg, kg}, .b = {io->scratch, (size_t)grp * kg * ld, ld}, .c = {io->scratch, (size_t)yt + (size_t)grp * g->cgo * ld, ld}});
 		if (!rc)
 			rc = from_cn(op, io, yt, n0, nb);
 	}
@@ -293,23 +277,16 @@ static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *
 				       g->cout, P, nb);
 			/* dW^T_group [kg x cgo] (+)= col_group [kg x ld] * gy_group [ld x cgo] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, 0, 0, kg, g->cgo, ld, 1.0f, io->scratch, (size_t)grp * kg * ld, ld,
-						0, io->scratch, gp + (size_t)grp * g->cgo, g->cout, 0, n0 ? 1.0f : 0.0f,
-						io->scratch, wt + (size_t)grp * kg * g->cgo, g->cgo, 0, 1);
+				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = kg, .n = g->cgo, .k = ld, .alpha = 1.0f, .beta = n0 ? 1.0f : 0.0f, .a = {io->scratch, (size_t)grp * kg * ld, ld}, .b = {io->scratch, gp + (size_t)grp * g->cgo, g->cout}, .c = {io->scratch, wt + (size_t)grp * kg * g->cgo, g->cgo}});
 		} else if (!rc && want_weights) {
 			/* dW_group [cgo x kg] (+)= gy^T_group [cgo x ld] * col_group^T [ld x kg] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, 0, 1, g->cgo, kg, ld, 1.0f, io->scratch,
-						gt + (size_t)grp * g->cgo * ld, ld, 0, io->scratch, (size_t)grp * kg * ld,
-						ld, 0, n0 ? 1.0f : 0.0f, io->grad_param[0], (size_t)grp * g->cgo * kg, kg,
-						0, 1);
+				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = kg, .k = ld, .alpha = 1.0f, .beta = n0 ? 1.0f : 0.0f, .a = {io->scratch, gt + (size_t)grp * g->cgo * ld, ld}, .b = {io->scratch, (size_t)grp * kg * ld, ld, 0, 1}, .c = {io->grad_param[0], (size_t)grp * g->cgo * kg, kg}});
 		}
 		if (!rc && want_data) {
 			/* dcol_group [kg x ld] = W_group^T [kg x cgo] * gy^T_group [cgo x ld], then gather */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, 1, 0, kg, ld, g->cgo, 1.0f, io->param[0],
-						(size_t)grp * g->cgo * kg, kg, 0, io->scratch, gt + (size_t)grp * g->cgo * ld,
-						ld, 0, 0.0f, io->scratch, (size_t)grp * kg * ld, ld, 0, 1);
+				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = kg, .n = ld, .k = g->cgo, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * kg, kg, 0, 1}, .b = {io->scratch, gt + (size_t)grp * g->cgo * ld, ld}, .c = {io->scratch, (size_t)grp * kg * ld, ld}});
 			if (!rc)
 				rc = col2im(op, io->scratch, io->grad_in[0], n0, nb);
 		}
@@ -359,9 +336,7 @@ static int gemm1x1_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int rc = bias_fill(op, io, &beta);
 	/* y_n[group] [cgo x P] = W_group [cgo x cgi] * x_n[group] [cgi x P], batched over n */
 	for (int grp = 0; !rc && grp < g->groups; grp++)
-		rc = clcnn_gemm(op->ctx, 0, 0, g->cgo, P, g->cgi, 1.0f, io->param[0], (size_t)grp * g->cgo * g->cgi,
-				g->cgi, 0, io->in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P, beta, io->out,
-				(size_t)grp * g->cgo * P, P, (size_t)g->cout * P, g->n);
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = P, .k = g->cgi, .batch = g->n, .alpha = 1.0f, .beta = beta, .a = {io->param[0], (size_t)grp * g->cgo * g->cgi, g->cgi}, .b = {io->in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P}, .c = {io->out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P}});
 	return rc;
 }
 
@@ -371,9 +346,7 @@ static int gemm1x1_backward_data(struct clcnn_op *op, const struct clcnn_dev_io 
 	const int P = (int)plane(g);
 	int rc = 0;
 	for (int grp = 0; !rc && grp < g->groups; grp++)
-		rc = clcnn_gemm(op->ctx, 1, 0, g->cgi, P, g->cgo, 1.0f, io->param[0], (size_t)grp * g->cgo * g->cgi,
-				g->cgi, 0, io->grad_out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P, 0.0f,
-				io->grad_in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P, g->n);
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgi, .n = P, .k = g->cgo, .batch = g->n, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * g->cgi, g->cgi, 0, 1}, .b = {io->grad_out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P}, .c = {io->grad_in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P}});
 	return rc;
 }
 
@@ -384,9 +357,7 @@ static int gemm1x1_backward_weights(struct clcnn_op *op, const struct clcnn_dev_
 	const int P = (int)plane(g);
 	int rc = 0;
 	for (int n = 0; !rc && n < g->n; n++)
-		rc = clcnn_gemm(op->ctx, 0, 1, g->cgo, g->cgi, P, 1.0f, io->grad_out, (size_t)n * g->cout * P, P,
-				(size_t)g->cgo * P, io->in[0], (size_t)n * g->cin * P, P, (size_t)g->cgi * P,
-				n ? 1.0f : 0.0f, io->grad_param[0], 0, g->cgi, (size_t)g->cgo * g->cgi, g->groups);
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = g->cgi, .k = P, .batch = g->groups, .alpha = 1.0f, .beta = n ? 1.0f : 0.0f, .a = {io->grad_out, (size_t)n * g->cout * P, P, (size_t)g->cgo * P}, .b = {io->in[0], (size_t)n * g->cin * P, P, (size_t)g->cgi * P, 1}, .c = {io->grad_param[0], 0, g->cgi, (size_t)g->cgo * g->cgi}});
 	return rc;
 }
 
@@ -415,9 +386,7 @@ static int depthwise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_dw_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->param[0],
-				       sizeof(cl_mem), &b, sizeof(cl_mem), &io->out, sizeof(int), &N, sizeof(int),
-				       &has_bias, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N), KARG(has_bias));
 	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)g->ho);
 }
 
@@ -428,8 +397,7 @@ static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_i
 	int N = g->n;
 	int rc = kernel(op, "conv_dw_bwd_data", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->param[0],
-				       sizeof(cl_mem), &io->grad_in[0], sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]), KARG(N));
 	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cin * (size_t)g->h);
 }
 
@@ -441,8 +409,7 @@ static int depthwise_backward_weights(struct clcnn_op *op, const struct clcnn_de
 	int N = g->n;
 	int rc = kernel(op, "conv_dw_bwd_weights", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem), &io->in[0],
-				       sizeof(cl_mem), &io->scratch, sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->in[0]), KARG(io->scratch), KARG(N));
 	if (!rc)
 		rc = run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)(g->kh * g->kw));
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);

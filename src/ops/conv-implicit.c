@@ -145,8 +145,7 @@ static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src,
 	cl_kernel k;
 	int rc = kernel(op, o, "convgemm_pad", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &off,
-				       sizeof(int), &cs, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(off), KARG(cs), KARG(n0), KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global[2] = {(size_t)nb + 2, (size_t)l->c}, local[2] = {1, 8};
@@ -175,9 +174,7 @@ static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 	cl_kernel k;
 	int rc = kernel(op, o, "convgemm_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &s->xp, sizeof(int), &s->xp_off, sizeof(int), &s->cs,
-				       sizeof(cl_mem), &s->w, sizeof(int), &s->w_off, sizeof(cl_mem), &s->bias, sizeof(int),
-				       &s->has_bias, sizeof(cl_mem), &s->out, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(s->xp), KARG(s->xp_off), KARG(s->cs), KARG(s->w), KARG(s->w_off), KARG(s->bias), KARG(s->has_bias), KARG(s->out), KARG(n0), KARG(nb));
 	if (rc)
 		return rc;
 	const size_t tn = (size_t)t.tnv * t.vw, q = (size_t)nb * s->l->rpi * s->l->wp;
@@ -267,8 +264,7 @@ static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, int wt_o
 	cl_kernel k;
 	int rc = kernel(op, o, "convgemm_wt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &w, sizeof(cl_mem), &wt, sizeof(int), &wt_off,
-				       (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(w), KARG(wt), KARG(wt_off));
 	if (rc)
 		return rc;
 	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
@@ -296,10 +292,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	cl_kernel k;
 	int rc = kernel(op, o, "convgemm_bwd_w", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &gy_off, sizeof(int), &cs,
-				       sizeof(cl_mem), &io->scratch, sizeof(int), &cs, sizeof(cl_mem), &io->scratch,
-				       sizeof(int), &part_off, sizeof(int), &slice, sizeof(int), &qv, sizeof(int), &groups,
-				       (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(cs), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(qv), KARG(groups));
 	if (!rc) {
 		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi,
 					  (size_t)g->groups * (size_t)nslices};
@@ -311,9 +304,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
 	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &part_off, sizeof(int),
-				       &count, sizeof(int), &nslices, sizeof(cl_mem), &io->grad_param[0], sizeof(int),
-				       &accumulate, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(count), KARG(nslices), KARG(io->grad_param[0]), KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
 }
 
@@ -329,8 +320,7 @@ static int padt_copy(struct clcnn_op *op, const struct clcnn_dev_io *io, const s
 	int off = 0, npos = p->cs;
 	int rc = kernel(op, o, "convgemm_padt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->scratch, sizeof(int),
-				       &off, sizeof(int), &npos, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(off), KARG(npos), KARG(n0), KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global = (size_t)(p->cs / l.wp), local = 8;
@@ -355,9 +345,7 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 	cl_kernel k;
 	int rc = kernel(op, o, "convgemm_bwd_wt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &gy_off, sizeof(int), &cs,
-				       sizeof(cl_mem), &io->scratch, sizeof(cl_mem), &io->scratch, sizeof(int), &part_off,
-				       sizeof(int), &slice, sizeof(int), &q, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(q));
 	if (!rc) {
 		const size_t global[3] = {(size_t)(g->cout + t.tm - 1) / t.tm, ((size_t)khw * p->cip + tn - 1) / tn,
 					  (size_t)nslices};
@@ -370,8 +358,7 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 		 g->flip, g->cout, g->cin, p->cip);
 	rc = kernel(op, o, "convgemm_sumt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &part_off, sizeof(int),
-				       &nslices, sizeof(cl_mem), &io->grad_param[0], sizeof(int), &accumulate, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(nslices), KARG(io->grad_param[0]), KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)g->cout * g->cin * khw);
 }
 
@@ -475,9 +462,7 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
 		rc = pad_copy(op, &l, io->in[0], io->scratch, 0, cs, n0, nb);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &cs, sizeof(cl_mem),
-					       &io->param[0], sizeof(cl_mem), &bias, sizeof(int), &has_bias, sizeof(cl_mem),
-					       &io->out, sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(cs), KARG(io->param[0]), KARG(bias), KARG(has_bias), KARG(io->out), KARG(n0), KARG(nb));
 		if (!rc) {
 			const size_t global = (size_t)nb * g->ho, local = 8;
 			rc = clcnn_kernel_run(op->ctx, k, 1, &global, &local);

@@ -106,8 +106,7 @@ static int copy_in(struct clcnn_op *op, const struct side *s, cl_mem src, cl_mem
 	int o32 = (int)off;
 	int rc = kernel(op, o, "lanes_in", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(cl_mem), &dst, sizeof(int), &o32,
-				       sizeof(int), &n0, sizeof(int), &nb, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(o32), KARG(n0), KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global[3] = {(size_t)s->hp, (size_t)s->c, (size_t)(nb + t.vw - 1) / t.vw}, local[3] = {1, 8, 1};
@@ -124,9 +123,7 @@ static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off,
 	int o32 = (int)off;
 	int rc = kernel(op, o, "lanes_out", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(int), &o32, sizeof(cl_mem), &y,
-				       sizeof(cl_mem), &bias, sizeof(int), &has_bias, sizeof(int), &n0, sizeof(int), &nb,
-				       (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(o32), KARG(y), KARG(bias), KARG(has_bias), KARG(n0), KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global[2] = {(size_t)c, (size_t)(nb + t.vw - 1) / t.vw}, local[2] = {8, 1};
@@ -149,8 +146,7 @@ static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int
 	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
 	int rc = kernel(op, o, "lanes_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &xb, sizeof(int), &xo, sizeof(cl_mem), &w, sizeof(int),
-				       &wo, sizeof(cl_mem), &out, sizeof(int), &oo, sizeof(int), &groups, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(xb), KARG(xo), KARG(w), KARG(wo), KARG(out), KARG(oo), KARG(groups));
 	if (rc)
 		return rc;
 	const size_t global[3] = {(size_t)(cgo + t.tm - 1) / t.tm, ((size_t)oh * ow + t.tnv - 1) / t.tnv,
@@ -188,7 +184,7 @@ static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, size_t o
 	int o32 = (int)off;
 	int rc = kernel(op, o, "convgemm_wt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &w, sizeof(cl_mem), &wt, sizeof(int), &o32, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(w), KARG(wt), KARG(o32));
 	if (rc)
 		return rc;
 	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
@@ -213,9 +209,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	int gyo = (int)p->gyb, xo = (int)p->xb, po = (int)p->part, groups = g->groups;
 	int rc = kernel(op, o, "lanes_bwd_w", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &gyo, sizeof(cl_mem),
-				       &io->scratch, sizeof(int), &xo, sizeof(cl_mem), &io->scratch, sizeof(int), &po,
-				       sizeof(int), &groups, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gyo), KARG(io->scratch), KARG(xo), KARG(io->scratch), KARG(po), KARG(groups));
 	if (!rc) {
 		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi, (size_t)ngroups * g->groups};
 		const size_t local[3] = {1, 1, 1};
@@ -226,9 +220,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
 	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &po, sizeof(int), &count,
-				       sizeof(int), &ngroups, sizeof(cl_mem), &io->grad_param[0], sizeof(int), &accumulate,
-				       (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(po), KARG(count), KARG(ngroups), KARG(io->grad_param[0]), KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
 }
 

@@ -117,8 +117,7 @@ static int dropout_dev_apply(struct clcnn_op *op, int train, uint32_t seed, cl_m
 	int n = (int)count, rc;
 	float p = (float)a->p, scale = dropout_scale(a->p);
 	if ((rc = clcnn_kernel_get(op->ctx, "dropout", "", "dropout_apply", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &y, sizeof(cl_uint), &s,
-				    sizeof(float), &p, sizeof(float), &scale, sizeof(int), &n, (size_t)0)))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(y), KARG(s), KARG(p), KARG(scale), KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, count);
 }
@@ -146,8 +145,7 @@ static int noise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int n = (int)count, rc;
 	float sigma = (float)a->sigma;
 	if ((rc = clcnn_kernel_get(op->ctx, "dropout", "", "gaussian_noise_add", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->out,
-				    sizeof(cl_uint), &s, sizeof(float), &sigma, sizeof(int), &n, (size_t)0)))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(s), KARG(sigma), KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, count);
 }

@@ -102,16 +102,14 @@ static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		cl_kernel k;
 		rc = clcnn_kernel_get(op->ctx, "linear", "", "linear_bias_fill", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->out, sizeof(cl_mem), &io->param[1],
-					       sizeof(int), &nout, sizeof(int), &total, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->out), KARG(io->param[1]), KARG(nout), KARG(total));
 		if (!rc)
 			rc = clcnn_op_run1d(op->ctx, k, (size_t)total);
 		beta = 1.0f;
 	}
 	/* y [n x out] = x [n x in] * W^T; scratch is exactly the workspace prepare() asked for */
 	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes};
-	return rc ? rc : clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL, 0, 1, n, nout, nin, 1.0f,
-					 io->in[0], 0, nin, 0, io->param[0], 0, nin, 0, beta, io->out, 0, nout, 0, 1);
+	return rc ? rc : clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL, &(struct clcnn_gemm_args){.m = n, .n = nout, .k = nin, .alpha = 1.0f, .beta = beta, .a = {io->in[0], 0, nin}, .b = {io->param[0], 0, nin, 0, 1}, .c = {io->out, 0, nout}});
 }
 
 static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -120,17 +118,14 @@ static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int n = op->in[0].d[0], nin = op->in[0].d[1], nout = a->out_features;
 	int rc = 0;
 	if (io->grad_in[0]) /* gx [n x in] = gy [n x out] * W */
-		rc = clcnn_gemm(op->ctx, 0, 0, n, nin, nout, 1.0f, io->grad_out, 0, nout, 0, io->param[0], 0, nin, 0,
-				0.0f, io->grad_in[0], 0, nin, 0, 1);
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = n, .n = nin, .k = nout, .alpha = 1.0f, .a = {io->grad_out, 0, nout}, .b = {io->param[0], 0, nin}, .c = {io->grad_in[0], 0, nin}});
 	if (!rc && io->grad_param[0]) /* gW [out x in] = gy^T * x: the batch is the GEMM's k, summed in order */
-		rc = clcnn_gemm(op->ctx, 1, 0, nout, nin, n, 1.0f, io->grad_out, 0, nout, 0, io->in[0], 0, nin, 0,
-				0.0f, io->grad_param[0], 0, nin, 0, 1);
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = nout, .n = nin, .k = n, .alpha = 1.0f, .a = {io->grad_out, 0, nout, 0, 1}, .b = {io->in[0], 0, nin}, .c = {io->grad_param[0], 0, nin}});
 	if (!rc && a->bias && io->grad_param[1]) {
 		cl_kernel k;
 		rc = clcnn_kernel_get(op->ctx, "linear", "", "linear_bias_grad", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->grad_out, sizeof(cl_mem),
-					       &io->grad_param[1], sizeof(int), &n, sizeof(int), &nout, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->grad_param[1]), KARG(n), KARG(nout));
 		if (!rc)
 			rc = clcnn_op_run1d(op->ctx, k, (size_t)nout);
 	}

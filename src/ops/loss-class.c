@@ -212,20 +212,14 @@ static int cls_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1],
-					       sizeof(cl_mem), &w, sizeof(int), &hasw, sizeof(int), &a->ignore_index,
-					       sizeof(float), &eps, sizeof(cl_mem), &io->out, sizeof(int), &ns, sizeof(int),
-					       &d.s, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(io->out), KARG(ns), KARG(d.s));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)ns);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)ns, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &w, sizeof(int), &hasw, sizeof(int), &a->ignore_index, sizeof(float), &eps,
-				       sizeof(cl_mem), &io->scratch, sizeof(int), &np, sizeof(int), &ns, sizeof(int), &d.s,
-				       sizeof(int), &chunk, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(io->scratch), KARG(np), KARG(ns), KARG(d.s), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc : clcnn_loss_finish(op, io, opts, (size_t)ns, a->reduction == CLCNN_LOSS_MEAN, 1.0f);
@@ -248,11 +242,7 @@ static int cls_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &w, sizeof(int), &hasw, sizeof(int), &a->ignore_index, sizeof(float), &eps,
-				       sizeof(float), &wsum, sizeof(cl_mem), &io->grad_out, sizeof(int), &mode,
-				       sizeof(cl_mem), &state, sizeof(cl_mem), &io->grad_in[0], sizeof(int), &ns,
-				       sizeof(int), &d.s, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(wsum), KARG(io->grad_out), KARG(mode), KARG(state), KARG(io->grad_in[0]), KARG(ns), KARG(d.s));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)ns);
 }
 

@@ -150,20 +150,14 @@ static int triplet_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1],
-					       sizeof(cl_mem), &io->in[2], sizeof(float), &margin, sizeof(float), &p,
-					       sizeof(float), &eps, sizeof(int), &a->swap, sizeof(cl_mem), &io->out,
-					       sizeof(int), &N, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->out), KARG(N));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)N);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)N, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &io->in[2], sizeof(float), &margin, sizeof(float), &p, sizeof(float), &eps,
-				       sizeof(int), &a->swap, sizeof(cl_mem), &io->scratch, sizeof(int), &N, sizeof(int),
-				       &chunk, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->scratch), KARG(N), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc
@@ -188,11 +182,7 @@ static int triplet_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &io->in[2], sizeof(float), &margin, sizeof(float), &p, sizeof(float), &eps,
-				       sizeof(int), &a->swap, sizeof(cl_mem), &io->grad_out, sizeof(int), &per_elem,
-				       sizeof(float), &gdiv, sizeof(cl_mem), &g[0], sizeof(cl_mem), &g[1], sizeof(cl_mem),
-				       &g[2], sizeof(int), &want, sizeof(int), &N, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(g[0]), KARG(g[1]), KARG(g[2]), KARG(want), KARG(N));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)N);
 }
 

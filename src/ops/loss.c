@@ -49,9 +49,7 @@ int clcnn_loss_finish(struct clcnn_op *op, const struct clcnn_dev_io *io, const 
 	cl_mem state = io->state ? io->state : io->scratch;
 	int rc = clcnn_kernel_get(op->ctx, "loss", options, "loss_finish", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->scratch, sizeof(int), &np, sizeof(int), &weighted,
-				       sizeof(float), &divisor, sizeof(cl_mem), &io->out, sizeof(cl_mem), &state,
-				       (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(np), KARG(weighted), KARG(divisor), KARG(io->out), KARG(state));
 	size_t one = 1;
 	return rc ? rc : clcnn_kernel_run(op->ctx, k, 1, &one, &one);
 }
@@ -314,18 +312,14 @@ static int elem_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1],
-					       sizeof(cl_mem), &c, sizeof(cl_mem), &pw, sizeof(int), &pwlen, sizeof(float), &f1,
-					       sizeof(cl_mem), &io->out, sizeof(int), &n, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->out), KARG(n));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)n, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &c, sizeof(cl_mem), &pw, sizeof(int), &pwlen, sizeof(float), &f1, sizeof(cl_mem),
-				       &io->scratch, sizeof(int), &n, sizeof(int), &chunk, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->scratch), KARG(n), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc
@@ -349,10 +343,7 @@ static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &io->in[0], sizeof(cl_mem), &io->in[1], sizeof(cl_mem),
-				       &c, sizeof(cl_mem), &pw, sizeof(int), &pwlen, sizeof(float), &f1, sizeof(cl_mem),
-				       &io->grad_out, sizeof(int), &per_elem, sizeof(float), &gdiv, sizeof(cl_mem), &ga,
-				       sizeof(cl_mem), &gb, sizeof(int), &want, sizeof(int), &n, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(ga), KARG(gb), KARG(want), KARG(n));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
 

@@ -131,10 +131,7 @@ static int add_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	for (int i = 0; i < CLCNN_OP_MAX_IN; i++)
 		in[i] = i < op->nin ? io->in[i] : NULL;
 	if ((rc = clcnn_kernel_get(op->ctx, "merge", opts, "merge_add", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &in[0], sizeof(cl_mem), &in[1], sizeof(cl_mem), &in[2],
-				    sizeof(cl_mem), &in[3], sizeof(cl_mem), &in[4], sizeof(cl_mem), &in[5],
-				    sizeof(cl_mem), &in[6], sizeof(cl_mem), &in[7], sizeof(cl_mem), &io->out,
-				    sizeof(int), &n, (size_t)0)))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(in[0]), KARG(in[1]), KARG(in[2]), KARG(in[3]), KARG(in[4]), KARG(in[5]), KARG(in[6]), KARG(in[7]), KARG(io->out), KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
@@ -157,9 +154,7 @@ static int concat_copy(struct clcnn_op *op, cl_mem src, size_t src_stride, size_
 	cl_kernel k;
 	int a[4] = {(int)src_stride, (int)src_off, (int)dst_stride, (int)dst_off}, w = (int)width, r = (int)rows, rc;
 	if ((rc = clcnn_kernel_get(op->ctx, "merge", "", "merge_copy_rows", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &src, sizeof(int), &a[0], sizeof(int), &a[1],
-				    sizeof(cl_mem), &dst, sizeof(int), &a[2], sizeof(int), &a[3], sizeof(int), &w,
-				    sizeof(int), &r, (size_t)0)))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(a[0]), KARG(a[1]), KARG(dst), KARG(a[2]), KARG(a[3]), KARG(w), KARG(r))))
 		return rc;
 	/* 64-item work-groups: 64 values of one long row, or several short rows */
 	size_t l0 = 1;

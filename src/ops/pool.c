@@ -274,7 +274,7 @@ int clcnn_pool_dev_max_forward(struct clcnn_context *ctx, const struct clcnn_poo
 	int rows = g->n * g->c * g->oh;
 	int rc = clcnn_pool_kernel(ctx, "maxpool_fwd", geom_options(g, opt, sizeof opt), &k);
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, k, sizeof x, &x, sizeof y, &y, sizeof arg, &arg, sizeof rows, &rows, (size_t)0);
+		rc = clcnn_kernel_args(ctx, k, KARG(x), KARG(y), KARG(arg), KARG(rows));
 	return rc ? rc : run_rows(ctx, k, rows);
 }
 
@@ -286,8 +286,7 @@ int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_po
 	int rows = g->n * g->c * g->h;
 	int rc = clcnn_pool_kernel(ctx, "maxpool_bwd", geom_options(g, opt, sizeof opt), &k);
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, k, sizeof gy, &gy, sizeof arg, &arg, sizeof gx, &gx, sizeof rows, &rows,
-				       (size_t)0);
+		rc = clcnn_kernel_args(ctx, k, KARG(gy), KARG(arg), KARG(gx), KARG(rows));
 	return rc ? rc : run_rows(ctx, k, rows);
 }
 
@@ -371,7 +370,7 @@ static int avgpool_launch(struct clcnn_op *op, const char *name, cl_mem src, cl_
 		 a->count_include_pad, a->divisor_override);
 	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof src, &src, sizeof dst, &dst, sizeof rows, &rows, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(rows));
 	return rc ? rc : run_rows(op->ctx, k, rows);
 }
 
@@ -458,11 +457,9 @@ static int global_launch(struct clcnn_op *op, const char *name, cl_mem a0, cl_me
 	if (rc)
 		return rc;
 	if (!arg)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof a1, &a1, sizeof hw, &hw, sizeof planes,
-				       &planes, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(a0), KARG(a1), KARG(hw), KARG(planes));
 	else
-		rc = clcnn_kernel_args(op->ctx, k, sizeof a0, &a0, sizeof second, &second, sizeof third, &third,
-				       sizeof hw, &hw, sizeof planes, &planes, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(a0), KARG(second), KARG(third), KARG(hw), KARG(planes));
 	return rc ? rc : run_rows(op->ctx, k, planes);
 }
 

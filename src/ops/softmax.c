@@ -137,22 +137,18 @@ static int run(struct clcnn_op *op, int backward, cl_mem x, cl_mem g, cl_mem out
 		rc = get_kernel(op, backward ? "softmax_rows_backward" : "softmax_rows_forward", &k);
 		cl_int rows = outer;
 		if (!rc && backward)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &g, sizeof(cl_mem), &out,
-					       sizeof L, &L, sizeof rows, &rows, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(g), KARG(out), KARG(L), KARG(rows));
 		else if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &out, sizeof L, &L,
-					       sizeof rows, &rows, (size_t)0);
+			rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(out), KARG(L), KARG(rows));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)rows);
 	}
 	int vw = vector_width(op);
 	cl_int nchunk = (inner + vw - 1) / vw, total = outer * nchunk;
 	rc = get_kernel(op, backward ? "softmax_cols_backward" : "softmax_cols_forward", &k);
 	if (!rc && backward)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &g, sizeof(cl_mem), &out, sizeof L,
-				       &L, sizeof in_, &in_, sizeof nchunk, &nchunk, sizeof total, &total, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(g), KARG(out), KARG(L), KARG(in_), KARG(nchunk), KARG(total));
 	else if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, sizeof(cl_mem), &x, sizeof(cl_mem), &out, sizeof L, &L, sizeof in_,
-				       &in_, sizeof nchunk, &nchunk, sizeof total, &total, (size_t)0);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(out), KARG(L), KARG(in_), KARG(nchunk), KARG(total));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)total);
 }
 

@@ -175,10 +175,7 @@ static int update(struct clcnn_trainer *t, double lr)
 			      omd = (float)(1.0 - o->dampening);
 			cl_int nest = o->nesterov, first = t->steps == 0;
 			cl_mem buf = t->nslots ? t->slot[0][i] : p->grad; /* unused without momentum */
-			rc = clcnn_kernel_args(t->ctx, t->kernel, sizeof(cl_mem), &p->mem, sizeof(cl_mem), &p->grad,
-					       sizeof(cl_mem), &buf, sizeof flr, &flr, sizeof wd, &wd, sizeof mom, &mom,
-					       sizeof omd, &omd, sizeof nest, &nest, sizeof first, &first, sizeof n, &n,
-					       (size_t)0);
+			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(buf), KARG(flr), KARG(wd), KARG(mom), KARG(omd), KARG(nest), KARG(first), KARG(n));
 		} else {
 			double step = (double)(t->steps + 1);
 			double bc1 = 1.0 - pow(o->beta1, step), bc2 = 1.0 - pow(o->beta2, step);
@@ -188,11 +185,7 @@ static int update(struct clcnn_trainer *t, double lr)
 			float b1 = (float)o->beta1, omb1 = (float)(1.0 - o->beta1), b2 = (float)o->beta2,
 			      omb2 = (float)(1.0 - o->beta2), step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
 			      eps = (float)o->eps;
-			rc = clcnn_kernel_args(t->ctx, t->kernel, sizeof(cl_mem), &p->mem, sizeof(cl_mem), &p->grad,
-					       sizeof(cl_mem), &t->slot[0][i], sizeof(cl_mem), &t->slot[1][i], sizeof l2, &l2,
-					       sizeof decay, &decay, sizeof b1, &b1, sizeof omb1, &omb1, sizeof b2, &b2,
-					       sizeof omb2, &omb2, sizeof step_size, &step_size, sizeof bc2s, &bc2s,
-					       sizeof eps, &eps, sizeof n, &n, (size_t)0);
+			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(t->slot[0][i]), KARG(t->slot[1][i]), KARG(l2), KARG(decay), KARG(b1), KARG(omb1), KARG(b2), KARG(omb2), KARG(step_size), KARG(bc2s), KARG(eps), KARG(n));
 		}
 		if (!rc)
 			rc = clcnn_op_run1d(t->ctx, t->kernel, p->count);

@@ -94,10 +94,8 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, beta == 0.0f);
 	struct clcnn_gemm_config cf = {.algo = algo};
 	int rc = algo == CLCNN_GEMM_AUTO
-			 ? clcnn_gemm(ctx, ta, tb, g->m, g->n, g->k, alpha, a.mem, a.off, a.ld, a.stride, b.mem, b.off,
-				      b.ld, b.stride, beta, c.mem, c.off, c.ld, c.stride, g->batch)
-			 : clcnn_gemm_with(ctx, &cf, ws, ta, tb, g->m, g->n, g->k, alpha, a.mem, a.off, a.ld, a.stride,
-					   b.mem, b.off, b.ld, b.stride, beta, c.mem, c.off, c.ld, c.stride, g->batch);
+			 ? clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = alpha, .beta = beta, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}})
+			 : clcnn_gemm_with(ctx, &cf, ws, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = alpha, .beta = beta, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}});
 	ck_assert_msg(rc == 0, "gemm: %s", clcnn_context_error(ctx));
 	float *out = malloc(c.count * sizeof(float));
 	ck_assert(out != NULL);
@@ -196,12 +194,8 @@ START_TEST(test_gemm_cpu_tiles)
 		operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 		operand_init(ctx, &r, g->m, g->n, g->batch, &seed, 0);
 		struct clcnn_gemm_config naive = {.algo = CLCNN_GEMM_NAIVE};
-		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws, ta, tb, g->m, g->n, g->k, 1.0f, a.mem, a.off, a.ld, a.stride,
-						 b.mem, b.off, b.ld, b.stride, 0.0f, c.mem, c.off, c.ld, c.stride,
-						 g->batch), 0);
-		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL, ta, tb, g->m, g->n, g->k, 1.0f, a.mem, a.off, a.ld,
-						 a.stride, b.mem, b.off, b.ld, b.stride, 0.0f, r.mem, r.off, r.ld,
-						 r.stride, g->batch), 0);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}}), 0);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {r.mem, r.off, r.ld, r.stride}}), 0);
 		float *x = malloc(c.count * sizeof(float)), *y = malloc(c.count * sizeof(float));
 		ck_assert(x && y);
 		ck_assert_int_eq(clcnn_buffer_read(ctx, c.mem, 0, c.count * sizeof(float), x), 0);
@@ -230,13 +224,13 @@ START_TEST(test_gemm_invalid)
 	cl_mem m;
 	ck_assert_int_eq(clcnn_buffer_new(ctx, 64 * sizeof(float), &m), 0);
 	/* lda must cover k columns of a non-transposed A */
-	int rc = clcnn_gemm(ctx, 0, 0, 4, 4, 4, 1.0f, m, 0, 3, 0, m, 0, 4, 0, 0.0f, m, 0, 4, 0, 1);
+	int rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 4, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 3}, .b = {m, 0, 4}, .c = {m, 0, 4}});
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), "lda=3"));
-	rc = clcnn_gemm(ctx, 0, 0, -1, 4, 4, 1.0f, m, 0, 4, 0, m, 0, 4, 0, 0.0f, m, 0, 4, 0, 1);
+	rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = -1, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 4}, .b = {m, 0, 4}, .c = {m, 0, 4}});
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	/* an empty product is a no-op, not an error */
-	ck_assert_int_eq(clcnn_gemm(ctx, 0, 0, 0, 4, 4, 1.0f, m, 0, 4, 0, m, 0, 4, 0, 0.0f, m, 0, 4, 0, 1), 0);
+	ck_assert_int_eq(clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 0, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 4}, .b = {m, 0, 4}, .c = {m, 0, 4}}), 0);
 	clcnn_buffer_free(m);
 	clcnn_context_close(ctx);
 }
