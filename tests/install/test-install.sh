@@ -4,13 +4,19 @@
 # what the installed headers declare, every examples/*.c compiles and links against the install,
 # a program run against the installed library sees the version its headers announce, and the
 # tool and its man page are there.
-# usage: test-install.sh MESON BUILD_DIR SOURCE_DIR VERSION   (env CC: the C compiler command)
+# usage: test-install.sh MESON BUILD_DIR SOURCE_DIR VERSION
+# env: CC the C compiler command; CLCNN_SANITIZE the build's b_sanitize (a program linking a
+# sanitized library must be built with the same sanitizers)
 set -u
 meson=$1
 build=$2
 src=$3
 version=$4
 cc=${CC:-cc}
+case ${CLCNN_SANITIZE:-none} in
+none | "") ;;
+*) cc="$cc -fsanitize=$CLCNN_SANITIZE" ;;
+esac
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 dest=$T/dest
@@ -117,8 +123,9 @@ tool=$(find "$dest" -path '*/bin/clcnn')
 	fail "installed clcnn missing or --version wrong"
 man=$(find "$dest" -path '*/share/man/man1/clcnn.1')
 [ -n "$man" ] && grep -q '^\.TH CLCNN 1' "$man" && pass "man page installed: ${man#"$dest"}" || fail "no man1/clcnn.1 installed"
-for h in clcnn.h graph.h train.h version.h; do
-	[ -f "$prefix_dir/$h" ] || fail "header clcnn/$h not installed"
+for h in "$src"/include/clcnn/*.h version.h; do
+	h=$(basename "$h")
+	[ -f "$prefix_dir/$h" ] && pass "header clcnn/$h installed" || fail "header clcnn/$h not installed"
 done
 
 [ "$fails" -eq 0 ] && echo "install: all checks passed" || echo "install: $fails failed"
