@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 	if (!nalgos) {
 		algos[nalgos++] = CLCNN_GEMM_CPU_VEC;
 		algos[nalgos++] = CLCNN_GEMM_GPU_TILED;
-		algos[nalgos++] = CLCNN_GEMM_CLBLAST;
+		if (clcnn_gemm_algo_available(CLCNN_GEMM_CLBLAST))
+			algos[nalgos++] = CLCNN_GEMM_CLBLAST;
 	}
 
 	struct clcnn_context *ctx;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clcnn/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,6 +44,13 @@ enum clcnn_status {
 
 /** Short constant name of a status, e.g. "CLCNN_ERR_BUILD". Never NULL. */
 CLCNN_API const char *clcnn_status_name(int status);
+
+/**
+ * Version of the library the program runs with, "MAJOR.MINOR.PATCH". It equals
+ * CLCNN_VERSION_STRING of the headers the program was compiled with unless the library was
+ * replaced since; a program that depends on newer behaviour can compare the two. Never NULL.
+ */
+CLCNN_API const char *clcnn_version(void);
 
 enum clcnn_log_level { CLCNN_LOG_ERROR = 0, CLCNN_LOG_WARN = 1, CLCNN_LOG_INFO = 2, CLCNN_LOG_DEBUG = 3 };
 

@@ -149,6 +149,16 @@ CLCNN_API int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn
 /** Hash of the graph's structure (nodes, types, args, shapes) for checkpoint compatibility. */
 CLCNN_API uint64_t clcnn_graph_hash(const struct clcnn_graph *g);
 
+/**
+ * Weights only, for inference or fine-tuning (PyTorch state_dict layout, loads in torch with
+ * safetensors.torch.load_file). meta_kv is NULL or a NULL-terminated list of key, value strings
+ * stored as safetensors metadata; the file is written atomically (temp file, fsync, rename).
+ * Loading checks every name, shape and dtype and reports all mismatches at once; extra
+ * "optimizer.*" entries are ignored.
+ */
+CLCNN_API int clcnn_graph_save_weights(struct clcnn_graph *g, const char *path, const char *const *meta_kv);
+CLCNN_API int clcnn_graph_load_weights(struct clcnn_graph *g, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -99,14 +99,6 @@ CLCNN_API int clcnn_trainer_save(struct clcnn_trainer *t, const char *path, int 
  */
 CLCNN_API int clcnn_trainer_load(struct clcnn_trainer *t, const char *path, int *epoch);
 
-/**
- * Weights only (PyTorch state_dict layout, loads in torch with safetensors.torch.load_file).
- * Loading checks every name, shape and dtype and reports all mismatches at once; extra
- * "optimizer.*" entries are ignored.
- */
-CLCNN_API int clcnn_graph_save_weights(struct clcnn_graph *g, const char *path, const char *const *meta_kv);
-CLCNN_API int clcnn_graph_load_weights(struct clcnn_graph *g, const char *path);
-
 #ifdef __cplusplus
 }
 #endif

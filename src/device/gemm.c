@@ -8,7 +8,9 @@
 /* gemm.h first: it fixes the OpenCL target version before CLBlast includes CL/opencl.h */
 #include "device/gemm.h"
 
+#ifdef CLCNN_HAVE_CLBLAST
 #include <clblast_c.h>
+#endif
 
 /* One GEMM call with its operands, after validation. */
 struct gemm_call {
@@ -23,6 +25,15 @@ const char *clcnn_gemm_algo_name(enum clcnn_gemm_algo algo)
 {
 	static const char *const names[] = {"auto", "cpu-vec", "gpu-tiled", "clblast", "naive"};
 	return (unsigned)algo < CLCNN_ARRAY_LEN(names) ? names[algo] : "?";
+}
+
+int clcnn_gemm_algo_available(enum clcnn_gemm_algo algo)
+{
+#ifndef CLCNN_HAVE_CLBLAST
+	if (algo == CLCNN_GEMM_CLBLAST)
+		return 0;
+#endif
+	return (unsigned)algo < CLCNN_GEMM_ALGO_COUNT;
 }
 
 static int is_cpu(const struct clcnn_context *ctx)
@@ -278,6 +289,7 @@ static int run_naive(struct clcnn_context *ctx, const struct gemm_call *g)
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
 }
 
+#ifdef CLCNN_HAVE_CLBLAST
 static int run_clblast(struct clcnn_context *ctx, const struct gemm_call *g)
 {
 	if (g->k == 0)
@@ -300,6 +312,15 @@ static int run_clblast(struct clcnn_context *ctx, const struct gemm_call *g)
 				  g->k, (int)s);
 	return 0;
 }
+#else
+static int run_clblast(struct clcnn_context *ctx, const struct gemm_call *g)
+{
+	(void)g;
+	return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+			  "gemm: algorithm clblast is not available: clcnn was built without CLBlast "
+			  "(meson option clblast)");
+}
+#endif
 
 int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_workspace *ws, size_t bytes)
 {

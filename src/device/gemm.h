@@ -22,6 +22,8 @@ enum clcnn_gemm_algo {
 
 /* "auto", "cpu-vec", "gpu-tiled", "clblast", "naive"; "?" when out of range. */
 const char *clcnn_gemm_algo_name(enum clcnn_gemm_algo algo);
+/* 1 when this build has algo: CLBLAST only when built with CLBlast (meson option clblast). */
+int clcnn_gemm_algo_available(enum clcnn_gemm_algo algo);
 
 /*
  * Algorithm and tile sizes; a zero field means "the default for this device". Tests use it to run

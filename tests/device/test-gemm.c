@@ -142,6 +142,36 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_free(&c);
 }
 
+/*
+ * An algorithm this build lacks (CLBlast with -Dclblast=disabled) is refused with a message that
+ * says why, and C is left alone, instead of being computed by another algorithm.
+ */
+static void check_unavailable(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, struct clcnn_gemm_workspace *ws,
+			      int ta, int tb)
+{
+	ck_assert_int_eq(algo, CLCNN_GEMM_CLBLAST);
+	uint32_t seed = 1;
+	const struct gemm_case *g = &cases[1];
+	struct operand a, b, c;
+	operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->batch, &seed, 0);
+	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
+	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
+	struct clcnn_gemm_config cf = {.algo = algo};
+	int rc = clcnn_gemm_with(ctx, &cf, ws, ta, tb, g->m, g->n, g->k, 1.0f, a.mem, a.off, a.ld, a.stride, b.mem,
+				 b.off, b.ld, b.stride, 0.0f, c.mem, c.off, c.ld, c.stride, g->batch);
+	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
+	ck_assert_msg(strstr(clcnn_context_error(ctx), "clcnn was built without CLBlast") != NULL, "message: %s",
+		      clcnn_context_error(ctx));
+	float *out = malloc(c.count * sizeof(float));
+	ck_assert(out != NULL);
+	ck_assert_int_eq(clcnn_buffer_read(ctx, c.mem, 0, c.count * sizeof(float), out), 0);
+	ck_assert(memcmp(out, c.host, c.count * sizeof(float)) == 0);
+	free(out);
+	operand_free(&a);
+	operand_free(&b);
+	operand_free(&c);
+}
+
 /* Loop index = algorithm * 4 + transposition (bit 1: A^T, bit 0: B^T). */
 START_TEST(test_gemm_algo)
 {
@@ -149,6 +179,11 @@ START_TEST(test_gemm_algo)
 	enum clcnn_gemm_algo algo = algos[_i / 4].algo;
 	struct clcnn_gemm_workspace w = {0}, *ws = algos[_i / 4].use_ws ? &w : NULL;
 	int ta = (_i >> 1) & 1, tb = _i & 1;
+	if (!clcnn_gemm_algo_available(algo)) {
+		check_unavailable(ctx, algo, ws, ta, tb);
+		clcnn_context_close(ctx);
+		return;
+	}
 	for (size_t s = 0; s < CLCNN_ARRAY_LEN(cases); s++) {
 		check_case(ctx, algo, ws, ta, tb, &cases[s], 1.0f, 0.0f);
 		check_case(ctx, algo, ws, ta, tb, &cases[s], 0.5f, -1.5f);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "device/gemm.h"
 
 static const struct cli_command commands[] = {
 	{"train", "train a model (netfile) on an image dataset, Fashion-MNIST by default", cmd_train},
@@ -60,9 +61,17 @@ struct clcnn_context *cli_open_context(void)
 	return ctx;
 }
 
+/* The library this binary runs (the tool links it statically, so it is also the headers'). */
+static void version(void)
+{
+	printf("clcnn %s\n", clcnn_version());
+	printf("OpenCL %d.%d host API; CLBlast GEMM %s\n", CL_TARGET_OPENCL_VERSION / 100,
+	       CL_TARGET_OPENCL_VERSION / 10 % 10, clcnn_gemm_algo_available(CLCNN_GEMM_CLBLAST) ? "yes" : "no");
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: clcnn COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: clcnn COMMAND [ARGS...]\n       clcnn --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'clcnn COMMAND --help' for a command's options.\n"
@@ -78,6 +87,10 @@ int main(int argc, char **argv)
 	}
 	if (cli_is_help(argv[1])) {
 		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		version();
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
