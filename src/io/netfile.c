@@ -10,7 +10,8 @@
  * One statement per line; a statement continues over line breaks inside parentheses. The whole
  * file is read first (so inputs may name later statements), every statement is checked against
  * its class's key table with the column of the offending token, then the graph is made through
- * the public graph API and graph_check() reports unknown inputs, cycles and dangling nodes at the
+ * the public graph API, origins are attached through graph/graph-build.h (the only internal graph
+ * interface used here) and graph_check() reports unknown inputs, cycles and dangling nodes at the
  * token that caused them. Errors read "path:line:column: message" and return CLCNN_ERR_FORMAT.
  */
 #include <ctype.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph-private.h"
+#include "clcnn-private.h"
+#include "graph/graph-build.h"
+#include "ops/op.h"
 
 #define MAX_ITEMS 32
 #define NAME_MAX_LEN 128
@@ -344,34 +347,14 @@ static int parse_all(struct parser *p)
 	return 0;
 }
 
-/* "(1,28,28)", "1x28x28", "10", "()" */
+/* "(1,28,28)", "1x28x28", "10", "()": the tuple grammar of every key, positive dims up to 2^30 */
 static int parse_shape(const char *v, int *ndim, int *dims)
 {
-	char buf[256];
-	snprintf(buf, sizeof buf, "%s", v);
-	char *s = buf;
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '(' && s[n - 1] == ')') {
-		s[n - 1] = 0;
-		s++;
-	}
-	*ndim = 0;
-	const char *seps = strchr(s, ',') ? "," : "x";
-	for (char *save = NULL, *tok = strtok_r(s, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
-		while (isspace((unsigned char)*tok))
-			tok++;
-		if (!*tok)
-			continue;
-		char *end;
-		errno = 0;
-		long x = strtol(tok, &end, 10);
-		while (isspace((unsigned char)*end))
-			end++;
-		if (*end || errno || x <= 0 || x > 1 << 30 || *ndim == CLCNN_MAX_DIMS - 1)
+	*ndim = clcnn_tuple_ints(v, dims, CLCNN_MAX_DIMS - 1);
+	for (int i = 0; i < *ndim; i++)
+		if (dims[i] <= 0 || dims[i] > 1 << 30)
 			return -1;
-		dims[(*ndim)++] = (int)x;
-	}
-	return 0;
+	return *ndim < 0 ? -1 : 0;
 }
 
 static int find_stmt(const struct parser *p, int upto, const char *name)
@@ -508,7 +491,7 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 				rc = fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
 			if (!rc) {
 				origin(o, sizeof o, p->file, st->npos);
-				rc = graph_set_input_origin(g, g->ninputs - 1, o);
+				rc = graph_set_input_origin(g, clcnn_graph_input_count(g) - 1, o);
 			}
 			if (rc)
 				return rc;
@@ -544,7 +527,7 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 		if (clcnn_graph_add(g, st->name, st->layer, inputs, args))
 			return fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
 		origin(o, sizeof o, p->file, st->npos);
-		rc = graph_set_origin(g, g->nnodes - 1, o, in_origin);
+		rc = graph_set_origin(g, clcnn_graph_node_count(g) - 1, o, in_origin);
 		if (rc)
 			return rc;
 	}
@@ -552,12 +535,13 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 		const struct stmt *st = &p->st[k];
 		if (!st->directive)
 			continue;
-		if (graph_find_node(g, st->name) < 0)
+		int target = find_stmt(p, p->nst, st->name);
+		if (target < 0 || !strcmp(p->st[target].layer, "input"))
 			return fail_at(p, st->npos, "%s: unknown node '%s'", st->layer, st->name);
 		if (st->directive == 1 ? clcnn_graph_set_output(g, st->name) : clcnn_graph_set_loss(g, st->name))
 			return fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
 	}
-	if (!g->nnodes) /* graph_check would say so too, but without naming the file */
+	if (!clcnn_graph_node_count(g)) /* graph_check would say so too, but without naming the file */
 		return clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s: no layers, only inputs", p->file);
 	if (graph_check(g)) {
 		/* messages of graph_check already start with the origin of the offending token */
