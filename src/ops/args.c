@@ -372,9 +372,13 @@ int clcnn_args_format(const struct clcnn_op_class *cls, const void *args, int mi
 	void *defs = NULL;
 	if (minimal) {
 		char e[256];
+		/* without the defaults (out of memory) every key is written: longer, never wrong */
 		defs = calloc(1, cls->args_size ? cls->args_size : 1);
-		if (defs)
-			clcnn_args_defaults(cls, defs, e, sizeof e);
+		if (defs && clcnn_args_defaults(cls, defs, e, sizeof e)) {
+			clcnn_args_free(cls, defs);
+			free(defs);
+			defs = NULL;
+		}
 	}
 	for (const struct clcnn_arg *a = cls->args; a && a->key; a++) {
 		char v[1024], d[1024];
