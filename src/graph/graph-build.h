@@ -16,10 +16,10 @@
 /*
  * Origins of node `node` (index in declaration order, 0 .. clcnn_graph_node_count - 1) and of
  * each of its input names (in_origin may be NULL, and so may its items). The strings are copied.
- * Returns 0 or CLCNN_ERR_NO_MEMORY (the node then has no origins, as before the call).
+ * Returns 0 or CLCNN_ERR_NO_MEMORY (the node then keeps the origins it had).
  */
 int graph_set_origin(struct clcnn_graph *g, int node, const char *origin, char *const *in_origin);
-/* Origin of graph input `input` (declaration order). Returns 0 or CLCNN_ERR_NO_MEMORY. */
+/* Origin of graph input `input` (declaration order). Returns 0 or CLCNN_ERR_NO_MEMORY (nothing changed). */
 int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin);
 
 /*

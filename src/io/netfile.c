@@ -567,18 +567,10 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 	}
 	if (!clcnn_graph_node_count(g)) /* graph_check would say so too, but without naming the file */
 		return clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s: no layers, only inputs", p->file);
+	/* the messages of graph_check already start with the origin of the offending token */
 	int rc = graph_check(g);
-	if (rc == CLCNN_ERR_NO_MEMORY)
-		return out_of_memory(p);
-	if (rc) {
-		/* messages of graph_check already start with the origin of the offending token */
-		char *msg = clcnn_strdup(clcnn_context_error(p->ctx));
-		if (!msg)
-			return out_of_memory(p);
-		rc = clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s", msg);
-		free(msg);
-		return rc;
-	}
+	if (rc)
+		return rc == CLCNN_ERR_NO_MEMORY ? out_of_memory(p) : CLCNN_ERR_FORMAT;
 	return 0;
 }
 
