@@ -64,7 +64,7 @@ void clcnn_error_append(struct clcnn_context *ctx, const char *text);
 void clcnn_log(const struct clcnn_context *ctx, int level, const char *fmt, ...) CLCNN_PRINTF(3, 4);
 const char *clcnn_cl_error_name(cl_int code);
 
-/* ---- hashing (src/core/hash.c): FNV-1a 64 chained over parts */
+/* ---- hashing (src/core/util.c): FNV-1a 64 chained over parts */
 uint64_t clcnn_hash(uint64_t h, const void *data, size_t n);
 uint64_t clcnn_hash_str(uint64_t h, const char *s);
 #define CLCNN_HASH_INIT 1469598103934665603ULL

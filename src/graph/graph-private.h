@@ -1,6 +1,7 @@
 /*
  * Internal layout of a graph, shared by the graph builder (graph.c), the memory plan (plan.c), the
- * executor (exec.c), parameters (params.c), the netfile parser and the trainer.
+ * executor (exec.c), parameters (params.c) and the trainer. Builders outside src/graph (the netfile
+ * parser) use the public API plus graph-build.h, never this layout.
  *
  * Values: graph inputs and node outputs share one index space so that an input reference is one
  * int: value v < ninputs is input v, otherwise node v - ninputs.
@@ -9,6 +10,7 @@
 #define CLCNN_GRAPH_PRIVATE_H
 
 #include "clcnn/graph.h"
+#include "graph/graph-build.h"
 #include "ops/op.h"
 
 struct graph_input {
@@ -104,11 +106,6 @@ int graph_find_value(const struct clcnn_graph *g, const char *name);
 int graph_find_node(const struct clcnn_graph *g, const char *name);
 
 /*
- * Resolve input names, reject unknown inputs, cycles and dangling nodes, choose the loss and output.
- * Messages are prefixed with the origin of the offending token when the netfile gave one.
- */
-int graph_check(struct clcnn_graph *g);
-/*
  * The host half of clcnn_graph_build: graph_check, the schedule and shape inference through every
  * op's setup() at batch, refusing any value or parameter of more than INT_MAX elements. No device
  * is touched (the netfile fuzz target runs it on a host-only context). Leaves ops and shapes in g
@@ -117,9 +114,6 @@ int graph_check(struct clcnn_graph *g);
 int graph_infer(struct clcnn_graph *g, int batch);
 /* Where a node / input was declared, for messages (returns "" when unknown). */
 const char *graph_node_origin(const struct clcnn_graph *g, int node);
-/* Set origins (netfile): copies the strings; in_origin may be NULL. */
-int graph_set_origin(struct clcnn_graph *g, int node, const char *origin, char *const *in_origin);
-int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin);
 
 /* plan.c: device memory of a built graph. */
 int graph_plan(struct clcnn_graph *g);

@@ -82,6 +82,18 @@ static void build_release(struct clcnn_graph *g)
 	g->forward_done = 0;
 }
 
+static void node_strings_free(struct graph_node *n)
+{
+	free(n->name);
+	free(n->type);
+	free(n->args);
+	free(n->origin);
+	for (int j = 0; j < n->nin; j++) {
+		free(n->in_name[j]);
+		free(n->in_origin[j]);
+	}
+}
+
 void clcnn_graph_free(struct clcnn_graph *g)
 {
 	if (!g)
@@ -92,17 +104,8 @@ void clcnn_graph_free(struct clcnn_graph *g)
 		free(g->inputs[i].name);
 		free(g->inputs[i].origin);
 	}
-	for (int i = 0; i < g->nnodes; i++) {
-		struct graph_node *n = &g->nodes[i];
-		free(n->name);
-		free(n->type);
-		free(n->args);
-		free(n->origin);
-		for (int j = 0; j < n->nin; j++) {
-			free(n->in_name[j]);
-			free(n->in_origin[j]);
-		}
-	}
+	for (int i = 0; i < g->nnodes; i++)
+		node_strings_free(&g->nodes[i]);
 	free(g->inputs);
 	free(g->nodes);
 	free(g->loss_name);
@@ -170,8 +173,8 @@ int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const i
 	struct graph_input *in = &g->inputs[g->ninputs];
 	memset(in, 0, sizeof *in);
 	in->shape = s;
-	if (!(in->name = clcnn_strdup(name)))
-		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	if (!(in->name = clcnn_strdup(name))) /* not counted, so nothing to undo */
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "input '%s': out of host memory", name);
 	/* node references hold value indices only after graph_check, so growing inputs is safe */
 	g->last_added = g->ninputs++;
 	return 0;
@@ -208,7 +211,7 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 	/* validate the arguments now so that the error points at this call */
 	void *tmp = calloc(1, cls->args_size ? cls->args_size : 1);
 	if (!tmp)
-		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", name);
 	char err[1024];
 	rc = clcnn_args_defaults(cls, tmp, err, sizeof err);
 	if (!rc)
@@ -258,7 +261,7 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 		int cap = g->cap_nodes ? 2 * g->cap_nodes : 16;
 		struct graph_node *q = realloc(g->nodes, (size_t)cap * sizeof *q);
 		if (!q)
-			return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+			return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", name);
 		g->nodes = q;
 		g->cap_nodes = cap;
 	}
@@ -275,29 +278,55 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 		oom |= !n->in_name[i];
 		n->in_ref[i] = -1;
 	}
+	if (oom) {
+		/* not counted: every lookup may rely on a counted node having all its names */
+		node_strings_free(n);
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", name);
+	}
 	g->nnodes++;
-	if (oom)
-		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 	g->last_added = g->ninputs + g->nnodes - 1;
+	return 0;
+}
+
+/* The copies of in[0..n) (NULL items stay NULL) into out, all or none: 0 or -1 when out of memory. */
+static int dup_all(char **out, const char *const *in, int n)
+{
+	for (int i = 0; i < n; i++) {
+		out[i] = in[i] ? clcnn_strdup(in[i]) : NULL;
+		if (in[i] && !out[i]) {
+			while (i--)
+				free(out[i]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
 int graph_set_origin(struct clcnn_graph *g, int node, const char *origin, char *const *in_origin)
 {
 	struct graph_node *n = &g->nodes[node];
+	const char *want[1 + CLCNN_OP_MAX_IN] = {origin};
+	for (int i = 0; i < n->nin; i++)
+		want[1 + i] = in_origin ? in_origin[i] : NULL;
+	char *copy[1 + CLCNN_OP_MAX_IN];
+	if (dup_all(copy, want, 1 + n->nin))
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", n->name);
 	free(n->origin);
-	n->origin = clcnn_strdup(origin);
+	n->origin = copy[0];
 	for (int i = 0; i < n->nin; i++) {
 		free(n->in_origin[i]);
-		n->in_origin[i] = in_origin && in_origin[i] ? clcnn_strdup(in_origin[i]) : NULL;
+		n->in_origin[i] = copy[1 + i];
 	}
-	return n->origin ? 0 : clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	return 0;
 }
 
 int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin)
 {
+	char *o = origin ? clcnn_strdup(origin) : NULL;
+	if (origin && !o)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "input '%s': out of host memory", g->inputs[input].name);
 	free(g->inputs[input].origin);
-	g->inputs[input].origin = clcnn_strdup(origin);
+	g->inputs[input].origin = o;
 	return 0;
 }
 

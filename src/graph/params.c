@@ -72,6 +72,7 @@ int graph_params_create(struct clcnn_graph *g)
 			}
 		return 0;
 	}
+	graph_params_release(g); /* what a failed earlier build left half made */
 	g->params = calloc(total ? (size_t)total : 1, sizeof *g->params);
 	if (!g->params)
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");

@@ -10,7 +10,8 @@
  * One statement per line; a statement continues over line breaks inside parentheses. The whole
  * file is read first (so inputs may name later statements), every statement is checked against
  * its class's key table with the column of the offending token, then the graph is made through
- * the public graph API and graph_check() reports unknown inputs, cycles and dangling nodes at the
+ * the public graph API, origins are attached through graph/graph-build.h (the only internal graph
+ * interface used here) and graph_check() reports unknown inputs, cycles and dangling nodes at the
  * token that caused them. Errors read "path:line:column: message" and return CLCNN_ERR_FORMAT.
  */
 #include <ctype.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph-private.h"
+#include "clcnn-private.h"
+#include "graph/graph-build.h"
+#include "ops/op.h"
 
 #define MAX_ITEMS 32
 #define NAME_MAX_LEN 128
@@ -54,15 +57,37 @@ struct parser {
 };
 
 static int fail_at(struct parser *p, struct pos at, const char *fmt, ...) CLCNN_PRINTF(3, 4);
+static int fail_rc_at(struct parser *p, int rc, struct pos at, const char *fmt, ...) CLCNN_PRINTF(4, 5);
+
+static int vfail_at(struct parser *p, int rc, struct pos at, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	return clcnn_fail(p->ctx, rc, "%s:%d:%d: %s", p->file, at.line, at.col, msg);
+}
 
 static int fail_at(struct parser *p, struct pos at, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = vfail_at(p, CLCNN_ERR_FORMAT, at, fmt, ap);
 	va_end(ap);
-	return clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s:%d:%d: %s", p->file, at.line, at.col, msg);
+	return rc;
+}
+
+/* A failure of the graph API at a token: the file's fault (CLCNN_ERR_FORMAT) unless out of memory. */
+static int fail_rc_at(struct parser *p, int rc, struct pos at, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	rc = vfail_at(p, rc == CLCNN_ERR_NO_MEMORY ? rc : CLCNN_ERR_FORMAT, at, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int out_of_memory(struct parser *p)
+{
+	return clcnn_fail(p->ctx, CLCNN_ERR_NO_MEMORY, "%s: out of host memory", p->file);
 }
 
 static struct pos here(const struct parser *p)
@@ -174,7 +199,7 @@ static int read_value(struct parser *p, struct item *it)
 		return fail_at(p, it->vpos, "missing value for %s", it->key);
 	it->value = malloc(end - start + 1);
 	if (!it->value)
-		return clcnn_fail(p->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+		return out_of_memory(p);
 	/* comments inside a multi-line value are dropped; newlines become spaces */
 	size_t n = 0;
 	for (size_t k = start; k < end; k++) {
@@ -227,7 +252,7 @@ static int parse_items(struct parser *p, struct stmt *st)
 				return fail_at(p, it->kpos, "input '%s' after key=value arguments: inputs come first", ident);
 			it->vpos = it->kpos;
 			if (!(it->value = clcnn_strdup(ident)))
-				return clcnn_fail(p->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+				return out_of_memory(p);
 		}
 		st->nitems++;
 		skip_space(p, 1);
@@ -331,7 +356,7 @@ static int parse_all(struct parser *p)
 			int cap = p->cap ? 2 * p->cap : 32;
 			struct stmt *s = realloc(p->st, (size_t)cap * sizeof *s);
 			if (!s)
-				return clcnn_fail(p->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+				return out_of_memory(p);
 			p->st = s;
 			p->cap = cap;
 		}
@@ -344,34 +369,14 @@ static int parse_all(struct parser *p)
 	return 0;
 }
 
-/* "(1,28,28)", "1x28x28", "10", "()" */
+/* "(1,28,28)", "1x28x28", "10", "()": the tuple grammar of every key, positive dims up to 2^30 */
 static int parse_shape(const char *v, int *ndim, int *dims)
 {
-	char buf[256];
-	snprintf(buf, sizeof buf, "%s", v);
-	char *s = buf;
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '(' && s[n - 1] == ')') {
-		s[n - 1] = 0;
-		s++;
-	}
-	*ndim = 0;
-	const char *seps = strchr(s, ',') ? "," : "x";
-	for (char *save = NULL, *tok = strtok_r(s, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
-		while (isspace((unsigned char)*tok))
-			tok++;
-		if (!*tok)
-			continue;
-		char *end;
-		errno = 0;
-		long x = strtol(tok, &end, 10);
-		while (isspace((unsigned char)*end))
-			end++;
-		if (*end || errno || x <= 0 || x > 1 << 30 || *ndim == CLCNN_MAX_DIMS - 1)
+	*ndim = clcnn_tuple_ints(v, dims, CLCNN_MAX_DIMS - 1);
+	for (int i = 0; i < *ndim; i++)
+		if (dims[i] <= 0 || dims[i] > 1 << 30)
 			return -1;
-		dims[(*ndim)++] = (int)x;
-	}
-	return 0;
+	return *ndim < 0 ? -1 : 0;
 }
 
 static int find_stmt(const struct parser *p, int upto, const char *name)
@@ -417,10 +422,10 @@ static int check_layer(struct parser *p, int k)
 	}
 	void *args = calloc(1, cls->args_size ? cls->args_size : 1);
 	if (!args)
-		return clcnn_fail(p->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+		return out_of_memory(p);
 	int rc = clcnn_args_defaults(cls, args, err, sizeof err);
 	if (rc)
-		rc = fail_at(p, st->lpos, "%s", err);
+		rc = fail_rc_at(p, rc, st->lpos, "%s", err);
 	int nin = 0;
 	for (int j = 0; j < st->nitems && !rc; j++) {
 		const struct item *it = &st->items[j];
@@ -439,8 +444,8 @@ static int check_layer(struct parser *p, int k)
 		for (int q = 0; q < j; q++)
 			if (!strcmp(st->items[q].key, it->key))
 				rc = fail_at(p, it->kpos, "key '%s' given twice", it->key);
-		if (!rc && clcnn_args_set(cls, args, it->key, it->value, err, sizeof err))
-			rc = fail_at(p, it->vpos, "%s", err);
+		if (!rc && (rc = clcnn_args_set(cls, args, it->key, it->value, err, sizeof err)))
+			rc = fail_rc_at(p, rc, it->vpos, "%s", err);
 	}
 	for (const struct clcnn_arg *a = cls->args; !rc && a && a->key; a++) {
 		if (a->def)
@@ -504,11 +509,12 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 		if (!strcmp(st->layer, "input")) {
 			int ndim, dims[CLCNN_MAX_DIMS];
 			rc = check_input(p, st, &ndim, dims);
-			if (!rc && clcnn_graph_input(g, st->name, ndim, dims))
-				rc = fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
+			if (!rc && (rc = clcnn_graph_input(g, st->name, ndim, dims)))
+				rc = fail_rc_at(p, rc, st->npos, "%s", clcnn_context_error(p->ctx));
 			if (!rc) {
 				origin(o, sizeof o, p->file, st->npos);
-				rc = graph_set_input_origin(g, g->ninputs - 1, o);
+				if (graph_set_input_origin(g, clcnn_graph_input_count(g) - 1, o))
+					rc = out_of_memory(p);
 			}
 			if (rc)
 				return rc;
@@ -541,31 +547,30 @@ static int make_graph(struct parser *p, struct clcnn_graph *g)
 			/* the previous statement (directives do not count) */
 			snprintf(inputs, sizeof inputs, "%s", p->st[prev_stmt(p, k)].name);
 		}
-		if (clcnn_graph_add(g, st->name, st->layer, inputs, args))
-			return fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
-		origin(o, sizeof o, p->file, st->npos);
-		rc = graph_set_origin(g, g->nnodes - 1, o, in_origin);
+		rc = clcnn_graph_add(g, st->name, st->layer, inputs, args);
 		if (rc)
-			return rc;
+			return fail_rc_at(p, rc, st->npos, "%s", clcnn_context_error(p->ctx));
+		origin(o, sizeof o, p->file, st->npos);
+		if (graph_set_origin(g, clcnn_graph_node_count(g) - 1, o, in_origin))
+			return out_of_memory(p);
 	}
 	for (int k = 0; k < p->nst; k++) {
 		const struct stmt *st = &p->st[k];
 		if (!st->directive)
 			continue;
-		if (graph_find_node(g, st->name) < 0)
+		int target = find_stmt(p, p->nst, st->name);
+		if (target < 0 || !strcmp(p->st[target].layer, "input"))
 			return fail_at(p, st->npos, "%s: unknown node '%s'", st->layer, st->name);
-		if (st->directive == 1 ? clcnn_graph_set_output(g, st->name) : clcnn_graph_set_loss(g, st->name))
-			return fail_at(p, st->npos, "%s", clcnn_context_error(p->ctx));
+		int rc = st->directive == 1 ? clcnn_graph_set_output(g, st->name) : clcnn_graph_set_loss(g, st->name);
+		if (rc)
+			return fail_rc_at(p, rc, st->npos, "%s", clcnn_context_error(p->ctx));
 	}
-	if (!g->nnodes) /* graph_check would say so too, but without naming the file */
+	if (!clcnn_graph_node_count(g)) /* graph_check would say so too, but without naming the file */
 		return clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s: no layers, only inputs", p->file);
-	if (graph_check(g)) {
-		/* messages of graph_check already start with the origin of the offending token */
-		char *msg = clcnn_strdup(clcnn_context_error(p->ctx));
-		int rc = clcnn_fail(p->ctx, CLCNN_ERR_FORMAT, "%s", msg ? msg : "invalid graph");
-		free(msg);
-		return rc;
-	}
+	/* the messages of graph_check already start with the origin of the offending token */
+	int rc = graph_check(g);
+	if (rc)
+		return rc == CLCNN_ERR_NO_MEMORY ? out_of_memory(p) : CLCNN_ERR_FORMAT;
 	return 0;
 }
 
@@ -593,8 +598,8 @@ int clcnn_graph_parse(struct clcnn_context *ctx, const char *text, const char *f
 		rc = clcnn_fail(ctx, CLCNN_ERR_FORMAT, "%s: no statements", p.file);
 	if (!rc)
 		rc = check_names(&p);
-	if (!rc)
-		rc = clcnn_graph_new(ctx, &g);
+	if (!rc && clcnn_graph_new(ctx, &g))
+		rc = out_of_memory(&p);
 	if (!rc)
 		rc = make_graph(&p, g);
 	free_statements(&p);

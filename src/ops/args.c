@@ -49,30 +49,76 @@ static int parse_double(const char *s, double *v)
 	return 0;
 }
 
-/* Split "(a, b, c)", "a,b", "axb" or "a" into at most max items; returns count or -1. */
-static int split_tuple(const char *value, char items[][64], int max)
+/*
+ * The one tuple grammar of netfiles and the C API, for every key that takes several numbers:
+ *   "(a, b, c)"  "a,b"  "axb"  "a"  "()"
+ * Items are separated by ',' (or by 'x' when the text has no comma); spaces around items and
+ * parentheses are allowed, nothing else is: an empty item (trailing comma, ",,"), unbalanced or
+ * nested parentheses and more than max items are errors. "()" is the empty tuple; an empty text
+ * is not a tuple. Each item is handed to fn as a NUL-terminated string (items longer than 63
+ * characters are no number anyway and are refused here). Returns the count or -1.
+ */
+static int tuple_scan(const char *text, int max, int allow_x, int (*fn)(void *user, int i, const char *item),
+		      void *user)
 {
-	char buf[512];
-	snprintf(buf, sizeof buf, "%s", value);
-	trim(buf);
-	char *s = buf;
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '(' && s[n - 1] == ')') {
-		s[n - 1] = 0;
+	const char *s = text, *end = text + strlen(text);
+	while (s < end && isspace((unsigned char)*s))
 		s++;
-	}
-	int count = 0;
-	const char *seps = strchr(s, ',') ? "," : "x";
-	for (char *save = NULL, *tok = strtok_r(s, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
-		if (count == max)
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	if (s == end)
+		return -1;
+	if (*s == '(') {
+		if (end - s < 2 || end[-1] != ')')
 			return -1;
-		snprintf(items[count], 64, "%s", tok);
-		trim(items[count]);
-		if (!items[count][0])
-			return -1;
-		count++;
+		s++;
+		end--;
+		const char *t = s;
+		while (t < end && isspace((unsigned char)*t))
+			t++;
+		if (t == end)
+			return 0; /* "()" */
 	}
-	return count;
+	if (memchr(s, '(', (size_t)(end - s)) || memchr(s, ')', (size_t)(end - s)))
+		return -1;
+	char sep = memchr(s, ',', (size_t)(end - s)) || !allow_x ? ',' : 'x';
+	int n = 0;
+	for (;;) {
+		const char *q = memchr(s, sep, (size_t)(end - s));
+		if (!q)
+			q = end;
+		const char *b = s, *e = q;
+		while (b < e && isspace((unsigned char)*b))
+			b++;
+		while (e > b && isspace((unsigned char)e[-1]))
+			e--;
+		char item[64];
+		if (n == max || b == e || (size_t)(e - b) >= sizeof item)
+			return -1;
+		memcpy(item, b, (size_t)(e - b));
+		item[e - b] = 0;
+		if (fn(user, n, item))
+			return -1;
+		n++;
+		if (q == end)
+			return n;
+		s = q + 1;
+	}
+}
+
+static int int_item(void *user, int i, const char *item)
+{
+	return parse_int(item, (int *)user + i);
+}
+
+int clcnn_tuple_ints(const char *text, int *v, int max)
+{
+	return tuple_scan(text ? text : "", max, 1, int_item, v);
+}
+
+static int double_item(void *user, int i, const char *item)
+{
+	return parse_double(item, (double *)user + i);
 }
 
 static int bad(char *err, size_t errlen, const char *key, const char *value, const char *want)
@@ -94,7 +140,6 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 		return CLCNN_ERR_INVALID;
 	}
 	char *field = (char *)args + a->offset;
-	char items[8][64];
 	int n;
 	switch (a->type) {
 	case CLCNN_ARG_INT:
@@ -134,30 +179,24 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 		}
 		return CLCNN_ERR_INVALID;
 	case CLCNN_ARG_INT2: {
-		int *v = (int *)field;
-		n = split_tuple(value, items, 2);
-		if (n < 1 || parse_int(items[0], &v[0]) || (n == 2 && parse_int(items[1], &v[1])))
+		int v[2];
+		n = clcnn_tuple_ints(value, v, 2);
+		if (n < 1)
 			return bad(err, errlen, key, value, "an integer or a pair (h,w)");
-		if (n == 1)
-			v[1] = v[0];
+		((int *)field)[0] = v[0];
+		((int *)field)[1] = n == 1 ? v[0] : v[1];
 		return 0;
 	}
 	case CLCNN_ARG_PAD: {
 		struct clcnn_pad *p = (struct clcnn_pad *)field;
-		memset(p, 0, sizeof *p);
-		if (!strcasecmp(value, "same")) {
-			p->same = 1;
+		if (!strcasecmp(value, "same") || !strcasecmp(value, "valid")) {
+			*p = (struct clcnn_pad){!strcasecmp(value, "same"), 0, 0, 0, 0};
 			return 0;
 		}
-		if (!strcasecmp(value, "valid"))
-			return 0;
 		int v[4];
-		n = split_tuple(value, items, 4);
+		n = clcnn_tuple_ints(value, v, 4);
 		if (n != 1 && n != 2 && n != 4)
 			return bad(err, errlen, key, value, "an integer, (h,w), (top,bottom,left,right), same or valid");
-		for (int i = 0; i < n; i++)
-			if (parse_int(items[i], &v[i]))
-				return bad(err, errlen, key, value, "integers");
 		if (n == 1)
 			*p = (struct clcnn_pad){0, v[0], v[0], v[0], v[0]};
 		else if (n == 2)
@@ -168,40 +207,28 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 	}
 	case CLCNN_ARG_INTS: {
 		struct clcnn_ints *p = (struct clcnn_ints *)field;
-		n = split_tuple(value, items, 4);
+		int v[4];
+		n = clcnn_tuple_ints(value, v, 4);
 		if (n < 1)
 			return bad(err, errlen, key, value, "1 to 4 integers like (1,28,28) or 1x28x28");
-		for (int i = 0; i < n; i++)
-			if (parse_int(items[i], &p->v[i]))
-				return bad(err, errlen, key, value, "integers");
+		memcpy(p->v, v, sizeof v);
 		p->n = n;
 		return 0;
 	}
 	case CLCNN_ARG_FLOATS: {
 		struct clcnn_floats *p = (struct clcnn_floats *)field;
-		char buf[65536];
-		snprintf(buf, sizeof buf, "%s", value);
-		trim(buf);
-		char *s = buf;
-		size_t len = strlen(s);
-		if (len >= 2 && s[0] == '(' && s[len - 1] == ')') {
-			s[len - 1] = 0;
-			s++;
-		}
 		int cap = 1;
-		for (char *c = s; *c; c++)
+		for (const char *c = value; *c; c++)
 			cap += *c == ',';
 		double *v = calloc((size_t)cap, sizeof *v);
-		if (!v)
-			return bad(err, errlen, key, value, "a shorter list");
-		int count = 0;
-		for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			trim(tok);
-			if (count == cap || parse_double(tok, &v[count])) {
-				free(v);
-				return bad(err, errlen, key, value, "a list of numbers like (1.0, 2.0)");
-			}
-			count++;
+		if (!v) {
+			snprintf(err, errlen, "out of host memory for the %d numbers of %s", cap, key);
+			return CLCNN_ERR_NO_MEMORY;
+		}
+		int count = tuple_scan(value, cap, 0, double_item, v);
+		if (count < 0) {
+			free(v);
+			return bad(err, errlen, key, value, "a list of numbers like (1.0, 2.0)");
 		}
 		free(p->v);
 		p->v = v;
@@ -345,9 +372,13 @@ int clcnn_args_format(const struct clcnn_op_class *cls, const void *args, int mi
 	void *defs = NULL;
 	if (minimal) {
 		char e[256];
+		/* without the defaults (out of memory) every key is written: longer, never wrong */
 		defs = calloc(1, cls->args_size ? cls->args_size : 1);
-		if (defs)
-			clcnn_args_defaults(cls, defs, e, sizeof e);
+		if (defs && clcnn_args_defaults(cls, defs, e, sizeof e)) {
+			clcnn_args_free(cls, defs);
+			free(defs);
+			defs = NULL;
+		}
 	}
 	for (const struct clcnn_arg *a = cls->args; a && a->key; a++) {
 		char v[1024], d[1024];

@@ -137,8 +137,10 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 	}
 
 	struct conv_priv *p = calloc(1, sizeof *p);
-	if (!p)
-		return clcnn_op_invalid(err, errlen, "conv2d: out of host memory");
+	if (!p) {
+		snprintf(err, errlen, "conv2d: out of host memory");
+		return CLCNN_ERR_NO_MEMORY;
+	}
 	free(op->priv);
 	op->priv = p;
 	p->g = g;

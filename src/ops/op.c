@@ -88,7 +88,8 @@ int clcnn_op_new(const char *type, const char *args, int nin, const struct clcnn
 	struct clcnn_op *op = calloc(1, sizeof *op);
 	if (!op || !(op->args = calloc(1, cls->args_size ? cls->args_size : 1))) {
 		free(op);
-		return clcnn_op_invalid(err, errlen, "out of host memory");
+		snprintf(err, errlen, "out of host memory");
+		return CLCNN_ERR_NO_MEMORY;
 	}
 	op->cls = cls;
 	op->nin = nin;

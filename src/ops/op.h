@@ -215,6 +215,13 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 int clcnn_args_parse(const struct clcnn_op_class *cls, void *args, const char *text, char *err, size_t errlen,
 		     size_t *err_at);
 void clcnn_args_free(const struct clcnn_op_class *cls, void *args);
+/*
+ * The tuple grammar shared by every key that takes several integers and by netfile input shapes:
+ * "(a, b, c)", "a,b", "axb", "a", "()" (empty). Stricter than a split on commas: empty items
+ * (trailing comma), stray or nested parentheses, non-integers, values outside int and more than
+ * max items are refused. Returns the count (0..max) or -1; v holds the items.
+ */
+int clcnn_tuple_ints(const char *text, int *v, int max);
 /* Render args back to "k=v, ..." (non-default keys only when minimal). */
 int clcnn_args_format(const struct clcnn_op_class *cls, const void *args, int minimal, char *buf, size_t n);
 

@@ -75,6 +75,32 @@ START_TEST(errors_layers)
 	      "t.net:1:17: bad value '(1,0,8)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28");
 	parse(ctx, "x = input(shape=(1,2,3,4))\n",
 	      "t.net:1:17: bad value '(1,2,3,4)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28");
+	/* the tuple grammar of every key (tests/ops/test-args.c), with positive dims up to 2^30 */
+	static const char *const bad_shapes[] = {"(8,)", "(1,,8)", "(1,-8)", "(2147483648)", "(1073741825)",
+						 "(2 3)", "((2))", "1x2x3x4", "2x", "(1.5)"};
+	for (size_t k = 0; k < sizeof bad_shapes / sizeof bad_shapes[0]; k++) {
+		char text[128], msg[256];
+		snprintf(text, sizeof text, "x = input(shape=%s)\n", bad_shapes[k]);
+		snprintf(msg, sizeof msg,
+			 "t.net:1:17: bad value '%s' for shape: expected up to 3 positive integers like (1,28,28) or "
+			 "1x28x28",
+			 bad_shapes[k]);
+		parse(ctx, text, msg);
+	}
+	static const struct {
+		const char *shape;
+		int ndim, d0;
+	} good_shapes[] = {{"( 2 , 3 )", 2, 2}, {"()", 0, 0}, {"7", 1, 7}, {"(1073741824)", 1, 1 << 30}, {"4x1", 2, 4}};
+	for (size_t k = 0; k < sizeof good_shapes / sizeof good_shapes[0]; k++) {
+		char text[128];
+		snprintf(text, sizeof text, "x = input(shape=%s)\nr = relu\n", good_shapes[k].shape);
+		struct clcnn_graph *g = parse(ctx, text, NULL);
+		int nd = -1, dims[CLCNN_MAX_DIMS];
+		ck_assert_int_eq(clcnn_graph_input_info(g, 0, NULL, &nd, dims), 0);
+		ck_assert_int_eq(nd, good_shapes[k].ndim);
+		ck_assert_int_eq(dims[0], good_shapes[k].d0);
+		clcnn_graph_free(g);
+	}
 	parse(ctx, "x = input(size=3)\n", "t.net:1:11: unknown key 'size' for input; known keys: shape");
 	parse(ctx, "y = input(shape=3)\nx = input(y)\n", "t.net:2:11: input takes no inputs; its only key is shape");
 	clcnn_context_close(ctx);
