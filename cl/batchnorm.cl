@@ -63,9 +63,9 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 }
 
 /*
- * Per channel: the statistics to normalise with -> state. mode 0: running statistics; 1: batch
- * statistics; 2: batch statistics and update of the running ones with momentum (< 0: cumulative
- * average, factor 1 / (num_batches_tracked + 1); bn_normalize increments the counter afterwards).
+ * Per channel: the statistics to normalise with -> state. mode (batchnorm.h): the running statistics,
+ * the batch's, or the batch's and update of the running ones with momentum (< 0: cumulative average,
+ * factor 1 / (num_batches_tracked + 1); bn_normalize increments the counter afterwards).
  */
 __kernel void bn_channel_stats(__global const float *x, __global const float *part, __global float *state,
 			       __global float *rmean, __global float *rvar, __global const float *nbt, int n,
@@ -75,7 +75,7 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 	if (c >= C)
 		return;
 	fvec mean, var;
-	if (mode == 0) {
+	if (mode == BN_STATS_RUNNING) {
 		mean = FLOAD(rmean + c);
 		var = FLOAD(rvar + c);
 	} else {
@@ -101,7 +101,7 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 #endif
 		float m = (float)n * (float)S;
 		var = m2 / m;
-		if (mode == 2) {
+		if (mode == BN_STATS_UPDATE) {
 			float f = momentum < 0.0f ? 1.0f / (nbt[0] + 1.0f) : momentum;
 			FSTORE((1.0f - f) * FLOAD(rmean + c) + f * mean, rmean + c);
 			FSTORE((1.0f - f) * FLOAD(rvar + c) + f * (m2 / (m - 1.0f)), rvar + c);

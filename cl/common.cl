@@ -1,7 +1,7 @@
 /* Prelude of every program: helpers shared by all layer families.
  * Layout is NCHW float32; kernels index with int (buffers stay below 2^31 elements). */
 
-/* Counter-based RNG shared with the C reference (src/ops/rng.h): a 32-bit hash of (seed, index). */
+/* Counter-based RNG shared with the C reference (src/ops/op.c): a 32-bit hash of (seed, index). */
 inline uint clcnn_hash32(uint x)
 {
 	x ^= x >> 16;

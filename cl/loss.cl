@@ -1,15 +1,8 @@
-/* Losses. Elementwise losses (-DLOSS=1..6) read flat inputs; class losses (-DNCLASS=C, -DCE=0|1)
+/* Losses. Elementwise losses (-DLOSS=LOSS_* of loss.h) read flat inputs; class losses (-DNCLASS=C, -DCE=0|1)
  * read logits/log-probabilities (N, C, S) with S the flattened spatial dims and targets (N, S) of
  * class indices stored as floats; triplet (-DDIM=D, -DPNORM=1|2|0 for general p) reads (N, D).
  * One work-item per element or sample. Reductions are deterministic: each work-item of a *_partial
  * kernel sums one contiguous chunk in order, then loss_finish adds the partials in one work-item. */
-
-#define LOSS_MSE 1
-#define LOSS_L1 2
-#define LOSS_SMOOTH_L1 3
-#define LOSS_BCE 4
-#define LOSS_BCE_LOGITS 5
-#define LOSS_MARGIN 6
 
 /* out[0] = sum(part) / div, or a weighted mean: sum(part[0..np)) / sum(part[np..2np)), keeping the
  * total weight in state[0] for backward. */
@@ -202,8 +195,8 @@ __kernel void cls_partial(__global const float *x, __global const float *t, __gl
 	part[np + g] = ws;
 }
 
-/* mode 0: grad_out per sample (none), 1: scalar (sum), 2: scalar / total weight in state[0] (mean).
- * wsum is the sum of all class weights (C without weights). Writes every class of sample q. */
+/* mode (LOSS_GRAD_* of loss.h): grad_out per sample (none), a scalar (sum), or a scalar over the total
+ * weight in state[0] (mean). wsum is the sum of all class weights (C without weights). Writes every class of sample q. */
 __kernel void cls_backward(__global const float *x, __global const float *t, __global const float *w, int hasw,
 			   int ignore, float eps, float wsum, __global const float *gout, int mode,
 			   __global const float *state, __global float *gx, int ns, int S)
@@ -226,7 +219,7 @@ __kernel void cls_backward(__global const float *x, __global const float *t, __g
 		return;
 	}
 	int k = (int)tf;
-	float g = mode == 0 ? gout[q] : mode == 1 ? gout[0] : gout[0] / state[0];
+	float g = mode == LOSS_GRAD_PER_SAMPLE ? gout[q] : mode == LOSS_GRAD_SUM ? gout[0] : gout[0] / state[0];
 	float wk = hasw ? w[k] : 1.0f;
 #if CE
 	float m = xs[0];

@@ -516,11 +516,8 @@ __kernel void global_max_bwd(__global const float *gy, __global const int *arg, 
 /* Padding before / after the input, as in the reference: ((FS-1)/2, ceil((FS-1)/2)). */
 #define BPA ((FS - 1) / 2)
 #define BPB (FS / 2)
-#define PAD_REFLECT 0
-#define PAD_REPLICATE 1
-#define PAD_ZERO 2
 #ifndef PAD_MODE
-#define PAD_MODE PAD_REFLECT
+#define PAD_MODE BLUR_PAD_REFLECT
 #endif
 
 /* Rows of Pascal's triangle divided by 2^(FS-1): exact in float, so the 2-D tap is exact too. */
@@ -539,9 +536,9 @@ inline int blur_src(int q, int n)
 {
 	if (q >= 0 && q < n)
 		return q;
-#if PAD_MODE == PAD_REFLECT
+#if PAD_MODE == BLUR_PAD_REFLECT
 	return q < 0 ? -q : 2 * (n - 1) - q;
-#elif PAD_MODE == PAD_REPLICATE
+#elif PAD_MODE == BLUR_PAD_REPLICATE
 	return q < 0 ? 0 : n - 1;
 #else
 	return -1;
@@ -553,14 +550,14 @@ inline int blur_sources_of(int a, int n, int *q)
 {
 	int c = 0;
 	(void)n;
-#if PAD_MODE == PAD_REPLICATE
+#if PAD_MODE == BLUR_PAD_REPLICATE
 	int lo = a == 0 ? -BPA : a, hi = a == n - 1 ? n - 1 + BPB : a;
 	for (int v = lo; v <= hi; v++)
 		q[c++] = v;
 #else
 	q[c++] = a;
 #endif
-#if PAD_MODE == PAD_REFLECT
+#if PAD_MODE == BLUR_PAD_REFLECT
 	if (a > 0 && a <= BPA)
 		q[c++] = -a;
 	if (a < n - 1 && n - 1 - a <= BPB)

@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../cl/activation.h"
+#include "../../cl/batchnorm.h"
+#include "../../cl/loss.h"
+#include "../../cl/pool.h"
+#include "../../cl/softmax.h"
 #include "clcnn-private.h"
 #include "testutil.h"
 
@@ -210,6 +215,91 @@ START_TEST(cache_entry_holds_and_checks_the_key)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- shared headers */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4400];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static float run_value_kernel(struct clcnn_context *ctx, const char *family)
+{
+	cl_kernel k;
+	ck_assert_msg(clcnn_kernel_get(ctx, family, "", "value", &k) == 0, "%s", clcnn_context_error(ctx));
+	cl_int err;
+	cl_mem out = clCreateBuffer(ctx->cl, CL_MEM_WRITE_ONLY, sizeof(float), NULL, &err);
+	ck_assert_int_eq(err, CL_SUCCESS);
+	ck_assert_int_eq(clcnn_kernel_args(ctx, k, KARG(out)), 0);
+	size_t one = 1;
+	ck_assert_int_eq(clcnn_kernel_run(ctx, k, 1, &one, &one), 0);
+	float v = 0;
+	ck_assert_int_eq(clEnqueueReadBuffer(ctx->queue, out, CL_TRUE, 0, sizeof v, &v, 0, NULL, NULL), CL_SUCCESS);
+	clReleaseMemObject(out);
+	return v;
+}
+
+/*
+ * Every embedded header is compiled in front of common.cl and the family, read from CLCNN_KERNEL_DIR
+ * when it is set: a macro of the last header is seen by a family; a missing header is an error.
+ */
+START_TEST(headers_are_the_prelude_of_every_program)
+{
+	const char *last = NULL;
+	int headers = 0;
+	for (size_t i = 0; i < clcnn_embedded_source_count; i++)
+		if (strstr(clcnn_embedded_sources[i].name, ".h")) {
+			last = clcnn_embedded_sources[i].name;
+			headers++;
+		}
+	ck_assert_int_ge(headers, 5);
+	char *dir = test_tmpdir();
+	for (size_t i = 0; i < clcnn_embedded_source_count; i++)
+		if (strstr(clcnn_embedded_sources[i].name, ".h"))
+			write_file(dir, clcnn_embedded_sources[i].name, "#define HEADER_VALUE 1.0f\n");
+	write_file(dir, last, "#define FROM_LAST_HEADER 42.5f\n");
+	write_file(dir, "common.cl", "#define COMMON_OFFSET 0.25f\n");
+	write_file(dir, "fam.cl", "__kernel void value(__global float *o) { o[0] = FROM_LAST_HEADER + COMMON_OFFSET; }\n");
+	struct logbuf lb = {{0}};
+	struct clcnn_context *ctx = open_with("off", dir, &lb);
+	ck_assert(run_value_kernel(ctx, "fam") == 42.75f);
+	clcnn_context_close(ctx);
+
+	char path[4400];
+	snprintf(path, sizeof path, "%s/%s", dir, last);
+	ck_assert_int_eq(remove(path), 0);
+	ctx = open_with("off", dir, &lb);
+	cl_kernel k;
+	ck_assert_int_eq(clcnn_kernel_get(ctx, "fam", "", "value", &k), CLCNN_ERR_IO);
+	strcat(path, " cannot be read");
+	ck_assert_msg(strstr(clcnn_context_error(ctx), path), "%s", clcnn_context_error(ctx));
+	clcnn_context_close(ctx);
+
+	/* the real headers: the kernels see the ids the C side compiles with */
+	for (size_t i = 0; i < clcnn_embedded_source_count; i++) {
+		const struct clcnn_source *src = &clcnn_embedded_sources[i];
+		if (strstr(src->name, ".h")) {
+			char *text = strndup((const char *)src->data, src->size);
+			write_file(dir, src->name, text);
+			free(text);
+		}
+	}
+	write_file(dir, "common.cl", "");
+	write_file(dir, "fam.cl", "__kernel void value(__global float *o) { o[0] = (float)(ACT_PRELU * 1000 + "
+				  "LOSS_MARGIN * 100 + SM_SOFTMIN * 10 + BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f); }\n");
+	ctx = open_with("off", dir, &lb);
+	ck_assert(run_value_kernel(ctx, "fam") ==
+		  (float)(ACT_PRELU * 1000 + LOSS_MARGIN * 100 + SM_SOFTMIN * 10 + BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f));
+	clcnn_context_close(ctx);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -218,6 +308,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, memo_collision_is_not_a_hit);
 	tcase_add_test(tc, cache_entry_holds_and_checks_the_key);
+	tcase_add_test(tc, headers_are_the_prelude_of_every_program);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
