@@ -26,13 +26,6 @@
 #define FSTORE(v, p) (*(p) = (v))
 #endif
 
-inline float bn_hsum8(float8 v)
-{
-	float4 a = v.lo + v.hi;
-	float2 b = a.lo + a.hi;
-	return b.x + b.y;
-}
-
 /* Mean and sum of squared deviations of each plane: part[2p], part[2p + 1]. */
 __kernel void bn_plane_stats(__global const float *x, __global float *part, int planes)
 {
@@ -44,7 +37,7 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 	int i = 0;
 	for (; i + 8 <= S; i += 8)
 		acc += vload8(0, xp + i);
-	float sum = bn_hsum8(acc);
+	float sum = clcnn_hsum8(acc);
 	for (; i < S; i++)
 		sum += xp[i];
 	float mean = sum / (float)S;
@@ -53,7 +46,7 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 		float8 d = vload8(0, xp + i) - m8;
 		acc2 = fma(d, d, acc2);
 	}
-	float m2 = bn_hsum8(acc2);
+	float m2 = clcnn_hsum8(acc2);
 	for (; i < S; i++) {
 		float d = xp[i] - mean;
 		m2 = fma(d, d, m2);
@@ -170,7 +163,7 @@ __kernel void bn_plane_grad(__global const float *x, __global const float *dy, _
 		a += g;
 		bsum = fma(g, vload8(0, xp + i) - m8, bsum);
 	}
-	float sdy = bn_hsum8(a), sdyx = bn_hsum8(bsum);
+	float sdy = clcnn_hsum8(a), sdyx = clcnn_hsum8(bsum);
 	for (; i < S; i++) {
 		sdy += gp[i];
 		sdyx = fma(gp[i], xp[i] - mean, sdyx);

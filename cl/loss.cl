@@ -133,6 +133,21 @@ __kernel void elem_backward(__global const float *a, __global const float *b, __
 #define CE 0
 #endif
 
+#if CE
+/* log sum_c exp(x_c) over the NCLASS logits at stride S, shifted by their max so that exp cannot
+ * overflow (cls_loss and cls_backward must agree to the bit). */
+inline float cls_logsumexp(__global const float *xs, int S)
+{
+	float m = xs[0];
+	for (int c = 1; c < NCLASS; c++)
+		m = fmax(m, xs[c * S]);
+	float se = 0.0f;
+	for (int c = 0; c < NCLASS; c++)
+		se += exp(xs[c * S] - m);
+	return m + log(se);
+}
+#endif
+
 /* Loss of sample q = (n, s); *wt receives its target's weight (0 when ignored). A target that is
  * neither ignore_index nor a class index gives NaN (PyTorch raises; a kernel can only mark it). */
 inline float cls_loss(__global const float *x, __global const float *t, __global const float *w, int hasw,
@@ -150,13 +165,7 @@ inline float cls_loss(__global const float *x, __global const float *t, __global
 	float wk = hasw ? w[k] : 1.0f;
 	*wt = wk;
 #if CE
-	float m = xs[0];
-	for (int c = 1; c < NCLASS; c++)
-		m = fmax(m, xs[c * S]);
-	float se = 0.0f;
-	for (int c = 0; c < NCLASS; c++)
-		se += exp(xs[c * S] - m);
-	float lse = m + log(se), l = -wk * (xs[k * S] - lse);
+	float lse = cls_logsumexp(xs, S), l = -wk * (xs[k * S] - lse);
 	if (eps > 0.0f) {
 		float sm = 0.0f;
 		for (int c = 0; c < NCLASS; c++)
@@ -222,13 +231,7 @@ __kernel void cls_backward(__global const float *x, __global const float *t, __g
 	float g = mode == LOSS_GRAD_PER_SAMPLE ? gout[q] : mode == LOSS_GRAD_SUM ? gout[0] : gout[0] / state[0];
 	float wk = hasw ? w[k] : 1.0f;
 #if CE
-	float m = xs[0];
-	for (int c = 1; c < NCLASS; c++)
-		m = fmax(m, xs[c * S]);
-	float se = 0.0f;
-	for (int c = 0; c < NCLASS; c++)
-		se += exp(xs[c * S] - m);
-	float lse = m + log(se), a = (1.0f - eps) * wk * g, b = eps / NCLASS * g;
+	float lse = cls_logsumexp(xs, S), a = (1.0f - eps) * wk * g, b = eps / NCLASS * g;
 	/* d/dx_c of (1-eps) * -w_k logp_k + eps/C * -sum_j w_j logp_j with logp = x - lse */
 	for (int c = 0; c < NCLASS; c++) {
 		float p = exp(xs[c * S] - lse);

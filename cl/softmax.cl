@@ -4,18 +4,9 @@
  * one row and vectorises along it (ragged last chunk padded with -inf). Fixed-order passes: max, then
  * sum of e = exp(x - max) with e parked in the destination, then the result from e (one exp each). */
 
-#ifndef VW
-#define VW 16
-#endif
 #ifndef MODE
 #define MODE SM_SOFTMAX
 #endif
-
-#define SM_CAT_(a, b) a##b
-#define SM_CAT(a, b) SM_CAT_(a, b)
-#define VT SM_CAT(float, VW)
-#define VLOAD SM_CAT(vload, VW)
-#define VSTORE SM_CAT(vstore, VW)
 
 /* softmin is softmax of -x */
 #if MODE == SM_SOFTMIN
