@@ -1,36 +1,14 @@
 /* Element-wise activations on flat float32 arrays: a work-item maps VW consecutive elements with
  * vloadVW/vstoreVW (one AVX-512 register on POCL); the last one takes the ragged tail through a
- * private buffer, so every function is written once, for VT. ACT (-D) picks the function; p0, p1
- * are its float arguments (slope, beta/threshold, alpha, min/max). prelu reads its slope per element
- * from w (dim 1 of NCHW planes of `inner` floats) and reduces its weight gradient in two fixed-order
- * passes (partial sums per plane chunk, then per weight), so results are deterministic. */
+ * private buffer, so every function is written once, for VT. ACT (-D, an id of activation.h) picks
+ * the function; p0, p1 are its float arguments (slope, beta/threshold, alpha, min/max). prelu reads
+ * its slope per element from w (dim 1 of NCHW planes of `inner` floats) and reduces its weight
+ * gradient in two fixed-order passes (partial sums per plane chunk, then per weight), so results
+ * are deterministic. */
 
-#ifndef VW
-#define VW 16
-#endif
 #ifndef ACT
-#define ACT 0
+#define ACT ACT_SIGMOID
 #endif
-
-#define ACT_CAT_(a, b) a##b
-#define ACT_CAT(a, b) ACT_CAT_(a, b)
-#define VT ACT_CAT(float, VW)
-#define VLOAD ACT_CAT(vload, VW)
-#define VSTORE ACT_CAT(vstore, VW)
-
-/* Must match enum act_id in src/ops/activation.c. */
-#define ACT_SIGMOID 0
-#define ACT_TANH 1
-#define ACT_RELU 2
-#define ACT_LEAKY_RELU 3
-#define ACT_SOFTPLUS 4
-#define ACT_LOGSIGMOID 5
-#define ACT_ELU 6
-#define ACT_GELU 7
-#define ACT_GELU_TANH 8
-#define ACT_SILU 9
-#define ACT_HARDTANH 10
-#define ACT_PRELU 11
 
 /* exp(-|x|) never overflows, so neither branch does. */
 inline VT act_sigmoid(VT x)

@@ -26,13 +26,6 @@
 #define FSTORE(v, p) (*(p) = (v))
 #endif
 
-inline float bn_hsum8(float8 v)
-{
-	float4 a = v.lo + v.hi;
-	float2 b = a.lo + a.hi;
-	return b.x + b.y;
-}
-
 /* Mean and sum of squared deviations of each plane: part[2p], part[2p + 1]. */
 __kernel void bn_plane_stats(__global const float *x, __global float *part, int planes)
 {
@@ -44,7 +37,7 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 	int i = 0;
 	for (; i + 8 <= S; i += 8)
 		acc += vload8(0, xp + i);
-	float sum = bn_hsum8(acc);
+	float sum = clcnn_hsum8(acc);
 	for (; i < S; i++)
 		sum += xp[i];
 	float mean = sum / (float)S;
@@ -53,7 +46,7 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 		float8 d = vload8(0, xp + i) - m8;
 		acc2 = fma(d, d, acc2);
 	}
-	float m2 = bn_hsum8(acc2);
+	float m2 = clcnn_hsum8(acc2);
 	for (; i < S; i++) {
 		float d = xp[i] - mean;
 		m2 = fma(d, d, m2);
@@ -63,9 +56,9 @@ __kernel void bn_plane_stats(__global const float *x, __global float *part, int 
 }
 
 /*
- * Per channel: the statistics to normalise with -> state. mode 0: running statistics; 1: batch
- * statistics; 2: batch statistics and update of the running ones with momentum (< 0: cumulative
- * average, factor 1 / (num_batches_tracked + 1); bn_normalize increments the counter afterwards).
+ * Per channel: the statistics to normalise with -> state. mode (batchnorm.h): the running statistics,
+ * the batch's, or the batch's and update of the running ones with momentum (< 0: cumulative average,
+ * factor 1 / (num_batches_tracked + 1); bn_normalize increments the counter afterwards).
  */
 __kernel void bn_channel_stats(__global const float *x, __global const float *part, __global float *state,
 			       __global float *rmean, __global float *rvar, __global const float *nbt, int n,
@@ -75,7 +68,7 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 	if (c >= C)
 		return;
 	fvec mean, var;
-	if (mode == 0) {
+	if (mode == BN_STATS_RUNNING) {
 		mean = FLOAD(rmean + c);
 		var = FLOAD(rvar + c);
 	} else {
@@ -101,7 +94,7 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 #endif
 		float m = (float)n * (float)S;
 		var = m2 / m;
-		if (mode == 2) {
+		if (mode == BN_STATS_UPDATE) {
 			float f = momentum < 0.0f ? 1.0f / (nbt[0] + 1.0f) : momentum;
 			FSTORE((1.0f - f) * FLOAD(rmean + c) + f * mean, rmean + c);
 			FSTORE((1.0f - f) * FLOAD(rvar + c) + f * (m2 / (m - 1.0f)), rvar + c);
@@ -170,7 +163,7 @@ __kernel void bn_plane_grad(__global const float *x, __global const float *dy, _
 		a += g;
 		bsum = fma(g, vload8(0, xp + i) - m8, bsum);
 	}
-	float sdy = bn_hsum8(a), sdyx = bn_hsum8(bsum);
+	float sdy = clcnn_hsum8(a), sdyx = clcnn_hsum8(bsum);
 	for (; i < S; i++) {
 		sdy += gp[i];
 		sdyx = fma(gp[i], xp[i] - mean, sdyx);

@@ -1,5 +1,81 @@
-/* Prelude of every program: helpers shared by all layer families.
- * Layout is NCHW float32; kernels index with int (buffers stay below 2^31 elements). */
+/* Prelude of every program (after the cl/ headers): the macros, reductions and helpers that layer
+ * families share. Layout is NCHW float32; kernels index with int (buffers stay below 2^31 elements). */
+
+/* ---------------------------------------------------------------- macros the families share */
+
+/* Token pasting after expansion, so that CLCNN_CAT(float, VW) names float16 when VW is 16. */
+#define CLCNN_CAT_(a, b) a##b
+#define CLCNN_CAT(a, b) CLCNN_CAT_(a, b)
+
+/* Vector width along the unit-stride dimension (-DVW): 16 fills an AVX-512 register, 8 an AVX2
+ * one; VT is VW floats, with its loads and stores. */
+#ifndef VW
+#define VW 16
+#endif
+#define VT CLCNN_CAT(float, VW)
+#define VLOAD CLCNN_CAT(vload, VW)
+#define VSTORE CLCNN_CAT(vstore, VW)
+
+/* Register tile of one work-item of the GEMM-like kernels (gemm.cl, convgemm.cl): TM rows x TNV
+ * vectors of VW columns (TM * TNV accumulators). */
+#ifndef TM
+#define TM 6
+#endif
+#ifndef TNV
+#define TNV 4
+#endif
+#define TN (TNV * VW)
+
+/* POCL 3.1 compiles mad() to a separate multiply and add and does not define FP_FAST_FMAF, so the
+ * host passes HW_FMA from CL_DEVICE_SINGLE_FP_CONFIG; fma() without hardware would be a libcall. */
+#if defined(FP_FAST_FMAF) || HW_FMA
+#define CLCNN_FMA(a, b, c) fma(a, b, c)
+#else
+#define CLCNN_FMA(a, b, c) mad(a, b, c)
+#endif
+
+/*
+ * Register tiles: CLCNN_TILE declares T acc[rows][cols] zeroed; CLCNN_TILE_STEP is one rank-1 step
+ * of a VT tile, acc[i][v] += a_i * b[v], with a_i an expression of the row index i (a scalar
+ * broadcast to VT: a memory broadcast on AVX-512); CLCNN_TILE_STORE stores vector (i, v) of a VT
+ * tile at dst, an expression of i and v, where row_ok and col_ok hold. Every loop unrolls so that
+ * acc stays in registers (indices are constants after unrolling).
+ */
+#define CLCNN_TILE(T, acc, rows, cols)                                                                       \
+	T acc[rows][cols];                                                                                   \
+	_Pragma("unroll") for (int i = 0; i < (rows); i++)                                                    \
+		_Pragma("unroll") for (int v = 0; v < (cols); v++) acc[i][v] = (T)(0.0f)
+#define CLCNN_TILE_STEP(acc, rows, cols, a_i, b)                                                             \
+	_Pragma("unroll") for (int i = 0; i < (rows); i++)                                                    \
+	{                                                                                                    \
+		const VT tile_a = (VT)(a_i);                                                                 \
+		_Pragma("unroll") for (int v = 0; v < (cols); v++) acc[i][v] = CLCNN_FMA(tile_a, (b)[v], acc[i][v]); \
+	}
+#define CLCNN_TILE_STORE(acc, rows, cols, row_ok, col_ok, dst)                                              \
+	_Pragma("unroll") for (int i = 0; i < (rows); i++)                                                    \
+		_Pragma("unroll") for (int v = 0; v < (cols); v++) if ((row_ok) && (col_ok)) VSTORE(acc[i][v], 0, dst)
+
+/* ---------------------------------------------------------------- reductions */
+
+/* Sums of a vector's lanes as a fixed tree (halves added, then halves of that...): the same order
+ * wherever it is used, so results do not depend on which kernel reduced. VHSUM: for VT. */
+inline float clcnn_hsum2(float2 v)
+{
+	return v.x + v.y;
+}
+inline float clcnn_hsum4(float4 v)
+{
+	return clcnn_hsum2(v.lo + v.hi);
+}
+inline float clcnn_hsum8(float8 v)
+{
+	return clcnn_hsum4(v.lo + v.hi);
+}
+inline float clcnn_hsum16(float16 v)
+{
+	return clcnn_hsum8(v.lo + v.hi);
+}
+#define VHSUM CLCNN_CAT(clcnn_hsum, VW)
 
 /* Counter-based RNG shared with the C reference (clcnn_uniform in src/ops/op.c): a 32-bit hash of (seed, index). */
 inline uint clcnn_hash32(uint x)

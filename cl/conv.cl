@@ -173,10 +173,7 @@ inline float conv_plane_sum(__global const float *p)
 	int i = 0;
 	for (; i + 16 <= OP; i += 16)
 		v += vload16(0, p + i);
-	float8 h8 = v.lo + v.hi;
-	float4 h4 = h8.lo + h8.hi;
-	float2 h2 = h4.lo + h4.hi;
-	float s = h2.x + h2.y;
+	float s = clcnn_hsum16(v);
 	for (; i < OP; i++)
 		s += p[i];
 	return s;

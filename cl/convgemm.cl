@@ -7,27 +7,7 @@
  * dot product along q (split in slices, partial sums added in a fixed order). LANES_*: the batch in the
  * vector lanes instead (VW images per lane group, no dropped columns). Kernel CONVGEMM_<NAME> / LANES_<NAME>. */
 
-#define CG_CAT_(a, b) a##b
-#define CG_CAT(a, b) CG_CAT_(a, b)
-
-#ifndef VW
-#define VW 16
-#endif
-#ifndef TM
-#define TM 6
-#endif
-#ifndef TNV
-#define TNV 4
-#endif
-#define TN (TNV * VW)
-#define VT CG_CAT(float, VW)
-#define VLOAD CG_CAT(vload, VW)
-#define VSTORE CG_CAT(vstore, VW)
-#if HW_FMA
-#define CG_FMA(a, b, c) fma(a, b, c)
-#else
-#define CG_FMA(a, b, c) mad(a, b, c)
-#endif
+/* VW and the register tile TM x TNV (TN columns): common.cl. */
 
 /* Geometry: kernel, dilation, FLIP, channels per group in (CGI) and out (CGO), all output channels
  * (COUT), the valid output (OH x OW), the padded layout (WP, RPI) and the offset of tap (0, 0) of
@@ -76,6 +56,45 @@
 /* the weight position that multiplies tap (ky, kx) */
 #define WPOS(ky, kx) (FLIP ? (KH - 1 - (ky)) * KW + (KW - 1 - (kx)) : (ky) * KW + (kx))
 
+/* Loops over the taps (ky, kx), unrolled: the body sees both as constants. */
+#define FOR_TAPS _Pragma("unroll") for (int ky = 0; ky < KH; ky++) _Pragma("unroll") for (int kx = 0; kx < KW; kx++)
+
+/*
+ * One input channel ci of the forward kernels (convgemm_fwd, lanes_fwd): per tap, the TNV vectors
+ * load_v (an expression of ky, kx and v) against the TM weights of that tap. The channel loop
+ * around it stays rolled: 9 taps x TM x TNV FMAs per channel is body enough, and unrolling the
+ * channels too overflows the instruction caches.
+ */
+#define FWD_CHANNEL(ci, load_v)                                               \
+	FOR_TAPS                                                              \
+	{                                                                     \
+		VT bv[TNV];                                                   \
+		_Pragma("unroll") for (int v = 0; v < TNV; v++) bv[v] = load_v; \
+		const int k = (ci) * KHW + WPOS(ky, kx);                      \
+		CLCNN_TILE_STEP(acc, TM, TNV, ap[i][k], bv);                  \
+	}
+
+/*
+ * The weight gradient kernels (convgemm_bwd_w, lanes_bwd_w): one step, the TMW gradient vectors a[]
+ * against the input vector at x_at (an expression of the tap ky, kx) into acc[i][tap]; and the
+ * store of the tile below part_of_row, each sum reduced to a float, for rows below CGO.
+ */
+#define BWD_W_STEP(x_at)                                                              \
+	FOR_TAPS                                                                      \
+	{                                                                             \
+		const VT b = VLOAD(0, x_at);                                          \
+		_Pragma("unroll") for (int i = 0; i < TMW; i++) acc[i][ky * KW + kx] = \
+			CLCNN_FMA(a[i], b, acc[i][ky * KW + kx]);                     \
+	}
+#define BWD_W_STORE(part_of_row)                                                              \
+	_Pragma("unroll") for (int i = 0; i < TMW; i++)                                       \
+	{                                                                                     \
+		if (row0 + i >= CGO)                                                          \
+			continue;                                                             \
+		__global float *d = (part_of_row) + ((grp * CGO + row0 + i) * CGI + ci) * KHW; \
+		FOR_TAPS d[WPOS(ky, kx)] = VHSUM(acc[i][ky * KW + kx]);                      \
+	}
+
 /*
  * y[n0+n][grp*CGO + row][oy][ox] = (bias +) sum over ci < CGI, taps of w[grp*CGO + row][ci][tap] * copy.
  * Work-item (x, y, grp): rows x*TM.. (clamped, not stored past CGO), columns y*TN..; dimension 0 walks the
@@ -94,37 +113,11 @@ __kernel void convgemm_fwd(__global const float *xp, int xp_off, int cs, __globa
 #pragma unroll
 	for (int i = 0; i < TM; i++)
 		ap[i] = w + w_off + (grp * CGO + min(row0 + i, CGO - 1)) * (CGI * KHW);
-	VT acc[TM][TNV];
-#pragma unroll
-	for (int i = 0; i < TM; i++)
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			acc[i][v] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TM, TNV);
 	const __global float *bp = xp + xp_off + grp * CGI * cs + col0 + XOFF;
-	/* not unrolled: 9 taps x TM x TNV FMAs per channel is body enough, and unrolling the channels too
-	 * overflows the instruction caches */
 #pragma unroll 1
-	for (int ci = 0; ci < CGI; ci++, bp += cs) {
-#pragma unroll
-		for (int ky = 0; ky < KH; ky++) {
-#pragma unroll
-			for (int kx = 0; kx < KW; kx++) {
-				const __global float *b = bp + ky * DH * WP + kx * DW;
-				VT bv[TNV];
-#pragma unroll
-				for (int v = 0; v < TNV; v++)
-					bv[v] = VLOAD(v, b);
-				const int k = ci * KHW + WPOS(ky, kx);
-#pragma unroll
-				for (int i = 0; i < TM; i++) {
-					const VT a = (VT)(ap[i][k]);
-#pragma unroll
-					for (int v = 0; v < TNV; v++)
-						acc[i][v] = CG_FMA(a, bv[v], acc[i][v]);
-				}
-			}
-		}
-	}
+	for (int ci = 0; ci < CGI; ci++, bp += cs)
+		FWD_CHANNEL(ci, VLOAD(v, bp + ky * DH * WP + kx * DW));
 	/* each padded row the tile touches: its valid run of columns, copied with the bias */
 	const int r0 = col0 / WP, r1 = (col0 + TN - 1) / WP;
 #pragma unroll
@@ -159,9 +152,9 @@ __kernel void convgemm_fwd(__global const float *xp, int xp_off, int cs, __globa
  * columns one by one: K is too short. Global (nb*OH).
  */
 #ifdef CONVGEMM_SHALLOW
-#define ST CG_CAT(float, SV)
-#define SLOAD CG_CAT(vload, SV)
-#define SSTORE CG_CAT(vstore, SV)
+#define ST CLCNN_CAT(float, SV)
+#define SLOAD CLCNN_CAT(vload, SV)
+#define SSTORE CLCNN_CAT(vstore, SV)
 __kernel void convgemm_shallow(__global const float *xp, int cs, __global const float *w, __global const float *bias,
 			       int has_bias, __global float *y, int n0, int nb)
 {
@@ -176,21 +169,13 @@ __kernel void convgemm_shallow(__global const float *xp, int cs, __global const 
 		ST t[CGI * KHW];
 #pragma unroll
 		for (int ci = 0; ci < CGI; ci++)
-#pragma unroll
-			for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-				for (int kx = 0; kx < KW; kx++)
-					t[(ci * KH + ky) * KW + kx] = SLOAD(0, row + ci * cs + ky * DH * WP + kx * DW + o0);
+			FOR_TAPS t[(ci * KH + ky) * KW + kx] = SLOAD(0, row + ci * cs + ky * DH * WP + kx * DW + o0);
 		for (int o = 0; o < COUT; o++) {
 			const __global float *wo = w + o * (CGI * KHW);
 			ST acc = (ST)(has_bias ? bias[o] : 0.0f);
 #pragma unroll
 			for (int ci = 0; ci < CGI; ci++)
-#pragma unroll
-				for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-					for (int kx = 0; kx < KW; kx++)
-						acc = CG_FMA((ST)(wo[ci * KHW + WPOS(ky, kx)]), t[(ci * KH + ky) * KW + kx], acc);
+				FOR_TAPS acc = CLCNN_FMA((ST)(wo[ci * KHW + WPOS(ky, kx)]), t[(ci * KH + ky) * KW + kx], acc);
 			SSTORE(acc, 0, yp + o * OP + o0);
 		}
 	}
@@ -283,18 +268,6 @@ __kernel void convgemm_wt(__global const float *w, __global float *wt, int wt_of
 #ifndef TMW
 #define TMW 3
 #endif
-inline float cg_hsum(VT v)
-{
-#if VW == 16
-	float8 h = v.lo + v.hi;
-#else
-	float8 h = v;
-#endif
-	float4 f = h.lo + h.hi;
-	float2 d = f.lo + f.hi;
-	return d.x + d.y;
-}
-
 __kernel void convgemm_bwd_w(__global const float *gy, int gy_off, int gy_cs, __global const float *xp, int cs,
 			     __global float *part, int part_off, int slice, int q_end, int groups)
 {
@@ -308,39 +281,15 @@ __kernel void convgemm_bwd_w(__global const float *gy, int gy_off, int gy_cs, __
 	for (int i = 0; i < TMW; i++)
 		gp[i] = gy + (grp * CGO + min(row0 + i, CGO - 1)) * gy_cs + gy_off;
 	const __global float *xq = xp + (grp * CGI + ci) * cs + XOFF;
-	VT acc[TMW][KHW];
-#pragma unroll
-	for (int i = 0; i < TMW; i++)
-#pragma unroll
-		for (int t = 0; t < KHW; t++)
-			acc[i][t] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TMW, KHW);
 	for (int q = q0; q < q1; q += VW) {
 		VT a[TMW];
 #pragma unroll
 		for (int i = 0; i < TMW; i++)
 			a[i] = VLOAD(0, gp[i] + q);
-#pragma unroll
-		for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-			for (int kx = 0; kx < KW; kx++) {
-				const VT b = VLOAD(0, xq + q + ky * DH * WP + kx * DW);
-#pragma unroll
-				for (int i = 0; i < TMW; i++)
-					acc[i][ky * KW + kx] = CG_FMA(a[i], b, acc[i][ky * KW + kx]);
-			}
+		BWD_W_STEP(xq + q + ky * DH * WP + kx * DW);
 	}
-	__global float *pp = part + part_off + s * (groups * CGO * CGI * KHW);
-#pragma unroll
-	for (int i = 0; i < TMW; i++) {
-		if (row0 + i >= CGO)
-			continue;
-		__global float *d = pp + ((grp * CGO + row0 + i) * CGI + ci) * KHW;
-#pragma unroll
-		for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-			for (int kx = 0; kx < KW; kx++)
-				d[WPOS(ky, kx)] = cg_hsum(acc[i][ky * KW + kx]);
-	}
+	BWD_W_STORE(part + part_off + s * (groups * CGO * CGI * KHW));
 }
 #endif
 
@@ -395,35 +344,17 @@ __kernel void convgemm_bwd_wt(__global const float *gy, int gy_off, int gy_cs, _
 		const int ky = tap / KW, kx = tap - ky * KW;
 		bp[v] = xt + (XOFF + ky * DH * WP + kx * DW) * CIP + ci;
 	}
-	VT acc[TM][TNV];
-#pragma unroll
-	for (int i = 0; i < TM; i++)
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			acc[i][v] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TM, TNV);
 	for (int q = q0; q < q1; q++) {
 		VT b[TNV];
 #pragma unroll
 		for (int v = 0; v < TNV; v++)
 			b[v] = VLOAD(0, bp[v] + q * CIP);
-#pragma unroll
-		for (int i = 0; i < TM; i++) {
-			const VT a = (VT)(ap[i][q]);
-#pragma unroll
-			for (int v = 0; v < TNV; v++)
-				acc[i][v] = CG_FMA(a, b[v], acc[i][v]);
-		}
+		CLCNN_TILE_STEP(acc, TM, TNV, ap[i][q], b);
 	}
 	__global float *pp = part + part_off + s * (COUT * KHW * CIP);
-#pragma unroll
-	for (int i = 0; i < TM; i++) {
-		if (row0 + i >= COUT)
-			continue;
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			if (col0 + v * VW < KHW * CIP)
-				VSTORE(acc[i][v], 0, pp + (row0 + i) * (KHW * CIP) + col0 + v * VW);
-	}
+	CLCNN_TILE_STORE(acc, TM, TNV, row0 + i < COUT, col0 + v * VW < KHW * CIP,
+			 pp + (row0 + i) * (KHW * CIP) + col0 + v * VW);
 }
 #endif
 
@@ -507,7 +438,7 @@ __kernel void lanes_in(__global const float *src, __global float *dst, int dst_o
 #pragma unroll
 	for (int l = 0; l < VW; l++)
 		rows[l] = src + (((n0 + gl * VW + min(l, nl - 1)) * C + c) * SH + iy) * SW;
-	const CG_CAT(int, VW) live = LANE_IDS < nl;
+	const CLCNN_CAT(int, VW) live = LANE_IDS < nl;
 	for (int hx = 0; hx < PL; hx++)
 		VSTORE((VT)(0.0f), 0, d + hx * VW);
 	for (int ix = 0; ix < SW; ix++)
@@ -561,45 +492,12 @@ __kernel void lanes_fwd(__global const float *xb, int xb_off, __global const flo
 		const int p = min(p0 + v, OP - 1), oy = p / OW, ox = p - oy * OW;
 		bp[v] = xb + xb_off + (((gl * CIN + grp * CGI) * HP + oy) * WP + ox) * VW;
 	}
-	VT acc[TM][TNV];
-#pragma unroll
-	for (int i = 0; i < TM; i++)
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			acc[i][v] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TM, TNV);
 #pragma unroll 1
-	for (int ci = 0; ci < CGI; ci++) {
-		const int cbase = ci * (HP * WP * VW);
-#pragma unroll
-		for (int ky = 0; ky < KH; ky++) {
-#pragma unroll
-			for (int kx = 0; kx < KW; kx++) {
-				const int off = cbase + (ky * DH * WP + kx * DW) * VW;
-				VT bv[TNV];
-#pragma unroll
-				for (int v = 0; v < TNV; v++)
-					bv[v] = VLOAD(0, bp[v] + off);
-				const int k = ci * KHW + WPOS(ky, kx);
-#pragma unroll
-				for (int i = 0; i < TM; i++) {
-					const VT a = (VT)(ap[i][k]);
-#pragma unroll
-					for (int v = 0; v < TNV; v++)
-						acc[i][v] = CG_FMA(a, bv[v], acc[i][v]);
-				}
-			}
-		}
-	}
-#pragma unroll
-	for (int i = 0; i < TM; i++) {
-		if (row0 + i >= CGO)
-			continue;
-		__global float *d = out + out_off + ((gl * COUT + grp * CGO + row0 + i) * OP) * VW;
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			if (p0 + v < OP)
-				VSTORE(acc[i][v], 0, d + (p0 + v) * VW);
-	}
+	for (int ci = 0; ci < CGI; ci++)
+		FWD_CHANNEL(ci, VLOAD(0, bp[v] + ci * (HP * WP * VW) + (ky * DH * WP + kx * DW) * VW));
+	CLCNN_TILE_STORE(acc, TM, TNV, row0 + i < CGO, p0 + v < OP,
+			 out + out_off + ((gl * COUT + grp * CGO + row0 + i) * OP) * VW + (p0 + v) * VW);
 }
 #endif
 
@@ -613,18 +511,6 @@ __kernel void lanes_fwd(__global const float *xb, int xb_off, __global const flo
 #ifndef TMW
 #define TMW 3
 #endif
-inline float lanes_hsum(VT v)
-{
-#if VW == 16
-	float8 h = v.lo + v.hi;
-#else
-	float8 h = v;
-#endif
-	float4 f = h.lo + h.hi;
-	float2 d = f.lo + f.hi;
-	return d.x + d.y;
-}
-
 __kernel void lanes_bwd_w(__global const float *gy, int gy_off, __global const float *xb, int xb_off,
 			  __global float *part, int part_off, int groups)
 {
@@ -637,40 +523,16 @@ __kernel void lanes_bwd_w(__global const float *gy, int gy_off, __global const f
 	for (int i = 0; i < TMW; i++)
 		gp[i] = gy + gy_off + ((gl * COUT + grp * CGO + min(row0 + i, CGO - 1)) * GHP + GPT) * (GWP * VW) + GPL * VW;
 	const __global float *xq = xb + xb_off + ((gl * CIN + grp * CGI + ci) * HP) * (WP * VW);
-	VT acc[TMW][KHW];
-#pragma unroll
-	for (int i = 0; i < TMW; i++)
-#pragma unroll
-		for (int t = 0; t < KHW; t++)
-			acc[i][t] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TMW, KHW);
 	for (int oy = 0; oy < OH; oy++) {
 		for (int ox = 0; ox < OW; ox++) {
 			VT a[TMW];
 #pragma unroll
 			for (int i = 0; i < TMW; i++)
 				a[i] = VLOAD(0, gp[i] + (oy * GWP + ox) * VW);
-#pragma unroll
-			for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-				for (int kx = 0; kx < KW; kx++) {
-					const VT b = VLOAD(0, xq + ((oy + ky * DH) * WP + ox + kx * DW) * VW);
-#pragma unroll
-					for (int i = 0; i < TMW; i++)
-						acc[i][ky * KW + kx] = CG_FMA(a[i], b, acc[i][ky * KW + kx]);
-				}
+			BWD_W_STEP(xq + ((oy + ky * DH) * WP + ox + kx * DW) * VW);
 		}
 	}
-	__global float *pp = part + part_off + gl * (groups * CGO * CGI * KHW);
-#pragma unroll
-	for (int i = 0; i < TMW; i++) {
-		if (row0 + i >= CGO)
-			continue;
-		__global float *d = pp + ((grp * CGO + row0 + i) * CGI + ci) * KHW;
-#pragma unroll
-		for (int ky = 0; ky < KH; ky++)
-#pragma unroll
-			for (int kx = 0; kx < KW; kx++)
-				d[WPOS(ky, kx)] = lanes_hsum(acc[i][ky * KW + kx]);
-	}
+	BWD_W_STORE(part + part_off + gl * (groups * CGO * CGI * KHW));
 }
 #endif

@@ -6,22 +6,9 @@
  * The host defines GEMM_KERNEL_<NAME> to compile only the kernel it launches: POCL compiles every
  * kernel of a program once more when the binary is saved, and the GPU kernel is slow to compile there. */
 
-#define GEMM_CAT_(a, b) a##b
-#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
-
 /* ---------------------------------------------------------------- CPU dialect (POCL) */
 
-/* Vector width along the unit-stride dimension: 16 fills an AVX-512 register, 8 an AVX2 one. */
-#ifndef VW
-#define VW 16
-#endif
-/* Register tile of one work-item: TM rows x TNV vectors of VW columns (TM * TNV accumulators). */
-#ifndef TM
-#define TM 6
-#endif
-#ifndef TNV
-#define TNV 4
-#endif
+/* VW and the register tile TM x TNV (TN columns): common.cl. */
 /* op(A) = A^T: A is stored k x m, so the TM values of one k step are adjacent. */
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -30,29 +17,19 @@
 #ifndef STORE_T
 #define STORE_T 0
 #endif
+/* One k step of gemm_cpu's tile: the TM values of op(A) at k = p against the TNV vectors b. */
+#define GEMM_CPU_STEP(p) CLCNN_TILE_STEP(acc, TM, TNV, TRANS_A ? ap[i][(p) * lda] : ap[i][(p)], b)
 
-/* POCL 3.1 compiles mad() to a separate multiply and add and does not define FP_FAST_FMAF, so the
- * host passes GEMM_HW_FMA from CL_DEVICE_SINGLE_FP_CONFIG; fma() without hardware would be a libcall. */
-#if defined(FP_FAST_FMAF) || GEMM_HW_FMA
-#define GEMM_FMA(a, b, c) fma(a, b, c)
-#else
-#define GEMM_FMA(a, b, c) mad(a, b, c)
-#endif
-
-#define VT GEMM_CAT(float, VW)
-#define VLOAD GEMM_CAT(vload, VW)
-#define VSTORE GEMM_CAT(vstore, VW)
-#define TN (TNV * VW)
-
-/* acc[i][v] += a_i * b[v] for one k step; a_i are scalar loads that become memory broadcasts. */
-#define GEMM_CPU_STEP(p)                                                                     \
-	do {                                                                                 \
-		_Pragma("unroll") for (int i = 0; i < TM; i++)                               \
-		{                                                                            \
-			const VT a = (VT)(TRANS_A ? ap[i][(p) * lda] : ap[i][(p)]);           \
-			_Pragma("unroll") for (int v = 0; v < TNV; v++) acc[i][v] = GEMM_FMA(a, b[v], acc[i][v]); \
-		}                                                                            \
-	} while (0)
+/* The arguments of every GEMM kernel but gemm_naive, and the move to batch entry z = global id 2. */
+#define GEMM_PARAMS                                                                                   \
+	int M, int N, int K, float alpha, __global const float *A, int offA, int lda, int strideA,   \
+		__global const float *B, int offB, int ldb, int strideB, float beta, __global float *C, \
+		int offC, int ldc, int strideC
+#define GEMM_BATCH_ENTRY()                         \
+	const int z = get_global_id(2);            \
+	A += offA + z * strideA;                   \
+	B += offB + z * strideB;                   \
+	C += offC + z * strideC
 
 /*
  * Work-item (x, y, z) owns rows [x*TM, x*TM+TM) and columns [y*TN, y*TN+TN) of batch entry z.
@@ -61,18 +38,13 @@
  * Rows past M read row M-1 (clamped, never stored) so the hot loop has no row test.
  */
 #ifdef GEMM_KERNEL_CPU
-__kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A, int offA, int lda,
-		       int strideA, __global const float *B, int offB, int ldb, int strideB, float beta,
-		       __global float *C, int offC, int ldc, int strideC)
+__kernel void gemm_cpu(GEMM_PARAMS)
 {
 	const int row0 = get_global_id(0) * TM;
 	const int col0 = get_global_id(1) * TN;
 	if (row0 >= M || col0 >= N)
 		return;
-	const int z = get_global_id(2);
-	A += offA + z * strideA;
-	B += offB + z * strideB;
-	C += offC + z * strideC;
+	GEMM_BATCH_ENTRY();
 
 	const __global float *ap[TM];
 #pragma unroll
@@ -80,12 +52,7 @@ __kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A
 		const int r = min(row0 + i, M - 1);
 		ap[i] = TRANS_A ? A + r : A + r * lda;
 	}
-	VT acc[TM][TNV];
-#pragma unroll
-	for (int i = 0; i < TM; i++)
-#pragma unroll
-		for (int v = 0; v < TNV; v++)
-			acc[i][v] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, TM, TNV);
 
 	const __global float *bp = B + col0;
 	if (col0 + TN <= N) {
@@ -168,36 +135,19 @@ __kernel void gemm_cpu(int M, int N, int K, float alpha, __global const float *A
 #define DN 4
 #endif
 
-inline float gemm_hsum(VT v)
-{
-#if VW == 16
-	float8 h = v.lo + v.hi;
-#else
-	float8 h = v;
-#endif
-	float4 q = h.lo + h.hi;
-	float2 d = q.lo + q.hi;
-	return d.x + d.y;
-}
-
 /*
  * A * B^T with A m x k and B n x k: both operands are contiguous along k, so vectors run along k
  * and each work-item keeps DM x DN vector partial sums, reduced once at the end.
  * Needs no workspace, so it serves when transposing an operand is not worth it or not possible.
  */
 #ifdef GEMM_KERNEL_CPU_DOT
-__kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const float *A, int offA, int lda,
-			   int strideA, __global const float *B, int offB, int ldb, int strideB, float beta,
-			   __global float *C, int offC, int ldc, int strideC)
+__kernel void gemm_cpu_dot(GEMM_PARAMS)
 {
 	const int row0 = get_global_id(0) * DM;
 	const int col0 = get_global_id(1) * DN;
 	if (row0 >= M || col0 >= N)
 		return;
-	const int z = get_global_id(2);
-	A += offA + z * strideA;
-	B += offB + z * strideB;
-	C += offC + z * strideC;
+	GEMM_BATCH_ENTRY();
 	const __global float *ap[DM], *bp[DN];
 #pragma unroll
 	for (int i = 0; i < DM; i++)
@@ -205,12 +155,7 @@ __kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const floa
 #pragma unroll
 	for (int j = 0; j < DN; j++)
 		bp[j] = B + min(col0 + j, N - 1) * ldb;
-	VT acc[DM][DN];
-#pragma unroll
-	for (int i = 0; i < DM; i++)
-#pragma unroll
-		for (int j = 0; j < DN; j++)
-			acc[i][j] = (VT)(0.0f);
+	CLCNN_TILE(VT, acc, DM, DN);
 	const int kv = K / VW * VW;
 	for (int p = 0; p < kv; p += VW) {
 		VT a[DM];
@@ -222,7 +167,7 @@ __kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const floa
 			const VT b = VLOAD(0, bp[j] + p);
 #pragma unroll
 			for (int i = 0; i < DM; i++)
-				acc[i][j] = GEMM_FMA(a[i], b, acc[i][j]);
+				acc[i][j] = CLCNN_FMA(a[i], b, acc[i][j]);
 		}
 	}
 	const int rows = min(DM, M - row0);
@@ -231,9 +176,9 @@ __kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const floa
 	for (int i = 0; i < DM; i++) {
 #pragma unroll
 		for (int j = 0; j < DN; j++) {
-			float s = gemm_hsum(acc[i][j]);
+			float s = VHSUM(acc[i][j]);
 			for (int p = kv; p < K; p++)
-				s = GEMM_FMA(ap[i][p], bp[j][p], s);
+				s = CLCNN_FMA(ap[i][p], bp[j][p], s);
 			if (i < rows && j < cols) {
 				__global float *c = C + (row0 + i) * ldc + col0 + j;
 				*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
@@ -276,25 +221,15 @@ __kernel void gemm_cpu_dot(int M, int N, int K, float alpha, __global const floa
  */
 #ifdef GEMM_KERNEL_GPU
 __kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1))) void
-gemm_gpu(int M, int N, int K, float alpha, __global const float *A, int offA, int lda, int strideA,
-	 __global const float *B, int offB, int ldb, int strideB, float beta, __global float *C, int offC,
-	 int ldc, int strideC)
+gemm_gpu(GEMM_PARAMS)
 {
 	__local float As[TSK][TSM + 1];
 	__local float Bs[TSK][TSN + 1];
 	const int tx = get_local_id(0), ty = get_local_id(1);
 	const int tid = ty * RTSN + tx;
 	const int row0 = get_group_id(1) * TSM, col0 = get_group_id(0) * TSN;
-	const int z = get_global_id(2);
-	A += offA + z * strideA;
-	B += offB + z * strideB;
-	C += offC + z * strideC;
-	float acc[WPTM][WPTN];
-#pragma unroll
-	for (int wm = 0; wm < WPTM; wm++)
-#pragma unroll
-		for (int wn = 0; wn < WPTN; wn++)
-			acc[wm][wn] = 0.0f;
+	GEMM_BATCH_ENTRY();
+	CLCNN_TILE(float, acc, WPTM, WPTN);
 
 	for (int t = 0; t < K; t += TSK) {
 		for (int idx = tid; idx < TSK * TSM; idx += GPU_THREADS) {

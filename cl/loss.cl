@@ -1,15 +1,8 @@
-/* Losses. Elementwise losses (-DLOSS=1..6) read flat inputs; class losses (-DNCLASS=C, -DCE=0|1)
+/* Losses. Elementwise losses (-DLOSS=LOSS_* of loss.h) read flat inputs; class losses (-DNCLASS=C, -DCE=0|1)
  * read logits/log-probabilities (N, C, S) with S the flattened spatial dims and targets (N, S) of
  * class indices stored as floats; triplet (-DDIM=D, -DPNORM=1|2|0 for general p) reads (N, D).
  * One work-item per element or sample. Reductions are deterministic: each work-item of a *_partial
  * kernel sums one contiguous chunk in order, then loss_finish adds the partials in one work-item. */
-
-#define LOSS_MSE 1
-#define LOSS_L1 2
-#define LOSS_SMOOTH_L1 3
-#define LOSS_BCE 4
-#define LOSS_BCE_LOGITS 5
-#define LOSS_MARGIN 6
 
 /* out[0] = sum(part) / div, or a weighted mean: sum(part[0..np)) / sum(part[np..2np)), keeping the
  * total weight in state[0] for backward. */
@@ -140,6 +133,21 @@ __kernel void elem_backward(__global const float *a, __global const float *b, __
 #define CE 0
 #endif
 
+#if CE
+/* log sum_c exp(x_c) over the NCLASS logits at stride S, shifted by their max so that exp cannot
+ * overflow (cls_loss and cls_backward must agree to the bit). */
+inline float cls_logsumexp(__global const float *xs, int S)
+{
+	float m = xs[0];
+	for (int c = 1; c < NCLASS; c++)
+		m = fmax(m, xs[c * S]);
+	float se = 0.0f;
+	for (int c = 0; c < NCLASS; c++)
+		se += exp(xs[c * S] - m);
+	return m + log(se);
+}
+#endif
+
 /* Loss of sample q = (n, s); *wt receives its target's weight (0 when ignored). A target that is
  * neither ignore_index nor a class index gives NaN (PyTorch raises; a kernel can only mark it). */
 inline float cls_loss(__global const float *x, __global const float *t, __global const float *w, int hasw,
@@ -157,13 +165,7 @@ inline float cls_loss(__global const float *x, __global const float *t, __global
 	float wk = hasw ? w[k] : 1.0f;
 	*wt = wk;
 #if CE
-	float m = xs[0];
-	for (int c = 1; c < NCLASS; c++)
-		m = fmax(m, xs[c * S]);
-	float se = 0.0f;
-	for (int c = 0; c < NCLASS; c++)
-		se += exp(xs[c * S] - m);
-	float lse = m + log(se), l = -wk * (xs[k * S] - lse);
+	float lse = cls_logsumexp(xs, S), l = -wk * (xs[k * S] - lse);
 	if (eps > 0.0f) {
 		float sm = 0.0f;
 		for (int c = 0; c < NCLASS; c++)
@@ -202,8 +204,8 @@ __kernel void cls_partial(__global const float *x, __global const float *t, __gl
 	part[np + g] = ws;
 }
 
-/* mode 0: grad_out per sample (none), 1: scalar (sum), 2: scalar / total weight in state[0] (mean).
- * wsum is the sum of all class weights (C without weights). Writes every class of sample q. */
+/* mode (LOSS_GRAD_* of loss.h): grad_out per sample (none), a scalar (sum), or a scalar over the total
+ * weight in state[0] (mean). wsum is the sum of all class weights (C without weights). Writes every class of sample q. */
 __kernel void cls_backward(__global const float *x, __global const float *t, __global const float *w, int hasw,
 			   int ignore, float eps, float wsum, __global const float *gout, int mode,
 			   __global const float *state, __global float *gx, int ns, int S)
@@ -226,16 +228,10 @@ __kernel void cls_backward(__global const float *x, __global const float *t, __g
 		return;
 	}
 	int k = (int)tf;
-	float g = mode == 0 ? gout[q] : mode == 1 ? gout[0] : gout[0] / state[0];
+	float g = mode == LOSS_GRAD_PER_SAMPLE ? gout[q] : mode == LOSS_GRAD_SUM ? gout[0] : gout[0] / state[0];
 	float wk = hasw ? w[k] : 1.0f;
 #if CE
-	float m = xs[0];
-	for (int c = 1; c < NCLASS; c++)
-		m = fmax(m, xs[c * S]);
-	float se = 0.0f;
-	for (int c = 0; c < NCLASS; c++)
-		se += exp(xs[c * S] - m);
-	float lse = m + log(se), a = (1.0f - eps) * wk * g, b = eps / NCLASS * g;
+	float lse = cls_logsumexp(xs, S), a = (1.0f - eps) * wk * g, b = eps / NCLASS * g;
 	/* d/dx_c of (1-eps) * -w_k logp_k + eps/C * -sum_j w_j logp_j with logp = x - lse */
 	for (int c = 0; c < NCLASS; c++) {
 		float p = exp(xs[c * S] - lse);

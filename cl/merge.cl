@@ -14,25 +14,12 @@ __kernel void merge_add(__global const float *a0, __global const float *a1, __gl
 	int i = get_global_id(0);
 	if (i >= n)
 		return;
+	/* unrolled with constant indices: the unused inputs are never read */
+	__global const float *const a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
 	float s = a0[i] + a1[i];
-#if NIN > 2
-	s += a2[i];
-#endif
-#if NIN > 3
-	s += a3[i];
-#endif
-#if NIN > 4
-	s += a4[i];
-#endif
-#if NIN > 5
-	s += a5[i];
-#endif
-#if NIN > 6
-	s += a6[i];
-#endif
-#if NIN > 7
-	s += a7[i];
-#endif
+#pragma unroll
+	for (int k = 2; k < NIN; k++)
+		s += a[k][i];
 	y[i] = s;
 }
 

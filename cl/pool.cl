@@ -59,21 +59,19 @@
 #define POOL_NWR (((KH - 1) * DH) / SH + 1)
 #define POOL_NWC (((KW - 1) * DW) / SW + 1)
 
-#define POOL_CAT_(a, b) a##b
-#define POOL_CAT(a, b) POOL_CAT_(a, b)
 #if PV == 1
 #define vf float
 #define vi int
 #define LANES 0
 #define VLOADF(p) (*(p))
 #define VLOADI(p) (*(p))
-#define VSTORE(v, p) (*(p) = (v))
+#define PSTORE(v, p) (*(p) = (v))
 #else
-#define vf POOL_CAT(float, PV)
-#define vi POOL_CAT(int, PV)
-#define VLOADF(p) POOL_CAT(vload, PV)(0, p)
-#define VLOADI(p) POOL_CAT(vload, PV)(0, p)
-#define VSTORE(v, p) POOL_CAT(vstore, PV)(v, 0, p)
+#define vf CLCNN_CAT(float, PV)
+#define vi CLCNN_CAT(int, PV)
+#define VLOADF(p) CLCNN_CAT(vload, PV)(0, p)
+#define VLOADI(p) CLCNN_CAT(vload, PV)(0, p)
+#define PSTORE(v, p) CLCNN_CAT(vstore, PV)(v, 0, p)
 #if PV == 2
 #define LANES ((int2)(0, 1))
 #elif PV == 4
@@ -83,31 +81,24 @@
 #endif
 #endif
 
-/* p[idx] lane by lane (idx in range). */
+/* p[idx] lane by lane (idx in range), for float and int tables. */
+#if PV == 1
+#define GATHER_LANES(p, idx) (p[idx])
+#elif PV == 2
+#define GATHER_LANES(p, idx) (p[idx.s0], p[idx.s1])
+#elif PV == 4
+#define GATHER_LANES(p, idx) (p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3])
+#else
+#define GATHER_LANES(p, idx) (p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3], p[idx.s4], p[idx.s5], p[idx.s6], p[idx.s7])
+#endif
 inline vf gather_f(__global const float *p, vi idx)
 {
-#if PV == 1
-	return p[idx];
-#elif PV == 2
-	return (vf)(p[idx.s0], p[idx.s1]);
-#elif PV == 4
-	return (vf)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3]);
-#else
-	return (vf)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3], p[idx.s4], p[idx.s5], p[idx.s6], p[idx.s7]);
-#endif
+	return (vf)GATHER_LANES(p, idx);
 }
 
 inline vi gather_i(__global const int *p, vi idx)
 {
-#if PV == 1
-	return p[idx];
-#elif PV == 2
-	return (vi)(p[idx.s0], p[idx.s1]);
-#elif PV == 4
-	return (vi)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3]);
-#else
-	return (vi)(p[idx.s0], p[idx.s1], p[idx.s2], p[idx.s3], p[idx.s4], p[idx.s5], p[idx.s6], p[idx.s7]);
-#endif
+	return (vi)GATHER_LANES(p, idx);
 }
 
 /* vload of 2*PV floats */
@@ -164,7 +155,7 @@ inline void store_chunk(vf acc0, vf acc1, __global float *d)
 		 0, d);
 #else
 	(void)acc1;
-	VSTORE(acc0, d);
+	PSTORE(acc0, d);
 #endif
 }
 
@@ -205,8 +196,8 @@ inline void maxpool_chunk(__global const float *xp, int oh, int o, int inside, _
 			bi = select(bi, ih * PIW + col, take);
 		}
 	}
-	VSTORE(best, yp + o);
-	VSTORE(bi, ap + o);
+	PSTORE(best, yp + o);
+	PSTORE(bi, ap + o);
 }
 
 __kernel void maxpool_fwd(__global const float *x, __global float *y, __global int *arg, int rows)
@@ -285,7 +276,7 @@ __kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __g
 #if PV == 1
 #define CONVERT_VF(v) ((float)(v))
 #else
-#define CONVERT_VF(v) POOL_CAT(convert_float, PV)(v)
+#define CONVERT_VF(v) CLCNN_CAT(convert_float, PV)(v)
 #endif
 
 /* PyTorch's divisor of windows (oh, ow): the window clipped to the padded input (count_include_pad),
@@ -324,7 +315,7 @@ inline void avgpool_chunk(__global const float *xp, int oh, int o, int inside, _
 				sum += select((vf)(0.0f), gather_f(row, clamp(col, 0, PIW - 1)), (col >= 0) & (col < PIW));
 		}
 	}
-	VSTORE(sum / avg_divisor(oh, o + LANES), yp + o);
+	PSTORE(sum / avg_divisor(oh, o + LANES), yp + o);
 }
 
 __kernel void avgpool_fwd(__global const float *x, __global float *y, int rows)
@@ -516,11 +507,8 @@ __kernel void global_max_bwd(__global const float *gy, __global const int *arg, 
 /* Padding before / after the input, as in the reference: ((FS-1)/2, ceil((FS-1)/2)). */
 #define BPA ((FS - 1) / 2)
 #define BPB (FS / 2)
-#define PAD_REFLECT 0
-#define PAD_REPLICATE 1
-#define PAD_ZERO 2
 #ifndef PAD_MODE
-#define PAD_MODE PAD_REFLECT
+#define PAD_MODE BLUR_PAD_REFLECT
 #endif
 
 /* Rows of Pascal's triangle divided by 2^(FS-1): exact in float, so the 2-D tap is exact too. */
@@ -539,9 +527,9 @@ inline int blur_src(int q, int n)
 {
 	if (q >= 0 && q < n)
 		return q;
-#if PAD_MODE == PAD_REFLECT
+#if PAD_MODE == BLUR_PAD_REFLECT
 	return q < 0 ? -q : 2 * (n - 1) - q;
-#elif PAD_MODE == PAD_REPLICATE
+#elif PAD_MODE == BLUR_PAD_REPLICATE
 	return q < 0 ? 0 : n - 1;
 #else
 	return -1;
@@ -553,14 +541,14 @@ inline int blur_sources_of(int a, int n, int *q)
 {
 	int c = 0;
 	(void)n;
-#if PAD_MODE == PAD_REPLICATE
+#if PAD_MODE == BLUR_PAD_REPLICATE
 	int lo = a == 0 ? -BPA : a, hi = a == n - 1 ? n - 1 + BPB : a;
 	for (int v = lo; v <= hi; v++)
 		q[c++] = v;
 #else
 	q[c++] = a;
 #endif
-#if PAD_MODE == PAD_REFLECT
+#if PAD_MODE == BLUR_PAD_REFLECT
 	if (a > 0 && a <= BPA)
 		q[c++] = -a;
 	if (a < n - 1 && n - 1 - a <= BPB)

@@ -1,24 +1,15 @@
-/* softmax (MODE 0), logsoftmax (1), softmin (2) over the middle dim of an (outer, L, inner) view.
+/* softmax, logsoftmax, softmin (-DMODE=SM_* of softmax.h) over the middle dim of an (outer, L, inner) view.
  * cols kernels: a work-item owns VW adjacent inner positions (vector loads, stride inner along L;
  * the ragged last chunk goes through a private buffer). rows kernels (inner == 1): a work-item owns
  * one row and vectorises along it (ragged last chunk padded with -inf). Fixed-order passes: max, then
  * sum of e = exp(x - max) with e parked in the destination, then the result from e (one exp each). */
 
-#ifndef VW
-#define VW 16
-#endif
 #ifndef MODE
-#define MODE 0
+#define MODE SM_SOFTMAX
 #endif
-
-#define SM_CAT_(a, b) a##b
-#define SM_CAT(a, b) SM_CAT_(a, b)
-#define VT SM_CAT(float, VW)
-#define VLOAD SM_CAT(vload, VW)
-#define VSTORE SM_CAT(vstore, VW)
 
 /* softmin is softmax of -x */
-#if MODE == 2
+#if MODE == SM_SOFTMIN
 #define SIGN (-1.0f)
 #else
 #define SIGN 1.0f
@@ -98,7 +89,7 @@ __kernel void softmax_cols_forward(__global const float *x, __global float *y, i
 				   int total)
 {
 	SM_COLS_PROLOGUE
-#if MODE == 1
+#if MODE == SM_LOGSOFTMAX
 	for (int k = 0; k < L; k++)
 		s += exp(sm_zload(x + AT(k), lanes) - m);
 	/* (x - m) - log(s) as PyTorch orders it: x - m is exact for nearby values, m + log(s) is not */
@@ -128,7 +119,7 @@ __kernel void softmax_cols_backward(__global const float *x, __global const floa
 		sm_store(e, gx + AT(k), lanes);
 		gsum += sm_load(g + AT(k), lanes);
 	}
-#if MODE == 1
+#if MODE == SM_LOGSOFTMAX
 	for (int k = 0; k < L; k++)
 		sm_store(sm_load(g + AT(k), lanes) - sm_load(gx + AT(k), lanes) / s * gsum, gx + AT(k), lanes);
 #else
@@ -162,7 +153,7 @@ __kernel void softmax_rows_forward(__global const float *x, __global float *y, i
 {
 	SM_ROWS_PROLOGUE
 	__global float *yr = y + r * L;
-#if MODE == 1
+#if MODE == SM_LOGSOFTMAX
 	for (int c = 0; c < L; c += VW)
 		sv += exp(sm_zload(xr + c, CL(c)) - m);
 	float ls = log(sm_hsum(sv));
@@ -194,7 +185,7 @@ __kernel void softmax_rows_backward(__global const float *x, __global const floa
 		gv += sm_load(gr + c, CL(c));
 	}
 	float s = sm_hsum(sv);
-#if MODE == 1
+#if MODE == SM_LOGSOFTMAX
 	float gsum = sm_hsum(gv);
 	for (int c = 0; c < L; c += VW)
 		sm_store(sm_load(gr + c, CL(c)) - sm_load(gxr + c, CL(c)) / s * gsum, gxr + c, CL(c));

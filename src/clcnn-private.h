@@ -22,16 +22,26 @@
 
 #define CLCNN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Key of a memoised program (family, options) or kernel (family, options, name): the parts packed
+ * with their NUL terminators, compared in full; the hash only rejects quickly.
+ */
+struct clcnn_memo_key {
+	uint64_t hash; /* clcnn_memo_hash() of the parts */
+	char *bytes;
+	size_t len;
+};
+
 /* One compiled kernel remembered by (family, options, name). */
 struct clcnn_kernel_entry {
-	uint64_t key;
+	struct clcnn_memo_key key;
 	cl_kernel kernel;
 	struct clcnn_kernel_entry *next;
 };
 
 /* One built program remembered by (family, options). */
 struct clcnn_program_entry {
-	uint64_t key;
+	struct clcnn_memo_key key;
 	cl_program program;
 	struct clcnn_program_entry *next;
 };
@@ -78,17 +88,22 @@ struct clcnn_source {
 extern const struct clcnn_source clcnn_embedded_sources[];
 extern const size_t clcnn_embedded_source_count;
 
-/* Load source of a family into a heap buffer (NUL-terminated). */
-int clcnn_source_load(struct clcnn_context *ctx, const char *family, char **out, size_t *size);
+/* Load a source into a heap buffer (NUL-terminated): a family ("conv" for cl/conv.cl) or a shared
+ * header by its file name ("activation.h"). */
+int clcnn_source_load(struct clcnn_context *ctx, const char *name, char **out, size_t *size);
 
 /* ---- programs and kernels (src/device/program.c) */
 
-/* Build (or fetch from memory / disk cache) common.cl + <family>.cl with options. */
+/* Build (or fetch from memory / disk cache) the cl/ headers + common.cl + <family>.cl with options. */
 int clcnn_program_get(struct clcnn_context *ctx, const char *family, const char *options, cl_program *out,
 		      struct clcnn_build_report *report);
 /* A kernel of that program, memoised in the context (do not release). */
 int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *options, const char *name,
 		     cl_kernel *out);
+/* The bucket hash of a memo key (name NULL for a program); exposed so that tests can force collisions. */
+uint64_t clcnn_memo_hash(const char *family, const char *options, const char *name);
+/* Release every memoised kernel and program of the context. */
+void clcnn_program_memo_free(struct clcnn_context *ctx);
 
 /*
  * Typed kernel arguments. KARG(x) takes an lvalue of type cl_mem, int, cl_uint or float (any other
@@ -134,9 +149,15 @@ int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const siz
 
 /* ---- on-disk binary cache (src/device/cache.c) */
 char *clcnn_cache_resolve_dir(const char *opt_dir);
-int clcnn_cache_load(struct clcnn_context *ctx, uint64_t key, unsigned char **data, size_t *size);
-void clcnn_cache_store(struct clcnn_context *ctx, uint64_t key, const void *data, size_t size);
-/* Generic named blobs beside programs (autotune records): "<dir>/<kind>-<key>.bin". */
+/*
+ * Entries "<dir>/<kind>-<hash of key>.bin" hold the whole key; a load whose stored key differs from
+ * key (a hash collision, or a file written for something else) misses. 0 on a hit.
+ */
+int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
+		     unsigned char **data, size_t *size);
+void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
+		       const void *data, size_t size);
+/* Fixed-size blobs keyed by a 64-bit value (autotune records). */
 int clcnn_cache_load_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, void *data, size_t size);
 void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data,
 			    size_t size);

@@ -1,5 +1,6 @@
 /* Build-time tool: embed the cl/ sources in the library as byte arrays.
- * usage: embed OUTPUT.c FILE.cl...   (the family name is the file's base name without .cl) */
+ * usage: embed OUTPUT.c FILE...   (a FILE.cl is named by its family, the base name without .cl; a
+ * shared header FILE.h by its base name, which program.c prepends to every program) */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,15 +9,15 @@ static void family(const char *path, char *out, size_t n)
 	const char *b = strrchr(path, '/');
 	b = b ? b + 1 : path;
 	snprintf(out, n, "%s", b);
-	char *dot = strrchr(out, '.');
-	if (dot)
-		*dot = 0;
+	size_t len = strlen(out);
+	if (len > 3 && !strcmp(out + len - 3, ".cl"))
+		out[len - 3] = 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: embed OUTPUT.c FILE.cl...\n");
+		fprintf(stderr, "usage: embed OUTPUT.c FILE...\n");
 		return 2;
 	}
 	FILE *o = fopen(argv[1], "w");

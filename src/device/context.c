@@ -101,16 +101,7 @@ void clcnn_context_close(struct clcnn_context *ctx)
 		return;
 	if (ctx->queue)
 		clFinish(ctx->queue);
-	for (struct clcnn_kernel_entry *k = ctx->kernels, *n; k; k = n) {
-		n = k->next;
-		clReleaseKernel(k->kernel);
-		free(k);
-	}
-	for (struct clcnn_program_entry *p = ctx->programs, *n; p; p = n) {
-		n = p->next;
-		clReleaseProgram(p->program);
-		free(p);
-	}
+	clcnn_program_memo_free(ctx);
 	if (ctx->queue)
 		clReleaseCommandQueue(ctx->queue);
 	if (ctx->cl)

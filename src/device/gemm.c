@@ -146,7 +146,7 @@ static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_conf
 	if (tnv > cf->tnv)
 		tnv = cf->tnv;
 	char opts[160];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU -DGEMM_HW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d",
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU -DHW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d",
 		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t);
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu", &kr);
@@ -164,7 +164,7 @@ static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_conf
 static int run_cpu_dot(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
 	char opts[96];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU_DOT -DGEMM_HW_FMA=%d -DVW=%d -DDM=%d -DDN=%d", g->hw_fma, cf->vw,
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU_DOT -DHW_FMA=%d -DVW=%d -DDM=%d -DDN=%d", g->hw_fma, cf->vw,
 		 cf->dm, cf->dn);
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu_dot", &kr);

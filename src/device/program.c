@@ -1,15 +1,25 @@
 /*
- * Programs: common.cl + <family>.cl, specialised by build options, built once per context and
- * remembered in memory; binaries are kept in the on-disk cache keyed by everything that
- * changes the result (sources, options, device, driver, platform, format version).
+ * Programs: the shared headers of cl/ (*.h, the ids the C side includes too) + common.cl +
+ * <family>.cl, specialised by build options, built once per context and remembered in memory by
+ * their exact (family, options); binaries are kept in the on-disk cache under a key that spells out
+ * everything that changes the result (sources, options, device, driver, platform, format version),
+ * stored in the entry and compared on load.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "clcnn-private.h"
 
-#define CLCNN_CACHE_FORMAT 1
+#define CLCNN_CACHE_FORMAT 2
 #define BASE_OPTIONS "-cl-std=CL1.2"
+#define MAX_PARTS 16
+
+/* Headers are embedded under their file name ("activation.h"), families without ".cl". */
+static int is_header(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 2 && !strcmp(name + n - 2, ".h");
+}
 
 const char *const *clcnn_program_families(void)
 {
@@ -17,7 +27,8 @@ const char *const *clcnn_program_families(void)
 	if (!names[0]) {
 		size_t j = 0;
 		for (size_t i = 0; i < clcnn_embedded_source_count && j + 1 < CLCNN_ARRAY_LEN(names); i++)
-			names[j++] = clcnn_embedded_sources[i].name;
+			if (!is_header(clcnn_embedded_sources[i].name))
+				names[j++] = clcnn_embedded_sources[i].name;
 		names[j] = NULL;
 	}
 	return names;
@@ -45,19 +56,19 @@ static int read_file(struct clcnn_context *ctx, const char *path, char **out, si
 	return 0;
 }
 
-int clcnn_source_load(struct clcnn_context *ctx, const char *family, char **out, size_t *size)
+int clcnn_source_load(struct clcnn_context *ctx, const char *name, char **out, size_t *size)
 {
 	if (ctx->opt.kernel_dir) {
 		char path[4096];
-		snprintf(path, sizeof path, "%s/%s.cl", ctx->opt.kernel_dir, family);
+		snprintf(path, sizeof path, "%s/%s%s", ctx->opt.kernel_dir, name, is_header(name) ? "" : ".cl");
 		return read_file(ctx, path, out, size);
 	}
 	for (size_t i = 0; i < clcnn_embedded_source_count; i++) {
 		const struct clcnn_source *s = &clcnn_embedded_sources[i];
-		if (strcmp(s->name, family) == 0) {
+		if (strcmp(s->name, name) == 0) {
 			char *b = malloc(s->size + 1);
 			if (!b)
-				return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of memory loading %s.cl", family);
+				return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of memory loading %s", name);
 			memcpy(b, s->data, s->size);
 			b[s->size] = 0;
 			*out = b;
@@ -65,7 +76,7 @@ int clcnn_source_load(struct clcnn_context *ctx, const char *family, char **out,
 			return 0;
 		}
 	}
-	return clcnn_fail(ctx, CLCNN_ERR_INVALID, "no kernel program family '%s' is embedded", family);
+	return clcnn_fail(ctx, CLCNN_ERR_INVALID, "no kernel program family '%s' is embedded", name);
 }
 
 static void append_build_log(struct clcnn_context *ctx, cl_program p)
@@ -81,34 +92,114 @@ static void append_build_log(struct clcnn_context *ctx, cl_program p)
 	free(log);
 }
 
-/* Load the two sources of a family; the key covers everything that changes the binary. */
-static int load_sources(struct clcnn_context *ctx, const char *family, const char *options, char *src[2],
-			size_t len[2], uint64_t *key)
+/* The parts of one program in compile order, and the cache key that spells them out. */
+struct program_src {
+	size_t n;
+	const char *name[MAX_PARTS];
+	char *text[MAX_PARTS];
+	size_t len[MAX_PARTS];
+	char *key; /* every input of the binary, in full: the cache entry must hold the same */
+	size_t key_len;
+};
+
+static void program_src_free(struct program_src *s)
 {
-	src[0] = src[1] = NULL;
-	int rc = clcnn_source_load(ctx, "common", &src[0], &len[0]);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->text[i]);
+	free(s->key);
+}
+
+static int add_part(struct clcnn_context *ctx, struct program_src *s, const char *name)
+{
+	if (s->n == MAX_PARTS)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "program %s has more than %d parts", name, MAX_PARTS);
+	int rc = clcnn_source_load(ctx, name, &s->text[s->n], &s->len[s->n]);
+	if (!rc)
+		s->name[s->n++] = name;
+	return rc;
+}
+
+static int cache_key(struct clcnn_context *ctx, struct program_src *s, const char *family, const char *options)
+{
+	size_t cap = 0;
+	int bad = clcnn_strcatf(&s->key, &s->key_len, &cap,
+				"clcnn program %d\nfamily %s\noptions %s %s\ndevice %s\ndriver %s\nplatform %s\n",
+				CLCNN_CACHE_FORMAT, family, BASE_OPTIONS, options ? options : "", ctx->info.name,
+				ctx->info.driver_version, ctx->info.platform_version);
+	for (size_t i = 0; i < s->n && !bad; i++)
+		bad = clcnn_strcatf(&s->key, &s->key_len, &cap, "source %s %zu\n%s\n", s->name[i], s->len[i],
+				    s->text[i]);
+	return bad ? clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory") : 0;
+}
+
+/* The headers (in cl/meson.build order), common.cl, then the family's own source. */
+static int load_sources(struct clcnn_context *ctx, const char *family, const char *options, struct program_src *s)
+{
+	memset(s, 0, sizeof *s);
+	int rc = 0;
+	for (size_t i = 0; i < clcnn_embedded_source_count && !rc; i++)
+		if (is_header(clcnn_embedded_sources[i].name))
+			rc = add_part(ctx, s, clcnn_embedded_sources[i].name);
+	if (!rc)
+		rc = add_part(ctx, s, "common");
 	if (!rc && strcmp(family, "common") != 0)
-		rc = clcnn_source_load(ctx, family, &src[1], &len[1]);
-	if (rc) {
-		free(src[0]);
+		rc = add_part(ctx, s, family);
+	if (!rc)
+		rc = cache_key(ctx, s, family, options);
+	if (rc)
+		program_src_free(s);
+	return rc;
+}
+
+static int from_cache(struct clcnn_context *ctx, const struct program_src *s, const char *family, const char *opts,
+		      cl_program *out)
+{
+	unsigned char *bin = NULL;
+	size_t binsize = 0;
+	if (clcnn_cache_load(ctx, "prog", s->key, s->key_len, &bin, &binsize))
+		return -1;
+	const unsigned char *bp = bin;
+	cl_int bstatus, err;
+	cl_program p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &binsize, &bp, &bstatus, &err);
+	free(bin);
+	if (p && clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL) == CL_SUCCESS) {
+		*out = p;
+		return 0;
+	}
+	clcnn_log(ctx, CLCNN_LOG_WARN, "cached binary of %s rejected by the driver; rebuilding", family);
+	if (p)
+		clReleaseProgram(p);
+	return -1;
+}
+
+static void to_cache(struct clcnn_context *ctx, const struct program_src *s, cl_program p)
+{
+	size_t bs = 0;
+	if (!ctx->cache_dir || clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof bs, &bs, NULL) != CL_SUCCESS || !bs)
+		return;
+	unsigned char *b = malloc(bs);
+	if (b && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof b, &b, NULL) == CL_SUCCESS)
+		clcnn_cache_store(ctx, "prog", s->key, s->key_len, b, bs);
+	free(b);
+}
+
+static int compile(struct clcnn_context *ctx, const struct program_src *s, const char *family, const char *opts,
+		   cl_program *out)
+{
+	cl_int err;
+	cl_program p = clCreateProgramWithSource(ctx->cl, (cl_uint)s->n, (const char **)s->text, s->len, &err);
+	if (!p)
+		return clcnn_fail_cl(ctx, err, "clCreateProgramWithSource(%s) failed", family);
+	err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
+	if (err != CL_SUCCESS) {
+		int rc = clcnn_fail(ctx, CLCNN_ERR_BUILD, "building kernel program %s.cl with options '%s' on %s failed: %s (%d)",
+				    family, opts, ctx->info.name, clcnn_cl_error_name(err), (int)err);
+		append_build_log(ctx, p);
+		clReleaseProgram(p);
 		return rc;
 	}
-	if (!src[1]) {
-		src[1] = clcnn_strdup("");
-		len[1] = 0;
-	}
-	uint64_t h = CLCNN_HASH_INIT;
-	unsigned fmt = CLCNN_CACHE_FORMAT;
-	h = clcnn_hash(h, &fmt, sizeof fmt);
-	h = clcnn_hash(h, src[0], len[0]);
-	h = clcnn_hash_str(h, "\x01");
-	h = clcnn_hash(h, src[1], len[1]);
-	h = clcnn_hash_str(h, BASE_OPTIONS);
-	h = clcnn_hash_str(h, options);
-	h = clcnn_hash_str(h, ctx->info.name);
-	h = clcnn_hash_str(h, ctx->info.driver_version);
-	h = clcnn_hash_str(h, ctx->info.platform_version);
-	*key = h;
+	to_cache(ctx, s, p);
+	*out = p;
 	return 0;
 }
 
@@ -116,64 +207,18 @@ static int build(struct clcnn_context *ctx, const char *family, const char *opti
 		 struct clcnn_build_report *report)
 {
 	double t0 = clcnn_now();
-	char *src[2];
-	size_t len[2];
-	uint64_t key;
-	int rc = load_sources(ctx, family, options, src, len, &key);
+	struct program_src s;
+	int rc = load_sources(ctx, family, options, &s);
 	if (rc)
 		return rc;
 	char opts[4096];
 	snprintf(opts, sizeof opts, "%s %s", BASE_OPTIONS, options ? options : "");
-	cl_int err;
-	cl_program p = NULL;
-	unsigned char *bin = NULL;
-	size_t binsize = 0;
-	int hit = 0;
-	if (clcnn_cache_load(ctx, key, &bin, &binsize) == 0) {
-		const unsigned char *bp = bin;
-		cl_int bstatus;
-		p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &binsize, &bp, &bstatus, &err);
-		if (p && clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL) == CL_SUCCESS) {
-			hit = 1;
-		} else {
-			clcnn_log(ctx, CLCNN_LOG_WARN, "cached binary of %s rejected by the driver; rebuilding", family);
-			if (p)
-				clReleaseProgram(p);
-			p = NULL;
-		}
-		free(bin);
-	}
-	if (!p) {
-		const char *srcs[2] = {src[0], src[1]};
-		p = clCreateProgramWithSource(ctx->cl, 2, srcs, len, &err);
-		if (!p) {
-			free(src[0]);
-			free(src[1]);
-			return clcnn_fail_cl(ctx, err, "clCreateProgramWithSource(%s) failed", family);
-		}
-		err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
-		if (err != CL_SUCCESS) {
-			rc = clcnn_fail(ctx, CLCNN_ERR_BUILD, "building kernel program %s.cl with options '%s' on %s failed: %s (%d)",
-					family, opts, ctx->info.name, clcnn_cl_error_name(err), (int)err);
-			append_build_log(ctx, p);
-			clReleaseProgram(p);
-			free(src[0]);
-			free(src[1]);
-			return rc;
-		}
-		if (ctx->cache_dir) {
-			size_t bs = 0;
-			if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof bs, &bs, NULL) == CL_SUCCESS && bs) {
-				unsigned char *b = malloc(bs);
-				if (b && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof b, &b, NULL) == CL_SUCCESS)
-					clcnn_cache_store(ctx, key, b, bs);
-				free(b);
-			}
-		}
-	}
-	free(src[0]);
-	free(src[1]);
-	*out = p;
+	int hit = from_cache(ctx, &s, family, opts, out) == 0;
+	if (!hit)
+		rc = compile(ctx, &s, family, opts, out);
+	program_src_free(&s);
+	if (rc)
+		return rc;
 	if (report) {
 		report->seconds = clcnn_now() - t0;
 		report->cache_hit = hit;
@@ -183,33 +228,86 @@ static int build(struct clcnn_context *ctx, const char *family, const char *opti
 	return 0;
 }
 
-static uint64_t memo_key(const char *family, const char *options)
+/* ---- in-memory memo: the hash only rejects fast, the packed key is compared in full */
+
+uint64_t clcnn_memo_hash(const char *family, const char *options, const char *name)
 {
-	return clcnn_hash_str(clcnn_hash_str(CLCNN_HASH_INIT, family), options ? options : "");
+	uint64_t h = clcnn_hash_str(clcnn_hash_str(CLCNN_HASH_INIT, family), options ? options : "");
+	return name ? clcnn_hash_str(h, name) : h;
+}
+
+/* family NUL options NUL [name NUL]: NUL cannot occur inside a part, so equal bytes = equal parts */
+static char *memo_pack(const char *family, const char *options, const char *name, size_t *len)
+{
+	const char *part[3] = {family, options ? options : "", name};
+	size_t l[3] = {0}, n = 0;
+	for (int i = 0; i < 3 && part[i]; i++)
+		n += l[i] = strlen(part[i]) + 1;
+	char *k = malloc(n);
+	if (!k)
+		return NULL;
+	for (int i = 0, o = 0; i < 3 && part[i]; o += (int)l[i], i++)
+		memcpy(k + o, part[i], l[i]);
+	*len = n;
+	return k;
+}
+
+static int memo_equal(const struct clcnn_memo_key *k, uint64_t hash, const char *family, const char *options,
+		      const char *name)
+{
+	if (k->hash != hash)
+		return 0;
+	const char *part[3] = {family, options ? options : "", name};
+	size_t o = 0;
+	for (int i = 0; i < 3 && part[i]; i++) {
+		size_t l = strlen(part[i]) + 1;
+		if (o + l > k->len || memcmp(k->bytes + o, part[i], l))
+			return 0;
+		o += l;
+	}
+	return o == k->len;
+}
+
+static int memo_set(struct clcnn_context *ctx, struct clcnn_memo_key *k, const char *family, const char *options,
+		    const char *name)
+{
+	k->hash = clcnn_memo_hash(family, options, name);
+	k->bytes = memo_pack(family, options, name, &k->len);
+	return k->bytes ? 0 : clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+}
+
+static struct clcnn_program_entry *program_find(struct clcnn_context *ctx, const char *family, const char *options)
+{
+	uint64_t h = clcnn_memo_hash(family, options, NULL);
+	for (struct clcnn_program_entry *e = ctx->programs; e; e = e->next)
+		if (memo_equal(&e->key, h, family, options, NULL))
+			return e;
+	return NULL;
 }
 
 int clcnn_program_get(struct clcnn_context *ctx, const char *family, const char *options, cl_program *out,
 		      struct clcnn_build_report *report)
 {
-	uint64_t key = memo_key(family, options);
-	for (struct clcnn_program_entry *e = ctx->programs; e; e = e->next)
-		if (e->key == key) {
-			*out = e->program;
-			if (report) {
-				report->seconds = 0;
-				report->cache_hit = 1;
-			}
-			return 0;
+	struct clcnn_program_entry *e = program_find(ctx, family, options);
+	if (e) {
+		*out = e->program;
+		if (report) {
+			report->seconds = 0;
+			report->cache_hit = 1;
 		}
-	struct clcnn_program_entry *e = calloc(1, sizeof *e);
+		return 0;
+	}
+	e = calloc(1, sizeof *e);
 	if (!e)
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
-	int rc = build(ctx, family, options, &e->program, report);
+	int rc = memo_set(ctx, &e->key, family, options, NULL);
+	if (!rc)
+		rc = build(ctx, family, options, &e->program, report);
 	if (rc) {
+		free(e->key.bytes);
 		free(e);
 		return rc;
 	}
-	e->key = key;
 	e->next = ctx->programs;
 	ctx->programs = e;
 	*out = e->program;
@@ -221,23 +319,21 @@ int clcnn_program_build(struct clcnn_context *ctx, const char *family, const cha
 {
 	cl_program p;
 	/* bypass the in-memory memo so that the report is a real measurement */
-	uint64_t key = memo_key(family, options);
-	for (struct clcnn_program_entry *e = ctx->programs; e; e = e->next)
-		if (e->key == key) {
-			int rc = build(ctx, family, options, &p, report);
-			if (!rc)
-				clReleaseProgram(p);
-			return rc;
-		}
+	if (program_find(ctx, family, options)) {
+		int rc = build(ctx, family, options, &p, report);
+		if (!rc)
+			clReleaseProgram(p);
+		return rc;
+	}
 	return clcnn_program_get(ctx, family, options, &p, report);
 }
 
 int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *options, const char *name,
 		     cl_kernel *out)
 {
-	uint64_t key = clcnn_hash_str(memo_key(family, options), name);
+	uint64_t h = clcnn_memo_hash(family, options, name);
 	for (struct clcnn_kernel_entry *e = ctx->kernels; e; e = e->next)
-		if (e->key == key) {
+		if (memo_equal(&e->key, h, family, options, name)) {
 			*out = e->kernel;
 			return 0;
 		}
@@ -245,21 +341,40 @@ int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *
 	int rc = clcnn_program_get(ctx, family, options, &p, NULL);
 	if (rc)
 		return rc;
-	cl_int err;
-	cl_kernel k = clCreateKernel(p, name, &err);
-	if (!k)
-		return clcnn_fail_cl(ctx, err, "kernel %s not found in program %s.cl", name, family);
 	struct clcnn_kernel_entry *e = calloc(1, sizeof *e);
-	if (!e) {
-		clReleaseKernel(k);
+	if (!e || memo_set(ctx, &e->key, family, options, name)) {
+		free(e);
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 	}
-	e->key = key;
-	e->kernel = k;
+	cl_int err;
+	e->kernel = clCreateKernel(p, name, &err);
+	if (!e->kernel) {
+		free(e->key.bytes);
+		free(e);
+		return clcnn_fail_cl(ctx, err, "kernel %s not found in program %s.cl", name, family);
+	}
 	e->next = ctx->kernels;
 	ctx->kernels = e;
-	*out = k;
+	*out = e->kernel;
 	return 0;
+}
+
+void clcnn_program_memo_free(struct clcnn_context *ctx)
+{
+	for (struct clcnn_kernel_entry *k = ctx->kernels, *n; k; k = n) {
+		n = k->next;
+		clReleaseKernel(k->kernel);
+		free(k->key.bytes);
+		free(k);
+	}
+	for (struct clcnn_program_entry *p = ctx->programs, *n; p; p = n) {
+		n = p->next;
+		clReleaseProgram(p->program);
+		free(p->key.bytes);
+		free(p);
+	}
+	ctx->kernels = NULL;
+	ctx->programs = NULL;
 }
 
 int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct clcnn_karg *args, size_t n)

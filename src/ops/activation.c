@@ -1,29 +1,15 @@
 /*
  * Element-wise activations (PyTorch 1.13 names, arguments and defaults). One table row per
  * activation; the device side is one kernel source (cl/activation.cl) specialised by -DACT=<id>,
- * so adding an activation is a row here, a case in act_f/act_df below and the same in the .cl.
+ * so adding an activation is an id in cl/activation.h, a row here, a case in act_f/act_df below and
+ * the same in the .cl.
  * prelu adds a learned weight (shared or per channel, dim 1) and its deterministic reduction.
  */
 #include <math.h>
 #include <string.h>
 
+#include "../../cl/activation.h" /* ACT_*: the kernel ids, shared with the kernels */
 #include "ops/op.h"
-
-/* Kernel ids: must match ACT_* in cl/activation.cl. */
-enum act_id {
-	ACT_SIGMOID,
-	ACT_TANH,
-	ACT_RELU,
-	ACT_LEAKY_RELU,
-	ACT_SOFTPLUS,
-	ACT_LOGSIGMOID,
-	ACT_ELU,
-	ACT_GELU,      /* approximate=none: exact erf form */
-	ACT_GELU_TANH, /* approximate=tanh */
-	ACT_SILU,
-	ACT_HARDTANH,
-	ACT_PRELU,     /* forward is leaky_relu with the slope read from the weight */
-};
 
 struct act_args {
 	double negative_slope;
@@ -38,7 +24,7 @@ struct act_args {
 /* Kernel float arguments p0, p1 of each activation (offsets into act_args; -1: unused). */
 struct act_def {
 	const char *name;
-	enum act_id act;
+	int act; /* ACT_* */
 	int p0, p1;
 };
 
@@ -96,7 +82,7 @@ static const struct act_def *def_of(const struct clcnn_op *op)
 	return &defs[0]; /* unreachable: every class below has a row */
 }
 
-static enum act_id act_of(const struct clcnn_op *op)
+static int act_of(const struct clcnn_op *op)
 {
 	const struct act_def *d = def_of(op);
 	const struct act_args *a = op->args;
@@ -171,7 +157,7 @@ static double sigmoid(double x)
 static const double SQRT_2_OVER_PI = 0.79788456080286535588, GELU_KAPPA = 0.044715;
 
 /* f(x); `slope` is prelu's weight for this element. */
-static double act_f(const struct clcnn_op *op, enum act_id id, double x, double slope)
+static double act_f(const struct clcnn_op *op, int id, double x, double slope)
 {
 	const struct act_args *a = op->args;
 	switch (id) {
@@ -196,7 +182,7 @@ static double act_f(const struct clcnn_op *op, enum act_id id, double x, double 
 }
 
 /* df/dx at x, with PyTorch's choices at the kinks and for NaN (tests/ops/test-activation.c). */
-static double act_df(const struct clcnn_op *op, enum act_id id, double x, double slope)
+static double act_df(const struct clcnn_op *op, int id, double x, double slope)
 {
 	const struct act_args *a = op->args;
 	switch (id) {
@@ -230,7 +216,7 @@ static size_t slope_index(const struct clcnn_op *op, size_t i)
 
 static void ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
 {
-	enum act_id id = act_of(op);
+	int id = act_of(op);
 	size_t n = clcnn_shape_count(&op->out);
 	for (size_t i = 0; i < n; i++) {
 		double slope = id == ACT_PRELU ? io->param[0][slope_index(op, i)] : 0;
@@ -240,7 +226,7 @@ static void ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io
 
 static void ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
 {
-	enum act_id id = act_of(op);
+	int id = act_of(op);
 	size_t n = clcnn_shape_count(&op->out);
 	if (id == ACT_PRELU && io->grad_param[0]) {
 		const struct act_args *a = op->args;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../cl/batchnorm.h" /* BN_STATS_*, shared with the kernels */
 #include "ops/op.h"
 
 struct bn_args {
@@ -275,7 +276,8 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 				  op->cls->name, clcnn_shape_str(&op->in[0], s, sizeof s));
 	bn_options(op, &v, opts, sizeof opts);
 	cl_kernel k;
-	int planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc, mode = update ? 2 : batch;
+	int planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc;
+	int mode = update ? BN_STATS_UPDATE : batch ? BN_STATS_BATCH : BN_STATS_RUNNING;
 	if (batch && v.s > 1) {
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_stats", &k)) ||
 		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(planes))) ||

@@ -10,10 +10,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../cl/pool.h" /* BLUR_PAD_*: the kernel ids, shared with the kernels */
 #include "ops/pool.h"
 
-enum { PAD_REFLECT, PAD_REPLICATE, PAD_ZERO }; /* order of pad_types; cl/pool.cl PAD_MODE */
-static const char *const pad_types[] = {"reflect", "replicate", "zero", NULL};
+static const char *const pad_types[] = {[BLUR_PAD_REFLECT] = "reflect", [BLUR_PAD_REPLICATE] = "replicate",
+					[BLUR_PAD_ZERO] = "zero", NULL};
 
 #define MAX_FILT 7
 
@@ -84,7 +85,7 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 		return clcnn_op_invalid(err, errlen, "%s: stride must be >= 1, got %d", name, b->s);
 	/* reflection cannot reach further than the plane (PyTorch's ReflectionPad2d rule) */
 	int pad = b->fs / 2;
-	if (b->mode == PAD_REFLECT && (pad >= b->h || pad >= b->w))
+	if (b->mode == BLUR_PAD_REFLECT && (pad >= b->h || pad >= b->w))
 		return clcnn_op_invalid(err, errlen,
 					"%s: reflect padding %d must be smaller than the %s %s %d (use "
 					"pad_type=replicate or zero)",
@@ -135,9 +136,9 @@ static int pad_src(int q, int n, int mode)
 {
 	if (q >= 0 && q < n)
 		return q;
-	if (mode == PAD_REFLECT)
+	if (mode == BLUR_PAD_REFLECT)
 		return q < 0 ? -q : 2 * (n - 1) - q;
-	if (mode == PAD_REPLICATE)
+	if (mode == BLUR_PAD_REPLICATE)
 		return q < 0 ? 0 : n - 1;
 	return -1;
 }

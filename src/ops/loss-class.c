@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../cl/loss.h" /* LOSS_GRAD_*, shared with the kernels */
 #include "ops/loss.h"
 
 struct cls_args {
@@ -232,11 +233,13 @@ static int cls_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		return 0;
 	struct cls_dims d = cls_dims(op);
 	int ns = d.n * d.s, hasw = a->weight.n > 0;
-	int mode = a->reduction == CLCNN_LOSS_NONE ? 0 : a->reduction == CLCNN_LOSS_SUM ? 1 : 2;
+	int mode = a->reduction == CLCNN_LOSS_NONE ? LOSS_GRAD_PER_SAMPLE
+		   : a->reduction == CLCNN_LOSS_SUM ? LOSS_GRAD_SUM
+						    : LOSS_GRAD_MEAN;
 	float eps = is_ce(op) ? (float)a->label_smoothing : 0.0f, wsum = 0.0f;
 	for (int c = 0; c < d.c; c++)
 		wsum += (float)class_weight(a, c);
-	cl_mem w = clcnn_loss_weight(op, io->in[0]), state = mode == 2 ? io->state : io->grad_out;
+	cl_mem w = clcnn_loss_weight(op, io->in[0]), state = mode == LOSS_GRAD_MEAN ? io->state : io->grad_out;
 	char opts[64];
 	cls_options(op, opts, sizeof opts);
 	cl_kernel k;

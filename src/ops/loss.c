@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../cl/loss.h" /* LOSS_*: the kernel ids, shared with the kernels */
 #include "ops/loss.h"
 
 /* ------------------------------------------------------------------ shared machinery */
@@ -119,8 +120,6 @@ double clcnn_loss_grid_value(uint64_t *rng, int odd, double lo, double hi)
 
 /* ------------------------------------------------------------------ elementwise losses */
 
-enum elem_kind { MSE = 1, L1, SMOOTH_L1, BCE, BCE_LOGITS, MARGIN }; /* LOSS_* in cl/loss.cl */
-
 /* One args layout for every elementwise loss: each key table names the fields it uses. */
 struct elem_args {
 	int reduction;
@@ -156,10 +155,16 @@ static const struct clcnn_arg margin_keys[] = {
 
 static int elem_kind_of(const struct clcnn_op *op)
 {
-	static const char *const names[] = {"", "mse_loss", "l1_loss", "smooth_l1_loss", "bce_loss",
-					     "bce_with_logits_loss", "margin_ranking_loss"};
-	for (int i = 1; i < (int)CLCNN_ARRAY_LEN(names); i++)
-		if (!strcmp(op->cls->name, names[i]))
+	static const char *const names[] = {
+		[LOSS_MSE] = "mse_loss",
+		[LOSS_L1] = "l1_loss",
+		[LOSS_SMOOTH_L1] = "smooth_l1_loss",
+		[LOSS_BCE] = "bce_loss",
+		[LOSS_BCE_LOGITS] = "bce_with_logits_loss",
+		[LOSS_MARGIN] = "margin_ranking_loss",
+	};
+	for (int i = 0; i < (int)CLCNN_ARRAY_LEN(names); i++)
+		if (names[i] && !strcmp(op->cls->name, names[i]))
 			return i;
 	return 0;
 }
@@ -178,9 +183,9 @@ static int elem_setup(struct clcnn_op *op, char *err, size_t errlen)
 		return clcnn_op_invalid(err, errlen, "%s: input shapes %s and %s differ", name,
 					clcnn_shape_str(&op->in[0], s0, sizeof s0), clcnn_shape_str(&op->in[1], s1, sizeof s1));
 	int kind = elem_kind_of(op);
-	if (kind == SMOOTH_L1 && !(a->beta >= 0))
+	if (kind == LOSS_SMOOTH_L1 && !(a->beta >= 0))
 		return clcnn_op_invalid(err, errlen, "smooth_l1_loss: beta must be >= 0, got %g", a->beta);
-	if (kind == BCE_LOGITS && a->pos_weight.n > 0) {
+	if (kind == LOSS_BCE_LOGITS && a->pos_weight.n > 0) {
 		int last = op->in[0].ndim ? op->in[0].d[op->in[0].ndim - 1] : 1;
 		if (a->pos_weight.n != 1 && a->pos_weight.n != last)
 			return clcnn_op_invalid(err, errlen,
@@ -189,7 +194,7 @@ static int elem_setup(struct clcnn_op *op, char *err, size_t errlen)
 						clcnn_shape_str(&op->in[0], s0, sizeof s0));
 	}
 	/* margin_ranking_loss's y is a label (+-1), never differentiated */
-	op->nograd_in = kind == MARGIN ? 1u << 2 : 0;
+	op->nograd_in = kind == LOSS_MARGIN ? 1u << 2 : 0;
 	clcnn_loss_reduce_setup(op, a->reduction, op->in[0], clcnn_shape_count(&op->in[0]), 0);
 	return 0;
 }
@@ -197,7 +202,7 @@ static int elem_setup(struct clcnn_op *op, char *err, size_t errlen)
 static int elem_prepare(struct clcnn_op *op)
 {
 	const struct elem_args *a = op->args;
-	return clcnn_loss_prepare_weight(op, elem_kind_of(op) == BCE_LOGITS ? &a->pos_weight : NULL);
+	return clcnn_loss_prepare_weight(op, elem_kind_of(op) == LOSS_BCE_LOGITS ? &a->pos_weight : NULL);
 }
 
 /* Reference loss of element i, written from the PyTorch formulas. */
@@ -205,21 +210,21 @@ static double elem_ref_loss(int kind, const struct elem_args *a, const struct cl
 {
 	double x = io->in[0][i], y = io->in[1][i], d = x - y;
 	switch (kind) {
-	case MSE: return d * d;
-	case L1: return fabs(d);
-	case SMOOTH_L1: return fabs(d) < a->beta ? 0.5 * d * d / a->beta : fabs(d) - 0.5 * a->beta;
-	case BCE: {
+	case LOSS_MSE: return d * d;
+	case LOSS_L1: return fabs(d);
+	case LOSS_SMOOTH_L1: return fabs(d) < a->beta ? 0.5 * d * d / a->beta : fabs(d) - 0.5 * a->beta;
+	case LOSS_BCE: {
 		/* log clamped at -100 (NaN stays NaN), so x = 0 or 1 gives a finite loss */
 		double l1 = log1p(-x), l0 = log(x);
 		return (y - 1) * (l1 < -100 ? -100 : l1) - y * (l0 < -100 ? -100 : l0);
 	}
-	case BCE_LOGITS: {
+	case LOSS_BCE_LOGITS: {
 		int n = a->pos_weight.n;
 		double pw = n ? a->pos_weight.v[n == 1 ? 0 : i % (size_t)n] : 1; /* broadcast along the last dim */
 		double m = x < 0 ? -x : 0;
 		return (1 - y) * x + (1 + (pw - 1) * y) * (log(exp(-m) + exp(-x - m)) + m);
 	}
-	case MARGIN: {
+	case LOSS_MARGIN: {
 		double z = -io->in[2][i] * d + a->margin;
 		return z < 0 ? 0 : z;
 	}
@@ -267,26 +272,26 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 		double x = io->in[0][i], y = io->in[1][i], d = x - y, da = 0, db = 0;
 		double pw = a->pos_weight.n ? a->pos_weight.v[a->pos_weight.n == 1 ? 0 : i % (size_t)a->pos_weight.n] : 1;
 		switch (kind) {
-		case MSE: da = 2 * d * g, db = -da; break;
-		case L1: da = sgn(d) * g, db = -da; break;
-		case SMOOTH_L1:
+		case LOSS_MSE: da = 2 * d * g, db = -da; break;
+		case LOSS_L1: da = sgn(d) * g, db = -da; break;
+		case LOSS_SMOOTH_L1:
 			/* PyTorch tests d <= -beta first: with beta = 0 the gradient at d = 0 is -1, for the
 			 * target too (its gradient is the same function of y - x) */
 			da = smooth_l1_grad(d, a->beta) * g;
 			db = smooth_l1_grad(-d, a->beta) * g;
 			break;
-		case BCE:
+		case LOSS_BCE:
 			da = (x - y) / fmax((1 - x) * x, 1e-12) * g;
 			db = (log1p(-x) - log(x)) * g; /* -logit(x): PyTorch does not clamp this one */
 			break;
-		case BCE_LOGITS: {
+		case LOSS_BCE_LOGITS: {
 			double s = 1 / (1 + exp(-x));
 			da = ((pw * y + 1 - y) * s - pw * y) * g;
 			/* log_sigmoid(-x) - pw * log_sigmoid(x); without pos_weight PyTorch uses -x */
 			db = a->pos_weight.n ? (-softplus(x) + pw * softplus(-x)) * g : -x * g;
 			break;
 		}
-		case MARGIN: {
+		case LOSS_MARGIN: {
 			double yy = io->in[2][i], on = -yy * d + a->margin >= 0 ? 1 : 0;
 			da = -yy * on * g, db = -da;
 			break;
@@ -303,8 +308,8 @@ static int elem_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct elem_args *a = op->args;
 	int kind = elem_kind_of(op), n = (int)clcnn_shape_count(&op->in[0]);
-	int pwlen = kind == BCE_LOGITS ? a->pos_weight.n : 0;
-	float f1 = (float)(kind == MARGIN ? a->margin : a->beta);
+	int pwlen = kind == LOSS_BCE_LOGITS ? a->pos_weight.n : 0;
+	float f1 = (float)(kind == LOSS_MARGIN ? a->margin : a->beta);
 	cl_mem c = op->nin > 2 ? io->in[2] : io->in[0], pw = clcnn_loss_weight(op, io->in[0]);
 	char opts[32];
 	snprintf(opts, sizeof opts, "-DLOSS=%d", kind);
@@ -333,8 +338,8 @@ static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (!want)
 		return 0;
 	int kind = elem_kind_of(op), n = (int)clcnn_shape_count(&op->in[0]);
-	int pwlen = kind == BCE_LOGITS ? a->pos_weight.n : 0, per_elem = a->reduction == CLCNN_LOSS_NONE;
-	float f1 = (float)(kind == MARGIN ? a->margin : a->beta);
+	int pwlen = kind == LOSS_BCE_LOGITS ? a->pos_weight.n : 0, per_elem = a->reduction == CLCNN_LOSS_NONE;
+	float f1 = (float)(kind == LOSS_MARGIN ? a->margin : a->beta);
 	float gdiv = a->reduction == CLCNN_LOSS_MEAN ? (float)n : 1.0f;
 	cl_mem c = op->nin > 2 ? io->in[2] : io->in[0], pw = clcnn_loss_weight(op, io->in[0]);
 	cl_mem ga = io->grad_in[0] ? io->grad_in[0] : io->grad_in[1], gb = io->grad_in[1] ? io->grad_in[1] : ga;
@@ -357,11 +362,11 @@ static void elem_fill(const struct clcnn_op *op, int input, int param, double *x
 	(void)param;
 	int kind = elem_kind_of(op);
 	for (size_t i = 0; i < n; i++) {
-		if (kind == MARGIN && input == 2)
+		if (kind == LOSS_MARGIN && input == 2)
 			x[i] = clcnn_test_uniform(rng, 0, 1) < 0.5 ? -1 : 1;
-		else if (kind == BCE)
+		else if (kind == LOSS_BCE)
 			x[i] = input == 0 ? clcnn_test_uniform(rng, 0.05, 0.95) : clcnn_test_uniform(rng, 0, 1);
-		else if (kind == BCE_LOGITS)
+		else if (kind == LOSS_BCE_LOGITS)
 			x[i] = input == 0 ? clcnn_test_uniform(rng, -3, 3) : clcnn_test_uniform(rng, 0, 1);
 		else
 			x[i] = clcnn_loss_grid_value(rng, input == 1, -1, 1);

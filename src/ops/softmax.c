@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../cl/softmax.h" /* SM_*: the kernel ids, shared with the kernels */
 #include "ops/op.h"
-
-enum sm_mode { SM_SOFTMAX, SM_LOGSOFTMAX, SM_SOFTMIN }; /* MODE in cl/softmax.cl */
 
 struct sm_args {
 	int dim;
@@ -21,7 +20,7 @@ static const struct clcnn_arg sm_keys[] = {
 	{NULL, 0, 0, NULL, NULL, NULL},
 };
 
-static enum sm_mode mode_of(const struct clcnn_op *op)
+static int mode_of(const struct clcnn_op *op)
 {
 	if (!strcmp(op->cls->name, "softmax"))
 		return SM_SOFTMAX;
@@ -56,7 +55,7 @@ static int setup(struct clcnn_op *op, char *err, size_t errlen)
 
 static void ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
 {
-	enum sm_mode mode = mode_of(op);
+	int mode = mode_of(op);
 	double sign = mode == SM_SOFTMIN ? -1 : 1;
 	int outer, len, inner;
 	view(op, &outer, &len, &inner);
@@ -83,7 +82,7 @@ static void ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *i
 {
 	if (!io->grad_in[0])
 		return;
-	enum sm_mode mode = mode_of(op);
+	int mode = mode_of(op);
 	double sign = mode == SM_SOFTMIN ? -1 : 1;
 	int outer, len, inner;
 	view(op, &outer, &len, &inner);

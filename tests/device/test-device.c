@@ -311,6 +311,12 @@ START_TEST(kernel_dir_override_and_build_log)
 {
 	char *dir = test_tmpdir();
 	char path[4200];
+	/* the shared headers are read from the directory too (tests/device/test-program.c) */
+	for (size_t i = 0; i < clcnn_embedded_source_count; i++)
+		if (strstr(clcnn_embedded_sources[i].name, ".h")) {
+			snprintf(path, sizeof path, "%s/%s", dir, clcnn_embedded_sources[i].name);
+			write_file(path, "");
+		}
 	snprintf(path, sizeof path, "%s/common.cl", dir);
 	write_file(path, "__kernel void clcnn_smoke(__global float *o, int n) { int i = get_global_id(0);"
 			 " if (i < n) o[i] = (float)i * 0.5f + 1.0f; }\n"

@@ -71,10 +71,10 @@ START_TEST(broken_kernel_source_reports_build_log)
 {
 	char *dir = test_tmpdir();
 	char path[4200], cmd[8600];
-	/* every real source, with the activation family broken */
+	/* every real source (families and shared headers), with the activation family broken */
 	const char *src = getenv("CLCNN_KERNEL_SOURCE");
 	ck_assert_msg(src != NULL, "CLCNN_KERNEL_SOURCE (the cl/ folder) is not set");
-	snprintf(cmd, sizeof cmd, "cp %s/*.cl %s/", src, dir);
+	snprintf(cmd, sizeof cmd, "cp %s/*.cl %s/*.h %s/", src, src, dir);
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(path, sizeof path, "%s/activation.cl", dir);
 	write_file(path, "__kernel void clcnn_relu_forward(__global float *x) { x[0] = no_such_variable; }\n");
