@@ -58,7 +58,7 @@ static const struct clcnn_arg conv_keys[] = {
 	 "true convolution: the kernel rotated 180 degrees (PyTorch cross-correlates)"},
 	{"algo", CLCNN_ARG_ENUM, offsetof(struct conv_args, algo), "auto", algo_names,
 	 "device algorithm (overrides CLCNN_CONV_ALGO): auto (timed once per device and shape, remembered in the "
-	 "cache)" CONV_ALGO_NAMES},
+	 "cache)" CONV_ALGO_NAMES " (see Convolution algorithms)"},
 	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
 	 "images per chunk of the im2col, implicit and lanes algorithms (0: each sizes its own)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
