@@ -298,20 +298,7 @@ static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *
 	return rc;
 }
 
-static int im2col_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 1, 0);
-}
-
-static int im2col_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 0, 1);
-}
-
-static int im2col_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 1, 1);
-}
+CONV_BACKWARD_FROM(im2col, im2col_backward_both)
 
 static size_t im2col_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {

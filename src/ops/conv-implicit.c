@@ -333,35 +333,23 @@ static int implicit_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return forward_tiled(op, io, 0);
 }
 
-static int implicit_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+static int implicit_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
-	return backward_tiled(op, io, 1, 0, 0);
+	return backward_tiled(op, io, want_data, want_weights, 0);
 }
-
-static int implicit_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 0, 1, 0);
-}
-
-static int implicit_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 1, 1, 0);
-}
+CONV_BACKWARD_FROM(implicit, implicit_both)
 
 static int narrow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	return forward_tiled(op, io, 1);
 }
 
-static int narrow_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+/* The weight gradient does not use the tile: narrow's is implicit's. */
+static int narrow_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
-	return backward_tiled(op, io, 1, 0, 1);
+	return backward_tiled(op, io, want_data, want_weights, 1);
 }
-
-static int narrow_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 1, 1, 1);
-}
+CONV_BACKWARD_FROM(narrow, narrow_both)
 
 static size_t implicit_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
@@ -414,7 +402,7 @@ CONV_ALGO_DEFINE(shallow, .programs = {"convgemm"}, .applicable = is_shallow, .f
 CONV_ALGO_DEFINE(implicit, .programs = {"convgemm"}, .applicable = is_stride1, .forward = implicit_forward,
 		 .backward_data = implicit_backward_data, .backward_weights = implicit_backward_weights,
 		 .backward = implicit_backward, .scratch_bytes = implicit_scratch);
-/* The same with the narrow register tile (the weight gradient does not use it). */
+/* The same with the narrow register tile. */
 CONV_ALGO_DEFINE(implicit48, .programs = {"convgemm"}, .applicable = is_stride1, .forward = narrow_forward,
-		 .backward_data = narrow_backward_data, .backward_weights = implicit_backward_weights,
+		 .backward_data = narrow_backward_data, .backward_weights = narrow_backward_weights,
 		 .backward = narrow_backward, .scratch_bytes = implicit_scratch);

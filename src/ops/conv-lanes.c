@@ -201,20 +201,7 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 	return rc;
 }
 
-static int lanes_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 1, 0);
-}
-
-static int lanes_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 0, 1);
-}
-
-static int lanes_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 1, 1);
-}
+CONV_BACKWARD_FROM(lanes, lanes_backward_both)
 
 static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {

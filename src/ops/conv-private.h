@@ -76,6 +76,24 @@ struct conv_priv {
 	int nb;                          /* images per im2col chunk */
 };
 
+/*
+ * prefix_backward_data, prefix_backward_weights and prefix_backward (both in one pass) for an
+ * algorithm whose fn(op, io, want_data, want_weights) computes either gradient or both.
+ */
+#define CONV_BACKWARD_FROM(prefix, fn)                                                               \
+	static int prefix##_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)         \
+	{                                                                                             \
+		return fn(op, io, 1, 0);                                                              \
+	}                                                                                             \
+	static int prefix##_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)      \
+	{                                                                                             \
+		return fn(op, io, 0, 1);                                                              \
+	}                                                                                             \
+	static int prefix##_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)              \
+	{                                                                                             \
+		return fn(op, io, 1, 1);                                                              \
+	}
+
 /* Defines clcnn_conv_algo_<name> (in the algorithm's own file) with its name from the list. */
 #define CONV_ALGO_DEFINE(algo_name, ...) \
 	const struct conv_algo clcnn_conv_algo_##algo_name = {.name = #algo_name, __VA_ARGS__}
