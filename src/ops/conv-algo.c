@@ -1,7 +1,8 @@
 /*
- * conv2d device algorithms (cl/conv.cl + the GEMM of src/device/gemm.h). Each one enqueues only: no
- * host sync, no allocation; workspace comes from io->scratch as sized by scratch_bytes(). Every
- * reduction runs in a fixed order (no atomics), so results are reproducible on every device.
+ * conv2d device algorithms direct, im2col, gemm1x1 and depthwise (cl/conv.cl + the GEMM of
+ * src/device/gemm.h), and the bias gradient all algorithms share. Each one enqueues only: no host
+ * sync, no allocation; workspace comes from io->scratch as sized by scratch_bytes(). Every reduction
+ * runs in a fixed order (no atomics), so results are reproducible on every device.
  */
 #include <string.h>
 
@@ -297,20 +298,7 @@ static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *
 	return rc;
 }
 
-static int im2col_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 1, 0);
-}
-
-static int im2col_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 0, 1);
-}
-
-static int im2col_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return im2col_backward_both(op, io, 1, 1);
-}
+CONV_BACKWARD_FROM(im2col, im2col_backward_both)
 
 static size_t im2col_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
@@ -415,41 +403,17 @@ static int depthwise_backward_weights(struct clcnn_op *op, const struct clcnn_de
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
 }
 
-/* ------------------------------------------------------------------ table */
+/* ------------------------------------------------------------------ the algorithms */
 
-static const struct conv_algo algo_direct = {
-	"direct", CONV_ALGO_DIRECT, any_config, direct_forward, direct_backward_data, direct_backward_weights, NULL,
-	direct_scratch,
-};
-static const struct conv_algo algo_im2col = {
-	"im2col", CONV_ALGO_IM2COL, any_config, im2col_forward, im2col_backward_data, im2col_backward_weights,
-	im2col_backward, im2col_scratch,
-};
-static const struct conv_algo algo_gemm1x1 = {
-	"gemm1x1", CONV_ALGO_GEMM1X1, is_1x1, gemm1x1_forward, gemm1x1_backward_data, gemm1x1_backward_weights, NULL,
-	no_scratch,
-};
-static const struct conv_algo algo_depthwise = {
-	"depthwise", CONV_ALGO_DEPTHWISE, is_depthwise, depthwise_forward, depthwise_backward_data,
-	depthwise_backward_weights, NULL, direct_scratch,
-};
-
-const struct conv_algo *const clcnn_conv_algos[] = {&algo_direct, &algo_im2col, &algo_gemm1x1, &algo_depthwise,
-						    &clcnn_conv_algo_implicit, &clcnn_conv_algo_implicit48,
-						    &clcnn_conv_algo_shallow, &clcnn_conv_algo_lanes, NULL};
-
-const struct conv_algo *clcnn_conv_algo_find(const char *name)
-{
-	for (int i = 0; clcnn_conv_algos[i]; i++)
-		if (!strcmp(clcnn_conv_algos[i]->name, name))
-			return clcnn_conv_algos[i];
-	return NULL;
-}
-
-const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id)
-{
-	for (int i = 0; clcnn_conv_algos[i]; i++)
-		if (clcnn_conv_algos[i]->id == id)
-			return clcnn_conv_algos[i];
-	return NULL;
-}
+CONV_ALGO_DEFINE(direct, .programs = {"conv"}, .applicable = any_config, .forward = direct_forward,
+		 .backward_data = direct_backward_data, .backward_weights = direct_backward_weights,
+		 .scratch_bytes = direct_scratch);
+CONV_ALGO_DEFINE(im2col, .programs = {"conv", "gemm"}, .applicable = any_config, .forward = im2col_forward,
+		 .backward_data = im2col_backward_data, .backward_weights = im2col_backward_weights,
+		 .backward = im2col_backward, .scratch_bytes = im2col_scratch);
+CONV_ALGO_DEFINE(gemm1x1, .programs = {"gemm"}, .applicable = is_1x1, .forward = gemm1x1_forward,
+		 .backward_data = gemm1x1_backward_data, .backward_weights = gemm1x1_backward_weights,
+		 .scratch_bytes = no_scratch);
+CONV_ALGO_DEFINE(depthwise, .programs = {"conv"}, .applicable = is_depthwise, .forward = depthwise_forward,
+		 .backward_data = depthwise_backward_data, .backward_weights = depthwise_backward_weights,
+		 .scratch_bytes = direct_scratch);

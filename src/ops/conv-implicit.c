@@ -7,9 +7,7 @@
  * rotated 180 degrees; the weight gradient is a dot product along the columns in slices whose partial sums
  * are added in a fixed order (no atomics: reproducible on every device).
  */
-#include <string.h>
-
-#include "ops/conv-private.h"
+#include "ops/conv-stride1.h"
 
 /* The padded layout of one side (input of forward, or output gradient for the input gradient). */
 struct pad_layout {
@@ -20,35 +18,10 @@ struct pad_layout {
 	int xoff;         /* offset of tap (0, 0) of column 0 in a channel */
 };
 
-/*
- * Register tile of the GEMM kernel: TM rows x TNV vectors of VW columns. Two variants, tuned as two
- * algorithms: 6 x 4 float16 (as the CPU GEMM, gemm.c) and a narrower 7 x 3 that leaves LLVM room to
- * schedule its loads (AVX-512, 32 registers; POCL, ms per call: 32x256x14x14->256 forward 40.5 ->
- * 36.8, 64x64x14x14->128 13.0 -> 11.5, but 32x128x28x28->128 36.4 -> 37.5). With 8-wide vectors
- * (AVX2, 16 registers): 6 x 2 and 4 x 3.
- */
-struct tile {
-	int vw, tm, tnv, hw_fma;
-};
-
-static struct tile tile_of(const struct clcnn_context *ctx, int narrow)
-{
-	cl_uint w = 0;
-	cl_device_fp_config fp = 0;
-	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
-	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-	struct tile t = {w >= 16 ? 16 : 8, 6, w >= 16 ? 4 : 2, (fp & CL_FP_FMA) != 0};
-	if (narrow) {
-		t.tm = t.vw == 16 ? 7 : 4;
-		t.tnv = 3;
-	}
-	return t;
-}
-
 /* Columns of the widest tile: the copies leave that much slack for either variant. */
 static int tile_columns(const struct clcnn_context *ctx)
 {
-	struct tile a = tile_of(ctx, 0), b = tile_of(ctx, 1);
+	struct conv_s1_tile a = clcnn_conv_s1_tile(ctx, 0), b = clcnn_conv_s1_tile(ctx, 1);
 	return a.tnv * a.vw > b.tnv * b.vw ? a.tnv * a.vw : b.tnv * b.vw;
 }
 
@@ -57,34 +30,31 @@ static int max2(int a, int b)
 	return a > b ? a : b;
 }
 
-/* Layout of a source of c channels sh x sw read by a stride-1 convolution with these paddings. */
-static struct pad_layout layout(int c, int sh, int sw, int pt, int pb, int pl, int pr)
+/* Images share their zero rows (gr of them) and rows share their zero columns (one row pitch wp). */
+static struct pad_layout layout(struct conv_s1_side s)
 {
-	struct pad_layout l = {.sh = sh, .sw = sw, .c = c, .pt = pt, .pl = pl};
-	l.gr = max2(pt, pb);
-	l.wp = sw + max2(pl, pr);
-	l.rpi = sh + l.gr;
+	struct pad_layout l = {.sh = s.sh, .sw = s.sw, .c = s.c, .pt = s.pt, .pl = s.pl};
+	l.gr = max2(s.pt, s.pb);
+	l.wp = s.sw + max2(s.pl, s.pr);
+	l.rpi = s.sh + l.gr;
 	/* one row of front slack, then gr zero rows: tap (0,0) of column 0 sits pt rows up, pl left */
-	l.xoff = (1 + l.gr - pt) * l.wp - pl;
+	l.xoff = (1 + l.gr - s.pt) * l.wp - s.pl;
 	return l;
 }
 
 static struct pad_layout fwd_layout(const struct conv_geom *g)
 {
-	return layout(g->cin, g->h, g->w, g->pt, g->pb, g->pl, g->pr);
+	return layout(clcnn_conv_s1_input(g));
 }
 
-/* The input gradient reads the output gradient padded by the taps' reach minus the forward padding. */
 static struct pad_layout bwd_layout(const struct conv_geom *g)
 {
-	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
-	return layout(g->cout, g->ho, g->wo, eh - g->pt, eh - g->pb, ew - g->pl, ew - g->pr);
+	return layout(clcnn_conv_s1_grad_out(g));
 }
 
 static int is_stride1(const struct conv_geom *g)
 {
-	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
-	if (g->sh != 1 || g->sw != 1 || g->pt > eh || g->pb > eh || g->pl > ew || g->pr > ew)
+	if (!clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int */
 	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
@@ -107,17 +77,11 @@ static int channel_stride(const struct conv_geom *g, const struct pad_layout *l,
 	return (int)round_up(reach > data ? reach : data, (size_t)l->wp);
 }
 
-/* Images per chunk: the padded copies of a chunk near 8 MB (the GEMM streams them once). */
-static int chunk_images(const struct conv_geom *g)
+/* Images per chunk (the one policy, conv.c): the padded copies of both sides count. */
+static int chunk_images(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	if (g->chunk > 0)
-		return g->chunk < g->n ? g->chunk : g->n;
 	struct pad_layout f = fwd_layout(g);
-	size_t per = ((size_t)g->cin + g->cout) * f.rpi * f.wp * sizeof(float);
-	size_t nb = per ? ((size_t)8 << 20) / per : 1;
-	if (nb < 1)
-		nb = 1;
-	return nb < (size_t)g->n ? (int)nb : g->n;
+	return clcnn_conv_chunk(ctx, g, ((size_t)g->cin + g->cout) * f.rpi * f.wp * sizeof(float), 1, 0);
 }
 
 /* Column slices of the weight gradient: enough work-items for the cores, slices of >= 4096 columns. */
@@ -130,11 +94,6 @@ static int slices(const struct conv_geom *g, int q)
 	return s < 1 ? 1 : s;
 }
 
-static int kernel(struct clcnn_op *op, const char *opts, const char *name, cl_kernel *k)
-{
-	return clcnn_kernel_get(op->ctx, "convgemm", opts, name, k);
-}
-
 /* Zero-padded channel-major copy of images n0.. (nb) of src into dst + off (l's layout, cs per channel). */
 static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src, cl_mem dst, int off, int cs, int n0,
 		    int nb)
@@ -143,7 +102,7 @@ static int pad_copy(struct clcnn_op *op, const struct pad_layout *l, cl_mem src,
 	snprintf(o, sizeof o, "-DCONVGEMM_PAD -DSH=%d -DSW=%d -DWP=%d -DRPI=%d -DGR=%d -DC=%d", l->sh, l->sw, l->wp,
 		 l->rpi, l->gr, l->c);
 	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_pad", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_pad", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(off), KARG(cs), KARG(n0), KARG(nb));
 	if (rc)
@@ -164,7 +123,7 @@ struct gemm_side {
 static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx, s->narrow);
+	const struct conv_s1_tile t = clcnn_conv_s1_tile(op->ctx, s->narrow);
 	char o[400];
 	snprintf(o, sizeof o,
 		 "-DCONVGEMM_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d "
@@ -172,7 +131,7 @@ static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 		 t.vw, t.tm, t.tnv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, s->flip, s->cgi, s->cgo, s->cgo * g->groups,
 		 s->oh, s->ow, s->l->wp, s->l->rpi, s->l->xoff);
 	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_fwd", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_fwd", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(s->xp), KARG(s->xp_off), KARG(s->cs), KARG(s->w), KARG(s->w_off), KARG(s->bias), KARG(s->has_bias), KARG(s->out), KARG(n0), KARG(nb));
 	if (rc)
@@ -187,7 +146,7 @@ static int forward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, int
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pad_layout l = fwd_layout(g);
-	const int nbmax = chunk_images(g);
+	const int nbmax = chunk_images(op->ctx, g);
 	struct gemm_side s = {.l = &l, .narrow = narrow, .cgi = g->cgi, .cgo = g->cgo, .oh = g->ho, .ow = g->wo, .flip = g->flip,
 			      .xp = io->scratch, .w = io->param[0], .bias = g->bias ? io->param[1] : io->param[0],
 			      .out = io->out, .cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx)),
@@ -228,9 +187,9 @@ static struct bwd_parts bwd_parts(const struct clcnn_context *ctx, const struct 
 {
 	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	struct bwd_parts p;
-	const struct tile t = tile_of(ctx, 1);
+	const struct conv_s1_tile t = clcnn_conv_s1_tile(ctx, 1);
 	int tn = tile_columns(ctx), khw = g->kh * g->kw;
-	p.nbmax = chunk_images(g);
+	p.nbmax = chunk_images(ctx, g);
 	int csf = channel_stride(g, &f, p.nbmax, tn), csb = channel_stride(g, &b, p.nbmax, tn);
 	p.cs = csf > csb ? csf : csb;
 	p.nn = weights_nn(g);
@@ -256,28 +215,12 @@ static struct bwd_parts bwd_parts(const struct clcnn_context *ctx, const struct 
 	return p;
 }
 
-static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, int wt_off)
-{
-	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	char o[128];
-	snprintf(o, sizeof o, "-DCONVGEMM_WT -DKH=%d -DKW=%d -DCGI=%d -DCGO=%d", g->kh, g->kw, g->cgi, g->cgo);
-	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_wt", &k);
-	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(w), KARG(wt), KARG(wt_off));
-	if (rc)
-		return rc;
-	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
-		     local[3] = {8, 1, 1};
-	return clcnn_kernel_run(op->ctx, k, 3, global, local);
-}
-
 /* Weight gradient of one chunk (its copies in scratch): slices, then their fixed-order sum into dW. */
 static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct bwd_parts *p, int nb,
 			 int accumulate)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx, 0);
+	const struct conv_s1_tile t = clcnn_conv_s1_tile(op->ctx, 0);
 	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	const int tmw = t.vw == 16 ? 3 : 2;
 	char o[320];
@@ -290,7 +233,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	int nslices = (qv + slice - 1) / slice;
 	int gy_off = (int)p->dy + (1 + b.gr) * b.wp, cs = p->cs, groups = g->groups, part_off = (int)p->part;
 	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_bwd_w", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_bwd_w", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(cs), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(qv), KARG(groups));
 	if (!rc) {
@@ -299,13 +242,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 		const size_t local[3] = {1, 1, 1};
 		rc = clcnn_kernel_run(op->ctx, k, 3, global, local);
 	}
-	if (rc)
-		return rc;
-	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
-	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
-	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(count), KARG(nslices), KARG(io->grad_param[0]), KARG(accumulate));
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
+	return rc ? rc : clcnn_conv_s1_sum_parts(op, io->scratch, p->part, nslices, io->grad_param[0], accumulate);
 }
 
 /* Pixel-major padded copy of images n0.. of the input into scratch at 0 (cs positions of cip floats). */
@@ -318,7 +255,7 @@ static int padt_copy(struct clcnn_op *op, const struct clcnn_dev_io *io, const s
 		 l.wp, l.rpi, l.gr, l.c, p->cip);
 	cl_kernel k;
 	int off = 0, npos = p->cs;
-	int rc = kernel(op, o, "convgemm_padt", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_padt", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(off), KARG(npos), KARG(n0), KARG(nb));
 	if (rc)
@@ -332,7 +269,7 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 			    int accumulate)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct tile t = tile_of(op->ctx, 1);
+	const struct conv_s1_tile t = clcnn_conv_s1_tile(op->ctx, 1);
 	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	const int khw = g->kh * g->kw, tn = t.tnv * t.vw;
 	char o[400];
@@ -343,7 +280,7 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 	int q = nb * f.rpi * f.wp, slice = (q + p->slices - 1) / p->slices, nslices = (q + slice - 1) / slice;
 	int gy_off = (int)p->dy + (1 + b.gr) * b.wp, cs = p->cs, part_off = (int)p->part;
 	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_bwd_wt", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_bwd_wt", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(q));
 	if (!rc) {
@@ -356,7 +293,7 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 		return rc;
 	snprintf(o, sizeof o, "-DCONVGEMM_SUMT -DKH=%d -DKW=%d -DFLIP=%d -DCOUT=%d -DC=%d -DCIP=%d", g->kh, g->kw,
 		 g->flip, g->cout, g->cin, p->cip);
-	rc = kernel(op, o, "convgemm_sumt", &k);
+	rc = clcnn_conv_s1_kernel(op, o, "convgemm_sumt", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(nslices), KARG(io->grad_param[0]), KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)g->cout * g->cin * khw);
@@ -372,7 +309,7 @@ static int backward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, in
 	struct gemm_side s = {.l = &b, .narrow = narrow, .cgi = g->cgo, .cgo = g->cgi, .oh = g->h, .ow = g->w, .flip = g->flip,
 			      .xp = io->scratch, .xp_off = (int)p.dy, .w = io->scratch, .w_off = (int)p.wt,
 			      .bias = io->scratch, .out = io->grad_in[0], .cs = p.cs, .has_bias = 0};
-	int rc = want_data ? transposed_weights(op, io->param[0], io->scratch, (int)p.wt) : 0;
+	int rc = want_data ? clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = pad_copy(op, &b, io->grad_out, io->scratch, (int)p.dy, p.cs, n0, nb);
@@ -396,42 +333,30 @@ static int implicit_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return forward_tiled(op, io, 0);
 }
 
-static int implicit_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+static int implicit_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
-	return backward_tiled(op, io, 1, 0, 0);
+	return backward_tiled(op, io, want_data, want_weights, 0);
 }
-
-static int implicit_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 0, 1, 0);
-}
-
-static int implicit_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 1, 1, 0);
-}
+CONV_BACKWARD_FROM(implicit, implicit_both)
 
 static int narrow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	return forward_tiled(op, io, 1);
 }
 
-static int narrow_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
+/* The weight gradient does not use the tile: narrow's is implicit's. */
+static int narrow_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
-	return backward_tiled(op, io, 1, 0, 1);
+	return backward_tiled(op, io, want_data, want_weights, 1);
 }
-
-static int narrow_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_tiled(op, io, 1, 1, 1);
-}
+CONV_BACKWARD_FROM(narrow, narrow_both)
 
 static size_t implicit_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
 	(void)nb; /* chunks of its own size */
 	if (dir == CONV_FWD) {
 		struct pad_layout l = fwd_layout(g);
-		return (size_t)g->cin * channel_stride(g, &l, chunk_images(g), tile_columns(ctx)) * sizeof(float);
+		return (size_t)g->cin * channel_stride(g, &l, chunk_images(ctx, g), tile_columns(ctx)) * sizeof(float);
 	}
 	return bwd_parts(ctx, g).end * sizeof(float);
 }
@@ -446,8 +371,8 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pad_layout l = fwd_layout(g);
-	const struct tile t = tile_of(op->ctx, 0);
-	const int nbmax = chunk_images(g), cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx));
+	const struct conv_s1_tile t = clcnn_conv_s1_tile(op->ctx, 0);
+	const int nbmax = chunk_images(op->ctx, g), cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx));
 	const int sv = g->wo >= 16 && t.vw >= 16 ? 16 : g->wo >= 8 ? 8 : 4;
 	cl_mem bias = g->bias ? io->param[1] : io->param[0];
 	int has_bias = g->bias;
@@ -457,7 +382,7 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		 "-DOH=%d -DOW=%d -DWP=%d -DRPI=%d -DXOFF=%d",
 		 sv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cout, g->ho, g->wo, l.wp, l.rpi, l.xoff);
 	cl_kernel k;
-	int rc = kernel(op, o, "convgemm_shallow", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_shallow", &k);
 	for (int n0 = 0; !rc && n0 < g->n; n0 += nbmax) {
 		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
 		rc = pad_copy(op, &l, io->in[0], io->scratch, 0, cs, n0, nb);
@@ -471,18 +396,13 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return rc;
 }
 
-const struct conv_algo clcnn_conv_algo_shallow = {
-	"shallow", CONV_ALGO_SHALLOW, is_shallow, shallow_forward, implicit_backward_data,
-	implicit_backward_weights, implicit_backward, implicit_scratch,
-};
-
-const struct conv_algo clcnn_conv_algo_implicit = {
-	"implicit", CONV_ALGO_IMPLICIT, is_stride1, implicit_forward, implicit_backward_data,
-	implicit_backward_weights, implicit_backward, implicit_scratch,
-};
-
-/* The same with the narrower register tile (the weight gradient does not use it). */
-const struct conv_algo clcnn_conv_algo_implicit48 = {
-	"implicit48", CONV_ALGO_IMPLICIT48, is_stride1, narrow_forward, narrow_backward_data,
-	implicit_backward_weights, narrow_backward, implicit_scratch,
-};
+CONV_ALGO_DEFINE(shallow, .programs = {"convgemm"}, .applicable = is_shallow, .forward = shallow_forward,
+		 .backward_data = implicit_backward_data, .backward_weights = implicit_backward_weights,
+		 .backward = implicit_backward, .scratch_bytes = implicit_scratch);
+CONV_ALGO_DEFINE(implicit, .programs = {"convgemm"}, .applicable = is_stride1, .forward = implicit_forward,
+		 .backward_data = implicit_backward_data, .backward_weights = implicit_backward_weights,
+		 .backward = implicit_backward, .scratch_bytes = implicit_scratch);
+/* The same with the narrow register tile. */
+CONV_ALGO_DEFINE(implicit48, .programs = {"convgemm"}, .applicable = is_stride1, .forward = narrow_forward,
+		 .backward_data = narrow_backward_data, .backward_weights = narrow_backward_weights,
+		 .backward = narrow_backward, .scratch_bytes = implicit_scratch);

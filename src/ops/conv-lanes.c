@@ -7,50 +7,37 @@
  * same kernel over the padded output gradient with the weights transposed and rotated (as implicit);
  * the weight gradient sums over pixels and lanes per lane group, then over the groups in order.
  */
-#include "ops/conv-private.h"
+#include "ops/conv-stride1.h"
 
-struct lanes_tile {
-	int vw, tm, tnv, hw_fma;
-};
-
-/* 7 x 3 accumulators (see implicit48), the lane group = the vector width. */
-static struct lanes_tile tile(const struct clcnn_context *ctx)
-{
-	cl_uint w = 0;
-	cl_device_fp_config fp = 0;
-	clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
-	clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-	struct lanes_tile t = {w >= 16 ? 16 : 8, w >= 16 ? 7 : 4, 3, (fp & CL_FP_FMA) != 0};
-	return t;
-}
-
-/* One padded side: c channels of sh x sw read with paddings pt, pb, pl, pr. */
+/* A padded side as lanes lays it out: every image keeps its own zero border, hp x wp. */
 struct side {
 	int c, sh, sw, pt, pl, hp, wp;
 };
 
-static struct side side_of(int c, int sh, int sw, int pt, int pb, int pl, int pr)
+static struct side side_of(struct conv_s1_side s)
 {
-	struct side s = {c, sh, sw, pt, pl, sh + pt + pb, sw + pl + pr};
-	return s;
+	return (struct side){s.c, s.sh, s.sw, s.pt, s.pl, s.sh + s.pt + s.pb, s.sw + s.pl + s.pr};
 }
 
 static struct side in_side(const struct conv_geom *g)
 {
-	return side_of(g->cin, g->h, g->w, g->pt, g->pb, g->pl, g->pr);
+	return side_of(clcnn_conv_s1_input(g));
 }
 
-/* The output gradient as the input gradient's convolution reads it. */
 static struct side gy_side(const struct conv_geom *g)
 {
-	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
-	return side_of(g->cout, g->ho, g->wo, eh - g->pt, eh - g->pb, ew - g->pl, ew - g->pr);
+	return side_of(clcnn_conv_s1_grad_out(g));
+}
+
+/* The lane group is the vector width; the GEMM's tile is the narrow one (see implicit48). */
+static struct conv_s1_tile tile(const struct clcnn_context *ctx)
+{
+	return clcnn_conv_s1_tile(ctx, 1);
 }
 
 static int applicable(const struct conv_geom *g)
 {
-	int eh = (g->kh - 1) * g->dh, ew = (g->kw - 1) * g->dw;
-	if (g->sh != 1 || g->sw != 1 || g->pt > eh || g->pb > eh || g->pl > ew || g->pr > ew)
+	if (!clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int, for a chunk of up to 64 images */
 	struct side a = in_side(g), b = gy_side(g);
@@ -67,19 +54,13 @@ struct parts {
 
 static struct parts parts_of(const struct clcnn_context *ctx, const struct conv_geom *g, int backward)
 {
-	const struct lanes_tile t = tile(ctx);
+	const struct conv_s1_tile t = tile(ctx);
 	struct side a = in_side(g), b = gy_side(g);
 	size_t per_x = (size_t)a.c * a.hp * a.wp, per_gy = backward ? (size_t)b.c * b.hp * b.wp : 0;
 	size_t per_out = backward ? (size_t)g->cin * g->h * g->w : (size_t)g->cout * g->ho * g->wo;
-	size_t per = (per_x + per_gy + per_out) * sizeof(float);
-	/* chunks of whole lane groups, up to 32 MB of copies */
-	size_t vw = (size_t)t.vw, nb = per ? ((size_t)32 << 20) / per / vw * vw : vw;
-	if (nb < vw)
-		nb = vw;
-	if (g->chunk > 0)
-		nb = (size_t)g->chunk;
 	struct parts p;
-	p.nbmax = nb < (size_t)g->n ? (int)nb : g->n;
+	/* the one chunk policy (conv.c), over the copies in and out, in whole lane groups */
+	p.nbmax = clcnn_conv_chunk(ctx, g, (per_x + per_gy + per_out) * sizeof(float), t.vw, 0);
 	p.groups_max = (p.nbmax + t.vw - 1) / t.vw;
 	size_t lanes = (size_t)p.groups_max * t.vw, wc = (size_t)g->cout * g->cgi * g->kh * g->kw;
 	p.xb = 0;
@@ -91,20 +72,15 @@ static struct parts parts_of(const struct clcnn_context *ctx, const struct conv_
 	return p;
 }
 
-static int kernel(struct clcnn_op *op, const char *opts, const char *name, cl_kernel *k)
-{
-	return clcnn_kernel_get(op->ctx, "convgemm", opts, name, k);
-}
-
 static int copy_in(struct clcnn_op *op, const struct side *s, cl_mem src, cl_mem dst, size_t off, int n0, int nb)
 {
-	const struct lanes_tile t = tile(op->ctx);
+	const struct conv_s1_tile t = tile(op->ctx);
 	char o[192];
 	snprintf(o, sizeof o, "-DLANES_IN -DVW=%d -DC=%d -DSH=%d -DSW=%d -DHP=%d -DWP=%d -DPT=%d -DPL=%d", t.vw, s->c,
 		 s->sh, s->sw, s->hp, s->wp, s->pt, s->pl);
 	cl_kernel k;
 	int o32 = (int)off;
-	int rc = kernel(op, o, "lanes_in", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "lanes_in", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(o32), KARG(n0), KARG(nb));
 	if (rc)
@@ -116,12 +92,12 @@ static int copy_in(struct clcnn_op *op, const struct side *s, cl_mem src, cl_mem
 static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off, cl_mem y, cl_mem bias, int has_bias,
 		    int n0, int nb)
 {
-	const struct lanes_tile t = tile(op->ctx);
+	const struct conv_s1_tile t = tile(op->ctx);
 	char o[128];
 	snprintf(o, sizeof o, "-DLANES_OUT -DVW=%d -DCOUT=%d -DOH=%d -DOW=1", t.vw, c, op_);
 	cl_kernel k;
 	int o32 = (int)off;
-	int rc = kernel(op, o, "lanes_out", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "lanes_out", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(o32), KARG(y), KARG(bias), KARG(has_bias), KARG(n0), KARG(nb));
 	if (rc)
@@ -135,7 +111,7 @@ static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int
 		cl_mem w, size_t w_off, cl_mem out, size_t out_off, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct lanes_tile t = tile(op->ctx);
+	const struct conv_s1_tile t = tile(op->ctx);
 	char o[400];
 	snprintf(o, sizeof o,
 		 "-DLANES_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
@@ -144,7 +120,7 @@ static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int
 		 cgo * g->groups, oh, ow, s->hp, s->wp);
 	cl_kernel k;
 	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
-	int rc = kernel(op, o, "lanes_fwd", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "lanes_fwd", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(xb), KARG(xo), KARG(w), KARG(wo), KARG(out), KARG(oo), KARG(groups));
 	if (rc)
@@ -174,29 +150,11 @@ static int lanes_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return rc;
 }
 
-/* The weights of the input gradient: transposed per group and rotated 180 degrees (convgemm_wt). */
-static int transposed_weights(struct clcnn_op *op, cl_mem w, cl_mem wt, size_t off)
-{
-	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	char o[128];
-	snprintf(o, sizeof o, "-DCONVGEMM_WT -DKH=%d -DKW=%d -DCGI=%d -DCGO=%d", g->kh, g->kw, g->cgi, g->cgo);
-	cl_kernel k;
-	int o32 = (int)off;
-	int rc = kernel(op, o, "convgemm_wt", &k);
-	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(w), KARG(wt), KARG(o32));
-	if (rc)
-		return rc;
-	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
-		     local[3] = {8, 1, 1};
-	return clcnn_kernel_run(op->ctx, k, 3, global, local);
-}
-
 static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct parts *p, int nb,
 			 int accumulate)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	const struct lanes_tile t = tile(op->ctx);
+	const struct conv_s1_tile t = tile(op->ctx);
 	const struct side a = in_side(g), b = gy_side(g);
 	const int tmw = t.vw == 16 ? 3 : 2, ngroups = (nb + t.vw - 1) / t.vw;
 	char o[400];
@@ -207,7 +165,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 		 a.hp, a.wp, b.hp, b.wp, b.pt, b.pl);
 	cl_kernel k;
 	int gyo = (int)p->gyb, xo = (int)p->xb, po = (int)p->part, groups = g->groups;
-	int rc = kernel(op, o, "lanes_bwd_w", &k);
+	int rc = clcnn_conv_s1_kernel(op, o, "lanes_bwd_w", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gyo), KARG(io->scratch), KARG(xo), KARG(io->scratch), KARG(po), KARG(groups));
 	if (!rc) {
@@ -215,13 +173,7 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 		const size_t local[3] = {1, 1, 1};
 		rc = clcnn_kernel_run(op->ctx, k, 3, global, local);
 	}
-	if (rc)
-		return rc;
-	int count = (int)((size_t)g->cout * g->cgi * g->kh * g->kw);
-	rc = kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
-	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(po), KARG(count), KARG(ngroups), KARG(io->grad_param[0]), KARG(accumulate));
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
+	return rc ? rc : clcnn_conv_s1_sum_parts(op, io->scratch, p->part, ngroups, io->grad_param[0], accumulate);
 }
 
 static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
@@ -229,7 +181,7 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct side a = in_side(g), b = gy_side(g);
 	const struct parts p = parts_of(op->ctx, g, 1);
-	int rc = want_data ? transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
+	int rc = want_data ? clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = copy_in(op, &b, io->grad_out, io->scratch, p.gyb, n0, nb);
@@ -249,20 +201,7 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 	return rc;
 }
 
-static int lanes_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 1, 0);
-}
-
-static int lanes_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 0, 1);
-}
-
-static int lanes_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return lanes_backward_both(op, io, 1, 1);
-}
+CONV_BACKWARD_FROM(lanes, lanes_backward_both)
 
 static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
@@ -270,7 +209,6 @@ static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_g
 	return parts_of(ctx, g, dir != CONV_FWD).end * sizeof(float);
 }
 
-const struct conv_algo clcnn_conv_algo_lanes = {
-	"lanes", CONV_ALGO_LANES, applicable, lanes_forward, lanes_backward_data, lanes_backward_weights,
-	lanes_backward, lanes_scratch,
-};
+CONV_ALGO_DEFINE(lanes, .programs = {"convgemm"}, .applicable = applicable, .forward = lanes_forward,
+		 .backward_data = lanes_backward_data, .backward_weights = lanes_backward_weights,
+		 .backward = lanes_backward, .scratch_bytes = lanes_scratch);

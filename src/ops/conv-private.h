@@ -1,24 +1,28 @@
 /*
- * conv2d internals shared by conv.c (arguments, validation, reference, dispatch) and conv-algo.c
- * (the device algorithms). An algorithm is a row of a small table; prepare() picks one per direction
- * so that autotuning can later choose per (device, shape, direction) without touching the op.
+ * conv2d internals shared by conv.c (arguments, validation, reference, dispatch, the algorithm table)
+ * and the algorithms' files (conv-algo.c, conv-implicit.c, conv-lanes.c). The algorithms are the
+ * list of conv-algos.h; prepare() picks one per direction so that autotuning can choose per (device,
+ * shape, direction) without touching the op.
  */
 #ifndef CLCNN_OPS_CONV_PRIVATE_H
 #define CLCNN_OPS_CONV_PRIVATE_H
 
+#include "ops/conv-algos.h"
 #include "ops/op.h"
 
+/* 0 is auto (the tuner's choice); the algorithms follow in list order. */
 enum conv_algo_id {
 	CONV_ALGO_AUTO,
-	CONV_ALGO_DIRECT,
-	CONV_ALGO_IM2COL,
-	CONV_ALGO_GEMM1X1,
-	CONV_ALGO_DEPTHWISE,
-	CONV_ALGO_IMPLICIT,
-	CONV_ALGO_SHALLOW,
-	CONV_ALGO_IMPLICIT48,
-	CONV_ALGO_LANES,
+#define X(name, NAME, doc) CONV_ALGO_##NAME,
+	CLCNN_CONV_ALGO_LIST(X)
+#undef X
+	CONV_ALGO_END
 };
+#define CONV_ALGO_COUNT (CONV_ALGO_END - 1)
+
+/* ", direct, im2col, ..." (every name, each after ", "), for messages and the algo key's doc. */
+#define CONV_ALGO_NAME_ITEM(name, NAME, doc) ", " #name
+#define CONV_ALGO_NAMES CLCNN_CONV_ALGO_LIST(CONV_ALGO_NAME_ITEM)
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
 struct conv_geom {
@@ -48,9 +52,12 @@ struct conv_args {
 
 enum conv_dir { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS };
 
+#define CONV_ALGO_MAX_PROGRAMS 3
+
 struct conv_algo {
 	const char *name;
-	enum conv_algo_id id;
+	/* the kernel families (cl/<family>.cl) it runs besides common and conv: in the tuning key */
+	const char *programs[CONV_ALGO_MAX_PROGRAMS];
 	int (*applicable)(const struct conv_geom *g);
 	int (*forward)(struct clcnn_op *op, const struct clcnn_dev_io *io);
 	int (*backward_data)(struct clcnn_op *op, const struct clcnn_dev_io *io);
@@ -69,14 +76,45 @@ struct conv_priv {
 	int nb;                          /* images per im2col chunk */
 };
 
-/* NULL-terminated table, direct first (it applies to every configuration). */
+/*
+ * prefix_backward_data, prefix_backward_weights and prefix_backward (both in one pass) for an
+ * algorithm whose fn(op, io, want_data, want_weights) computes either gradient or both.
+ */
+#define CONV_BACKWARD_FROM(prefix, fn)                                                               \
+	static int prefix##_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)         \
+	{                                                                                             \
+		return fn(op, io, 1, 0);                                                              \
+	}                                                                                             \
+	static int prefix##_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)      \
+	{                                                                                             \
+		return fn(op, io, 0, 1);                                                              \
+	}                                                                                             \
+	static int prefix##_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)              \
+	{                                                                                             \
+		return fn(op, io, 1, 1);                                                              \
+	}
+
+/* Defines clcnn_conv_algo_<name> (in the algorithm's own file) with its name from the list. */
+#define CONV_ALGO_DEFINE(algo_name, ...) \
+	const struct conv_algo clcnn_conv_algo_##algo_name = {.name = #algo_name, __VA_ARGS__}
+#define X(name, NAME, doc) extern const struct conv_algo clcnn_conv_algo_##name;
+CLCNN_CONV_ALGO_LIST(X)
+#undef X
+
+/* The list's algorithms in its order, NULL-terminated (conv.c): direct first, it applies everywhere. */
 extern const struct conv_algo *const clcnn_conv_algos[];
+/* The list's doc lines, in the same order. */
+extern const char *const clcnn_conv_algo_docs[];
 const struct conv_algo *clcnn_conv_algo_find(const char *name);
 const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id);
-/* Stride-1 shifted implicit GEMM (two register tiles), and its few-input-taps forward (conv-implicit.c). */
-extern const struct conv_algo clcnn_conv_algo_implicit, clcnn_conv_algo_implicit48, clcnn_conv_algo_shallow;
-/* Stride 1 with the batch in the vector lanes (conv-lanes.c). */
-extern const struct conv_algo clcnn_conv_algo_lanes;
+
+/*
+ * Images per chunk for an algorithm that splits the batch (conv.c): the one chunk policy. bytes: the
+ * workspace of one image in a chunk; multiple: chunks of whole groups of images (lanes); pixels: on
+ * CPUs, stop at enough output pixels for the chunk's GEMM (0: fill the budget).
+ */
+int clcnn_conv_chunk(const struct clcnn_context *ctx, const struct conv_geom *g, size_t bytes, int multiple,
+		     int pixels);
 
 /*
  * Autotuning (conv-tune.c): the recorded choice for a direction, if the cache has one (0, else -1);

@@ -11,18 +11,26 @@
 
 #include "ops/conv-private.h"
 
-/* Bump when the record's meaning or an algorithm's host code changes (kernel sources and the set of
- * algorithms are in the key already). */
-#define TUNE_VERSION 2u
+/*
+ * Bump when the record's meaning or an algorithm's host code changes (kernel sources and the list of
+ * algorithms, in order, are in the key already). 3: the record names its algorithm (ids follow the
+ * list's order, which may change), and implicit's chunks follow the one chunk policy.
+ */
+#define TUNE_VERSION 3u
 
 /* Most candidates of one convolution (arrays below are sized by it). */
-#define MAX_CAND 8
+#define MAX_CAND 16
+_Static_assert(CONV_ALGO_COUNT <= MAX_CAND, "MAX_CAND must cover every algorithm of conv-algos.h");
 
 struct tune_record {
 	uint32_t version;
-	uint32_t algo; /* enum conv_algo_id */
+	char algo[28]; /* its name, NUL-terminated */
 	double seconds[MAX_CAND]; /* measured time per candidate, in candidate order (information only) */
 };
+#define X(name, NAME, doc) \
+	_Static_assert(sizeof #name <= sizeof(((struct tune_record *)0)->algo), "algorithm name too long: " #name);
+CLCNN_CONV_ALGO_LIST(X)
+#undef X
 
 /* Algorithms worth timing: direct only where nothing else applies (it is a correctness baseline). */
 static int candidates(const struct conv_geom *g, const struct conv_algo **out)
@@ -30,11 +38,11 @@ static int candidates(const struct conv_geom *g, const struct conv_algo **out)
 	int n = 0;
 	for (int i = 0; clcnn_conv_algos[i] && n < MAX_CAND; i++) {
 		const struct conv_algo *a = clcnn_conv_algos[i];
-		if (a->id != CONV_ALGO_DIRECT && a->applicable(g))
+		if (a != &clcnn_conv_algo_direct && a->applicable(g))
 			out[n++] = a;
 	}
 	if (!n)
-		out[n++] = clcnn_conv_algo_by_id(CONV_ALGO_DIRECT);
+		out[n++] = &clcnn_conv_algo_direct;
 	return n;
 }
 
@@ -48,6 +56,29 @@ size_t clcnn_conv_tune_scratch(const struct clcnn_context *ctx, const struct con
 		most = s > most ? s : most;
 	}
 	return most;
+}
+
+/*
+ * The kernel families (cl/<family>.cl) that the algorithms run, each once in list order: common
+ * (every program's prelude) and conv (the bias gradient every algorithm shares), then each
+ * algorithm's own.
+ */
+#define MAX_FAMILIES (2 + CONV_ALGO_COUNT * CONV_ALGO_MAX_PROGRAMS)
+static int families(const char **out)
+{
+	int n = 0;
+	out[n++] = "common";
+	out[n++] = "conv";
+	for (int i = 0; clcnn_conv_algos[i]; i++)
+		for (int j = 0; j < CONV_ALGO_MAX_PROGRAMS && clcnn_conv_algos[i]->programs[j]; j++) {
+			const char *f = clcnn_conv_algos[i]->programs[j];
+			int k = 0;
+			while (k < n && strcmp(out[k], f))
+				k++;
+			if (k == n)
+				out[n++] = f;
+		}
+	return n;
 }
 
 static uint64_t tune_key(const struct clcnn_op *op, enum conv_dir d)
@@ -66,11 +97,12 @@ static uint64_t tune_key(const struct clcnn_op *op, enum conv_dir d)
 	h = clcnn_hash(h, &d, sizeof d);
 	for (int i = 0; clcnn_conv_algos[i]; i++)
 		h = clcnn_hash_str(h, clcnn_conv_algos[i]->name);
-	static const char *const families[] = {"common", "conv", "convgemm", "gemm"};
-	for (size_t i = 0; i < CLCNN_ARRAY_LEN(families); i++) {
+	const char *fam[MAX_FAMILIES];
+	int nf = families(fam);
+	for (int i = 0; i < nf; i++) {
 		char *src;
 		size_t len;
-		if (clcnn_source_load(ctx, families[i], &src, &len) == 0) {
+		if (clcnn_source_load(ctx, fam[i], &src, &len) == 0) {
 			h = clcnn_hash(h, src, len);
 			free(src);
 		}
@@ -82,9 +114,10 @@ int clcnn_conv_tune_lookup(struct clcnn_op *op, enum conv_dir d, const struct co
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	struct tune_record r;
-	if (clcnn_cache_load_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r) || r.version != TUNE_VERSION)
+	if (clcnn_cache_load_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r) || r.version != TUNE_VERSION ||
+	    !memchr(r.algo, 0, sizeof r.algo))
 		return -1;
-	const struct conv_algo *a = clcnn_conv_algo_by_id((enum conv_algo_id)r.algo);
+	const struct conv_algo *a = clcnn_conv_algo_find(r.algo);
 	if (!a || !a->applicable(g))
 		return -1;
 	*out = a;
@@ -148,7 +181,7 @@ static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo 
 	struct tune_record r;
 	memset(&r, 0, sizeof r);
 	r.version = TUNE_VERSION;
-	r.algo = (uint32_t)a->id;
+	snprintf(r.algo, sizeof r.algo, "%s", a->name);
 	for (int i = 0; i < n && i < (int)CLCNN_ARRAY_LEN(r.seconds); i++)
 		r.seconds[i] = seconds[i];
 	clcnn_cache_store_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r);

@@ -8,8 +8,36 @@
 
 #include "ops/conv-private.h"
 
-static const char *const algo_names[] = {"auto",     "direct",   "im2col",  "gemm1x1",
-					 "depthwise", "implicit", "shallow", "implicit48", "lanes", NULL};
+/* ------------------------------------------------------------------ the list of conv-algos.h */
+
+#define X(name, NAME, doc) &clcnn_conv_algo_##name,
+const struct conv_algo *const clcnn_conv_algos[] = {CLCNN_CONV_ALGO_LIST(X) NULL};
+#undef X
+#define X(name, NAME, doc) doc,
+const char *const clcnn_conv_algo_docs[] = {CLCNN_CONV_ALGO_LIST(X) NULL};
+#undef X
+/* the algo key's choices: index = enum conv_algo_id */
+#define X(name, NAME, doc) #name,
+static const char *const algo_names[] = {"auto", CLCNN_CONV_ALGO_LIST(X) NULL};
+#undef X
+_Static_assert(CLCNN_ARRAY_LEN(clcnn_conv_algos) == CONV_ALGO_COUNT + 1, "one table entry per algorithm");
+_Static_assert(CLCNN_ARRAY_LEN(algo_names) == CONV_ALGO_END + 1, "algo= choices follow enum conv_algo_id");
+
+const struct conv_algo *clcnn_conv_algo_find(const char *name)
+{
+	for (int i = 0; clcnn_conv_algos[i]; i++)
+		if (!strcmp(clcnn_conv_algos[i]->name, name))
+			return clcnn_conv_algos[i];
+	return NULL;
+}
+
+const struct conv_algo *clcnn_conv_algo_by_id(enum conv_algo_id id)
+{
+	return id > CONV_ALGO_AUTO && id < CONV_ALGO_END ? clcnn_conv_algos[id - 1] : NULL;
+}
+
+/* ------------------------------------------------------------------ arguments */
+
 static const char *const padding_modes[] = {"zeros", NULL};
 
 static const struct clcnn_arg conv_keys[] = {
@@ -29,8 +57,8 @@ static const struct clcnn_arg conv_keys[] = {
 	{"flip", CLCNN_ARG_BOOL, offsetof(struct conv_args, flip), "false", NULL,
 	 "true convolution: the kernel rotated 180 degrees (PyTorch cross-correlates)"},
 	{"algo", CLCNN_ARG_ENUM, offsetof(struct conv_args, algo), "auto", algo_names,
-	 "device algorithm: auto (timed once per device and shape, remembered in the cache), direct, im2col, "
-	 "gemm1x1, depthwise, implicit, implicit48, shallow or lanes (overrides CLCNN_CONV_ALGO)"},
+	 "device algorithm (overrides CLCNN_CONV_ALGO): auto (timed once per device and shape, remembered in the "
+	 "cache)" CONV_ALGO_NAMES " (see Convolution algorithms)"},
 	{"im2col_batch", CLCNN_ARG_INT, offsetof(struct conv_args, im2col_batch), "0", NULL,
 	 "images per chunk of the im2col, implicit and lanes algorithms (0: each sizes its own)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
@@ -263,27 +291,29 @@ static int is_cpu(const struct clcnn_context *ctx)
 }
 
 /*
- * Images per im2col chunk. On CPUs: enough output pixels (1536) for the chunk's GEMM columns to fill
- * its tiles, with col at most 16 MB; sizing col to the L2 instead starved the GEMM on small planes
- * (CPU ms per forward, 2 MB -> this: 32x256x14x14->256, 1 -> 8 images, 46.9 -> 36.2; 128x32x14x14
- * ->64, 9 -> 8; 64x32x28x28->64 2 images either way; 32x128x28x28->128 stays at 1-2, where 4+ lost
- * 15 %). GPUs: col of 64 MB.
+ * The one chunk policy of the algorithms that split the batch (im2col, implicit, shallow, lanes): a
+ * chunk's workspace stays within 32 MB, the last-level cache of the CPUs measured (EPYC, 32 MB L3),
+ * so that what one kernel copies is still cached when the GEMM streams it. im2col counts its forward
+ * workspace (col and the output block), implicit its two padded copies, lanes its copies in and out.
+ * On CPUs, im2col stops at enough output pixels (1536) to fill its GEMM's tiles: more images per
+ * chunk lost there (CPU ms per forward: 32x256x14x14->256, 1 -> 8 images, 46.9 -> 36.2; 28x28 planes
+ * keep 1-2 images, where 4+ lost 15 %). Chunks hold whole groups of `multiple` images.
  */
-static int chunk(const struct clcnn_context *ctx, const struct conv_geom *g, int forced)
+#define CONV_CHUNK_BUDGET ((size_t)32 << 20)
+
+int clcnn_conv_chunk(const struct clcnn_context *ctx, const struct conv_geom *g, size_t bytes, int multiple,
+		     int pixels)
 {
-	if (forced > 0)
-		return forced < g->n ? forced : g->n;
-	size_t per = (size_t)g->cin * g->kh * g->kw * (size_t)g->ho * g->wo * sizeof(float), nb;
-	if (is_cpu(ctx)) {
-		size_t plane = (size_t)g->ho * g->wo, cap = per ? ((size_t)16 << 20) / per : 1;
-		nb = (1536 + plane - 1) / plane;
-		if (nb > cap)
-			nb = cap;
-	} else {
-		nb = per ? ((size_t)64 << 20) / per : 1;
+	size_t m = multiple > 1 ? (size_t)multiple : 1, nb = (size_t)g->chunk;
+	if (g->chunk <= 0) {
+		nb = bytes ? CONV_CHUNK_BUDGET / bytes : (size_t)g->n;
+		size_t plane = (size_t)g->ho * g->wo;
+		if (pixels > 0 && is_cpu(ctx) && plane && ((size_t)pixels + plane - 1) / plane < nb)
+			nb = ((size_t)pixels + plane - 1) / plane;
+		nb = nb / m * m;
+		if (nb < m)
+			nb = m;
 	}
-	if (nb < 1)
-		nb = 1;
 	return nb < (size_t)g->n ? (int)nb : g->n;
 }
 
@@ -300,16 +330,16 @@ static int conv_prepare(struct clcnn_op *op)
 		forced = clcnn_conv_algo_find(ctx->opt.conv_algo);
 		if (!forced)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (direct, im2col, gemm1x1, "
-					  "depthwise, implicit, shallow, implicit48, lanes)",
-					  ctx->opt.conv_algo);
+					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (%s)", ctx->opt.conv_algo,
+					  CONV_ALGO_NAMES + 2);
 		if (!forced->applicable(g)) {
 			clcnn_log(ctx, CLCNN_LOG_DEBUG, "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default",
 				  forced->name);
 			forced = NULL;
 		}
 	}
-	p->nb = chunk(ctx, g, a->im2col_batch);
+	size_t col_out = ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * g->ho * g->wo * sizeof(float);
+	p->nb = clcnn_conv_chunk(ctx, g, col_out, 1, 1536);
 	snprintf(p->opts, sizeof p->opts,
 		 "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCI=%d -DIH=%d -DIW=%d -DCO=%d -DOH=%d "
 		 "-DOW=%d -DPT=%d -DPL=%d -DCGI=%d -DCGO=%d",
@@ -320,7 +350,7 @@ static int conv_prepare(struct clcnn_op *op)
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
 		const struct conv_algo *a = forced;
 		p->pending[d] = !a && clcnn_conv_tune_lookup(op, (enum conv_dir)d, &a) != 0;
-		p->algo[d] = a ? a : clcnn_conv_algo_by_id(CONV_ALGO_IM2COL);
+		p->algo[d] = a ? a : &clcnn_conv_algo_im2col;
 		size_t s = p->pending[d] ? clcnn_conv_tune_scratch(ctx, g, p->nb, (enum conv_dir)d)
 					 : a->scratch_bytes(ctx, g, p->nb, (enum conv_dir)d);
 		if (s > scratch)
