@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "model.h"
 
@@ -67,7 +68,7 @@ int cmd_eval(int argc, char **argv)
 	if (limit && limit < d.n)
 		d.n = limit;
 	int K = m.classes;
-	conf = calloc((size_t)K * (size_t)K, sizeof *conf);
+	conf = cli_calloc((size_t)K * (size_t)K, sizeof *conf);
 	double acc, loss;
 	if (!conf) {
 		cli_error("eval", "out of host memory for a %dx%d confusion matrix", K, K);

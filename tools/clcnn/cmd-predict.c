@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "io/io.h"
 #include "model.h"
@@ -61,7 +62,7 @@ static void print_top(const char *path, const float *out, int K, char *const *na
 int cmd_predict(int argc, char **argv)
 {
 	topk = 3;
-	char **pos = calloc((size_t)argc + 1, sizeof *pos);
+	char **pos = cli_calloc((size_t)argc + 1, sizeof *pos);
 	if (!pos) {
 		cli_error("predict", "out of host memory");
 		return CLI_ERROR;
@@ -83,7 +84,7 @@ int cmd_predict(int argc, char **argv)
 	}
 	int rc = CLI_OK, K = m.classes;
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
-	float *img = malloc(per * sizeof(float)), *out = malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
+	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
 	struct cli_inputs in = {0};
 	if (!img || !out) {
 		cli_error("predict", "out of host memory for a %dx%dx%d image", m.c, m.h, m.w);

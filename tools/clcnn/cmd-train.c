@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "model.h"
 #include "train-cli.h"
@@ -150,10 +151,10 @@ static int prepare(struct run *r)
 			r->saved_epoch = r->first_epoch;
 	}
 	size_t per = (size_t)r->m.c * (size_t)r->m.h * (size_t)r->m.w;
-	r->img = malloc((size_t)o->batch * per * sizeof(float));
-	r->lab = malloc((size_t)o->batch * sizeof(float));
-	r->tmp = malloc(per * sizeof(float));
-	r->perm = malloc((size_t)r->train.n * sizeof(int));
+	r->img = cli_malloc((size_t)o->batch * per * sizeof(float));
+	r->lab = cli_malloc((size_t)o->batch * sizeof(float));
+	r->tmp = cli_malloc(per * sizeof(float));
+	r->perm = cli_malloc((size_t)r->train.n * sizeof(int));
 	if (!r->img || !r->lab || !r->tmp || !r->perm) {
 		cli_error("train", "out of host memory");
 		return CLI_ERROR;

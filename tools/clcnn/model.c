@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m)
@@ -135,8 +136,8 @@ int cli_evaluate(const char *cmd, struct cli_model *m, const struct clcnn_datase
 {
 	int B = m->batch, K = m->classes;
 	size_t per = (size_t)d->c * (size_t)d->h * (size_t)d->w;
-	float *img = calloc((size_t)B * per, sizeof(float)), *lab = calloc((size_t)B, sizeof(float));
-	float *out = calloc((size_t)B * (size_t)(K ? K : 1), sizeof(float));
+	float *img = cli_calloc((size_t)B * per, sizeof(float)), *lab = cli_calloc((size_t)B, sizeof(float));
+	float *out = cli_calloc((size_t)B * (size_t)(K ? K : 1), sizeof(float));
 	if (!img || !lab || !out) {
 		cli_error(cmd, "out of host memory for an evaluation batch of %d", B);
 		free(img);

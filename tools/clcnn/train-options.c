@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "model.h"
 #include "train-cli.h"
@@ -72,7 +73,7 @@ static char *derived_path(const char *out, const char *ext)
 	const char *suffix = ".safetensors";
 	size_t sl = strlen(suffix);
 	size_t base = n > sl && !strcmp(out + n - sl, suffix) ? n - sl : n;
-	char *p = malloc(base + strlen(ext) + 1);
+	char *p = cli_malloc(base + strlen(ext) + 1);
 	if (p) {
 		memcpy(p, out, base);
 		strcpy(p + base, ext);
@@ -84,7 +85,7 @@ static char *derived_path(const char *out, const char *ext)
 static char *default_out(const char *netfile)
 {
 	const char *b = strrchr(netfile, '/') ? strrchr(netfile, '/') + 1 : netfile;
-	char *p = malloc(strlen(b) + sizeof ".safetensors");
+	char *p = cli_malloc(strlen(b) + sizeof ".safetensors");
 	if (!p)
 		return NULL;
 	strcpy(p, b);

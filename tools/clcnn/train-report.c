@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "io/io.h"
 #include "train-cli.h"
@@ -14,9 +15,9 @@ int train_report_open(struct train_report *r, const struct train_opts *o, int st
 {
 	*r = (struct train_report){.o = o, .tty = isatty(2), .steps = steps_per_epoch, .loss_ema = NAN};
 	size_t n = (size_t)o->epochs + 1;
-	r->epoch = calloc(n, sizeof *r->epoch);
-	r->loss = calloc(n, sizeof *r->loss);
-	r->acc = calloc(n, sizeof *r->acc);
+	r->epoch = cli_calloc(n, sizeof *r->epoch);
+	r->loss = cli_calloc(n, sizeof *r->loss);
+	r->acc = cli_calloc(n, sizeof *r->acc);
 	if (!r->epoch || !r->loss || !r->acc) {
 		cli_error("train", "out of host memory");
 		return CLI_ERROR;
