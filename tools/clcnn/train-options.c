@@ -27,7 +27,7 @@ static const struct cli_flag flags[] = {
 	{"init", FLAG_STR, &O.init, 0, 0, " NAME", "default | kaiming_uniform | kaiming_normal | xavier_uniform | xavier_normal"},
 	{"augment", FLAG_STR, &O.augment_text, 0, 0, " LIST", "flip,translate=2,rotate=10,scale=0.1,elastic=1.5 or none (default flip)"},
 	{"mean", FLAG_STR, &O.mean, 0, 0, " X[,X...]",
-	 "normalisation mean per channel, saved in the checkpoint (default 0.2860, Fashion-MNIST's; resuming: the checkpoint's)"},
+	 "normalisation mean per channel, saved in the checkpoint (default 0.2860; resuming: the checkpoint's)"},
 	{"std", FLAG_STR, &O.std, 0, 0, " X[,X...]", "normalisation std per channel (default 0.3530; resuming: the checkpoint's)"},
 	{"out", FLAG_STR, &O.out, 0, 0, " CKPT", "checkpoint to write each epoch (default <model>.safetensors)"},
 	{"resume", FLAG_STR, &O.resume, 0, 0, " CKPT", "continue from this checkpoint (weights, optimizer, epoch, RNG)"},
