@@ -159,6 +159,79 @@ CLCNN_API uint64_t clcnn_graph_hash(const struct clcnn_graph *g);
 CLCNN_API int clcnn_graph_save_weights(struct clcnn_graph *g, const char *path, const char *const *meta_kv);
 CLCNN_API int clcnn_graph_load_weights(struct clcnn_graph *g, const char *path);
 
+/*
+ * ---- what a weights file says about the model's inputs
+ *
+ * A checkpoint (clcnn_trainer_save) or weights file (clcnn_graph_save_weights) carries string
+ * metadata given by the caller as meta_kv; `clcnn train` writes the keys below, so that inference
+ * normalises inputs as training did and prints class names. The functions reading them take the
+ * path of a safetensors file and write a message naming the file into err (errlen bytes, may be
+ * NULL) on failure: CLCNN_ERR_IO when it cannot be read, CLCNN_ERR_FORMAT when it is not
+ * safetensors or a value is malformed, CLCNN_ERR_NO_MEMORY. A key that is absent is not an error.
+ */
+#define CLCNN_META_MEAN "clcnn.mean"       /**< per-channel means, comma-separated: "0.286", "0.485,0.456,0.406" */
+#define CLCNN_META_STD "clcnn.std"         /**< per-channel standard deviations, as CLCNN_META_MEAN */
+#define CLCNN_META_CLASSES "clcnn.classes" /**< JSON array of class names, index = class: ["cat","dog"] */
+#define CLCNN_META_INPUT "clcnn.input"     /**< per-sample input shape, informative: "1x28x28" */
+
+/**
+ * Value of metadata key in the weights file at path. On success *value is a malloc'ed copy (free()
+ * it), or NULL when the key is absent.
+ */
+CLCNN_API int clcnn_weights_meta(const char *path, const char *key, char **value, char *err, size_t errlen);
+
+#define CLCNN_MAX_CHANNELS 4
+
+/**
+ * Input normalisation x' = (x - mean[c]) / std[c], as torchvision's Normalize. channels is 0 for
+ * none (the identity), 1 for one mean/std shared by every channel, else one pair per channel.
+ */
+struct clcnn_normalize {
+	int channels;
+	float mean[CLCNN_MAX_CHANNELS], std[CLCNN_MAX_CHANNELS];
+};
+
+/**
+ * Parse comma-separated means and standard deviations ("0.485, 0.456, 0.406"). Both lists have the
+ * same length (1..CLCNN_MAX_CHANNELS), or one of them has a single value used for every channel.
+ * Values must be finite and std > 0; otherwise CLCNN_ERR_INVALID with a message in err.
+ */
+CLCNN_API int clcnn_normalize_parse(const char *mean, const char *std, struct clcnn_normalize *n, char *err,
+				    size_t errlen);
+/**
+ * Format n as the values of CLCNN_META_MEAN and CLCNN_META_STD (the shortest decimals that read
+ * back as the same floats) into mean and std, len bytes each (64 is always enough).
+ * CLCNN_ERR_INVALID when n has no channels or len is too small.
+ */
+CLCNN_API int clcnn_normalize_format(const struct clcnn_normalize *n, char *mean, char *std, size_t len);
+/**
+ * Read CLCNN_META_MEAN and CLCNN_META_STD of the weights file at path into *n; n->channels is 0 when
+ * the file carries neither. Only one of them, or a malformed value, is CLCNN_ERR_FORMAT.
+ */
+CLCNN_API int clcnn_normalize_from_weights(const char *path, struct clcnn_normalize *n, char *err, size_t errlen);
+/**
+ * Normalise one sample of c planes of h x w floats in place. CLCNN_ERR_INVALID (nothing changed)
+ * when n has several channels and they are not c. For a feature vector of F values pass c = F,
+ * h = w = 1.
+ */
+CLCNN_API int clcnn_normalize_apply(const struct clcnn_normalize *n, float *chw, int c, int h, int w);
+
+/**
+ * Class names from a JSON array of strings (the value of CLCNN_META_CLASSES). On success *names is a
+ * NULL-terminated array of *count strings (count may be NULL), freed with clcnn_classes_free.
+ * CLCNN_ERR_FORMAT when json is not an array of strings.
+ */
+CLCNN_API int clcnn_classes_parse(const char *json, char ***names, int *count, char *err, size_t errlen);
+/** The JSON array of count names for CLCNN_META_CLASSES; *json is malloc'ed (free() it). */
+CLCNN_API int clcnn_classes_format(const char *const *names, int count, char **json);
+/**
+ * Class names stored in the weights file at path, as clcnn_classes_parse; *names is NULL and *count
+ * 0 when the file has none.
+ */
+CLCNN_API int clcnn_classes_from_weights(const char *path, char ***names, int *count, char *err, size_t errlen);
+/** Free a list of clcnn_classes_parse or clcnn_classes_from_weights; NULL is a no-op. */
+CLCNN_API void clcnn_classes_free(char **names);
+
 #ifdef __cplusplus
 }
 #endif

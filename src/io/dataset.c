@@ -71,6 +71,8 @@ int clcnn_dataset_load(const char *dir, const char *split, int classes, struct c
 
 void clcnn_dataset_free(struct clcnn_dataset *d)
 {
+	if (!d)
+		return;
 	free(d->images);
 	free(d->labels);
 	memset(d, 0, sizeof *d);
@@ -87,6 +89,16 @@ uint64_t clcnn_rng_next(uint64_t *state)
 double clcnn_rng_uniform(uint64_t *state)
 {
 	return (double)(clcnn_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void clcnn_dataset_shuffle(int *perm, int n, uint64_t *rng)
+{
+	clcnn_shuffle(perm, n, rng);
+}
+
+const char *const *clcnn_dataset_fashion_mnist_classes(void)
+{
+	return clcnn_fashion_mnist_classes;
 }
 
 void clcnn_shuffle(int *perm, int n, uint64_t *rng)

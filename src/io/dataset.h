@@ -8,20 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct clcnn_dataset {
-	int n, c, h, w;   /* n images of c x h x w */
-	float *images;    /* n*c*h*w values in [0, 1] */
-	float *labels;    /* n class indices (as floats) */
-	int classes;
-};
+#include "clcnn/data.h"
 
-/*
- * Load "<dir>/<split>-images-idx3-ubyte[.gz]" and "<dir>/<split>-labels-idx1-ubyte[.gz]"
- * (split "train" or "t10k"). Errors name the file and the problem.
- */
-int clcnn_dataset_load(const char *dir, const char *split, int classes, struct clcnn_dataset *out, char *err,
-		       size_t errlen);
-void clcnn_dataset_free(struct clcnn_dataset *d);
+/* struct clcnn_dataset, clcnn_dataset_load/_free/_gather/_shuffle and clcnn_image_load: clcnn/data.h */
 
 /* Fashion-MNIST class names (10). */
 extern const char *const clcnn_fashion_mnist_classes[10];
@@ -45,10 +34,7 @@ double clcnn_rng_uniform(uint64_t *state);
 void clcnn_augment_batch(const struct clcnn_augment *a, float *images, int n, int c, int h, int w, float *tmp,
 			 uint64_t *rng);
 
-/* Fisher-Yates permutation of 0..n-1. */
+/* clcnn_dataset_shuffle under its first name, for the existing callers. */
 void clcnn_shuffle(int *perm, int n, uint64_t *rng);
 
-/* Copy images perm[i] (i in [start, start+count)) into batch, normalised (x - mean) / std. */
-void clcnn_dataset_gather(const struct clcnn_dataset *d, const int *perm, int start, int count, float mean, float std,
-			  float *images, float *labels);
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "clcnn/clcnn.h"
+#include "clcnn/data.h"
 
 /* ------------------------------------------------------------ safetensors */
 
@@ -129,16 +130,7 @@ int clcnn_idx_load_pair(const char *images, const char *labels, int num_classes,
 
 /* ----------------------------------------------------------------- images */
 
-/*
- * Load a PNG (8 bits per channel, as cairo decodes it; alpha is dropped like PIL's convert("RGB")),
- * or a PGM/PPM (P2, P5, P3, P6, maxval 1..65535) as floats in [0, 1], planar CHW with channels
- * 1 (ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B for color input) or 3 (gray replicated), resized
- * to height x width with bilinear interpolation on half-pixel centers (PyTorch
- * F.interpolate(mode="bilinear", align_corners=False, antialias=False)).
- * dst holds channels * height * width floats.
- */
-int clcnn_image_load(const char *path, int channels, int height, int width, float *dst, char *err,
-		     size_t errlen);
+/* clcnn_image_load is public: clcnn/data.h. */
 
 /* ------------------------------------------------------------------- plot */
 

@@ -60,6 +60,50 @@ expect 0 "training step" "bench" -- "$CLCNN" bench "$NET" --batch 8 --iters 2 --
 printf 'P2\n28 28\n255\n' > "$T/img.pgm"; for ((i = 0; i < 784; i++)); do echo $((i % 256)); done >> "$T/img.pgm"
 expect 0 "img.pgm:" "predict a PGM" -- "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
 
+# ---- the normalisation and class names travel in the checkpoint
+header() { head -c "$((8 + $(od -An -tu4 -N4 "$1")))" "$1" | tail -c +9; }
+header "$T/a.safetensors" | grep -q '"clcnn.mean":"0.286","clcnn.std":"0.353","clcnn.input":"1x28x28"' &&
+  pass "train saves Fashion-MNIST's default mean/std and the input shape" || fail "metadata: $(header "$T/a.safetensors" | grep -o '"__metadata__":{[^}]*}')"
+header "$T/a.safetensors" | grep -q 'clcnn.classes' && fail "class names saved for data that is not Fashion-MNIST" || pass "no class names for other data"
+# (a small learning rate: on random data a large one can kill every ReLU, and then no input matters)
+expect 0 "epoch 1 test accuracy" "train with --mean 0.5 --std 0.25" -- "$CLCNN" train "$NET" --data "$T/d" --epochs 1 --batch 16 --lr 0.001 --mean 0.5 --std 0.25 --out "$T/n.safetensors"
+header "$T/n.safetensors" | grep -q '"clcnn.mean":"0.5","clcnn.std":"0.25"' && pass "--mean/--std saved in the checkpoint" || fail "--mean/--std not saved"
+predict_top() { "$CLCNN" predict "$NET" --top 10 "$@" "$T/img.pgm" 2>"$T/perr"; }
+p_meta=$(predict_top --weights "$T/n.safetensors") p_given=$(predict_top --weights "$T/n.safetensors" --mean 0.5 --std 0.25)
+p_fm=$(predict_top --weights "$T/n.safetensors" --mean 0.2860 --std 0.3530)
+[ -n "$p_meta" ] && [ "$p_meta" = "$p_given" ] && pass "predict normalises with the checkpoint's mean/std" || fail "predict: '$p_meta' vs '$p_given'"
+[ "$p_meta" != "$p_fm" ] && pass "--mean/--std override the checkpoint's" || fail "predict ignores --mean/--std: $p_meta"
+predict_top --weights "$T/n.safetensors" >/dev/null; [ ! -s "$T/perr" ] && pass "no warning for a checkpoint with metadata" || fail "warning: $(cat "$T/perr")"
+echo "$p_meta" | grep -qE '^  [0-9] 0\.[0-9]{4}$' && ! echo "$p_meta" | grep -q 'T-shirt' && pass "predict prints class indices without names" ||
+  fail "predict names: $p_meta"
+expect 2 "--mean/--std: bad mean \"abc\"" "bad --mean" -- "$CLCNN" predict "$NET" --weights "$T/n.safetensors" --mean abc "$T/img.pgm"
+expect 2 "--mean/--std" "bad --std in train" -- "$CLCNN" train "$NET" --data "$T/d" --std 0 --out "$T/x.safetensors"
+expect 0 "accuracy" "eval with the checkpoint's normalisation" -- "$CLCNN" eval "$NET" --weights "$T/n.safetensors" --data "$T/d"
+# a checkpoint without the metadata (PyTorch's state_dict): Fashion-MNIST's statistics and one warning
+LENET=$DATA/../../models/lenet5.net OLD=$DATA/train/torch-lenet5.safetensors
+p_old=$("$CLCNN" predict "$LENET" --weights "$OLD" --top 10 "$T/img.pgm" "$T/img.pgm" 2>"$T/perr")
+[ "$(grep -c 'warning:.*torch-lenet5.safetensors has no normalisation metadata' "$T/perr")" -eq 1 ] && [ "$(wc -l < "$T/perr")" -eq 1 ] &&
+  pass "one warning naming an old checkpoint" || fail "old checkpoint warnings: $(cat "$T/perr")"
+p_old_fm=$("$CLCNN" predict "$LENET" --weights "$OLD" --top 10 --mean 0.2860 --std 0.3530 "$T/img.pgm" "$T/img.pgm" 2>"$T/perr")
+[ -n "$p_old" ] && [ "$p_old" = "$p_old_fm" ] && [ ! -s "$T/perr" ] && pass "old checkpoint: Fashion-MNIST's statistics" || fail "old checkpoint: '$p_old' vs '$p_old_fm'"
+p_old_other=$("$CLCNN" predict "$LENET" --weights "$OLD" --top 10 --mean 0.5 --std 0.25 "$T/img.pgm" "$T/img.pgm" 2>/dev/null)
+[ -n "$p_old_other" ] && [ "$p_old" != "$p_old_other" ] && pass "the normalisation changes LeNet-5's prediction" || fail "LeNet-5 ignores --mean/--std: $p_old"
+! echo "$p_old" | grep -q 'T-shirt' && pass "old checkpoint: no Fashion-MNIST names for an unrelated model" || fail "old checkpoint names: $p_old"
+# class names: saved when training on Fashion-MNIST, printed by predict and eval
+FM=/usr/share/datasets/fashion-mnist
+if [ -e "$FM/t10k-images-idx3-ubyte.gz" ]; then
+  expect 0 "epoch 1 test accuracy" "train on Fashion-MNIST" -- "$CLCNN" train "$NET" --data "$FM" --epochs 1 --batch 16 --limit 64 --out "$T/fm.safetensors"
+  header "$T/fm.safetensors" | grep -qF '"clcnn.classes":"[\"T-shirt/top\",\"Trouser\",\"Pullover\",\"Dress\",\"Coat\",\"Sandal\",\"Shirt\",\"Sneaker\",\"Bag\",\"Ankle boot\"]"' &&
+    pass "Fashion-MNIST's class names saved" || fail "class names: $(header "$T/fm.safetensors" | grep -o '"__metadata__":{[^}]*}')"
+  expect 0 "^  [0-9] (T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot) +0\.[0-9]{4}$" "predict prints the checkpoint's class names" -- \
+    "$CLCNN" predict "$NET" --weights "$T/fm.safetensors" "$T/img.pgm"
+  expect 0 "^   9 Ankle boot" "eval prints the checkpoint's class names" -- "$CLCNN" eval "$NET" --weights "$T/fm.safetensors" --data "$FM" --limit 100
+  expect 0 "resuming" "resume keeps the class names" -- "$CLCNN" train "$NET" --data "$T/d" --epochs 2 --batch 16 --out "$T/fm.safetensors" --resume "$T/fm.safetensors"
+  header "$T/fm.safetensors" | grep -qF '\"Ankle boot\"]' && pass "class names kept on resume" || fail "class names lost on resume"
+else
+  fail "$FM missing: install dataset-fashion-mnist (tools/deps.sh)"
+fi
+
 # ---- bad input: one clear line, exit 1, nothing overwritten
 cp "$T/a.safetensors" "$T/keep.safetensors"
 sum_before=$(md5sum < "$T/a.safetensors")

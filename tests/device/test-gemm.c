@@ -157,8 +157,11 @@ static void check_unavailable(struct clcnn_context *ctx, enum clcnn_gemm_algo al
 	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 	struct clcnn_gemm_config cf = {.algo = algo};
-	int rc = clcnn_gemm_with(ctx, &cf, ws, ta, tb, g->m, g->n, g->k, 1.0f, a.mem, a.off, a.ld, a.stride, b.mem,
-				 b.off, b.ld, b.stride, 0.0f, c.mem, c.off, c.ld, c.stride, g->batch);
+	int rc = clcnn_gemm_with(ctx, &cf, ws,
+				 &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f,
+							   .a = {a.mem, a.off, a.ld, a.stride, ta},
+							   .b = {b.mem, b.off, b.ld, b.stride, tb},
+							   .c = {c.mem, c.off, c.ld, c.stride}});
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	ck_assert_msg(strstr(clcnn_context_error(ctx), "clcnn was built without CLBlast") != NULL, "message: %s",
 		      clcnn_context_error(ctx));

@@ -2,12 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "model.h"
 
-static const char *data, *weights, *split;
+static const char *data, *weights, *split, *mean, *std;
 static int batch, limit;
-static double mean, std;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
@@ -15,8 +15,8 @@ static const struct cli_flag flags[] = {
 	{"split", FLAG_STR, &split, 0, 0, " NAME", "t10k (test, default) or train"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size (default 500)"},
 	{"limit", FLAG_INT, &limit, 1, 1 << 30, NULL, "evaluate only the first N images"},
-	{"mean", FLAG_DOUBLE, &mean, -1e6, 1e6, NULL, "normalisation mean (default 0.2860)"},
-	{"std", FLAG_DOUBLE, &std, 1e-9, 1e6, NULL, "normalisation std (default 0.3530)"},
+	{"mean", FLAG_STR, &mean, 0, 0, " X[,X...]", "normalisation mean per channel (default: the checkpoint's)"},
+	{"std", FLAG_STR, &std, 0, 0, " X[,X...]", "normalisation std per channel (default: the checkpoint's)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -32,8 +32,6 @@ int cmd_eval(int argc, char **argv)
 	data = CLI_DEFAULT_DATA;
 	split = "t10k";
 	batch = 500;
-	mean = CLI_DEFAULT_MEAN;
-	std = CLI_DEFAULT_STD;
 	char *pos[1];
 	int npos, pr = cli_parse("eval", argc, argv, flags, pos, 1, &npos, help);
 	if (pr)
@@ -51,12 +49,16 @@ int cmd_eval(int argc, char **argv)
 		return CLI_ERROR;
 	int rc = CLI_ERROR;
 	struct clcnn_dataset d = {0};
+	struct cli_inputs in = {0};
 	char err[4096];
 	long *conf = NULL;
 	if (clcnn_graph_load_weights(m.g, weights)) {
 		cli_error("eval", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}
+	if ((rc = cli_inputs_read("eval", &m, weights, mean, std, &in)) != CLI_OK)
+		goto done;
+	rc = CLI_ERROR;
 	if (clcnn_dataset_load(data, split, m.classes, &d, err, sizeof err)) {
 		cli_error("eval", "%s", err);
 		goto done;
@@ -66,13 +68,14 @@ int cmd_eval(int argc, char **argv)
 	if (limit && limit < d.n)
 		d.n = limit;
 	int K = m.classes;
-	conf = calloc((size_t)K * (size_t)K, sizeof *conf);
+	conf = cli_calloc((size_t)K * (size_t)K, sizeof *conf);
 	double acc, loss;
-	if (!conf || cli_evaluate(&m, &d, (float)mean, (float)std, &acc, &loss, conf)) {
-		cli_error("eval", "%s", clcnn_context_error(m.ctx));
+	if (!conf) {
+		cli_error("eval", "out of host memory for a %dx%d confusion matrix", K, K);
 		goto done;
 	}
-	int fm = K == 10;
+	if (cli_evaluate("eval", &m, &d, &in.norm, &acc, &loss, conf))
+		goto done;
 	printf("accuracy %.4f (%d images)\n", acc, d.n);
 	if (loss == loss)
 		printf("mean loss %.4f\n", loss);
@@ -81,7 +84,8 @@ int cmd_eval(int argc, char **argv)
 		long tot = 0;
 		for (int j = 0; j < K; j++)
 			tot += conf[k * K + j];
-		printf("  %2d %-12s %.4f (%ld images)\n", k, fm ? clcnn_fashion_mnist_classes[k] : "", tot ? (double)conf[k * K + k] / tot : 0.0, tot);
+		printf("  %2d %-12s %.4f (%ld images)\n", k, in.classes ? in.classes[k] : "",
+		       tot ? (double)conf[k * K + k] / tot : 0.0, tot);
 	}
 	printf("\nconfusion matrix (rows: true class, columns: predicted):\n     ");
 	for (int j = 0; j < K; j++)
@@ -96,6 +100,7 @@ int cmd_eval(int argc, char **argv)
 	rc = CLI_OK;
 done:
 	free(conf);
+	cli_inputs_free(&in);
 	clcnn_dataset_free(&d);
 	cli_model_close(&m);
 	return rc;

@@ -3,20 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 #include "io/io.h"
 #include "model.h"
 
-static const char *weights;
+static const char *weights, *mean, *std;
 static int topk, invert;
-static double mean, std;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
 	{"top", FLAG_INT, &topk, 1, 1000, NULL, "how many classes to show (default 3)"},
 	{"invert", FLAG_BOOL, &invert, 0, 0, NULL, "invert gray levels (dark object on light background)"},
-	{"mean", FLAG_DOUBLE, &mean, -1e6, 1e6, NULL, "normalisation mean (default 0.2860)"},
-	{"std", FLAG_DOUBLE, &std, 1e-9, 1e6, NULL, "normalisation std (default 0.3530)"},
+	{"mean", FLAG_STR, &mean, 0, 0, " X[,X...]", "normalisation mean per channel (default: the checkpoint's)"},
+	{"std", FLAG_STR, &std, 0, 0, " X[,X...]", "normalisation std per channel (default: the checkpoint's)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -24,16 +24,49 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
 		   "Classify images (PNG, PGM, PPM), converted and resized to the model's input.\n"
-		   "Prints the top classes with their softmax probabilities.\n\noptions:\n");
+		   "Prints the top classes with their softmax probabilities, named when the checkpoint names them.\n"
+		   "Inputs are normalised with the checkpoint's mean and std unless --mean/--std are given.\n\noptions:\n");
 	cli_print_flags(f, flags);
+}
+
+/* The topk classes by softmax probability, with their names when known. */
+static void print_top(const char *path, const float *out, int K, char *const *names)
+{
+	float mx = out[0];
+	for (int k = 1; k < K; k++)
+		mx = out[k] > mx ? out[k] : mx;
+	double sum = 0;
+	for (int k = 0; k < K; k++)
+		sum += exp((double)out[k] - mx);
+	printf("%s:\n", path);
+	/* ranked by (score descending, index ascending): the next one comes after the previous one */
+	int prev = -1;
+	for (int t = 0; t < topk && t < K; t++) {
+		int best = -1;
+		for (int k = 0; k < K; k++) {
+			int after = prev < 0 || out[k] < out[prev] || (out[k] == out[prev] && k > prev);
+			if (after && (best < 0 || out[k] > out[best]))
+				best = k;
+		}
+		if (best < 0)
+			break;
+		prev = best;
+		double p = exp((double)out[best] - mx) / sum;
+		if (names)
+			printf("  %d %-12s %.4f\n", best, names[best], p);
+		else
+			printf("  %d %.4f\n", best, p);
+	}
 }
 
 int cmd_predict(int argc, char **argv)
 {
 	topk = 3;
-	mean = CLI_DEFAULT_MEAN;
-	std = CLI_DEFAULT_STD;
-	char **pos = calloc((size_t)argc + 1, sizeof *pos);
+	char **pos = cli_calloc((size_t)argc + 1, sizeof *pos);
+	if (!pos) {
+		cli_error("predict", "out of host memory");
+		return CLI_ERROR;
+	}
 	int npos, pr = cli_parse("predict", argc, argv, flags, pos, argc, &npos, help);
 	if (pr) {
 		free(pos);
@@ -51,10 +84,16 @@ int cmd_predict(int argc, char **argv)
 	}
 	int rc = CLI_OK, K = m.classes;
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
-	float *img = malloc(per * sizeof(float)), *out = malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
-	if (clcnn_graph_load_weights(m.g, weights)) {
+	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
+	struct cli_inputs in = {0};
+	if (!img || !out) {
+		cli_error("predict", "out of host memory for a %dx%dx%d image", m.c, m.h, m.w);
+		rc = CLI_ERROR;
+	} else if (clcnn_graph_load_weights(m.g, weights)) {
 		cli_error("predict", "%s", clcnn_context_error(m.ctx));
 		rc = CLI_ERROR;
+	} else {
+		rc = cli_inputs_read("predict", &m, weights, mean, std, &in);
 	}
 	for (int i = 1; rc == CLI_OK && i < npos; i++) {
 		char err[4096];
@@ -63,33 +102,18 @@ int cmd_predict(int argc, char **argv)
 			rc = CLI_ERROR;
 			break;
 		}
-		for (size_t k = 0; k < per; k++)
-			img[k] = ((invert ? 1 - img[k] : img[k]) - (float)mean) / (float)std;
+		for (size_t k = 0; invert && k < per; k++)
+			img[k] = 1 - img[k];
+		clcnn_normalize_apply(&in.norm, img, m.c, m.h, m.w);
 		if (clcnn_graph_set_input(m.g, m.image, img) || (m.label && clcnn_graph_set_input(m.g, m.label, &lab)) ||
 		    clcnn_graph_forward(m.g, 0, 0) || clcnn_graph_read(m.g, clcnn_graph_output_name(m.g), out)) {
 			cli_error("predict", "%s", clcnn_context_error(m.ctx));
 			rc = CLI_ERROR;
 			break;
 		}
-		/* softmax of the logits */
-		float mx = out[0];
-		for (int k = 1; k < K; k++)
-			mx = out[k] > mx ? out[k] : mx;
-		double sum = 0;
-		for (int k = 0; k < K; k++)
-			sum += exp((double)out[k] - mx);
-		printf("%s:\n", pos[i]);
-		int shown[1000] = {0};
-		for (int t = 0; t < topk && t < K; t++) {
-			int best = -1;
-			for (int k = 0; k < K; k++)
-				if (!shown[k] && (best < 0 || out[k] > out[best]))
-					best = k;
-			shown[best] = 1;
-			printf("  %d %-12s %.4f\n", best, K == 10 ? clcnn_fashion_mnist_classes[best] : "",
-			       exp((double)out[best] - mx) / sum);
-		}
+		print_top(pos[i], out, K, in.classes);
 	}
+	cli_inputs_free(&in);
 	free(img);
 	free(out);
 	free(pos);

@@ -153,7 +153,7 @@ int cmd_run(int argc, char **argv)
 			char name[512];
 			snprintf(name, sizeof name, "grad.%s", pi.name);
 			if (!x || clcnn_graph_grad_read(m.g, i, x) || add_tensor(w, name, pi.ndim, pi.dims, x, err, sizeof err)) {
-				cli_error("run", "%s: %s", name, clcnn_context_error(m.ctx));
+				cli_error("run", "%s: %s", name, x ? clcnn_context_error(m.ctx) : "out of memory");
 				goto done;
 			}
 		}
@@ -173,7 +173,7 @@ int cmd_run(int argc, char **argv)
 			snprintf(name, sizeof name, "grad.%s", iname);
 			if (!x || clcnn_graph_read_input_grad(m.g, iname, x) ||
 			    add_tensor(w, name, nd + 1, dims, x, err, sizeof err)) {
-				cli_error("run", "%s: %s", name, clcnn_context_error(m.ctx));
+				cli_error("run", "%s: %s", name, x ? clcnn_context_error(m.ctx) : "out of memory");
 				goto done;
 			}
 		}

@@ -2,9 +2,11 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-alloc.h"
 #include "cli.h"
 
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m)
@@ -80,20 +82,78 @@ int cli_model_check_data(const char *cmd, const struct cli_model *m, const struc
 	return CLI_ERROR;
 }
 
-int cli_evaluate(struct cli_model *m, const struct clcnn_dataset *d, float mean, float std, double *accuracy,
-		 double *loss, long *confusion)
+int cli_inputs_read(const char *cmd, const struct cli_model *m, const char *weights, const char *mean, const char *std,
+		    struct cli_inputs *in)
+{
+	memset(in, 0, sizeof *in);
+	char err[4200], fmean[64] = CLI_DEFAULT_MEAN, fstd[64] = CLI_DEFAULT_STD;
+	struct clcnn_normalize fnorm = {0};
+	if (weights && (!mean || !std)) {
+		if (clcnn_normalize_from_weights(weights, &fnorm, err, sizeof err)) {
+			cli_error(cmd, "%s", err);
+			return CLI_ERROR;
+		}
+		if (fnorm.channels)
+			clcnn_normalize_format(&fnorm, fmean, fstd, sizeof fmean);
+		else
+			fprintf(stderr,
+				"clcnn %s: warning: %s has no normalisation metadata (%s, %s); using Fashion-MNIST's "
+				"mean %s and std %s (--mean and --std choose others)\n",
+				cmd, weights, CLCNN_META_MEAN, CLCNN_META_STD, mean ? mean : fmean, std ? std : fstd);
+	}
+	int given = mean || std;
+	if (clcnn_normalize_parse(mean ? mean : fmean, std ? std : fstd, &in->norm, err, sizeof err)) {
+		cli_error(cmd, "%s%s", given ? "--mean/--std: " : "", err);
+		return given ? CLI_USAGE : CLI_ERROR;
+	}
+	if (in->norm.channels > 1 && in->norm.channels != m->c) {
+		cli_error(cmd, "the normalisation has %d channels but the model's input '%s' has %d", in->norm.channels,
+			  m->image, m->c);
+		return given ? CLI_USAGE : CLI_ERROR;
+	}
+	int n = 0;
+	if (weights && clcnn_classes_from_weights(weights, &in->classes, &n, err, sizeof err)) {
+		cli_error(cmd, "%s", err);
+		return CLI_ERROR;
+	}
+	if (in->classes && n != m->classes) {
+		fprintf(stderr, "clcnn %s: warning: %s names %d classes but the model has %d; printing class indices\n", cmd,
+			weights, n, m->classes);
+		clcnn_classes_free(in->classes);
+		in->classes = NULL;
+	}
+	return CLI_OK;
+}
+
+void cli_inputs_free(struct cli_inputs *in)
+{
+	clcnn_classes_free(in->classes);
+	in->classes = NULL;
+}
+
+int cli_evaluate(const char *cmd, struct cli_model *m, const struct clcnn_dataset *d,
+		 const struct clcnn_normalize *norm, double *accuracy, double *loss, long *confusion)
 {
 	int B = m->batch, K = m->classes;
 	size_t per = (size_t)d->c * (size_t)d->h * (size_t)d->w;
-	float *img = calloc((size_t)B * per, sizeof(float)), *lab = calloc((size_t)B, sizeof(float));
-	float *out = calloc((size_t)B * (size_t)(K ? K : 1), sizeof(float));
-	int rc = img && lab && out ? 0 : CLCNN_ERR_NO_MEMORY;
+	float *img = cli_calloc((size_t)B * per, sizeof(float)), *lab = cli_calloc((size_t)B, sizeof(float));
+	float *out = cli_calloc((size_t)B * (size_t)(K ? K : 1), sizeof(float));
+	if (!img || !lab || !out) {
+		cli_error(cmd, "out of host memory for an evaluation batch of %d", B);
+		free(img);
+		free(lab);
+		free(out);
+		return CLCNN_ERR_NO_MEMORY;
+	}
+	int rc = 0;
 	long correct = 0;
 	double loss_sum = 0;
 	int batches = 0;
 	for (int start = 0; !rc && start < d->n; start += B) {
 		int count = d->n - start < B ? d->n - start : B;
-		clcnn_dataset_gather(d, NULL, start, count, mean, std, img, lab);
+		clcnn_dataset_gather(d, NULL, start, count, 0.0f, 1.0f, img, lab);
+		for (int i = 0; i < count; i++)
+			clcnn_normalize_apply(norm, img + (size_t)i * per, d->c, d->h, d->w);
 		/* pad a last partial batch with copies of its first sample; their outputs are ignored */
 		for (int i = count; i < B; i++) {
 			memcpy(img + (size_t)i * per, img, per * sizeof(float));
@@ -123,6 +183,8 @@ int cli_evaluate(struct cli_model *m, const struct clcnn_dataset *d, float mean,
 				confusion[truth * K + best]++;
 		}
 	}
+	if (rc)
+		cli_error(cmd, "evaluation: %s", clcnn_context_error(m->ctx));
 	free(img);
 	free(lab);
 	free(out);

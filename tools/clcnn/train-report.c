@@ -1,0 +1,109 @@
+/*
+ * What clcnn train shows and leaves behind besides the checkpoint: a progress line (redrawn on a
+ * terminal, a line every 15 s in a log), one line per epoch, the CSV log and the curve picture.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli-alloc.h"
+#include "cli.h"
+#include "io/io.h"
+#include "train-cli.h"
+
+int train_report_open(struct train_report *r, const struct train_opts *o, int steps_per_epoch)
+{
+	*r = (struct train_report){.o = o, .tty = isatty(2), .steps = steps_per_epoch, .loss_ema = NAN};
+	size_t n = (size_t)o->epochs + 1;
+	r->epoch = cli_calloc(n, sizeof *r->epoch);
+	r->loss = cli_calloc(n, sizeof *r->loss);
+	r->acc = cli_calloc(n, sizeof *r->acc);
+	if (!r->epoch || !r->loss || !r->acc) {
+		cli_error("train", "out of host memory");
+		return CLI_ERROR;
+	}
+	r->csv = fopen(o->log, o->resume ? "a" : "w");
+	if (!r->csv) {
+		cli_error("train", "%s: cannot write the CSV log", o->log);
+		return CLI_ERROR;
+	}
+	if (!o->resume)
+		fprintf(r->csv, "epoch,steps,train_loss,test_loss,test_accuracy,lr,seconds,images_per_second\n");
+	return 0;
+}
+
+void train_report_close(struct train_report *r)
+{
+	if (r->csv)
+		fclose(r->csv);
+	free(r->epoch);
+	free(r->loss);
+	free(r->acc);
+	r->csv = NULL;
+	r->epoch = r->loss = r->acc = NULL;
+}
+
+void train_report_epoch_begin(struct train_report *r, int epoch)
+{
+	r->epoch_no = epoch;
+	r->t0 = cli_now();
+	r->last_print = 0;
+	r->loss_ema = NAN;
+}
+
+void train_report_step(struct train_report *r, int step, double loss, int final)
+{
+	double now = cli_now(), el = now - r->t0;
+	int batch = r->o->batch, epochs = r->o->epochs;
+	r->loss_ema = step <= 1 || isnan(r->loss_ema) ? loss : 0.9 * r->loss_ema + 0.1 * loss;
+	double ips = el > 0 ? (double)step * batch / el : 0;
+	double eta = step > 0 ? el / step * (r->steps - step) : 0;
+	if (r->tty) {
+		if (!final && now - r->last_print < 0.2)
+			return;
+		int width = 24, filled = r->steps ? step * width / r->steps : 0;
+		char bar[32];
+		for (int i = 0; i < width; i++)
+			bar[i] = i < filled ? '#' : '.';
+		bar[width] = 0;
+		fprintf(stderr, "\repoch %d/%d [%s] %d/%d  %.0f img/s  loss %.4f  ETA %.0fs   ", r->epoch_no, epochs, bar,
+			step, r->steps, ips, r->loss_ema, eta);
+		if (final)
+			fputc('\n', stderr);
+	} else {
+		if (!final && now - r->last_print < 15)
+			return;
+		fprintf(stderr, "epoch %d/%d step %d/%d  %.0f img/s  loss %.4f  ETA %.0fs\n", r->epoch_no, epochs, step,
+			r->steps, ips, r->loss_ema, eta);
+	}
+	r->last_print = now;
+}
+
+void train_report_break(const struct train_report *r)
+{
+	if (r->tty)
+		fputc('\n', stderr);
+}
+
+void train_report_epoch(struct train_report *r, long steps_done, double train_loss, double test_loss, double acc,
+			double lr, double seconds)
+{
+	double ips = seconds > 0 ? r->steps * r->o->batch / seconds : 0;
+	fprintf(stderr, "epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.4f, %.1f s (%.0f img/s)\n",
+		r->epoch_no, r->o->epochs, train_loss, test_loss, acc, seconds, ips);
+	fprintf(r->csv, "%d,%ld,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f\n", r->epoch_no, steps_done, train_loss, test_loss, acc,
+		lr, seconds, ips);
+	fflush(r->csv);
+	r->epoch[r->npoints] = r->epoch_no;
+	r->loss[r->npoints] = train_loss;
+	r->acc[r->npoints] = acc;
+	r->npoints++;
+}
+
+void train_report_plot(const struct train_report *r)
+{
+	char err[4096];
+	if (r->npoints &&
+	    clcnn_plot_curves(r->o->plot, r->npoints, r->epoch, r->loss, r->acc, r->o->netfile, err, sizeof err))
+		cli_error("train", "%s", err);
+}
