@@ -4,7 +4,7 @@
 #
 #   tools/check-refs.sh [SOURCE_ROOT]     prints each offending line as FILE:LINE: PATH, exit 1 if any
 #
-# A reference is a word starting with one of the top-level folders (src/, cl/, tools/, tests/,
+# A reference is a word (not a shell variable such as $src/...) starting with one of the top-level folders (src/, cl/, tools/, tests/,
 # docs/, include/, models/, examples/, research/). It is fine when it exists, when it names a
 # program built from PATH.c or PATH.sh (build/tools/bench-op), when it is a prefix ending in '-'
 # (tests/fuzz/fuzz-) or a glob that matches, and when its last part is a placeholder (NAME.txt,
@@ -29,7 +29,7 @@ while IFS= read -r hit; do
 	echo "$file:$line: $ref"
 	bad=1
 done < <(grep -rnoIE --exclude-dir='.git' --exclude='.git' --exclude-dir='build*' --exclude-dir='subprojects' \
-	'(^|[^A-Za-z0-9_./-])(src|cl|tools|tests|docs|include|models|examples|research)/[A-Za-z0-9_./*-]*[A-Za-z0-9_*-]' . |
+	'(^|[^A-Za-z0-9_./$}-])(src|cl|tools|tests|docs|include|models|examples|research)/[A-Za-z0-9_./*-]*[A-Za-z0-9_*-]' . |
 	sed -E 's|^\./||; s|^([^:]*:[0-9]+:)[^A-Za-z]?|\1|')
 # absolute paths of one machine (system paths such as /usr/share/datasets are deliberate)
 if grep -rnIE --exclude-dir='.git' --exclude='.git' --exclude-dir='build*' --exclude-dir='subprojects' --exclude='check-refs.sh' \
