@@ -18,8 +18,8 @@
 #include <clcnn/graph.h>
 #include <clcnn/train.h>
 
-#define F 2       /* features per sample */
-#define N 2048    /* training samples */
+#define F 2    /* features per sample */
+#define N 2048 /* training samples */
 #define N_TEST 512
 #define BATCH 64
 #define EPOCHS 40
@@ -111,8 +111,8 @@ int main(void)
 	printf("before training: test loss %.4f, accuracy %.4f\n", loss0, acc0);
 	for (int epoch = 0; epoch < EPOCHS; epoch++)
 		for (int start = 0; start < N; start += BATCH)
-			if (clcnn_graph_set_input(g, "x", x + start * F) || clcnn_graph_set_input(g, "label", y + start) ||
-			    clcnn_trainer_step(tr, NULL))
+			if (clcnn_graph_set_input(g, "x", x + start * F) ||
+			    clcnn_graph_set_input(g, "label", y + start) || clcnn_trainer_step(tr, NULL))
 				goto out;
 	if (evaluate(g, xt, yt, N_TEST, &loss, &acc))
 		goto out;

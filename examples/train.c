@@ -81,8 +81,9 @@ static int save(struct clcnn_trainer *tr, const char *path, int epoch)
 	int rc = clcnn_normalize_format(&norm, mean, std, sizeof mean);
 	if (!rc)
 		rc = clcnn_classes_format(clcnn_dataset_fashion_mnist_classes(), 10, &classes);
-	const char *meta[] = {CLCNN_META_MEAN, mean, CLCNN_META_STD, std, CLCNN_META_INPUT, "1x28x28",
-			      CLCNN_META_CLASSES, classes, NULL};
+	const char *meta[] =
+		{CLCNN_META_MEAN, mean, CLCNN_META_STD, std, CLCNN_META_INPUT, "1x28x28", CLCNN_META_CLASSES,
+		 classes,         NULL};
 	if (!rc)
 		rc = clcnn_trainer_save(tr, path, epoch, meta);
 	free(classes);

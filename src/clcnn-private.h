@@ -47,7 +47,7 @@ struct clcnn_program_entry {
 };
 
 struct clcnn_context {
-	struct clcnn_options opt;      /* strings below are owned copies */
+	struct clcnn_options opt; /* strings below are owned copies */
 	char *opt_strings[5];
 	struct clcnn_device_list *devices;
 	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
@@ -55,11 +55,11 @@ struct clcnn_context {
 	cl_device_id device;
 	cl_context cl;
 	cl_command_queue queue;
-	char *cache_dir;               /* NULL when off or unusable */
+	char *cache_dir; /* NULL when off or unusable */
 	int cache_warned;
 	struct clcnn_program_entry *programs;
 	struct clcnn_kernel_entry *kernels;
-	char *error;                   /* last failure message, heap */
+	char *error; /* last failure message, heap */
 	size_t error_cap;
 };
 
@@ -81,7 +81,7 @@ uint64_t clcnn_hash_str(uint64_t h, const char *s);
 
 /* ---- kernel sources (embedded at build time, or CLCNN_KERNEL_DIR) */
 struct clcnn_source {
-	const char *name;          /* family, e.g. "conv" for cl/conv.cl */
+	const char *name; /* family, e.g. "conv" for cl/conv.cl */
 	const unsigned char *data;
 	size_t size;
 };
@@ -131,15 +131,18 @@ static inline struct clcnn_karg clcnn_karg_float(const float *v)
 {
 	return (struct clcnn_karg){sizeof *v, v};
 }
-#define KARG(x)                                                                                                     \
-	_Generic((x), cl_mem: clcnn_karg_mem, int: clcnn_karg_int, cl_uint: clcnn_karg_uint, float: clcnn_karg_float)( \
-		&(x))
+#define KARG(x) \
+	_Generic((x), cl_mem \
+		 : clcnn_karg_mem, int \
+		 : clcnn_karg_int, cl_uint \
+		 : clcnn_karg_uint, float \
+		 : clcnn_karg_float)(&(x))
 #define KARG_STRUCT(s) ((struct clcnn_karg){sizeof(s), &(s)})
 #define KARG_LOCAL(bytes) ((struct clcnn_karg){(bytes), NULL})
 
 int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct clcnn_karg *args, size_t n);
-#define clcnn_kernel_args(ctx, k, ...)                                                                               \
-	clcnn_kernel_set_args((ctx), (k), (const struct clcnn_karg[]){__VA_ARGS__},                                     \
+#define clcnn_kernel_args(ctx, k, ...) \
+	clcnn_kernel_set_args((ctx), (k), (const struct clcnn_karg[]){__VA_ARGS__}, \
 			      sizeof((const struct clcnn_karg[]){__VA_ARGS__}) / sizeof(struct clcnn_karg))
 /*
  * Enqueue k with dims dimensions; global sizes are rounded up to a multiple of local.
@@ -153,14 +156,13 @@ char *clcnn_cache_resolve_dir(const char *opt_dir);
  * Entries "<dir>/<kind>-<hash of key>.bin" hold the whole key; a load whose stored key differs from
  * key (a hash collision, or a file written for something else) misses. 0 on a hit.
  */
-int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
-		     unsigned char **data, size_t *size);
-void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
-		       const void *data, size_t size);
+int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len, unsigned char **data,
+		     size_t *size);
+void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len, const void *data,
+		       size_t size);
 /* Fixed-size blobs keyed by a 64-bit value (autotune records). */
 int clcnn_cache_load_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, void *data, size_t size);
-void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data,
-			    size_t size);
+void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data, size_t size);
 
 /* ---- buffers (src/device/buffer.c) */
 /* Allocate a device buffer; failures (size over max alloc, out of resources) name the size. */

@@ -53,9 +53,14 @@ static double run_case(struct clcnn_context *ctx, const struct clcnn_gemm_config
 	for (int r = -1; r < reps; r++) {
 		double t0 = clcnn_now();
 		int rc = clcnn_gemm_with(ctx, cf, ws,
-					 &(struct clcnn_gemm_args){.m = s->m, .n = s->n, .k = s->k, .batch = batch,
-								   .alpha = 1.0f, .a = {a, 0, lda, sa, s->ta},
-								   .b = {b, 0, ldb, sb, s->tb}, .c = {c, 0, s->n, sc}});
+					 &(struct clcnn_gemm_args){.m = s->m,
+								   .n = s->n,
+								   .k = s->k,
+								   .batch = batch,
+								   .alpha = 1.0f,
+								   .a = {a, 0, lda, sa, s->ta},
+								   .b = {b, 0, ldb, sb, s->tb},
+								   .c = {c, 0, s->n, sc}});
 		if (!rc)
 			rc = clcnn_context_finish(ctx);
 		if (rc) {
@@ -90,9 +95,13 @@ int main(int argc, char **argv)
 			use_ws = 0;
 			continue;
 		}
-		int *tile = !strcmp(o, "--tm") ? &base.tm : !strcmp(o, "--tnv") ? &base.tnv
-			  : !strcmp(o, "--vw") ? &base.vw : !strcmp(o, "--lx") ? &base.lx
-			  : !strcmp(o, "--dm") ? &base.dm : !strcmp(o, "--dn") ? &base.dn : NULL;
+		int *tile = !strcmp(o, "--tm")    ? &base.tm
+			    : !strcmp(o, "--tnv") ? &base.tnv
+			    : !strcmp(o, "--vw")  ? &base.vw
+			    : !strcmp(o, "--lx")  ? &base.lx
+			    : !strcmp(o, "--dm")  ? &base.dm
+			    : !strcmp(o, "--dn")  ? &base.dn
+						  : NULL;
 		if (!v) {
 			fprintf(stderr, "bench-gemm: %s needs a value\n", o);
 			return 2;
@@ -119,8 +128,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "-b")) {
 			batch = atoi(v);
 		} else {
-			fprintf(stderr, "usage: bench-gemm [-a ALGO]... [-s [NT:]MxNxK]... [-r REPS] [-p PEAK] [-b BATCH] "
-					"[--tm --tnv --vw --lx --dm --dn N] [--no-ws]\n");
+			fprintf(stderr,
+				"usage: bench-gemm [-a ALGO]... [-s [NT:]MxNxK]... [-r REPS] [-p PEAK] [-b BATCH] "
+				"[--tm --tnv --vw --lx --dm --dn N] [--no-ws]\n");
 			return 2;
 		}
 	}
@@ -152,7 +162,8 @@ int main(int argc, char **argv)
 	struct clcnn_gemm_workspace ws = {0};
 	for (int si = 0; si < nshapes && !status; si++) {
 		const struct shape *s = &shapes[si];
-		size_t na = (size_t)s->m * s->k * batch, nb = (size_t)s->k * s->n * batch, nc = (size_t)s->m * s->n * batch;
+		size_t na = (size_t)s->m * s->k * batch, nb = (size_t)s->k * s->n * batch,
+		       nc = (size_t)s->m * s->n * batch;
 		cl_mem a = NULL, b = NULL, c = NULL;
 		if (clcnn_buffer_new(ctx, na * 4, &a) || clcnn_buffer_new(ctx, nb * 4, &b) ||
 		    clcnn_buffer_new(ctx, nc * 4, &c) || clcnn_buffer_fill(ctx, a, 0.5f, na) ||
@@ -163,8 +174,10 @@ int main(int argc, char **argv)
 		for (int ai = 0; ai < nalgos && !status; ai++) {
 			struct clcnn_gemm_config cf = base;
 			cf.algo = (enum clcnn_gemm_algo)algos[ai];
-			if (use_ws && clcnn_gemm_workspace_reserve(ctx, &ws, clcnn_gemm_workspace_bytes(ctx, &cf, s->ta, s->tb,
-												  s->m, s->n, s->k, batch))) {
+			if (use_ws &&
+			    clcnn_gemm_workspace_reserve(ctx, &ws,
+							 clcnn_gemm_workspace_bytes(ctx, &cf, s->ta, s->tb, s->m, s->n,
+										    s->k, batch))) {
 				fprintf(stderr, "bench-gemm: %s\n", clcnn_context_error(ctx));
 				status = 1;
 				break;

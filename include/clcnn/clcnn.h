@@ -52,7 +52,12 @@ CLCNN_API const char *clcnn_status_name(int status);
  */
 CLCNN_API const char *clcnn_version(void);
 
-enum clcnn_log_level { CLCNN_LOG_ERROR = 0, CLCNN_LOG_WARN = 1, CLCNN_LOG_INFO = 2, CLCNN_LOG_DEBUG = 3 };
+enum clcnn_log_level {
+	CLCNN_LOG_ERROR = 0,
+	CLCNN_LOG_WARN = 1,
+	CLCNN_LOG_INFO = 2,
+	CLCNN_LOG_DEBUG = 3
+};
 
 typedef void (*clcnn_log_fn)(void *user, int level, const char *message);
 
@@ -62,13 +67,13 @@ typedef void (*clcnn_log_fn)(void *user, int level, const char *message);
  * "not set". Strings are borrowed: they must outlive clcnn_context_open() (they are copied).
  */
 struct clcnn_options {
-	const char *device;      /**< CLCNN_DEVICE: gpu | cpu | accelerator | N | P:D | name substring */
-	const char *platform;    /**< CLCNN_PLATFORM: index or name substring */
-	const char *cache_dir;   /**< CLCNN_CACHE_DIR: program/tuning cache; "off" disables */
-	const char *kernel_dir;  /**< CLCNN_KERNEL_DIR: read cl/ sources from here, not the embedded copy */
-	const char *conv_algo;   /**< CLCNN_CONV_ALGO: force a convolution algorithm by name */
-	int log_level;           /**< CLCNN_LOG: error | warn | info | debug (default warn) */
-	clcnn_log_fn log_fn;     /**< receives diagnostics; NULL drops them */
+	const char *device;     /**< CLCNN_DEVICE: gpu | cpu | accelerator | N | P:D | name substring */
+	const char *platform;   /**< CLCNN_PLATFORM: index or name substring */
+	const char *cache_dir;  /**< CLCNN_CACHE_DIR: program/tuning cache; "off" disables */
+	const char *kernel_dir; /**< CLCNN_KERNEL_DIR: read cl/ sources from here, not the embedded copy */
+	const char *conv_algo;  /**< CLCNN_CONV_ALGO: force a convolution algorithm by name */
+	int log_level;          /**< CLCNN_LOG: error | warn | info | debug (default warn) */
+	clcnn_log_fn log_fn;    /**< receives diagnostics; NULL drops them */
 	void *log_user;
 };
 
@@ -79,11 +84,11 @@ CLCNN_API void clcnn_options_from_env(struct clcnn_options *opt);
 
 /** One OpenCL device as enumerated; strings are owned by the list. */
 struct clcnn_device_info {
-	int index;             /**< global index, as `clcnn devices` prints and CLCNN_DEVICE=N takes */
+	int index; /**< global index, as `clcnn devices` prints and CLCNN_DEVICE=N takes */
 	int platform_index, device_index;
 	const char *platform_name, *platform_version;
 	const char *name, *vendor, *driver_version, *opencl_c_version;
-	const char *type;      /**< "gpu", "cpu", "accelerator" or "other" */
+	const char *type; /**< "gpu", "cpu", "accelerator" or "other" */
 	unsigned compute_units, clock_mhz;
 	uint64_t global_mem, local_mem, max_alloc;
 	size_t max_work_group;
@@ -106,8 +111,8 @@ CLCNN_API const struct clcnn_device_info *clcnn_device_list_get(const struct clc
  * chosen global index and *rule (if non-NULL) a static description of the rule that chose it.
  * A selector matching nothing returns CLCNN_ERR_NO_DEVICE with a message listing the devices.
  */
-CLCNN_API int clcnn_device_select(const struct clcnn_device_list *list, const struct clcnn_options *opt,
-				  int *index, const char **rule, char *err, size_t errlen);
+CLCNN_API int clcnn_device_select(const struct clcnn_device_list *list, const struct clcnn_options *opt, int *index,
+				  const char **rule, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ context */
 
@@ -119,8 +124,7 @@ struct clcnn_context;
  * clcnn_context_error() can explain; it must be closed. If err is non-NULL the message is also
  * copied there, which is the only way to learn why when *out is NULL.
  */
-CLCNN_API int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *opt, char *err,
-				 size_t errlen);
+CLCNN_API int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen);
 CLCNN_API void clcnn_context_close(struct clcnn_context *ctx);
 
 /** The message of the last failure in this context ("" if none). Owned by the context. */

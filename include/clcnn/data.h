@@ -54,8 +54,8 @@ struct clcnn_dataset {
  * samples and every label must be < classes. *out is zeroed on failure; on success it owns its
  * arrays: release them with clcnn_dataset_free.
  */
-CLCNN_API int clcnn_dataset_load(const char *dir, const char *split, int classes, struct clcnn_dataset *out,
-				 char *err, size_t errlen);
+CLCNN_API int clcnn_dataset_load(const char *dir, const char *split, int classes, struct clcnn_dataset *out, char *err,
+				 size_t errlen);
 /** Free the arrays of d and zero it; a zeroed dataset is a no-op. */
 CLCNN_API void clcnn_dataset_free(struct clcnn_dataset *d);
 

@@ -90,12 +90,12 @@ CLCNN_API int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const c
 
 /* ---- parameters */
 struct clcnn_param_info {
-	const char *name;  /**< "<node>.<param>" */
-	int ndim;          /**< 0 for scalars (num_batches_tracked) */
+	const char *name; /**< "<node>.<param>" */
+	int ndim;         /**< 0 for scalars (num_batches_tracked) */
 	int dims[CLCNN_MAX_DIMS];
 	size_t count;
-	int trainable;     /**< 0 for buffers (running statistics) */
-	int int64;         /**< stored as I64 in checkpoints */
+	int trainable; /**< 0 for buffers (running statistics) */
+	int int64;     /**< stored as I64 in checkpoints */
 };
 CLCNN_API int clcnn_graph_param_count(const struct clcnn_graph *g);
 CLCNN_API int clcnn_graph_param_info(const struct clcnn_graph *g, int i, struct clcnn_param_info *info);

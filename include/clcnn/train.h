@@ -11,17 +11,21 @@
 extern "C" {
 #endif
 
-enum clcnn_optimizer_kind { CLCNN_OPT_SGD, CLCNN_OPT_ADAM, CLCNN_OPT_ADAMW };
+enum clcnn_optimizer_kind {
+	CLCNN_OPT_SGD,
+	CLCNN_OPT_ADAM,
+	CLCNN_OPT_ADAMW
+};
 
 struct clcnn_optimizer_config {
 	enum clcnn_optimizer_kind kind;
-	double lr;            /**< base learning rate */
-	double momentum;      /**< SGD */
-	double dampening;     /**< SGD */
-	int nesterov;         /**< SGD */
-	double weight_decay;  /**< SGD/Adam: L2 added to the gradient; AdamW: decoupled */
-	double beta1, beta2;  /**< Adam/AdamW (0.9, 0.999) */
-	double eps;           /**< Adam/AdamW (1e-8) */
+	double lr;           /**< base learning rate */
+	double momentum;     /**< SGD */
+	double dampening;    /**< SGD */
+	int nesterov;        /**< SGD */
+	double weight_decay; /**< SGD/Adam: L2 added to the gradient; AdamW: decoupled */
+	double beta1, beta2; /**< Adam/AdamW (0.9, 0.999) */
+	double eps;          /**< Adam/AdamW (1e-8) */
 };
 
 /** Defaults of torch.optim for kind (lr 0.01 for SGD, 0.001 for Adam/AdamW, AdamW weight decay 0.01). */
@@ -38,16 +42,16 @@ enum clcnn_schedule_kind {
 
 struct clcnn_schedule_config {
 	enum clcnn_schedule_kind kind;
-	int step_size;          /**< STEP */
-	int milestones[16];     /**< MULTISTEP */
+	int step_size;      /**< STEP */
+	int milestones[16]; /**< MULTISTEP */
 	int nmilestones;
-	double gamma;           /**< STEP/MULTISTEP (0.1) */
-	int total_steps;        /**< COSINE/ONECYCLE */
-	double eta_min;         /**< COSINE */
-	double pct_start;       /**< ONECYCLE (0.3) */
-	double div_factor;      /**< ONECYCLE (25) */
-	double final_div_factor;/**< ONECYCLE (1e4) */
-	int warmup_steps;       /**< linear warmup from 0 to the scheduled lr over the first steps (0 = none) */
+	double gamma;            /**< STEP/MULTISTEP (0.1) */
+	int total_steps;         /**< COSINE/ONECYCLE */
+	double eta_min;          /**< COSINE */
+	double pct_start;        /**< ONECYCLE (0.3) */
+	double div_factor;       /**< ONECYCLE (25) */
+	double final_div_factor; /**< ONECYCLE (1e4) */
+	int warmup_steps;        /**< linear warmup from 0 to the scheduled lr over the first steps (0 = none) */
 };
 
 CLCNN_API void clcnn_schedule_defaults(struct clcnn_schedule_config *cfg, enum clcnn_schedule_kind kind);

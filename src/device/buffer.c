@@ -10,10 +10,11 @@ int clcnn_buffer_new(struct clcnn_context *ctx, size_t bytes, cl_mem *out)
 	if (bytes == 0)
 		bytes = 4; /* OpenCL rejects empty buffers; keep empty tensors valid */
 	if (ctx->info.max_alloc && bytes > ctx->info.max_alloc)
-		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY,
-				  "device buffer of %zu bytes (%.1f MiB) exceeds the device's max allocation of %llu bytes "
-				  "on %s", bytes, (double)bytes / 1048576.0, (unsigned long long)ctx->info.max_alloc,
-				  ctx->info.name);
+		return clcnn_fail(
+			ctx, CLCNN_ERR_NO_MEMORY,
+			"device buffer of %zu bytes (%.1f MiB) exceeds the device's max allocation of %llu bytes "
+			"on %s",
+			bytes, (double)bytes / 1048576.0, (unsigned long long)ctx->info.max_alloc, ctx->info.name);
 	cl_int err;
 	cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
 	if (!m)

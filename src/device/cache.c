@@ -16,7 +16,13 @@
 
 static const char MAGIC[8] = {'C', 'L', 'C', 'N', 'N', 'C', '0', '2'};
 
-enum { H_HASH, H_SIZE, H_SUM, H_KEYLEN, H_COUNT }; /* header words; the size stays at byte 16 */
+enum {
+	H_HASH,
+	H_SIZE,
+	H_SUM,
+	H_KEYLEN,
+	H_COUNT
+}; /* header words; the size stays at byte 16 */
 #define LIMIT ((uint64_t)1 << 32)
 
 static int mkdir_p(const char *path)
@@ -91,8 +97,8 @@ static int header_ok(FILE *f, uint64_t hash, uint64_t *hdr)
 	       (uint64_t)st.st_size == 8 + sizeof *hdr * H_COUNT + hdr[H_KEYLEN] + hdr[H_SIZE];
 }
 
-int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
-		     unsigned char **data, size_t *size)
+int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len, unsigned char **data,
+		     size_t *size)
 {
 	if (!ctx->cache_dir)
 		return -1;
@@ -120,7 +126,8 @@ int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *ke
 	}
 	if (hdr[H_KEYLEN] != key_len || memcmp(buf, key, key_len)) {
 		free(buf);
-		clcnn_log(ctx, CLCNN_LOG_INFO, "cache entry %s holds another key (a hash collision); rebuilding it", path);
+		clcnn_log(ctx, CLCNN_LOG_INFO, "cache entry %s holds another key (a hash collision); rebuilding it",
+			  path);
 		return -1;
 	}
 	memmove(buf, buf + key_len, hdr[H_SIZE]);
@@ -129,8 +136,8 @@ int clcnn_cache_load(struct clcnn_context *ctx, const char *kind, const void *ke
 	return 0;
 }
 
-void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len,
-		       const void *data, size_t size)
+void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *key, size_t key_len, const void *data,
+		       size_t size)
 {
 	if (!ctx->cache_dir)
 		return;
@@ -138,7 +145,8 @@ void clcnn_cache_store(struct clcnn_context *ctx, const char *kind, const void *
 	uint64_t hdr[H_COUNT] = {key_hash(key, key_len), size, checksum(key, key_len, data, size), key_len};
 	entry_path(ctx, kind, hdr[H_HASH], path, sizeof path);
 	static unsigned counter;
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u.%p", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (void *)&hdr);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u.%p", path, (long)getpid(),
+		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (void *)&hdr);
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {
 		warn_once(ctx, "is not writable");
@@ -168,8 +176,7 @@ int clcnn_cache_load_blob(struct clcnn_context *ctx, const char *kind, uint64_t 
 	return ok ? 0 : -1;
 }
 
-void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data,
-			    size_t size)
+void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_t key, const void *data, size_t size)
 {
 	clcnn_cache_store(ctx, kind, &key, sizeof key, data, size);
 }

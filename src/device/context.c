@@ -132,7 +132,9 @@ int clcnn_context_finish(struct clcnn_context *ctx)
 
 int clcnn_context_smoke_test(struct clcnn_context *ctx)
 {
-	enum { N = 1000 };
+	enum {
+		N = 1000
+	};
 	cl_kernel k;
 	int rc = clcnn_kernel_get(ctx, "common", "", "clcnn_smoke", &k);
 	if (rc)
@@ -156,7 +158,8 @@ int clcnn_context_smoke_test(struct clcnn_context *ctx)
 		if (host[i] != want)
 			return clcnn_fail(ctx, CLCNN_ERR_OPENCL,
 					  "smoke kernel computed %g at element %d, expected %g: the device or driver "
-					  "computes wrongly", (double)host[i], i, (double)want);
+					  "computes wrongly",
+					  (double)host[i], i, (double)want);
 	}
 	return 0;
 }

@@ -70,7 +70,7 @@ static struct clcnn_gemm_config resolve(const struct clcnn_context *ctx, const s
 	device_float_traits(ctx, &vw, hw_fma);
 #define DEFAULT(f, v) \
 	if (c.f <= 0) \
-		c.f = (v)
+	c.f = (v)
 	DEFAULT(vw, vw);
 	DEFAULT(tm, 6);
 	DEFAULT(tnv, c.vw == 16 ? 4 : 2);
@@ -87,8 +87,7 @@ static struct clcnn_gemm_config resolve(const struct clcnn_context *ctx, const s
 }
 
 /* The largest element index a batched operand touches, for the 2^31 check. */
-static int fits(size_t off, size_t stride, int batch, int rows, int ld, const char *what,
-		struct clcnn_context *ctx)
+static int fits(size_t off, size_t stride, int batch, int rows, int ld, const char *what, struct clcnn_context *ctx)
 {
 	size_t last = off + stride * (size_t)(batch - 1) + (size_t)(rows > 0 ? rows - 1 : 0) * (size_t)ld + (size_t)ld;
 	if (off > INT_MAX || stride > INT_MAX || last > INT_MAX)
@@ -106,8 +105,7 @@ static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a
 	/* stored shapes: A is k x m when transposed, B is n x k when transposed */
 	int a_rows = g->ta ? g->k : g->m, a_cols = g->ta ? g->m : g->k;
 	int b_rows = g->tb ? g->n : g->k, b_cols = g->tb ? g->k : g->n;
-	if (g->lda < (a_cols > 1 ? a_cols : 1) || g->ldb < (b_cols > 1 ? b_cols : 1) ||
-	    g->ldc < (g->n > 1 ? g->n : 1))
+	if (g->lda < (a_cols > 1 ? a_cols : 1) || g->ldb < (b_cols > 1 ? b_cols : 1) || g->ldc < (g->n > 1 ? g->n : 1))
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "gemm: leading dimensions lda=%d ldb=%d ldc=%d too small for %s%s m=%d n=%d k=%d",
 				  g->lda, g->ldb, g->ldc, g->ta ? "T" : "N", g->tb ? "T" : "N", g->m, g->n, g->k);
@@ -129,7 +127,10 @@ static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a
 /* Arguments shared by gemm_cpu, gemm_cpu_dot and gemm_gpu (same order in cl/gemm.cl). */
 static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g)
 {
-	return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a), KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b), KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c), KARG(g->ldc), KARG(g->stride_c));
+	return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
+				 KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
+				 KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
+				 KARG(g->ldc), KARG(g->stride_c));
 }
 
 static size_t div_up(size_t a, size_t b)
@@ -186,7 +187,8 @@ static int run_transpose(struct clcnn_context *ctx, int rows, int cols, cl_mem s
 	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_TRANSPOSE", "gemm_transpose", &kr);
 	int dst_stride = rows * cols;
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, kr, KARG(rows), KARG(cols), KARG(src), KARG(off), KARG(ld), KARG(stride), KARG(dst), KARG(dst_stride));
+		rc = clcnn_kernel_args(ctx, kr, KARG(rows), KARG(cols), KARG(src), KARG(off), KARG(ld), KARG(stride),
+				       KARG(dst), KARG(dst_stride));
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)cols, 16), div_up((size_t)rows, 16), (size_t)batch};
@@ -258,8 +260,9 @@ static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: tile %dx%d not divisible by %dx%d per work-item",
 				  cf->tsm, cf->tsn, cf->wptm, cf->wptn);
 	char opts[160];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GPU -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DTRANS_A=%d -DTRANS_B=%d",
-		 cf->tsm, cf->tsn, cf->tsk, cf->wptm, cf->wptn, g->ta, g->tb);
+	snprintf(opts, sizeof opts,
+		 "-DGEMM_KERNEL_GPU -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DTRANS_A=%d -DTRANS_B=%d", cf->tsm,
+		 cf->tsn, cf->tsk, cf->wptm, cf->wptn, g->ta, g->tb);
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gpu", &kr);
 	if (!rc)
@@ -281,7 +284,10 @@ static int run_naive(struct clcnn_context *ctx, const struct gemm_call *g)
 	/* element strides of op(A) along m and k, op(B) along k and n */
 	int sam = g->ta ? 1 : g->lda, sak = g->ta ? g->lda : 1;
 	int sbk = g->tb ? 1 : g->ldb, sbn = g->tb ? g->ldb : 1;
-	rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a), KARG(g->off_a), KARG(sam), KARG(sak), KARG(g->stride_a), KARG(g->b), KARG(g->off_b), KARG(sbk), KARG(sbn), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c), KARG(g->ldc), KARG(g->stride_c));
+	rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a), KARG(g->off_a),
+			       KARG(sam), KARG(sak), KARG(g->stride_a), KARG(g->b), KARG(g->off_b), KARG(sbk),
+			       KARG(sbn), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c), KARG(g->ldc),
+			       KARG(g->stride_c));
 	if (rc)
 		return rc;
 	size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
@@ -302,11 +308,11 @@ static int run_clblast(struct clcnn_context *ctx, const struct gemm_call *g)
 				 g->a, (size_t)g->off_a, (size_t)g->lda, g->b, (size_t)g->off_b, (size_t)g->ldb,
 				 g->beta, g->c, (size_t)g->off_c, (size_t)g->ldc, &ctx->queue, NULL);
 	else
-		s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n,
-					       (size_t)g->k, g->alpha, g->a, (size_t)g->off_a, (size_t)g->lda,
-					       (size_t)g->stride_a, g->b, (size_t)g->off_b, (size_t)g->ldb,
-					       (size_t)g->stride_b, g->beta, g->c, (size_t)g->off_c, (size_t)g->ldc,
-					       (size_t)g->stride_c, (size_t)g->batch, &ctx->queue, NULL);
+		s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k,
+					       g->alpha, g->a, (size_t)g->off_a, (size_t)g->lda, (size_t)g->stride_a,
+					       g->b, (size_t)g->off_b, (size_t)g->ldb, (size_t)g->stride_b, g->beta,
+					       g->c, (size_t)g->off_c, (size_t)g->ldc, (size_t)g->stride_c,
+					       (size_t)g->batch, &ctx->queue, NULL);
 	if (s != CLBlastSuccess)
 		return clcnn_fail(ctx, CLCNN_ERR_OPENCL, "CLBlast SGEMM %dx%dx%d failed with status %d", g->m, g->n,
 				  g->k, (int)s);
@@ -342,8 +348,8 @@ void clcnn_gemm_workspace_release(struct clcnn_gemm_workspace *ws)
 	ws->bytes = 0;
 }
 
-size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
-				  int trans_a, int trans_b, int m, int n, int k, int batch)
+size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg, int trans_a,
+				  int trans_b, int m, int n, int k, int batch)
 {
 	struct gemm_call g = {.ta = !!trans_a, .tb = !!trans_b, .m = m, .n = n, .k = k, .batch = batch};
 	struct clcnn_gemm_config cf = resolve(ctx, cfg, &g.hw_fma);
@@ -357,9 +363,20 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 {
 	const struct clcnn_gemm_operand *a = &args->a, *b = &args->b, *c = &args->c;
 	struct gemm_call g = {
-		.ta = !!a->trans, .tb = !!b->trans, .m = args->m, .n = args->n, .k = args->k,
-		.batch = args->batch ? args->batch : 1, .alpha = args->alpha, .beta = args->beta,
-		.a = a->mem, .b = b->mem, .c = c->mem, .lda = a->ld, .ldb = b->ld, .ldc = c->ld,
+		.ta = !!a->trans,
+		.tb = !!b->trans,
+		.m = args->m,
+		.n = args->n,
+		.k = args->k,
+		.batch = args->batch ? args->batch : 1,
+		.alpha = args->alpha,
+		.beta = args->beta,
+		.a = a->mem,
+		.b = b->mem,
+		.c = c->mem,
+		.lda = a->ld,
+		.ldb = b->ld,
+		.ldc = c->ld,
 	};
 	int rc = validate(ctx, &g, a->off, a->stride, b->off, b->stride, c->off, c->stride);
 	if (rc || g.m == 0 || g.n == 0)
@@ -370,14 +387,10 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 		if (cf.vw != 8 && cf.vw != 16)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: vector width %d is not 8 or 16", cf.vw);
 		return run_cpu(ctx, &cf, &g, ws);
-	case CLCNN_GEMM_GPU_TILED:
-		return run_gpu(ctx, &cf, &g);
-	case CLCNN_GEMM_CLBLAST:
-		return run_clblast(ctx, &g);
-	case CLCNN_GEMM_NAIVE:
-		return run_naive(ctx, &g);
-	default:
-		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);
+	case CLCNN_GEMM_GPU_TILED: return run_gpu(ctx, &cf, &g);
+	case CLCNN_GEMM_CLBLAST: return run_clblast(ctx, &g);
+	case CLCNN_GEMM_NAIVE: return run_naive(ctx, &g);
+	default: return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);
 	}
 }
 

@@ -12,11 +12,11 @@
 #include "clcnn-private.h"
 
 enum clcnn_gemm_algo {
-	CLCNN_GEMM_AUTO = 0,   /* CPU_VEC on CPU devices, GPU_TILED otherwise */
-	CLCNN_GEMM_CPU_VEC,    /* explicit float16 register tiles, no __local (POCL) */
-	CLCNN_GEMM_GPU_TILED,  /* __local tiles + per-thread register tiles */
-	CLCNN_GEMM_CLBLAST,    /* CLBlast SGEMM baseline (slow on POCL) */
-	CLCNN_GEMM_NAIVE,      /* one work-item per element: the reference path */
+	CLCNN_GEMM_AUTO = 0,  /* CPU_VEC on CPU devices, GPU_TILED otherwise */
+	CLCNN_GEMM_CPU_VEC,   /* explicit float16 register tiles, no __local (POCL) */
+	CLCNN_GEMM_GPU_TILED, /* __local tiles + per-thread register tiles */
+	CLCNN_GEMM_CLBLAST,   /* CLBlast SGEMM baseline (slow on POCL) */
+	CLCNN_GEMM_NAIVE,     /* one work-item per element: the reference path */
 	CLCNN_GEMM_ALGO_COUNT
 };
 
@@ -51,8 +51,8 @@ struct clcnn_gemm_workspace {
 };
 
 /* Bytes of workspace a call with these arguments uses (0: none). */
-size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg,
-				  int trans_a, int trans_b, int m, int n, int k, int batch);
+size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg, int trans_a,
+				  int trans_b, int m, int n, int k, int batch);
 /* Make ws at least bytes large (allocates only when it grows). */
 int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_workspace *ws, size_t bytes);
 void clcnn_gemm_workspace_release(struct clcnn_gemm_workspace *ws);

@@ -144,8 +144,9 @@ int clcnn_device_list_new(struct clcnn_device_list **out, char *err, size_t errl
 	if (l->count == 0) {
 		clcnn_device_list_free(l);
 		if (err)
-			snprintf(err, errlen, "OpenCL platforms found but no devices: install a driver "
-					      "(for CPUs: apt-get install pocl-opencl-icd)");
+			snprintf(err, errlen,
+				 "OpenCL platforms found but no devices: install a driver "
+				 "(for CPUs: apt-get install pocl-opencl-icd)");
 		return CLCNN_ERR_NO_DEVICE;
 	}
 	*out = l;
@@ -272,7 +273,8 @@ int clcnn_device_select(const struct clcnn_device_list *l, const struct clcnn_op
 			} else if (parse_index(sel, &v)) {
 				if (di->index == v)
 					r = "CLCNN_DEVICE index";
-			} else if (sscanf(sel, "%d:%d", &p, &d) == 2 && strchr(sel, ':') && isdigit((unsigned char)sel[0])) {
+			} else if (sscanf(sel, "%d:%d", &p, &d) == 2 && strchr(sel, ':') &&
+				   isdigit((unsigned char)sel[0])) {
 				if (di->platform_index == p && di->device_index == d)
 					r = "CLCNN_DEVICE platform:device";
 			} else if (ci_contains(di->name, sel) || ci_contains(di->platform_name, sel) ||

@@ -192,8 +192,9 @@ static int compile(struct clcnn_context *ctx, const struct program_src *s, const
 		return clcnn_fail_cl(ctx, err, "clCreateProgramWithSource(%s) failed", family);
 	err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
 	if (err != CL_SUCCESS) {
-		int rc = clcnn_fail(ctx, CLCNN_ERR_BUILD, "building kernel program %s.cl with options '%s' on %s failed: %s (%d)",
-				    family, opts, ctx->info.name, clcnn_cl_error_name(err), (int)err);
+		int rc = clcnn_fail(ctx, CLCNN_ERR_BUILD,
+				    "building kernel program %s.cl with options '%s' on %s failed: %s (%d)", family,
+				    opts, ctx->info.name, clcnn_cl_error_name(err), (int)err);
 		append_build_log(ctx, p);
 		clReleaseProgram(p);
 		return rc;

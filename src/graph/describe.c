@@ -4,10 +4,10 @@
 
 #include "graph/graph-private.h"
 
-#define CAT(...)                                                                                                \
-	do {                                                                                                        \
-		if (clcnn_strcatf(&buf, &len, &cap, __VA_ARGS__))                                                       \
-			goto oom;                                                                                           \
+#define CAT(...) \
+	do { \
+		if (clcnn_strcatf(&buf, &len, &cap, __VA_ARGS__)) \
+			goto oom; \
 	} while (0)
 
 static const char *mib(size_t bytes, char *buf, size_t n)
@@ -50,7 +50,8 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 		if (n->op)
 			for (int j = 0; j < n->op->nparam; j++)
 				np += clcnn_shape_count(&n->op->param[j].shape);
-		CAT("  %-14s %-14s %-24s %-16s", n->name, n->type, ins, n->op ? clcnn_shape_str(&n->op->out, s, sizeof s) : "?");
+		CAT("  %-14s %-14s %-24s %-16s", n->name, n->type, ins,
+		    n->op ? clcnn_shape_str(&n->op->out, s, sizeof s) : "?");
 		if (np)
 			CAT(" %zu params", np);
 		if (n->args[0])

@@ -49,8 +49,8 @@ static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *p
 	int rc = clcnn_buffer_read(g->ctx, m, 0, n * sizeof *x, x);
 	for (size_t k = 0; k < n && !rc; k++)
 		if (!isfinite(x[k]))
-			rc = clcnn_fail(g->ctx, CLCNN_ERR_NUMERIC, "%s: node '%s' (%s): %s%s[%zu] = %g", phase, node->name,
-					node->type, what, what2, k, (double)x[k]);
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_NUMERIC, "%s: node '%s' (%s): %s%s[%zu] = %g", phase,
+					node->name, node->type, what, what2, k, (double)x[k]);
 	free(x);
 	return rc;
 }
@@ -87,7 +87,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 	if (rc)
 		return rc;
 	if (g->loss < 0)
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "backward: the graph has no loss node (clcnn_graph_set_loss)");
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "backward: the graph has no loss node (clcnn_graph_set_loss)");
 	if (!g->forward_done)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "backward: run clcnn_graph_forward first");
 	cl_kernel axpby = NULL;
@@ -108,7 +109,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 				return rc;
 			float one = 1.0f;
 			cl_int cnt = (cl_int)clcnn_shape_count(&n->op->in[j]);
-			rc = clcnn_kernel_args(g->ctx, axpby, KARG(n->acc_tmp[j]), KARG(n->acc_dst[j]), KARG(one), KARG(one), KARG(cnt));
+			rc = clcnn_kernel_args(g->ctx, axpby, KARG(n->acc_tmp[j]), KARG(n->acc_dst[j]), KARG(one),
+					       KARG(one), KARG(cnt));
 			if (!rc)
 				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);
 			if (rc)
@@ -119,8 +121,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 			for (int j = 0; j < n->nin && !rc; j++) {
 				char what[32];
 				snprintf(what, sizeof what, "gradient of input %d", j);
-				rc = check_finite(g, n->bio.grad_in[j], clcnn_shape_count(&n->op->in[j]), "backward", n, what,
-						  "");
+				rc = check_finite(g, n->bio.grad_in[j], clcnn_shape_count(&n->op->in[j]), "backward", n,
+						  what, "");
 			}
 			for (int j = 0; j < n->op->nparam && !rc; j++)
 				rc = check_finite(g, n->bio.grad_param[j], clcnn_shape_count(&n->op->param[j].shape),
@@ -152,10 +154,11 @@ int clcnn_graph_read_input_grad(struct clcnn_graph *g, const char *input, float 
 		if (strcmp(g->inputs[i].name, input))
 			continue;
 		if (!g->inputs[i].want_grad)
-			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-					  "input '%s': its gradient was not requested (call clcnn_graph_want_input_grad "
-					  "before clcnn_graph_build)",
-					  input);
+			return clcnn_fail(
+				g->ctx, CLCNN_ERR_INVALID,
+				"input '%s': its gradient was not requested (call clcnn_graph_want_input_grad "
+				"before clcnn_graph_build)",
+				input);
 		if (!g->values[i].grad) {
 			/* the loss does not depend on this input (or only through a target slot) */
 			memset(dst, 0, g->values[i].bytes);

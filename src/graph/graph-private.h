@@ -28,10 +28,10 @@ struct graph_node {
 	char *in_origin[CLCNN_OP_MAX_IN]; /* where each input name was written (netfile), or NULL */
 	int in_ref[CLCNN_OP_MAX_IN];      /* value index, resolved by graph_check */
 	char *origin;
-	struct clcnn_op *op;              /* built */
-	int param0;                       /* first index in g->params (built) */
-	struct clcnn_dev_io fio, bio;     /* prepared device io of forward and backward */
-	cl_mem acc_tmp[CLCNN_OP_MAX_IN];  /* grad_in written to a temporary, then added to acc_dst */
+	struct clcnn_op *op;             /* built */
+	int param0;                      /* first index in g->params (built) */
+	struct clcnn_dev_io fio, bio;    /* prepared device io of forward and backward */
+	cl_mem acc_tmp[CLCNN_OP_MAX_IN]; /* grad_in written to a temporary, then added to acc_dst */
 	cl_mem acc_dst[CLCNN_OP_MAX_IN];
 	int run_backward;
 };
@@ -40,26 +40,26 @@ struct graph_node {
 struct graph_value {
 	struct clcnn_shape shape; /* with batch */
 	size_t bytes;
-	cl_mem mem;               /* activation: input data or node output (kept for backward) */
-	cl_mem grad;              /* gradient buffer (from the liveness plan), NULL when not needed */
-	int needs_grad;           /* someone's gradient flows through this value */
+	cl_mem mem;     /* activation: input data or node output (kept for backward) */
+	cl_mem grad;    /* gradient buffer (from the liveness plan), NULL when not needed */
+	int needs_grad; /* someone's gradient flows through this value */
 	int reaches_loss;
 	int consumers;
 	int grad_slot;
 };
 
 struct graph_param {
-	char *name;                   /* "<node>.<spec>" */
+	char *name; /* "<node>.<spec>" */
 	int node;
 	struct clcnn_param_spec spec;
 	size_t count;
-	cl_mem mem, grad;             /* grad NULL for buffers */
+	cl_mem mem, grad; /* grad NULL for buffers */
 };
 
 /* One reusable gradient buffer of the liveness plan. */
 struct graph_slot {
 	size_t bytes;
-	int free_after;               /* last backward step using it */
+	int free_after; /* last backward step using it */
 	cl_mem mem;
 };
 
@@ -75,7 +75,7 @@ struct clcnn_graph {
 
 	/* built */
 	int batch;
-	int *order;                    /* schedule: node indices in topological order */
+	int *order; /* schedule: node indices in topological order */
 	struct graph_value *values;
 	int nparams, params_created;
 	struct graph_param *params;
@@ -83,9 +83,9 @@ struct clcnn_graph {
 	struct graph_slot *slots;
 	cl_mem scratch, ones;
 	size_t scratch_bytes, state_total, act_total, grad_total, param_total;
-	cl_mem *state;                 /* per node */
+	cl_mem *state; /* per node */
 	int check_numerics;
-	int last_train;                /* mode of the last forward */
+	int last_train; /* mode of the last forward */
 	uint32_t last_seed;
 	int forward_done;
 

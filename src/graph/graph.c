@@ -132,8 +132,8 @@ static int check_new_name(struct clcnn_graph *g, const char *what, const char *n
 {
 	if (!valid_name(name))
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-				  "%s name '%s' is not valid: use letters, digits and '_', not starting with a digit", what,
-				  name ? name : "(null)");
+				  "%s name '%s' is not valid: use letters, digits and '_', not starting with a digit",
+				  what, name ? name : "(null)");
 	if (graph_find_value(g, name) >= 0)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "duplicate name '%s'", name);
 	if (g->batch)
@@ -147,13 +147,14 @@ int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const i
 	if (rc)
 		return rc;
 	if (ndim < 0 || ndim > CLCNN_MAX_DIMS - 1)
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': %d dims per sample; at most %d (the batch is the %dth)",
-				  name, ndim, CLCNN_MAX_DIMS - 1, CLCNN_MAX_DIMS);
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "input '%s': %d dims per sample; at most %d (the batch is the %dth)", name, ndim,
+				  CLCNN_MAX_DIMS - 1, CLCNN_MAX_DIMS);
 	struct clcnn_shape s = {ndim, {0}};
 	for (int i = 0; i < ndim; i++) {
 		if (dims[i] <= 0)
-			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': dim %d is %d; dims must be positive", name,
-					  i, dims[i]);
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': dim %d is %d; dims must be positive",
+					  name, i, dims[i]);
 		s.d[i] = dims[i];
 	}
 	if (count_within_int(&s) < 0) {
@@ -205,8 +206,8 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 		for (int i = 0; clcnn_op_classes[i] && len < sizeof known; i++)
 			len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
 						clcnn_op_classes[i]->name);
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s': unknown layer type '%s'; known types: %s", name,
-				  op ? op : "(null)", known);
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s': unknown layer type '%s'; known types: %s",
+				  name, op ? op : "(null)", known);
 	}
 	/* validate the arguments now so that the error points at this call */
 	void *tmp = calloc(1, cls->args_size ? cls->args_size : 1);
@@ -231,12 +232,12 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 			const char *comma = strchr(p, ',');
 			size_t len = comma ? (size_t)(comma - p) : strlen(p);
 			if (nin == CLCNN_OP_MAX_IN)
-				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): more than %d inputs", name, op,
-						  CLCNN_OP_MAX_IN);
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): more than %d inputs",
+						  name, op, CLCNN_OP_MAX_IN);
 			trim_copy(names[nin], sizeof names[nin], p, len);
 			if (!names[nin][0])
-				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): empty input name in '%s'", name,
-						  op, inputs);
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): empty input name in '%s'",
+						  name, op, inputs);
 			nin++;
 			if (!comma)
 				break;
@@ -245,14 +246,15 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 	} else {
 		if (g->last_added < 0)
 			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-					  "node '%s' (%s): no input given and there is no previous node or input", name, op);
+					  "node '%s' (%s): no input given and there is no previous node or input", name,
+					  op);
 		snprintf(names[0], sizeof names[0], "%s", graph_value_name(g, g->last_added));
 		nin = 1;
 	}
 	if (nin < cls->min_in || nin > cls->max_in) {
 		if (cls->min_in == cls->max_in)
-			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): takes %d input%s, got %d", name, op,
-					  cls->min_in, cls->min_in == 1 ? "" : "s", nin);
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): takes %d input%s, got %d", name,
+					  op, cls->min_in, cls->min_in == 1 ? "" : "s", nin);
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): takes %d to %d inputs, got %d", name, op,
 				  cls->min_in, cls->max_in, nin);
 	}
@@ -457,8 +459,8 @@ int graph_check(struct clcnn_graph *g)
 			n->in_ref[j] = graph_find_value(g, n->in_name[j]);
 			if (n->in_ref[j] < 0) {
 				const char *o = n->in_origin[j] ? n->in_origin[j] : graph_node_origin(g, i);
-				return clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): unknown input '%s'", o, sep(o),
-						  n->name, n->type, n->in_name[j]);
+				return clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): unknown input '%s'", o,
+						  sep(o), n->name, n->type, n->in_name[j]);
 			}
 		}
 	}
@@ -531,11 +533,12 @@ int graph_check(struct clcnn_graph *g)
 		const char *o = graph_node_origin(g, i);
 		int rc;
 		if (g->loss >= 0)
-			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					"%s%snode '%s' (%s) is dangling: its output reaches neither the loss '%s' nor the "
-					"output '%s' (choose them with @loss / @output, or clcnn_graph_set_loss/_output)",
-					o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->loss].name,
-					g->nodes[g->output].name);
+			rc = clcnn_fail(
+				ctx, CLCNN_ERR_INVALID,
+				"%s%snode '%s' (%s) is dangling: its output reaches neither the loss '%s' nor the "
+				"output '%s' (choose them with @loss / @output, or clcnn_graph_set_loss/_output)",
+				o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->loss].name,
+				g->nodes[g->output].name);
 		else
 			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					"%s%snode '%s' (%s) is dangling: its output does not reach the output '%s' "
@@ -588,11 +591,14 @@ static int too_large(struct clcnn_graph *g, int v, const struct clcnn_shape *sha
 	const char *o = v < g->ninputs ? "" : graph_node_origin(g, v - g->ninputs);
 	if (v >= g->ninputs)
 		snprintf(type, sizeof type, " (%s)", g->nodes[v - g->ninputs].type);
-	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-			  "%s%s%s '%s'%s: %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)",
-			  o, sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v), type,
-			  param ? "parameter " : v < g->ninputs ? "" : "output ", param ? param : "", param ? " " : "",
-			  clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
+	return clcnn_fail(
+		g->ctx, CLCNN_ERR_INVALID,
+		"%s%s%s '%s'%s: %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)", o,
+		sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v), type,
+		param            ? "parameter "
+		: v < g->ninputs ? ""
+				 : "output ",
+		param ? param : "", param ? " " : "", clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
 }
 
 int graph_infer(struct clcnn_graph *g, int batch)
@@ -635,8 +641,8 @@ int graph_infer(struct clcnn_graph *g, int batch)
 				len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s %s", j ? ", " : "",
 							n->in_name[j], clcnn_shape_str(&in[j], s, sizeof s));
 			}
-			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, sep(o), n->name, n->type, err,
-					shapes);
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, sep(o), n->name, n->type,
+					err, shapes);
 			break;
 		}
 		g->values[g->ninputs + i].shape = n->op->out;
@@ -714,8 +720,7 @@ int clcnn_graph_input_count(const struct clcnn_graph *g)
 	return g->ninputs;
 }
 
-int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const char **name, int *ndim,
-			   int dims[CLCNN_MAX_DIMS])
+int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const char **name, int *ndim, int dims[CLCNN_MAX_DIMS])
 {
 	if (i < 0 || i >= g->ninputs)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input index %d out of range (0..%d)", i, g->ninputs - 1);

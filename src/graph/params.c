@@ -67,7 +67,8 @@ int graph_params_create(struct clcnn_graph *g)
 			for (int j = 0; j < g->nodes[i].op->nparam; j++, k++) {
 				const struct clcnn_param_spec *s = &g->nodes[i].op->param[j];
 				if (k >= g->nparams || !clcnn_shape_equal(&s->shape, &g->params[k].spec.shape))
-					return clcnn_fail(ctx, CLCNN_ERR_INVALID, "node '%s': parameter %s changed shape on rebuild",
+					return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+							  "node '%s': parameter %s changed shape on rebuild",
 							  g->nodes[i].name, s->name);
 			}
 		return 0;
@@ -133,23 +134,23 @@ static void init_values(const struct graph_param *p, int scheme, uint64_t seed, 
 	case CLCNN_INIT_ZEROS:
 	case CLCNN_INIT_ONES:
 	case CLCNN_INIT_CONST: {
-		float v = sp->init == CLCNN_INIT_ZEROS ? 0.0f : sp->init == CLCNN_INIT_ONES ? 1.0f : (float)sp->init_value;
+		float v = sp->init == CLCNN_INIT_ZEROS  ? 0.0f
+			  : sp->init == CLCNN_INIT_ONES ? 1.0f
+							: (float)sp->init_value;
 		for (size_t i = 0; i < p->count; i++)
 			x[i] = v;
 		return;
 	}
 	case CLCNN_INIT_DEFAULT_WEIGHT:
 		switch (scheme) {
-		case 1: bound = sqrt(6.0 / fan_in); break;                    /* gain sqrt(2), a = 0 */
+		case 1: bound = sqrt(6.0 / fan_in); break; /* gain sqrt(2), a = 0 */
 		case 2: std = sqrt(2.0 / fan_in), normal = 1; break;
 		case 3: bound = sqrt(6.0 / (fan_in + fan_out)); break;
 		case 4: std = sqrt(2.0 / (fan_in + fan_out)), normal = 1; break;
-		default: bound = 1.0 / sqrt(fan_in); break;                     /* kaiming_uniform(a = sqrt 5) */
+		default: bound = 1.0 / sqrt(fan_in); break; /* kaiming_uniform(a = sqrt 5) */
 		}
 		break;
-	case CLCNN_INIT_DEFAULT_BIAS:
-		bound = sp->fan_in > 0 ? 1.0 / sqrt(fan_in) : 0.0;
-		break;
+	case CLCNN_INIT_DEFAULT_BIAS: bound = sp->fan_in > 0 ? 1.0 / sqrt(fan_in) : 0.0; break;
 	}
 	for (size_t i = 0; i < p->count; i++)
 		x[i] = normal ? (float)(std * rng_normal(&s)) : (float)(bound * (2.0 * rng_unit(&s) - 1.0));
@@ -197,7 +198,8 @@ static int check_index(const struct clcnn_graph *g, int i)
 	if (!g->params_created)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "parameters exist after clcnn_graph_build");
 	if (i < 0 || i >= g->nparams)
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "parameter index %d out of range (0..%d)", i, g->nparams - 1);
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "parameter index %d out of range (0..%d)", i,
+				  g->nparams - 1);
 	return 0;
 }
 

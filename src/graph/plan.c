@@ -93,8 +93,8 @@ static int mark_needs(struct clcnn_graph *g)
 		if (n->run_backward && !n->cls->backward) {
 			const char *o = graph_node_origin(g, i);
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					  "%s%snode '%s' (%s) has no gradient, but the loss '%s' needs one through it", o,
-					  *o ? ": " : "", n->name, n->type, g->nodes[g->loss].name);
+					  "%s%snode '%s' (%s) has no gradient, but the loss '%s' needs one through it",
+					  o, *o ? ": " : "", n->name, n->type, g->nodes[g->loss].name);
 		}
 	}
 	return 0;
@@ -193,8 +193,8 @@ static int alloc_filled(struct clcnn_context *ctx, size_t bytes, float value, cl
 static int alloc_failed(struct clcnn_graph *g, int rc, const char *what, const char *name)
 {
 	char *msg = clcnn_strdup(clcnn_context_error(g->ctx));
-	rc = clcnn_fail(g->ctx, rc, "%s%s%s%s at batch %d: %s", what, name ? " '" : "", name ? name : "", name ? "'" : "",
-			g->batch, msg ? msg : "");
+	rc = clcnn_fail(g->ctx, rc, "%s%s%s%s at batch %d: %s", what, name ? " '" : "", name ? name : "",
+			name ? "'" : "", g->batch, msg ? msg : "");
 	free(msg);
 	return rc;
 }

@@ -29,7 +29,8 @@ int clcnn_dataset_load(const char *dir, const char *split, int classes, struct c
 {
 	memset(out, 0, sizeof *out);
 	if (access(dir, F_OK) != 0) {
-		snprintf(err, errlen, "%s: dataset directory does not exist (install dataset-fashion-mnist or pass --data DIR)",
+		snprintf(err, errlen,
+			 "%s: dataset directory does not exist (install dataset-fashion-mnist or pass --data DIR)",
 			 dir);
 		return CLCNN_ERR_IO;
 	}
@@ -139,10 +140,11 @@ int clcnn_augment_parse(const char *text, struct clcnn_augment *a, char *err, si
 		} else if (!strcmp(tok, "elastic") && !bad_val) {
 			a->elastic = val ? v : 1.5;
 		} else {
-			snprintf(err, errlen,
-				 "bad augmentation '%s%s%s': expected a list of flip, translate[=PIXELS], rotate[=DEGREES], "
-				 "scale[=FRACTION<1], elastic[=PIXELS], or none",
-				 tok, val ? "=" : "", val ? val : "");
+			snprintf(
+				err, errlen,
+				"bad augmentation '%s%s%s': expected a list of flip, translate[=PIXELS], rotate[=DEGREES], "
+				"scale[=FRACTION<1], elastic[=PIXELS], or none",
+				tok, val ? "=" : "", val ? val : "");
 			return CLCNN_ERR_INVALID;
 		}
 	}
@@ -174,7 +176,8 @@ static void elastic_field(float *dy, float *dx, int h, int w, double amp, uint64
 	}
 	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w; x++) {
-			float sy = (float)y * 3.0f / (float)(h > 1 ? h - 1 : 1), sx = (float)x * 3.0f / (float)(w > 1 ? w - 1 : 1);
+			float sy = (float)y * 3.0f / (float)(h > 1 ? h - 1 : 1),
+			      sx = (float)x * 3.0f / (float)(w > 1 ? w - 1 : 1);
 			dy[y * w + x] = sample(gy, 4, 4, sy, sx);
 			dx[y * w + x] = sample(gx, 4, 4, sy, sx);
 		}
@@ -206,8 +209,10 @@ void clcnn_augment_batch(const struct clcnn_augment *a, float *images, int n, in
 				}
 		if (!geometric)
 			continue;
-		int ty = a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
-		int tx = a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
+		int ty =
+			a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
+		int tx =
+			a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
 		double ang = a->rotate > 0 ? (2 * clcnn_rng_uniform(rng) - 1) * a->rotate * M_PI / 180.0 : 0;
 		double sc = a->scale > 0 ? 1 + (2 * clcnn_rng_uniform(rng) - 1) * a->scale : 1;
 		if (fy && fx)
@@ -220,7 +225,8 @@ void clcnn_augment_batch(const struct clcnn_augment *a, float *images, int n, in
 			for (int y = 0; y < h; y++)
 				for (int x = 0; x < w; x++) {
 					double oy = y - ty - cy, ox = x - tx - cx;
-					float sy = (float)(ca * oy - sa * ox + cy), sx = (float)(sa * oy + ca * ox + cx);
+					float sy = (float)(ca * oy - sa * ox + cy),
+					      sx = (float)(sa * oy + ca * ox + cx);
 					if (fy && fx) {
 						sy += fy[y * w + x];
 						sx += fx[y * w + x];

@@ -66,8 +66,7 @@ static int gz_read_full(gzFile gz, void *buf, size_t n, size_t *got, const char 
 }
 
 /* want_ndim 0 accepts any 1..4; otherwise the magic must be exactly 0x000008<want_ndim>. */
-static int idx_read(const char *path, int want_ndim, const char *what, struct clcnn_idx *out, char *err,
-		    size_t errlen)
+static int idx_read(const char *path, int want_ndim, const char *what, struct clcnn_idx *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	struct stat st;
@@ -96,13 +95,14 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 	uint32_t want = (uint32_t)IDX_TYPE_U8 << 8 | (uint32_t)want_ndim;
 	if (want_ndim && magic != want) {
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: wrong IDX magic 0x%08x (expected 0x%08x for uint8 %s)", path, magic, want, what);
+				   "%s: wrong IDX magic 0x%08x (expected 0x%08x for uint8 %s)", path, magic, want,
+				   what);
 		goto fail;
 	}
 	if (hdr[0] || hdr[1]) {
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: wrong IDX magic 0x%08x (expected 0x000008NN: uint8 with NN = 1 to 4 dims)", path,
-				   magic);
+				   "%s: wrong IDX magic 0x%08x (expected 0x000008NN: uint8 with NN = 1 to 4 dims)",
+				   path, magic);
 		goto fail;
 	}
 	if (hdr[2] != IDX_TYPE_U8) {
@@ -112,8 +112,8 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 	}
 	int ndim = hdr[3];
 	if (ndim < 1 || ndim > CLCNN_IDX_MAX_DIMS) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX with %d dims is not supported (1 to %d)", path,
-				   ndim, CLCNN_IDX_MAX_DIMS);
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX with %d dims is not supported (1 to %d)",
+				   path, ndim, CLCNN_IDX_MAX_DIMS);
 		goto fail;
 	}
 	size_t hlen = 4 * (size_t)ndim;
@@ -130,12 +130,13 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 		const unsigned char *p = hdr + 4 + 4 * i;
 		uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 		if (d == 0 || d > INT_MAX) {
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dim %d is %u (must be 1 to %d)", path, i,
-					   d, INT_MAX);
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dim %d is %u (must be 1 to %d)",
+					   path, i, d, INT_MAX);
 			goto fail;
 		}
 		if (count > SIZE_MAX / d) {
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dims overflow the element count", path);
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dims overflow the element count",
+					   path);
 			goto fail;
 		}
 		count *= d;
@@ -150,11 +151,12 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 	size_t cap = 0, have = 0;
 	while (have < count) {
 		if (have == cap) {
-			size_t nc = cap ? (cap > count / 2 ? count : cap * 2) : (count < (1u << 20) ? count : (1u << 20));
+			size_t nc =
+				cap ? (cap > count / 2 ? count : cap * 2) : (count < (1u << 20) ? count : (1u << 20));
 			uint8_t *nd = realloc(out->data, nc);
 			if (!nd) {
-				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for %zu bytes", path,
-						   nc);
+				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for %zu bytes",
+						   path, nc);
 				goto fail;
 			}
 			out->data = nd;
@@ -169,8 +171,8 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 	}
 	if (have < count) {
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: truncated IDX data: expected %zu bytes after the %zu-byte header, got %zu", path,
-				   count, 4 + hlen, have);
+				   "%s: truncated IDX data: expected %zu bytes after the %zu-byte header, got %zu",
+				   path, count, 4 + hlen, have);
 		goto fail;
 	}
 	/* reading on also makes zlib verify the gzip trailer (CRC and length) */
@@ -208,7 +210,8 @@ int clcnn_idx_load_pair(const char *images, const char *labels, int num_classes,
 	if (num_classes < 1 || num_classes > 256) {
 		memset(images_out, 0, sizeof *images_out);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
-				     "clcnn_idx_load_pair: class count %d is not in 1..256 (labels are uint8)", num_classes);
+				     "clcnn_idx_load_pair: class count %d is not in 1..256 (labels are uint8)",
+				     num_classes);
 	}
 	int rc = idx_read(images, 3, "images", images_out, err, errlen);
 	if (rc)

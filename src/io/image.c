@@ -62,8 +62,9 @@ static int png_check_size(const char *path, FILE *fp, char *err, size_t errlen)
 	uint64_t w = (uint64_t)ihdr[8] << 24 | (uint64_t)ihdr[9] << 16 | (uint64_t)ihdr[10] << 8 | ihdr[11];
 	uint64_t h = (uint64_t)ihdr[12] << 24 | (uint64_t)ihdr[13] << 16 | (uint64_t)ihdr[14] << 8 | ihdr[15];
 	if (w * h > IMAGE_MAX_PIXELS)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: PNG of %llux%llu pixels exceeds the %llu-pixel limit",
-				     path, (unsigned long long)w, (unsigned long long)h, IMAGE_MAX_PIXELS);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: PNG of %llux%llu pixels exceeds the %llu-pixel limit", path,
+				     (unsigned long long)w, (unsigned long long)h, IMAGE_MAX_PIXELS);
 	return 0;
 }
 
@@ -76,7 +77,8 @@ static int load_png(const char *path, FILE *fp, struct image *im, char *err, siz
 		cairo_surface_destroy(s);
 		/* cairo 1.16 reports libpng failures as "out of memory": say what we know instead */
 		if (src.short_read)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: truncated file", path);
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: truncated file",
+					     path);
 		if (cs == CAIRO_STATUS_NO_MEMORY)
 			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
 					     "%s: cannot decode PNG: corrupt data (or out of memory)", path);
@@ -196,8 +198,8 @@ static int load_pnm(const char *path, FILE *fp, struct image *im, char *err, siz
 	if (binary) {
 		/* exactly one whitespace byte separates maxval from the raster */
 		if (s.p >= s.end || !(*s.p == ' ' || *s.p == '\t' || *s.p == '\n' || *s.p == '\r')) {
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: no whitespace after the P%d maxval", path,
-					   kind);
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: no whitespace after the P%d maxval",
+					   path, kind);
 			goto out;
 		}
 		s.p++;
@@ -211,12 +213,12 @@ static int load_pnm(const char *path, FILE *fp, struct image *im, char *err, siz
 	if (npx > avail / need_min) {
 		if (binary)
 			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-					   "%s: truncated P%d: %ldx%ld pixels need %zu bytes, got %zu", path, kind, w, h,
-					   npx > SIZE_MAX / need_min ? SIZE_MAX : npx * need_min, avail);
+					   "%s: truncated P%d: %ldx%ld pixels need %zu bytes, got %zu", path, kind, w,
+					   h, npx > SIZE_MAX / need_min ? SIZE_MAX : npx * need_min, avail);
 		else
 			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-					   "%s: truncated P%d: %zu bytes cannot hold %ldx%ld pixels", path, kind, avail, w,
-					   h);
+					   "%s: truncated P%d: %zu bytes cannot hold %ldx%ld pixels", path, kind, avail,
+					   w, h);
 		goto out;
 	}
 	if ((rc = image_alloc(im, c, (int)h, (int)w, path, err, errlen)))
@@ -235,8 +237,8 @@ static int load_pnm(const char *path, FILE *fp, struct image *im, char *err, siz
 				goto out;
 			}
 			if (v > maxval) {
-				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: sample %ld exceeds maxval %ld", path,
-						   v, maxval);
+				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: sample %ld exceeds maxval %ld",
+						   path, v, maxval);
 				goto out;
 			}
 			im->px[(size_t)ch * plane + i] = (float)v / (float)maxval;
@@ -273,8 +275,8 @@ static void resize_plane(const float *src, int ih, int iw, float *dst, int oh, i
 				rx = 0;
 			int x0 = (int)rx, dx = x0 < iw - 1 ? 1 : 0;
 			float lx1 = rx - (float)x0, lx0 = 1.0f - lx1;
-			dst[(size_t)y * (size_t)ow + (size_t)x] = ly0 * (lx0 * r0[x0] + lx1 * r0[x0 + dx]) +
-								  ly1 * (lx0 * r1[x0] + lx1 * r1[x0 + dx]);
+			dst[(size_t)y * (size_t)ow + (size_t)x] =
+				ly0 * (lx0 * r0[x0] + lx1 * r0[x0 + dx]) + ly1 * (lx0 * r1[x0] + lx1 * r1[x0 + dx]);
 		}
 	}
 }
@@ -284,11 +286,11 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 	if (!path || !dst)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_image_load: NULL argument");
 	if (channels != 1 && channels != 3)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: %d channels requested (1 or 3 supported)", path,
-				     channels);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: %d channels requested (1 or 3 supported)",
+				     path, channels);
 	if (height < 1 || width < 1 || height > IMAGE_MAX_SIDE || width > IMAGE_MAX_SIDE)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: output size %dx%d is not in 1..%d", path, width,
-				     height, IMAGE_MAX_SIDE);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: output size %dx%d is not in 1..%d", path,
+				     width, height, IMAGE_MAX_SIDE);
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -309,10 +311,11 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 	} else if (got >= 2 && magic[0] == 'P' && strchr("2356", magic[1]) && magic[1]) {
 		rc = load_pnm(path, fp, &im, err, errlen);
 	} else if (got >= 2 && magic[0] == 'P' && strchr("147", magic[1]) && magic[1]) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: P%c (PBM/PAM) is not supported, only P2 P3 P5 P6",
-				   path, magic[1]);
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				   "%s: P%c (PBM/PAM) is not supported, only P2 P3 P5 P6", path, magic[1]);
 	} else {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: unknown image format (not PNG, PGM or PPM)", path);
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: unknown image format (not PNG, PGM or PPM)",
+				   path);
 	}
 	fclose(fp);
 	if (rc)
@@ -323,8 +326,8 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 	float *tmp = im.c == channels ? dst : malloc((size_t)im.c * plane * sizeof *tmp);
 	if (!tmp) {
 		free(im.px);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for a %dx%d image", path, width,
-				     height);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for a %dx%d image", path,
+				     width, height);
 	}
 	for (int c = 0; c < im.c; c++)
 		resize_plane(im.px + (size_t)c * im.h * im.w, im.h, im.w, tmp + (size_t)c * plane, height, width);

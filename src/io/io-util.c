@@ -115,8 +115,8 @@ int clcnn_io_atomic_begin(struct clcnn_io_atomic *a, const char *path, char *err
 	}
 	free(base);
 	if (fd < 0) {
-		int rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot create a temporary file in %s: %s",
-				       path, dir, strerror(e));
+		int rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot create a temporary file in %s: %s", path,
+				       dir, strerror(e));
 		free(dir);
 		free(a->tmp);
 		a->tmp = NULL;

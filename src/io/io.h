@@ -88,11 +88,10 @@ void clcnn_st_writer_free(struct clcnn_st_writer *w);
  * Tensors are written in the order added. A duplicate name, "__metadata__", an unknown dtype or
  * a negative dim is CLCNN_ERR_INVALID.
  */
-int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char *dtype, int ndim,
-			const int64_t *shape, const void *data, char *err, size_t errlen);
+int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char *dtype, int ndim, const int64_t *shape,
+			const void *data, char *err, size_t errlen);
 /* Set a "__metadata__" string (both copied); setting a key again replaces its value. */
-int clcnn_st_writer_meta(struct clcnn_st_writer *w, const char *key, const char *value, char *err,
-			 size_t errlen);
+int clcnn_st_writer_meta(struct clcnn_st_writer *w, const char *key, const char *value, char *err, size_t errlen);
 /*
  * Write the file atomically: a temporary file in the same directory is written, flushed, fsynced
  * and renamed over path. On any failure path is untouched and the temporary removed. The header
@@ -141,8 +140,8 @@ int clcnn_idx_load_pair(const char *images, const char *labels, int num_classes,
  * in whatever unit it is given (fraction or percent); both y axes are scaled to the data.
  * Written atomically (temporary file + rename).
  */
-int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss,
-		      const double *test_acc, const char *title, char *err, size_t errlen);
+int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss, const double *test_acc,
+		      const char *title, char *err, size_t errlen);
 
 /* ------------------------------------------------ shared helpers (io-util.c) */
 

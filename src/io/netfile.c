@@ -44,7 +44,7 @@ struct stmt {
 	struct pos npos, lpos, end; /* name, layer, closing parenthesis (or end of the layer name) */
 	int nitems;
 	struct item items[MAX_ITEMS];
-	int directive;              /* 1 @output, 2 @loss */
+	int directive; /* 1 @output, 2 @loss */
 };
 
 struct parser {
@@ -235,8 +235,9 @@ static int parse_items(struct parser *p, struct stmt *st)
 		char ident[NAME_MAX_LEN];
 		int r = read_ident(p, ident);
 		if (r <= 0)
-			return r < 0 ? r : fail_at(p, here(p), "expected an input name or key=value, found '%s'",
-						   found(p, buf, sizeof buf));
+			return r < 0 ? r
+				     : fail_at(p, here(p), "expected an input name or key=value, found '%s'",
+					       found(p, buf, sizeof buf));
 		skip_space(p, 0);
 		if (peek(p) == '=') {
 			advance(p);
@@ -249,7 +250,8 @@ static int parse_items(struct parser *p, struct stmt *st)
 			seen_key = 1;
 		} else {
 			if (seen_key)
-				return fail_at(p, it->kpos, "input '%s' after key=value arguments: inputs come first", ident);
+				return fail_at(p, it->kpos, "input '%s' after key=value arguments: inputs come first",
+					       ident);
 			it->vpos = it->kpos;
 			if (!(it->value = clcnn_strdup(ident)))
 				return out_of_memory(p);
@@ -302,7 +304,9 @@ static int parse_statement(struct parser *p, struct stmt *st)
 		skip_space(p, 0);
 		st->npos = here(p);
 		if ((r = read_ident(p, st->name)) <= 0)
-			return r < 0 ? r : fail_at(p, here(p), "@%s needs a node name, found '%s'", d, found(p, buf, sizeof buf));
+			return r < 0 ? r
+				     : fail_at(p, here(p), "@%s needs a node name, found '%s'", d,
+					       found(p, buf, sizeof buf));
 		return end_of_statement(p);
 	}
 	st->npos = here(p);
@@ -318,7 +322,9 @@ static int parse_statement(struct parser *p, struct stmt *st)
 	skip_space(p, 0);
 	st->lpos = here(p);
 	if ((r = read_ident(p, st->layer)) <= 0)
-		return r < 0 ? r : fail_at(p, here(p), "expected a layer name after '=', found '%s'", found(p, buf, sizeof buf));
+		return r < 0 ? r
+			     : fail_at(p, here(p), "expected a layer name after '=', found '%s'",
+				       found(p, buf, sizeof buf));
 	st->end = here(p);
 	skip_space(p, 0);
 	if (peek(p) == '(') {
@@ -462,7 +468,8 @@ static int check_layer(struct parser *p, int k)
 		return rc;
 	if (nin == 0) {
 		if (prev_stmt(p, k) < 0)
-			return fail_at(p, st->lpos, "%s has no input: name one, e.g. %s(x); there is no previous statement",
+			return fail_at(p, st->lpos,
+				       "%s has no input: name one, e.g. %s(x); there is no previous statement",
 				       cls->name, cls->name);
 		nin = 1;
 	}
@@ -470,7 +477,8 @@ static int check_layer(struct parser *p, int k)
 		if (cls->min_in == cls->max_in)
 			return fail_at(p, st->lpos, "%s takes %d input%s, got %d", cls->name, cls->min_in,
 				       cls->min_in == 1 ? "" : "s", nin);
-		return fail_at(p, st->lpos, "%s takes %d to %d inputs, got %d", cls->name, cls->min_in, cls->max_in, nin);
+		return fail_at(p, st->lpos, "%s takes %d to %d inputs, got %d", cls->name, cls->min_in, cls->max_in,
+			       nin);
 	}
 	return 0;
 }
@@ -485,9 +493,10 @@ static int check_input(struct parser *p, const struct stmt *st, int *ndim, int *
 		if (strcmp(it->key, "shape"))
 			return fail_at(p, it->kpos, "unknown key '%s' for input; known keys: shape", it->key);
 		if (parse_shape(it->value, ndim, dims))
-			return fail_at(p, it->vpos,
-				       "bad value '%s' for shape: expected up to %d positive integers like (1,28,28) or 1x28x28",
-				       it->value, CLCNN_MAX_DIMS - 1);
+			return fail_at(
+				p, it->vpos,
+				"bad value '%s' for shape: expected up to %d positive integers like (1,28,28) or 1x28x28",
+				it->value, CLCNN_MAX_DIMS - 1);
 	}
 	return 0;
 }

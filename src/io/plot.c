@@ -98,8 +98,8 @@ struct series {
 };
 
 /* Frame, grid, ticks with their labels, and the rotated y label of one panel. */
-static void draw_axes(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya,
-		      double top, double bottom, int xlabels)
+static void draw_axes(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya, double top,
+		      double bottom, int xlabels)
 {
 	double left = MARGIN_L, right = PLOT_W - MARGIN_R;
 	cairo_set_source_rgb(cr, 0.97, 0.97, 0.98);
@@ -150,8 +150,8 @@ static int valid_point(const struct series *s, int i)
 }
 
 /* The curve, broken at missing points, with markers while they do not crowd each other. */
-static void draw_curve(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya,
-		       double top, double bottom)
+static void draw_curve(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya, double top,
+		       double bottom)
 {
 	cairo_save(cr);
 	cairo_rectangle(cr, MARGIN_L, top, PLOT_W - MARGIN_R - MARGIN_L, bottom - top);
@@ -208,8 +208,8 @@ static int legend_cover(const struct series *s, const struct axis *xa, const str
 }
 
 /* Legend with the last value, in the inner corner where it hides the least of the curve. */
-static void draw_legend(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya,
-			double top, double bottom)
+static void draw_legend(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya, double top,
+			double bottom)
 {
 	char buf[96];
 	int last = -1;
@@ -226,7 +226,8 @@ static void draw_legend(cairo_t *cr, const struct series *s, const struct axis *
 	double lw = te.x_advance + 48, lh = 26;
 	double left = MARGIN_L + 10, right = PLOT_W - MARGIN_R - 10 - lw;
 	/* top right first, as a reader looks there first; then bottom right, top left, bottom left */
-	const double cx[4] = {right, right, left, left}, cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
+	const double cx[4] = {right, right, left, left},
+		     cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
 	int best = 0, best_cover = -1;
 	for (int c = 0; c < 4; c++) {
 		int cover = legend_cover(s, xa, ya, cx[c], cy[c], lw, lh);
@@ -272,8 +273,8 @@ static cairo_status_t png_write_cb(void *closure, const unsigned char *data, uns
 	return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss,
-		      const double *test_acc, const char *title, char *err, size_t errlen)
+int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss, const double *test_acc,
+		      const char *title, char *err, size_t errlen)
 {
 	if (!path || n < 0 || n > 100000000)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_plot_curves: bad arguments (n = %d)", n);

@@ -57,7 +57,11 @@ static int utf8_valid(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
-		int len = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+		int len = *s < 0x80             ? 1
+			  : (*s & 0xe0) == 0xc0 ? 2
+			  : (*s & 0xf0) == 0xe0 ? 3
+			  : (*s & 0xf8) == 0xf0 ? 4
+						: 0;
 		if (!len || (len == 2 && *s < 0xc2) || (len == 4 && *s > 0xf4))
 			return 0;
 		for (int i = 1; i < len; i++)
@@ -73,8 +77,8 @@ static int utf8_valid(const char *str)
 	return 1;
 }
 
-int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char *dtype, int ndim,
-			const int64_t *shape, const void *data, char *err, size_t errlen)
+int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char *dtype, int ndim, const int64_t *shape,
+			const void *data, char *err, size_t errlen)
 {
 	if (!w || !name || !dtype || (ndim > 0 && !shape))
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_st_writer_add: NULL argument");
@@ -86,8 +90,9 @@ int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char 
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "safetensors: tensor \"%s\": unknown dtype \"%s\"",
 				     name, dtype);
 	if (ndim < 0 || ndim > CLCNN_ST_MAX_DIMS)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "safetensors: tensor \"%s\": %d dims (0..%d allowed)",
-				     name, ndim, CLCNN_ST_MAX_DIMS);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+				     "safetensors: tensor \"%s\": %d dims (0..%d allowed)", name, ndim,
+				     CLCNN_ST_MAX_DIMS);
 	size_t count = 1;
 	for (int i = 0; i < ndim; i++) {
 		if (shape[i] < 0)
@@ -100,20 +105,20 @@ int clcnn_st_writer_add(struct clcnn_st_writer *w, const char *name, const char 
 		count *= (size_t)shape[i];
 	}
 	if (count > SIZE_MAX / elsize)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "safetensors: tensor \"%s\": too many bytes (overflow)",
-				     name);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+				     "safetensors: tensor \"%s\": too many bytes (overflow)", name);
 	if (count && !data)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "safetensors: tensor \"%s\": NULL data", name);
 	for (int i = 0; i < w->count; i++)
 		if (!strcmp(w->items[i].name, name))
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "safetensors: duplicate tensor name \"%s\"",
-					     name);
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+					     "safetensors: duplicate tensor name \"%s\"", name);
 	if (w->count == w->cap) {
 		int nc = w->cap ? w->cap * 2 : 16;
 		struct st_item *ni = realloc(w->items, (size_t)nc * sizeof *ni);
 		if (!ni)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "safetensors: out of memory for %d tensors",
-					     nc);
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY,
+					     "safetensors: out of memory for %d tensors", nc);
 		w->items = ni;
 		w->cap = nc;
 	}
@@ -160,7 +165,8 @@ int clcnn_st_writer_meta(struct clcnn_st_writer *w, const char *key, const char 
 			w->values = nv;
 		if (!nk || !nv) {
 			free(v);
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "safetensors: out of memory for metadata");
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY,
+					     "safetensors: out of memory for metadata");
 		}
 		w->meta_cap = nc;
 	}
@@ -322,8 +328,9 @@ int clcnn_st_write(const struct clcnn_st_writer *w, const char *path, char *err,
 	}
 	if (hdr.len > CLCNN_ST_MAX_HEADER) {
 		free(hdr.p);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: header of %zu bytes exceeds the %u-byte limit",
-				     path, hdr.len, CLCNN_ST_MAX_HEADER);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+				     "%s: header of %zu bytes exceeds the %u-byte limit", path, hdr.len,
+				     CLCNN_ST_MAX_HEADER);
 	}
 	struct clcnn_io_atomic a;
 	int rc = clcnn_io_atomic_begin(&a, path, err, errlen);

@@ -13,7 +13,23 @@
 
 #include "io.h"
 
-enum st_kind { K_BOOL, K_U8, K_I8, K_U16, K_I16, K_F16, K_BF16, K_U32, K_I32, K_F32, K_U64, K_I64, K_F64, K_E4M3, K_E5M2 };
+enum st_kind {
+	K_BOOL,
+	K_U8,
+	K_I8,
+	K_U16,
+	K_I16,
+	K_F16,
+	K_BF16,
+	K_U32,
+	K_I32,
+	K_F32,
+	K_U64,
+	K_I64,
+	K_F64,
+	K_E4M3,
+	K_E5M2
+};
 
 struct st_dtype {
 	const char *name;
@@ -22,10 +38,9 @@ struct st_dtype {
 };
 
 static const struct st_dtype st_dtypes[] = {
-	{"BOOL", 1, K_BOOL}, {"U8", 1, K_U8},	  {"I8", 1, K_I8},	{"U16", 2, K_U16},
-	{"I16", 2, K_I16},   {"F16", 2, K_F16},	  {"BF16", 2, K_BF16},	{"U32", 4, K_U32},
-	{"I32", 4, K_I32},   {"F32", 4, K_F32},	  {"U64", 8, K_U64},	{"I64", 8, K_I64},
-	{"F64", 8, K_F64},   {"F8_E4M3", 1, K_E4M3}, {"F8_E5M2", 1, K_E5M2},
+	{"BOOL", 1, K_BOOL}, {"U8", 1, K_U8},     {"I8", 1, K_I8},   {"U16", 2, K_U16},      {"I16", 2, K_I16},
+	{"F16", 2, K_F16},   {"BF16", 2, K_BF16}, {"U32", 4, K_U32}, {"I32", 4, K_I32},      {"F32", 4, K_F32},
+	{"U64", 8, K_U64},   {"I64", 8, K_I64},   {"F64", 8, K_F64}, {"F8_E4M3", 1, K_E4M3}, {"F8_E5M2", 1, K_E5M2},
 };
 
 static const struct st_dtype *dtype_find(const char *name)
@@ -159,8 +174,9 @@ static int parse_shape(const char *path, const char *name, const cJSON *js, stru
 				     path, name);
 	int ndim = cJSON_GetArraySize(js);
 	if (ndim > CLCNN_ST_MAX_DIMS)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: tensor \"%s\": shape has %d dims, more than %d",
-				     path, name, ndim, CLCNN_ST_MAX_DIMS);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: tensor \"%s\": shape has %d dims, more than %d", path, name, ndim,
+				     CLCNN_ST_MAX_DIMS);
 	e->ndim = ndim;
 	int i = 0;
 	const cJSON *d;
@@ -168,8 +184,9 @@ static int parse_shape(const char *path, const char *name, const cJSON *js, stru
 	{
 		uint64_t v;
 		if (cJSON_IsNumber(d) && d->valuedouble < 0)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: tensor \"%s\": shape[%d] = %g is negative",
-					     path, name, i, d->valuedouble);
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+					     "%s: tensor \"%s\": shape[%d] = %g is negative", path, name, i,
+					     d->valuedouble);
 		if (json_uint(d, &v))
 			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
 					     "%s: tensor \"%s\": shape[%d] is not an integer", path, name, i);
@@ -510,7 +527,10 @@ static float convert_one(const struct st_dtype *dt, const unsigned char *p)
 	float v;
 	switch (dt->kind) {
 	case K_BOOL: v = u ? 1.0f : 0.0f; break;
-	case K_U8: case K_U16: case K_U32: case K_U64: v = (float)u; break;
+	case K_U8:
+	case K_U16:
+	case K_U32:
+	case K_U64: v = (float)u; break;
 	case K_I8: v = (float)(int8_t)u; break;
 	case K_I16: v = (float)(int16_t)u; break;
 	case K_I32: v = (float)(int32_t)u; break;
@@ -518,9 +538,23 @@ static float convert_one(const struct st_dtype *dt, const unsigned char *p)
 	case K_F16: v = half_to_float((uint32_t)u); break;
 	case K_E5M2: v = half_to_float((uint32_t)u << 8); break; /* E5M2 is the top byte of an F16 */
 	case K_E4M3: v = e4m3_to_float((uint32_t)u); break;
-	case K_BF16: { uint32_t b = (uint32_t)u << 16; memcpy(&v, &b, 4); break; }
-	case K_F32: { uint32_t b = (uint32_t)u; memcpy(&v, &b, 4); break; }
-	case K_F64: default: { double d; memcpy(&d, &u, 8); v = (float)d; break; }
+	case K_BF16: {
+		uint32_t b = (uint32_t)u << 16;
+		memcpy(&v, &b, 4);
+		break;
+	}
+	case K_F32: {
+		uint32_t b = (uint32_t)u;
+		memcpy(&v, &b, 4);
+		break;
+	}
+	case K_F64:
+	default: {
+		double d;
+		memcpy(&d, &u, 8);
+		v = (float)d;
+		break;
+	}
 	}
 	return v;
 }

@@ -289,7 +289,8 @@ static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		wstep = ((const struct act_args *)op->args)->num_parameters == 1 ? 0 : 1;
 		w = io->param[0];
 	}
-	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(w), KARG(n), KARG(p0), KARG(p1), KARG(inner), KARG(channels), KARG(wstep));
+	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(w), KARG(n), KARG(p0), KARG(p1),
+			       KARG(inner), KARG(channels), KARG(wstep));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, items(op, (size_t)n));
 }
 
@@ -309,11 +310,13 @@ static int prelu_weight_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_int planes = (cl_int)(clcnn_shape_count(&op->out) / (size_t)inner);
 	cl_int nw = a->num_parameters, pstep = a->num_parameters == 1 ? 1 : channels;
 	cl_int npartial = planes * nchunk;
-	rc = clcnn_kernel_args(op->ctx, k1, KARG(io->in[0]), KARG(io->grad_out), KARG(io->scratch), KARG(c_inner), KARG(chunk), KARG(nchunk), KARG(npartial));
+	rc = clcnn_kernel_args(op->ctx, k1, KARG(io->in[0]), KARG(io->grad_out), KARG(io->scratch), KARG(c_inner),
+			       KARG(chunk), KARG(nchunk), KARG(npartial));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k1, (size_t)npartial);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k2, KARG(io->scratch), KARG(io->grad_param[0]), KARG(nw), KARG(planes), KARG(pstep), KARG(nchunk));
+		rc = clcnn_kernel_args(op->ctx, k2, KARG(io->scratch), KARG(io->grad_param[0]), KARG(nw), KARG(planes),
+				       KARG(pstep), KARG(nchunk));
 	if (!rc) {
 		size_t g = (size_t)nw, l = nw < 64 ? (size_t)(nw + 7) / 8 * 8 : 64;
 		rc = clcnn_kernel_run(op->ctx, k2, 1, &g, &l);
@@ -341,7 +344,8 @@ static int backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		wstep = ((const struct act_args *)op->args)->num_parameters == 1 ? 0 : 1;
 		w = io->param[0];
 	}
-	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->grad_in[0]), KARG(w), KARG(n), KARG(p0), KARG(p1), KARG(inner), KARG(channels), KARG(wstep));
+	rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->grad_in[0]), KARG(w), KARG(n),
+			       KARG(p0), KARG(p1), KARG(inner), KARG(channels), KARG(wstep));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, items(op, (size_t)n));
 }
 
@@ -403,35 +407,41 @@ static void fill(const struct clcnn_op *op, int input, int param, double *x, siz
  * for every vector width; 2-D (N, F); batch 2 = large magnitudes (see fill). Train and eval are the
  * same function, so only train mode runs.
  */
-#define SHAPES(args)                                                                                         \
-	{args, "1x1x1x1", CLCNN_CASE_TRAIN, 0}, {args, "3x3x7x5", CLCNN_CASE_TRAIN, 0},                     \
-		{args, "1x3x13x7", CLCNN_CASE_TRAIN, 0}, {args, "3x13", CLCNN_CASE_TRAIN, 0},               \
-		{args, "2x3x4x5", CLCNN_CASE_TRAIN, 0}
-#define END {NULL, NULL, 0, 0}
+#define SHAPES(args) \
+	{args, "1x1x1x1", CLCNN_CASE_TRAIN, 0}, {args, "3x3x7x5", CLCNN_CASE_TRAIN, 0}, \
+		{args, "1x3x13x7", CLCNN_CASE_TRAIN, 0}, {args, "3x13", CLCNN_CASE_TRAIN, 0}, \
+	{ \
+		args, "2x3x4x5", CLCNN_CASE_TRAIN, 0 \
+	}
+#define END \
+	{ \
+		NULL, NULL, 0, 0 \
+	}
 
 static const struct clcnn_op_case plain_cases[] = {SHAPES(""), END};
-static const struct clcnn_op_case leaky_cases[] = {SHAPES(""), SHAPES("negative_slope=0.2"),
-						   {"negative_slope=-0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0}, END};
-static const struct clcnn_op_case softplus_cases[] = {
-	SHAPES(""),
-	/* beta x crosses the threshold inside the test range: both branches in one tensor */
-	SHAPES("beta=2, threshold=1"),
-	{"beta=0.5, threshold=0.25", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
-	{"threshold=2", "1x3x13x7", CLCNN_CASE_TRAIN, 0},
-	{"beta=-1.5, threshold=0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
-	END};
+static const struct clcnn_op_case leaky_cases[] = {SHAPES(""),
+						   SHAPES("negative_slope=0.2"),
+						   {"negative_slope=-0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
+						   END};
+static const struct clcnn_op_case softplus_cases[] =
+	{SHAPES(""),
+	 /* beta x crosses the threshold inside the test range: both branches in one tensor */
+	 SHAPES("beta=2, threshold=1"),
+	 {"beta=0.5, threshold=0.25", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
+	 {"threshold=2", "1x3x13x7", CLCNN_CASE_TRAIN, 0},
+	 {"beta=-1.5, threshold=0.5", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
+	 END};
 static const struct clcnn_op_case elu_cases[] = {SHAPES(""), SHAPES("alpha=0.5"), END};
 static const struct clcnn_op_case gelu_cases[] = {SHAPES("approximate=none"), SHAPES("approximate=tanh"), END};
 static const struct clcnn_op_case hardtanh_cases[] = {SHAPES(""), SHAPES("min_val=-0.5, max_val=0.25"), END};
-static const struct clcnn_op_case prelu_cases[] = {
-	SHAPES(""),
-	{"num_parameters=3", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
-	{"num_parameters=3, init=0.1", "1x3x13x7", CLCNN_CASE_TRAIN, 0},
-	{"num_parameters=3", "2x3x4x5", CLCNN_CASE_TRAIN, 0},
-	{"num_parameters=13", "3x13", CLCNN_CASE_TRAIN, 0},
-	/* planes longer than one reduction chunk (PRELU_CHUNK) */
-	{"num_parameters=2", "3x2x37x29", CLCNN_CASE_TRAIN, 0},
-	END};
+static const struct clcnn_op_case prelu_cases[] = {SHAPES(""),
+						   {"num_parameters=3", "3x3x7x5", CLCNN_CASE_TRAIN, 0},
+						   {"num_parameters=3, init=0.1", "1x3x13x7", CLCNN_CASE_TRAIN, 0},
+						   {"num_parameters=3", "2x3x4x5", CLCNN_CASE_TRAIN, 0},
+						   {"num_parameters=13", "3x13", CLCNN_CASE_TRAIN, 0},
+						   /* planes longer than one reduction chunk (PRELU_CHUNK) */
+						   {"num_parameters=2", "3x2x37x29", CLCNN_CASE_TRAIN, 0},
+						   END};
 
 /*
  * Tolerance: each output is one or two transcendental calls (OpenCL allows exp/log/tanh 3-5 ulp;
@@ -442,24 +452,24 @@ static const struct clcnn_op_case prelu_cases[] = {
  */
 #define ACT_TOL 1e-5
 
-#define ACT_CLASS(id, keys, cases_, doc_)                                                                     \
-	const struct clcnn_op_class clcnn_op_##id = {                                                        \
-		.name = #id,                                                                                 \
-		.family = "activation",                                                                      \
-		.doc = doc_,                                                                                 \
-		.args_size = sizeof(struct act_args),                                                        \
-		.args = keys,                                                                                \
-		.min_in = 1,                                                                                 \
-		.max_in = 1,                                                                                 \
-		.setup = setup,                                                                              \
-		.prepare = prepare,                                                                          \
-		.ref_forward = ref_forward,                                                                  \
-		.ref_backward = ref_backward,                                                                \
-		.forward = forward,                                                                          \
-		.backward = backward,                                                                        \
-		.fill = fill,                                                                                \
-		.cases = cases_,                                                                             \
-		.tol = ACT_TOL,                                                                              \
+#define ACT_CLASS(id, keys, cases_, doc_) \
+	const struct clcnn_op_class clcnn_op_##id = { \
+		.name = #id, \
+		.family = "activation", \
+		.doc = doc_, \
+		.args_size = sizeof(struct act_args), \
+		.args = keys, \
+		.min_in = 1, \
+		.max_in = 1, \
+		.setup = setup, \
+		.prepare = prepare, \
+		.ref_forward = ref_forward, \
+		.ref_backward = ref_backward, \
+		.forward = forward, \
+		.backward = backward, \
+		.fill = fill, \
+		.cases = cases_, \
+		.tol = ACT_TOL, \
 	}
 
 ACT_CLASS(sigmoid, no_keys, plain_cases, "1 / (1 + exp(-x))");

@@ -136,7 +136,8 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 		for (const struct clcnn_arg *k = cls->args; k && k->key && len < errlen; k++)
 			len += (size_t)snprintf(err + len, errlen - len, " %s", k->key);
 		if (!cls->args || !cls->args[0].key)
-			snprintf(err + (len < errlen ? len : errlen - 1), errlen - (len < errlen ? len : errlen - 1), " (none)");
+			snprintf(err + (len < errlen ? len : errlen - 1), errlen - (len < errlen ? len : errlen - 1),
+				 " (none)");
 		return CLCNN_ERR_INVALID;
 	}
 	char *field = (char *)args + a->offset;
@@ -173,7 +174,8 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 				return 0;
 			}
 		{
-			size_t len = (size_t)snprintf(err, errlen, "bad value '%s' for %s: expected one of", value, key);
+			size_t len =
+				(size_t)snprintf(err, errlen, "bad value '%s' for %s: expected one of", value, key);
 			for (int i = 0; a->choices[i] && len < errlen; i++)
 				len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "", a->choices[i]);
 		}
@@ -196,7 +198,8 @@ int clcnn_args_set(const struct clcnn_op_class *cls, void *args, const char *key
 		int v[4];
 		n = clcnn_tuple_ints(value, v, 4);
 		if (n != 1 && n != 2 && n != 4)
-			return bad(err, errlen, key, value, "an integer, (h,w), (top,bottom,left,right), same or valid");
+			return bad(err, errlen, key, value,
+				   "an integer, (h,w), (top,bottom,left,right), same or valid");
 		if (n == 1)
 			*p = (struct clcnn_pad){0, v[0], v[0], v[0], v[0]};
 		else if (n == 2)
@@ -351,14 +354,16 @@ static int format_value(const struct clcnn_arg *a, const void *args, char *buf, 
 		const struct clcnn_ints *p = (const struct clcnn_ints *)field;
 		int len = snprintf(buf, n, "(");
 		for (int i = 0; i < p->n; i++)
-			len += snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, "%s%d", i ? "," : "", p->v[i]);
+			len += snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, "%s%d", i ? "," : "",
+					p->v[i]);
 		return len + snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, ")");
 	}
 	case CLCNN_ARG_FLOATS: {
 		const struct clcnn_floats *p = (const struct clcnn_floats *)field;
 		int len = snprintf(buf, n, "(");
 		for (int i = 0; i < p->n; i++)
-			len += snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, "%s%.9g", i ? "," : "", p->v[i]);
+			len += snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, "%s%.9g", i ? "," : "",
+					p->v[i]);
 		return len + snprintf(buf + len, n > (size_t)len ? n - (size_t)len : 0, ")");
 	}
 	}

@@ -16,7 +16,7 @@
 struct bn_args {
 	int num_features; /* 0: inferred from the input */
 	double eps;
-	double momentum;  /* NAN: cumulative moving average */
+	double momentum; /* NAN: cumulative moving average */
 	int affine;
 	int track_running_stats;
 };
@@ -134,8 +134,8 @@ static int bn1d_setup(struct clcnn_op *op, char *err, size_t errlen)
 /* ------------------------------------------------------------------ C reference */
 
 /* Statistics the op normalises with: batch (biased variance) or running. */
-static void bn_ref_stats(const struct bn_view *v, const double *x, double *const *param, int batch, int c,
-			 double *mean, double *var)
+static void bn_ref_stats(const struct bn_view *v, const double *x, double *const *param, int batch, int c, double *mean,
+			 double *var)
 {
 	if (!batch) {
 		*mean = param[v->rm][c];
@@ -216,7 +216,8 @@ static void bn_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io
 			for (int s = 0; s < v.s; s++) {
 				size_t i = ((size_t)n * v.c + c) * v.s + s;
 				double dy = io->grad_out[i], xhat = (io->in[0][i] - mean) * invstd;
-				io->grad_in[0][i] = batch ? w * invstd / m * (m * dy - sdy - xhat * sdyx) : w * invstd * dy;
+				io->grad_in[0][i] =
+					batch ? w * invstd / m * (m * dy - sdy - xhat * sdyx) : w * invstd * dy;
 			}
 	}
 }
@@ -287,12 +288,14 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem rm = bn_buf(io->param, v.rm), rv = bn_buf(io->param, v.rv), nbt = bn_buf(io->param, v.nbt);
 	float eps = (float)a->eps, mom = isnan(a->momentum) ? -1.0f : (float)a->momentum;
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_stats", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(io->state), KARG(rm), KARG(rv), KARG(nbt), KARG(v.n), KARG(eps), KARG(mom), KARG(mode))) ||
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(io->state), KARG(rm), KARG(rv),
+				    KARG(nbt), KARG(v.n), KARG(eps), KARG(mom), KARG(mode))) ||
 	    (rc = bn_run_channels(ctx, k, &v)))
 		return rc;
 	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b);
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_normalize", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->out), KARG(io->state), KARG(w), KARG(b), KARG(nbt), KARG(rows), KARG(update))))
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->out), KARG(io->state), KARG(w), KARG(b),
+				    KARG(nbt), KARG(rows), KARG(update))))
 		return rc;
 	return bn_run_elementwise(ctx, k, &v);
 }
@@ -309,13 +312,14 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	/* channel sums of dy and dy * xhat: needed for dw, db, and dx through the batch statistics */
 	if (dw || db || (batch && io->grad_in[0])) {
-		if (v.s > 1 &&
-		    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_grad", &k)) ||
-		     (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(io->scratch), KARG(planes))) ||
-		     (rc = clcnn_op_run1d(ctx, k, (size_t)planes))))
+		if (v.s > 1 && ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_grad", &k)) ||
+				(rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
+							KARG(io->scratch), KARG(planes))) ||
+				(rc = clcnn_op_run1d(ctx, k, (size_t)planes))))
 			return rc;
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_grad", &k)) ||
-		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(io->scratch), KARG(dw), KARG(db), KARG(v.n))) ||
+		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
+					    KARG(io->scratch), KARG(dw), KARG(db), KARG(v.n))) ||
 		    (rc = bn_run_channels(ctx, k, &v)))
 			return rc;
 	}
@@ -324,7 +328,8 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem w = bn_buf(io->param, v.w);
 	float inv_m = (float)(1.0 / ((double)v.n * v.s));
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_input_grad", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w), KARG(io->scratch), KARG(io->grad_in[0]), KARG(rows), KARG(batch), KARG(inv_m))))
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w),
+				    KARG(io->scratch), KARG(io->grad_in[0]), KARG(rows), KARG(batch), KARG(inv_m))))
 		return rc;
 	return bn_run_elementwise(ctx, k, &v);
 }

@@ -13,8 +13,8 @@
 #include "../../cl/pool.h" /* BLUR_PAD_*: the kernel ids, shared with the kernels */
 #include "ops/pool.h"
 
-static const char *const pad_types[] = {[BLUR_PAD_REFLECT] = "reflect", [BLUR_PAD_REPLICATE] = "replicate",
-					[BLUR_PAD_ZERO] = "zero", NULL};
+static const char *const pad_types[] =
+	{[BLUR_PAD_REFLECT] = "reflect", [BLUR_PAD_REPLICATE] = "replicate", [BLUR_PAD_ZERO] = "zero", NULL};
 
 #define MAX_FILT 7
 
@@ -60,9 +60,15 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 	int rc = clcnn_pool_check_4d(op, err, errlen);
 	if (rc)
 		return rc;
-	*b = (struct blur_geom){.n = op->in[0].d[0], .c = op->in[0].d[1], .h = op->in[0].d[2], .w = op->in[0].d[3],
-				.fs = a->filt_size, .s = a->stride, .pad_before = (a->filt_size - 1) / 2,
-				.mode = a->pad_type, .maxblur = op->cls == &clcnn_op_maxblurpool2d};
+	*b = (struct blur_geom){.n = op->in[0].d[0],
+				.c = op->in[0].d[1],
+				.h = op->in[0].d[2],
+				.w = op->in[0].d[3],
+				.fs = a->filt_size,
+				.s = a->stride,
+				.pad_before = (a->filt_size - 1) / 2,
+				.mode = a->pad_type,
+				.maxblur = op->cls == &clcnn_op_maxblurpool2d};
 	if (b->maxblur) {
 		int kh = a->kernel_size[0], kw = a->kernel_size[1];
 		if (kh < 1 || kw < 1) {
@@ -72,9 +78,19 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 		}
 		if (kh > b->h || kw > b->w)
 			return clcnn_op_invalid(err, errlen, "%s: kernel %d larger than input %s %d", name,
-						kh > b->h ? kh : kw, kh > b->h ? "height" : "width", kh > b->h ? b->h : b->w);
-		b->max = (struct clcnn_pool_geom){.n = b->n, .c = b->c, .h = b->h, .w = b->w, .oh = b->h - kh + 1,
-						  .ow = b->w - kw + 1, .kh = kh, .kw = kw, .sh = 1, .sw = 1, .dh = 1,
+						kh > b->h ? kh : kw, kh > b->h ? "height" : "width",
+						kh > b->h ? b->h : b->w);
+		b->max = (struct clcnn_pool_geom){.n = b->n,
+						  .c = b->c,
+						  .h = b->h,
+						  .w = b->w,
+						  .oh = b->h - kh + 1,
+						  .ow = b->w - kw + 1,
+						  .kh = kh,
+						  .kw = kw,
+						  .sh = 1,
+						  .sw = 1,
+						  .dh = 1,
 						  .dw = 1};
 		b->h = b->max.oh;
 		b->w = b->max.ow;
@@ -89,8 +105,8 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 		return clcnn_op_invalid(err, errlen,
 					"%s: reflect padding %d must be smaller than the %s %s %d (use "
 					"pad_type=replicate or zero)",
-					name, pad, b->maxblur ? "max-pooled" : "input", pad >= b->h ? "height" : "width",
-					pad >= b->h ? b->h : b->w);
+					name, pad, b->maxblur ? "max-pooled" : "input",
+					pad >= b->h ? "height" : "width", pad >= b->h ? b->h : b->w);
 	/* padded size h + fs - 1, so the output is ceil(h / s) */
 	b->oh = (b->h - 1) / b->s + 1;
 	b->ow = (b->w - 1) / b->s + 1;

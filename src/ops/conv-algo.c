@@ -109,7 +109,8 @@ static int direct_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_direct_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N), KARG(has_bias));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N),
+				       KARG(has_bias));
 	return rc ? rc : run3(op, k, (size_t)g->wo, (size_t)g->ho, (size_t)g->n * (size_t)g->cout);
 }
 
@@ -120,7 +121,8 @@ static int direct_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *
 	int N = g->n;
 	int rc = kernel(op, "conv_direct_bwd_data", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]), KARG(N));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]),
+				       KARG(N));
 	return rc ? rc : run3(op, k, (size_t)g->w, (size_t)g->h, (size_t)g->n * (size_t)g->cin);
 }
 
@@ -188,7 +190,8 @@ static int from_cn(struct clcnn_op *op, const struct clcnn_dev_io *io, int src_o
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_from_cn", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(src_off), KARG(io->out), KARG(b), KARG(has_bias), KARG(n0), KARG(nb));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(src_off), KARG(io->out), KARG(b),
+				       KARG(has_bias), KARG(n0), KARG(nb));
 	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cout);
 }
 
@@ -199,7 +202,8 @@ static int transpose(struct clcnn_op *op, cl_mem src, int src_off, int src_strid
 	cl_kernel k;
 	int rc = kernel(op, "conv_transpose", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(src_off), KARG(src_stride), KARG(dst), KARG(dst_off), KARG(dst_stride), KARG(R), KARG(C));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(src_off), KARG(src_stride), KARG(dst), KARG(dst_off),
+				       KARG(dst_stride), KARG(R), KARG(C));
 	return rc ? rc : run3(op, k, (size_t)(C + 7) / 8, (size_t)(R + 7) / 8, (size_t)batch);
 }
 
@@ -232,7 +236,15 @@ static int im2col_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		rc = im2col(op, io->in[0], io->scratch, n0, nb);
 		/* y^T_group [cgo x ld] = W_group [cgo x kg] * col_group [kg x ld] */
 		for (int grp = 0; !rc && grp < g->groups; grp++)
-			rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = ld, .k = kg, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * kg, kg}, .b = {io->scratch, (size_t)grp * kg * ld, ld}, .c = {io->scratch, (size_t)yt + (size_t)grp * g->cgo * ld, ld}});
+			rc = clcnn_gemm(op->ctx,
+					&(struct clcnn_gemm_args){.m = g->cgo,
+								  .n = ld,
+								  .k = kg,
+								  .alpha = 1.0f,
+								  .a = {io->param[0], (size_t)grp * g->cgo * kg, kg},
+								  .b = {io->scratch, (size_t)grp * kg * ld, ld},
+								  .c = {io->scratch,
+									(size_t)yt + (size_t)grp * g->cgo * ld, ld}});
 		if (!rc)
 			rc = from_cn(op, io, yt, n0, nb);
 	}
@@ -255,8 +267,7 @@ static size_t bwd_offsets(const struct conv_geom *g, int nb, size_t *gt, size_t 
 	return *wt + (weights_transposed(g) ? (size_t)g->cout * g->cgi * g->kh * g->kw : 0);
 }
 
-static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data,
-				int want_weights)
+static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
 	const struct conv_priv *p = op->priv;
 	const struct conv_geom *g = &p->g;
@@ -274,20 +285,52 @@ static int im2col_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *
 			rc = im2col(op, io->in[0], io->scratch, n0, nb);
 		if (!rc && tr) {
 			/* gy_j [CO x P] -> [P x CO] per image: together the pixel-major [ld x CO] */
-			rc = transpose(op, io->grad_out, n0 * g->cout * P, g->cout * P, io->scratch, (int)gp, g->cout * P,
-				       g->cout, P, nb);
+			rc = transpose(op, io->grad_out, n0 * g->cout * P, g->cout * P, io->scratch, (int)gp,
+				       g->cout * P, g->cout, P, nb);
 			/* dW^T_group [kg x cgo] (+)= col_group [kg x ld] * gy_group [ld x cgo] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = kg, .n = g->cgo, .k = ld, .alpha = 1.0f, .beta = n0 ? 1.0f : 0.0f, .a = {io->scratch, (size_t)grp * kg * ld, ld}, .b = {io->scratch, gp + (size_t)grp * g->cgo, g->cout}, .c = {io->scratch, wt + (size_t)grp * kg * g->cgo, g->cgo}});
+				rc = clcnn_gemm(op->ctx,
+						&(struct clcnn_gemm_args){.m = kg,
+									  .n = g->cgo,
+									  .k = ld,
+									  .alpha = 1.0f,
+									  .beta = n0 ? 1.0f : 0.0f,
+									  .a = {io->scratch, (size_t)grp * kg * ld, ld},
+									  .b = {io->scratch, gp + (size_t)grp * g->cgo,
+										g->cout},
+									  .c = {io->scratch,
+										wt + (size_t)grp * kg * g->cgo,
+										g->cgo}});
 		} else if (!rc && want_weights) {
 			/* dW_group [cgo x kg] (+)= gy^T_group [cgo x ld] * col_group^T [ld x kg] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = kg, .k = ld, .alpha = 1.0f, .beta = n0 ? 1.0f : 0.0f, .a = {io->scratch, gt + (size_t)grp * g->cgo * ld, ld}, .b = {io->scratch, (size_t)grp * kg * ld, ld, 0, 1}, .c = {io->grad_param[0], (size_t)grp * g->cgo * kg, kg}});
+				rc = clcnn_gemm(op->ctx,
+						&(struct clcnn_gemm_args){.m = g->cgo,
+									  .n = kg,
+									  .k = ld,
+									  .alpha = 1.0f,
+									  .beta = n0 ? 1.0f : 0.0f,
+									  .a = {io->scratch,
+										gt + (size_t)grp * g->cgo * ld, ld},
+									  .b = {io->scratch, (size_t)grp * kg * ld, ld,
+										0, 1},
+									  .c = {io->grad_param[0],
+										(size_t)grp * g->cgo * kg, kg}});
 		}
 		if (!rc && want_data) {
 			/* dcol_group [kg x ld] = W_group^T [kg x cgo] * gy^T_group [cgo x ld], then gather */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = kg, .n = ld, .k = g->cgo, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * kg, kg, 0, 1}, .b = {io->scratch, gt + (size_t)grp * g->cgo * ld, ld}, .c = {io->scratch, (size_t)grp * kg * ld, ld}});
+				rc = clcnn_gemm(op->ctx,
+						&(struct clcnn_gemm_args){.m = kg,
+									  .n = ld,
+									  .k = g->cgo,
+									  .alpha = 1.0f,
+									  .a = {io->param[0], (size_t)grp * g->cgo * kg,
+										kg, 0, 1},
+									  .b = {io->scratch,
+										gt + (size_t)grp * g->cgo * ld, ld},
+									  .c = {io->scratch, (size_t)grp * kg * ld,
+										ld}});
 			if (!rc)
 				rc = col2im(op, io->scratch, io->grad_in[0], n0, nb);
 		}
@@ -324,7 +367,18 @@ static int gemm1x1_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int rc = bias_fill(op, io, &beta);
 	/* y_n[group] [cgo x P] = W_group [cgo x cgi] * x_n[group] [cgi x P], batched over n */
 	for (int grp = 0; !rc && grp < g->groups; grp++)
-		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = P, .k = g->cgi, .batch = g->n, .alpha = 1.0f, .beta = beta, .a = {io->param[0], (size_t)grp * g->cgo * g->cgi, g->cgi}, .b = {io->in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P}, .c = {io->out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P}});
+		rc = clcnn_gemm(op->ctx,
+				&(struct clcnn_gemm_args){.m = g->cgo,
+							  .n = P,
+							  .k = g->cgi,
+							  .batch = g->n,
+							  .alpha = 1.0f,
+							  .beta = beta,
+							  .a = {io->param[0], (size_t)grp * g->cgo * g->cgi, g->cgi},
+							  .b = {io->in[0], (size_t)grp * g->cgi * P, P,
+								(size_t)g->cin * P},
+							  .c = {io->out, (size_t)grp * g->cgo * P, P,
+								(size_t)g->cout * P}});
 	return rc;
 }
 
@@ -334,7 +388,17 @@ static int gemm1x1_backward_data(struct clcnn_op *op, const struct clcnn_dev_io 
 	const int P = (int)plane(g);
 	int rc = 0;
 	for (int grp = 0; !rc && grp < g->groups; grp++)
-		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgi, .n = P, .k = g->cgo, .batch = g->n, .alpha = 1.0f, .a = {io->param[0], (size_t)grp * g->cgo * g->cgi, g->cgi, 0, 1}, .b = {io->grad_out, (size_t)grp * g->cgo * P, P, (size_t)g->cout * P}, .c = {io->grad_in[0], (size_t)grp * g->cgi * P, P, (size_t)g->cin * P}});
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgi,
+								   .n = P,
+								   .k = g->cgo,
+								   .batch = g->n,
+								   .alpha = 1.0f,
+								   .a = {io->param[0], (size_t)grp * g->cgo * g->cgi,
+									 g->cgi, 0, 1},
+								   .b = {io->grad_out, (size_t)grp * g->cgo * P, P,
+									 (size_t)g->cout * P},
+								   .c = {io->grad_in[0], (size_t)grp * g->cgi * P, P,
+									 (size_t)g->cin * P}});
 	return rc;
 }
 
@@ -345,7 +409,18 @@ static int gemm1x1_backward_weights(struct clcnn_op *op, const struct clcnn_dev_
 	const int P = (int)plane(g);
 	int rc = 0;
 	for (int n = 0; !rc && n < g->n; n++)
-		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo, .n = g->cgi, .k = P, .batch = g->groups, .alpha = 1.0f, .beta = n ? 1.0f : 0.0f, .a = {io->grad_out, (size_t)n * g->cout * P, P, (size_t)g->cgo * P}, .b = {io->in[0], (size_t)n * g->cin * P, P, (size_t)g->cgi * P, 1}, .c = {io->grad_param[0], 0, g->cgi, (size_t)g->cgo * g->cgi}});
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = g->cgo,
+								   .n = g->cgi,
+								   .k = P,
+								   .batch = g->groups,
+								   .alpha = 1.0f,
+								   .beta = n ? 1.0f : 0.0f,
+								   .a = {io->grad_out, (size_t)n * g->cout * P, P,
+									 (size_t)g->cgo * P},
+								   .b = {io->in[0], (size_t)n * g->cin * P, P,
+									 (size_t)g->cgi * P, 1},
+								   .c = {io->grad_param[0], 0, g->cgi,
+									 (size_t)g->cgo * g->cgi}});
 	return rc;
 }
 
@@ -374,7 +449,8 @@ static int depthwise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
 	int rc = kernel(op, "conv_dw_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N), KARG(has_bias));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N),
+				       KARG(has_bias));
 	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)g->ho);
 }
 
@@ -385,7 +461,8 @@ static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_i
 	int N = g->n;
 	int rc = kernel(op, "conv_dw_bwd_data", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]), KARG(N));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]),
+				       KARG(N));
 	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cin * (size_t)g->h);
 }
 

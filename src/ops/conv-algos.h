@@ -9,18 +9,18 @@
 #ifndef CLCNN_OPS_CONV_ALGOS_H
 #define CLCNN_OPS_CONV_ALGOS_H
 
-#define CLCNN_CONV_ALGO_LIST(X)                                                                                \
-	X(direct, DIRECT, "one work-item per output value; applies to every convolution (the baseline)")       \
+#define CLCNN_CONV_ALGO_LIST(X) \
+	X(direct, DIRECT, "one work-item per output value; applies to every convolution (the baseline)") \
 	X(im2col, IM2COL, "input patches unrolled into a matrix for a chunk of images, then a GEMM per group") \
-	X(gemm1x1, GEMM1X1, "1x1 kernel, stride 1, no padding: the input already is the GEMM's matrix")       \
-	X(depthwise, DEPTHWISE, "one input channel per group: one output row per work-item")                   \
-	X(implicit, IMPLICIT,                                                                                   \
-	  "stride 1: a GEMM reading every tap from a zero-padded copy of the input (no im2col matrix), "       \
-	  "6 x 4 vector register tile")                                                                        \
-	X(implicit48, IMPLICIT48, "implicit with a 7 x 3 vector register tile")                                \
-	X(shallow, SHALLOW,                                                                                     \
-	  "stride 1, groups 1, at most 27 input taps (a first layer): one output row per work-item forward, "  \
-	  "implicit backward")                                                                                 \
+	X(gemm1x1, GEMM1X1, "1x1 kernel, stride 1, no padding: the input already is the GEMM's matrix") \
+	X(depthwise, DEPTHWISE, "one input channel per group: one output row per work-item") \
+	X(implicit, IMPLICIT, \
+	  "stride 1: a GEMM reading every tap from a zero-padded copy of the input (no im2col matrix), " \
+	  "6 x 4 vector register tile") \
+	X(implicit48, IMPLICIT48, "implicit with a 7 x 3 vector register tile") \
+	X(shallow, SHALLOW, \
+	  "stride 1, groups 1, at most 27 input taps (a first layer): one output row per work-item forward, " \
+	  "implicit backward") \
 	X(lanes, LANES, "stride 1 with the batch in the vector lanes: only output pixels are computed")
 
 #endif

@@ -11,11 +11,11 @@
 
 /* The padded layout of one side (input of forward, or output gradient for the input gradient). */
 struct pad_layout {
-	int sh, sw;       /* source plane */
-	int c;            /* source channels */
-	int gr, wp, rpi;  /* zero rows between images, row pitch, rows per image (sh + gr) */
-	int pt, pl;       /* padding of the convolution read through it */
-	int xoff;         /* offset of tap (0, 0) of column 0 in a channel */
+	int sh, sw;      /* source plane */
+	int c;           /* source channels */
+	int gr, wp, rpi; /* zero rows between images, row pitch, rows per image (sh + gr) */
+	int pt, pl;      /* padding of the convolution read through it */
+	int xoff;        /* offset of tap (0, 0) of column 0 in a channel */
 };
 
 /* Columns of the widest tile: the copies leave that much slack for either variant. */
@@ -133,7 +133,9 @@ static int gemm(struct clcnn_op *op, const struct gemm_side *s, int n0, int nb)
 	cl_kernel k;
 	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(s->xp), KARG(s->xp_off), KARG(s->cs), KARG(s->w), KARG(s->w_off), KARG(s->bias), KARG(s->has_bias), KARG(s->out), KARG(n0), KARG(nb));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(s->xp), KARG(s->xp_off), KARG(s->cs), KARG(s->w),
+				       KARG(s->w_off), KARG(s->bias), KARG(s->has_bias), KARG(s->out), KARG(n0),
+				       KARG(nb));
 	if (rc)
 		return rc;
 	const size_t tn = (size_t)t.tnv * t.vw, q = (size_t)nb * s->l->rpi * s->l->wp;
@@ -147,9 +149,18 @@ static int forward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, int
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pad_layout l = fwd_layout(g);
 	const int nbmax = chunk_images(op->ctx, g);
-	struct gemm_side s = {.l = &l, .narrow = narrow, .cgi = g->cgi, .cgo = g->cgo, .oh = g->ho, .ow = g->wo, .flip = g->flip,
-			      .xp = io->scratch, .w = io->param[0], .bias = g->bias ? io->param[1] : io->param[0],
-			      .out = io->out, .cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx)),
+	struct gemm_side s = {.l = &l,
+			      .narrow = narrow,
+			      .cgi = g->cgi,
+			      .cgo = g->cgo,
+			      .oh = g->ho,
+			      .ow = g->wo,
+			      .flip = g->flip,
+			      .xp = io->scratch,
+			      .w = io->param[0],
+			      .bias = g->bias ? io->param[1] : io->param[0],
+			      .out = io->out,
+			      .cs = channel_stride(g, &l, nbmax, tile_columns(op->ctx)),
 			      .has_bias = g->bias};
 	int rc = 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += nbmax) {
@@ -235,7 +246,9 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	cl_kernel k;
 	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_bwd_w", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(cs), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(qv), KARG(groups));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch),
+				       KARG(cs), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(qv),
+				       KARG(groups));
 	if (!rc) {
 		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi,
 					  (size_t)g->groups * (size_t)nslices};
@@ -257,7 +270,8 @@ static int padt_copy(struct clcnn_op *op, const struct clcnn_dev_io *io, const s
 	int off = 0, npos = p->cs;
 	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_padt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(off), KARG(npos), KARG(n0), KARG(nb));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(off), KARG(npos), KARG(n0),
+				       KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global = (size_t)(p->cs / l.wp), local = 8;
@@ -282,7 +296,8 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 	cl_kernel k;
 	int rc = clcnn_conv_s1_kernel(op, o, "convgemm_bwd_wt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch), KARG(io->scratch), KARG(part_off), KARG(slice), KARG(q));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gy_off), KARG(cs), KARG(io->scratch),
+				       KARG(io->scratch), KARG(part_off), KARG(slice), KARG(q));
 	if (!rc) {
 		const size_t global[3] = {(size_t)(g->cout + t.tm - 1) / t.tm, ((size_t)khw * p->cip + tn - 1) / tn,
 					  (size_t)nslices};
@@ -295,7 +310,8 @@ static int weights_chunk_nn(struct clcnn_op *op, const struct clcnn_dev_io *io, 
 		 g->flip, g->cout, g->cin, p->cip);
 	rc = clcnn_conv_s1_kernel(op, o, "convgemm_sumt", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(nslices), KARG(io->grad_param[0]), KARG(accumulate));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(part_off), KARG(nslices),
+				       KARG(io->grad_param[0]), KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)g->cout * g->cin * khw);
 }
 
@@ -306,9 +322,21 @@ static int backward_tiled(struct clcnn_op *op, const struct clcnn_dev_io *io, in
 	const struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
 	const struct bwd_parts p = bwd_parts(op->ctx, g);
 	/* the input gradient: the forward kernel over the output gradient, groups' channels swapped */
-	struct gemm_side s = {.l = &b, .narrow = narrow, .cgi = g->cgo, .cgo = g->cgi, .oh = g->h, .ow = g->w, .flip = g->flip,
-			      .xp = io->scratch, .xp_off = (int)p.dy, .w = io->scratch, .w_off = (int)p.wt,
-			      .bias = io->scratch, .out = io->grad_in[0], .cs = p.cs, .has_bias = 0};
+	struct gemm_side s = {.l = &b,
+			      .narrow = narrow,
+			      .cgi = g->cgo,
+			      .cgo = g->cgi,
+			      .oh = g->h,
+			      .ow = g->w,
+			      .flip = g->flip,
+			      .xp = io->scratch,
+			      .xp_off = (int)p.dy,
+			      .w = io->scratch,
+			      .w_off = (int)p.wt,
+			      .bias = io->scratch,
+			      .out = io->grad_in[0],
+			      .cs = p.cs,
+			      .has_bias = 0};
 	int rc = want_data ? clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
@@ -387,7 +415,8 @@ static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		int nb = g->n - n0 < nbmax ? g->n - n0 : nbmax;
 		rc = pad_copy(op, &l, io->in[0], io->scratch, 0, cs, n0, nb);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(cs), KARG(io->param[0]), KARG(bias), KARG(has_bias), KARG(io->out), KARG(n0), KARG(nb));
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(cs), KARG(io->param[0]), KARG(bias),
+					       KARG(has_bias), KARG(io->out), KARG(n0), KARG(nb));
 		if (!rc) {
 			const size_t global = (size_t)nb * g->ho, local = 8;
 			rc = clcnn_kernel_run(op->ctx, k, 1, &global, &local);

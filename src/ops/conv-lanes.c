@@ -99,7 +99,8 @@ static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off,
 	int o32 = (int)off;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_out", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(o32), KARG(y), KARG(bias), KARG(has_bias), KARG(n0), KARG(nb));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(o32), KARG(y), KARG(bias), KARG(has_bias), KARG(n0),
+				       KARG(nb));
 	if (rc)
 		return rc;
 	const size_t global[2] = {(size_t)c, (size_t)(nb + t.vw - 1) / t.vw}, local[2] = {8, 1};
@@ -122,7 +123,8 @@ static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int
 	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_fwd", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(xb), KARG(xo), KARG(w), KARG(wo), KARG(out), KARG(oo), KARG(groups));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(xb), KARG(xo), KARG(w), KARG(wo), KARG(out), KARG(oo),
+				       KARG(groups));
 	if (rc)
 		return rc;
 	const size_t global[3] = {(size_t)(cgo + t.tm - 1) / t.tm, ((size_t)oh * ow + t.tnv - 1) / t.tnv,
@@ -142,8 +144,8 @@ static int lanes_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = copy_in(op, &a, io->in[0], io->scratch, p.xb, n0, nb);
 		if (!rc)
-			rc = gemm(op, &a, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0, io->scratch, p.out,
-				  nb);
+			rc = gemm(op, &a, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0, io->scratch,
+				  p.out, nb);
 		if (!rc)
 			rc = copy_out(op, g->cout, g->ho * g->wo, io->scratch, p.out, io->out, bias, g->bias, n0, nb);
 	}
@@ -161,15 +163,17 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	snprintf(o, sizeof o,
 		 "-DLANES_BWD_W -DVW=%d -DTMW=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
 		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DGHP=%d -DGWP=%d -DGPT=%d -DGPL=%d",
-		 t.vw, tmw, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cgo, g->cin, g->cout, g->ho, g->wo,
-		 a.hp, a.wp, b.hp, b.wp, b.pt, b.pl);
+		 t.vw, tmw, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cgo, g->cin, g->cout, g->ho,
+		 g->wo, a.hp, a.wp, b.hp, b.wp, b.pt, b.pl);
 	cl_kernel k;
 	int gyo = (int)p->gyb, xo = (int)p->xb, po = (int)p->part, groups = g->groups;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_bwd_w", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gyo), KARG(io->scratch), KARG(xo), KARG(io->scratch), KARG(po), KARG(groups));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(gyo), KARG(io->scratch), KARG(xo),
+				       KARG(io->scratch), KARG(po), KARG(groups));
 	if (!rc) {
-		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi, (size_t)ngroups * g->groups};
+		const size_t global[3] = {(size_t)(g->cgo + tmw - 1) / tmw, (size_t)g->cgi,
+					  (size_t)ngroups * g->groups};
 		const size_t local[3] = {1, 1, 1};
 		rc = clcnn_kernel_run(op->ctx, k, 3, global, local);
 	}
@@ -191,11 +195,11 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 				rc = weights_chunk(op, io, &p, nb, n0 > 0);
 		}
 		if (!rc && want_data) {
-			rc = gemm(op, &b, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt, io->scratch,
-				  p.out, nb);
+			rc = gemm(op, &b, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt,
+				  io->scratch, p.out, nb);
 			if (!rc)
-				rc = copy_out(op, g->cin, g->h * g->w, io->scratch, p.out, io->grad_in[0], io->scratch, 0, n0,
-					      nb);
+				rc = copy_out(op, g->cin, g->h * g->w, io->scratch, p.out, io->grad_in[0], io->scratch,
+					      0, n0, nb);
 		}
 	}
 	return rc;

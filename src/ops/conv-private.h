@@ -26,17 +26,17 @@ enum conv_algo_id {
 
 /* Everything the kernels need to know about one convolution, resolved from args and input shape. */
 struct conv_geom {
-	int n, cin, h, w;        /* input */
-	int cout, ho, wo;        /* output */
+	int n, cin, h, w; /* input */
+	int cout, ho, wo; /* output */
 	int kh, kw, sh, sw, dh, dw;
-	int pt, pb, pl, pr;      /* 'same' resolved */
-	int groups, cgi, cgo;    /* channels per group, in and out */
+	int pt, pb, pl, pr;   /* 'same' resolved */
+	int groups, cgi, cgo; /* channels per group, in and out */
 	int flip, bias;
-	int chunk;               /* images per chunk forced by im2col_batch (0: each algorithm sizes its own) */
+	int chunk; /* images per chunk forced by im2col_batch (0: each algorithm sizes its own) */
 };
 
 struct conv_args {
-	int in_channels;         /* 0: inferred from the input */
+	int in_channels; /* 0: inferred from the input */
 	int out_channels;
 	int kernel_size[2];
 	int stride[2];
@@ -46,11 +46,15 @@ struct conv_args {
 	int bias;
 	int padding_mode;
 	int flip;
-	int algo;                /* enum conv_algo_id */
-	int im2col_batch;        /* images per chunk (im2col, implicit, lanes); 0 = sized by the algorithm */
+	int algo;         /* enum conv_algo_id */
+	int im2col_batch; /* images per chunk (im2col, implicit, lanes); 0 = sized by the algorithm */
 };
 
-enum conv_dir { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS };
+enum conv_dir {
+	CONV_FWD,
+	CONV_BWD_DATA,
+	CONV_BWD_WEIGHTS
+};
 
 #define CONV_ALGO_MAX_PROGRAMS 3
 
@@ -80,18 +84,18 @@ struct conv_priv {
  * prefix_backward_data, prefix_backward_weights and prefix_backward (both in one pass) for an
  * algorithm whose fn(op, io, want_data, want_weights) computes either gradient or both.
  */
-#define CONV_BACKWARD_FROM(prefix, fn)                                                               \
-	static int prefix##_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)         \
-	{                                                                                             \
-		return fn(op, io, 1, 0);                                                              \
-	}                                                                                             \
-	static int prefix##_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)      \
-	{                                                                                             \
-		return fn(op, io, 0, 1);                                                              \
-	}                                                                                             \
-	static int prefix##_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)              \
-	{                                                                                             \
-		return fn(op, io, 1, 1);                                                              \
+#define CONV_BACKWARD_FROM(prefix, fn) \
+	static int prefix##_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		return fn(op, io, 1, 0); \
+	} \
+	static int prefix##_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		return fn(op, io, 0, 1); \
+	} \
+	static int prefix##_backward(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		return fn(op, io, 1, 1); \
 	}
 
 /* Defines clcnn_conv_algo_<name> (in the algorithm's own file) with its name from the list. */

@@ -61,6 +61,7 @@ int clcnn_conv_s1_sum_parts(struct clcnn_op *op, cl_mem part, size_t off, int np
 	cl_kernel k;
 	int rc = clcnn_conv_s1_kernel(op, "-DCONVGEMM_SUM", "convgemm_sum", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(part), KARG(o32), KARG(count), KARG(nparts), KARG(dw), KARG(accumulate));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(part), KARG(o32), KARG(count), KARG(nparts), KARG(dw),
+				       KARG(accumulate));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)count);
 }

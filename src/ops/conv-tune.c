@@ -24,7 +24,7 @@ _Static_assert(CONV_ALGO_COUNT <= MAX_CAND, "MAX_CAND must cover every algorithm
 
 struct tune_record {
 	uint32_t version;
-	char algo[28]; /* its name, NUL-terminated */
+	char algo[28];            /* its name, NUL-terminated */
 	double seconds[MAX_CAND]; /* measured time per candidate, in candidate order (information only) */
 };
 #define X(name, NAME, doc) \
@@ -129,12 +129,9 @@ static int run(const struct conv_algo *a, struct clcnn_op *op, const struct clcn
 {
 	int rc;
 	switch (d) {
-	case CONV_FWD:
-		return a->forward(op, io);
-	case CONV_BWD_DATA:
-		return a->backward_data(op, io);
-	case CONV_BWD_WEIGHTS:
-		return a->backward_weights(op, io);
+	case CONV_FWD: return a->forward(op, io);
+	case CONV_BWD_DATA: return a->backward_data(op, io);
+	case CONV_BWD_WEIGHTS: return a->backward_weights(op, io);
 	default:
 		if (a->backward)
 			return a->backward(op, io);
@@ -186,7 +183,10 @@ static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo 
 		r.seconds[i] = seconds[i];
 	clcnn_cache_store_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r);
 	clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s", p->g.n, p->g.cin, p->g.h, p->g.w,
-		  p->g.cout, d == CONV_FWD ? "forward" : d == CONV_BWD_DATA ? "input gradient" : "weight gradient",
+		  p->g.cout,
+		  d == CONV_FWD        ? "forward"
+		  : d == CONV_BWD_DATA ? "input gradient"
+				       : "weight gradient",
 		  a->name);
 	p->algo[d] = a;
 	p->pending[d] = 0;
@@ -223,8 +223,10 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		td[i] = t[3 * i];
 		tw[i] = t[3 * i + 1];
 		tb[i] = c[i]->backward ? t[3 * i + 2] : td[i] + tw[i];
-		clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d tuning: %s input gradient %.3f ms, weight gradient %.3f ms, "
-			  "both %.3f ms", c[i]->name, td[i] * 1e3, tw[i] * 1e3, tb[i] * 1e3);
+		clcnn_log(op->ctx, CLCNN_LOG_DEBUG,
+			  "conv2d tuning: %s input gradient %.3f ms, weight gradient %.3f ms, "
+			  "both %.3f ms",
+			  c[i]->name, td[i] * 1e3, tw[i] * 1e3, tb[i] * 1e3);
 	}
 	int bd = -1, bw = -1;
 	double best = 1e30;

@@ -70,18 +70,19 @@ static int axis(const char *what, int in, int k, int s, int d, int p0, int p1, i
 	long long span = (long long)d * (k - 1) + 1, padded = (long long)in + p0 + p1;
 	if (span > padded) {
 		if (d > 1)
-			return clcnn_op_invalid(err, errlen,
-						"conv2d: kernel %s %d (%lld with dilation %d) larger than padded input %s "
-						"%lld (%d + padding %d + %d)",
-						what, k, span, d, what, padded, in, p0, p1);
+			return clcnn_op_invalid(
+				err, errlen,
+				"conv2d: kernel %s %d (%lld with dilation %d) larger than padded input %s "
+				"%lld (%d + padding %d + %d)",
+				what, k, span, d, what, padded, in, p0, p1);
 		return clcnn_op_invalid(err, errlen,
-					"conv2d: kernel %s %d larger than padded input %s %lld (%d + padding %d + %d)", what,
-					k, what, padded, in, p0, p1);
+					"conv2d: kernel %s %d larger than padded input %s %lld (%d + padding %d + %d)",
+					what, k, what, padded, in, p0, p1);
 	}
 	long long o = (padded - span) / s + 1;
 	if (o > INT_MAX)
-		return clcnn_op_invalid(err, errlen, "conv2d: output %s %lld (%d + padding %d + %d) is too large", what, o,
-					in, p0, p1);
+		return clcnn_op_invalid(err, errlen, "conv2d: output %s %lld (%d + padding %d + %d) is too large", what,
+					o, in, p0, p1);
 	*out = (int)o;
 	return 0;
 }
@@ -120,9 +121,20 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 		return clcnn_op_invalid(err, errlen, "conv2d: im2col_batch must be >= 0, got %d", a->im2col_batch);
 
 	struct conv_geom g = {
-		.n = in->d[0], .cin = in->d[1], .h = in->d[2], .w = in->d[3], .cout = a->out_channels,
-		.kh = a->kernel_size[0], .kw = a->kernel_size[1], .sh = a->stride[0], .sw = a->stride[1],
-		.dh = a->dilation[0], .dw = a->dilation[1], .groups = a->groups, .flip = a->flip, .bias = a->bias,
+		.n = in->d[0],
+		.cin = in->d[1],
+		.h = in->d[2],
+		.w = in->d[3],
+		.cout = a->out_channels,
+		.kh = a->kernel_size[0],
+		.kw = a->kernel_size[1],
+		.sh = a->stride[0],
+		.sw = a->stride[1],
+		.dh = a->dilation[0],
+		.dw = a->dilation[1],
+		.groups = a->groups,
+		.flip = a->flip,
+		.bias = a->bias,
 		.chunk = a->im2col_batch,
 	};
 	g.cgi = g.cin / g.groups;
@@ -134,16 +146,18 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 		/* PyTorch: total dilation*(k-1), the odd one out goes to the bottom / right */
 		long long th64 = (long long)g.dh * (g.kh - 1), tw64 = (long long)g.dw * (g.kw - 1);
 		if (th64 > INT_MAX || tw64 > INT_MAX)
-			return clcnn_op_invalid(err, errlen, "conv2d: padding=same for kernel (%d,%d) with dilation (%d,%d) "
-						"is too large", g.kh, g.kw, g.dh, g.dw);
+			return clcnn_op_invalid(err, errlen,
+						"conv2d: padding=same for kernel (%d,%d) with dilation (%d,%d) "
+						"is too large",
+						g.kh, g.kw, g.dh, g.dw);
 		int th = (int)th64, tw = (int)tw64;
 		g.pt = th / 2, g.pb = th - th / 2, g.pl = tw / 2, g.pr = tw - tw / 2;
 	} else {
 		g.pt = a->padding.t, g.pb = a->padding.b, g.pl = a->padding.l, g.pr = a->padding.r;
 		if (g.pt < 0 || g.pb < 0 || g.pl < 0 || g.pr < 0)
-			return clcnn_op_invalid(err, errlen,
-						"conv2d: padding must be >= 0, got (top %d, bottom %d, left %d, right %d)",
-						g.pt, g.pb, g.pl, g.pr);
+			return clcnn_op_invalid(
+				err, errlen, "conv2d: padding must be >= 0, got (top %d, bottom %d, left %d, right %d)",
+				g.pt, g.pb, g.pl, g.pr);
 	}
 	int rc = axis("height", g.h, g.kh, g.sh, g.dh, g.pt, g.pb, &g.ho, err, errlen);
 	if (!rc)
@@ -153,15 +167,16 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 	/* the weight is a tensor too: at most INT_MAX elements, which also bounds the fans below */
 	long long wcount = (long long)g.cout * g.cgi; /* each factor < 2^31: checked after every product */
 	if (wcount > INT_MAX || (wcount *= g.kh) > INT_MAX || (wcount *= g.kw) > INT_MAX)
-		return clcnn_op_invalid(err, errlen, "conv2d: weight %dx%dx%dx%d holds more than %d elements", g.cout, g.cgi,
-					g.kh, g.kw, INT_MAX);
+		return clcnn_op_invalid(err, errlen, "conv2d: weight %dx%dx%dx%d holds more than %d elements", g.cout,
+					g.cgi, g.kh, g.kw, INT_MAX);
 	if (a->algo != CONV_ALGO_AUTO) {
 		const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
 		if (!al->applicable(&g))
-			return clcnn_op_invalid(err, errlen,
-						"conv2d: algo=%s does not apply to kernel %dx%d, stride (%d,%d), padding "
-						"(%d,%d,%d,%d), groups %d of in_channels %d",
-						al->name, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, g.groups, g.cin);
+			return clcnn_op_invalid(
+				err, errlen,
+				"conv2d: algo=%s does not apply to kernel %dx%d, stride (%d,%d), padding "
+				"(%d,%d,%d,%d), groups %d of in_channels %d",
+				al->name, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, g.groups, g.cin);
 	}
 
 	struct conv_priv *p = calloc(1, sizeof *p);
@@ -175,13 +190,19 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 	op->out = clcnn_shape4(g.n, g.cout, g.ho, g.wo);
 	int recept = g.kh * g.kw;
 	op->nparam = g.bias ? 2 : 1;
-	op->param[0] = (struct clcnn_param_spec){.name = "weight", .shape = clcnn_shape4(g.cout, g.cgi, g.kh, g.kw),
-						 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_WEIGHT,
-						 .fan_in = g.cgi * recept, .fan_out = g.cout * recept};
+	op->param[0] = (struct clcnn_param_spec){.name = "weight",
+						 .shape = clcnn_shape4(g.cout, g.cgi, g.kh, g.kw),
+						 .kind = CLCNN_PARAM_WEIGHT,
+						 .init = CLCNN_INIT_DEFAULT_WEIGHT,
+						 .fan_in = g.cgi * recept,
+						 .fan_out = g.cout * recept};
 	if (g.bias)
-		op->param[1] = (struct clcnn_param_spec){.name = "bias", .shape = {1, {g.cout, 0, 0, 0}},
-							 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_BIAS,
-							 .fan_in = g.cgi * recept, .fan_out = g.cout * recept};
+		op->param[1] = (struct clcnn_param_spec){.name = "bias",
+							 .shape = {1, {g.cout, 0, 0, 0}},
+							 .kind = CLCNN_PARAM_WEIGHT,
+							 .init = CLCNN_INIT_DEFAULT_BIAS,
+							 .fan_in = g.cgi * recept,
+							 .fan_out = g.cout * recept};
 	op->state_bytes = 0; /* backward needs only the input, which the executor keeps */
 	op->scratch_bytes = 0;
 	return 0;
@@ -228,26 +249,29 @@ static int wpos(const struct conv_geom *g, int ky, int kx)
  * definition y[n,o,oy,ox] = b[o] + sum_{ci,ky,kx} x[n, g*cgi+ci, oy*sh-pt+ky*dh, ox*sw-pl+kx*dw] * w[o,ci,ky,kx]
  * (with w rotated 180 degrees when flip), taps in the zero padding skipped.
  */
-#define CONV_FOR_EACH(g, BODY)                                                                              \
-	for (int n = 0; n < (g)->n; n++)                                                                    \
-		for (int o = 0; o < (g)->cout; o++)                                                         \
-			for (int oy = 0; oy < (g)->ho; oy++)                                                \
-				for (int ox = 0; ox < (g)->wo; ox++) {                                      \
+#define CONV_FOR_EACH(g, BODY) \
+	for (int n = 0; n < (g)->n; n++) \
+		for (int o = 0; o < (g)->cout; o++) \
+			for (int oy = 0; oy < (g)->ho; oy++) \
+				for (int ox = 0; ox < (g)->wo; ox++) { \
 					size_t yi = (((size_t)n * (g)->cout + o) * (g)->ho + oy) * (g)->wo + ox; \
-					int grp = o / (g)->cgo;                                             \
-					for (int ci = 0; ci < (g)->cgi; ci++)                               \
-						for (int ky = 0; ky < (g)->kh; ky++)                        \
-							for (int kx = 0; kx < (g)->kw; kx++) {              \
+					int grp = o / (g)->cgo; \
+					for (int ci = 0; ci < (g)->cgi; ci++) \
+						for (int ky = 0; ky < (g)->kh; ky++) \
+							for (int kx = 0; kx < (g)->kw; kx++) { \
 								int iy = oy * (g)->sh - (g)->pt + ky * (g)->dh; \
 								int ix = ox * (g)->sw - (g)->pl + kx * (g)->dw; \
 								if (iy < 0 || iy >= (g)->h || ix < 0 || ix >= (g)->w) \
-									continue;                           \
-								size_t xi = (((size_t)n * (g)->cin + grp * (g)->cgi + ci) * \
-									     (g)->h + iy) * (g)->w + ix;    \
-								size_t wi = ((size_t)o * (g)->cgi + ci) *   \
-									    (g)->kh * (g)->kw + wpos(g, ky, kx); \
-								BODY;                                       \
-							}                                           \
+									continue; \
+								size_t xi = (((size_t)n * (g)->cin + grp * (g)->cgi + \
+									      ci) * (g)->h + \
+									     iy) * (g)->w + \
+									    ix; \
+								size_t wi = ((size_t)o * (g)->cgi + ci) * (g)->kh * \
+										    (g)->kw + \
+									    wpos(g, ky, kx); \
+								BODY; \
+							} \
 				}
 
 static void conv_ref_forward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
@@ -301,8 +325,7 @@ static int is_cpu(const struct clcnn_context *ctx)
  */
 #define CONV_CHUNK_BUDGET ((size_t)32 << 20)
 
-int clcnn_conv_chunk(const struct clcnn_context *ctx, const struct conv_geom *g, size_t bytes, int multiple,
-		     int pixels)
+int clcnn_conv_chunk(const struct clcnn_context *ctx, const struct conv_geom *g, size_t bytes, int multiple, int pixels)
 {
 	size_t m = multiple > 1 ? (size_t)multiple : 1, nb = (size_t)g->chunk;
 	if (g->chunk <= 0) {
@@ -333,8 +356,8 @@ static int conv_prepare(struct clcnn_op *op)
 					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (%s)", ctx->opt.conv_algo,
 					  CONV_ALGO_NAMES + 2);
 		if (!forced->applicable(g)) {
-			clcnn_log(ctx, CLCNN_LOG_DEBUG, "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default",
-				  forced->name);
+			clcnn_log(ctx, CLCNN_LOG_DEBUG,
+				  "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default", forced->name);
 			forced = NULL;
 		}
 	}
@@ -397,7 +420,11 @@ static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 
 #define T CLCNN_CASE_TRAIN /* conv has no train/eval difference */
 /* every configuration through the always-applicable algorithms */
-#define BOTH(args, in) {args ", algo=direct", in, T, 0}, {args ", algo=im2col", in, T, 0}
+#define BOTH(args, in) \
+	{args ", algo=direct", in, T, 0}, \
+	{ \
+		args ", algo=im2col", in, T, 0 \
+	}
 
 static const struct clcnn_op_case conv_cases[] = {
 	BOTH("out_channels=4, kernel_size=3", "1x1x7x13"),

@@ -160,22 +160,14 @@ static int noise_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 /* ------------------------------------------------------------------ tests */
 
 static const struct clcnn_op_case dropout_cases[] = {
-	{"", "3x3x7x13", 0, 0},
-	{"p=0.2", "1x1x7x5", 0, 0},
-	{"p=0", "2x3x5x7", 0, 0},
-	{"p=1", "2x3x5x7", 0, 0},
-	{"p=0.9, inplace=true", "4x9", 0, 0},
-	{"p=0.3", "1x3x13x7", 0, 0},
+	{"", "3x3x7x13", 0, 0},   {"p=0.2", "1x1x7x5", 0, 0},           {"p=0", "2x3x5x7", 0, 0},
+	{"p=1", "2x3x5x7", 0, 0}, {"p=0.9, inplace=true", "4x9", 0, 0}, {"p=0.3", "1x3x13x7", 0, 0},
 	{NULL, NULL, 0, 0},
 };
 
 static const struct clcnn_op_case noise_cases[] = {
-	{"", "3x3x7x13", 0, 0},
-	{"sigma=1", "1x1x7x5", 0, 0},
-	{"sigma=0", "2x3x5x7", 0, 0},
-	{"sigma=0.5", "4x9", 0, 0},
-	{"sigma=2", "1x3x13x7", 0, 0},
-	{NULL, NULL, 0, 0},
+	{"", "3x3x7x13", 0, 0},     {"sigma=1", "1x1x7x5", 0, 0},  {"sigma=0", "2x3x5x7", 0, 0},
+	{"sigma=0.5", "4x9", 0, 0}, {"sigma=2", "1x3x13x7", 0, 0}, {NULL, NULL, 0, 0},
 };
 
 const struct clcnn_op_class clcnn_op_dropout = {

@@ -24,8 +24,10 @@ static int linear_setup(struct clcnn_op *op, char *err, size_t errlen)
 	const struct clcnn_shape *in = &op->in[0];
 	char s[64];
 	if (in->ndim != 2)
-		return clcnn_op_invalid(err, errlen, "linear: input must be 2-D (N, in_features), got %s; put a flatten "
-					"before it", clcnn_shape_str(in, s, sizeof s));
+		return clcnn_op_invalid(err, errlen,
+					"linear: input must be 2-D (N, in_features), got %s; put a flatten "
+					"before it",
+					clcnn_shape_str(in, s, sizeof s));
 	if (a->in_features && a->in_features != in->d[1])
 		return clcnn_op_invalid(err, errlen, "linear: in_features=%d but the input %s has %d features",
 					a->in_features, clcnn_shape_str(in, s, sizeof s), in->d[1]);
@@ -34,13 +36,19 @@ static int linear_setup(struct clcnn_op *op, char *err, size_t errlen)
 	int nin = in->d[1], nout = a->out_features;
 	op->out = clcnn_shape2(in->d[0], nout);
 	op->nparam = a->bias ? 2 : 1;
-	op->param[0] = (struct clcnn_param_spec){.name = "weight", .shape = clcnn_shape2(nout, nin),
-						 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_WEIGHT,
-						 .fan_in = nin, .fan_out = nout};
+	op->param[0] = (struct clcnn_param_spec){.name = "weight",
+						 .shape = clcnn_shape2(nout, nin),
+						 .kind = CLCNN_PARAM_WEIGHT,
+						 .init = CLCNN_INIT_DEFAULT_WEIGHT,
+						 .fan_in = nin,
+						 .fan_out = nout};
 	if (a->bias)
-		op->param[1] = (struct clcnn_param_spec){.name = "bias", .shape = {1, {nout, 0, 0, 0}},
-							 .kind = CLCNN_PARAM_WEIGHT, .init = CLCNN_INIT_DEFAULT_BIAS,
-							 .fan_in = nin, .fan_out = nout};
+		op->param[1] = (struct clcnn_param_spec){.name = "bias",
+							 .shape = {1, {nout, 0, 0, 0}},
+							 .kind = CLCNN_PARAM_WEIGHT,
+							 .init = CLCNN_INIT_DEFAULT_BIAS,
+							 .fan_in = nin,
+							 .fan_out = nout};
 	return 0;
 }
 
@@ -87,8 +95,8 @@ static void linear_ref_backward(const struct clcnn_op *op, const struct clcnn_re
 static int linear_prepare(struct clcnn_op *op)
 {
 	const struct linear_args *a = op->args;
-	op->scratch_bytes = clcnn_gemm_workspace_bytes(op->ctx, NULL, 0, 1, op->in[0].d[0], a->out_features,
-						       op->in[0].d[1], 1);
+	op->scratch_bytes =
+		clcnn_gemm_workspace_bytes(op->ctx, NULL, 0, 1, op->in[0].d[0], a->out_features, op->in[0].d[1], 1);
 	return 0;
 }
 
@@ -109,7 +117,16 @@ static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	}
 	/* y [n x out] = x [n x in] * W^T; scratch is exactly the workspace prepare() asked for */
 	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes};
-	return rc ? rc : clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL, &(struct clcnn_gemm_args){.m = n, .n = nout, .k = nin, .alpha = 1.0f, .beta = beta, .a = {io->in[0], 0, nin}, .b = {io->param[0], 0, nin, 0, 1}, .c = {io->out, 0, nout}});
+	return rc ? rc
+		  : clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL,
+				    &(struct clcnn_gemm_args){.m = n,
+							      .n = nout,
+							      .k = nin,
+							      .alpha = 1.0f,
+							      .beta = beta,
+							      .a = {io->in[0], 0, nin},
+							      .b = {io->param[0], 0, nin, 0, 1},
+							      .c = {io->out, 0, nout}});
 }
 
 static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -118,14 +135,27 @@ static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int n = op->in[0].d[0], nin = op->in[0].d[1], nout = a->out_features;
 	int rc = 0;
 	if (io->grad_in[0]) /* gx [n x in] = gy [n x out] * W */
-		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = n, .n = nin, .k = nout, .alpha = 1.0f, .a = {io->grad_out, 0, nout}, .b = {io->param[0], 0, nin}, .c = {io->grad_in[0], 0, nin}});
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = n,
+								   .n = nin,
+								   .k = nout,
+								   .alpha = 1.0f,
+								   .a = {io->grad_out, 0, nout},
+								   .b = {io->param[0], 0, nin},
+								   .c = {io->grad_in[0], 0, nin}});
 	if (!rc && io->grad_param[0]) /* gW [out x in] = gy^T * x: the batch is the GEMM's k, summed in order */
-		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = nout, .n = nin, .k = n, .alpha = 1.0f, .a = {io->grad_out, 0, nout, 0, 1}, .b = {io->in[0], 0, nin}, .c = {io->grad_param[0], 0, nin}});
+		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = nout,
+								   .n = nin,
+								   .k = n,
+								   .alpha = 1.0f,
+								   .a = {io->grad_out, 0, nout, 0, 1},
+								   .b = {io->in[0], 0, nin},
+								   .c = {io->grad_param[0], 0, nin}});
 	if (!rc && a->bias && io->grad_param[1]) {
 		cl_kernel k;
 		rc = clcnn_kernel_get(op->ctx, "linear", "", "linear_bias_grad", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->grad_param[1]), KARG(n), KARG(nout));
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->grad_param[1]), KARG(n),
+					       KARG(nout));
 		if (!rc)
 			rc = clcnn_op_run1d(op->ctx, k, (size_t)nout);
 	}

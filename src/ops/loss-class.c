@@ -24,11 +24,15 @@ struct cls_args {
 };
 
 #define CLS_COMMON_KEYS \
-	{"weight", CLCNN_ARG_FLOATS, offsetof(struct cls_args, weight), "()", NULL, \
+	{"weight", \
+	 CLCNN_ARG_FLOATS, \
+	 offsetof(struct cls_args, weight), \
+	 "()", \
+	 NULL, \
 	 "one weight per class, e.g. (1, 2.5, 1); () = all 1"}, \
-	{"ignore_index", CLCNN_ARG_INT, offsetof(struct cls_args, ignore_index), "-100", NULL, \
-	 "targets with this value contribute nothing"}, \
-	CLCNN_LOSS_REDUCTION_KEY(struct cls_args)
+		{"ignore_index", CLCNN_ARG_INT, offsetof(struct cls_args, ignore_index), \
+		 "-100",         NULL,          "targets with this value contribute nothing"}, \
+		CLCNN_LOSS_REDUCTION_KEY(struct cls_args)
 
 static const struct clcnn_arg nll_keys[] = {
 	CLS_COMMON_KEYS,
@@ -72,24 +76,26 @@ static int cls_setup(struct clcnn_op *op, char *err, size_t errlen)
 	const struct clcnn_shape *in = &op->in[0], *t = &op->in[1];
 	char s0[64], s1[64], s2[64];
 	if (in->ndim < 1)
-		return clcnn_op_invalid(err, errlen, "%s: input must be (N,C), (N,C,d1,...) or (C), got a scalar", name);
+		return clcnn_op_invalid(err, errlen, "%s: input must be (N,C), (N,C,d1,...) or (C), got a scalar",
+					name);
 	/* the target is the input without its class dim */
 	struct clcnn_shape want = {0, {0}};
 	for (int i = 0; i < in->ndim; i++)
 		if (i != (in->ndim >= 2 ? 1 : 0))
 			want.d[want.ndim++] = in->d[i];
 	if (clcnn_shape_equal(t, in) && is_ce(op))
-		return clcnn_op_invalid(err, errlen, "cross_entropy: probability targets (target shape %s = input shape) are "
-					"not supported; give class indices of shape %s", clcnn_shape_str(t, s1, sizeof s1),
-					clcnn_shape_str(&want, s2, sizeof s2));
+		return clcnn_op_invalid(err, errlen,
+					"cross_entropy: probability targets (target shape %s = input shape) are "
+					"not supported; give class indices of shape %s",
+					clcnn_shape_str(t, s1, sizeof s1), clcnn_shape_str(&want, s2, sizeof s2));
 	if (!clcnn_shape_equal(t, &want))
 		return clcnn_op_invalid(err, errlen, "%s: target shape %s does not match input %s: expected %s", name,
 					clcnn_shape_str(t, s1, sizeof s1), clcnn_shape_str(in, s0, sizeof s0),
 					clcnn_shape_str(&want, s2, sizeof s2));
 	struct cls_dims d = cls_dims(op);
 	if (a->weight.n > 0 && a->weight.n != d.c)
-		return clcnn_op_invalid(err, errlen, "%s: weight has %d values, input has C=%d classes", name, a->weight.n,
-					d.c);
+		return clcnn_op_invalid(err, errlen, "%s: weight has %d values, input has C=%d classes", name,
+					a->weight.n, d.c);
 	if (!(a->label_smoothing >= 0 && a->label_smoothing <= 1))
 		return clcnn_op_invalid(err, errlen, "%s: label_smoothing must be between 0.0 and 1.0, got %g", name,
 					a->label_smoothing);
@@ -188,7 +194,7 @@ static void cls_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_i
 		wsum += wt;
 	}
 	for (size_t q = 0; q < ns; q++) {
-		double g = a->reduction == CLCNN_LOSS_NONE ? io->grad_out[q]
+		double g = a->reduction == CLCNN_LOSS_NONE  ? io->grad_out[q]
 			   : a->reduction == CLCNN_LOSS_SUM ? io->grad_out[0]
 							    : io->grad_out[0] / wsum;
 		ref_sample(op, io->in[0], io->in[1], q, &wt, g, io->grad_in[0]);
@@ -213,14 +219,17 @@ static int cls_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(io->out), KARG(ns), KARG(d.s));
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw),
+					       KARG(a->ignore_index), KARG(eps), KARG(io->out), KARG(ns), KARG(d.s));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)ns);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)ns, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(io->scratch), KARG(np), KARG(ns), KARG(d.s), KARG(chunk));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw),
+				       KARG(a->ignore_index), KARG(eps), KARG(io->scratch), KARG(np), KARG(ns),
+				       KARG(d.s), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc : clcnn_loss_finish(op, io, opts, (size_t)ns, a->reduction == CLCNN_LOSS_MEAN, 1.0f);
@@ -233,7 +242,7 @@ static int cls_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		return 0;
 	struct cls_dims d = cls_dims(op);
 	int ns = d.n * d.s, hasw = a->weight.n > 0;
-	int mode = a->reduction == CLCNN_LOSS_NONE ? LOSS_GRAD_PER_SAMPLE
+	int mode = a->reduction == CLCNN_LOSS_NONE  ? LOSS_GRAD_PER_SAMPLE
 		   : a->reduction == CLCNN_LOSS_SUM ? LOSS_GRAD_SUM
 						    : LOSS_GRAD_MEAN;
 	float eps = is_ce(op) ? (float)a->label_smoothing : 0.0f, wsum = 0.0f;
@@ -245,7 +254,9 @@ static int cls_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "cls_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw), KARG(a->ignore_index), KARG(eps), KARG(wsum), KARG(io->grad_out), KARG(mode), KARG(state), KARG(io->grad_in[0]), KARG(ns), KARG(d.s));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(w), KARG(hasw),
+				       KARG(a->ignore_index), KARG(eps), KARG(wsum), KARG(io->grad_out), KARG(mode),
+				       KARG(state), KARG(io->grad_in[0]), KARG(ns), KARG(d.s));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)ns);
 }
 

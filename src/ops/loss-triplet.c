@@ -42,9 +42,12 @@ static int triplet_setup(struct clcnn_op *op, char *err, size_t errlen)
 	const struct triplet_args *a = op->args;
 	char s0[64], s1[64], s2[64];
 	if (!clcnn_shape_equal(&op->in[0], &op->in[1]) || !clcnn_shape_equal(&op->in[0], &op->in[2]))
-		return clcnn_op_invalid(err, errlen, "triplet_margin_loss: anchor, positive and negative shapes %s, %s and %s "
-					"differ", clcnn_shape_str(&op->in[0], s0, sizeof s0),
-					clcnn_shape_str(&op->in[1], s1, sizeof s1), clcnn_shape_str(&op->in[2], s2, sizeof s2));
+		return clcnn_op_invalid(err, errlen,
+					"triplet_margin_loss: anchor, positive and negative shapes %s, %s and %s "
+					"differ",
+					clcnn_shape_str(&op->in[0], s0, sizeof s0),
+					clcnn_shape_str(&op->in[1], s1, sizeof s1),
+					clcnn_shape_str(&op->in[2], s2, sizeof s2));
 	if (op->in[0].ndim != 1 && op->in[0].ndim != 2)
 		return clcnn_op_invalid(err, errlen, "triplet_margin_loss: expected (N,D) or (D) inputs, got %s",
 					clcnn_shape_str(&op->in[0], s0, sizeof s0));
@@ -150,14 +153,16 @@ static int triplet_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->out), KARG(N));
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]),
+					       KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->out), KARG(N));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)N);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)N, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->scratch), KARG(N), KARG(chunk));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin),
+				       KARG(p), KARG(eps), KARG(a->swap), KARG(io->scratch), KARG(N), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc
@@ -182,7 +187,9 @@ static int triplet_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "triplet_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin), KARG(p), KARG(eps), KARG(a->swap), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(g[0]), KARG(g[1]), KARG(g[2]), KARG(want), KARG(N));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(io->in[2]), KARG(margin),
+				       KARG(p), KARG(eps), KARG(a->swap), KARG(io->grad_out), KARG(per_elem),
+				       KARG(gdiv), KARG(g[0]), KARG(g[1]), KARG(g[2]), KARG(want), KARG(N));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)N);
 }
 
@@ -204,11 +211,11 @@ static void triplet_fill(const struct clcnn_op *op, int input, int param, double
 		if (input == 0)
 			x[i] = clcnn_loss_grid_value(rng, 0, -1, 1);
 		else if (input == 1)
-			x[i] = kind == 0 ? clcnn_loss_grid_value(rng, 1, -1, 1)
+			x[i] = kind == 0   ? clcnn_loss_grid_value(rng, 1, -1, 1)
 			       : kind == 1 ? 10 + clcnn_loss_grid_value(rng, 0, -1, 1)
 					   : 10.04 + clcnn_test_uniform(rng, -0.01, 0.01);
 		else
-			x[i] = kind == 0 ? 10 + clcnn_loss_grid_value(rng, 0, -1, 1)
+			x[i] = kind == 0   ? 10 + clcnn_loss_grid_value(rng, 0, -1, 1)
 			       : kind == 1 ? clcnn_loss_grid_value(rng, 1, -1, 1)
 					   : 9.96 + clcnn_test_uniform(rng, -0.01, 0.01);
 	}

@@ -50,7 +50,8 @@ int clcnn_loss_finish(struct clcnn_op *op, const struct clcnn_dev_io *io, const 
 	cl_mem state = io->state ? io->state : io->scratch;
 	int rc = clcnn_kernel_get(op->ctx, "loss", options, "loss_finish", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(np), KARG(weighted), KARG(divisor), KARG(io->out), KARG(state));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(np), KARG(weighted), KARG(divisor),
+				       KARG(io->out), KARG(state));
 	size_t one = 1;
 	return rc ? rc : clcnn_kernel_run(op->ctx, k, 1, &one, &one);
 }
@@ -123,8 +124,8 @@ double clcnn_loss_grid_value(uint64_t *rng, int odd, double lo, double hi)
 /* One args layout for every elementwise loss: each key table names the fields it uses. */
 struct elem_args {
 	int reduction;
-	double beta;                   /* smooth_l1_loss */
-	double margin;                 /* margin_ranking_loss */
+	double beta;                    /* smooth_l1_loss */
+	double margin;                  /* margin_ranking_loss */
 	struct clcnn_floats pos_weight; /* bce_with_logits_loss */
 };
 
@@ -174,24 +175,28 @@ static int elem_setup(struct clcnn_op *op, char *err, size_t errlen)
 	const struct elem_args *a = op->args;
 	const char *name = op->cls->name;
 	char s0[64], s1[64], s2[64];
-	int same = clcnn_shape_equal(&op->in[0], &op->in[1]) && (op->nin < 3 || clcnn_shape_equal(&op->in[0], &op->in[2]));
+	int same =
+		clcnn_shape_equal(&op->in[0], &op->in[1]) && (op->nin < 3 || clcnn_shape_equal(&op->in[0], &op->in[2]));
 	if (!same && op->nin == 3)
 		return clcnn_op_invalid(err, errlen, "%s: input shapes %s, %s and %s differ", name,
-					clcnn_shape_str(&op->in[0], s0, sizeof s0), clcnn_shape_str(&op->in[1], s1, sizeof s1),
+					clcnn_shape_str(&op->in[0], s0, sizeof s0),
+					clcnn_shape_str(&op->in[1], s1, sizeof s1),
 					clcnn_shape_str(&op->in[2], s2, sizeof s2));
 	if (!same)
 		return clcnn_op_invalid(err, errlen, "%s: input shapes %s and %s differ", name,
-					clcnn_shape_str(&op->in[0], s0, sizeof s0), clcnn_shape_str(&op->in[1], s1, sizeof s1));
+					clcnn_shape_str(&op->in[0], s0, sizeof s0),
+					clcnn_shape_str(&op->in[1], s1, sizeof s1));
 	int kind = elem_kind_of(op);
 	if (kind == LOSS_SMOOTH_L1 && !(a->beta >= 0))
 		return clcnn_op_invalid(err, errlen, "smooth_l1_loss: beta must be >= 0, got %g", a->beta);
 	if (kind == LOSS_BCE_LOGITS && a->pos_weight.n > 0) {
 		int last = op->in[0].ndim ? op->in[0].d[op->in[0].ndim - 1] : 1;
 		if (a->pos_weight.n != 1 && a->pos_weight.n != last)
-			return clcnn_op_invalid(err, errlen,
-						"bce_with_logits_loss: pos_weight has %d values, expected 1 or %d (the last "
-						"dim of input %s)", a->pos_weight.n, last,
-						clcnn_shape_str(&op->in[0], s0, sizeof s0));
+			return clcnn_op_invalid(
+				err, errlen,
+				"bce_with_logits_loss: pos_weight has %d values, expected 1 or %d (the last "
+				"dim of input %s)",
+				a->pos_weight.n, last, clcnn_shape_str(&op->in[0], s0, sizeof s0));
 	}
 	/* margin_ranking_loss's y is a label (+-1), never differentiated */
 	op->nograd_in = kind == LOSS_MARGIN ? 1u << 2 : 0;
@@ -270,7 +275,8 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 	for (size_t i = 0; i < n; i++) {
 		double g = clcnn_loss_ref_grad(io, a->reduction, i, n);
 		double x = io->in[0][i], y = io->in[1][i], d = x - y, da = 0, db = 0;
-		double pw = a->pos_weight.n ? a->pos_weight.v[a->pos_weight.n == 1 ? 0 : i % (size_t)a->pos_weight.n] : 1;
+		double pw =
+			a->pos_weight.n ? a->pos_weight.v[a->pos_weight.n == 1 ? 0 : i % (size_t)a->pos_weight.n] : 1;
 		switch (kind) {
 		case LOSS_MSE: da = 2 * d * g, db = -da; break;
 		case LOSS_L1: da = sgn(d) * g, db = -da; break;
@@ -317,14 +323,16 @@ static int elem_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (a->reduction == CLCNN_LOSS_NONE) {
 		int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_none", &k);
 		if (!rc)
-			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->out), KARG(n));
+			rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw),
+					       KARG(pwlen), KARG(f1), KARG(io->out), KARG(n));
 		return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
 	}
 	int np, chunk;
 	clcnn_loss_split((size_t)n, &np, &chunk);
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_partial", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->scratch), KARG(n), KARG(chunk));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen),
+				       KARG(f1), KARG(io->scratch), KARG(n), KARG(chunk));
 	if (!rc)
 		rc = clcnn_op_run1d(op->ctx, k, (size_t)np);
 	return rc ? rc
@@ -348,7 +356,9 @@ static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "loss", opts, "elem_backward", &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen), KARG(f1), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(ga), KARG(gb), KARG(want), KARG(n));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen),
+				       KARG(f1), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(ga), KARG(gb),
+				       KARG(want), KARG(n));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
 
@@ -439,13 +449,12 @@ static const struct clcnn_op_case margin_cases[] = {
 	}
 
 ELEM_CLASS(mse_loss, "mean squared error (x - y)^2 (torch.nn.MSELoss)", plain_keys, 2, diff_cases);
-ELEM_CLASS(l1_loss, "absolute error |x - y|; gradient 0 where x == y (torch.nn.L1Loss)", plain_keys, 2,
-	   diff_cases);
+ELEM_CLASS(l1_loss, "absolute error |x - y|; gradient 0 where x == y (torch.nn.L1Loss)", plain_keys, 2, diff_cases);
 ELEM_CLASS(smooth_l1_loss, "quadratic below beta, linear above (torch.nn.SmoothL1Loss)", smooth_l1_keys, 2,
 	   smooth_l1_cases);
-ELEM_CLASS(bce_loss, "binary cross entropy of probabilities, log clamped at -100 (torch.nn.BCELoss)", plain_keys,
-	   2, diff_cases);
+ELEM_CLASS(bce_loss, "binary cross entropy of probabilities, log clamped at -100 (torch.nn.BCELoss)", plain_keys, 2,
+	   diff_cases);
 ELEM_CLASS(bce_with_logits_loss, "sigmoid + binary cross entropy, stable form (torch.nn.BCEWithLogitsLoss)",
 	   bce_logits_keys, 2, bce_logits_cases);
-ELEM_CLASS(margin_ranking_loss, "max(0, -y (x1 - x2) + margin); y = +-1 (torch.nn.MarginRankingLoss)",
-	   margin_keys, 3, margin_cases);
+ELEM_CLASS(margin_ranking_loss, "max(0, -y (x1 - x2) + margin); y = +-1 (torch.nn.MarginRankingLoss)", margin_keys, 3,
+	   margin_cases);

@@ -21,8 +21,10 @@ enum clcnn_loss_reduction {
 static const char *const clcnn_loss_reductions[] = {"none", "mean", "sum", NULL};
 
 #define CLCNN_LOSS_REDUCTION_KEY(type) \
-	{"reduction", CLCNN_ARG_ENUM, offsetof(type, reduction), "mean", clcnn_loss_reductions, \
-	 "none (per element), mean or sum"}
+	{ \
+		"reduction", CLCNN_ARG_ENUM, offsetof(type, reduction), "mean", clcnn_loss_reductions, \
+			"none (per element), mean or sum" \
+	}
 
 /* Device objects an op keeps between calls (op->priv). */
 struct clcnn_loss_priv {

@@ -72,7 +72,8 @@ static int concat_setup(struct clcnn_op *op, char *err, size_t errlen)
 		if (!ok)
 			return clcnn_op_invalid(err, errlen,
 						"concat: input %d has shape %s but input 0 has shape %s: shapes must "
-						"match except in dim %d", i, clcnn_shape_str(s, s1, sizeof s1),
+						"match except in dim %d",
+						i, clcnn_shape_str(s, s1, sizeof s1),
 						clcnn_shape_str(&op->in[0], s0, sizeof s0), dim);
 		o.d[dim] += s->d[dim];
 	}
@@ -116,7 +117,8 @@ static void concat_ref_backward(const struct clcnn_op *op, const struct clcnn_re
 		if (io->grad_in[i])
 			for (size_t r = 0; r < v.rows; r++)
 				for (size_t j = 0; j < v.width[i]; j++)
-					io->grad_in[i][r * v.width[i] + j] = io->grad_out[r * v.out_width + v.offset[i] + j];
+					io->grad_in[i][r * v.width[i] + j] =
+						io->grad_out[r * v.out_width + v.offset[i] + j];
 }
 
 /* ------------------------------------------------------------------ device */
@@ -131,7 +133,8 @@ static int add_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	for (int i = 0; i < CLCNN_OP_MAX_IN; i++)
 		in[i] = i < op->nin ? io->in[i] : NULL;
 	if ((rc = clcnn_kernel_get(op->ctx, "merge", opts, "merge_add", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, KARG(in[0]), KARG(in[1]), KARG(in[2]), KARG(in[3]), KARG(in[4]), KARG(in[5]), KARG(in[6]), KARG(in[7]), KARG(io->out), KARG(n))))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(in[0]), KARG(in[1]), KARG(in[2]), KARG(in[3]), KARG(in[4]),
+				    KARG(in[5]), KARG(in[6]), KARG(in[7]), KARG(io->out), KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
@@ -154,7 +157,8 @@ static int concat_copy(struct clcnn_op *op, cl_mem src, size_t src_stride, size_
 	cl_kernel k;
 	int a[4] = {(int)src_stride, (int)src_off, (int)dst_stride, (int)dst_off}, w = (int)width, r = (int)rows, rc;
 	if ((rc = clcnn_kernel_get(op->ctx, "merge", "", "merge_copy_rows", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(a[0]), KARG(a[1]), KARG(dst), KARG(a[2]), KARG(a[3]), KARG(w), KARG(r))))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(a[0]), KARG(a[1]), KARG(dst), KARG(a[2]), KARG(a[3]),
+				    KARG(w), KARG(r))))
 		return rc;
 	/* 64-item work-groups: 64 values of one long row, or several short rows */
 	size_t l0 = 1;
@@ -168,7 +172,8 @@ static int concat_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	struct concat_view v = concat_view(op);
 	for (int i = 0; i < op->nin; i++) {
-		int rc = concat_copy(op, io->in[i], v.width[i], 0, io->out, v.out_width, v.offset[i], v.width[i], v.rows);
+		int rc = concat_copy(op, io->in[i], v.width[i], 0, io->out, v.out_width, v.offset[i], v.width[i],
+				     v.rows);
 		if (rc)
 			return rc;
 	}

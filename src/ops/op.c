@@ -82,8 +82,8 @@ int clcnn_op_new(const char *type, const char *args, int nin, const struct clcnn
 		if (cls->min_in == cls->max_in)
 			return clcnn_op_invalid(err, errlen, "%s takes %d input%s, got %d", type, cls->min_in,
 						cls->min_in == 1 ? "" : "s", nin);
-		return clcnn_op_invalid(err, errlen, "%s takes %d to %d inputs, got %d", type, cls->min_in,
-					cls->max_in, nin);
+		return clcnn_op_invalid(err, errlen, "%s takes %d to %d inputs, got %d", type, cls->min_in, cls->max_in,
+					nin);
 	}
 	struct clcnn_op *op = calloc(1, sizeof *op);
 	if (!op || !(op->args = calloc(1, cls->args_size ? cls->args_size : 1))) {
@@ -99,8 +99,8 @@ int clcnn_op_new(const char *type, const char *args, int nin, const struct clcnn
 			if (in[i].d[d] <= 0) {
 				char s[64];
 				clcnn_op_free(op);
-				return clcnn_op_invalid(err, errlen, "%s input %d has shape %s: dims must be positive", type,
-							i, clcnn_shape_str(&in[i], s, sizeof s));
+				return clcnn_op_invalid(err, errlen, "%s input %d has shape %s: dims must be positive",
+							type, i, clcnn_shape_str(&in[i], s, sizeof s));
 			}
 	}
 	int rc = clcnn_args_defaults(cls, op->args, err, errlen);

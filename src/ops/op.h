@@ -30,7 +30,7 @@
 #define CLCNN_OP_MAX_PARAM 5
 
 struct clcnn_shape {
-	int ndim;   /* 0 (scalar) .. 4 */
+	int ndim; /* 0 (scalar) .. 4 */
 	int d[4];
 };
 
@@ -44,19 +44,19 @@ struct clcnn_shape clcnn_shape2(int n, int f);
 /* ------------------------------------------------------------------ arguments */
 
 enum clcnn_arg_type {
-	CLCNN_ARG_INT,      /* int */
-	CLCNN_ARG_FLOAT,    /* double */
-	CLCNN_ARG_OPT_FLOAT,/* double, NAN when given as "none" */
-	CLCNN_ARG_BOOL,     /* int 0/1: true/false/1/0 */
-	CLCNN_ARG_ENUM,     /* int: index into choices */
-	CLCNN_ARG_INT2,     /* int[2] (h, w): "3" -> {3,3}, "(3,5)" or "3x5" -> {3,5} */
-	CLCNN_ARG_PAD,      /* struct clcnn_pad: "1", "(1,2)" = (h,w), "(t,b,l,r)", "same", "valid" */
-	CLCNN_ARG_INTS,     /* struct clcnn_ints: "(1,28,28)", "1x28x28" or "5" */
-	CLCNN_ARG_FLOATS,   /* struct clcnn_floats: "(1.0, 2.5, 3)"; heap, freed by clcnn_args_free */
+	CLCNN_ARG_INT,       /* int */
+	CLCNN_ARG_FLOAT,     /* double */
+	CLCNN_ARG_OPT_FLOAT, /* double, NAN when given as "none" */
+	CLCNN_ARG_BOOL,      /* int 0/1: true/false/1/0 */
+	CLCNN_ARG_ENUM,      /* int: index into choices */
+	CLCNN_ARG_INT2,      /* int[2] (h, w): "3" -> {3,3}, "(3,5)" or "3x5" -> {3,5} */
+	CLCNN_ARG_PAD,       /* struct clcnn_pad: "1", "(1,2)" = (h,w), "(t,b,l,r)", "same", "valid" */
+	CLCNN_ARG_INTS,      /* struct clcnn_ints: "(1,28,28)", "1x28x28" or "5" */
+	CLCNN_ARG_FLOATS,    /* struct clcnn_floats: "(1.0, 2.5, 3)"; heap, freed by clcnn_args_free */
 };
 
 struct clcnn_pad {
-	int same;           /* 1: 'same' padding (stride 1), resolved in setup */
+	int same; /* 1: 'same' padding (stride 1), resolved in setup */
 	int t, b, l, r;
 };
 
@@ -95,13 +95,13 @@ enum clcnn_init {
 };
 
 struct clcnn_param_spec {
-	char name[32];             /* state-dict suffix: "weight", "bias", "running_mean", ... */
+	char name[32]; /* state-dict suffix: "weight", "bias", "running_mean", ... */
 	struct clcnn_shape shape;
 	enum clcnn_param_kind kind;
 	enum clcnn_init init;
 	double init_value;
-	int fan_in, fan_out;       /* for initialisers */
-	int int64;                 /* saved as I64 in checkpoints (num_batches_tracked) */
+	int fan_in, fan_out; /* for initialisers */
+	int int64;           /* saved as I64 in checkpoints (num_batches_tracked) */
 };
 
 /* ------------------------------------------------------------------ op instance and class */
@@ -110,17 +110,17 @@ struct clcnn_op_class;
 
 struct clcnn_op {
 	const struct clcnn_op_class *cls;
-	void *args;                              /* typed argument struct (cls->args_size bytes) */
+	void *args; /* typed argument struct (cls->args_size bytes) */
 	int nin;
 	struct clcnn_shape in[CLCNN_OP_MAX_IN];
 	struct clcnn_shape out;
 	int nparam;
 	struct clcnn_param_spec param[CLCNN_OP_MAX_PARAM];
-	unsigned nograd_in;                      /* bit i: input i never has a gradient (class targets) */
-	size_t state_bytes;   /* device memory kept from forward to backward, per op (set by setup/prepare) */
-	size_t scratch_bytes; /* device memory needed only during one forward or backward call */
-	struct clcnn_context *ctx;               /* set by prepare(); NULL for reference-only use */
-	void *priv;                              /* op-owned, released by cls->destroy */
+	unsigned nograd_in;        /* bit i: input i never has a gradient (class targets) */
+	size_t state_bytes;        /* device memory kept from forward to backward, per op (set by setup/prepare) */
+	size_t scratch_bytes;      /* device memory needed only during one forward or backward call */
+	struct clcnn_context *ctx; /* set by prepare(); NULL for reference-only use */
+	void *priv;                /* op-owned, released by cls->destroy */
 };
 
 /* Host (reference) buffers, double precision. */
@@ -132,7 +132,7 @@ struct clcnn_ref_io {
 	double *grad_in[CLCNN_OP_MAX_IN];       /* backward writes; NULL = not wanted */
 	const double *grad_out;
 	int train;
-	uint32_t seed;                          /* per call; forward and backward of a step get the same */
+	uint32_t seed; /* per call; forward and backward of a step get the same */
 };
 
 /* Device buffers, same meaning; state and scratch as declared by the op. */
@@ -150,15 +150,15 @@ struct clcnn_dev_io {
 };
 
 /* Flags of a test case. */
-#define CLCNN_CASE_TRAIN 1u    /* run in training mode (default: both modes where they differ) */
-#define CLCNN_CASE_EVAL 2u     /* run in eval mode */
-#define CLCNN_CASE_NO_FD 4u    /* skip finite differences (say why in the table) */
+#define CLCNN_CASE_TRAIN 1u /* run in training mode (default: both modes where they differ) */
+#define CLCNN_CASE_EVAL 2u  /* run in eval mode */
+#define CLCNN_CASE_NO_FD 4u /* skip finite differences (say why in the table) */
 
 struct clcnn_op_case {
 	const char *args;   /* "out_channels=4, kernel_size=3, padding=1" */
 	const char *inputs; /* input shapes separated by ';': "2x3x7x5;2x3x7x5" */
 	unsigned flags;
-	double tol;         /* 0: the class tolerance */
+	double tol; /* 0: the class tolerance */
 };
 
 struct clcnn_op_class {
@@ -188,11 +188,11 @@ struct clcnn_op_class {
 	 */
 	void (*fill)(const struct clcnn_op *op, int input, int param, double *x, size_t n, uint64_t *rng);
 	const struct clcnn_op_case *cases; /* terminated by {NULL} */
-	double tol;        /* device vs reference: |dev - ref| <= tol * (1 + |ref|) element-wise */
+	double tol;                        /* device vs reference: |dev - ref| <= tol * (1 + |ref|) element-wise */
 	/* Optional, for `clcnn bench`: forward FLOPs (multiply-add = 2) and the algorithm in use. */
 	double (*flops)(const struct clcnn_op *op);
 	const char *(*algo)(const struct clcnn_op *op);
-	int stochastic;    /* output depends on seed (dropout, noise) */
+	int stochastic; /* output depends on seed (dropout, noise) */
 };
 
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */

@@ -96,10 +96,17 @@ static int pool_geom(const struct clcnn_op *op, struct clcnn_pool_geom *g, char 
 	int rc = clcnn_pool_check_4d(op, err, errlen);
 	if (rc)
 		return rc;
-	*g = (struct clcnn_pool_geom){.n = op->in[0].d[0], .c = op->in[0].d[1], .h = op->in[0].d[2],
-				      .w = op->in[0].d[3], .kh = a->kernel_size[0], .kw = a->kernel_size[1],
-				      .sh = a->stride[0], .sw = a->stride[1], .ph = a->padding[0],
-				      .pw = a->padding[1], .dh = dilated ? a->dilation[0] : 1,
+	*g = (struct clcnn_pool_geom){.n = op->in[0].d[0],
+				      .c = op->in[0].d[1],
+				      .h = op->in[0].d[2],
+				      .w = op->in[0].d[3],
+				      .kh = a->kernel_size[0],
+				      .kw = a->kernel_size[1],
+				      .sh = a->stride[0],
+				      .sw = a->stride[1],
+				      .ph = a->padding[0],
+				      .pw = a->padding[1],
+				      .dh = dilated ? a->dilation[0] : 1,
 				      .dw = dilated ? a->dilation[1] : 1};
 	if (g->kh < 1 || g->kw < 1)
 		return clcnn_op_invalid(err, errlen, "%s: kernel_size must be >= 1, got %s", name,
@@ -128,10 +135,11 @@ static int pool_geom(const struct clcnn_op *op, struct clcnn_pool_geom *g, char 
 		long long ek = (long long)dil * (k - 1) + 1, padded = (long long)in + 2LL * p;
 		if (ek > padded) {
 			if (dil > 1)
-				return clcnn_op_invalid(err, errlen,
-							"%s: dilated kernel %lld (kernel_size %d, dilation %d) larger than "
-							"padded input %s %lld",
-							name, ek, k, dil, dim, padded);
+				return clcnn_op_invalid(
+					err, errlen,
+					"%s: dilated kernel %lld (kernel_size %d, dilation %d) larger than "
+					"padded input %s %lld",
+					name, ek, k, dil, dim, padded);
 			return clcnn_op_invalid(err, errlen, "%s: kernel %d larger than padded input %s %lld", name, k,
 						dim, padded);
 		}
@@ -522,8 +530,8 @@ static const struct clcnn_op_case avgpool_cases[] = {
 	{"kernel_size=3, stride=(1,2), padding=(0,1)", "1x1x7x9", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=2, ceil_mode=true", "1x3x7x9", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=(3,2), stride=2, padding=1, ceil_mode=true", "3x3x6x5", CLCNN_CASE_TRAIN, 0},
-	{"kernel_size=(3,2), stride=2, padding=1, ceil_mode=true, count_include_pad=false", "3x3x6x5",
-	 CLCNN_CASE_TRAIN, 0},
+	{"kernel_size=(3,2), stride=2, padding=1, ceil_mode=true, count_include_pad=false", "3x3x6x5", CLCNN_CASE_TRAIN,
+	 0},
 	{"kernel_size=3, stride=2, padding=1, ceil_mode=true, divisor_override=5", "1x3x6x5", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=2, padding=1, count_include_pad=false, divisor_override=3", "3x1x7x9", CLCNN_CASE_TRAIN, 0},
 	/* 8-lane rows, as for maxpool2d */

@@ -1,6 +1,6 @@
 /* The table of op classes, generated from registry.h. */
-#include "ops/op.h"
 #include "ops/registry.h"
+#include "ops/op.h"
 
 #define DECLARE(n) extern const struct clcnn_op_class clcnn_op_##n;
 CLCNN_OP_LIST(DECLARE)

@@ -145,7 +145,8 @@ static int run(struct clcnn_op *op, int backward, cl_mem x, cl_mem g, cl_mem out
 	cl_int nchunk = (inner + vw - 1) / vw, total = outer * nchunk;
 	rc = get_kernel(op, backward ? "softmax_cols_backward" : "softmax_cols_forward", &k);
 	if (!rc && backward)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(g), KARG(out), KARG(L), KARG(in_), KARG(nchunk), KARG(total));
+		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(g), KARG(out), KARG(L), KARG(in_), KARG(nchunk),
+				       KARG(total));
 	else if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(out), KARG(L), KARG(in_), KARG(nchunk), KARG(total));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)total);
@@ -218,24 +219,24 @@ static const struct clcnn_op_case cases[] = {
  */
 #define SM_TOL 1e-5
 
-#define SM_CLASS(id, doc_)                                                                                   \
-	const struct clcnn_op_class clcnn_op_##id = {                                                        \
-		.name = #id,                                                                                 \
-		.family = "softmax",                                                                         \
-		.doc = doc_,                                                                                 \
-		.args_size = sizeof(struct sm_args),                                                         \
-		.args = sm_keys,                                                                             \
-		.min_in = 1,                                                                                 \
-		.max_in = 1,                                                                                 \
-		.setup = setup,                                                                              \
-		.prepare = prepare,                                                                          \
-		.ref_forward = ref_forward,                                                                  \
-		.ref_backward = ref_backward,                                                                \
-		.forward = forward,                                                                          \
-		.backward = backward,                                                                        \
-		.fill = fill,                                                                                \
-		.cases = cases,                                                                              \
-		.tol = SM_TOL,                                                                               \
+#define SM_CLASS(id, doc_) \
+	const struct clcnn_op_class clcnn_op_##id = { \
+		.name = #id, \
+		.family = "softmax", \
+		.doc = doc_, \
+		.args_size = sizeof(struct sm_args), \
+		.args = sm_keys, \
+		.min_in = 1, \
+		.max_in = 1, \
+		.setup = setup, \
+		.prepare = prepare, \
+		.ref_forward = ref_forward, \
+		.ref_backward = ref_backward, \
+		.forward = forward, \
+		.backward = backward, \
+		.fill = fill, \
+		.cases = cases, \
+		.tol = SM_TOL, \
 	}
 
 SM_CLASS(softmax, "exp(x - max) / sum exp(x - max) over dim");

@@ -253,7 +253,7 @@ static int upload(struct clcnn_context *ctx, const struct clcnn_st_entry *e, cl_
 	if (!x)
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu floats)", e->count);
 	int rc = clcnn_st_to_f32(e, x, err, sizeof err) ? clcnn_fail(ctx, CLCNN_ERR_FORMAT, "%s", err)
-							 : clcnn_buffer_write(ctx, m, 0, e->count * sizeof *x, x);
+							: clcnn_buffer_write(ctx, m, 0, e->count * sizeof *x, x);
 	free(x);
 	return rc;
 }
@@ -284,20 +284,21 @@ static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path
 	for (int i = 0; i < clcnn_st_count(f); i++) {
 		const char *name = clcnn_st_get(f, i)->name;
 		if (!known_name(g, t, name))
-			problem(&r, "unexpected '%s' (not in the graph%s)", name, t ? " or this optimizer's state" : "", "");
+			problem(&r, "unexpected '%s' (not in the graph%s)", name, t ? " or this optimizer's state" : "",
+				"");
 	}
 	char hash[32];
 	snprintf(hash, sizeof hash, "%016" PRIx64, clcnn_graph_hash(g));
 	const char *fh = clcnn_st_meta(f, "graph_hash");
 	if (t) {
 		if (!fh || strcmp(fh, hash))
-			problem(&r, "graph hash %s in the file, %s for this graph (the netfile changed)", fh ? fh : "(none)",
-				hash, "");
+			problem(&r, "graph hash %s in the file, %s for this graph (the netfile changed)",
+				fh ? fh : "(none)", hash, "");
 		const char *st = clcnn_st_meta(f, "step");
 		const char *rng = clcnn_st_meta(f, "rng");
 		if (!st || !rng)
-			problem(&r, "metadata 'step' or 'rng' missing: not a checkpoint of clcnn_trainer_save%s%s%s", "", "",
-				"");
+			problem(&r, "metadata 'step' or 'rng' missing: not a checkpoint of clcnn_trainer_save%s%s%s",
+				"", "", "");
 		have_steps = !meta_uint(f, "step", LONG_MAX, &steps, &r);
 		meta_uint(f, "rng", UINT64_MAX, &rng_state, &r);
 		meta_uint(f, "seed", UINT64_MAX, &seed, &r);

@@ -14,8 +14,8 @@ struct clcnn_trainer {
 	struct clcnn_schedule_config sched;
 	uint64_t seed, rng;
 	long steps;
-	double lr;                   /* of the last step (or of the next one before any step) */
-	int nslots;                  /* optimizer state tensors per trainable parameter */
+	double lr;  /* of the last step (or of the next one before any step) */
+	int nslots; /* optimizer state tensors per trainable parameter */
 	const char *slot_name[TRAINER_MAX_SLOTS];
 	cl_mem *slot[TRAINER_MAX_SLOTS]; /* per graph parameter; NULL for buffers */
 	cl_kernel kernel;

@@ -63,10 +63,12 @@ static int check_config(struct clcnn_context *ctx, const struct clcnn_optimizer_
 		if (!(o->momentum >= 0))
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "momentum %g: must be >= 0", o->momentum);
 		if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "nesterov needs momentum > 0 and dampening 0 (as torch.optim.SGD)");
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					  "nesterov needs momentum > 0 and dampening 0 (as torch.optim.SGD)");
 	} else {
 		if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
-			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "betas (%g, %g): each must be in [0, 1)", o->beta1, o->beta2);
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "betas (%g, %g): each must be in [0, 1)", o->beta1,
+					  o->beta2);
 		if (!(o->eps >= 0))
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "eps %g: must be >= 0", o->eps);
 	}
@@ -84,9 +86,10 @@ static int check_config(struct clcnn_context *ctx, const struct clcnn_optimizer_
 	if (s->kind == CLCNN_SCHED_ONECYCLE &&
 	    (!(s->pct_start > 0 && s->pct_start < 1) || s->div_factor <= 0 || s->final_div_factor <= 0 ||
 	     s->pct_start * s->total_steps - 1 <= 0 || s->pct_start * s->total_steps >= s->total_steps))
-		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-				  "onecycle schedule: pct_start %g of %d steps leaves an empty phase; div factors must be > 0",
-				  s->pct_start, s->total_steps);
+		return clcnn_fail(
+			ctx, CLCNN_ERR_INVALID,
+			"onecycle schedule: pct_start %g of %d steps leaves an empty phase; div factors must be > 0",
+			s->pct_start, s->total_steps);
 	return 0;
 }
 
@@ -175,7 +178,8 @@ static int update(struct clcnn_trainer *t, double lr)
 			      omd = (float)(1.0 - o->dampening);
 			cl_int nest = o->nesterov, first = t->steps == 0;
 			cl_mem buf = t->nslots ? t->slot[0][i] : p->grad; /* unused without momentum */
-			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(buf), KARG(flr), KARG(wd), KARG(mom), KARG(omd), KARG(nest), KARG(first), KARG(n));
+			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(buf), KARG(flr),
+					       KARG(wd), KARG(mom), KARG(omd), KARG(nest), KARG(first), KARG(n));
 		} else {
 			double step = (double)(t->steps + 1);
 			double bc1 = 1.0 - pow(o->beta1, step), bc2 = 1.0 - pow(o->beta2, step);
@@ -185,7 +189,9 @@ static int update(struct clcnn_trainer *t, double lr)
 			float b1 = (float)o->beta1, omb1 = (float)(1.0 - o->beta1), b2 = (float)o->beta2,
 			      omb2 = (float)(1.0 - o->beta2), step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
 			      eps = (float)o->eps;
-			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(t->slot[0][i]), KARG(t->slot[1][i]), KARG(l2), KARG(decay), KARG(b1), KARG(omb1), KARG(b2), KARG(omb2), KARG(step_size), KARG(bc2s), KARG(eps), KARG(n));
+			rc = clcnn_kernel_args(t->ctx, t->kernel, KARG(p->mem), KARG(p->grad), KARG(t->slot[0][i]),
+					       KARG(t->slot[1][i]), KARG(l2), KARG(decay), KARG(b1), KARG(omb1),
+					       KARG(b2), KARG(omb2), KARG(step_size), KARG(bc2s), KARG(eps), KARG(n));
 		}
 		if (!rc)
 			rc = clcnn_op_run1d(t->ctx, t->kernel, p->count);

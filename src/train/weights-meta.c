@@ -58,11 +58,11 @@ int clcnn_normalize_parse(const char *mean, const char *std, struct clcnn_normal
 	int nm = parse_list(mean, m), ns = parse_list(std, s);
 	if (nm < 0 || ns < 0)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
-				     "bad %s \"%s\": expected 1 to %d comma-separated finite numbers", nm < 0 ? "mean" : "std",
-				     nm < 0 ? mean : std, CLCNN_MAX_CHANNELS);
+				     "bad %s \"%s\": expected 1 to %d comma-separated finite numbers",
+				     nm < 0 ? "mean" : "std", nm < 0 ? mean : std, CLCNN_MAX_CHANNELS);
 	if (nm != ns && nm != 1 && ns != 1)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "mean has %d values and std %d: give one per channel",
-				     nm, ns);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+				     "mean has %d values and std %d: give one per channel", nm, ns);
 	r.channels = nm > ns ? nm : ns;
 	for (int c = 0; c < r.channels; c++) {
 		r.mean[c] = m[nm == 1 ? 0 : c];
@@ -128,8 +128,8 @@ int clcnn_normalize_from_weights(const char *path, struct clcnn_normalize *n, ch
 	} else if (mean) {
 		char why[256];
 		if (clcnn_normalize_parse(mean, std, n, why, sizeof why))
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: metadata '%s'/'%s': %s", path, CLCNN_META_MEAN,
-					   CLCNN_META_STD, why);
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: metadata '%s'/'%s': %s", path,
+					   CLCNN_META_MEAN, CLCNN_META_STD, why);
 	}
 	clcnn_st_free(f);
 	return rc;
@@ -179,7 +179,8 @@ int clcnn_classes_parse(const char *json, char ***names, int *count, char *err, 
 	{
 		if (!cJSON_IsString(it)) {
 			cJSON_Delete(a);
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "class names are not a JSON array of strings");
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+					     "class names are not a JSON array of strings");
 		}
 		bytes += strlen(it->valuestring) + 1;
 	}

@@ -188,7 +188,8 @@ START_TEST(cache_miss_hit_corrupt)
 
 	/* truncate every entry: detected, rebuilt, and the rebuilt entry is whole again */
 	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "for f in %s/*.bin; do head -c 40 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", dir);
+	snprintf(cmd, sizeof cmd, "for f in %s/*.bin; do head -c 40 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done",
+		 dir);
 	ck_assert_int_eq(system(cmd), 0);
 	ctx = open_with(dir, NULL, &lb);
 	ck_assert_int_eq(clcnn_program_build(ctx, "common", "-DTEST_KEY=1", &rep), 0);
@@ -217,7 +218,9 @@ END_TEST
 START_TEST(cache_concurrent_writers)
 {
 	char *dir = test_tmpdir();
-	enum { NPROC = 6 };
+	enum {
+		NPROC = 6
+	};
 	pid_t pids[NPROC];
 	for (int i = 0; i < NPROC; i++) {
 		pids[i] = fork();

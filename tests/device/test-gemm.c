@@ -22,8 +22,8 @@ struct gemm_case {
 };
 
 static const struct gemm_case cases[] = {
-	{1, 1, 1, 1, 0},   {7, 13, 5, 3, 1},     {33, 65, 17, 2, 0}, {100, 37, 129, 1, 0},
-	{128, 300, 576, 1, 0}, {4, 5, 0, 1, 0}, {9, 70, 40, 2, 1},
+	{1, 1, 1, 1, 0},       {7, 13, 5, 3, 1}, {33, 65, 17, 2, 0}, {100, 37, 129, 1, 0},
+	{128, 300, 576, 1, 0}, {4, 5, 0, 1, 0},  {9, 70, 40, 2, 1},
 };
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
@@ -94,8 +94,25 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, beta == 0.0f);
 	struct clcnn_gemm_config cf = {.algo = algo};
 	int rc = algo == CLCNN_GEMM_AUTO
-			 ? clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = alpha, .beta = beta, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}})
-			 : clcnn_gemm_with(ctx, &cf, ws, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = alpha, .beta = beta, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}});
+			 ? clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = g->m,
+								     .n = g->n,
+								     .k = g->k,
+								     .batch = g->batch,
+								     .alpha = alpha,
+								     .beta = beta,
+								     .a = {a.mem, a.off, a.ld, a.stride, ta},
+								     .b = {b.mem, b.off, b.ld, b.stride, tb},
+								     .c = {c.mem, c.off, c.ld, c.stride}})
+			 : clcnn_gemm_with(ctx, &cf, ws,
+					   &(struct clcnn_gemm_args){.m = g->m,
+								     .n = g->n,
+								     .k = g->k,
+								     .batch = g->batch,
+								     .alpha = alpha,
+								     .beta = beta,
+								     .a = {a.mem, a.off, a.ld, a.stride, ta},
+								     .b = {b.mem, b.off, b.ld, b.stride, tb},
+								     .c = {c.mem, c.off, c.ld, c.stride}});
 	ck_assert_msg(rc == 0, "gemm: %s", clcnn_context_error(ctx));
 	float *out = malloc(c.count * sizeof(float));
 	ck_assert(out != NULL);
@@ -128,13 +145,15 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 				}
 				double c0 = beta == 0.0f ? 0.0 : at(&c, z, i, j);
 				double want = alpha * s + beta * c0;
-				double tol = (g->k + 4) * ldexp(1.0, -23) * (fabs(alpha) * mag + fabs(beta * c0)) + 1e-30;
+				double tol =
+					(g->k + 4) * ldexp(1.0, -23) * (fabs(alpha) * mag + fabs(beta * c0)) + 1e-30;
 				double got = out[c.off + (size_t)z * c.stride + (size_t)i * c.ld + j];
-				ck_assert_msg(fabs(got - want) <= tol,
-					      "%s %c%c %dx%dx%d batch %d alpha %g beta %g: C[%d][%d][%d] = %.9g, want %.9g "
-					      "(tol %.3g)",
-					      name, ta ? 'T' : 'N', tb ? 'T' : 'N', g->m, g->n, g->k, g->batch,
-					      (double)alpha, (double)beta, z, i, j, got, want, tol);
+				ck_assert_msg(
+					fabs(got - want) <= tol,
+					"%s %c%c %dx%dx%d batch %d alpha %g beta %g: C[%d][%d][%d] = %.9g, want %.9g "
+					"(tol %.3g)",
+					name, ta ? 'T' : 'N', tb ? 'T' : 'N', g->m, g->n, g->k, g->batch, (double)alpha,
+					(double)beta, z, i, j, got, want, tol);
 			}
 	free(out);
 	operand_free(&a);
@@ -158,7 +177,11 @@ static void check_unavailable(struct clcnn_context *ctx, enum clcnn_gemm_algo al
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 	struct clcnn_gemm_config cf = {.algo = algo};
 	int rc = clcnn_gemm_with(ctx, &cf, ws,
-				 &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f,
+				 &(struct clcnn_gemm_args){.m = g->m,
+							   .n = g->n,
+							   .k = g->k,
+							   .batch = g->batch,
+							   .alpha = 1.0f,
 							   .a = {a.mem, a.off, a.ld, a.stride, ta},
 							   .b = {b.mem, b.off, b.ld, b.stride, tb},
 							   .c = {c.mem, c.off, c.ld, c.stride}});
@@ -193,7 +216,8 @@ START_TEST(test_gemm_algo)
 	}
 	check_case(ctx, algo, ws, ta, tb, &cases[2], -2.0f, 1.0f);
 	/* the workspace is exactly what the call said it needs, and only grows */
-	size_t need = clcnn_gemm_workspace_bytes(ctx, &(struct clcnn_gemm_config){.algo = algo}, ta, tb, 128, 300, 576, 1);
+	size_t need =
+		clcnn_gemm_workspace_bytes(ctx, &(struct clcnn_gemm_config){.algo = algo}, ta, tb, 128, 300, 576, 1);
 	ck_assert_uint_eq(w.bytes, ws ? need : 0);
 	clcnn_gemm_workspace_release(&w);
 	clcnn_gemm_workspace_release(NULL);
@@ -232,8 +256,26 @@ START_TEST(test_gemm_cpu_tiles)
 		operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 		operand_init(ctx, &r, g->m, g->n, g->batch, &seed, 0);
 		struct clcnn_gemm_config naive = {.algo = CLCNN_GEMM_NAIVE};
-		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {c.mem, c.off, c.ld, c.stride}}), 0);
-		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL, &(struct clcnn_gemm_args){.m = g->m, .n = g->n, .k = g->k, .batch = g->batch, .alpha = 1.0f, .a = {a.mem, a.off, a.ld, a.stride, ta}, .b = {b.mem, b.off, b.ld, b.stride, tb}, .c = {r.mem, r.off, r.ld, r.stride}}), 0);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws,
+						 &(struct clcnn_gemm_args){.m = g->m,
+									   .n = g->n,
+									   .k = g->k,
+									   .batch = g->batch,
+									   .alpha = 1.0f,
+									   .a = {a.mem, a.off, a.ld, a.stride, ta},
+									   .b = {b.mem, b.off, b.ld, b.stride, tb},
+									   .c = {c.mem, c.off, c.ld, c.stride}}),
+				 0);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL,
+						 &(struct clcnn_gemm_args){.m = g->m,
+									   .n = g->n,
+									   .k = g->k,
+									   .batch = g->batch,
+									   .alpha = 1.0f,
+									   .a = {a.mem, a.off, a.ld, a.stride, ta},
+									   .b = {b.mem, b.off, b.ld, b.stride, tb},
+									   .c = {r.mem, r.off, r.ld, r.stride}}),
+				 0);
 		float *x = malloc(c.count * sizeof(float)), *y = malloc(c.count * sizeof(float));
 		ck_assert(x && y);
 		ck_assert_int_eq(clcnn_buffer_read(ctx, c.mem, 0, c.count * sizeof(float), x), 0);
@@ -241,9 +283,11 @@ START_TEST(test_gemm_cpu_tiles)
 		/* |a|, |b| < 1, so sum |a||b| < k: the tolerance above with that bound, both sides rounded */
 		double tol = 2.0 * (g->k + 4) * ldexp(1.0, -23) * g->k;
 		for (size_t i = 0; i < c.count; i++)
-			ck_assert_msg(fabs((double)x[i] - y[i]) <= tol, "tile vw=%d tm=%d tnv=%d dm=%d dn=%d %dx%dx%d: "
-				      "element %zu is %g, naive %g", t->vw, t->tm, t->tnv, t->dm, t->dn, g->m, g->n,
-				      g->k, i, (double)x[i], (double)y[i]);
+			ck_assert_msg(fabs((double)x[i] - y[i]) <= tol,
+				      "tile vw=%d tm=%d tnv=%d dm=%d dn=%d %dx%dx%d: "
+				      "element %zu is %g, naive %g",
+				      t->vw, t->tm, t->tnv, t->dm, t->dn, g->m, g->n, g->k, i, (double)x[i],
+				      (double)y[i]);
 		free(x);
 		free(y);
 		operand_free(&a);
@@ -262,13 +306,32 @@ START_TEST(test_gemm_invalid)
 	cl_mem m;
 	ck_assert_int_eq(clcnn_buffer_new(ctx, 64 * sizeof(float), &m), 0);
 	/* lda must cover k columns of a non-transposed A */
-	int rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 4, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 3}, .b = {m, 0, 4}, .c = {m, 0, 4}});
+	int rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 4,
+							   .n = 4,
+							   .k = 4,
+							   .alpha = 1.0f,
+							   .a = {m, 0, 3},
+							   .b = {m, 0, 4},
+							   .c = {m, 0, 4}});
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), "lda=3"));
-	rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = -1, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 4}, .b = {m, 0, 4}, .c = {m, 0, 4}});
+	rc = clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = -1,
+						       .n = 4,
+						       .k = 4,
+						       .alpha = 1.0f,
+						       .a = {m, 0, 4},
+						       .b = {m, 0, 4},
+						       .c = {m, 0, 4}});
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	/* an empty product is a no-op, not an error */
-	ck_assert_int_eq(clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 0, .n = 4, .k = 4, .alpha = 1.0f, .a = {m, 0, 4}, .b = {m, 0, 4}, .c = {m, 0, 4}}), 0);
+	ck_assert_int_eq(clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = 0,
+								   .n = 4,
+								   .k = 4,
+								   .alpha = 1.0f,
+								   .a = {m, 0, 4},
+								   .b = {m, 0, 4},
+								   .c = {m, 0, 4}}),
+			 0);
 	clcnn_buffer_free(m);
 	clcnn_context_close(ctx);
 }

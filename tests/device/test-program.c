@@ -139,7 +139,14 @@ static struct entry only_entry(const char *dir)
 	return e;
 }
 
-enum { MAGIC = 8, H_HASH = 0, H_SIZE = 1, H_SUM = 2, H_KEYLEN = 3, HEADER = MAGIC + 4 * 8 };
+enum {
+	MAGIC = 8,
+	H_HASH = 0,
+	H_SIZE = 1,
+	H_SUM = 2,
+	H_KEYLEN = 3,
+	HEADER = MAGIC + 4 * 8
+};
 
 static uint64_t word(const struct entry *e, int i)
 {
@@ -263,7 +270,8 @@ START_TEST(headers_are_the_prelude_of_every_program)
 			write_file(dir, clcnn_embedded_sources[i].name, "#define HEADER_VALUE 1.0f\n");
 	write_file(dir, last, "#define FROM_LAST_HEADER 42.5f\n");
 	write_file(dir, "common.cl", "#define COMMON_OFFSET 0.25f\n");
-	write_file(dir, "fam.cl", "__kernel void value(__global float *o) { o[0] = FROM_LAST_HEADER + COMMON_OFFSET; }\n");
+	write_file(dir, "fam.cl",
+		   "__kernel void value(__global float *o) { o[0] = FROM_LAST_HEADER + COMMON_OFFSET; }\n");
 	struct logbuf lb = {{0}};
 	struct clcnn_context *ctx = open_with("off", dir, &lb);
 	ck_assert(run_value_kernel(ctx, "fam") == 42.75f);
@@ -289,11 +297,12 @@ START_TEST(headers_are_the_prelude_of_every_program)
 		}
 	}
 	write_file(dir, "common.cl", "");
-	write_file(dir, "fam.cl", "__kernel void value(__global float *o) { o[0] = (float)(ACT_PRELU * 1000 + "
-				  "LOSS_MARGIN * 100 + SM_SOFTMIN * 10 + BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f); }\n");
+	write_file(dir, "fam.cl",
+		   "__kernel void value(__global float *o) { o[0] = (float)(ACT_PRELU * 1000 + "
+		   "LOSS_MARGIN * 100 + SM_SOFTMIN * 10 + BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f); }\n");
 	ctx = open_with("off", dir, &lb);
-	ck_assert(run_value_kernel(ctx, "fam") ==
-		  (float)(ACT_PRELU * 1000 + LOSS_MARGIN * 100 + SM_SOFTMIN * 10 + BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f));
+	ck_assert(run_value_kernel(ctx, "fam") == (float)(ACT_PRELU * 1000 + LOSS_MARGIN * 100 + SM_SOFTMIN * 10 +
+							  BN_STATS_UPDATE + BLUR_PAD_ZERO * 0.5f));
 	clcnn_context_close(ctx);
 	test_rmtree(dir);
 	free(dir);

@@ -36,7 +36,8 @@ static void infer_shapes(struct clcnn_graph *g, int batch)
 		FUZZ_ASSERT(op->out.ndim >= 0 && op->out.ndim <= 4, "%s: output ndim %d", n->name, op->out.ndim);
 		size_t c = 1;
 		for (int d = 0; d < op->out.ndim; d++) {
-			FUZZ_ASSERT(op->out.d[d] > 0, "%s (%s): output dim %d is %d", n->name, n->type, d, op->out.d[d]);
+			FUZZ_ASSERT(op->out.d[d] > 0, "%s (%s): output dim %d is %d", n->name, n->type, d,
+				    op->out.d[d]);
 			c *= (size_t)op->out.d[d];
 		}
 		FUZZ_ASSERT(c <= 2147483647u, "%s: output of %zu elements accepted", n->name, c);

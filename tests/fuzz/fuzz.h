@@ -29,14 +29,14 @@ const char *fuzz_file(const uint8_t *data, size_t size);
 const char *fuzz_file2(const uint8_t *data, size_t size);
 
 /* abort() with a message when cond is false: a contract violation the sanitizers do not catch. */
-#define FUZZ_ASSERT(cond, ...)                                                                      \
-	do {                                                                                        \
-		if (!(cond)) {                                                                      \
+#define FUZZ_ASSERT(cond, ...) \
+	do { \
+		if (!(cond)) { \
 			fprintf(stderr, "fuzz contract violated at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                               \
-			fputc('\n', stderr);                                                        \
-			abort();                                                                    \
-		}                                                                                   \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+			abort(); \
+		} \
 	} while (0)
 
 #endif

@@ -39,9 +39,9 @@ static void required_args(const struct clcnn_op_class *c, char *buf, size_t n)
 		if (a->def)
 			continue;
 		const char *v = a->type == CLCNN_ARG_INT2 || a->type == CLCNN_ARG_PAD ? "3"
-				: a->type == CLCNN_ARG_INT	  ? "16"
-				: a->type == CLCNN_ARG_ENUM	  ? a->choices[0]
-								  : "1";
+				: a->type == CLCNN_ARG_INT                            ? "16"
+				: a->type == CLCNN_ARG_ENUM                           ? a->choices[0]
+										      : "1";
 		len += (size_t)snprintf(buf + len, len < n ? n - len : 0, ", %s=%s", a->key, v);
 	}
 }

@@ -98,8 +98,8 @@ static void fd_check(struct clcnn_graph *g, const char *grad_input, int batch, i
 			p[k] = keep;
 			clcnn_graph_param_write(g, i, p);
 			double fd = (lp - lm) / (2.0 * h);
-			ck_assert_msg(close_enough(fd, gr[k]), "%s[%zu]: analytic %.7g, finite difference %.7g", pi.name, k,
-				      (double)gr[k], fd);
+			ck_assert_msg(close_enough(fd, gr[k]), "%s[%zu]: analytic %.7g, finite difference %.7g",
+				      pi.name, k, (double)gr[k], fd);
 			sumabs += fabs(gr[k]);
 			checked++;
 		}
@@ -133,8 +133,9 @@ static void fd_check(struct clcnn_graph *g, const char *grad_input, int batch, i
 			x[in][k] = keep;
 			clcnn_graph_set_input(g, grad_input, x[in]);
 			double fd = (lp - lm) / (2.0 * h);
-			ck_assert_msg(close_enough(fd, gx[k]), "d loss / d %s[%zu]: analytic %.7g, finite difference %.7g",
-				      grad_input, k, (double)gx[k], fd);
+			ck_assert_msg(close_enough(fd, gx[k]),
+				      "d loss / d %s[%zu]: analytic %.7g, finite difference %.7g", grad_input, k,
+				      (double)gx[k], fd);
 			sumabs += fabs(gx[k]);
 			checked++;
 		}
@@ -307,8 +308,8 @@ START_TEST(memory_plan)
 	ck_assert_uint_eq(g->param_total, params);
 	/* the two buffers hold c1's and r1's gradients (the two largest, 4x6x28x28 floats) */
 	ck_assert_uint_eq(g->grad_total, 2 * largest);
-	ck_assert_uint_eq(clcnn_graph_peak_bytes(g), acts + 2 * largest + params + g->state_total + g->scratch_bytes +
-							     sizeof(float));
+	ck_assert_uint_eq(clcnn_graph_peak_bytes(g),
+			  acts + 2 * largest + params + g->state_total + g->scratch_bytes + sizeof(float));
 	/* the image gradient was not asked for, so nothing is planned for it */
 	ck_assert_ptr_null(g->values[0].grad);
 	char *text;
@@ -366,7 +367,8 @@ START_TEST(init_params)
 		clcnn_graph_param_read(a, 0, wa);
 		double m = 0, v = 0;
 		for (int i = 0; i < 1500; i++) {
-			ck_assert_msg(fabs(wa[i]) <= sc[s].bound, "%s: |w| = %g > %g", sc[s].scheme, (double)wa[i], sc[s].bound);
+			ck_assert_msg(fabs(wa[i]) <= sc[s].bound, "%s: |w| = %g > %g", sc[s].scheme, (double)wa[i],
+				      sc[s].bound);
 			m += wa[i];
 			v += (double)wa[i] * wa[i];
 		}

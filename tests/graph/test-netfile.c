@@ -31,7 +31,8 @@ static struct clcnn_graph *parse(struct clcnn_context *ctx, const char *text, co
 START_TEST(errors_syntax)
 {
 	struct clcnn_context *ctx = test_context();
-	parse(ctx, HDR "c1 conv2d(out_channels=2, kernel_size=3)\n", "t.net:2:4: expected '=' after 'c1', found 'conv2d(out_channels='");
+	parse(ctx, HDR "c1 conv2d(out_channels=2, kernel_size=3)\n",
+	      "t.net:2:4: expected '=' after 'c1', found 'conv2d(out_channels='");
 	parse(ctx, HDR "c1 = (x)\n", "t.net:2:6: expected a layer name after '=', found '(x)'");
 	parse(ctx, HDR "= relu(x)\n", "t.net:2:1: expected a statement 'name = layer(...)', found '= relu(x)'");
 	parse(ctx, HDR "3c = relu(x)\n", "t.net:2:1: expected a statement 'name = layer(...)', found '3c = relu(x)'");
@@ -43,7 +44,8 @@ START_TEST(errors_syntax)
 	parse(ctx, HDR "c = conv2d(x, out_channels=2, kernel_size=(3,3)\n", "t.net:2:11: '(' is never closed");
 	parse(ctx, HDR "c = conv2d(x, 5)\n", "t.net:2:15: expected an input name or key=value, found '5)'");
 	parse(ctx, HDR "c = conv2d(x, out_channels=, kernel_size=3)\n", "t.net:2:28: missing value for out_channels");
-	parse(ctx, HDR "c = add(x, stride=1, x)\n", "t.net:2:22: input 'x' after key=value arguments: inputs come first");
+	parse(ctx, HDR "c = add(x, stride=1, x)\n",
+	      "t.net:2:22: input 'x' after key=value arguments: inputs come first");
 	parse(ctx, HDR "@outptu x\n", "t.net:2:1: unknown directive; known: @output NODE, @loss NODE");
 	parse(ctx, HDR "r = relu\n@output\n", "t.net:3:8: @output needs a node name, found 'end of line'");
 	parse(ctx, "", "t.net: no statements");
@@ -58,7 +60,8 @@ START_TEST(errors_layers)
 	struct clcnn_graph *g = NULL;
 	/* the list of known layers comes from the registry: check the start and that relu is in it */
 	ck_assert_int_eq(clcnn_graph_parse(ctx, HDR "c = conv3d(x)\n", "t.net", &g), CLCNN_ERR_FORMAT);
-	ck_assert_msg(!strncmp(clcnn_context_error(ctx), "t.net:2:5: unknown layer 'conv3d'; known layers: input, ", 56),
+	ck_assert_msg(!strncmp(clcnn_context_error(ctx), "t.net:2:5: unknown layer 'conv3d'; known layers: input, ",
+			       56),
 		      "%s", clcnn_context_error(ctx));
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), ", relu,"));
 	parse(ctx, HDR "f = flatten(x, start=1)\n",
@@ -70,14 +73,15 @@ START_TEST(errors_layers)
 	parse(ctx, HDR "m = maxpool2d(x)\n", "t.net:2:5: maxpool2d needs kernel_size (window (h,w))");
 	parse(ctx, HDR "a = add(x)\n", "t.net:2:5: add takes 2 to 8 inputs, got 1");
 	parse(ctx, HDR "r = relu(x, x)\n", "t.net:2:5: relu takes 1 input, got 2");
-	parse(ctx, "r = relu\n", "t.net:1:5: relu has no input: name one, e.g. relu(x); there is no previous statement");
+	parse(ctx, "r = relu\n",
+	      "t.net:1:5: relu has no input: name one, e.g. relu(x); there is no previous statement");
 	parse(ctx, "x = input(shape=(1,0,8))\n",
 	      "t.net:1:17: bad value '(1,0,8)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28");
 	parse(ctx, "x = input(shape=(1,2,3,4))\n",
 	      "t.net:1:17: bad value '(1,2,3,4)' for shape: expected up to 3 positive integers like (1,28,28) or 1x28x28");
 	/* the tuple grammar of every key (tests/ops/test-args.c), with positive dims up to 2^30 */
-	static const char *const bad_shapes[] = {"(8,)", "(1,,8)", "(1,-8)", "(2147483648)", "(1073741825)",
-						 "(2 3)", "((2))", "1x2x3x4", "2x", "(1.5)"};
+	static const char *const bad_shapes[] = {"(8,)",  "(1,,8)", "(1,-8)",  "(2147483648)", "(1073741825)",
+						 "(2 3)", "((2))",  "1x2x3x4", "2x",           "(1.5)"};
 	for (size_t k = 0; k < sizeof bad_shapes / sizeof bad_shapes[0]; k++) {
 		char text[128], msg[256];
 		snprintf(text, sizeof text, "x = input(shape=%s)\n", bad_shapes[k]);
@@ -180,7 +184,8 @@ START_TEST(syntax_features)
 	clcnn_graph_free(g);
 
 	/* @loss picks a loss that is not the last one; the other loss then dangles unless it is the output */
-	g = parse(ctx, HDR "t = input(shape=(1,8,8))\nl1 = mse_loss(x, t)\nl2 = l1_loss(x, t)\n@loss l1\n@output l2\n", NULL);
+	g = parse(ctx, HDR "t = input(shape=(1,8,8))\nl1 = mse_loss(x, t)\nl2 = l1_loss(x, t)\n@loss l1\n@output l2\n",
+		  NULL);
 	ck_assert_str_eq(clcnn_graph_loss_name(g), "l1");
 	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
@@ -199,8 +204,8 @@ END_TEST
 
 struct model_expect {
 	const char *file;
-	int params;          /* state-dict entries */
-	size_t count;        /* trainable + buffer elements, num_batches_tracked excluded (= torch's numel) */
+	int params;   /* state-dict entries */
+	size_t count; /* trainable + buffer elements, num_batches_tracked excluded (= torch's numel) */
 	const char *first, *last;
 };
 
@@ -265,7 +270,8 @@ START_TEST(doc_examples)
 		char block[4096];
 		snprintf(block, sizeof block, "%.*s", (int)(end - p), p);
 		struct clcnn_graph *g;
-		ck_assert_msg(clcnn_graph_parse(ctx, block, "doc", &g) == 0, "%s\nin:\n%s", clcnn_context_error(ctx), block);
+		ck_assert_msg(clcnn_graph_parse(ctx, block, "doc", &g) == 0, "%s\nin:\n%s", clcnn_context_error(ctx),
+			      block);
 		ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s\nin:\n%s", clcnn_context_error(ctx), block);
 		clcnn_graph_free(g);
 		blocks++;

@@ -10,7 +10,7 @@
 int main(void)
 {
 	const char *lib = clcnn_version();
-	printf("headers %s (%d.%d.%d), library %s\n", CLCNN_VERSION_STRING, CLCNN_VERSION_MAJOR,
-	       CLCNN_VERSION_MINOR, CLCNN_VERSION_PATCH, lib);
+	printf("headers %s (%d.%d.%d), library %s\n", CLCNN_VERSION_STRING, CLCNN_VERSION_MAJOR, CLCNN_VERSION_MINOR,
+	       CLCNN_VERSION_PATCH, lib);
 	return strcmp(lib, CLCNN_VERSION_STRING) != 0;
 }

@@ -24,7 +24,10 @@ END_TEST
 
 START_TEST(flip_and_translate)
 {
-	enum { H = 5, W = 7 };
+	enum {
+		H = 5,
+		W = 7
+	};
 	float img[H * W], tmp[H * W], orig[H * W];
 	for (int i = 0; i < H * W; i++)
 		orig[i] = (float)i;
@@ -58,7 +61,8 @@ START_TEST(flip_and_translate)
 				for (int y = 0; y < H && ok; y++)
 					for (int x = 0; x < W && ok; x++) {
 						int sy = y - dy, sx = x - dx;
-						float want = sy >= 0 && sy < H && sx >= 0 && sx < W ? orig[sy * W + sx] : 0;
+						float want =
+							sy >= 0 && sy < H && sx >= 0 && sx < W ? orig[sy * W + sx] : 0;
 						ok = fabsf(img[y * W + x] - want) < 1e-5f;
 					}
 				found = ok;

@@ -51,7 +51,9 @@ START_TEST(curves)
 	char *dir = test_tmpdir();
 	char path[4096], err[1024];
 	snprintf(path, sizeof path, "%s/curve.png", dir);
-	enum { N = 20 };
+	enum {
+		N = 20
+	};
 	double ep[N], loss[N], acc[N];
 	for (int i = 0; i < N; i++) {
 		ep[i] = i + 1;

@@ -301,7 +301,8 @@ START_TEST(conversions)
 	char err[256];
 	float v[8];
 	static const unsigned char f16[] = {0x00, 0x7c, 0x00, 0xfc, 0x01, 0x7e, 0x01, 0x00, 0x00, 0x80};
-	struct clcnn_st_entry e = {.name = "t", .dtype = "F16", .ndim = 1, .shape = {5}, .count = 5, .nbytes = 10, .data = f16};
+	struct clcnn_st_entry e =
+		{.name = "t", .dtype = "F16", .ndim = 1, .shape = {5}, .count = 5, .nbytes = 10, .data = f16};
 	ck_assert_int_eq(clcnn_st_to_f32(&e, v, err, sizeof err), 0);
 	ck_assert(isinf(v[0]) && v[0] > 0);
 	ck_assert(isinf(v[1]) && v[1] < 0);
@@ -311,12 +312,14 @@ START_TEST(conversions)
 
 	/* E4M3: 1.0 = 0x38, max 448 = 0x7e, NaN = 0x7f, smallest subnormal 2^-9 = 0x01, -2 = 0xc0 */
 	static const unsigned char e4[] = {0x38, 0x7e, 0x7f, 0x01, 0xc0};
-	struct clcnn_st_entry e8 = {.name = "t", .dtype = "F8_E4M3", .ndim = 1, .shape = {5}, .count = 5, .nbytes = 5, .data = e4};
+	struct clcnn_st_entry e8 =
+		{.name = "t", .dtype = "F8_E4M3", .ndim = 1, .shape = {5}, .count = 5, .nbytes = 5, .data = e4};
 	ck_assert_int_eq(clcnn_st_to_f32(&e8, v, err, sizeof err), 0);
 	ck_assert(v[0] == 1.0f && v[1] == 448.0f && isnan(v[2]) && v[3] == ldexpf(1, -9) && v[4] == -2.0f);
 	/* E5M2 is the high byte of F16: 0x3c = 1.0, 0x7b = 57344 (max), 0x7c = inf */
 	static const unsigned char e5[] = {0x3c, 0x7b, 0x7c};
-	struct clcnn_st_entry e52 = {.name = "t", .dtype = "F8_E5M2", .ndim = 1, .shape = {3}, .count = 3, .nbytes = 3, .data = e5};
+	struct clcnn_st_entry e52 =
+		{.name = "t", .dtype = "F8_E5M2", .ndim = 1, .shape = {3}, .count = 3, .nbytes = 3, .data = e5};
 	ck_assert_int_eq(clcnn_st_to_f32(&e52, v, err, sizeof err), 0);
 	ck_assert(v[0] == 1.0f && v[1] == 57344.0f && isinf(v[2]));
 
@@ -324,11 +327,13 @@ START_TEST(conversions)
 	struct clcnn_st_entry eu = {.name = "t", .dtype = "U64", .ndim = 0, .count = 1, .nbytes = 8, .data = u};
 	ck_assert_int_eq(clcnn_st_to_f32(&eu, v, err, sizeof err), 0);
 	ck_assert(v[0] == 18446744073709551616.0f);
-	struct clcnn_st_entry eu16 = {.name = "t", .dtype = "U16", .ndim = 1, .shape = {4}, .count = 4, .nbytes = 8, .data = u};
+	struct clcnn_st_entry eu16 =
+		{.name = "t", .dtype = "U16", .ndim = 1, .shape = {4}, .count = 4, .nbytes = 8, .data = u};
 	ck_assert_int_eq(clcnn_st_to_f32(&eu16, v, err, sizeof err), 0);
 	ck_assert(v[3] == 65535.0f);
 	/* an entry whose byte size disagrees with its dtype is refused, not overrun */
-	struct clcnn_st_entry bad = {.name = "t", .dtype = "F32", .ndim = 1, .shape = {4}, .count = 4, .nbytes = 8, .data = u};
+	struct clcnn_st_entry bad =
+		{.name = "t", .dtype = "F32", .ndim = 1, .shape = {4}, .count = 4, .nbytes = 8, .data = u};
 	ck_assert_int_eq(clcnn_st_to_f32(&bad, v, err, sizeof err), CLCNN_ERR_INVALID);
 	ck_assert_uint_eq(clcnn_st_dtype_size("BF16"), 2);
 	ck_assert_uint_eq(clcnn_st_dtype_size("X"), 0);
@@ -351,10 +356,14 @@ static const struct {
 	{"{\"a\":{\"dtype\":3,\"shape\":[],\"data_offsets\":[0,4]}}", 4, "tensor \"a\": \"dtype\" is not a string"},
 	{"{\"a\":{\"dtype\":\"F33\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "tensor \"a\": unknown dtype \"F33\""},
 	{"{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, "tensor \"a\": missing \"shape\""},
-	{"{\"a\":{\"dtype\":\"F32\",\"shape\":{},\"data_offsets\":[0,4]}}", 4, "tensor \"a\": \"shape\" is not an array"},
-	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,-2],\"data_offsets\":[0,4]}}", 4, "tensor \"a\": shape[1] = -2 is negative"},
-	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "tensor \"a\": shape[0] is not an integer"},
-	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, "tensor \"a\": shape[0] is not an integer"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":{},\"data_offsets\":[0,4]}}", 4,
+	 "tensor \"a\": \"shape\" is not an array"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,-2],\"data_offsets\":[0,4]}}", 4,
+	 "tensor \"a\": shape[1] = -2 is negative"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4,
+	 "tensor \"a\": shape[0] is not an integer"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4,
+	 "tensor \"a\": shape[0] is not an integer"},
 	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
 	 "tensor \"a\": shape has 9 dims, more than 8"},
 	{"{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
@@ -366,7 +375,8 @@ static const struct {
 	 "tensor \"a\": \"data_offsets\" is not an array of two non-negative integers"},
 	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[-4,0]}}", 4,
 	 "tensor \"a\": \"data_offsets\" is not an array of two non-negative integers"},
-	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,0]}}", 4, "tensor \"a\": data_offsets [4, 0] end before begin"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,0]}}", 4,
+	 "tensor \"a\": data_offsets [4, 0] end before begin"},
 	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,400]}}", 8,
 	 "tensor \"a\": data_offsets [0, 400] outside the 8-byte data section"},
 	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,

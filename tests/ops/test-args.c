@@ -162,9 +162,9 @@ START_TEST(tuple_keys)
 	size_t at = 0;
 	ck_assert_int_eq(clcnn_args_defaults(&cls, &a, err, sizeof err), 0);
 	static const char *const bad_values[] = {
-		"req=1, pair=(3,)",  "req=1, pair=()",   "req=1, pair=(1,2,3)", "req=1, pad=(1,2,3)",
-		"req=1, pad=()",     "req=1, ints=()",   "req=1, ints=(1,,2)",  "req=1, ints=1x2x3x4x5",
-		"req=1, fl=(1,)",    "req=1, fl=(1,,2)", "req=1, fl=(1x2)",     "req=1, fl=(1, nan)",
+		"req=1, pair=(3,)",  "req=1, pair=()",    "req=1, pair=(1,2,3)", "req=1, pad=(1,2,3)",
+		"req=1, pad=()",     "req=1, ints=()",    "req=1, ints=(1,,2)",  "req=1, ints=1x2x3x4x5",
+		"req=1, fl=(1,)",    "req=1, fl=(1,,2)",  "req=1, fl=(1x2)",     "req=1, fl=(1, nan)",
 		"req=1, pair=3x4x5", "req=1, pair=(2 3)",
 	};
 	for (size_t k = 0; k < sizeof bad_values / sizeof bad_values[0]; k++)

@@ -24,7 +24,7 @@ static char *load(const char *name)
 }
 
 /* out += printf(fmt, ...), bounded by the buffer of size n. */
-#define ADD(out, n, ...) snprintf((out) + strlen(out), (n) - strlen(out), __VA_ARGS__)
+#define ADD(out, n, ...) snprintf((out) + strlen(out), (n)-strlen(out), __VA_ARGS__)
 
 static void readme_row(char *out, size_t n)
 {
@@ -32,20 +32,22 @@ static void readme_row(char *out, size_t n)
 	ADD(out, n, "| `CLCNN_CONV_ALGO` | force a convolution algorithm by name where it applies (");
 	for (int i = 0; clcnn_conv_algos[i]; i++)
 		ADD(out, n, "%s`%s`", i ? ", " : "", clcnn_conv_algos[i]->name);
-	ADD(out, n, "; see [docs/netfile.md](docs/netfile.md#convolution-algorithms)); otherwise each convolution "
-		    "times the applicable ones once per device, shape and direction and remembers the fastest in "
-		    "the cache |\n");
+	ADD(out, n,
+	    "; see [docs/netfile.md](docs/netfile.md#convolution-algorithms)); otherwise each convolution "
+	    "times the applicable ones once per device, shape and direction and remembers the fastest in "
+	    "the cache |\n");
 }
 
 static void algo_section(char *out, size_t n)
 {
 	out[0] = 0;
-	ADD(out, n, "## Convolution algorithms\n\n"
-		    "`conv2d` runs one of these on the device. `algo=` on the layer, or `CLCNN_CONV_ALGO` for every\n"
-		    "layer where it applies, forces one; otherwise each convolution times the applicable ones once\n"
-		    "per device, shape and direction and remembers the fastest in the cache directory. This table is\n"
-		    "the list of `src/ops/conv-algos.h` (`tests/ops/test-conv-docs --print` prints it).\n\n"
-		    "| algorithm | how it works |\n|---|---|\n");
+	ADD(out, n,
+	    "## Convolution algorithms\n\n"
+	    "`conv2d` runs one of these on the device. `algo=` on the layer, or `CLCNN_CONV_ALGO` for every\n"
+	    "layer where it applies, forces one; otherwise each convolution times the applicable ones once\n"
+	    "per device, shape and direction and remembers the fastest in the cache directory. This table is\n"
+	    "the list of `src/ops/conv-algos.h` (`tests/ops/test-conv-docs --print` prints it).\n\n"
+	    "| algorithm | how it works |\n|---|---|\n");
 	for (int i = 0; clcnn_conv_algos[i]; i++)
 		ADD(out, n, "| `%s` | %s |\n", clcnn_conv_algos[i]->name, clcnn_conv_algo_docs[i]);
 	ADD(out, n, "\n");

@@ -41,8 +41,9 @@ START_TEST(test_invalid_conv)
 		       "conv2d: kernel height 9 larger than padded input height 7 (7 + padding 0 + 0)");
 	expect_invalid("conv2d", "out_channels=4, kernel_size=(3,7), padding=(0,0,1,0)", x,
 		       "conv2d: kernel width 7 larger than padded input width 6 (5 + padding 1 + 0)");
-	expect_invalid("conv2d", "out_channels=4, kernel_size=3, dilation=4", x,
-		       "conv2d: kernel height 3 (9 with dilation 4) larger than padded input height 7 (7 + padding 0 + 0)");
+	expect_invalid(
+		"conv2d", "out_channels=4, kernel_size=3, dilation=4", x,
+		"conv2d: kernel height 3 (9 with dilation 4) larger than padded input height 7 (7 + padding 0 + 0)");
 	expect_invalid("conv2d", "out_channels=4, kernel_size=3, stride=0", x,
 		       "conv2d: stride must be >= 1, got (0,0)");
 	expect_invalid("conv2d", "out_channels=4, kernel_size=3, stride=(1,-2)", x,
@@ -61,12 +62,14 @@ START_TEST(test_invalid_conv)
 		       "conv2d: in_channels=3 but the input 2x4x7x5 has 4 channels");
 	expect_invalid("conv2d", "out_channels=4, kernel_size=3", clcnn_shape2(2, 12),
 		       "conv2d: input must be 4-D (N, C, H, W), got 2x12");
-	expect_invalid("conv2d", "out_channels=4, kernel_size=3, algo=gemm1x1", x,
-		       "conv2d: algo=gemm1x1 does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 1 of "
-		       "in_channels 4");
-	expect_invalid("conv2d", "out_channels=4, kernel_size=1, padding=1, algo=gemm1x1", x,
-		       "conv2d: algo=gemm1x1 does not apply to kernel 1x1, stride (1,1), padding (1,1,1,1), groups 1 of "
-		       "in_channels 4");
+	expect_invalid(
+		"conv2d", "out_channels=4, kernel_size=3, algo=gemm1x1", x,
+		"conv2d: algo=gemm1x1 does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 1 of "
+		"in_channels 4");
+	expect_invalid(
+		"conv2d", "out_channels=4, kernel_size=1, padding=1, algo=gemm1x1", x,
+		"conv2d: algo=gemm1x1 does not apply to kernel 1x1, stride (1,1), padding (1,1,1,1), groups 1 of "
+		"in_channels 4");
 	expect_invalid("conv2d", "out_channels=4, kernel_size=3, groups=2, algo=depthwise", x,
 		       "conv2d: algo=depthwise does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 2 "
 		       "of in_channels 4");
@@ -225,7 +228,8 @@ static void expect_values(const char *args, struct clcnn_shape in, const float *
 		struct clcnn_ref_io rio = {.in = {xd}, .param = {wd}, .out = yd};
 		op->cls->ref_forward(op, &rio);
 		for (size_t i = 0; i < n; i++) {
-			ck_assert_msg(r.y[i] == want[i], "conv2d(%s) device y[%zu] = %g, want %g", full, i, r.y[i], want[i]);
+			ck_assert_msg(r.y[i] == want[i], "conv2d(%s) device y[%zu] = %g, want %g", full, i, r.y[i],
+				      want[i]);
 			ck_assert_msg(yd[i] == want[i], "conv2d(%s) reference y[%zu] = %g, want %g", full, i, yd[i],
 				      want[i]);
 		}
@@ -250,7 +254,8 @@ START_TEST(test_flip_convention)
 	expect_values("out_channels=1, kernel_size=2, bias=false, flip=true", clcnn_shape4(1, 1, 3, 3), x, w, conv, 4);
 	/* a 1x1 kernel is its own flip: the gemm1x1 path must agree */
 	const float one[1] = {2}, twice[9] = {2, 4, 6, 8, 10, 12, 14, 16, 18};
-	expect_values("out_channels=1, kernel_size=1, bias=false, flip=true", clcnn_shape4(1, 1, 3, 3), x, one, twice, 9);
+	expect_values("out_channels=1, kernel_size=1, bias=false, flip=true", clcnn_shape4(1, 1, 3, 3), x, one, twice,
+		      9);
 }
 END_TEST
 
@@ -262,7 +267,8 @@ START_TEST(test_same_even_kernel)
 {
 	const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 10, 100, 1000};
 	const float want[9] = {5421, 6532, 603, 8754, 9865, 906, 87, 98, 9};
-	expect_values("out_channels=1, kernel_size=2, bias=false, padding=same", clcnn_shape4(1, 1, 3, 3), x, w, want, 9);
+	expect_values("out_channels=1, kernel_size=2, bias=false, padding=same", clcnn_shape4(1, 1, 3, 3), x, w, want,
+		      9);
 	/* dilation 3, kernel 2 along H: 3 rows of padding, 1 on top and 2 at the bottom */
 	const float x2[5] = {1, 2, 3, 4, 5}, w2[2] = {1, 10};
 	const float want2[5] = {30, 41, 52, 3, 4};
@@ -369,8 +375,8 @@ START_TEST(test_model_shapes)
 			size_t n[4] = {clcnn_shape_count(&op->out), clcnn_shape_count(&op->in[0]),
 				       clcnn_shape_count(&op->param[0].shape), (size_t)g->cout};
 			struct clcnn_dev_io io = {.train = 1};
-			cl_mem *bufs[8] = {&io.out, &io.grad_in[0], &io.grad_param[0], &io.grad_param[1],
-					   &io.grad_out, &io.in[0], &io.param[0], &io.param[1]};
+			cl_mem *bufs[8] = {&io.out,      &io.grad_in[0], &io.grad_param[0], &io.grad_param[1],
+					   &io.grad_out, &io.in[0],      &io.param[0],      &io.param[1]};
 			for (int i = 0; i < 8; i++)
 				ck_assert(clcnn_buffer_new(ctx, n[i % 4] * sizeof(float), bufs[i]) == 0);
 			ck_assert(clcnn_buffer_new(ctx, op->scratch_bytes + 4, &io.scratch) == 0);
@@ -454,7 +460,8 @@ START_TEST(test_algo_choice)
 	/* an unknown name is an error that lists the known ones: every algorithm of the table, in order */
 	char want[512] = "CLCNN_CONV_ALGO=winograd: unknown convolution algorithm (";
 	for (int i = 0; clcnn_conv_algos[i]; i++)
-		snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ", " : "", clcnn_conv_algos[i]->name);
+		snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ", " : "",
+			 clcnn_conv_algos[i]->name);
 	strcat(want, ")");
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3", x, &rc), want);
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
@@ -492,7 +499,8 @@ START_TEST(test_algo_list)
 		ck_assert_ptr_eq(clcnn_conv_algo_by_id((enum conv_algo_id)(n + 1)), a);
 		ck_assert_str_eq(key->choices[n + 1], a->name);
 		ck_assert_msg(clcnn_conv_algo_docs[n] && clcnn_conv_algo_docs[n][0], "%s has no doc line", a->name);
-		ck_assert_msg(a->applicable && a->forward && a->backward_data && a->backward_weights && a->scratch_bytes,
+		ck_assert_msg(a->applicable && a->forward && a->backward_data && a->backward_weights &&
+				      a->scratch_bytes,
 			      "%s lacks an entry", a->name);
 		ck_assert_msg(a->programs[0] != NULL, "%s names no kernel family", a->name);
 		ck_assert_msg(strstr(key->doc, a->name) != NULL, "the algo key's doc lacks %s", a->name);
@@ -634,11 +642,13 @@ START_TEST(test_autotune_record)
 		ctx = test_context();
 		ck_assert(clcnn_op_prepare(f, ctx) == 0);
 		struct run rf = run_device(ctx, f, x, w, b, gy);
-		size_t n = d == CONV_FWD ? CLCNN_ARRAY_LEN(gy) : d == CONV_BWD_DATA ? CLCNN_ARRAY_LEN(x) : CLCNN_ARRAY_LEN(w);
+		size_t n = d == CONV_FWD        ? CLCNN_ARRAY_LEN(gy)
+			   : d == CONV_BWD_DATA ? CLCNN_ARRAY_LEN(x)
+						: CLCNN_ARRAY_LEN(w);
 		const float *got = d == CONV_FWD ? r.y : d == CONV_BWD_DATA ? r.gx : r.gw;
 		const float *want = d == CONV_FWD ? rf.y : d == CONV_BWD_DATA ? rf.gx : rf.gw;
-		ck_assert_msg(!memcmp(got, want, n * sizeof(float)), "direction %d: tuned %s differs from forced",
-			      d, picked[d]);
+		ck_assert_msg(!memcmp(got, want, n * sizeof(float)), "direction %d: tuned %s differs from forced", d,
+			      picked[d]);
 		run_free(&rf);
 		clcnn_op_free(f);
 		clcnn_context_close(ctx);

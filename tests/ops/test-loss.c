@@ -331,7 +331,8 @@ START_TEST(invalid_configurations)
 	expect_invalid("nll_loss", "weight=(1, 2, 3)", "3x4;3", "nll_loss: weight has 3 values, input has C=4 classes");
 	expect_invalid("nll_loss", "", "3x4x5x6;3x5",
 		       "nll_loss: target shape 3x5 does not match input 3x4x5x6: expected 3x5x6");
-	expect_invalid("cross_entropy", "", "3x4;2", "cross_entropy: target shape 2 does not match input 3x4: expected 3");
+	expect_invalid("cross_entropy", "", "3x4;2",
+		       "cross_entropy: target shape 2 does not match input 3x4: expected 3");
 	expect_invalid("cross_entropy", "", "3x4;3x4",
 		       "cross_entropy: probability targets (target shape 3x4 = input shape) are not supported; give "
 		       "class indices of shape 3");

@@ -34,8 +34,8 @@ static struct clcnn_op *make(const char *type, const char *args, const char *sha
 	struct clcnn_op *op = NULL;
 	char err[1024];
 	int nin = parse_shapes(shapes, in);
-	ck_assert_msg(clcnn_op_new(type, args, nin, in, &op, err, sizeof err) == 0, "%s(%s) %s: %s", type, args,
-		      shapes, err);
+	ck_assert_msg(clcnn_op_new(type, args, nin, in, &op, err, sizeof err) == 0, "%s(%s) %s: %s", type, args, shapes,
+		      err);
 	return op;
 }
 
@@ -160,11 +160,13 @@ START_TEST(test_batchnorm_errors)
 	expect_error("batchnorm1d", "", "scalar", "batchnorm1d: expected 2D or 3D input (got 0D input)");
 	expect_error("batchnorm2d", "num_features=4", "2x3x5x5",
 		     "batchnorm2d: num_features=4 but the input 2x3x5x5 has 3 channels");
-	expect_error("batchnorm1d", "num_features=8", "4x7", "batchnorm1d: num_features=8 but the input 4x7 has 7 channels");
+	expect_error("batchnorm1d", "num_features=8", "4x7",
+		     "batchnorm1d: num_features=8 but the input 4x7 has 7 channels");
 	expect_error("batchnorm2d", "eps=-1e-5", "2x3x5x5", "batchnorm2d: eps must be >= 0, got -1e-05");
 	expect_error("batchnorm2d", "momentum=1.5", "2x3x5x5",
 		     "batchnorm2d: momentum must be in [0, 1] or none, got 1.5");
-	expect_error("batchnorm1d", "momentum=-0.1", "4x3", "batchnorm1d: momentum must be in [0, 1] or none, got -0.1");
+	expect_error("batchnorm1d", "momentum=-0.1", "4x3",
+		     "batchnorm1d: momentum must be in [0, 1] or none, got -0.1");
 	expect_error("batchnorm2d", "momentum=fast", "2x3x5x5",
 		     "bad value 'fast' for momentum: expected a finite number or none");
 	expect_error("batchnorm2d", "affine=maybe", "2x3x5x5", "bad value 'maybe' for affine: expected true or false");
@@ -225,14 +227,18 @@ START_TEST(test_structural_errors)
 	expect_error("add", "", "6;2x3", "add: input 1 has shape 2x3 but input 0 has shape 6");
 	expect_error("add", "", "2x3", "add takes 2 to 8 inputs, got 1");
 	expect_error("add", "", "1;1;1;1;1;1;1;1;1", "add takes 2 to 8 inputs, got 9");
-	expect_error("concat", "dim=4", "2x3x5x5;2x3x5x5", "concat: dim=4 is out of range for 4-D inputs (expected -4..3)");
+	expect_error("concat", "dim=4", "2x3x5x5;2x3x5x5",
+		     "concat: dim=4 is out of range for 4-D inputs (expected -4..3)");
 	expect_error("concat", "dim=-3", "2x3;2x3", "concat: dim=-3 is out of range for 2-D inputs (expected -2..1)");
-	expect_error("concat", "", "2x3x5x6;2x4x5x5",
-		     "concat: input 1 has shape 2x4x5x5 but input 0 has shape 2x3x5x6: shapes must match except in dim 1");
-	expect_error("concat", "dim=-1", "2x3x5x6;2x3x4x6",
-		     "concat: input 1 has shape 2x3x4x6 but input 0 has shape 2x3x5x6: shapes must match except in dim 3");
-	expect_error("concat", "", "2x3x5x5;2x3x5",
-		     "concat: input 1 has shape 2x3x5 but input 0 has shape 2x3x5x5: shapes must match except in dim 1");
+	expect_error(
+		"concat", "", "2x3x5x6;2x4x5x5",
+		"concat: input 1 has shape 2x4x5x5 but input 0 has shape 2x3x5x6: shapes must match except in dim 1");
+	expect_error(
+		"concat", "dim=-1", "2x3x5x6;2x3x4x6",
+		"concat: input 1 has shape 2x3x4x6 but input 0 has shape 2x3x5x6: shapes must match except in dim 3");
+	expect_error(
+		"concat", "", "2x3x5x5;2x3x5",
+		"concat: input 1 has shape 2x3x5 but input 0 has shape 2x3x5x5: shapes must match except in dim 1");
 	expect_error("concat", "", "scalar;scalar", "concat: zero-dimensional inputs cannot be concatenated");
 	expect_error("concat", "axis=1", "2x3;2x3", "unknown key 'axis' for concat; known keys: dim");
 
@@ -299,10 +305,11 @@ START_TEST(test_batchnorm_constant_channel)
 		if ((i / 15) % 2 == 0) {
 			ck_assert_float_eq_tol(y[i], 0.25f, 1e-6);
 			double want = 2 / sqrt(1e-5) * (dy[i] - mdy);
-			ck_assert_msg(fabs(dx[i] - want) <= 1e-5 * (1 + fabs(want)), "dx[%d] = %g, want %g", i, dx[i], want);
+			ck_assert_msg(fabs(dx[i] - want) <= 1e-5 * (1 + fabs(want)), "dx[%d] = %g, want %g", i, dx[i],
+				      want);
 		}
 	}
-	ck_assert_float_eq_tol(rv[0], 0.9f, 1e-7);  /* 0.9 * 1 + 0.1 * 0 */
+	ck_assert_float_eq_tol(rv[0], 0.9f, 1e-7); /* 0.9 * 1 + 0.1 * 0 */
 	ck_assert(rv[1] >= 0.9f && rv[1] < 0.9f + 1e-7f);
 	free(y);
 	free(dx);
@@ -320,7 +327,10 @@ START_TEST(test_batchnorm_cumulative_average)
 {
 	struct run r;
 	run_open(&r, "batchnorm2d", "momentum=none", "2x3x4x5");
-	enum { N = 120, PER = 40 };
+	enum {
+		N = 120,
+		PER = 40
+	};
 	double want_mean[3] = {0}, want_var[3] = {0};
 	for (int step = 0; step < 3; step++) {
 		float *x = uniform(N, -1 + step, 2 + 2 * step, 77 + (uint64_t)step);

@@ -83,8 +83,7 @@ static void upload(struct harness *h, cl_mem m, const double *x, size_t n)
 	ck_assert(f != NULL);
 	for (size_t i = 0; i < n; i++)
 		f[i] = (float)x[i];
-	ck_assert_msg(clcnn_buffer_write(h->ctx, m, 0, n * sizeof(float), f) == 0, "%s",
-		      clcnn_context_error(h->ctx));
+	ck_assert_msg(clcnn_buffer_write(h->ctx, m, 0, n * sizeof(float), f) == 0, "%s", clcnn_context_error(h->ctx));
 	free(f);
 }
 
@@ -147,7 +146,10 @@ static double loss_of(const double *out, const double *g, size_t n, double *abs_
 
 static int dev_forward(struct harness *h)
 {
-	struct clcnn_dev_io io = {.train = h->train, .seed = h->seed, .out = h->d_out, .state = h->d_state,
+	struct clcnn_dev_io io = {.train = h->train,
+				  .seed = h->seed,
+				  .out = h->d_out,
+				  .state = h->d_state,
 				  .scratch = h->d_scratch};
 	for (int i = 0; i < h->op->nin; i++)
 		io.in[i] = h->d_in[i];
@@ -179,7 +181,8 @@ static void run_case(const struct clcnn_op_class *cls, const struct clcnn_op_cas
 	snprintf(label, sizeof label, "%s(%s) inputs %s %s", cls->name, c->args, c->inputs, train ? "train" : "eval");
 	struct harness H = {.train = train, .seed = 12345u, .label = label};
 	struct harness *h = &H;
-	ck_assert_msg(clcnn_op_new(cls->name, c->args, nin, shapes, &h->op, err, sizeof err) == 0, "%s: %s", label, err);
+	ck_assert_msg(clcnn_op_new(cls->name, c->args, nin, shapes, &h->op, err, sizeof err) == 0, "%s: %s", label,
+		      err);
 	struct clcnn_op *op = h->op;
 	h->ctx = test_context();
 	ck_assert_msg(clcnn_op_prepare(op, h->ctx) == 0, "%s: prepare: %s", label, clcnn_context_error(h->ctx));
@@ -270,8 +273,12 @@ static void run_case(const struct clcnn_op_class *cls, const struct clcnn_op_cas
 		ck_assert_msg(dev_forward(h) == 0, "%s: forward: %s", label, clcnn_context_error(h->ctx));
 		for (int j = 0; j < op->nparam; j++)
 			upload(h, h->d_param[j], h->param[j], h->param_n[j]);
-		struct clcnn_dev_io io = {.train = train, .seed = h->seed, .out = h->d_out, .grad_out = h->d_gout,
-					  .state = h->d_state, .scratch = h->d_scratch};
+		struct clcnn_dev_io io = {.train = train,
+					  .seed = h->seed,
+					  .out = h->d_out,
+					  .grad_out = h->d_gout,
+					  .state = h->d_state,
+					  .scratch = h->d_scratch};
 		for (int i = 0; i < op->nin; i++) {
 			io.in[i] = h->d_in[i];
 			io.grad_in[i] = h->d_gin[i];
@@ -323,9 +330,10 @@ static void run_case(const struct clcnn_op_class *cls, const struct clcnn_op_cas
 				free(op_);
 				free(om);
 				double fd = (lp - lm) / (2 * hh);
-				ck_assert_msg(fabs(fd - an[k]) <= 1e-6 * (1 + fabs(an[k])) + 1e-9 * S,
-					      "%s: reference gradient of %s%d[%zu]: analytic %.10g, finite difference %.10g",
-					      label, is_in ? "input " : "param ", is_in ? t : j, k, an[k], fd);
+				ck_assert_msg(
+					fabs(fd - an[k]) <= 1e-6 * (1 + fabs(an[k])) + 1e-9 * S,
+					"%s: reference gradient of %s%d[%zu]: analytic %.10g, finite difference %.10g",
+					label, is_in ? "input " : "param ", is_in ? t : j, k, an[k], fd);
 				if (dev_done < DEV_FD_SAMPLES && !cls->stochastic) {
 					/* float finite difference on the device, same element */
 					double hd = 1e-2, L[2], Lr[2], gsum = 0;
@@ -351,8 +359,9 @@ static void run_case(const struct clcnn_op_class *cls, const struct clcnn_op_cas
 						       tol * (1 + fabs(an[k])) + 1e-6;
 					ck_assert_msg(fabs(fd_dev - an_dev[k]) <= bound,
 						      "%s: device gradient of %s%d[%zu]: analytic %.7g, float finite "
-						      "difference %.7g (bound %.3g)", label, is_in ? "input " : "param ",
-						      is_in ? t : j, k, an_dev[k], fd_dev, bound);
+						      "difference %.7g (bound %.3g)",
+						      label, is_in ? "input " : "param ", is_in ? t : j, k, an_dev[k],
+						      fd_dev, bound);
 					dev_done++;
 				}
 				x[k] = x0;

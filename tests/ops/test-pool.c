@@ -46,8 +46,7 @@ static void run_op(struct run *r, const char *type, const char *args, struct clc
 		   const double *g)
 {
 	char err[1024];
-	ck_assert_msg(clcnn_op_new(type, args, 1, &shape, &r->op, err, sizeof err) == 0, "%s(%s): %s", type, args,
-		      err);
+	ck_assert_msg(clcnn_op_new(type, args, 1, &shape, &r->op, err, sizeof err) == 0, "%s(%s): %s", type, args, err);
 	struct clcnn_context *ctx = test_context();
 	ck_assert_msg(clcnn_op_prepare(r->op, ctx) == 0, "%s", clcnn_context_error(ctx));
 	r->in_n = clcnn_shape_count(&shape);
@@ -94,8 +93,8 @@ static void expect(const char *what, const double *dev, const double *ref, const
 {
 	for (size_t i = 0; i < n; i++) {
 		if (isnan(want[i])) {
-			ck_assert_msg(isnan(dev[i]) && isnan(ref[i]), "%s[%zu]: want NaN, device %g, reference %g", what, i,
-				      dev[i], ref[i]);
+			ck_assert_msg(isnan(dev[i]) && isnan(ref[i]), "%s[%zu]: want NaN, device %g, reference %g",
+				      what, i, dev[i], ref[i]);
 			continue;
 		}
 		ck_assert_msg(fabs(dev[i] - want[i]) <= tol * (1 + fabs(want[i])), "%s[%zu]: device %.9g, want %.9g",
@@ -337,9 +336,10 @@ START_TEST(test_invalid_configurations)
 	expect_invalid("blurpool2d", "filt_size=8", s, "blurpool2d: filt_size must be 1 to 7, got 8");
 	expect_invalid("blurpool2d", "filt_size=0", s, "blurpool2d: filt_size must be 1 to 7, got 0");
 	expect_invalid("blurpool2d", "stride=0", s, "blurpool2d: stride must be >= 1, got 0");
-	expect_invalid("blurpool2d", "filt_size=5", clcnn_shape4(1, 1, 2, 9),
-		       "blurpool2d: reflect padding 2 must be smaller than the input height 2 (use pad_type=replicate or "
-		       "zero)");
+	expect_invalid(
+		"blurpool2d", "filt_size=5", clcnn_shape4(1, 1, 2, 9),
+		"blurpool2d: reflect padding 2 must be smaller than the input height 2 (use pad_type=replicate or "
+		"zero)");
 	expect_invalid("blurpool2d", "pad_type=circular", s,
 		       "bad value 'circular' for pad_type: expected one of reflect, replicate, zero");
 	expect_invalid("blurpool2d", "", clcnn_shape2(2, 3), "blurpool2d: input must be 4-D NCHW, got 2x3");

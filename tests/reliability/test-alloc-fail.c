@@ -30,10 +30,12 @@ char *__wrap_strdup(const char *s);
 
 /* ---- allocation wrappers: fail the Nth, track what is live */
 
-enum { TRACK = 1 << 16 };
+enum {
+	TRACK = 1 << 16
+};
 static long fail_at, count; /* fail_at 0: disarmed */
 static int armed;
-static void *live[TRACK];   /* open addressing; (void *)1 marks a removed slot */
+static void *live[TRACK]; /* open addressing; (void *)1 marks a removed slot */
 static long nlive;
 
 static size_t slot_of(const void *p)
@@ -222,7 +224,8 @@ static long exhaust(int (*op)(struct run *), int ok_rc, const char *what)
 		int rc = op(&r);
 		int injected = count >= n;
 		long made = disarm();
-		ck_assert_msg(!r.parse_rc || !r.g, "%s, allocation %ld failed: a failed parse returned a graph", what, n);
+		ck_assert_msg(!r.parse_rc || !r.g, "%s, allocation %ld failed: a failed parse returned a graph", what,
+			      n);
 		const char *msg = clcnn_context_error(&r.ctx);
 		if (!injected)
 			ck_assert_msg(rc == ok_rc, "%s without failures: status %d (%s)", what, rc, msg);
@@ -234,7 +237,8 @@ static long exhaust(int (*op)(struct run *), int ok_rc, const char *what)
 		 * the operation's own error without text; running out of memory always says so */
 		ck_assert_msg(!rc || msg[0] || rc == ok_rc, "%s, allocation %ld failed: no message", what, n);
 		if (rc == CLCNN_ERR_NO_MEMORY)
-			ck_assert_msg(strstr(msg, "out of host memory"), "%s, allocation %ld: message '%s'", what, n, msg);
+			ck_assert_msg(strstr(msg, "out of host memory"), "%s, allocation %ld: message '%s'", what, n,
+				      msg);
 		clcnn_graph_free(r.g);
 		free(r.ctx.error);
 		disarm();

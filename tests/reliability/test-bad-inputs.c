@@ -70,7 +70,8 @@ static char **list_cases(int *count, struct mismatch *m)
 			snprintf(data, sizeof data, "%.*s", (int)(len - 7), e->d_name);
 			if (access(data, F_OK)) {
 				m->n++;
-				clcnn_strcatf(&m->buf, &m->len, &m->cap, "\n%s: no data file for this .expect", e->d_name);
+				clcnn_strcatf(&m->buf, &m->len, &m->cap, "\n%s: no data file for this .expect",
+					      e->d_name);
 			}
 			continue;
 		}
@@ -303,7 +304,8 @@ static void variant(const char *src, const char *dst, const char *key, const cha
 			copies[i][3] = NAN;
 			data = copies[i];
 		}
-		ck_assert_int_eq(clcnn_st_writer_add(w, e->name, e->dtype, e->ndim, e->shape, data, err, sizeof err), 0);
+		ck_assert_int_eq(clcnn_st_writer_add(w, e->name, e->dtype, e->ndim, e->shape, data, err, sizeof err),
+				 0);
 	}
 	for (int i = 0; i < clcnn_st_meta_count(f); i++) {
 		const char *k, *v;
@@ -337,7 +339,8 @@ START_TEST(checkpoint_metadata)
 		 "metadata 'rng' is \"18446744073709551616\", not a whole number in 0..18446744073709551615"},
 		{"seed", "0x10", NULL, "metadata 'seed' is \"0x10\", not a whole number in 0..18446744073709551615"},
 		{"epoch", "two", NULL, "metadata 'epoch' is \"two\", not a whole number in 0..2147483647"},
-		{"epoch", "3000000000", NULL, "metadata 'epoch' is \"3000000000\", not a whole number in 0..2147483647"},
+		{"epoch", "3000000000", NULL,
+		 "metadata 'epoch' is \"3000000000\", not a whole number in 0..2147483647"},
 		{"rng", NULL, NULL, "metadata 'step' or 'rng' missing: not a checkpoint of clcnn_trainer_save"},
 		{NULL, NULL, "optimizer.fc.weight.momentum_buffer",
 		 "'optimizer.fc.weight.momentum_buffer': element 3 is nan (weights must be finite)"},

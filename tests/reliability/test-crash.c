@@ -36,7 +36,9 @@ static const char *NET = "x = input(shape=(256))\n"
 			 "r = relu\n"
 			 "fc2 = linear(out_features=10)\n"
 			 "loss = cross_entropy(fc2, label)\n";
-enum { BATCH = 8 };
+enum {
+	BATCH = 8
+};
 
 struct msg {
 	char tag;
@@ -231,13 +233,13 @@ START_TEST(sigkill_during_checkpoint_writes)
 		int st = 0;
 		if (m.tag != 'V') {
 			waitpid(pid, &st, 0);
-			ck_abort_msg("round %d: the process did not come up or rejected the checkpoint (status %d)", round,
-				     WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+			ck_abort_msg("round %d: the process did not come up or rejected the checkpoint (status %d)",
+				     round, WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
 		}
 		/* what was left is the last complete checkpoint or the one being written, nothing else */
 		ck_assert_msg(m.step == last_done || (writing >= 0 && m.step == writing),
-			      "round %d: loaded step %ld; last complete save %ld, killed while writing %ld", round, m.step,
-			      last_done, writing);
+			      "round %d: loaded step %ld; last complete save %ld, killed while writing %ld", round,
+			      m.step, last_done, writing);
 		last_done = m.step;
 		writing = -1;
 		if (round == ROUNDS) {
@@ -253,9 +255,11 @@ START_TEST(sigkill_during_checkpoint_writes)
 		double t0 = 0, t1 = 0, took[3], file[3] = {0, 0, 0};
 		for (int saves = 0; saves < 3;) {
 			m = next(fds[0], 120000);
-			ck_assert_msg(m.tag == 'S' || m.tag == 'D' || m.tag == 'C', "round %d: the trainer stopped", round);
+			ck_assert_msg(m.tag == 'S' || m.tag == 'D' || m.tag == 'C', "round %d: the trainer stopped",
+				      round);
 			if (m.tag == 'C') {
-				ck_assert_msg(m.step == 0, "round %d: %ld stale temporary files after a save", round, m.step);
+				ck_assert_msg(m.step == 0, "round %d: %ld stale temporary files after a save", round,
+					      m.step);
 			} else if (m.tag == 'S') {
 				t0 = now();
 				file[saves] = 0;

@@ -30,13 +30,15 @@ START_TEST(batch_too_large_then_usable)
 	if (batch * (per / 4) > 2147483647LL)
 		batch = 2147483647LL / (per / 4) + 1;
 	struct clcnn_graph *g;
-	ck_assert_int_eq(clcnn_graph_parse(ctx, "x = input(shape=(1,1024,1024))\nr = relu(x)\ns = tanh(r)\n", "big.net", &g),
+	ck_assert_int_eq(clcnn_graph_parse(ctx, "x = input(shape=(1,1024,1024))\nr = relu(x)\ns = tanh(r)\n", "big.net",
+					   &g),
 			 0);
 	int rc = clcnn_graph_build(g, (int)batch);
 	ck_assert_msg(rc == CLCNN_ERR_NO_MEMORY || rc == CLCNN_ERR_INVALID, "batch %lld built (%d): %s", batch, rc,
 		      clcnn_context_error(ctx));
 	printf("batch %lld: %s\n", batch, clcnn_context_error(ctx));
-	ck_assert_msg(strstr(clcnn_context_error(ctx), rc == CLCNN_ERR_NO_MEMORY ? "max allocation" : "the most a tensor can have"),
+	ck_assert_msg(strstr(clcnn_context_error(ctx),
+			     rc == CLCNN_ERR_NO_MEMORY ? "max allocation" : "the most a tensor can have"),
 		      "%s", clcnn_context_error(ctx));
 	ck_assert_msg(strstr(clcnn_context_error(ctx), "input 'x'"), "%s", clcnn_context_error(ctx));
 	ck_assert_int_eq(clcnn_graph_batch(g), 0);

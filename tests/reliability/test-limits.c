@@ -13,7 +13,9 @@
 #include "graph/graph-private.h"
 #include "testutil.h"
 
-enum { CHAIN = 20000 };
+enum {
+	CHAIN = 20000
+};
 
 struct job {
 	struct clcnn_context *ctx;

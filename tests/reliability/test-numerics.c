@@ -165,8 +165,9 @@ START_TEST(nan_input)
 		ck_assert_int_eq(run_until_failure(&r, NAN, &step, &kept), CLCNN_ERR_NUMERIC);
 		ck_assert_int_eq(step, 1);
 		ck_assert(kept);
-		assert_prefix(clcnn_context_error(r.ctx), check ? "training step 1: forward: node 'fc1' (linear): output[0] = nan"
-								 : "training step 1: the loss is nan (lr 0.01)");
+		assert_prefix(clcnn_context_error(r.ctx),
+			      check ? "training step 1: forward: node 'fc1' (linear): output[0] = nan"
+				    : "training step 1: the loss is nan (lr 0.01)");
 		rig_close(&r);
 	}
 }

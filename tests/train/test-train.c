@@ -113,9 +113,9 @@ START_TEST(optimizers_golden)
 			char kind[16];
 			kv(line, "kind", kind, sizeof kind);
 			struct clcnn_optimizer_config oc;
-			clcnn_optimizer_defaults(&oc, !strcmp(kind, "sgd") ? CLCNN_OPT_SGD
+			clcnn_optimizer_defaults(&oc, !strcmp(kind, "sgd")    ? CLCNN_OPT_SGD
 						      : !strcmp(kind, "adam") ? CLCNN_OPT_ADAM
-									     : CLCNN_OPT_ADAMW);
+									      : CLCNN_OPT_ADAMW);
 			oc.lr = kvd(line, "lr", 0);
 			oc.momentum = kvd(line, "momentum", 0);
 			oc.dampening = kvd(line, "dampening", 0);
@@ -126,8 +126,11 @@ START_TEST(optimizers_golden)
 			oc.eps = kvd(line, "eps", 1e-8);
 			clcnn_trainer_free(t);
 			clcnn_graph_free(g);
-			g = parse(ctx, "x = input(shape=(5))\nt = input(shape=(2))\nfc = linear(x, out_features=2, bias=false)\n"
-				       "loss = mse_loss(fc, t)\n", 1);
+			g = parse(
+				ctx,
+				"x = input(shape=(5))\nt = input(shape=(2))\nfc = linear(x, out_features=2, bias=false)\n"
+				"loss = mse_loss(fc, t)\n",
+				1);
 			ck_assert_msg(clcnn_trainer_new(g, &oc, NULL, 1, &t) == 0, "%s", clcnn_context_error(ctx));
 			cases++;
 			step = 0;
@@ -148,7 +151,8 @@ START_TEST(optimizers_golden)
 			ck_assert_int_eq(clcnn_graph_param_read(g, 0, f), 0);
 			for (int i = 0; i < 10; i++)
 				ck_assert_msg(fabs(f[i] - v[i]) <= 1e-7 + 2e-6 * fabs(v[i]),
-					      "%s step %d [%d]: got %.9g, torch %.9g", name, step, i, (double)f[i], v[i]);
+					      "%s step %d [%d]: got %.9g, torch %.9g", name, step, i, (double)f[i],
+					      v[i]);
 		}
 	}
 	ck_assert_int_eq(cases, 6);
@@ -170,9 +174,9 @@ START_TEST(schedules_golden)
 		char b[128];
 		if (!strncmp(line, "sched ", 6)) {
 			const char *k = kv(line, "kind", b, sizeof b);
-			enum clcnn_schedule_kind kind = !strcmp(k, "step")	  ? CLCNN_SCHED_STEP
+			enum clcnn_schedule_kind kind = !strcmp(k, "step")        ? CLCNN_SCHED_STEP
 							: !strcmp(k, "multistep") ? CLCNN_SCHED_MULTISTEP
-							: !strcmp(k, "cosine")	  ? CLCNN_SCHED_COSINE
+							: !strcmp(k, "cosine")    ? CLCNN_SCHED_COSINE
 							: !strcmp(k, "onecycle")  ? CLCNN_SCHED_ONECYCLE
 										  : CLCNN_SCHED_CONSTANT;
 			clcnn_schedule_defaults(&sc, kind);
@@ -198,8 +202,9 @@ START_TEST(schedules_golden)
 		ck_assert_int_eq(n, 40);
 		for (int s = 0; s < n; s++) {
 			double lr = clcnn_schedule_lr(&sc, base, s);
-			ck_assert_msg(fabs(lr - v[s]) <= 1e-12 * fabs(v[s]) + 1e-18, "schedule %d (kind %d) step %d: %.17g, torch %.17g",
-				      cases, (int)sc.kind, s, lr, v[s]);
+			ck_assert_msg(fabs(lr - v[s]) <= 1e-12 * fabs(v[s]) + 1e-18,
+				      "schedule %d (kind %d) step %d: %.17g, torch %.17g", cases, (int)sc.kind, s, lr,
+				      v[s]);
 		}
 	}
 	ck_assert_int_eq(cases, 8);
@@ -293,7 +298,8 @@ static void fill_batch(struct clcnn_graph *g, int batch, uint64_t seed)
 		float *x = malloc(c * sizeof *x);
 		for (size_t k = 0; k < c; k++) {
 			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-			x[k] = nd ? (float)((seed >> 40) & 0xFFFF) / 32768.0f - 1.0f : (float)((seed >> 33) % 4); /* every net here has >= 4 classes */
+			x[k] = nd ? (float)((seed >> 40) & 0xFFFF) / 32768.0f - 1.0f
+				  : (float)((seed >> 33) % 4); /* every net here has >= 4 classes */
 		}
 		ck_assert_int_eq(clcnn_graph_set_input(g, name, x), 0);
 		free(x);
@@ -383,8 +389,9 @@ static void resume_bitwise(const char *net_path, const char *text, enum clcnn_op
 	ck_assert_uint_eq(n[0], n[2]);
 	ck_assert_msg(!memcmp(p[0], p[1], n[0] * sizeof(float)), "two runs with the same seed differ");
 	for (size_t i = 0; i < n[0]; i++)
-		ck_assert_msg(!memcmp(&p[0][i], &p[2][i], sizeof(float)), "resumed run differs at parameter element %zu: %.9g vs %.9g",
-			      i, (double)p[0][i], (double)p[2][i]);
+		ck_assert_msg(!memcmp(&p[0][i], &p[2][i], sizeof(float)),
+			      "resumed run differs at parameter element %zu: %.9g vs %.9g", i, (double)p[0][i],
+			      (double)p[2][i]);
 	for (int r = 0; r < 3; r++)
 		free(p[r]);
 	test_rmtree(dir);
@@ -394,11 +401,12 @@ static void resume_bitwise(const char *net_path, const char *text, enum clcnn_op
 
 START_TEST(resume_small_adam)
 {
-	resume_bitwise(NULL,
-		       "image = input(shape=(2,6,6))\nlabel = input()\n"
-		       "c = conv2d(image, out_channels=4, kernel_size=3, padding=1, bias=false)\nbn = batchnorm2d\nr = relu\n"
-		       "d = dropout(p=0.3)\nf = flatten\nfc = linear(out_features=10)\nloss = cross_entropy(fc, label)\n",
-		       CLCNN_OPT_ADAM, 4);
+	resume_bitwise(
+		NULL,
+		"image = input(shape=(2,6,6))\nlabel = input()\n"
+		"c = conv2d(image, out_channels=4, kernel_size=3, padding=1, bias=false)\nbn = batchnorm2d\nr = relu\n"
+		"d = dropout(p=0.3)\nf = flatten\nfc = linear(out_features=10)\nloss = cross_entropy(fc, label)\n",
+		CLCNN_OPT_ADAM, 4);
 }
 END_TEST
 
@@ -450,7 +458,8 @@ START_TEST(resnet_trains)
 		char got[64] = "scalar";
 		size_t len = 0;
 		for (int d = 0; d < e->ndim; d++)
-			len += (size_t)snprintf(got + len, sizeof got - len, "%s%lld", d ? "x" : "", (long long)e->shape[d]);
+			len += (size_t)snprintf(got + len, sizeof got - len, "%s%lld", d ? "x" : "",
+						(long long)e->shape[d]);
 		ck_assert_msg(!strcmp(got, shape), "%s: shape %s, torch %s", key, got, shape);
 	}
 	for (int i = 0; i < clcnn_st_count(f); i++)
@@ -481,12 +490,16 @@ START_TEST(load_mismatch)
 	struct clcnn_context *ctx = test_context();
 	char *dir = test_tmpdir(), path[4096];
 	snprintf(path, sizeof path, "%s/a.safetensors", dir);
-	struct clcnn_graph *a = parse(ctx, "x = input(shape=(4))\nfc = linear(x, out_features=3)\nbn = batchnorm1d\n"
-					   "extra = linear(bn, out_features=2)\n", 2);
+	struct clcnn_graph *a = parse(ctx,
+				      "x = input(shape=(4))\nfc = linear(x, out_features=3)\nbn = batchnorm1d\n"
+				      "extra = linear(bn, out_features=2)\n",
+				      2);
 	const char *meta[] = {"who", "test", NULL};
 	ck_assert_int_eq(clcnn_graph_save_weights(a, path, meta), 0);
-	struct clcnn_graph *b = parse(ctx, "x = input(shape=(4))\nfc = linear(x, out_features=5)\nbn = batchnorm1d\n"
-					   "other = linear(bn, out_features=2, bias=false)\n", 2);
+	struct clcnn_graph *b = parse(ctx,
+				      "x = input(shape=(4))\nfc = linear(x, out_features=5)\nbn = batchnorm1d\n"
+				      "other = linear(bn, out_features=2, bias=false)\n",
+				      2);
 	float before[20];
 	clcnn_graph_param_read(b, 0, before);
 	char want[8192];
@@ -526,15 +539,18 @@ START_TEST(load_mismatch)
 	ck_assert_int_eq(clcnn_st_write(w, path, NULL, 0), 0);
 	clcnn_st_writer_free(w);
 	ck_assert_int_eq(clcnn_graph_load_weights(a, path), CLCNN_ERR_FORMAT);
-	snprintf(want, sizeof want,
-		 "%s does not match the graph (1 problem):\n  'bn.num_batches_tracked': dtype F32 in the file, I64 expected",
-		 path);
+	snprintf(
+		want, sizeof want,
+		"%s does not match the graph (1 problem):\n  'bn.num_batches_tracked': dtype F32 in the file, I64 expected",
+		path);
 	ck_assert_str_eq(clcnn_context_error(ctx), want);
 	struct clcnn_optimizer_config oc;
 	clcnn_optimizer_defaults(&oc, CLCNN_OPT_SGD);
 	struct clcnn_trainer *t;
-	struct clcnn_graph *c = parse(ctx, "x = input(shape=(4))\nt = input(shape=(3))\nfc = linear(x, out_features=3)\n"
-					   "loss = mse_loss(fc, t)\n", 2);
+	struct clcnn_graph *c = parse(ctx,
+				      "x = input(shape=(4))\nt = input(shape=(3))\nfc = linear(x, out_features=3)\n"
+				      "loss = mse_loss(fc, t)\n",
+				      2);
 	ck_assert_int_eq(clcnn_trainer_new(c, &oc, NULL, 1, &t), 0);
 	ck_assert_int_eq(clcnn_graph_save_weights(c, path, NULL), 0);
 	ck_assert_int_eq(clcnn_trainer_load(t, path, NULL), CLCNN_ERR_FORMAT);
@@ -553,8 +569,10 @@ END_TEST
 START_TEST(trainer_errors)
 {
 	struct clcnn_context *ctx = test_context();
-	struct clcnn_graph *g = parse(ctx, "x = input(shape=(4))\nt = input(shape=(3))\nfc = linear(x, out_features=3)\n"
-					   "loss = mse_loss(fc, t)\n", 2);
+	struct clcnn_graph *g = parse(ctx,
+				      "x = input(shape=(4))\nt = input(shape=(3))\nfc = linear(x, out_features=3)\n"
+				      "loss = mse_loss(fc, t)\n",
+				      2);
 	struct clcnn_optimizer_config oc;
 	struct clcnn_trainer *t;
 	clcnn_optimizer_defaults(&oc, CLCNN_OPT_SGD);

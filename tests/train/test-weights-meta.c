@@ -42,7 +42,7 @@ START_TEST(normalize_parse)
 	ck_assert_int_eq(n.channels, 2);
 	ck_assert(n.std[0] == 2.0f && n.std[1] == 2.0f && n.mean[1] == 0.2f);
 
-	const char *bad[][2] = {{"abc", "1"}, {"0.5", ""}, {"1,", "1"}, {"1,2,3,4,5", "1"}, {"0.5", "0"},
+	const char *bad[][2] = {{"abc", "1"},  {"0.5", ""},  {"1,", "1"},     {"1,2,3,4,5", "1"}, {"0.5", "0"},
 				{"0.5", "-1"}, {"nan", "1"}, {"0.5", "1e39"}, {"1,2", "1,2,3"}};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		n.channels = 7;
@@ -127,8 +127,15 @@ END_TEST
 START_TEST(from_weights)
 {
 	char *dir = test_tmpdir(), err[1024];
-	const char *kv[] = {CLCNN_META_MEAN, "0.5", CLCNN_META_STD, "0.25", CLCNN_META_CLASSES, "[\"cat\",\"dog\"]",
-			    "other", "x", NULL};
+	const char *kv[] = {CLCNN_META_MEAN,
+			    "0.5",
+			    CLCNN_META_STD,
+			    "0.25",
+			    CLCNN_META_CLASSES,
+			    "[\"cat\",\"dog\"]",
+			    "other",
+			    "x",
+			    NULL};
 	char *full = write_weights(dir, "full.safetensors", kv);
 	struct clcnn_normalize n;
 	ck_assert_msg(clcnn_normalize_from_weights(full, &n, err, sizeof err) == 0, "%s", err);

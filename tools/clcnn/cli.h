@@ -6,7 +6,11 @@
 #include "clcnn/clcnn.h"
 
 /* Exit statuses of every subcommand. */
-enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+enum {
+	CLI_OK = 0,
+	CLI_ERROR = 1,
+	CLI_USAGE = 2
+};
 
 struct cli_command {
 	const char *name;
@@ -27,11 +31,16 @@ void cli_log(void *user, int level, const char *msg);
 double cli_now(void);
 
 /* Long options: --name VALUE, --name=VALUE, or --name for booleans. */
-enum cli_flag_type { FLAG_INT, FLAG_DOUBLE, FLAG_STR, FLAG_BOOL };
+enum cli_flag_type {
+	FLAG_INT,
+	FLAG_DOUBLE,
+	FLAG_STR,
+	FLAG_BOOL
+};
 struct cli_flag {
 	const char *name;
 	enum cli_flag_type type;
-	void *dst;      /* int*, double*, const char**, int* */
+	void *dst; /* int*, double*, const char**, int* */
 	double min, max;
 	const char *meta; /* e.g. " DIR" for help; NULL = by type */
 	const char *help;

@@ -38,8 +38,8 @@ int cmd_devices(int argc, char **argv)
 			printf("platform %d: %s (%s)\n", d->platform_index, d->platform_name, d->platform_version);
 			last_platform = d->platform_index;
 		}
-		printf("%s device %d (%d:%d): %s\n", i == sel ? "*" : " ", d->index, d->platform_index,
-		       d->device_index, d->name);
+		printf("%s device %d (%d:%d): %s\n", i == sel ? "*" : " ", d->index, d->platform_index, d->device_index,
+		       d->name);
 		printf("    type %s, vendor %s, driver %s, %s\n", d->type, d->vendor, d->driver_version,
 		       d->opencl_c_version);
 		printf("    %u compute units at %u MHz, global memory %.1f GiB (max alloc %.1f GiB), local memory %llu KiB\n",

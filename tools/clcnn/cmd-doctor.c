@@ -34,7 +34,8 @@ int cmd_doctor(int argc, char **argv)
 			failures++;
 			printf("  %-14s FAILED\n%s\n", fam[i], clcnn_context_error(ctx));
 		} else {
-			printf("  %-14s ok  %7.3f s  %s\n", fam[i], rep.seconds, rep.cache_hit ? "cache hit" : "compiled");
+			printf("  %-14s ok  %7.3f s  %s\n", fam[i], rep.seconds,
+			       rep.cache_hit ? "cache hit" : "compiled");
 		}
 	}
 	if (clcnn_context_smoke_test(ctx)) {

@@ -22,10 +22,11 @@ static const struct cli_flag flags[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
-		   "Classify images (PNG, PGM, PPM), converted and resized to the model's input.\n"
-		   "Prints the top classes with their softmax probabilities, named when the checkpoint names them.\n"
-		   "Inputs are normalised with the checkpoint's mean and std unless --mean/--std are given.\n\noptions:\n");
+	fprintf(f,
+		"usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
+		"Classify images (PNG, PGM, PPM), converted and resized to the model's input.\n"
+		"Prints the top classes with their softmax probabilities, named when the checkpoint names them.\n"
+		"Inputs are normalised with the checkpoint's mean and std unless --mean/--std are given.\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
 
@@ -73,7 +74,8 @@ int cmd_predict(int argc, char **argv)
 		return pr > 0 ? CLI_OK : CLI_USAGE;
 	}
 	if (npos < 2 || !weights) {
-		cli_error("predict", "expected NETFILE, --weights CKPT and at least one IMAGE (see clcnn predict --help)");
+		cli_error("predict",
+			  "expected NETFILE, --weights CKPT and at least one IMAGE (see clcnn predict --help)");
 		free(pos);
 		return CLI_USAGE;
 	}
@@ -105,8 +107,9 @@ int cmd_predict(int argc, char **argv)
 		for (size_t k = 0; invert && k < per; k++)
 			img[k] = 1 - img[k];
 		clcnn_normalize_apply(&in.norm, img, m.c, m.h, m.w);
-		if (clcnn_graph_set_input(m.g, m.image, img) || (m.label && clcnn_graph_set_input(m.g, m.label, &lab)) ||
-		    clcnn_graph_forward(m.g, 0, 0) || clcnn_graph_read(m.g, clcnn_graph_output_name(m.g), out)) {
+		if (clcnn_graph_set_input(m.g, m.image, img) ||
+		    (m.label && clcnn_graph_set_input(m.g, m.label, &lab)) || clcnn_graph_forward(m.g, 0, 0) ||
+		    clcnn_graph_read(m.g, clcnn_graph_output_name(m.g), out)) {
 			cli_error("predict", "%s", clcnn_context_error(m.ctx));
 			rc = CLI_ERROR;
 			break;

@@ -15,7 +15,8 @@ static int backward, train_mode, seed;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "weights (safetensors); default: initialise from --seed"},
-	{"input", FLAG_STR, &input, 0, 0, " X.safetensors", "graph inputs by name, with the batch dimension (required)"},
+	{"input", FLAG_STR, &input, 0, 0, " X.safetensors",
+	 "graph inputs by name, with the batch dimension (required)"},
 	{"output", FLAG_STR, &output, 0, 0, " Y.safetensors", "where to write node outputs and gradients (required)"},
 	{"backward", FLAG_BOOL, &backward, 0, 0, NULL, "also run backward from the loss; write grad.<name> tensors"},
 	{"train-mode", FLAG_BOOL, &train_mode, 0, 0, NULL, "run in training mode (batch statistics, dropout)"},
@@ -25,12 +26,13 @@ static const struct cli_flag flags[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn run NETFILE --input X.safetensors --output Y.safetensors [--weights CKPT] [--backward]\n"
-		   "                 [--train-mode]\n\n"
-		   "Run one forward pass (and with --backward one backward pass from the graph's loss) and write\n"
-		   "every node's output under the node's name; with --backward also grad.<param> for every\n"
-		   "trainable parameter and grad.<input> for every graph input. Class-index inputs may be I64.\n"
-		   "See README.md for a PyTorch comparison example.\n\noptions:\n");
+	fprintf(f,
+		"usage: clcnn run NETFILE --input X.safetensors --output Y.safetensors [--weights CKPT] [--backward]\n"
+		"                 [--train-mode]\n\n"
+		"Run one forward pass (and with --backward one backward pass from the graph's loss) and write\n"
+		"every node's output under the node's name; with --backward also grad.<param> for every\n"
+		"trainable parameter and grad.<input> for every graph input. Class-index inputs may be I64.\n"
+		"See README.md for a PyTorch comparison example.\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
 
@@ -87,7 +89,8 @@ int cmd_run(int argc, char **argv)
 		cli_error("run", "out of host memory");
 		goto done;
 	}
-	if (weights ? clcnn_graph_load_weights(m.g, weights) : clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {
+	if (weights ? clcnn_graph_load_weights(m.g, weights)
+		    : clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {
 		cli_error("run", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}
@@ -107,8 +110,9 @@ int cmd_run(int argc, char **argv)
 		for (int d = 0; ok && d < nd; d++)
 			ok = e->shape[d + 1] == dims[d];
 		if (!ok) {
-			cli_error("run", "%s: tensor '%s' has %zu values in %d dims; the graph wants batch %d x %d dims", input,
-				  name, e->count, e->ndim, batch, nd);
+			cli_error("run",
+				  "%s: tensor '%s' has %zu values in %d dims; the graph wants batch %d x %d dims",
+				  input, name, e->count, e->ndim, batch, nd);
 			goto done;
 		}
 		float *x = malloc(want * sizeof(float));
@@ -152,7 +156,8 @@ int cmd_run(int argc, char **argv)
 			bufs[nbufs++] = x;
 			char name[512];
 			snprintf(name, sizeof name, "grad.%s", pi.name);
-			if (!x || clcnn_graph_grad_read(m.g, i, x) || add_tensor(w, name, pi.ndim, pi.dims, x, err, sizeof err)) {
+			if (!x || clcnn_graph_grad_read(m.g, i, x) ||
+			    add_tensor(w, name, pi.ndim, pi.dims, x, err, sizeof err)) {
 				cli_error("run", "%s: %s", name, x ? clcnn_context_error(m.ctx) : "out of memory");
 				goto done;
 			}

@@ -72,7 +72,8 @@ static int load_model_and_data(struct run *r)
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
 	if (!r->m.label || !clcnn_graph_loss_name(r->m.g)) {
-		cli_error("train", "%s: the model needs a class-label input (label = input()) and a loss node", o->netfile);
+		cli_error("train", "%s: the model needs a class-label input (label = input()) and a loss node",
+			  o->netfile);
 		return CLI_ERROR;
 	}
 	if (clcnn_dataset_load(o->data, "train", r->m.classes, &r->train, err, sizeof err) ||
@@ -119,8 +120,15 @@ static int describe_inputs(struct run *r)
 		cli_error("train", "out of host memory");
 		return CLI_ERROR;
 	}
-	const char *kv[] = {CLCNN_META_MEAN, r->mean, CLCNN_META_STD, r->std, CLCNN_META_INPUT, r->input,
-			    r->classes ? CLCNN_META_CLASSES : NULL, r->classes, NULL};
+	const char *kv[] = {CLCNN_META_MEAN,
+			    r->mean,
+			    CLCNN_META_STD,
+			    r->std,
+			    CLCNN_META_INPUT,
+			    r->input,
+			    r->classes ? CLCNN_META_CLASSES : NULL,
+			    r->classes,
+			    NULL};
 	memcpy(r->meta, kv, sizeof kv);
 	return 0;
 }
@@ -281,13 +289,14 @@ int cmd_train(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		fprintf(stderr, "training %s on %s: %d images, batch %d, %d steps/epoch, %s lr %g, %s schedule\n",
-			o.netfile, clcnn_context_device(r.m.ctx)->name, r.train.n, o.batch, r.steps_per_epoch, o.optimizer,
-			r.oc.lr, o.schedule);
+			o.netfile, clcnn_context_device(r.m.ctx)->name, r.train.n, o.batch, r.steps_per_epoch,
+			o.optimizer, r.oc.lr, o.schedule);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
 		if (!rc) {
 			train_report_plot(&r.rep);
-			fprintf(stderr, "trained %.1f s; checkpoint %s, log %s, curve %s\n", secs, o.out, o.log, o.plot);
+			fprintf(stderr, "trained %.1f s; checkpoint %s, log %s, curve %s\n", secs, o.out, o.log,
+				o.plot);
 		}
 	}
 	run_close(&r);

@@ -24,8 +24,8 @@ static int set_flag(const char *cmd, const struct cli_flag *f, const char *value
 	case FLAG_DOUBLE: {
 		double v = strtod(value, &end);
 		if (end == value || *end || errno || !isfinite(v) || v < f->min || v > f->max) {
-			cli_error(cmd, "bad value '%s' for --%s: expected a number from %g to %g", value, f->name, f->min,
-				  f->max);
+			cli_error(cmd, "bad value '%s' for --%s: expected a number from %g to %g", value, f->name,
+				  f->min, f->max);
 			return -1;
 		}
 		*(double *)f->dst = v;
@@ -38,9 +38,7 @@ static int set_flag(const char *cmd, const struct cli_flag *f, const char *value
 		}
 		*(const char **)f->dst = value;
 		return 0;
-	case FLAG_BOOL:
-		*(int *)f->dst = 1;
-		return 0;
+	case FLAG_BOOL: *(int *)f->dst = 1; return 0;
 	}
 	return -1;
 }
@@ -69,7 +67,8 @@ int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *fla
 			continue;
 		}
 		if (a[1] != '-') {
-			cli_error(cmd, "unknown option '%s' (options are long: --name VALUE; see clcnn %s --help)", a, cmd);
+			cli_error(cmd, "unknown option '%s' (options are long: --name VALUE; see clcnn %s --help)", a,
+				  cmd);
 			return -1;
 		}
 		const char *name = a + 2, *eq = strchr(name, '=');
@@ -105,7 +104,10 @@ void cli_print_flags(FILE *out, const struct cli_flag *flags)
 {
 	for (const struct cli_flag *f = flags; f->name; f++) {
 		char left[64];
-		const char *meta = f->type == FLAG_INT ? " N" : f->type == FLAG_DOUBLE ? " X" : f->type == FLAG_STR ? " S" : "";
+		const char *meta = f->type == FLAG_INT      ? " N"
+				   : f->type == FLAG_DOUBLE ? " X"
+				   : f->type == FLAG_STR    ? " S"
+							    : "";
 		snprintf(left, sizeof left, "--%s%s", f->name, f->meta ? f->meta : meta);
 		fprintf(out, "  %-26s %s\n", left, f->help);
 	}

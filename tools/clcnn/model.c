@@ -77,8 +77,8 @@ int cli_model_check_data(const char *cmd, const struct cli_model *m, const struc
 {
 	if (d->c == m->c && d->h == m->h && d->w == m->w)
 		return CLI_OK;
-	cli_error(cmd, "%s: images are %dx%dx%d but the model's input '%s' is %dx%dx%d", dir, d->c, d->h, d->w, m->image,
-		  m->c, m->h, m->w);
+	cli_error(cmd, "%s: images are %dx%dx%d but the model's input '%s' is %dx%dx%d", dir, d->c, d->h, d->w,
+		  m->image, m->c, m->h, m->w);
 	return CLI_ERROR;
 }
 
@@ -117,8 +117,8 @@ int cli_inputs_read(const char *cmd, const struct cli_model *m, const char *weig
 		return CLI_ERROR;
 	}
 	if (in->classes && n != m->classes) {
-		fprintf(stderr, "clcnn %s: warning: %s names %d classes but the model has %d; printing class indices\n", cmd,
-			weights, n, m->classes);
+		fprintf(stderr, "clcnn %s: warning: %s names %d classes but the model has %d; printing class indices\n",
+			cmd, weights, n, m->classes);
 		clcnn_classes_free(in->classes);
 		in->classes = NULL;
 	}

@@ -13,8 +13,8 @@
 struct cli_model {
 	struct clcnn_context *ctx;
 	struct clcnn_graph *g;
-	const char *image;  /* name of the image input (per-sample C x H x W) */
-	const char *label;  /* name of the class-index input, or NULL */
+	const char *image; /* name of the image input (per-sample C x H x W) */
+	const char *label; /* name of the class-index input, or NULL */
 	int c, h, w, classes, batch;
 };
 

@@ -24,13 +24,17 @@ static const struct cli_flag flags[] = {
 	{"gamma", FLAG_DOUBLE, &O.gamma, 0, 1, NULL, "decay factor for --schedule step (default 0.1)"},
 	{"warmup", FLAG_INT, &O.warmup, 0, 1 << 30, NULL, "linear warmup steps (default 0)"},
 	{"seed", FLAG_INT, &O.seed, 0, 2147483647, NULL, "seed for weights, shuffling, augmentation (default 1)"},
-	{"init", FLAG_STR, &O.init, 0, 0, " NAME", "default | kaiming_uniform | kaiming_normal | xavier_uniform | xavier_normal"},
-	{"augment", FLAG_STR, &O.augment_text, 0, 0, " LIST", "flip,translate=2,rotate=10,scale=0.1,elastic=1.5 or none (default flip)"},
+	{"init", FLAG_STR, &O.init, 0, 0, " NAME",
+	 "default | kaiming_uniform | kaiming_normal | xavier_uniform | xavier_normal"},
+	{"augment", FLAG_STR, &O.augment_text, 0, 0, " LIST",
+	 "flip,translate=2,rotate=10,scale=0.1,elastic=1.5 or none (default flip)"},
 	{"mean", FLAG_STR, &O.mean, 0, 0, " X[,X...]",
 	 "normalisation mean per channel, saved in the checkpoint (default 0.2860; resuming: the checkpoint's)"},
-	{"std", FLAG_STR, &O.std, 0, 0, " X[,X...]", "normalisation std per channel (default 0.3530; resuming: the checkpoint's)"},
+	{"std", FLAG_STR, &O.std, 0, 0, " X[,X...]",
+	 "normalisation std per channel (default 0.3530; resuming: the checkpoint's)"},
 	{"out", FLAG_STR, &O.out, 0, 0, " CKPT", "checkpoint to write each epoch (default <model>.safetensors)"},
-	{"resume", FLAG_STR, &O.resume, 0, 0, " CKPT", "continue from this checkpoint (weights, optimizer, epoch, RNG)"},
+	{"resume", FLAG_STR, &O.resume, 0, 0, " CKPT",
+	 "continue from this checkpoint (weights, optimizer, epoch, RNG)"},
 	{"force", FLAG_BOOL, &O.force, 0, 0, NULL, "allow replacing an existing --out checkpoint"},
 	{"log", FLAG_STR, &O.log, 0, 0, " CSV", "per-epoch CSV log (default <out without .safetensors>.csv)"},
 	{"plot", FLAG_STR, &O.plot, 0, 0, " PNG", "training-curve picture (default <out without .safetensors>.png)"},
@@ -110,7 +114,8 @@ static int check_values(struct train_opts *o)
 	for (i = 0; i < COUNT(schedules) && strcmp(o->schedule, schedules[i].name); i++)
 		;
 	if (i == COUNT(schedules)) {
-		cli_error("train", "bad value '%s' for --schedule: expected onecycle, cosine, step or constant", o->schedule);
+		cli_error("train", "bad value '%s' for --schedule: expected onecycle, cosine, step or constant",
+			  o->schedule);
 		return CLI_USAGE;
 	}
 	o->sched_kind = schedules[i].kind;
@@ -120,9 +125,8 @@ static int check_values(struct train_opts *o)
 		return CLI_USAGE;
 	}
 	struct clcnn_normalize n;
-	if ((o->mean || o->std) &&
-	    clcnn_normalize_parse(o->mean ? o->mean : CLI_DEFAULT_MEAN, o->std ? o->std : CLI_DEFAULT_STD, &n, err,
-				  sizeof err)) {
+	if ((o->mean || o->std) && clcnn_normalize_parse(o->mean ? o->mean : CLI_DEFAULT_MEAN,
+							 o->std ? o->std : CLI_DEFAULT_STD, &n, err, sizeof err)) {
 		cli_error("train", "--mean/--std: %s", err);
 		return CLI_USAGE;
 	}
@@ -177,8 +181,8 @@ int train_opts_parse(int argc, char **argv, struct train_opts *o, int *status)
 	}
 	/* never replace someone's checkpoint by accident: only --resume of the same file or --force */
 	if (access(o->out, F_OK) == 0 && !o->force && !(o->resume && !strcmp(o->resume, o->out))) {
-		cli_error("train", "%s already exists; pass --force to replace it or --resume %s to continue it", o->out,
-			  o->out);
+		cli_error("train", "%s already exists; pass --force to replace it or --resume %s to continue it",
+			  o->out, o->out);
 		*status = CLI_USAGE;
 		return 0;
 	}

@@ -66,8 +66,8 @@ void train_report_step(struct train_report *r, int step, double loss, int final)
 		for (int i = 0; i < width; i++)
 			bar[i] = i < filled ? '#' : '.';
 		bar[width] = 0;
-		fprintf(stderr, "\repoch %d/%d [%s] %d/%d  %.0f img/s  loss %.4f  ETA %.0fs   ", r->epoch_no, epochs, bar,
-			step, r->steps, ips, r->loss_ema, eta);
+		fprintf(stderr, "\repoch %d/%d [%s] %d/%d  %.0f img/s  loss %.4f  ETA %.0fs   ", r->epoch_no, epochs,
+			bar, step, r->steps, ips, r->loss_ema, eta);
 		if (final)
 			fputc('\n', stderr);
 	} else {
