@@ -50,6 +50,21 @@ struct operand {
 	cl_mem mem;
 };
 
+/* The GEMM call of case g over stored operands a, b (transposed when ta, tb) and c. */
+static struct clcnn_gemm_args case_args(const struct gemm_case *g, float alpha, float beta, const struct operand *a,
+					int ta, const struct operand *b, int tb, const struct operand *c)
+{
+	return (struct clcnn_gemm_args){.m = g->m,
+					.n = g->n,
+					.k = g->k,
+					.batch = g->batch,
+					.alpha = alpha,
+					.beta = beta,
+					.a = {a->mem, a->off, a->ld, a->stride, ta},
+					.b = {b->mem, b->off, b->ld, b->stride, tb},
+					.c = {c->mem, c->off, c->ld, c->stride}};
+}
+
 static void operand_init(struct clcnn_context *ctx, struct operand *o, int rows, int cols, int batch, uint32_t *seed,
 			 int fill_nan)
 {
@@ -93,26 +108,8 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, beta == 0.0f);
 	struct clcnn_gemm_config cf = {.algo = algo};
-	int rc = algo == CLCNN_GEMM_AUTO
-			 ? clcnn_gemm(ctx, &(struct clcnn_gemm_args){.m = g->m,
-								     .n = g->n,
-								     .k = g->k,
-								     .batch = g->batch,
-								     .alpha = alpha,
-								     .beta = beta,
-								     .a = {a.mem, a.off, a.ld, a.stride, ta},
-								     .b = {b.mem, b.off, b.ld, b.stride, tb},
-								     .c = {c.mem, c.off, c.ld, c.stride}})
-			 : clcnn_gemm_with(ctx, &cf, ws,
-					   &(struct clcnn_gemm_args){.m = g->m,
-								     .n = g->n,
-								     .k = g->k,
-								     .batch = g->batch,
-								     .alpha = alpha,
-								     .beta = beta,
-								     .a = {a.mem, a.off, a.ld, a.stride, ta},
-								     .b = {b.mem, b.off, b.ld, b.stride, tb},
-								     .c = {c.mem, c.off, c.ld, c.stride}});
+	const struct clcnn_gemm_args args = case_args(g, alpha, beta, &a, ta, &b, tb, &c);
+	int rc = algo == CLCNN_GEMM_AUTO ? clcnn_gemm(ctx, &args) : clcnn_gemm_with(ctx, &cf, ws, &args);
 	ck_assert_msg(rc == 0, "gemm: %s", clcnn_context_error(ctx));
 	float *out = malloc(c.count * sizeof(float));
 	ck_assert(out != NULL);
@@ -176,15 +173,8 @@ static void check_unavailable(struct clcnn_context *ctx, enum clcnn_gemm_algo al
 	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 	struct clcnn_gemm_config cf = {.algo = algo};
-	int rc = clcnn_gemm_with(ctx, &cf, ws,
-				 &(struct clcnn_gemm_args){.m = g->m,
-							   .n = g->n,
-							   .k = g->k,
-							   .batch = g->batch,
-							   .alpha = 1.0f,
-							   .a = {a.mem, a.off, a.ld, a.stride, ta},
-							   .b = {b.mem, b.off, b.ld, b.stride, tb},
-							   .c = {c.mem, c.off, c.ld, c.stride}});
+	const struct clcnn_gemm_args args = case_args(g, 1.0f, 0.0f, &a, ta, &b, tb, &c);
+	int rc = clcnn_gemm_with(ctx, &cf, ws, &args);
 	ck_assert_int_eq(rc, CLCNN_ERR_INVALID);
 	ck_assert_msg(strstr(clcnn_context_error(ctx), "clcnn was built without CLBlast") != NULL, "message: %s",
 		      clcnn_context_error(ctx));
@@ -256,26 +246,10 @@ START_TEST(test_gemm_cpu_tiles)
 		operand_init(ctx, &c, g->m, g->n, g->batch, &seed, 0);
 		operand_init(ctx, &r, g->m, g->n, g->batch, &seed, 0);
 		struct clcnn_gemm_config naive = {.algo = CLCNN_GEMM_NAIVE};
-		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws,
-						 &(struct clcnn_gemm_args){.m = g->m,
-									   .n = g->n,
-									   .k = g->k,
-									   .batch = g->batch,
-									   .alpha = 1.0f,
-									   .a = {a.mem, a.off, a.ld, a.stride, ta},
-									   .b = {b.mem, b.off, b.ld, b.stride, tb},
-									   .c = {c.mem, c.off, c.ld, c.stride}}),
-				 0);
-		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL,
-						 &(struct clcnn_gemm_args){.m = g->m,
-									   .n = g->n,
-									   .k = g->k,
-									   .batch = g->batch,
-									   .alpha = 1.0f,
-									   .a = {a.mem, a.off, a.ld, a.stride, ta},
-									   .b = {b.mem, b.off, b.ld, b.stride, tb},
-									   .c = {r.mem, r.off, r.ld, r.stride}}),
-				 0);
+		const struct clcnn_gemm_args tuned = case_args(g, 1.0f, 0.0f, &a, ta, &b, tb, &c);
+		const struct clcnn_gemm_args ref = case_args(g, 1.0f, 0.0f, &a, ta, &b, tb, &r);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, t, ws, &tuned), 0);
+		ck_assert_int_eq(clcnn_gemm_with(ctx, &naive, NULL, &ref), 0);
 		float *x = malloc(c.count * sizeof(float)), *y = malloc(c.count * sizeof(float));
 		ck_assert(x && y);
 		ck_assert_int_eq(clcnn_buffer_read(ctx, c.mem, 0, c.count * sizeof(float), x), 0);
