@@ -42,6 +42,18 @@ struct clcnn_context *test_context_with(const struct clcnn_options *opt)
 	return ctx;
 }
 
+struct clcnn_context *test_context_logged(const char *cache, const char *kdir, clcnn_log_fn fn, void *user)
+{
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.cache_dir = cache;
+	o.kernel_dir = kdir;
+	o.log_fn = fn;
+	o.log_user = user;
+	o.log_level = CLCNN_LOG_INFO;
+	return test_context_with(&o);
+}
+
 struct clcnn_context *test_context(void)
 {
 	return test_context_with(NULL);

@@ -12,6 +12,8 @@
  */
 struct clcnn_context *test_context(void);
 struct clcnn_context *test_context_with(const struct clcnn_options *opt);
+/* A context with this cache and kernel dir (NULL: the environment's) logging at info level to fn. */
+struct clcnn_context *test_context_logged(const char *cache, const char *kdir, clcnn_log_fn fn, void *user);
 
 /* Exit 77 from main when no OpenCL device exists and CI is not set (call before srunner). */
 void test_require_device(void);

@@ -29,14 +29,7 @@ static void log_all(void *user, int level, const char *msg)
 
 static struct clcnn_context *open_with(const char *cache, const char *kdir, struct logbuf *lb)
 {
-	struct clcnn_options o;
-	clcnn_options_from_env(&o);
-	o.cache_dir = cache;
-	o.kernel_dir = kdir;
-	o.log_fn = log_all;
-	o.log_user = lb;
-	o.log_level = CLCNN_LOG_INFO;
-	return test_context_with(&o);
+	return test_context_logged(cache, kdir, log_all, lb);
 }
 
 static void build_options_of(cl_kernel k, char *buf, size_t n)
