@@ -14,16 +14,7 @@ pass() { echo "ok: $1"; }
 fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
 NET=$DATA/cli/tiny.net
 
-# a tiny IDX dataset (as test-cli.sh): N random 28x28 images, labels 0..9
-mkidx() { # dir split n
-  local dir=$1 split=$2 n=$3 hex
-  hex=$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)))
-  mkdir -p "$dir"
-  { printf '\x00\x00\x08\x03'; printf "$hex"; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c $((n * 784)) /dev/urandom; } |
-    gzip -1 > "$dir/$split-images-idx3-ubyte.gz"
-  { printf '\x00\x00\x08\x01'; printf "$hex"; for ((i = 0; i < n; i++)); do printf "\\x0$((i % 10))"; done; } |
-    gzip -1 > "$dir/$split-labels-idx1-ubyte.gz"
-}
+. "$(dirname "$0")/../common/mkidx.sh"
 mkidx "$T/d" train 96
 mkidx "$T/d" t10k 20
 printf 'P2\n28 28\n255\n' > "$T/img.pgm"; for ((i = 0; i < 784; i++)); do echo $((i % 256)); done >> "$T/img.pgm"

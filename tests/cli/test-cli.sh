@@ -24,15 +24,7 @@ expect() {
   pass "$what"
 }
 
-# A tiny IDX dataset: N images of 28x28 random bytes and N labels 0..9.
-mkidx() { # dir split n
-  local dir=$1 split=$2 n=$3
-  mkdir -p "$dir"
-  { printf '\x00\x00\x08\x03'; printf "\\x$(printf %02x $((n >> 24 & 255)))\\x$(printf %02x $((n >> 16 & 255)))\\x$(printf %02x $((n >> 8 & 255)))\\x$(printf %02x $((n & 255)))";
-    printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c $((n * 784)) /dev/urandom; } | gzip > "$dir/$split-images-idx3-ubyte.gz"
-  { printf '\x00\x00\x08\x01'; printf "\\x$(printf %02x $((n >> 24 & 255)))\\x$(printf %02x $((n >> 16 & 255)))\\x$(printf %02x $((n >> 8 & 255)))\\x$(printf %02x $((n & 255)))";
-    for ((i = 0; i < n; i++)); do printf "\\x0$((i % 10))"; done; } | gzip > "$dir/$split-labels-idx1-ubyte.gz"
-}
+. "$(dirname "$0")/../common/mkidx.sh"
 mkidx "$T/d" train 96
 mkidx "$T/d" t10k 40
 NET=$DATA/cli/tiny.net
