@@ -2,7 +2,7 @@
 # Install the Debian 12 packages clcnn needs to build, test and run (idempotent; root or sudo).
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-      libclblast-dev check zlib1g-dev libcjson-dev libcairo2-dev clinfo dataset-fashion-mnist
+      libclblast-dev check zlib1g-dev libcjson-dev libcairo2-dev libpng-dev libturbojpeg0-dev graphviz clinfo dataset-fashion-mnist
       clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
 missing=()
 for p in "${pkgs[@]}" "$@"; do

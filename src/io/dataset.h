@@ -15,16 +15,7 @@
 /* Fashion-MNIST class names (10). */
 extern const char *const clcnn_fashion_mnist_classes[10];
 
-struct clcnn_augment {
-	int hflip;      /* random horizontal flip with probability 1/2 */
-	int translate;  /* random shift of up to +-translate pixels (zero fill), like pad + random crop */
-	double rotate;  /* random rotation in degrees, uniform in [-rotate, rotate] */
-	double scale;   /* random zoom in [1 - scale, 1 + scale] */
-	double elastic; /* elastic warp amplitude in pixels (Simard 2003), 0 = off */
-};
-
-/* Parse "flip,translate=2,rotate=10,scale=0.1,elastic=2" ("none" = all off). */
-int clcnn_augment_parse(const char *text, struct clcnn_augment *a, char *err, size_t errlen);
+/* struct clcnn_augment and clcnn_augment_parse: clcnn/data.h */
 
 /* splitmix64 step: uniform 64-bit value; the trainer's RNG state advances. */
 uint64_t clcnn_rng_next(uint64_t *state);
