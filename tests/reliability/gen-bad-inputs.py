@@ -184,6 +184,8 @@ def idx_cases():
          "{f}: truncated IDX header: expected 12 bytes of dims, got 6")
     case(k, "truncated-data.idx", idx([3, 4, 4])[:40], FORMAT,
          "{f}: truncated IDX data: expected 48 bytes after the 16-byte header, got 24")
+    case(k, "truncated-four-dims.idx", idx([2, 3, 4, 5])[:50], FORMAT,
+         "{f}: truncated IDX data: expected 120 bytes after the 20-byte header, got 30")
     case(k, "trailing-data.idx", idx([2, 3]) + b"extra", FORMAT,
          "{f}: trailing data after the 6 declared bytes of IDX data")
     good = gzip.compress(idx([4, 8, 8]), mtime=0)
