@@ -95,7 +95,7 @@ static int map_batch(struct cifar_src *x, const char *p, int cifar100, char *err
 	return 0;
 }
 
-/* One class name per line (blank lines and trailing spaces ignored); exactly `classes` of them. */
+/* One class name per line (blank lines and spaces around names ignored); exactly `classes` of them. */
 static int read_names(struct cifar_src *x, const char *p, int classes, char *err, size_t errlen)
 {
 	struct clcnn_mapped m;
@@ -105,15 +105,25 @@ static int read_names(struct cifar_src *x, const char *p, int classes, char *err
 	x->names = calloc((size_t)classes, sizeof *x->names);
 	if (!x->names)
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
-	int count = 0;
+	int count = 0, lineno = 0;
 	for (size_t at = 0; !rc && at < m.len;) {
 		const unsigned char *line = m.data + at, *nl = memchr(line, '\n', m.len - at);
 		size_t len = nl ? (size_t)(nl - line) : m.len - at;
 		at += len + (nl != NULL);
+		lineno++;
 		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 			len--;
+		while (len && (line[0] == ' ' || line[0] == '\t')) {
+			line++;
+			len--;
+		}
 		if (!len)
 			continue;
+		if (memchr(line, 0, len)) { /* a name must survive as a C string */
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+					   "%s: line %d holds a NUL byte (not a text file)", p, lineno);
+			break;
+		}
 		if (count < classes) {
 			if (!(x->names[count] = strndup((const char *)line, len)))
 				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
