@@ -112,19 +112,34 @@ static int to_number(struct span f, int finite, float *v)
 	return 1;
 }
 
-/* A non-negative integer label of at most 9 digits (so that max + 1 fits an int). */
+/*
+ * Labels are stored as floats (graph inputs), exact up to 2^24: a class index above this one is
+ * refused rather than rounded.
+ */
+#define MAX_LABEL 16777215
+
+/* A label of digits only: 1 with its value (MAX_LABEL + 1 for any larger one), else 0. */
 static int to_index(struct span f, int *v)
 {
-	if (!f.len || f.len > 9)
+	if (!f.len)
 		return 0;
 	int x = 0;
 	for (size_t k = 0; k < f.len; k++) {
 		if (f.p[k] < '0' || f.p[k] > '9')
 			return 0;
-		x = x * 10 + (f.p[k] - '0');
+		x = x > MAX_LABEL ? x : x * 10 + (f.p[k] - '0');
 	}
 	*v = x;
 	return 1;
+}
+
+/* Line number (from 1) of the byte at off. */
+static int line_of(const struct clcnn_mapped *m, size_t off)
+{
+	int n = 1;
+	for (size_t k = 0; k < off; k++)
+		n += m->data[k] == '\n';
+	return n;
 }
 
 static int all_digits(const char *s)
@@ -335,14 +350,26 @@ static int cmp_span(const void *a, const void *b)
 static int classify(struct csv_src *x, struct csv_file *files, int nfiles, int *classes, char *err, size_t errlen)
 {
 	struct csv_file *f = &x->f;
-	int ints = 1, top = 0, v;
+	int ints = 1, top = 0, v, big = -1, big_file = 0;
 	size_t total = 0;
 	for (int k = 0; k < nfiles; k++) {
 		total += (size_t)files[k].rows;
 		for (int r = 0; ints && r < files[k].rows; r++) {
 			ints = to_index(files[k].label[r], &v);
 			top = ints && v > top ? v : top;
+			if (ints && v > MAX_LABEL && big < 0) {
+				big = r;
+				big_file = k;
+			}
 		}
+	}
+	if (ints && big >= 0) {
+		const struct csv_file *b = &files[big_file];
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: line %d: label %.*s%s is above %d, the largest class index a label can hold",
+				     b->path, line_of(&b->m, b->off[big]),
+				     (int)(b->label[big].len > 40 ? 40 : b->label[big].len), b->label[big].p,
+				     b->label[big].len > 40 ? "..." : "", MAX_LABEL);
 	}
 	if (!(f->labels = malloc((size_t)f->rows * sizeof *f->labels)))
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", f->path);

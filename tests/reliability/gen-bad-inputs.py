@@ -263,6 +263,8 @@ def csv_cases():
     case(k, "quote-inside.csv", b'1,"x"y",0\n', FORMAT,
          "{f}: line 1, column 2: a quote inside a field (quoted fields may hold no quotes or commas)")
     case(k, "empty-label.csv", b"x,y\n1,\n", FORMAT, "{f}: line 2, column 2 (y): empty label")
+    case(k, "label-too-large.csv", b"x,label\n1,3\n2,20000000\n", FORMAT,
+         "{f}: line 3: label 20000000 is above 16777215, the largest class index a label can hold")
     case(k, "one-column.csv", b"label\n1\n", FORMAT,
          "{f}: line 1 has 1 column: a label column and at least one feature column are needed")
     write(os.path.join(SEEDS, "csv", "header.csv"), b"sepal,petal,label\n5.1,1.4,0\n6.2,4.5,1\n7.7,6.1,2\n")
