@@ -394,7 +394,11 @@ static int classify(struct csv_src *x, struct csv_file *files, int nfiles, int *
 		if (!u || cmp_span(&all[u - 1], &all[i]))
 			all[u++] = all[i];
 	int rc = 0;
-	if (!(x->names = calloc(u, sizeof *x->names)))
+	if (u > (size_t)MAX_LABEL + 1)
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				   "%s: %zu distinct labels, more classes than the %d a label can index", f->path, u,
+				   MAX_LABEL + 1);
+	else if (!(x->names = calloc(u, sizeof *x->names)))
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", f->path);
 	for (size_t i = 0; !rc && i < u; i++, x->nnames++)
 		if (!(x->names[i] = strndup(all[i].p, all[i].len)))
