@@ -3,6 +3,7 @@
  * written here, the held-out split, statistics, format detection and the messages of malformed files.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -657,6 +658,14 @@ START_TEST(detect_and_names)
 		ck_assert_msg(clcnn_source_detect(sub, &f, err, sizeof err) == 0, "%s", err);
 		ck_assert_int_eq(f, cases[i].f);
 	}
+	snprintf(sub, sizeof sub, "%s/folder", dir);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	snprintf(sub, sizeof sub, "%s/folder/train", dir);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	snprintf(sub, sizeof sub, "%s/folder", dir);
+	enum clcnn_data_format ff = CLCNN_DATA_AUTO;
+	ck_assert_int_eq(clcnn_source_detect(sub, &ff, err, sizeof err), 0);
+	ck_assert_int_eq(ff, CLCNN_DATA_IMAGEFOLDER);
 	put_text("x.csv", "1,2\n");
 	snprintf(sub, sizeof sub, "%s/x.csv", dir);
 	enum clcnn_data_format f = CLCNN_DATA_AUTO;
@@ -671,6 +680,69 @@ START_TEST(detect_and_names)
 	ck_assert_str_eq(clcnn_data_format_name(CLCNN_DATA_CIFAR100), "cifar100");
 	ck_assert_int_eq(clcnn_data_format_parse("cifar", &f, err, sizeof err), CLCNN_ERR_INVALID);
 	ck_assert_str_eq(err, "unknown data format 'cifar': expected auto, idx, imagefolder, cifar10, cifar100 or csv");
+}
+END_TEST
+
+/* Several threads reading one source at once see what one thread sees. */
+struct reader {
+	struct clcnn_source *s;
+	const float *want; /* n samples of per floats and their labels after them */
+	int per, bad;
+};
+
+static void *read_all(void *arg)
+{
+	struct reader *r = arg;
+	int n = clcnn_source_info(r->s)->n;
+	float *x = malloc((size_t)r->per * sizeof *x);
+	for (int pass = 0; x && pass < 20; pass++)
+		for (int k = 0; k < n; k++) {
+			int i = (k * 7 + pass) % n;
+			float label = -1;
+			char err[256];
+			if (clcnn_source_read(r->s, i, x, &label, err, sizeof err) ||
+			    memcmp(x, r->want + (size_t)i * (size_t)r->per, (size_t)r->per * sizeof *x) ||
+			    label != r->want[(size_t)n * (size_t)r->per + (size_t)i])
+				r->bad++;
+		}
+	free(x);
+	return NULL;
+}
+
+START_TEST(concurrent_reads)
+{
+	put_cifar("data_batch_1.bin", 0, 6, 0);
+	char text[4096] = "a,b,c,kind\n";
+	for (int r = 0; r < 50; r++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%d,%g, \"%d\" ,k%d\r\n", r, r * 0.5, -r,
+			 r % 3);
+	put_text("t.csv", text);
+	char p[4200];
+	snprintf(p, sizeof p, "%s/t.csv", dir);
+	const char *paths[2] = {dir, p};
+	for (int t = 0; t < 2; t++) {
+		struct clcnn_source *s = open_ok(paths[t], NULL);
+		const struct clcnn_source_info *in = clcnn_source_info(s);
+		int per = in->c * in->h * in->w, n = in->n;
+		float *want = malloc((size_t)n * (size_t)(per + 1) * sizeof *want);
+		ck_assert_ptr_nonnull(want);
+		for (int i = 0; i < n; i++)
+			want[(size_t)n * (size_t)per + (size_t)i] = read_ok(s, i, want + (size_t)i * (size_t)per);
+		struct reader r[4];
+		pthread_t th[4];
+		for (int k = 0; k < 4; k++) {
+			r[k] = (struct reader){s, want, per, 0};
+			ck_assert_int_eq(pthread_create(&th[k], NULL, read_all, &r[k]), 0);
+		}
+		for (int k = 0; k < 4; k++) {
+			ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+			ck_assert_int_eq(r[k].bad, 0);
+		}
+		if (t) /* the CSV values themselves */
+			ck_assert_float_eq(want[49 * 3 + 1], 24.5f);
+		free(want);
+		clcnn_source_close(s);
+	}
 }
 END_TEST
 
@@ -693,6 +765,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, val_split);
 	tcase_add_test(tc, stats);
 	tcase_add_test(tc, detect_and_names);
+	tcase_add_test(tc, concurrent_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }
