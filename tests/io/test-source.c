@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "io/io.h"
@@ -262,6 +263,34 @@ START_TEST(idx_missing_and_malformed)
 	ck_assert_int_eq(remove(p), 0);
 	open_fails(dir, &(struct clcnn_source_options){.format = CLCNN_DATA_IDX}, CLCNN_ERR_IO,
 		   "%s/train-labels-idx1-ubyte[.gz]: no such file (the labels of %s/train-images-idx3-ubyte)");
+}
+END_TEST
+
+/* The real Fashion-MNIST test split: the source reads exactly what clcnn_dataset_load holds. */
+START_TEST(idx_fashion_mnist)
+{
+	const char *fm = "/usr/share/datasets/fashion-mnist";
+	char p[4200];
+	snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte.gz", fm);
+	if (access(p, R_OK)) {
+		fprintf(stderr, "skipped: %s not present\n", fm);
+		return;
+	}
+	struct clcnn_dataset d;
+	char err[1024];
+	ck_assert_msg(clcnn_dataset_load(fm, "t10k", 10, &d, err, sizeof err) == 0, "%s", err);
+	struct clcnn_source *s = open_ok(fm, &(struct clcnn_source_options){.split = "test"});
+	const struct clcnn_source_info *in = clcnn_source_info(s);
+	ck_assert_int_eq(in->n, 10000);
+	ck_assert_int_eq(in->classes, 10);
+	ck_assert_int_eq(in->c * in->h * in->w, 784);
+	float x[784];
+	for (int i = 0; i < d.n; i += 997) {
+		ck_assert_float_eq(read_ok(s, i, x), d.labels[i]);
+		ck_assert_mem_eq(x, d.images + (size_t)i * 784, sizeof x);
+	}
+	clcnn_source_close(s);
+	clcnn_dataset_free(&d);
 }
 END_TEST
 
@@ -755,6 +784,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, idx_test_names);
 	tcase_add_test(tc, idx_four_dims);
 	tcase_add_test(tc, idx_missing_and_malformed);
+	tcase_add_test(tc, idx_fashion_mnist);
 	tcase_add_test(tc, cifar10);
 	tcase_add_test(tc, cifar100);
 	tcase_add_test(tc, cifar_malformed);
