@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "io.h"
+#include "source.h"
 
 #define IDX_TYPE_U8 0x08
 
@@ -65,7 +66,61 @@ static int gz_read_full(gzFile gz, void *buf, size_t n, size_t *got, const char 
 	return gz_check(gz, path, err, errlen);
 }
 
-/* want_ndim 0 accepts any 1..4; otherwise the magic must be exactly 0x000008<want_ndim>. */
+/*
+ * Check the header in hdr (got bytes: all the file has when final, else what was read so far) and
+ * fill ndim, dims and count of out. want_ndim 0 accepts any 1..4; otherwise the magic must be
+ * exactly 0x000008<want_ndim>. Returns 1 (not final) when the dims still have to be read.
+ */
+static int header_parse(const unsigned char *hdr, size_t got, int final, const char *path, int want_ndim,
+			const char *what, struct clcnn_idx *out, char *err, size_t errlen)
+{
+	if (got < 4)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: file is %zu bytes, too short for an IDX magic",
+				     path, got);
+	uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	uint32_t want = (uint32_t)IDX_TYPE_U8 << 8 | (uint32_t)want_ndim;
+	if (want_ndim && magic != want)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: wrong IDX magic 0x%08x (expected 0x%08x for uint8 %s)", path, magic, want,
+				     what);
+	if (hdr[0] || hdr[1])
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: wrong IDX magic 0x%08x (expected 0x000008NN: uint8 with NN = 1 to 4 dims)",
+				     path, magic);
+	if (hdr[2] != IDX_TYPE_U8)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: IDX element type 0x%02x is not supported (only 0x08, uint8)", path, hdr[2]);
+	int ndim = hdr[3];
+	if (ndim < 1 || ndim > CLCNN_IDX_MAX_DIMS)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX with %d dims is not supported (1 to %d)",
+				     path, ndim, CLCNN_IDX_MAX_DIMS);
+	size_t hlen = 4 * (size_t)ndim;
+	if (got - 4 < hlen) {
+		if (!final)
+			return 1;
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				     "%s: truncated IDX header: expected %zu bytes of dims, got %zu", path, hlen,
+				     got - 4);
+	}
+	size_t count = 1;
+	for (int i = 0; i < ndim; i++) {
+		const unsigned char *p = hdr + 4 + 4 * i;
+		uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		if (d == 0 || d > INT_MAX)
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dim %d is %u (must be 1 to %d)",
+					     path, i, d, INT_MAX);
+		if (count > SIZE_MAX / d)
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dims overflow the element count",
+					     path);
+		count *= d;
+		out->dims[i] = (int)d;
+	}
+	out->ndim = ndim;
+	out->count = count;
+	return 0;
+}
+
+/* want_ndim and what: as header_parse. */
 static int idx_read(const char *path, int want_ndim, const char *what, struct clcnn_idx *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
@@ -82,67 +137,21 @@ static int idx_read(const char *path, int want_ndim, const char *what, struct cl
 	gzbuffer(gz, 1u << 16);
 
 	unsigned char hdr[4 + 4 * CLCNN_IDX_MAX_DIMS];
-	size_t got;
+	size_t got, more;
 	int rc = gz_read_full(gz, hdr, 4, &got, path, err, errlen);
 	if (rc)
 		goto fail;
-	if (got < 4) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: file is %zu bytes, too short for an IDX magic",
-				   path, got);
-		goto fail;
+	/* the magic is checked before the dims are read, so that its message wins over a short file */
+	rc = header_parse(hdr, got, 0, path, want_ndim, what, out, err, errlen);
+	if (rc == 1) {
+		rc = gz_read_full(gz, hdr + 4, 4 * (size_t)hdr[3], &more, path, err, errlen);
+		if (!rc)
+			rc = header_parse(hdr, got + more, 1, path, want_ndim, what, out, err, errlen);
 	}
-	uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	uint32_t want = (uint32_t)IDX_TYPE_U8 << 8 | (uint32_t)want_ndim;
-	if (want_ndim && magic != want) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: wrong IDX magic 0x%08x (expected 0x%08x for uint8 %s)", path, magic, want,
-				   what);
-		goto fail;
-	}
-	if (hdr[0] || hdr[1]) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: wrong IDX magic 0x%08x (expected 0x000008NN: uint8 with NN = 1 to 4 dims)",
-				   path, magic);
-		goto fail;
-	}
-	if (hdr[2] != IDX_TYPE_U8) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: IDX element type 0x%02x is not supported (only 0x08, uint8)", path, hdr[2]);
-		goto fail;
-	}
-	int ndim = hdr[3];
-	if (ndim < 1 || ndim > CLCNN_IDX_MAX_DIMS) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX with %d dims is not supported (1 to %d)",
-				   path, ndim, CLCNN_IDX_MAX_DIMS);
-		goto fail;
-	}
-	size_t hlen = 4 * (size_t)ndim;
-	rc = gz_read_full(gz, hdr + 4, hlen, &got, path, err, errlen);
 	if (rc)
 		goto fail;
-	if (got < hlen) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				   "%s: truncated IDX header: expected %zu bytes of dims, got %zu", path, hlen, got);
-		goto fail;
-	}
-	size_t count = 1;
-	for (int i = 0; i < ndim; i++) {
-		const unsigned char *p = hdr + 4 + 4 * i;
-		uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-		if (d == 0 || d > INT_MAX) {
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dim %d is %u (must be 1 to %d)",
-					   path, i, d, INT_MAX);
-			goto fail;
-		}
-		if (count > SIZE_MAX / d) {
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: IDX dims overflow the element count",
-					   path);
-			goto fail;
-		}
-		count *= d;
-		out->dims[i] = (int)d;
-	}
-	out->ndim = ndim;
+	size_t hlen = 4 * (size_t)out->ndim, count = out->count;
+	out->count = 0; /* set again once the data is in */
 
 	/*
 	 * The declared size is not trusted for the allocation (a gzip file gives no cheap upper bound
@@ -199,6 +208,52 @@ int clcnn_idx_read(const char *path, struct clcnn_idx *out, char *err, size_t er
 	if (!path || !out)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_idx_read: NULL argument");
 	return idx_read(path, 0, NULL, out, err, errlen);
+}
+
+void clcnn_idx_unmap(struct clcnn_idx_view *v)
+{
+	if (!v)
+		return;
+	struct clcnn_mapped m = {v->map, v->maplen};
+	clcnn_unmap_file(&m);
+	clcnn_idx_free(&v->a);
+	memset(v, 0, sizeof *v);
+}
+
+int clcnn_idx_map(const char *path, int want_ndim, const char *what, struct clcnn_idx_view *out, char *err,
+		  size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	struct clcnn_mapped m;
+	int rc = clcnn_map_file(path, &m, err, errlen);
+	if (rc)
+		return rc;
+	if (m.len >= 2 && m.data[0] == 0x1f && m.data[1] == 0x8b) {
+		/* gzip: inflated once; samples are then read from memory */
+		clcnn_unmap_file(&m);
+		rc = idx_read(path, want_ndim, what, &out->a, err, errlen);
+		if (!rc)
+			out->data = out->a.data;
+		return rc;
+	}
+	rc = header_parse(m.data, m.len, 1, path, want_ndim, what, &out->a, err, errlen);
+	size_t hlen = 4 + 4 * (size_t)out->a.ndim, count = out->a.count;
+	if (!rc && m.len - hlen < count)
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				   "%s: truncated IDX data: expected %zu bytes after the %zu-byte header, got %zu",
+				   path, count, hlen, m.len - hlen);
+	else if (!rc && m.len - hlen > count)
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				   "%s: trailing data after the %zu declared bytes of IDX data", path, count);
+	if (rc) {
+		clcnn_unmap_file(&m);
+		memset(out, 0, sizeof *out);
+		return rc;
+	}
+	out->data = m.data + hlen;
+	out->map = m.data;
+	out->maplen = m.len;
+	return 0;
 }
 
 int clcnn_idx_load_pair(const char *images, const char *labels, int num_classes, struct clcnn_idx *images_out,

@@ -127,6 +127,23 @@ void clcnn_idx_free(struct clcnn_idx *idx);
 int clcnn_idx_load_pair(const char *images, const char *labels, int num_classes, struct clcnn_idx *images_out,
 			struct clcnn_idx *labels_out, char *err, size_t errlen);
 
+/*
+ * An IDX array for reading sample by sample (data sources): a plain file is memory-mapped and data
+ * points past its header; a gzip file is inflated into memory once (a.data). Checked as
+ * clcnn_idx_read does, with the same messages. On failure *out is zeroed; clcnn_idx_unmap accepts a
+ * zeroed struct.
+ */
+struct clcnn_idx_view {
+	struct clcnn_idx a;  /* ndim, dims and count; a.data is NULL for a mapped file */
+	const uint8_t *data; /* a.count bytes */
+	const void *map;     /* the mapping of a plain file, maplen bytes */
+	size_t maplen;
+};
+/* want_ndim 0 accepts 1..4 dims, otherwise the magic must be 0x000008<want_ndim> (what: "images"). */
+int clcnn_idx_map(const char *path, int want_ndim, const char *what, struct clcnn_idx_view *out, char *err,
+		  size_t errlen);
+void clcnn_idx_unmap(struct clcnn_idx_view *v);
+
 /* ----------------------------------------------------------------- images */
 
 /* clcnn_image_load is public: clcnn/data.h. */

@@ -1,13 +1,152 @@
-/* STUB (skeleton): the idx backend of clcnn_source_open, to be written. */
+/*
+ * IDX data source (the MNIST family): DIR/{train,t10k,test}-images-idx{3,4}-ubyte[.gz] and the
+ * matching -labels-idx1-ubyte[.gz]. Plain files stay memory-mapped and each read converts one
+ * sample (bytes / 255, planar CHW); gzip files are inflated once, as bytes. Images of 3 dims are
+ * N x H x W (one channel); of 4 dims N x H x W x C or N x C x H x W (opt->layout).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "io/io.h"
 #include "io/source.h"
 
-int clcnn_source_open_idx(struct clcnn_source *s, const char *path, const char *split, const struct clcnn_source_options *o, int *missing_split, char *err, size_t errlen)
+struct idx_src {
+	struct clcnn_idx_view images, labels;
+	int nhwc;   /* 4-D file stored N x H x W x C: reads transpose */
+	size_t per; /* bytes per sample */
+};
+
+static int is_file(const char *p)
 {
-	(void)s;
-	(void)split;
-	(void)o;
-	
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The first of "<dir>/<prefix>-<kind>-idx<nd>-ubyte[.gz]" over prefixes and nds that exists. */
+static int find(char *out, size_t n, const char *dir, const char *const *prefixes, const char *kind, const char *nds,
+		const char **prefix)
+{
+	for (const char *const *p = prefixes; *p; p++)
+		for (const char *d = nds; *d; d++)
+			for (int gz = 1; gz >= 0; gz--) {
+				snprintf(out, n, "%s/%s-%s-idx%c-ubyte%s", dir, *p, kind, *d, gz ? ".gz" : "");
+				if (is_file(out)) {
+					*prefix = *p;
+					return 1;
+				}
+			}
+	return 0;
+}
+
+static int idx_read_sample(struct clcnn_source *s, int i, float *dst, float *label, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	const struct idx_src *x = s->impl;
+	const uint8_t *p = x->images.data + (size_t)i * x->per;
+	const float k = 1.0f / 255.0f;
+	if (x->nhwc) {
+		size_t C = (size_t)s->info.c, plane = (size_t)s->info.h * (size_t)s->info.w;
+		for (size_t c = 0; c < C; c++)
+			for (size_t q = 0; q < plane; q++)
+				dst[c * plane + q] = (float)p[q * C + c] * k;
+	} else {
+		for (size_t q = 0; q < x->per; q++)
+			dst[q] = (float)p[q] * k;
+	}
+	*label = (float)x->labels.data[i];
+	return 0;
+}
+
+static void idx_close(struct clcnn_source *s)
+{
+	struct idx_src *x = s->impl;
+	if (!x)
+		return;
+	clcnn_idx_unmap(&x->images);
+	clcnn_idx_unmap(&x->labels);
+	free(x);
+	s->impl = NULL;
+}
+
+/* Shape of a 4-D file [N, d1, d2, d3]: NCHW when asked, or (auto) when d1 looks like channels and d3 does not. */
+static void shape4(struct clcnn_source *s, struct idx_src *x, const int *d, enum clcnn_data_layout layout)
+{
+	int nchw = layout == CLCNN_LAYOUT_NCHW ||
+		   (layout == CLCNN_LAYOUT_AUTO && d[1] >= 1 && d[1] <= 4 && !(d[3] >= 1 && d[3] <= 4));
+	x->nhwc = !nchw;
+	s->info.c = nchw ? d[1] : d[3];
+	s->info.h = nchw ? d[2] : d[1];
+	s->info.w = nchw ? d[3] : d[2];
+	s->info.layout = nchw ? "NCHW" : "NHWC";
+}
+
+int clcnn_source_open_idx(struct clcnn_source *s, const char *path, const char *split,
+			  const struct clcnn_source_options *o, int *missing_split, char *err, size_t errlen)
+{
+	static const char *const train[] = {"train", NULL}, *const test[] = {"t10k", "test", NULL};
+	int is_test = strcmp(split, "train") != 0;
 	*missing_split = 0;
-	return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: idx datasets are not implemented yet", path);
+	char ip[4200], lp[4200];
+	const char *prefix = NULL;
+	if (!find(ip, sizeof ip, path, is_test ? test : train, "images", "34", &prefix)) {
+		*missing_split = is_test;
+		if (is_test)
+			return clcnn_io_fail(
+				err, errlen, CLCNN_ERR_IO,
+				"%s/t10k-images-idx3-ubyte[.gz]: no such file (nor test-images-idx3-ubyte[.gz] "
+				"or the -idx4-ubyte names)",
+				path);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO,
+				     "%s/train-images-idx3-ubyte[.gz]: no such file (nor train-images-idx4-ubyte[.gz])",
+				     path);
+	}
+	const char *const one[] = {prefix, NULL};
+	if (!find(lp, sizeof lp, path, one, "labels", "1", &prefix))
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO,
+				     "%s/%s-labels-idx1-ubyte[.gz]: no such file (the labels of %s)", path, prefix, ip);
+	struct idx_src *x = calloc(1, sizeof *x);
+	if (!x)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", path);
+	int rc = clcnn_idx_map(ip, 0, "images", &x->images, err, errlen);
+	if (!rc)
+		rc = clcnn_idx_map(lp, 1, "labels", &x->labels, err, errlen);
+	const int *d = x->images.a.dims;
+	if (!rc && x->images.a.ndim != 3 && x->images.a.ndim != 4)
+		rc = clcnn_io_fail(
+			err, errlen, CLCNN_ERR_FORMAT,
+			"%s: IDX images of %d dims (expected 3, N x H x W, or 4, N x H x W x C or N x C x H x W)", ip,
+			x->images.a.ndim);
+	if (!rc && d[0] != x->labels.a.dims[0])
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s has %d images but %s has %d labels", ip, d[0], lp,
+				   x->labels.a.dims[0]);
+	if (rc) {
+		s->impl = x;
+		idx_close(s);
+		return rc;
+	}
+	s->info.n = d[0];
+	s->info.nd = 3;
+	if (x->images.a.ndim == 3) {
+		s->info.c = 1;
+		s->info.h = d[1];
+		s->info.w = d[2];
+		s->info.layout = "NCHW";
+	} else {
+		shape4(s, x, d, o->layout);
+	}
+	x->per = x->images.a.count / (size_t)d[0];
+	/* every label is < classes by construction; the CLI compares classes with its model */
+	int top = 0;
+	for (size_t i = 0; i < x->labels.a.count; i++)
+		if (x->labels.data[i] > top)
+			top = x->labels.data[i];
+	s->info.classes = top + 1;
+	s->info.class_names = NULL;
+	s->impl = x;
+	s->read = idx_read_sample;
+	s->close = idx_close;
+	return 0;
 }

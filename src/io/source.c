@@ -4,10 +4,14 @@
  */
 #include "io/source.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/dataset.h"
 #include "io/io.h"
@@ -28,7 +32,8 @@ int clcnn_data_format_parse(const char *name, enum clcnn_data_format *f, char *e
 			return 0;
 		}
 	return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
-			     "unknown data format '%s': expected auto, idx, imagefolder, cifar10, cifar100 or csv", name);
+			     "unknown data format '%s': expected auto, idx, imagefolder, cifar10, cifar100 or csv",
+			     name);
 }
 
 static int exists(const char *dir, const char *name, int want_dir)
@@ -56,20 +61,34 @@ int clcnn_source_detect(const char *path, enum clcnn_data_format *f, char *err, 
 			return 0;
 		}
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-				     "%s: a file, but not a .csv file; --data takes a CSV file or a dataset folder", path);
+				     "%s: a file, but not a .csv file; --data takes a CSV file or a dataset folder",
+				     path);
 	}
 	static const struct {
 		const char *name;
 		int dir;
 		enum clcnn_data_format f;
 	} probes[] = {
-		{"train-images-idx3-ubyte.gz", 0, CLCNN_DATA_IDX}, {"train-images-idx3-ubyte", 0, CLCNN_DATA_IDX},
-		{"train-images-idx4-ubyte.gz", 0, CLCNN_DATA_IDX}, {"train-images-idx4-ubyte", 0, CLCNN_DATA_IDX},
-		{"t10k-images-idx3-ubyte.gz", 0, CLCNN_DATA_IDX},  {"t10k-images-idx3-ubyte", 0, CLCNN_DATA_IDX},
-		{"data_batch_1.bin", 0, CLCNN_DATA_CIFAR10},       {"test_batch.bin", 0, CLCNN_DATA_CIFAR10},
-		{"train.bin", 0, CLCNN_DATA_CIFAR100},             {"test.bin", 0, CLCNN_DATA_CIFAR100},
-		{"train.csv", 0, CLCNN_DATA_CSV},                  {"test.csv", 0, CLCNN_DATA_CSV},
-		{"train", 1, CLCNN_DATA_IMAGEFOLDER},              {"test", 1, CLCNN_DATA_IMAGEFOLDER},
+		{"train-images-idx3-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"train-images-idx3-ubyte", 0, CLCNN_DATA_IDX},
+		{"train-images-idx4-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"train-images-idx4-ubyte", 0, CLCNN_DATA_IDX},
+		{"t10k-images-idx3-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"t10k-images-idx3-ubyte", 0, CLCNN_DATA_IDX},
+		{"t10k-images-idx4-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"t10k-images-idx4-ubyte", 0, CLCNN_DATA_IDX},
+		{"test-images-idx3-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"test-images-idx3-ubyte", 0, CLCNN_DATA_IDX},
+		{"test-images-idx4-ubyte.gz", 0, CLCNN_DATA_IDX},
+		{"test-images-idx4-ubyte", 0, CLCNN_DATA_IDX},
+		{"data_batch_1.bin", 0, CLCNN_DATA_CIFAR10},
+		{"test_batch.bin", 0, CLCNN_DATA_CIFAR10},
+		{"train.bin", 0, CLCNN_DATA_CIFAR100},
+		{"test.bin", 0, CLCNN_DATA_CIFAR100},
+		{"train.csv", 0, CLCNN_DATA_CSV},
+		{"test.csv", 0, CLCNN_DATA_CSV},
+		{"train", 1, CLCNN_DATA_IMAGEFOLDER},
+		{"test", 1, CLCNN_DATA_IMAGEFOLDER},
 	};
 	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
 		if (exists(path, probes[i].name, probes[i].dir)) {
@@ -81,6 +100,41 @@ int clcnn_source_detect(const char *path, enum clcnn_data_format *f, char *err, 
 			     "binaries (data_batch_1.bin, train.bin), CSV files (train.csv) and image folders "
 			     "(train/CLASS/IMAGE.png); --format names the format",
 			     path);
+}
+
+int clcnn_map_file(const char *path, struct clcnn_mapped *m, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof *m);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st))
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: not a regular file", path);
+	else if ((uintmax_t)st.st_size > SIZE_MAX)
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: too large to map", path);
+	else if (st.st_size > 0) { /* mmap refuses a length of 0 */
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			rc = clcnn_io_fail(err, errlen, errno == ENOMEM ? CLCNN_ERR_NO_MEMORY : CLCNN_ERR_IO,
+					   "%s: cannot map: %s", path, strerror(errno));
+		else {
+			m->data = p;
+			m->len = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+void clcnn_unmap_file(struct clcnn_mapped *m)
+{
+	if (m->data)
+		munmap((void *)m->data, m->len);
+	memset(m, 0, sizeof *m);
 }
 
 /* Positions of a fixed permutation of n (seed): the first `keep` go to train, the rest to test. */
@@ -104,8 +158,8 @@ static int val_map(struct clcnn_source *s, int n, int test, double frac, uint64_
 	return 0;
 }
 
-int clcnn_source_open(const char *path, const struct clcnn_source_options *opt, struct clcnn_source **out,
-		      char *err, size_t errlen)
+int clcnn_source_open(const char *path, const struct clcnn_source_options *opt, struct clcnn_source **out, char *err,
+		      size_t errlen)
 {
 	*out = NULL;
 	struct clcnn_source_options o = {0};
@@ -118,7 +172,8 @@ int clcnn_source_open(const char *path, const struct clcnn_source_options *opt, 
 	else if (!strcmp(split, "test") || !strcmp(split, "t10k"))
 		test = 1;
 	else
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "unknown split '%s': expected train or test", split);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "unknown split '%s': expected train or test",
+				     split);
 	if (o.val_split < 0 || o.val_split >= 1)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "--val-split %g: expected a fraction in (0, 1)",
 				     o.val_split);
@@ -153,7 +208,10 @@ int clcnn_source_open(const char *path, const struct clcnn_source_options *opt, 
 		/* no test split: without --val-split, say so; otherwise this cannot happen (want is train) */
 		char miss[2048];
 		snprintf(miss, sizeof miss, "%s", err ? err : "");
-		rc = clcnn_io_fail(err, errlen, rc, "%s (the dataset has no test split; --val-split F holds out a fraction of the training split)", miss);
+		rc = clcnn_io_fail(
+			err, errlen, rc,
+			"%s (the dataset has no test split; --val-split F holds out a fraction of the training split)",
+			miss);
 		break;
 	}
 	if (rc) {
@@ -206,7 +264,8 @@ int clcnn_source_stats(struct clcnn_source *s, int max_samples, struct clcnn_nor
 				     "--mean and --std with one value each",
 				     s->path, C, CLCNN_MAX_CHANNELS);
 	if (n < 1)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: no samples to compute statistics on", s->path);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: no samples to compute statistics on",
+				     s->path);
 	float *x = malloc((size_t)C * plane * sizeof *x);
 	double *sum = calloc((size_t)C, sizeof *sum), *sq = calloc((size_t)C, sizeof *sq);
 	int *perm = malloc((size_t)in->n * sizeof *perm);

@@ -36,6 +36,18 @@ int clcnn_source_open_folder(struct clcnn_source *s, const char *path, const cha
 /* Which format the path holds (files looked for, in this order: IDX, CIFAR-10, CIFAR-100, CSV, folders). */
 int clcnn_source_detect(const char *path, enum clcnn_data_format *f, char *err, size_t errlen);
 
+/*
+ * A file mapped read-only (the IDX, CIFAR and CSV backends read samples straight from the page
+ * cache). An empty file maps to data NULL, len 0. Failures name the path: CLCNN_ERR_IO.
+ */
+struct clcnn_mapped {
+	const unsigned char *data;
+	size_t len;
+};
+int clcnn_map_file(const char *path, struct clcnn_mapped *m, char *err, size_t errlen);
+/* Unmap and zero; a zeroed struct is a no-op. */
+void clcnn_unmap_file(struct clcnn_mapped *m);
+
 /* Augment one image sample (c x h x w, in place); tmp holds c*h*w floats; draws from *rng. */
 void clcnn_augment_sample(const struct clcnn_augment *a, float *img, int c, int h, int w, float *tmp, uint64_t *rng);
 

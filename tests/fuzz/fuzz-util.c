@@ -1,5 +1,8 @@
-/* memfd-backed input files for the fuzz targets (see fuzz.h). */
+/* memfd-backed input files and a temporary folder for the fuzz targets (see fuzz.h). */
+#include <ftw.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz.h"
@@ -33,4 +36,67 @@ const char *fuzz_file2(const uint8_t *data, size_t size)
 	static int fd = -1;
 	static char path[64];
 	return put(&fd, path, sizeof path, "clcnn-fuzz-2", data, size);
+}
+
+static char tmpdir[64];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path); /* best effort: a leftover folder in /tmp is no failure */
+	return 0;
+}
+
+static void remove_tmpdir(void)
+{
+	if (tmpdir[0])
+		nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *fuzz_dir(const char *sub)
+{
+	static char path[256];
+	if (!tmpdir[0]) {
+		const char *t = getenv("TMPDIR");
+		snprintf(tmpdir, sizeof tmpdir, "%s/clcnn-fuzz-XXXXXX", t && strlen(t) < 32 ? t : "/tmp");
+		FUZZ_ASSERT(mkdtemp(tmpdir) != NULL, "mkdtemp failed");
+		atexit(remove_tmpdir);
+	}
+	if (!sub)
+		return tmpdir;
+	snprintf(path, sizeof path, "%s/%s", tmpdir, sub);
+	return path;
+}
+
+/* "<dir>/<name>" with its subfolder created and any previous entry removed. */
+static const char *fresh(const char *name)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/%s", fuzz_dir(NULL), name);
+	char *slash = strrchr(path, '/');
+	if (slash > path + strlen(tmpdir)) {
+		*slash = 0;
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	unlink(path);
+	return path;
+}
+
+const char *fuzz_dir_link(const char *name, const char *target)
+{
+	const char *path = fresh(name);
+	if (target)
+		FUZZ_ASSERT(symlink(target, path) == 0, "symlink %s failed", path);
+	return path;
+}
+
+const char *fuzz_dir_file(const char *name, const void *data, size_t size)
+{
+	const char *path = fresh(name);
+	FILE *f = fopen(path, "wb");
+	FUZZ_ASSERT(f && fwrite(data, 1, size, f) == size && fclose(f) == 0, "cannot write %s", path);
+	return path;
 }

@@ -28,6 +28,17 @@ const char *fuzz_file(const uint8_t *data, size_t size);
 /* A second independent file, for readers that take two (IDX image/label pairs). */
 const char *fuzz_file2(const uint8_t *data, size_t size);
 
+/*
+ * Readers of dataset folders: "<dir>/<name>" in a per-process temporary folder (removed at exit;
+ * name may hold one subfolder, created on demand) becomes a symbolic link to target, or is removed
+ * when target is NULL (links to fuzz_file paths follow each new input). fuzz_dir_file writes a
+ * plain file there instead. Both return the path of "<dir>/<name>".
+ */
+const char *fuzz_dir_link(const char *name, const char *target);
+const char *fuzz_dir_file(const char *name, const void *data, size_t size);
+/* The temporary folder itself ("<dir>/<sub>" when sub is not NULL). */
+const char *fuzz_dir(const char *sub);
+
 /* abort() with a message when cond is false: a contract violation the sanitizers do not catch. */
 #define FUZZ_ASSERT(cond, ...) \
 	do { \

@@ -184,6 +184,8 @@ def idx_cases():
          "{f}: truncated IDX header: expected 12 bytes of dims, got 6")
     case(k, "truncated-data.idx", idx([3, 4, 4])[:40], FORMAT,
          "{f}: truncated IDX data: expected 48 bytes after the 16-byte header, got 24")
+    case(k, "truncated-four-dims.idx", idx([2, 3, 4, 5])[:50], FORMAT,
+         "{f}: truncated IDX data: expected 120 bytes after the 20-byte header, got 30")
     case(k, "trailing-data.idx", idx([2, 3]) + b"extra", FORMAT,
          "{f}: trailing data after the 6 declared bytes of IDX data")
     good = gzip.compress(idx([4, 8, 8]), mtime=0)
@@ -206,6 +208,69 @@ def idx_cases():
     pair = idx([5, 3, 4]) + idx([5], bytes([0, 1, 1, 0, 1]))
     write(os.path.join(SEEDS, "idx", "pair.bin"), bytes([((len(pair) - 13) * 255 + len(pair) - 1) // len(pair)])
           + pair)
+
+
+# ------------------------------------------------------------------------------ CIFAR, CSV
+
+def cifar(labels, cifar100=False):
+    """CIFAR records: label byte(s) then 3072 pixel bytes each; labels are ints or (coarse, fine)."""
+    out = b""
+    for i, lab in enumerate(labels):
+        out += bytes(lab if cifar100 else [lab]) + bytes((i * 7 + k) % 256 for k in range(3072))
+    return out
+
+
+def folder_case(kind, name, files, status, message):
+    """A malformed dataset folder: {file: bytes} under <kind>/<name>/, expected outcome in <name>.expect."""
+    for fname, data in files.items():
+        write(os.path.join(BAD, kind, name, fname), data)
+    write(os.path.join(BAD, kind, name + ".expect"), status + "\n" + message.format(f=name) + "\n")
+
+
+def cifar_cases():
+    k = "cifar"
+    folder_case(k, "wrong-length", {"data_batch_1.bin": cifar([1]) + b"\0" * 100}, FORMAT,
+                "{f}/data_batch_1.bin: 3173 bytes, not a whole number of 3073-byte records "
+                "(1 label byte + 3072 pixel bytes)")
+    folder_case(k, "empty-batch", {"data_batch_1.bin": cifar([1]), "data_batch_2.bin": b""}, FORMAT,
+                "{f}/data_batch_2.bin: 0 bytes, not a whole number of 3073-byte records "
+                "(1 label byte + 3072 pixel bytes)")
+    folder_case(k, "bad-label", {"data_batch_1.bin": cifar([3, 9, 10])}, FORMAT,
+                "{f}/data_batch_1.bin: record 2: label 10 is not below 10")
+    folder_case(k, "bad-fine-label", {"train.bin": cifar([(0, 5), (19, 100)], cifar100=True)}, FORMAT,
+                "{f}/train.bin: record 1: fine label 100 is not below 100")
+    folder_case(k, "cifar100-wrong-length", {"train.bin": cifar([1, 2])}, FORMAT,
+                "{f}/train.bin: 6146 bytes, not a whole number of 3074-byte records "
+                "(coarse and fine label bytes + 3072 pixel bytes)")
+    folder_case(k, "names-count", {"data_batch_1.bin": cifar([0]), "batches.meta.txt": b"cat\ndog\n\n"}, FORMAT,
+                "{f}/batches.meta.txt: 2 class names, expected 10 (one per line)")
+    write(os.path.join(SEEDS, "cifar", "two-records.bin"), cifar([3, 7]))
+    write(os.path.join(SEEDS, "cifar", "cifar100-record.bin"), cifar([(4, 40)], cifar100=True))
+    write(os.path.join(SEEDS, "cifar", "names.txt"), b"airplane\nautomobile\nbird\ncat\ndeer\n"
+          b"dog\nfrog\nhorse\nship\ntruck\n")
+
+
+def csv_cases():
+    k = "csv"
+    case(k, "empty.csv", b"", FORMAT, "{f}: no data rows (an empty file)")
+    case(k, "header-only.csv", b"a,b,label\r\n\r\n", FORMAT, "{f}: no data rows after the header")
+    case(k, "ragged-row.csv", b"a,b,label\n1,2,0\n3,4\n", FORMAT, "{f}: line 3 has 2 fields, expected 3 (as line 1)")
+    case(k, "non-numeric.csv", b"a,b,label\n1,2,0\n3,four,1\n", FORMAT,
+         "{f}: line 3, column 2 (b): 'four' is not a finite number")
+    case(k, "nan-feature.csv", b"1,nan,0\n", FORMAT, "{f}: line 1, column 2: 'nan' is not a finite number")
+    case(k, "overflow-feature.csv", b"1,2,0\n1e39,2,1\n", FORMAT,
+         "{f}: line 2, column 1: '1e39' is not a finite number")
+    case(k, "quote-inside.csv", b'1,"x"y",0\n', FORMAT,
+         "{f}: line 1, column 2: a quote inside a field (quoted fields may hold no quotes or commas)")
+    case(k, "empty-label.csv", b"x,y\n1,\n", FORMAT, "{f}: line 2, column 2 (y): empty label")
+    case(k, "label-too-large.csv", b"x,label\n1,3\n2,20000000\n", FORMAT,
+         "{f}: line 3: label 20000000 is above 16777215, the largest class index a label can hold")
+    case(k, "one-column.csv", b"label\n1\n", FORMAT,
+         "{f}: line 1 has 1 column: a label column and at least one feature column are needed")
+    write(os.path.join(SEEDS, "csv", "header.csv"), b"sepal,petal,label\n5.1,1.4,0\n6.2,4.5,1\n7.7,6.1,2\n")
+    write(os.path.join(SEEDS, "csv", "strings.csv"), b'5.1, 3.5,"setosa"\r\n\r\n6.2,2.9,virginica\r\n4.9,3,setosa')
+    # the target splits train.csv from test.csv at a form feed
+    write(os.path.join(SEEDS, "csv", "train-test.csv"), b"a,b,kind\n1,2,cat\n3,4,dog\n\f\na,b,kind\n5,6,bird\n")
 
 
 # ---------------------------------------------------------------------------------- images
@@ -414,6 +479,8 @@ def weights_cases():
 def main():
     safetensors_cases()
     idx_cases()
+    cifar_cases()
+    csv_cases()
     image_cases()
     netfile_cases()
     weights_cases()

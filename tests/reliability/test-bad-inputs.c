@@ -4,7 +4,8 @@
  * message; a message ending in "..." only has to start with the text before it). Files are opened
  * by bare name from inside their folder, so messages read as a user would see them.
  *
- *   test-bad-inputs             safetensors, idx, image, netfile + shape inference (no device: unit)
+ *   test-bad-inputs             safetensors, idx, cifar, csv, image, netfile + shape inference (no
+ *                               device: unit)
  *   test-bad-inputs --device    weights loaded into tests/data/cli/tiny.net, and checkpoints with
  *                               broken metadata or non-finite optimizer state (suite device)
  *
@@ -166,6 +167,25 @@ static int read_idx(const char *name, char *err, size_t errlen, void *user)
 	if (rc)
 		ck_assert(a.data == NULL && a.count == 0);
 	clcnn_idx_free(&a);
+	/* the data sources map plain files instead of reading them: same verdict, same words */
+	struct clcnn_idx_view v;
+	char err2[8192] = "";
+	int rc2 = clcnn_idx_map(name, 0, NULL, &v, err2, sizeof err2);
+	ck_assert_int_eq(rc2, rc);
+	if (rc)
+		ck_assert_str_eq(err2, err);
+	clcnn_idx_unmap(&v);
+	return rc;
+}
+
+/* A data source (CIFAR folders, CSV files), its format detected from the name. */
+static int read_source(const char *name, char *err, size_t errlen, void *user)
+{
+	(void)user;
+	struct clcnn_source *s = NULL;
+	int rc = clcnn_source_open(name, NULL, &s, err, errlen);
+	ck_assert(rc ? s == NULL : s != NULL);
+	clcnn_source_close(s);
 	return rc;
 }
 
@@ -205,6 +225,18 @@ END_TEST
 START_TEST(corpus_idx)
 {
 	run_kind("idx", read_idx, NULL);
+}
+END_TEST
+
+START_TEST(corpus_cifar)
+{
+	run_kind("cifar", read_source, NULL);
+}
+END_TEST
+
+START_TEST(corpus_csv)
+{
+	run_kind("csv", read_source, NULL);
 }
 END_TEST
 
@@ -388,6 +420,8 @@ int main(int argc, char **argv)
 	} else {
 		tcase_add_test(tc, corpus_safetensors);
 		tcase_add_test(tc, corpus_idx);
+		tcase_add_test(tc, corpus_cifar);
+		tcase_add_test(tc, corpus_csv);
 		tcase_add_test(tc, corpus_image);
 		tcase_add_test(tc, corpus_netfile);
 	}
