@@ -1,11 +1,13 @@
 /*
  * 8-bit PNG writing through libpng, for tools that export a dataset as an image folder
- * (clcnn data export, clcnn-mkdata). Written atomically so that a killed export leaves no
- * half-written image a later training run would trip over.
+ * (clcnn data export, clcnn-mkdata). Not atomic: an export writes tens of thousands of files and
+ * an fsync each would dominate it; a failed write removes its file instead.
  */
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/image.h"
 
@@ -31,24 +33,25 @@ int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *
 	if ((c != 1 && c != 3) || h < 1 || w < 1 || h > CLCNN_IMAGE_MAX_SIDE || w > CLCNN_IMAGE_MAX_SIDE)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: cannot write a PNG of %d channels, %dx%d",
 				     path, c, w, h);
-	struct clcnn_io_atomic a;
-	int rc = clcnn_io_atomic_begin(&a, path, err, errlen);
-	if (rc)
-		return rc;
+	FILE *fp = fopen(path, "wb");
+	if (!fp)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 	struct png_wio io = {""};
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &io, png_werror_cb, png_wwarning_cb);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!info) {
 		png_destroy_write_struct(&png, NULL);
-		clcnn_io_atomic_abort(&a);
+		fclose(fp);
+		remove(path);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for the PNG encoder", path);
 	}
 	if (setjmp(png_jmpbuf(png))) {
 		png_destroy_write_struct(&png, &info);
-		clcnn_io_atomic_abort(&a);
+		fclose(fp);
+		remove(path);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write PNG: %s", path, io.msg);
 	}
-	png_init_io(png, a.f);
+	png_init_io(png, fp);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
 		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, info);
@@ -56,5 +59,10 @@ int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *
 		png_write_row(png, hwc + (size_t)y * (size_t)w * (size_t)c);
 	png_write_end(png, NULL);
 	png_destroy_write_struct(&png, &info);
-	return clcnn_io_atomic_commit(&a, err, errlen);
+	if (fclose(fp)) {
+		int e = errno;
+		remove(path);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+	}
+	return 0;
 }

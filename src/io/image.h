@@ -41,8 +41,8 @@ int clcnn_image_load_crop(const char *path, int channels, int height, int width,
 			  size_t errlen);
 
 /*
- * Write an 8-bit PNG of c = 1 (gray) or 3 (RGB) channels from interleaved HWC bytes, atomically
- * (temporary file + rename).
+ * Write an 8-bit PNG of c = 1 (gray) or 3 (RGB) channels from interleaved HWC bytes (not
+ * atomically: on failure the file is removed).
  */
 int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *hwc, char *err, size_t errlen);
 
