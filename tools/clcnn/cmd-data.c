@@ -38,6 +38,7 @@ static const struct cli_flag export_flags[] = {
 
 static const struct cli_flag stats_flags[] = {
 	{"format", FLAG_STR, &format, 0, 0, " F", "auto (default), idx, imagefolder, cifar10, cifar100 or csv"},
+	{"split", FLAG_STR, &split, 0, 0, " S", "train (default) or test"},
 	{"label-column", FLAG_STR, &label_column, 0, 0, " C", "CSV: name or 0-based index of the label column"},
 	{"limit", FLAG_INT, &limit, 1, 1 << 30, NULL, "use N samples of a fixed permutation (default: all)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -304,8 +305,12 @@ static int data_stats(int argc, char **argv)
 		cli_error("data stats", "expected PATH (see clcnn data stats --help)");
 		return CLI_USAGE;
 	}
+	if (split && strcmp(split, "train") && strcmp(split, "test")) {
+		cli_error("data stats", "bad value '%s' for --split: expected train or test", split);
+		return CLI_USAGE;
+	}
 	struct clcnn_source *s;
-	int rc = open_split("data stats", pos[0], "train", &s, err, sizeof err);
+	int rc = open_split("data stats", pos[0], split ? split : "train", &s, err, sizeof err);
 	if (rc) {
 		if (rc == CLI_ERROR)
 			cli_error("data stats", "%s", err);
