@@ -44,13 +44,36 @@ static const struct cli_flag stats_flags[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
+/* Every option of the three, for `clcnn data --help` (and so the man page). */
+static const struct cli_flag all_flags[] = {
+	{"format", FLAG_STR, NULL, 0, 0, " F", "auto (default), idx, imagefolder, cifar10, cifar100 or csv"},
+	{"split", FLAG_STR, NULL, 0, 0, " S", "info: train or test (default both); export: train, test or both;"},
+	{"", FLAG_BOOL, NULL, 0, 0, NULL, "stats: train (default) or test"},
+	{"val-split", FLAG_DOUBLE, NULL, 0, 0.99, " F", "info, export: hold out this fraction of train as test"},
+	{"label-column", FLAG_STR, NULL, 0, 0, " C", "info, stats: CSV label column (name or 0-based index)"},
+	{"out", FLAG_STR, NULL, 0, 0, " DIR", "export: the ImageFolder to write (required)"},
+	{"limit", FLAG_INT, NULL, 1, 1 << 30, NULL, "export: the first N samples of each split;"},
+	{"", FLAG_BOOL, NULL, 0, 0, NULL, "stats: N samples of a fixed permutation"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
 static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn data info PATH [options]\n"
 		   "       clcnn data export PATH --out DIR [options]\n"
 		   "       clcnn data stats PATH [options]\n\n"
-		   "Inspect a dataset (IDX, image folder, CIFAR binaries, CSV) without an OpenCL device.\n"
-		   "clcnn data COMMAND --help lists the options of each.\n");
+		   "Look at a dataset (IDX, image folder, CIFAR binaries, CSV) without an OpenCL device: info\n"
+		   "prints its format, split sizes, sample shape, layout and classes; export writes an image\n"
+		   "dataset as an ImageFolder of PNGs (DIR/SPLIT/K-NAME/INDEX.png, 8-bit exact); stats prints\n"
+		   "the per-channel mean and std of the training split. clcnn data COMMAND --help shows the\n"
+		   "options of one command.\n\noptions:\n");
+	for (const struct cli_flag *g = all_flags; g->name; g++) {
+		if (*g->name) {
+			cli_print_flags(f, (const struct cli_flag[]){*g, {NULL, 0, NULL, 0, 0, NULL, NULL}});
+		} else {
+			fprintf(f, "  %-26s %s\n", "", g->help);
+		}
+	}
 }
 
 static void help_info(FILE *f)
