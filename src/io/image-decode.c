@@ -56,12 +56,18 @@ static void png_warning_cb(png_structp png, png_const_charp msg)
 
 int clcnn_image_decode_png(const char *path, FILE *fp, struct clcnn_image *im, char *err, size_t errlen)
 {
-	struct png_io io = {fp, 0, ""};
 	im->px = NULL;
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, png_error_cb, png_warning_cb);
+	/* on the heap: the callbacks change it before a longjmp, which would leave a local's value
+	 * indeterminate (C11 7.13.2.1) */
+	struct png_io *io = calloc(1, sizeof *io);
+	if (!io)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for the PNG decoder", path);
+	io->fp = fp;
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, io, png_error_cb, png_warning_cb);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!info) {
 		png_destroy_read_struct(&png, NULL, NULL);
+		free(io);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for the PNG decoder", path);
 	}
 	/* set between setjmp and a longjmp back to it: volatile, so the cleanup sees their values */
@@ -73,16 +79,20 @@ int clcnn_image_decode_png(const char *path, FILE *fp, struct clcnn_image *im, c
 		free(rows);
 		free(pix);
 		free(px);
-		if (io.truncated)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: truncated file",
-					     path);
-		if (strstr(io.msg, "ut of memory") || strstr(io.msg, "ut of Memory"))
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: cannot decode PNG: %s", path,
-					     io.msg);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: corrupt data (%s)", path,
-				     io.msg);
+		int rc;
+		if (io->truncated)
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: truncated file",
+					   path);
+		else if (strstr(io->msg, "ut of memory") || strstr(io->msg, "ut of Memory"))
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: cannot decode PNG: %s", path,
+					   io->msg);
+		else
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: corrupt data (%s)",
+					   path, io->msg);
+		free(io);
+		return rc;
 	}
-	png_set_read_fn(png, &io, png_read_cb);
+	png_set_read_fn(png, io, png_read_cb);
 	png_read_info(png, info);
 	png_uint_32 w, h;
 	int depth, color;
@@ -118,6 +128,7 @@ int clcnn_image_decode_png(const char *path, FILE *fp, struct clcnn_image *im, c
 	png_destroy_read_struct(&png, &info, NULL);
 	free(rows);
 	free(pix);
+	free(io);
 	im->c = c;
 	im->h = (int)h;
 	im->w = (int)w;

@@ -36,11 +36,14 @@ int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *
 	FILE *fp = fopen(path, "wb");
 	if (!fp)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-	struct png_wio io = {""};
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &io, png_werror_cb, png_wwarning_cb);
+	/* on the heap: the error callback fills it before a longjmp (C11 7.13.2.1) */
+	struct png_wio *io = calloc(1, sizeof *io);
+	png_structp png =
+		io ? png_create_write_struct(PNG_LIBPNG_VER_STRING, io, png_werror_cb, png_wwarning_cb) : NULL;
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!info) {
 		png_destroy_write_struct(&png, NULL);
+		free(io);
 		fclose(fp);
 		remove(path);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory for the PNG encoder", path);
@@ -49,7 +52,9 @@ int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *
 		png_destroy_write_struct(&png, &info);
 		fclose(fp);
 		remove(path);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write PNG: %s", path, io.msg);
+		int rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write PNG: %s", path, io->msg);
+		free(io);
+		return rc;
 	}
 	png_init_io(png, fp);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
@@ -59,6 +64,7 @@ int clcnn_image_write_png(const char *path, int c, int h, int w, const uint8_t *
 		png_write_row(png, hwc + (size_t)y * (size_t)w * (size_t)c);
 	png_write_end(png, NULL);
 	png_destroy_write_struct(&png, &info);
+	free(io);
 	if (fclose(fp)) {
 		int e = errno;
 		remove(path);
