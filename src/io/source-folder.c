@@ -187,12 +187,15 @@ static int walk(struct folder *f, const char *dir, int label, struct ancestors *
 	int rc = list_dir(dir, 0, &names, &count, err, errlen);
 	for (int i = 0; !rc && i < count; i++) {
 		char *p = join(dir, names[i]);
+		struct stat ps;
+		/* a broken link is kept (its read names it); a FIFO or device would block or never end */
+		int found = p && stat(p, &ps) == 0;
 		if (!p) {
 			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", dir);
-		} else if (is_dir(p)) {
+		} else if (found && S_ISDIR(ps.st_mode)) {
 			rc = walk(f, p, label, up, err, errlen);
 			free(p);
-		} else if (has_image_ext(names[i])) {
+		} else if (has_image_ext(names[i]) && (!found || S_ISREG(ps.st_mode))) {
 			rc = add_file(f, p, label, err, errlen);
 		} else {
 			free(p);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/image.h"
 #include "testutil.h"
@@ -105,6 +106,9 @@ START_TEST(layout_and_order)
 	put(root, "train/.hidden/z.pgm", 2, 2, 99);
 	put(root, "train/c", 0, 0, -1);
 	put(root, "test/b/t.pgm", 2, 2, 60);
+	char fifo[4096];
+	snprintf(fifo, sizeof fifo, "%s/train/b/fifo.png", root);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0); /* not a file: skipped, never opened (it would block) */
 	/* a test split may lack a class: labels still come from train */
 	struct clcnn_source *s = open_ok(root, "train", 0, 0, 0, 0);
 	const struct clcnn_source_info *in = clcnn_source_info(s);
@@ -200,11 +204,17 @@ START_TEST(errors)
 	open_fails(root, "train", CLCNN_ERR_FORMAT, want);
 	put(root, "train/a/1.pgm", 2, 2, 1);
 	put(root, "train/a/2.png", 0, 0, -1); /* text in a .png */
+	char link[4096];
+	snprintf(link, sizeof link, "%s/train/a/3.png", root);
+	ck_assert_int_eq(symlink("nowhere.png", link), 0); /* a broken link is listed and named at read */
 	struct clcnn_source *s = open_ok(root, "train", 0, 0, 0, 0);
 	float x[4], label;
 	char err[4096];
 	ck_assert_int_eq(clcnn_source_read(s, 1, x, &label, err, sizeof err), CLCNN_ERR_FORMAT);
 	snprintf(want, sizeof want, "%s/train/a/2.png: unknown image format", root);
+	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+	ck_assert_int_eq(clcnn_source_read(s, 2, x, &label, err, sizeof err), CLCNN_ERR_IO);
+	snprintf(want, sizeof want, "%s/train/a/3.png: cannot open: No such file or directory", root);
 	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
 	clcnn_source_close(s);
 	test_rmtree(root);
