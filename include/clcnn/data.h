@@ -29,12 +29,15 @@ extern "C" {
 /* ------------------------------------------------------------------- images */
 
 /**
- * Decode a PNG (8 bits per channel; alpha is dropped like PIL's convert("RGB")) or a PGM/PPM
- * (P2, P5, P3, P6, maxval 1..65535) into floats in [0, 1], planar CHW, with `channels` 1 (ITU-R 601
- * luma 0.299 R + 0.587 G + 0.114 B for color files) or 3 (gray replicated), resized to height x width
- * by bilinear interpolation on half-pixel centers, as PyTorch's F.interpolate(mode="bilinear",
- * align_corners=False, antialias=False). dst (caller's) holds channels * height * width floats.
- * Sides above 32768 and files of more than 2^27 pixels are refused.
+ * Decode a PNG (libpng), a JPEG (libjpeg-turbo; recognised by its content, not its name) or a
+ * PGM/PPM (P2, P5, P3, P6, maxval 1..65535) into floats in [0, 1], planar CHW, with the pixels PIL's
+ * Image.open(path).convert("RGB") gives: alpha dropped without compositing, palettes expanded, gray
+ * of 1/2/4 bits scaled to 0..255, 16-bit samples reduced to their high byte (PIL clips 16-bit gray
+ * at 255 instead). `channels` 1 gives ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B for color files,
+ * 3 replicates gray files. The image is resized to height x width by bilinear interpolation on
+ * half-pixel centers, as PyTorch's F.interpolate(mode="bilinear", align_corners=False,
+ * antialias=False). dst (caller's) holds channels * height * width floats. Sides above 32768 and
+ * files of more than 2^27 pixels are refused (before anything is decoded). CMYK JPEGs are refused.
  */
 CLCNN_API int clcnn_image_load(const char *path, int channels, int height, int width, float *dst, char *err,
 			       size_t errlen);

@@ -1,9 +1,9 @@
 /*
- * Image loading for `clcnn predict` and datasets of files: PNG through cairo, PGM/PPM parsed
- * here, both turned into planar float [0, 1] and resized the way PyTorch's F.interpolate does,
- * so that a model sees the same numbers in clcnn as in a PyTorch pipeline.
+ * Image loading for `clcnn predict` and datasets of files: PNG and JPEG decoded by image-decode.c
+ * (libpng, libjpeg-turbo), PGM/PPM parsed here, all turned into planar float [0, 1], optionally
+ * center-cropped, and resized the way PyTorch's F.interpolate does, so that a model sees the same
+ * numbers in clcnn as in a PyTorch pipeline.
  */
-#include <cairo.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -11,20 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io.h"
+#include "io/image.h"
 
-/* Output sides above this are surely a caller's mistake (and would overflow int products). */
-#define IMAGE_MAX_SIDE 32768
-/* PNG dimensions come from the file: cap them before cairo allocates (2^27 pixels = 11585^2). */
-#define IMAGE_MAX_PIXELS (1ull << 27)
-
-/* A decoded image: planar float [0, 1], c = 1 or 3 channels. */
-struct image {
-	int c, h, w;
-	float *px;
-};
-
-static int image_alloc(struct image *im, int c, int h, int w, const char *path, char *err, size_t errlen)
+int clcnn_image_alloc(struct clcnn_image *im, int c, int h, int w, const char *path, char *err, size_t errlen)
 {
 	im->c = c;
 	im->h = h;
@@ -37,23 +26,8 @@ static int image_alloc(struct image *im, int c, int h, int w, const char *path, 
 	return 0;
 }
 
-/* ---------------------------------------------------------------------- PNG */
-
-struct png_src {
-	FILE *fp;
-	int short_read;
-};
-
-static cairo_status_t png_read_cb(void *closure, unsigned char *data, unsigned int length)
-{
-	struct png_src *src = closure;
-	if (fread(data, 1, length, src->fp) == length)
-		return CAIRO_STATUS_SUCCESS;
-	src->short_read = 1;
-	return CAIRO_STATUS_READ_ERROR;
-}
-
-/* The size in the IHDR chunk (always first, right after the signature), checked before decoding. */
+/* The size in the IHDR chunk (always first, right after the signature), checked before libpng
+ * allocates anything, with a message that says what is wrong. */
 static int png_check_size(const char *path, FILE *fp, char *err, size_t errlen)
 {
 	unsigned char ihdr[16]; /* length, "IHDR", width, height */
@@ -61,73 +35,10 @@ static int png_check_size(const char *path, FILE *fp, char *err, size_t errlen)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: no IHDR chunk", path);
 	uint64_t w = (uint64_t)ihdr[8] << 24 | (uint64_t)ihdr[9] << 16 | (uint64_t)ihdr[10] << 8 | ihdr[11];
 	uint64_t h = (uint64_t)ihdr[12] << 24 | (uint64_t)ihdr[13] << 16 | (uint64_t)ihdr[14] << 8 | ihdr[15];
-	if (w * h > IMAGE_MAX_PIXELS)
+	if (w * h > CLCNN_IMAGE_MAX_PIXELS)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
 				     "%s: PNG of %llux%llu pixels exceeds the %llu-pixel limit", path,
-				     (unsigned long long)w, (unsigned long long)h, IMAGE_MAX_PIXELS);
-	return 0;
-}
-
-static int load_png(const char *path, FILE *fp, struct image *im, char *err, size_t errlen)
-{
-	struct png_src src = {fp, 0};
-	cairo_surface_t *s = cairo_image_surface_create_from_png_stream(png_read_cb, &src);
-	cairo_status_t cs = cairo_surface_status(s);
-	if (cs != CAIRO_STATUS_SUCCESS) {
-		cairo_surface_destroy(s);
-		/* cairo 1.16 reports libpng failures as "out of memory": say what we know instead */
-		if (src.short_read)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: truncated file",
-					     path);
-		if (cs == CAIRO_STATUS_NO_MEMORY)
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-					     "%s: cannot decode PNG: corrupt data (or out of memory)", path);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: cannot decode PNG: %s", path,
-				     cairo_status_to_string(cs));
-	}
-	cairo_format_t fmt = cairo_image_surface_get_format(s);
-	if (fmt != CAIRO_FORMAT_ARGB32 && fmt != CAIRO_FORMAT_RGB24) {
-		/* other layouts (A8, 16-bit, float in newer cairo) are rare: let cairo convert them */
-		cairo_surface_t *c = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, cairo_image_surface_get_width(s),
-								cairo_image_surface_get_height(s));
-		cairo_t *cr = cairo_create(c);
-		cairo_set_source_surface(cr, s, 0, 0);
-		cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
-		cairo_paint(cr);
-		cairo_destroy(cr);
-		cairo_surface_destroy(s);
-		s = c;
-		fmt = CAIRO_FORMAT_ARGB32;
-		if ((cs = cairo_surface_status(s)) != CAIRO_STATUS_SUCCESS) {
-			cairo_surface_destroy(s);
-			return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: cannot convert PNG: %s", path,
-					     cairo_status_to_string(cs));
-		}
-	}
-	cairo_surface_flush(s);
-	int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
-	int stride = cairo_image_surface_get_stride(s);
-	const unsigned char *data = cairo_image_surface_get_data(s);
-	int rc = image_alloc(im, 3, h, w, path, err, errlen);
-	if (rc) {
-		cairo_surface_destroy(s);
-		return rc;
-	}
-	size_t plane = (size_t)h * (size_t)w;
-	for (int y = 0; y < h; y++) {
-		for (int x = 0; x < w; x++) {
-			uint32_t p; /* native-endian 0xAARRGGBB, color premultiplied by alpha */
-			memcpy(&p, data + (size_t)y * (size_t)stride + 4 * (size_t)x, 4);
-			float a = fmt == CAIRO_FORMAT_ARGB32 ? (float)(p >> 24) : 255.0f;
-			for (int ch = 0; ch < 3; ch++) {
-				float c = (float)((p >> (16 - 8 * ch)) & 0xff);
-				/* undo the premultiplication: keep the color and drop alpha, as PIL's convert("RGB") */
-				float v = a > 0 ? c / a : 0.0f;
-				im->px[ch * plane + (size_t)y * (size_t)w + (size_t)x] = v > 1.0f ? 1.0f : v;
-			}
-		}
-	}
-	cairo_surface_destroy(s);
+				     (unsigned long long)w, (unsigned long long)h, CLCNN_IMAGE_MAX_PIXELS);
 	return 0;
 }
 
@@ -169,7 +80,7 @@ static long pnm_uint(struct pnm *s, long max)
 	return v;
 }
 
-static int load_pnm(const char *path, FILE *fp, struct image *im, char *err, size_t errlen)
+static int load_pnm(const char *path, FILE *fp, struct clcnn_image *im, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(fileno(fp), &st))
@@ -221,7 +132,7 @@ static int load_pnm(const char *path, FILE *fp, struct image *im, char *err, siz
 					   w, h);
 		goto out;
 	}
-	if ((rc = image_alloc(im, c, (int)h, (int)w, path, err, errlen)))
+	if ((rc = clcnn_image_alloc(im, c, (int)h, (int)w, path, err, errlen)))
 		goto out;
 	size_t plane = npx;
 	for (size_t i = 0; i < npx; i++) {
@@ -258,8 +169,9 @@ out:
 /*
  * Bilinear, half-pixel centers, no antialias: PyTorch's upsample_bilinear2d with
  * align_corners=False, in the same float arithmetic and order so results agree to the last bits.
+ * src rows are stride floats apart (a crop is a window of a wider image).
  */
-static void resize_plane(const float *src, int ih, int iw, float *dst, int oh, int ow)
+static void resize_plane(const float *src, int ih, int iw, int stride, float *dst, int oh, int ow)
 {
 	float sh = (float)ih / (float)oh, sw = (float)iw / (float)ow;
 	for (int y = 0; y < oh; y++) {
@@ -268,7 +180,7 @@ static void resize_plane(const float *src, int ih, int iw, float *dst, int oh, i
 			ry = 0;
 		int y0 = (int)ry, dy = y0 < ih - 1 ? 1 : 0;
 		float ly1 = ry - (float)y0, ly0 = 1.0f - ly1;
-		const float *r0 = src + (size_t)y0 * (size_t)iw, *r1 = r0 + (size_t)dy * (size_t)iw;
+		const float *r0 = src + (size_t)y0 * (size_t)stride, *r1 = r0 + (size_t)dy * (size_t)stride;
 		for (int x = 0; x < ow; x++) {
 			float rx = sw * ((float)x + 0.5f) - 0.5f;
 			if (rx < 0)
@@ -281,16 +193,9 @@ static void resize_plane(const float *src, int ih, int iw, float *dst, int oh, i
 	}
 }
 
-int clcnn_image_load(const char *path, int channels, int height, int width, float *dst, char *err, size_t errlen)
+int clcnn_image_decode(const char *path, struct clcnn_image *im, char *err, size_t errlen)
 {
-	if (!path || !dst)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_image_load: NULL argument");
-	if (channels != 1 && channels != 3)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: %d channels requested (1 or 3 supported)",
-				     path, channels);
-	if (height < 1 || width < 1 || height > IMAGE_MAX_SIDE || width > IMAGE_MAX_SIDE)
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: output size %dx%d is not in 1..%d", path,
-				     width, height, IMAGE_MAX_SIDE);
+	im->px = NULL;
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -299,27 +204,63 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 		fclose(fp);
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: not a regular file", path);
 	}
+	/* the content says the format, not the name: a JPEG saved as .png is still read */
 	unsigned char magic[8] = {0};
 	size_t got = fread(magic, 1, sizeof magic, fp);
-	struct image im = {0};
 	int rc;
 	if (got == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) {
 		rc = png_check_size(path, fp, err, errlen);
 		rewind(fp);
 		if (!rc)
-			rc = load_png(path, fp, &im, err, errlen);
+			rc = clcnn_image_decode_png(path, fp, im, err, errlen);
+	} else if (got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff) {
+		rc = clcnn_image_decode_jpeg(path, fp, im, err, errlen);
 	} else if (got >= 2 && magic[0] == 'P' && strchr("2356", magic[1]) && magic[1]) {
-		rc = load_pnm(path, fp, &im, err, errlen);
+		rc = load_pnm(path, fp, im, err, errlen);
 	} else if (got >= 2 && magic[0] == 'P' && strchr("147", magic[1]) && magic[1]) {
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
 				   "%s: P%c (PBM/PAM) is not supported, only P2 P3 P5 P6", path, magic[1]);
 	} else {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: unknown image format (not PNG, PGM or PPM)",
-				   path);
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+				   "%s: unknown image format (not PNG, JPEG, PGM or PPM)", path);
 	}
 	fclose(fp);
+	return rc;
+}
+
+/*
+ * Where torchvision's CenterCrop(min(h, w)) starts the crop along a side that is d longer than
+ * the square: int(round(d / 2.0)), and Python rounds halves to even.
+ */
+static int crop_offset(int d)
+{
+	int half = d / 2;
+	return d % 2 && half % 2 ? half + 1 : half;
+}
+
+int clcnn_image_load_crop(const char *path, int channels, int height, int width, int center_crop, float *dst, char *err,
+			  size_t errlen)
+{
+	if (!path || !dst)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_image_load: NULL argument");
+	if (channels != 1 && channels != 3)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: %d channels requested (1 or 3 supported)",
+				     path, channels);
+	if (height < 1 || width < 1 || height > CLCNN_IMAGE_MAX_SIDE || width > CLCNN_IMAGE_MAX_SIDE)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: output size %dx%d is not in 1..%d", path,
+				     width, height, CLCNN_IMAGE_MAX_SIDE);
+	struct clcnn_image im = {0};
+	int rc = clcnn_image_decode(path, &im, err, errlen);
 	if (rc)
 		return rc;
+	/* the crop is a view into the decoded planes: rows of iw floats, starting at off */
+	int ih = im.h, iw = im.w;
+	size_t off = 0, src_plane = (size_t)im.h * (size_t)im.w;
+	if (center_crop && im.h != im.w) {
+		int side = im.h < im.w ? im.h : im.w;
+		off = (size_t)crop_offset(im.h - side) * (size_t)im.w + (size_t)crop_offset(im.w - side);
+		ih = iw = side;
+	}
 
 	/* resize each source channel, then map channels (both linear, so the order does not matter) */
 	size_t plane = (size_t)height * (size_t)width;
@@ -330,7 +271,7 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 				     width, height);
 	}
 	for (int c = 0; c < im.c; c++)
-		resize_plane(im.px + (size_t)c * im.h * im.w, im.h, im.w, tmp + (size_t)c * plane, height, width);
+		resize_plane(im.px + (size_t)c * src_plane + off, ih, iw, im.w, tmp + (size_t)c * plane, height, width);
 	free(im.px);
 	if (im.c == 3 && channels == 1) {
 		for (size_t i = 0; i < plane; i++) {
@@ -345,4 +286,9 @@ int clcnn_image_load(const char *path, int channels, int height, int width, floa
 	if (tmp != dst)
 		free(tmp);
 	return 0;
+}
+
+int clcnn_image_load(const char *path, int channels, int height, int width, float *dst, char *err, size_t errlen)
+{
+	return clcnn_image_load_crop(path, channels, height, width, 0, dst, err, errlen);
 }

@@ -1,10 +1,12 @@
-/* Image loading: PGM/PPM and PNG decoding, channel conversion, bilinear resize, errors. */
+/* Image loading: PGM/PPM, PNG and JPEG decoding, channel conversion, crop, bilinear resize, errors. */
 #include <cairo.h>
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <string.h>
+#include <turbojpeg.h>
 
-#include "io/io.h"
+#include "io/image.h"
 #include "testutil.h"
 
 /* Pixel values are k/255 or k/maxval; float32 division and 2-tap lerps stay within a few ulps. */
@@ -191,7 +193,7 @@ START_TEST(errors)
 	expect_fail(path, 1, CLCNN_ERR_IO, "cannot open: No such file or directory");
 	expect_fail(dir, 1, CLCNN_ERR_IO, "not a regular file");
 	write_str(path, "GIF89a....");
-	expect_fail(path, 1, CLCNN_ERR_FORMAT, "unknown image format (not PNG, PGM or PPM)");
+	expect_fail(path, 1, CLCNN_ERR_FORMAT, "unknown image format (not PNG, JPEG, PGM or PPM)");
 	write_str(path, "");
 	expect_fail(path, 1, CLCNN_ERR_FORMAT, "unknown image format");
 	write_str(path, "P1 1 1 1");
@@ -258,6 +260,240 @@ START_TEST(errors)
 }
 END_TEST
 
+/*
+ * A PNG of any color type and depth through libpng's writer: rows are the raw samples (big-endian
+ * for 16 bits), palette/trns optional. PIL's reading of each layout is the reference.
+ */
+static void write_png_raw(const char *path, int w, int h, int depth, int color, const unsigned char *raw,
+			  const png_color *palette, int npal, const unsigned char *trns, int ntrns, int interlace)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png_create_info_struct(png);
+	ck_assert_ptr_nonnull(info);
+	png_init_io(png, f);
+	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color,
+		     interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+		     PNG_FILTER_TYPE_DEFAULT);
+	if (palette)
+		png_set_PLTE(png, info, palette, npal);
+	if (trns)
+		png_set_tRNS(png, info, trns, ntrns, NULL);
+	png_write_info(png, info);
+	int ch = color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_PALETTE ? 1
+		 : color == PNG_COLOR_TYPE_GRAY_ALPHA                            ? 2
+		 : color == PNG_COLOR_TYPE_RGB                                   ? 3
+										 : 4;
+	size_t rowbytes = ((size_t)w * (size_t)ch * (size_t)depth + 7) / 8;
+	png_bytep rows[16];
+	ck_assert_int_le(h, 16);
+	for (int y = 0; y < h; y++)
+		rows[y] = (png_bytep)raw + (size_t)y * rowbytes;
+	png_write_image(png, rows);
+	png_write_end(png, NULL);
+	png_destroy_write_struct(&png, &info);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Each PNG layout as PIL's Image.open(p).convert("RGB") reads it (or the documented deviation). */
+START_TEST(png_layouts)
+{
+	char *dir = test_tmpdir();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/l.png", dir);
+	float v[3 * 16];
+
+	/* 16-bit RGB: the high byte of each sample (PIL's "RGB;16B"), not a rounded 65535 -> 255 scale */
+	write_png_raw(path, 2, 1, 16, PNG_COLOR_TYPE_RGB,
+		      (const unsigned char[]){0x12, 0xff, 0x80, 0x00, 0xff, 0xff, 0x00, 0x7f, 0x01, 0x80, 0xfe, 0x01},
+		      NULL, 0, NULL, 0, 0);
+	load_ok(path, 3, 1, 2, v);
+	expect_vals(v, (const double[]){0x12 / 255., 0x00 / 255., 0x80 / 255., 0x01 / 255., 0xff / 255., 0xfe / 255.},
+		    6);
+
+	/* 16-bit gray: the high byte too (PIL would clip the 16-bit value at 255: documented deviation) */
+	write_png_raw(path, 2, 1, 16, PNG_COLOR_TYPE_GRAY, (const unsigned char[]){0x40, 0xff, 0xc0, 0x00}, NULL, 0,
+		      NULL, 0, 0);
+	load_ok(path, 3, 1, 2, v);
+	for (int c = 0; c < 3; c++)
+		expect_vals(v + 2 * c, (const double[]){0x40 / 255., 0xc0 / 255.}, 2);
+
+	/* gray of 2 bits: 0..3 scaled to 0, 85, 170, 255 (PIL's "L;2") */
+	write_png_raw(path, 4, 1, 2, PNG_COLOR_TYPE_GRAY, (const unsigned char[]){0x1b}, NULL, 0, NULL, 0, 0);
+	load_ok(path, 1, 1, 4, v);
+	expect_vals(v, (const double[]){0, 85 / 255., 170 / 255., 1}, 4);
+	/* 1 bit: 0 and 255; 4 bits: k * 17 */
+	write_png_raw(path, 3, 1, 1, PNG_COLOR_TYPE_GRAY, (const unsigned char[]){0xa0}, NULL, 0, NULL, 0, 0);
+	load_ok(path, 1, 1, 3, v);
+	expect_vals(v, (const double[]){1, 0, 1}, 3);
+	write_png_raw(path, 2, 1, 4, PNG_COLOR_TYPE_GRAY, (const unsigned char[]){0x3c}, NULL, 0, NULL, 0, 0);
+	load_ok(path, 1, 1, 2, v);
+	expect_vals(v, (const double[]){3 * 17 / 255., 12 * 17 / 255.}, 2);
+
+	/* palette of 4 bits with a transparent entry: the palette color, its alpha dropped */
+	const png_color pal[3] = {{10, 20, 30}, {200, 100, 0}, {0, 0, 255}};
+	write_png_raw(path, 3, 1, 4, PNG_COLOR_TYPE_PALETTE, (const unsigned char[]){0x21, 0x00}, pal, 3,
+		      (const unsigned char[]){255, 0}, 2, 0);
+	load_ok(path, 3, 1, 3, v);
+	expect_vals(v, (const double[]){0, 200 / 255., 10 / 255., 0, 100 / 255., 20 / 255., 1, 0, 30 / 255.}, 9);
+
+	/* gray + alpha (alpha 0): the gray kept; RGBA (alpha 0): the color kept, not composited on black */
+	write_png_raw(path, 1, 1, 8, PNG_COLOR_TYPE_GRAY_ALPHA, (const unsigned char[]){77, 0}, NULL, 0, NULL, 0, 0);
+	load_ok(path, 3, 1, 1, v);
+	expect_vals(v, (const double[]){77 / 255., 77 / 255., 77 / 255.}, 3);
+	write_png_raw(path, 1, 1, 8, PNG_COLOR_TYPE_RGB_ALPHA, (const unsigned char[]){9, 99, 199, 0}, NULL, 0, NULL, 0,
+		      0);
+	load_ok(path, 3, 1, 1, v);
+	expect_vals(v, (const double[]){9 / 255., 99 / 255., 199 / 255.}, 3);
+
+	/* Adam7 interlacing gives the same pixels as the plain layout */
+	unsigned char raw[3 * 5 * 4];
+	for (int i = 0; i < 3 * 5 * 4; i++)
+		raw[i] = (unsigned char)(i * 37 % 256);
+	write_png_raw(path, 5, 4, 8, PNG_COLOR_TYPE_RGB, raw, NULL, 0, NULL, 0, 1);
+	float il[60];
+	load_ok(path, 3, 4, 5, il);
+	for (int i = 0; i < 20; i++)
+		for (int c = 0; c < 3; c++)
+			ck_assert_msg(fabs(il[c * 20 + i] - raw[i * 3 + c] / 255.0) <= TOL, "pixel %d ch %d", i, c);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* A w x h RGB (or gray when c = 1) JPEG of rgb (HWC bytes) through TurboJPEG's encoder, 4:4:4. */
+static size_t make_jpeg(const unsigned char *px, int c, int w, int h, int quality, unsigned char *out, size_t cap)
+{
+	tjhandle tj = tjInitCompress();
+	ck_assert_ptr_nonnull(tj);
+	unsigned char *jpg = NULL;
+	unsigned long size = 0;
+	int rc = tjCompress2(tj, px, w, 0, h, c == 1 ? TJPF_GRAY : TJPF_RGB, &jpg, &size,
+			     c == 1 ? TJSAMP_GRAY : TJSAMP_444, quality, 0);
+	ck_assert_msg(rc == 0, "%s", tjGetErrorStr2(tj));
+	ck_assert_uint_le(size, cap);
+	memcpy(out, jpg, size);
+	tjFree(jpg);
+	tjDestroy(tj);
+	return size;
+}
+
+/*
+ * JPEG at quality 100 with 4:4:4 sampling: every quantisation step is 1, so what is left is the
+ * rounding of the integer DCT (islow: < 1 level) and of the RGB <-> YCbCr conversions (< 1 level
+ * each way): a sample is within 3/255 of the original. Gray files skip the color conversion and
+ * stay within 1/255.
+ */
+START_TEST(jpeg)
+{
+	char *dir = test_tmpdir();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/j.JPG", dir); /* any name: the content says JPEG */
+	enum {
+		W = 12,
+		H = 9
+	};
+	unsigned char px[W * H * 3], jpg[1 << 14];
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			px[(y * W + x) * 3 + 0] = (unsigned char)(20 * x);
+			px[(y * W + x) * 3 + 1] = (unsigned char)(25 * y);
+			px[(y * W + x) * 3 + 2] = (unsigned char)(200 - 8 * x - 5 * y);
+		}
+	write_bytes(path, jpg, make_jpeg(px, 3, W, H, 100, jpg, sizeof jpg));
+	float v[3 * W * H];
+	load_ok(path, 3, H, W, v);
+	double worst = 0;
+	for (int i = 0; i < W * H; i++)
+		for (int c = 0; c < 3; c++)
+			worst = fmax(worst, fabs(v[c * W * H + i] - px[i * 3 + c] / 255.0));
+	ck_assert_msg(worst <= 3.0 / 255 + TOL, "worst error %g levels", worst * 255);
+	/* the decode is libjpeg's, whole levels divided by 255 */
+	for (int i = 0; i < 3 * W * H; i++)
+		ck_assert_msg(fabs(v[i] * 255 - round(v[i] * 255)) < 1e-4, "value %g is not k/255", v[i]);
+
+	/* gray JPEG: one channel decoded, replicated on request */
+	unsigned char g[W * H];
+	for (int i = 0; i < W * H; i++)
+		g[i] = (unsigned char)(i * 2);
+	write_bytes(path, jpg, make_jpeg(g, 1, W, H, 100, jpg, sizeof jpg));
+	struct clcnn_image im;
+	char err[1024];
+	ck_assert_msg(clcnn_image_decode(path, &im, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(im.c, 1);
+	ck_assert_int_eq(im.h, H);
+	ck_assert_int_eq(im.w, W);
+	free(im.px);
+	load_ok(path, 3, H, W, v);
+	for (int i = 0; i < W * H; i++) {
+		ck_assert_msg(fabs(v[i] - g[i] / 255.0) <= 1.0 / 255 + TOL, "gray %d: %g vs %d", i, v[i] * 255, g[i]);
+		ck_assert(v[i] == v[W * H + i] && v[i] == v[2 * W * H + i]);
+	}
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(jpeg_errors)
+{
+	char *dir = test_tmpdir();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/bad.jpg", dir);
+	unsigned char px[16 * 16 * 3], jpg[1 << 14];
+	for (int i = 0; i < 16 * 16 * 3; i++)
+		px[i] = (unsigned char)(i * 7);
+	size_t n = make_jpeg(px, 3, 16, 16, 90, jpg, sizeof jpg);
+	/* cut inside the entropy-coded data: libjpeg's warning is an error, as PIL's "truncated" */
+	write_bytes(path, jpg, n - 40);
+	expect_fail(path, 3, CLCNN_ERR_FORMAT, "cannot decode JPEG: Premature end of JPEG file");
+	/* cut inside the headers */
+	write_bytes(path, jpg, 20);
+	expect_fail(path, 3, CLCNN_ERR_FORMAT, "cannot decode JPEG: no frame header (truncated file?)");
+	/* the magic and then garbage */
+	write_bytes(path, "\xff\xd8\xff garbage garbage garbage", 27);
+	expect_fail(path, 3, CLCNN_ERR_FORMAT, "cannot decode JPEG: Unsupported marker type 0x20");
+	/* a frame header claiming 60000 x 60000 pixels is refused before the pixels are allocated */
+	unsigned char big[1 << 14];
+	memcpy(big, jpg, n);
+	unsigned char *sof = memmem(big, n, "\xff\xc0", 2);
+	ck_assert_ptr_nonnull(sof);
+	memcpy(sof + 5, "\xea\x60\xea\x60", 4); /* SOF0: length(2) precision(1) height(2) width(2) */
+	write_bytes(path, big, n);
+	expect_fail(path, 3, CLCNN_ERR_FORMAT, "JPEG of 60000x60000 pixels exceeds the 134217728-pixel limit");
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* center_crop cuts the largest centered square where torchvision's CenterCrop does. */
+START_TEST(center_crop)
+{
+	char *dir = test_tmpdir();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/c.pgm", dir);
+	/* 5 wide, 2 high: the square starts at column round(3 / 2) = 2 (half to even) */
+	write_bytes(path, "P5 5 2 255\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09", 21);
+	float v[4];
+	char err[256];
+	ck_assert_int_eq(clcnn_image_load_crop(path, 1, 2, 2, 1, v, err, sizeof err), 0);
+	expect_vals(v, (const double[]){2 / 255., 3 / 255., 7 / 255., 8 / 255.}, 4);
+	/* 2 wide, 4 high: rows 1 and 2; then resized to 1x1 (the mean of the 2x2 square) */
+	write_bytes(path, "P5 2 4 255\n\x00\x01\x02\x03\x04\x05\x06\x07", 19);
+	ck_assert_int_eq(clcnn_image_load_crop(path, 1, 2, 2, 1, v, err, sizeof err), 0);
+	expect_vals(v, (const double[]){2 / 255., 3 / 255., 4 / 255., 5 / 255.}, 4);
+	ck_assert_int_eq(clcnn_image_load_crop(path, 1, 1, 1, 1, v, err, sizeof err), 0);
+	expect_vals(v, (const double[]){3.5 / 255.}, 1);
+	/* without the crop the whole image is squeezed */
+	ck_assert_int_eq(clcnn_image_load_crop(path, 1, 1, 1, 0, v, err, sizeof err), 0);
+	expect_vals(v, (const double[]){3.5 / 255.}, 1);
+	ck_assert_int_eq(clcnn_image_load_crop(path, 1, 2, 1, 0, v, err, sizeof err), 0);
+	expect_vals(v, (const double[]){1.5 / 255., 5.5 / 255.}, 2);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -267,6 +503,10 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, ppm_color);
 	tcase_add_test(tc, png);
 	tcase_add_test(tc, errors);
+	tcase_add_test(tc, png_layouts);
+	tcase_add_test(tc, jpeg);
+	tcase_add_test(tc, jpeg_errors);
+	tcase_add_test(tc, center_crop);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -287,22 +287,80 @@ def png(w, h, color=2, rows=None, ihdr=None):
             png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
 
+# Tiny JPEGs, 8x8, made once with TurboJPEG's tjCompress2 at quality 50 (the standard library
+# has no JPEG encoder): RGB 4:2:0, gray, and progressive RGB 4:4:4.
+JPEG_RGB = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a181616183123251d"
+    "283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c656763ffdb004301111212181518"
+    "2f1a1a2f63423842636363636363636363636363636363636363636363636363636363636363636363636363636363636363"
+    "6363636363636363ffc00011080008000803012200021101031101ffc4001f00000105010101010101000000000000000001"
+    "02030405060708090a0bffc400b5100002010303020403050504040000017d01020300041105122131410613516107227114"
+    "328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a53545556"
+    "5758595a636465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5"
+    "b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffc4001f010003"
+    "0101010101010101010000000000000102030405060708090a0bffc400b51100020102040403040705040400010277000102"
+    "031104052131061241510761711322328108144291a1b1c109233352f0156272d10a162434e125f11718191a262728292a35"
+    "363738393a434445464748494a535455565758595a636465666768696a737475767778797a82838485868788898a92939495"
+    "969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9ea"
+    "f2f3f4f5f6f7f8f9faffda000c03010002110311003f00b114fef4514569818af628ed595617f94fffd9"
+)
+JPEG_GRAY = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a181616183123251d"
+    "283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c656763ffc0000b08000800080101"
+    "1100ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b51000020103030204030505"
+    "04040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f02433627282090a161718191a"
+    "25262728292a3435363738393a434445464748494a535455565758595a636465666768696a737475767778797a8384858687"
+    "88898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2"
+    "e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00483c1dff004cff004affd9"
+)
+JPEG_PROGRESSIVE = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a181616183123251d"
+    "283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c656763ffdb004301111212181518"
+    "2f1a1a2f63423842636363636363636363636363636363636363636363636363636363636363636363636363636363636363"
+    "6363636363636363ffc20011080008000803011100021101031101ffc40014000100000000000000000000000000000003ff"
+    "c4001501010100000000000000000000000000000203ffda000c03010002100310000001490fffc400151001010000000000"
+    "0000000000000000000100ffda00080101000105021bffc4001511010100000000000000000000000000000014ffda000801"
+    "0301013f0189ffc400161100030000000000000000000000000000000104ffda0008010201013f019d1fffc4001410010000"
+    "0000000000000000000000000000ffda0008010100063f027fffc40014100100000000000000000000000000000000ffda00"
+    "08010100013f213fffda000c030100020003000000101fffc400161100030000000000000000000000000000000161ffda00"
+    "08010301013f10507fffc4001511010100000000000000000000000000000031ffda0008010201013f108bffc40015100101"
+    "00000000000000000000000000000061ffda0008010100013f10bbffd9"
+)
+
+
+def jpeg_size(data, h, w):
+    """data with the height and width of its frame header (SOF0 or SOF2) replaced."""
+    at = max(data.find(b"\xff\xc0"), data.find(b"\xff\xc2"))
+    return data[:at + 5] + struct.pack(">HH", h, w) + data[at + 9:]
+
+
 def image_cases():
     k = "image"
-    case(k, "empty.png", b"", FORMAT, "{f}: unknown image format (not PNG, PGM or PPM)")
-    case(k, "gif.png", b"GIF89a\x01\0\x01\0\0\0\0;", FORMAT, "{f}: unknown image format (not PNG, PGM or PPM)")
+    case(k, "empty.png", b"", FORMAT, "{f}: unknown image format (not PNG, JPEG, PGM or PPM)")
+    case(k, "gif.png", b"GIF89a\x01\0\x01\0\0\0\0;", FORMAT, "{f}: unknown image format (not PNG, JPEG, PGM or PPM)")
     good = png(6, 5)
     case(k, "signature-only.png", good[:8], FORMAT, "{f}: cannot decode PNG: no IHDR chunk")
     case(k, "truncated.png", good[:len(good) - 30], FORMAT, "{f}: cannot decode PNG: truncated file")
     case(k, "huge.png", png(100000, 100000, rows=b""), FORMAT,
          "{f}: PNG of 100000x100000 pixels exceeds the 134217728-pixel limit")
     case(k, "width-zero.png", png(0, 5, rows=b"\0" * 5), FORMAT,
-         "{f}: cannot decode PNG: corrupt data (or out of memory)")
+         "{f}: cannot decode PNG: corrupt data (Invalid IHDR data)")
     bad = bytearray(good)
     bad[29] ^= 1  # the IHDR CRC
-    case(k, "bad-crc.png", bytes(bad), FORMAT, "{f}: cannot decode PNG: corrupt data (or out of memory)")
+    case(k, "bad-crc.png", bytes(bad), FORMAT, "{f}: cannot decode PNG: corrupt data (IHDR: CRC error)")
     case(k, "bad-depth.png", png(2, 2, ihdr=struct.pack(">IIBBBBB", 2, 2, 7, 2, 0, 0, 0)), FORMAT,
-         "{f}: cannot decode PNG: corrupt data (or out of memory)")
+         "{f}: cannot decode PNG: corrupt data (Invalid IHDR data)")
+    case(k, "truncated.jpg", JPEG_RGB[:-12], FORMAT, "{f}: cannot decode JPEG: Premature end of JPEG file")
+    case(k, "header-only.jpg", JPEG_RGB[:20], FORMAT, "{f}: cannot decode JPEG: no frame header (truncated file?)")
+    case(k, "garbage.jpg", b"\xff\xd8\xff garbage garbage", FORMAT,
+         "{f}: cannot decode JPEG: Unsupported marker type 0x20")
+    case(k, "huge.jpg", jpeg_size(JPEG_RGB, 60000, 60000), FORMAT,
+         "{f}: JPEG of 60000x60000 pixels exceeds the 134217728-pixel limit")
+    case(k, "width-zero.jpg", jpeg_size(JPEG_GRAY, 8, 0), FORMAT,
+         "{f}: cannot decode JPEG: Empty JPEG image (DNL not supported)")
+    scan = JPEG_GRAY.find(b"\xff\xda")  # an EOI marker in the middle of the entropy-coded data
+    case(k, "corrupt-scan.jpg", JPEG_GRAY[:scan + 14] + b"\xff\xd9" + JPEG_GRAY[scan + 16:], FORMAT,
+         "{f}: cannot decode JPEG: Corrupt JPEG data: premature end of data segment")
     case(k, "pbm.pbm", b"P1\n2 2\n0 1 1 0\n", FORMAT, "{f}: P1 (PBM/PAM) is not supported, only P2 P3 P5 P6")
     case(k, "pam.pam", b"P7\nWIDTH 2\n", FORMAT, "{f}: P7 (PBM/PAM) is not supported, only P2 P3 P5 P6")
     case(k, "width-zero.pgm", b"P5 0 4 255\n", FORMAT,
@@ -333,6 +391,9 @@ def image_cases():
     case(k, "binary-over-maxval.pgm", b"P5 2 1 100\n\x10\xff", FORMAT, "{f}: sample 255 exceeds maxval 100")
     s = os.path.join(SEEDS, "image")
     write(os.path.join(s, "rgb.png"), good)
+    write(os.path.join(s, "rgb.jpg"), JPEG_RGB)
+    write(os.path.join(s, "gray.jpg"), JPEG_GRAY)
+    write(os.path.join(s, "progressive.jpg"), JPEG_PROGRESSIVE)
     write(os.path.join(s, "gray.png"), png(3, 4, color=0, rows=b"".join(b"\0" + bytes([y * 40, 90, 200])
                                                                        for y in range(4))))
     write(os.path.join(s, "rgba.png"), png(2, 2, color=6, rows=b"\0" + bytes(range(8)) + b"\0" + bytes(range(8, 16))))
