@@ -36,7 +36,8 @@ int clcnn_source_open_folder(struct clcnn_source *s, const char *path, const cha
 /* Which format the path holds (files looked for, in this order: IDX, CIFAR-10, CIFAR-100, CSV, folders). */
 int clcnn_source_detect(const char *path, enum clcnn_data_format *f, char *err, size_t errlen);
 
-/* Augment one image sample (c x h x w, in place); tmp holds c*h*w floats; draws from *rng. */
+/* Augment one image sample (c x h x w, in place); tmp holds (c + 2) * h * w floats (the elastic
+ * field needs two planes); draws from *rng. */
 void clcnn_augment_sample(const struct clcnn_augment *a, float *img, int c, int h, int w, float *tmp, uint64_t *rng);
 
 #endif
