@@ -36,7 +36,8 @@ struct run {
 	struct cli_model m;
 	struct clcnn_source *train, *test;
 	struct clcnn_loader *train_loader, *test_loader;
-	int ntrain, ntest; /* samples used (--limit) */
+	struct clcnn_augment aug; /* o->aug, or none for feature vectors by default */
+	int ntrain, ntest;        /* samples used (--limit) */
 	struct cli_inputs in;
 	struct clcnn_trainer *tr;
 	struct clcnn_optimizer_config oc;
@@ -76,17 +77,21 @@ static int load_model_and_data(struct run *r)
 			  o->netfile);
 		return CLI_ERROR;
 	}
-	if ((rc = cli_source_open("train", &r->m, &o->data, "train", &r->train)) ||
-	    (rc = cli_source_open("train", &r->m, &o->data, "test", &r->test)))
-		return rc;
-	int augment = o->aug.hflip || o->aug.translate || o->aug.rotate > 0 || o->aug.scale > 0 || o->aug.elastic > 0;
-	if (augment && r->m.nd == 1) {
+	/* the default (flip) is for images; feature vectors get none unless asked, and then a refusal */
+	r->aug = o->aug;
+	if (r->m.nd == 1 && !o->augment_text)
+		memset(&r->aug, 0, sizeof r->aug);
+	const struct clcnn_augment *a = &r->aug;
+	if (r->m.nd == 1 && (a->hflip || a->translate || a->rotate > 0 || a->scale > 0 || a->elastic > 0)) {
 		cli_error("train",
 			  "--augment %s: augmentation works on images, but the model's input '%s' is a feature vector "
 			  "of %d values; pass --augment none",
 			  o->augment_text, r->m.image, r->m.c);
 		return CLI_USAGE;
 	}
+	if ((rc = cli_source_open("train", &r->m, &o->data, "train", &r->train)) ||
+	    (rc = cli_source_open("train", &r->m, &o->data, "test", &r->test)))
+		return rc;
 	r->ntrain = clcnn_source_info(r->train)->n;
 	r->ntest = clcnn_source_info(r->test)->n;
 	if (o->limit) {
@@ -237,7 +242,7 @@ static int prepare(struct run *r)
 		cli_error("train", "%s", err);
 		return CLI_ERROR;
 	}
-	lo.augment = &o->aug;
+	lo.augment = &r->aug;
 	if (clcnn_loader_new(r->train, &lo, &r->train_loader, err, sizeof err)) {
 		cli_error("train", "%s", err);
 		return CLI_ERROR;

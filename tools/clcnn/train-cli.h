@@ -15,7 +15,7 @@ struct train_opts {
 	const char *netfile, *resume, *init;
 	struct cli_data_opts data;        /* --data, --format, --val-split, --label-column, --resize */
 	const char *optimizer, *schedule; /* names as given (for messages) */
-	const char *augment_text;         /* --augment as given; parsed into aug */
+	const char *augment_text;         /* --augment as given (NULL: flip for images, none for vectors) */
 	const char *mean, *std;           /* as given, NULL when not */
 	const char *out, *log, *plot;     /* given or derived from the netfile / out */
 	enum clcnn_optimizer_kind opt_kind;

@@ -125,7 +125,7 @@ static int check_values(struct train_opts *o)
 	}
 	o->sched_kind = schedules[i].kind;
 	char err[4096];
-	if (clcnn_augment_parse(o->augment_text, &o->aug, err, sizeof err)) {
+	if (clcnn_augment_parse(o->augment_text ? o->augment_text : "flip", &o->aug, err, sizeof err)) {
 		cli_error("train", "--augment: %s", err);
 		return CLI_USAGE;
 	}
@@ -158,7 +158,6 @@ int train_opts_parse(int argc, char **argv, struct train_opts *o, int *status)
 	O.workers = 2;
 	O.optimizer = "sgd";
 	O.schedule = "onecycle";
-	O.augment_text = "flip";
 	O.init = "default";
 	O.epochs = 4;
 	O.batch = 128;
