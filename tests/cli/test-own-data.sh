@@ -107,6 +107,11 @@ expect 1 "images of 1x28x28, but the model's input 'x' is 8 \(a feature vector\)
 expect 2 "augmentation works on images, but the model's input 'x' is a feature vector of 8 values" "augmenting feature vectors is refused" -- \
   "$CLCNN" train "$MLP" --data "$T/d" --augment flip --out "$T/r.safetensors"
 expect 2 "not an image" "predict with an MLP is refused" -- "$CLCNN" predict "$MLP" --weights "$T/w1.safetensors" "$T/img.pgm"
+# a model with an input the command would not feed is refused, naming it
+printf 'x = input(shape=(1,28,28))\nt = input(shape=(10))\nlabel = input()\nf = flatten(x)\nfc = linear(out_features=10)\ns = add(fc, t)\nloss = cross_entropy(s, label)\n' > "$T/two.net"
+expect 1 "two.net: the input 't' would not be fed: clcnn train feeds one data input \('x'\)" "train refuses a model with an unfed input" -- \
+  "$CLCNN" train "$T/two.net" --data "$T/d" --out "$T/r.safetensors"
+expect 0 "training step" "bench feeds every input" -- "$CLCNN" bench "$T/two.net" --batch 4 --iters 1 --warmup 0
 [ ! -e "$T/r.safetensors" ] && [ ! -e "$T/r.csv" ] && pass "refused runs left nothing" || fail "files left by refused runs"
 
 # ---- after the merge: an ImageFolder of RGB images and a CSV, made by clcnn-mkdata

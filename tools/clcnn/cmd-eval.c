@@ -53,6 +53,10 @@ int cmd_eval(int argc, char **argv)
 	struct cli_model m;
 	if (cli_model_open("eval", pos[0], batch, &m))
 		return CLI_ERROR;
+	if (cli_model_check_inputs("eval", &m, pos[0])) {
+		cli_model_close(&m);
+		return CLI_ERROR;
+	}
 	int rc = CLI_ERROR;
 	struct clcnn_source *src = NULL;
 	struct clcnn_loader *loader = NULL;

@@ -132,6 +132,11 @@ int cmd_predict(int argc, char **argv)
 		free(pos);
 		return CLI_ERROR;
 	}
+	if (cli_model_check_inputs("predict", &m, pos[0])) {
+		cli_model_close(&m);
+		free(pos);
+		return CLI_ERROR;
+	}
 	if (m.nd != 3) {
 		cli_error("predict",
 			  "%s: the model's input '%s' is a feature vector of %d values, not an image; clcnn eval "

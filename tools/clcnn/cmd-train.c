@@ -69,7 +69,7 @@ static int load_model_and_data(struct run *r)
 {
 	const struct train_opts *o = r->o;
 	int rc;
-	if (cli_model_open("train", o->netfile, o->batch, &r->m))
+	if (cli_model_open("train", o->netfile, o->batch, &r->m) || cli_model_check_inputs("train", &r->m, o->netfile))
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
 	if (!r->m.label || !clcnn_graph_loss_name(r->m.g)) {

@@ -82,6 +82,24 @@ int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input
 	return CLI_OK;
 }
 
+int cli_model_check_inputs(const char *cmd, const struct cli_model *m, const char *netfile)
+{
+	for (int i = 0; i < clcnn_graph_input_count(m->g); i++) {
+		const char *name;
+		int nd, dims[CLCNN_MAX_DIMS];
+		clcnn_graph_input_info(m->g, i, &name, &nd, dims);
+		if (name == m->image || (m->label && name == m->label))
+			continue;
+		cli_error(cmd,
+			  "%s: the input '%s' would not be fed: clcnn %s feeds one data input ('%s') and one "
+			  "class-index input ('%s'); run a model with more inputs from C (clcnn_graph_set_input) or "
+			  "with clcnn run",
+			  netfile, name, cmd, m->image, m->label ? m->label : "none");
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
 void cli_model_close(struct cli_model *m)
 {
 	clcnn_graph_free(m->g);

@@ -1,9 +1,9 @@
 /* What the data-facing subcommands share: a model loaded from a netfile and its evaluation. */
 #ifndef CLCNN_CLI_MODEL_H
 #define CLCNN_CLI_MODEL_H
+#include "clcnn/data.h"
 #include "clcnn/graph.h"
 #include "clcnn/train.h"
-#include "clcnn/data.h"
 #include "io/dataset.h"
 
 #define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -28,6 +28,8 @@ struct cli_model {
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m);
 int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m);
 void cli_model_close(struct cli_model *m);
+/* CLI_OK when every graph input is the data or the label input; else prints why and CLI_ERROR. */
+int cli_model_check_inputs(const char *cmd, const struct cli_model *m, const char *netfile);
 /* "1x28x28" or "8": the per-sample shape of the model's data input (buf of len bytes). */
 void cli_model_shape(const struct cli_model *m, char *buf, size_t len);
 
