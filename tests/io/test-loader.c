@@ -196,6 +196,11 @@ START_TEST(threads_do_not_matter)
 	run_pass(l3, order, N, 42, &again);
 	ck_assert(memcmp(&one, &again, sizeof one) == 0);
 	run_pass(l3, order, N, 43, &other);
+	/* more threads than slots: the extra ones wait their turn */
+	struct clcnn_loader *l4 = loader(s, 4, 4, 1, &all, &norm);
+	run_pass(l4, order, N, 42, &again);
+	ck_assert(memcmp(&one, &again, sizeof one) == 0);
+	clcnn_loader_free(l4);
 	ck_assert(memcmp(one.img, other.img, sizeof one.img) != 0);
 	ck_assert(memcmp(one.lab, other.lab, sizeof one.lab) == 0);
 	clcnn_loader_free(l1);
