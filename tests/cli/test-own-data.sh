@@ -94,6 +94,16 @@ head -3 "$T/names.txt" > "$T/three.txt"
 expect 1 "three.txt: 3 class names, but the model has 10 classes" "predict --labels with too few names" -- \
   "$CLCNN" predict "$NET" --weights "$T/w1.safetensors" --labels "$T/three.txt" "$T/img.pgm"
 
+# ---- predict an RGB image with a 3-channel model (weights 0, bias 1 for class 7: p = e / (e + 9))
+hdr='{"fc.weight":{"dtype":"F32","shape":[10,3072],"data_offsets":[0,122880]},"fc.bias":{"dtype":"F32","shape":[10],"data_offsets":[122880,122920]}}'
+while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
+n=${#hdr}
+{ printf "\\x$(printf %02x $((n & 255)))\\x$(printf %02x $((n >> 8 & 255)))\\x00\\x00\\x00\\x00\\x00\\x00"; printf '%s' "$hdr"
+  head -c $((122880 + 28)) /dev/zero; printf '\x00\x00\x80\x3f'; head -c 8 /dev/zero; } > "$T/rgb.safetensors"
+{ printf 'P6\n40 30\n255\n'; head -c $((40 * 30 * 3)) /dev/urandom; } > "$T/rgb.ppm"
+expect 0 "^  7 seven +0\.2320$" "predict an RGB image with a 3-channel model" -- \
+  "$CLCNN" predict "$DATA/cli/tiny-rgb.net" --weights "$T/rgb.safetensors" --mean 0.5 --std 0.25 --labels "$T/names.txt" "$T/rgb.ppm"
+
 # ---- feature-vector models: run, bench, and the refusals that name both sides
 expect 0 "training step" "bench an MLP" -- "$CLCNN" bench "$MLP" --batch 8 --iters 2 --warmup 1
 hdr='{"x":{"dtype":"F32","shape":[2,8],"data_offsets":[0,64]},"label":{"dtype":"F32","shape":[2],"data_offsets":[64,72]}}'
