@@ -12,10 +12,6 @@
 #include "io/dataset.h"
 #include "io/io.h"
 
-/* TEMP (drop at merge): the in-memory IDX reader while source-idx.c is written */
-int clcnn_source_open_idx_legacy(struct clcnn_source *s, const char *path, const char *split,
-				 const struct clcnn_source_options *o, int *missing_split, char *err, size_t errlen);
-
 static const char *const format_names[] = {"auto", "idx", "imagefolder", "cifar10", "cifar100", "csv"};
 #define NFORMATS ((int)(sizeof format_names / sizeof format_names[0]))
 
@@ -140,7 +136,7 @@ int clcnn_source_open(const char *path, const struct clcnn_source_options *opt, 
 	int missing = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		switch (f) {
-		case CLCNN_DATA_IDX: rc = clcnn_source_open_idx_legacy(s, path, want, &o, &missing, err, errlen); break;
+		case CLCNN_DATA_IDX: rc = clcnn_source_open_idx(s, path, want, &o, &missing, err, errlen); break;
 		case CLCNN_DATA_CIFAR10:
 		case CLCNN_DATA_CIFAR100:
 			rc = clcnn_source_open_cifar(s, path, want, f == CLCNN_DATA_CIFAR100, &o, &missing, err,
