@@ -182,7 +182,7 @@ CLCNN_API int clcnn_augment_parse(const char *text, struct clcnn_augment *a, cha
 struct clcnn_loader_options {
 	int batch;                          /**< samples per batch */
 	int threads;                        /**< worker threads (0: 2) */
-	int prefetch;                       /**< batches prepared ahead (0: 2) */
+	int prefetch;                       /**< batches prepared ahead (0: the larger of 2 and threads) */
 	const struct clcnn_augment *augment; /**< NULL: none (only for image sources) */
 	const struct clcnn_normalize *norm; /**< NULL: none */
 };

@@ -172,7 +172,11 @@ CLCNN_API int clcnn_graph_load_weights(struct clcnn_graph *g, const char *path);
 #define CLCNN_META_MEAN "clcnn.mean"       /**< per-channel means, comma-separated: "0.286", "0.485,0.456,0.406" */
 #define CLCNN_META_STD "clcnn.std"         /**< per-channel standard deviations, as CLCNN_META_MEAN */
 #define CLCNN_META_CLASSES "clcnn.classes" /**< JSON array of class names, index = class: ["cat","dog"] */
-#define CLCNN_META_INPUT "clcnn.input"     /**< per-sample input shape, informative: "1x28x28" */
+#define CLCNN_META_INPUT "clcnn.input"     /**< per-sample input shape, informative: "1x28x28", "8" */
+/** the format of the training data, as clcnn_data_format_name: "idx", "imagefolder", "csv", ... */
+#define CLCNN_META_FORMAT "clcnn.dataset_format"
+/** how the training files stored a sample (struct clcnn_source_info.layout): "NCHW", "NHWC", "CSV", "files" */
+#define CLCNN_META_LAYOUT "clcnn.input_layout"
 
 /**
  * Value of metadata key in the weights file at path. On success *value is a malloc'ed copy (free()
@@ -180,7 +184,10 @@ CLCNN_API int clcnn_graph_load_weights(struct clcnn_graph *g, const char *path);
  */
 CLCNN_API int clcnn_weights_meta(const char *path, const char *key, char **value, char *err, size_t errlen);
 
-#define CLCNN_MAX_CHANNELS 4
+/** Channels (or features of a feature vector) a normalisation holds one mean and std for. */
+#define CLCNN_MAX_CHANNELS 64
+/** Bytes that always hold one list of clcnn_normalize_format: 15 characters and a comma per value. */
+#define CLCNN_NORMALIZE_TEXT_MAX (16 * CLCNN_MAX_CHANNELS + 1)
 
 /**
  * Input normalisation x' = (x - mean[c]) / std[c], as torchvision's Normalize. channels is 0 for
@@ -200,7 +207,8 @@ CLCNN_API int clcnn_normalize_parse(const char *mean, const char *std, struct cl
 				    size_t errlen);
 /**
  * Format n as the values of CLCNN_META_MEAN and CLCNN_META_STD (the shortest decimals that read
- * back as the same floats) into mean and std, len bytes each (64 is always enough).
+ * back as the same floats) into mean and std, len bytes each (CLCNN_NORMALIZE_TEXT_MAX is always
+ * enough).
  * CLCNN_ERR_INVALID when n has no channels or len is too small.
  */
 CLCNN_API int clcnn_normalize_format(const struct clcnn_normalize *n, char *mean, char *std, size_t len);

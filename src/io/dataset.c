@@ -1,4 +1,5 @@
-/* IDX datasets in memory, per-batch augmentation, shuffling. */
+/* IDX datasets in memory, per-sample and per-batch augmentation (flip, crop/translate, rotate, scale,
+ * elastic), shuffling. */
 #include "io/dataset.h"
 
 #include <math.h>
@@ -133,6 +134,9 @@ int clcnn_augment_parse(const char *text, struct clcnn_augment *a, char *err, si
 			a->hflip = 1;
 		} else if (!strcmp(tok, "translate") && !bad_val) {
 			a->translate = val ? (int)v : 2;
+		} else if (!strcmp(tok, "crop") && !bad_val) {
+			/* CIFAR's pad-N + random crop back to the size: the same as a zero-filled shift of up to N */
+			a->translate = val ? (int)v : 4;
 		} else if (!strcmp(tok, "rotate") && !bad_val) {
 			a->rotate = val ? v : 10;
 		} else if (!strcmp(tok, "scale") && !bad_val && v < 1) {
@@ -140,11 +144,11 @@ int clcnn_augment_parse(const char *text, struct clcnn_augment *a, char *err, si
 		} else if (!strcmp(tok, "elastic") && !bad_val) {
 			a->elastic = val ? v : 1.5;
 		} else {
-			snprintf(
-				err, errlen,
-				"bad augmentation '%s%s%s': expected a list of flip, translate[=PIXELS], rotate[=DEGREES], "
-				"scale[=FRACTION<1], elastic[=PIXELS], or none",
-				tok, val ? "=" : "", val ? val : "");
+			snprintf(err, errlen,
+				 "bad augmentation '%s%s%s': expected a list of flip, crop[=PAD], translate[=PIXELS], "
+				 "rotate[=DEGREES], "
+				 "scale[=FRACTION<1], elastic[=PIXELS], or none",
+				 tok, val ? "=" : "", val ? val : "");
 			return CLCNN_ERR_INVALID;
 		}
 	}
@@ -183,58 +187,71 @@ static void elastic_field(float *dy, float *dx, int h, int w, double amp, uint64
 		}
 }
 
+/*
+ * One image in place: flip, then one inverse-mapped resampling for translate, rotate, scale and
+ * elastic together. copy holds one plane; fy and fx (NULL: no elastic warp) one plane each.
+ */
+static void augment_one(const struct clcnn_augment *a, float *img, int c, int h, int w, float *copy, float *fy,
+			float *fx, uint64_t *rng)
+{
+	size_t plane = (size_t)h * (size_t)w;
+	int geometric = a->translate || a->rotate > 0 || a->scale > 0 || a->elastic > 0;
+	/* draw every random number even when a transform is off, so streams don't shift */
+	int flip = a->hflip && clcnn_rng_uniform(rng) < 0.5;
+	if (flip)
+		for (int ch = 0; ch < c; ch++)
+			for (int y = 0; y < h; y++) {
+				float *row = img + (size_t)ch * plane + (size_t)y * (size_t)w;
+				for (int x = 0; x < w / 2; x++) {
+					float t = row[x];
+					row[x] = row[w - 1 - x];
+					row[w - 1 - x] = t;
+				}
+			}
+	if (!geometric)
+		return;
+	int ty = a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
+	int tx = a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
+	double ang = a->rotate > 0 ? (2 * clcnn_rng_uniform(rng) - 1) * a->rotate * M_PI / 180.0 : 0;
+	double sc = a->scale > 0 ? 1 + (2 * clcnn_rng_uniform(rng) - 1) * a->scale : 1;
+	if (fy && fx)
+		elastic_field(fy, fx, h, w, a->elastic, rng);
+	/* inverse map: output pixel -> source position (rotation/zoom about the centre, then shift) */
+	double ca = cos(ang) / sc, sa = sin(ang) / sc, cy = (h - 1) / 2.0, cx = (w - 1) / 2.0;
+	for (int ch = 0; ch < c; ch++) {
+		float *p = img + (size_t)ch * plane;
+		memcpy(copy, p, plane * sizeof(float));
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++) {
+				double oy = y - ty - cy, ox = x - tx - cx;
+				float sy = (float)(ca * oy - sa * ox + cy), sx = (float)(sa * oy + ca * ox + cx);
+				if (fy && fx) {
+					sy += fy[y * w + x];
+					sx += fx[y * w + x];
+				}
+				p[y * w + x] = sample(copy, h, w, sy, sx);
+			}
+	}
+}
+
+void clcnn_augment_sample(const struct clcnn_augment *a, float *img, int c, int h, int w, float *tmp, uint64_t *rng)
+{
+	size_t plane = (size_t)h * (size_t)w;
+	int elastic = a->elastic > 0;
+	augment_one(a, img, c, h, w, tmp, elastic ? tmp + plane : NULL, elastic ? tmp + 2 * plane : NULL, rng);
+}
+
 void clcnn_augment_batch(const struct clcnn_augment *a, float *images, int n, int c, int h, int w, float *tmp,
 			 uint64_t *rng)
 {
 	size_t plane = (size_t)h * (size_t)w;
-	int geometric = a->translate || a->rotate > 0 || a->scale > 0 || a->elastic > 0;
 	float *fy = NULL, *fx = NULL;
 	if (a->elastic > 0) {
 		fy = malloc(plane * sizeof(float));
 		fx = malloc(plane * sizeof(float));
 	}
-	for (int i = 0; i < n; i++) {
-		float *img = images + (size_t)i * (size_t)c * plane;
-		/* draw every random number even when a transform is off, so streams don't shift */
-		int flip = a->hflip && clcnn_rng_uniform(rng) < 0.5;
-		if (flip)
-			for (int ch = 0; ch < c; ch++)
-				for (int y = 0; y < h; y++) {
-					float *row = img + (size_t)ch * plane + (size_t)y * (size_t)w;
-					for (int x = 0; x < w / 2; x++) {
-						float t = row[x];
-						row[x] = row[w - 1 - x];
-						row[w - 1 - x] = t;
-					}
-				}
-		if (!geometric)
-			continue;
-		int ty =
-			a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
-		int tx =
-			a->translate ? (int)(clcnn_rng_next(rng) % (uint64_t)(2 * a->translate + 1)) - a->translate : 0;
-		double ang = a->rotate > 0 ? (2 * clcnn_rng_uniform(rng) - 1) * a->rotate * M_PI / 180.0 : 0;
-		double sc = a->scale > 0 ? 1 + (2 * clcnn_rng_uniform(rng) - 1) * a->scale : 1;
-		if (fy && fx)
-			elastic_field(fy, fx, h, w, a->elastic, rng);
-		/* inverse map: output pixel -> source position (rotation/zoom about the centre, then shift) */
-		double ca = cos(ang) / sc, sa = sin(ang) / sc, cy = (h - 1) / 2.0, cx = (w - 1) / 2.0;
-		for (int ch = 0; ch < c; ch++) {
-			float *p = img + (size_t)ch * plane;
-			memcpy(tmp, p, plane * sizeof(float));
-			for (int y = 0; y < h; y++)
-				for (int x = 0; x < w; x++) {
-					double oy = y - ty - cy, ox = x - tx - cx;
-					float sy = (float)(ca * oy - sa * ox + cy),
-					      sx = (float)(sa * oy + ca * ox + cx);
-					if (fy && fx) {
-						sy += fy[y * w + x];
-						sx += fx[y * w + x];
-					}
-					p[y * w + x] = sample(tmp, h, w, sy, sx);
-				}
-		}
-	}
+	for (int i = 0; i < n; i++)
+		augment_one(a, images + (size_t)i * (size_t)c * plane, c, h, w, tmp, fy, fx, rng);
 	free(fy);
 	free(fx);
 }

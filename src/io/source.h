@@ -48,7 +48,8 @@ int clcnn_map_file(const char *path, struct clcnn_mapped *m, char *err, size_t e
 /* Unmap and zero; a zeroed struct is a no-op. */
 void clcnn_unmap_file(struct clcnn_mapped *m);
 
-/* Augment one image sample (c x h x w, in place); tmp holds c*h*w floats; draws from *rng. */
+/* Augment one image sample (c x h x w, in place); tmp holds (c + 2) * h * w floats (the elastic
+ * field needs two planes); draws from *rng. */
 void clcnn_augment_sample(const struct clcnn_augment *a, float *img, int c, int h, int w, float *tmp, uint64_t *rng);
 
 #endif

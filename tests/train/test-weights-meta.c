@@ -42,7 +42,7 @@ START_TEST(normalize_parse)
 	ck_assert_int_eq(n.channels, 2);
 	ck_assert(n.std[0] == 2.0f && n.std[1] == 2.0f && n.mean[1] == 0.2f);
 
-	const char *bad[][2] = {{"abc", "1"},  {"0.5", ""},  {"1,", "1"},     {"1,2,3,4,5", "1"}, {"0.5", "0"},
+	const char *bad[][2] = {{"abc", "1"},  {"0.5", ""},  {"1,", "1"},     {"0.5", "0"},
 				{"0.5", "-1"}, {"nan", "1"}, {"0.5", "1e39"}, {"1,2", "1,2,3"}};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		n.channels = 7;
@@ -52,6 +52,19 @@ START_TEST(normalize_parse)
 	}
 	ck_assert_int_eq(clcnn_normalize_parse("1,2", "1,2,3", &n, err, sizeof err), CLCNN_ERR_INVALID);
 	ck_assert_msg(strstr(err, "mean has 2 values and std 3"), "%s", err);
+	/* CLCNN_MAX_CHANNELS values fit (a CSV's features), one more does not */
+	char many[8 * (CLCNN_MAX_CHANNELS + 1)] = "";
+	for (int i = 0; i < CLCNN_MAX_CHANNELS; i++)
+		snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i ? "," : "", i);
+	ck_assert_int_eq(clcnn_normalize_parse(many, "1", &n, err, sizeof err), 0);
+	ck_assert_int_eq(n.channels, CLCNN_MAX_CHANNELS);
+	ck_assert(n.mean[CLCNN_MAX_CHANNELS - 1] == (float)(CLCNN_MAX_CHANNELS - 1));
+	char mtext[CLCNN_NORMALIZE_TEXT_MAX], stext[CLCNN_NORMALIZE_TEXT_MAX];
+	for (int i = 0; i < CLCNN_MAX_CHANNELS; i++)
+		n.mean[i] = n.std[i] = -1.17549435e-38f; /* the longest "%.9g" of a float: 15 characters */
+	ck_assert_int_eq(clcnn_normalize_format(&n, mtext, stext, sizeof mtext), 0);
+	snprintf(many + strlen(many), sizeof many - strlen(many), ",1");
+	ck_assert_int_eq(clcnn_normalize_parse(many, "1", &n, err, sizeof err), CLCNN_ERR_INVALID);
 }
 END_TEST
 

@@ -1,4 +1,7 @@
-/* clcnn eval: accuracy, per-class accuracy and confusion matrix of a checkpoint on the test split. */
+/*
+ * clcnn eval: accuracy, mean loss, per-class accuracy and confusion matrix of a checkpoint on a
+ * split of a data source (the test split by default).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,13 +9,14 @@
 #include "cli.h"
 #include "model.h"
 
-static const char *data, *weights, *split, *mean, *std;
+static const char *weights, *split, *mean, *std;
+static struct cli_data_opts data;
 static int batch, limit;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
-	{"data", FLAG_STR, &data, 0, 0, " DIR", "dataset directory (default " CLI_DEFAULT_DATA ")"},
-	{"split", FLAG_STR, &split, 0, 0, " NAME", "t10k (test, default) or train"},
+	CLI_DATA_FLAGS(data),
+	{"split", FLAG_STR, &split, 0, 0, " NAME", "test (default; t10k is the same) or train"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size (default 500)"},
 	{"limit", FLAG_INT, &limit, 1, 1 << 30, NULL, "evaluate only the first N images"},
 	{"mean", FLAG_STR, &mean, 0, 0, " X[,X...]", "normalisation mean per channel (default: the checkpoint's)"},
@@ -29,8 +33,8 @@ static void help(FILE *f)
 
 int cmd_eval(int argc, char **argv)
 {
-	data = CLI_DEFAULT_DATA;
-	split = "t10k";
+	cli_data_defaults(&data);
+	split = "test";
 	batch = 500;
 	char *pos[1];
 	int npos, pr = cli_parse("eval", argc, argv, flags, pos, 1, &npos, help);
@@ -40,15 +44,22 @@ int cmd_eval(int argc, char **argv)
 		cli_error("eval", "expected NETFILE and --weights CKPT (see clcnn eval --help)");
 		return CLI_USAGE;
 	}
-	if (strcmp(split, "t10k") && strcmp(split, "train")) {
-		cli_error("eval", "bad value '%s' for --split: expected t10k or train", split);
+	if (strcmp(split, "test") && strcmp(split, "t10k") && strcmp(split, "train")) {
+		cli_error("eval", "bad value '%s' for --split: expected test (or t10k) or train", split);
 		return CLI_USAGE;
 	}
+	if (!strcmp(split, "t10k"))
+		split = "test";
 	struct cli_model m;
 	if (cli_model_open("eval", pos[0], batch, &m))
 		return CLI_ERROR;
+	if (cli_model_check_inputs("eval", &m, pos[0])) {
+		cli_model_close(&m);
+		return CLI_ERROR;
+	}
 	int rc = CLI_ERROR;
-	struct clcnn_dataset d = {0};
+	struct clcnn_source *src = NULL;
+	struct clcnn_loader *loader = NULL;
 	struct cli_inputs in = {0};
 	char err[4096];
 	long *conf = NULL;
@@ -58,15 +69,17 @@ int cmd_eval(int argc, char **argv)
 	}
 	if ((rc = cli_inputs_read("eval", &m, weights, mean, std, &in)) != CLI_OK)
 		goto done;
+	if ((rc = cli_source_open("eval", &m, &data, split, &src)) != CLI_OK)
+		goto done;
 	rc = CLI_ERROR;
-	if (clcnn_dataset_load(data, split, m.classes, &d, err, sizeof err)) {
+	struct clcnn_loader_options lo = {.batch = batch, .norm = &in.norm};
+	if (clcnn_loader_new(src, &lo, &loader, err, sizeof err)) {
 		cli_error("eval", "%s", err);
 		goto done;
 	}
-	if (cli_model_check_data("eval", &m, &d, data))
-		goto done;
-	if (limit && limit < d.n)
-		d.n = limit;
+	int n = clcnn_source_info(src)->n;
+	if (limit && limit < n)
+		n = limit;
 	int K = m.classes;
 	conf = cli_calloc((size_t)K * (size_t)K, sizeof *conf);
 	double acc, loss;
@@ -74,18 +87,20 @@ int cmd_eval(int argc, char **argv)
 		cli_error("eval", "out of host memory for a %dx%d confusion matrix", K, K);
 		goto done;
 	}
-	if (cli_evaluate("eval", &m, &d, &in.norm, &acc, &loss, conf))
+	if (cli_evaluate("eval", &m, loader, n, &acc, &loss, conf))
 		goto done;
-	printf("accuracy %.4f (%d images)\n", acc, d.n);
+	printf("accuracy %.4f (%d %s)\n", acc, n, m.nd == 1 ? "samples" : "images");
 	if (loss == loss)
 		printf("mean loss %.4f\n", loss);
+	else if (clcnn_graph_loss_name(m.g))
+		printf("mean loss unavailable (the loss is not nll_loss or cross_entropy and no batch is full)\n");
 	printf("\nper-class accuracy:\n");
 	for (int k = 0; k < K; k++) {
 		long tot = 0;
 		for (int j = 0; j < K; j++)
 			tot += conf[k * K + j];
-		printf("  %2d %-12s %.4f (%ld images)\n", k, in.classes ? in.classes[k] : "",
-		       tot ? (double)conf[k * K + k] / tot : 0.0, tot);
+		printf("  %2d %-12s %.4f (%ld %s)\n", k, in.classes ? in.classes[k] : "",
+		       tot ? (double)conf[k * K + k] / tot : 0.0, tot, m.nd == 1 ? "samples" : "images");
 	}
 	printf("\nconfusion matrix (rows: true class, columns: predicted):\n     ");
 	for (int j = 0; j < K; j++)
@@ -101,7 +116,8 @@ int cmd_eval(int argc, char **argv)
 done:
 	free(conf);
 	cli_inputs_free(&in);
-	clcnn_dataset_free(&d);
+	clcnn_loader_free(loader);
+	clcnn_source_close(src);
 	cli_model_close(&m);
 	return rc;
 }

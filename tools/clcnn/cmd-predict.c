@@ -1,4 +1,7 @@
-/* clcnn predict: classify PNG/PGM/PPM images with a trained model; top-k classes with probabilities. */
+/*
+ * clcnn predict: classify images (PNG, JPEG, PGM, PPM; gray or RGB) with a trained model; top-k
+ * classes with probabilities, named by the checkpoint or by --labels FILE.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +11,13 @@
 #include "io/io.h"
 #include "model.h"
 
-static const char *weights, *mean, *std;
+static const char *weights, *mean, *std, *labels;
 static int topk, invert;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
 	{"top", FLAG_INT, &topk, 1, 1000, NULL, "how many classes to show (default 3)"},
+	{"labels", FLAG_STR, &labels, 0, 0, " FILE", "class names, one per line (default: the checkpoint's)"},
 	{"invert", FLAG_BOOL, &invert, 0, 0, NULL, "invert gray levels (dark object on light background)"},
 	{"mean", FLAG_STR, &mean, 0, 0, " X[,X...]", "normalisation mean per channel (default: the checkpoint's)"},
 	{"std", FLAG_STR, &std, 0, 0, " X[,X...]", "normalisation std per channel (default: the checkpoint's)"},
@@ -24,10 +28,54 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
-		"Classify images (PNG, PGM, PPM), converted and resized to the model's input.\n"
+		"Classify images (PNG, JPEG, PGM, PPM), converted to the model's channels (gray or RGB) and\n"
+		"resized to its input.\n"
 		"Prints the top classes with their softmax probabilities, named when the checkpoint names them.\n"
 		"Inputs are normalised with the checkpoint's mean and std unless --mean/--std are given.\n\noptions:\n");
 	cli_print_flags(f, flags);
+}
+
+/*
+ * Class names from file (one per line, a trailing '\r' dropped) into *names; they must be exactly
+ * the model's classes. CLI_OK, or CLI_ERROR after a message.
+ */
+static int read_labels(const char *file, int classes, char ***names)
+{
+	*names = NULL;
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		cli_error("predict", "%s: cannot open the --labels file", file);
+		return CLI_ERROR;
+	}
+	/* the lines, then one block as the checkpoint's names are (clcnn_classes_free frees it) */
+	char **v = cli_calloc((size_t)classes + 1, sizeof *v), line[4096], *json = NULL;
+	int n = 0, rc = v ? CLI_OK : CLI_ERROR;
+	while (rc == CLI_OK && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (n == classes) {
+			n++;
+			break;
+		}
+		if (!(v[n++] = strdup(line)))
+			rc = CLI_ERROR;
+	}
+	fclose(f);
+	if (rc != CLI_OK)
+		cli_error("predict", "out of host memory");
+	else if (n != classes) {
+		cli_error("predict", "%s: %s%d class names, but the model has %d classes (one name per line)", file,
+			  n > classes ? "more than " : "", n > classes ? classes : n, classes);
+		rc = CLI_ERROR;
+	} else if (clcnn_classes_format((const char *const *)v, n, &json) ||
+		   clcnn_classes_parse(json, names, NULL, line, sizeof line)) {
+		cli_error("predict", "out of host memory");
+		rc = CLI_ERROR;
+	}
+	for (int i = 0; v && i < classes; i++)
+		free(v[i]);
+	free(v);
+	free(json);
+	return rc;
 }
 
 /* The topk classes by softmax probability, with their names when known. */
@@ -84,6 +132,20 @@ int cmd_predict(int argc, char **argv)
 		free(pos);
 		return CLI_ERROR;
 	}
+	if (cli_model_check_inputs("predict", &m, pos[0])) {
+		cli_model_close(&m);
+		free(pos);
+		return CLI_ERROR;
+	}
+	if (m.nd != 3) {
+		cli_error("predict",
+			  "%s: the model's input '%s' is a feature vector of %d values, not an image; clcnn eval "
+			  "--data FILE.csv classifies feature vectors",
+			  pos[0], m.image, m.c);
+		cli_model_close(&m);
+		free(pos);
+		return CLI_USAGE;
+	}
 	int rc = CLI_OK, K = m.classes;
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
 	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
@@ -96,6 +158,11 @@ int cmd_predict(int argc, char **argv)
 		rc = CLI_ERROR;
 	} else {
 		rc = cli_inputs_read("predict", &m, weights, mean, std, &in);
+	}
+	if (rc == CLI_OK && labels) {
+		clcnn_classes_free(in.classes);
+		in.classes = NULL;
+		rc = read_labels(labels, K, &in.classes);
 	}
 	for (int i = 1; rc == CLI_OK && i < npos; i++) {
 		char err[4096];

@@ -9,17 +9,20 @@
 
 #include "clcnn/train.h"
 #include "io/dataset.h"
+#include "model.h"
 
 struct train_opts {
-	const char *netfile, *data, *resume, *init;
+	const char *netfile, *resume, *init;
+	struct cli_data_opts data;        /* --data, --format, --val-split, --label-column, --resize */
 	const char *optimizer, *schedule; /* names as given (for messages) */
-	const char *augment_text;         /* --augment as given; parsed into aug */
+	const char *augment_text;         /* --augment as given (NULL: flip for images, none for vectors) */
 	const char *mean, *std;           /* as given, NULL when not */
 	const char *out, *log, *plot;     /* given or derived from the netfile / out */
 	enum clcnn_optimizer_kind opt_kind;
 	enum clcnn_schedule_kind sched_kind;
 	struct clcnn_augment aug;
 	int epochs, batch, seed, no_nesterov, limit, force, warmup, step_size, check_numerics;
+	int workers; /* loader threads */
 	double lr, momentum, weight_decay, gamma; /* lr, momentum, weight_decay < 0: the optimizer's default */
 	char *owned[3];                           /* derived paths, freed by train_opts_free */
 };
@@ -54,9 +57,12 @@ void train_report_epoch_begin(struct train_report *r, int epoch);
 void train_report_step(struct train_report *r, int step, double loss, int final);
 /* End the progress line (before a message about the current epoch). */
 void train_report_break(const struct train_report *r);
-/* One finished epoch: a stderr line, a CSV row and a point of the curve. */
+/*
+ * One finished epoch: a stderr line, a CSV row and a point of the curve. data_wait: the seconds the
+ * steps waited for the loader, in all.
+ */
 void train_report_epoch(struct train_report *r, long steps_done, double train_loss, double test_loss, double acc,
-			double lr, double seconds);
+			double lr, double seconds, double data_wait);
 /* Draw the curve of the finished epochs (if any); a failure is reported, not fatal. */
 void train_report_plot(const struct train_report *r);
 #endif

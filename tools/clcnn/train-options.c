@@ -11,7 +11,9 @@
 static struct train_opts O; /* what the flag table writes into */
 
 static const struct cli_flag flags[] = {
-	{"data", FLAG_STR, &O.data, 0, 0, " DIR", "dataset directory with IDX files (default " CLI_DEFAULT_DATA ")"},
+	CLI_DATA_FLAGS(O.data),
+	{"workers", FLAG_INT, &O.workers, 1, 256, NULL,
+	 "threads reading, augmenting and normalising batches (default 2)"},
 	{"epochs", FLAG_INT, &O.epochs, 1, 100000, NULL, "epochs to train (default 4)"},
 	{"batch", FLAG_INT, &O.batch, 1, 65536, NULL, "batch size (default 128)"},
 	{"optimizer", FLAG_STR, &O.optimizer, 0, 0, " NAME", "sgd | adam | adamw (default sgd)"},
@@ -27,11 +29,12 @@ static const struct cli_flag flags[] = {
 	{"init", FLAG_STR, &O.init, 0, 0, " NAME",
 	 "default | kaiming_uniform | kaiming_normal | xavier_uniform | xavier_normal"},
 	{"augment", FLAG_STR, &O.augment_text, 0, 0, " LIST",
-	 "flip,translate=2,rotate=10,scale=0.1,elastic=1.5 or none (default flip)"},
+	 "flip,crop=4,translate=2,rotate=10,scale=0.1,elastic=1.5 or none (default flip; none for feature vectors)"},
 	{"mean", FLAG_STR, &O.mean, 0, 0, " X[,X...]",
-	 "normalisation mean per channel, saved in the checkpoint (default 0.2860; resuming: the checkpoint's)"},
+	 "normalisation mean per channel or feature, saved in the checkpoint (default: computed from the training "
+	 "split; resuming: the checkpoint's)"},
 	{"std", FLAG_STR, &O.std, 0, 0, " X[,X...]",
-	 "normalisation std per channel (default 0.3530; resuming: the checkpoint's)"},
+	 "normalisation std per channel or feature (default: computed; resuming: the checkpoint's)"},
 	{"out", FLAG_STR, &O.out, 0, 0, " CKPT", "checkpoint to write each epoch (default <model>.safetensors)"},
 	{"resume", FLAG_STR, &O.resume, 0, 0, " CKPT",
 	 "continue from this checkpoint (weights, optimizer, epoch, RNG)"},
@@ -47,11 +50,13 @@ static const struct cli_flag flags[] = {
 static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn train NETFILE [options]\n\n"
-		   "Train NETFILE on an image classification dataset (IDX files: train-images-idx3-ubyte[.gz] ...).\n"
-		   "Writes a checkpoint (safetensors) after every epoch, a CSV log and a PNG training curve.\n"
-		   "The checkpoint records the normalisation (and Fashion-MNIST's class names when training on it),\n"
-		   "which eval and predict use. Ctrl-C stops after the current step and writes a checkpoint;\n"
-		   "--resume continues.\n\noptions:\n");
+		   "Train NETFILE on a classification dataset: IDX files (Fashion-MNIST by default), an image folder\n"
+		   "(DIR/train/CLASS/*.png|jpg, DIR/test/...), CIFAR-10/100 binaries, or a CSV of features for a\n"
+		   "model whose input is a feature vector. Writes a checkpoint (safetensors) after every epoch, a\n"
+		   "CSV log and a PNG training curve. The checkpoint records the normalisation (computed from the\n"
+		   "training split unless given), the class names, the input shape and the data format, which eval\n"
+		   "and predict use. Ctrl-C stops after the current step and writes a checkpoint; --resume continues.\n"
+		   "\noptions:\n");
 	cli_print_flags(f, flags);
 }
 
@@ -120,13 +125,14 @@ static int check_values(struct train_opts *o)
 	}
 	o->sched_kind = schedules[i].kind;
 	char err[4096];
-	if (clcnn_augment_parse(o->augment_text, &o->aug, err, sizeof err)) {
+	if (clcnn_augment_parse(o->augment_text ? o->augment_text : "flip", &o->aug, err, sizeof err)) {
 		cli_error("train", "--augment: %s", err);
 		return CLI_USAGE;
 	}
 	struct clcnn_normalize n;
-	if ((o->mean || o->std) && clcnn_normalize_parse(o->mean ? o->mean : CLI_DEFAULT_MEAN,
-							 o->std ? o->std : CLI_DEFAULT_STD, &n, err, sizeof err)) {
+	/* one of them alone is checked against a neutral partner; the other comes later (checkpoint or data) */
+	if ((o->mean || o->std) &&
+	    clcnn_normalize_parse(o->mean ? o->mean : "0", o->std ? o->std : "1", &n, err, sizeof err)) {
 		cli_error("train", "--mean/--std: %s", err);
 		return CLI_USAGE;
 	}
@@ -148,10 +154,10 @@ static int derive_paths(struct train_opts *o)
 int train_opts_parse(int argc, char **argv, struct train_opts *o, int *status)
 {
 	memset(&O, 0, sizeof O);
-	O.data = CLI_DEFAULT_DATA;
+	cli_data_defaults(&O.data);
+	O.workers = 2;
 	O.optimizer = "sgd";
 	O.schedule = "onecycle";
-	O.augment_text = "flip";
 	O.init = "default";
 	O.epochs = 4;
 	O.batch = 128;

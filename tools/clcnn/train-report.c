@@ -28,7 +28,8 @@ int train_report_open(struct train_report *r, const struct train_opts *o, int st
 		return CLI_ERROR;
 	}
 	if (!o->resume)
-		fprintf(r->csv, "epoch,steps,train_loss,test_loss,test_accuracy,lr,seconds,images_per_second\n");
+		fprintf(r->csv,
+			"epoch,steps,train_loss,test_loss,test_accuracy,lr,seconds,images_per_second,data_wait_ms_per_step\n");
 	return 0;
 }
 
@@ -86,13 +87,17 @@ void train_report_break(const struct train_report *r)
 }
 
 void train_report_epoch(struct train_report *r, long steps_done, double train_loss, double test_loss, double acc,
-			double lr, double seconds)
+			double lr, double seconds, double data_wait)
 {
 	double ips = seconds > 0 ? r->steps * r->o->batch / seconds : 0;
-	fprintf(stderr, "epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.4f, %.1f s (%.0f img/s)\n",
-		r->epoch_no, r->o->epochs, train_loss, test_loss, acc, seconds, ips);
-	fprintf(r->csv, "%d,%ld,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f\n", r->epoch_no, steps_done, train_loss, test_loss, acc,
-		lr, seconds, ips);
+	double wait_ms = r->steps ? data_wait * 1e3 / r->steps : 0,
+	       wait_pct = seconds > 0 ? 100 * data_wait / seconds : 0;
+	fprintf(stderr,
+		"epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.4f, %.1f s (%.0f img/s), data wait %.1f "
+		"ms/step, %.1f %%\n",
+		r->epoch_no, r->o->epochs, train_loss, test_loss, acc, seconds, ips, wait_ms, wait_pct);
+	fprintf(r->csv, "%d,%ld,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f,%.3f\n", r->epoch_no, steps_done, train_loss, test_loss,
+		acc, lr, seconds, ips, wait_ms);
 	fflush(r->csv);
 	r->epoch[r->npoints] = r->epoch_no;
 	r->loss[r->npoints] = train_loss;
