@@ -95,49 +95,6 @@ static int map_batch(struct cifar_src *x, const char *p, int cifar100, char *err
 	return 0;
 }
 
-/* One class name per line (blank lines and spaces around names ignored); exactly `classes` of them. */
-static int read_names(struct cifar_src *x, const char *p, int classes, char *err, size_t errlen)
-{
-	struct clcnn_mapped m;
-	int rc = clcnn_map_file(p, &m, err, errlen);
-	if (rc)
-		return rc;
-	x->names = calloc((size_t)classes, sizeof *x->names);
-	if (!x->names)
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
-	int count = 0, lineno = 0;
-	for (size_t at = 0; !rc && at < m.len;) {
-		const unsigned char *line = m.data + at, *nl = memchr(line, '\n', m.len - at);
-		size_t len = nl ? (size_t)(nl - line) : m.len - at;
-		at += len + (nl != NULL);
-		lineno++;
-		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-			len--;
-		while (len && (line[0] == ' ' || line[0] == '\t')) {
-			line++;
-			len--;
-		}
-		if (!len)
-			continue;
-		if (memchr(line, 0, len)) { /* a name must survive as a C string */
-			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
-					   "%s: line %d holds a NUL byte (not a text file)", p, lineno);
-			break;
-		}
-		if (count < classes) {
-			if (!(x->names[count] = strndup((const char *)line, len)))
-				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
-			x->nnames = count + 1;
-		}
-		count++;
-	}
-	if (!rc && count != classes)
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: %d class names, expected %d (one per line)", p,
-				   count, classes);
-	clcnn_unmap_file(&m);
-	return rc;
-}
-
 int clcnn_source_open_cifar(struct clcnn_source *s, const char *path, const char *split, int cifar100,
 			    const struct clcnn_source_options *o, int *missing_split, char *err, size_t errlen)
 {
@@ -177,7 +134,7 @@ int clcnn_source_open_cifar(struct clcnn_source *s, const char *path, const char
 		 : coarse  ? "coarse_label_names.txt"
 			   : "fine_label_names.txt");
 	if (!rc && is_file(p))
-		rc = read_names(x, p, classes, err, errlen);
+		rc = clcnn_names_read(p, classes, &x->names, &x->nnames, err, errlen);
 	if (rc) {
 		cifar_close(s);
 		s->close = NULL;

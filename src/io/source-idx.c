@@ -14,6 +14,8 @@
 
 struct idx_src {
 	struct clcnn_idx_view images, labels;
+	char **names; /* from classes.txt, or NULL */
+	int nnames;
 	int nhwc;   /* 4-D file stored N x H x W x C: reads transpose */
 	size_t per; /* bytes per sample */
 };
@@ -67,6 +69,9 @@ static void idx_close(struct clcnn_source *s)
 		return;
 	clcnn_idx_unmap(&x->images);
 	clcnn_idx_unmap(&x->labels);
+	for (int k = 0; k < x->nnames; k++)
+		free(x->names[k]);
+	free(x->names);
 	free(x);
 	s->impl = NULL;
 }
@@ -81,6 +86,38 @@ static void shape4(struct clcnn_source *s, struct idx_src *x, const int *d, enum
 	s->info.h = nchw ? d[2] : d[1];
 	s->info.w = nchw ? d[3] : d[2];
 	s->info.layout = nchw ? "NCHW" : "NHWC";
+}
+
+/*
+ * IDX files carry no class names. DIR/classes.txt (one per line, at least max label + 1) gives them;
+ * without it, Fashion-MNIST is recognised by its first 16 labels of either split (and 28x28 images),
+ * so that its names come from the data and not from a model having 10 outputs.
+ */
+static int class_names(struct clcnn_source *s, struct idx_src *x, const char *dir, const int *d, char *err,
+		       size_t errlen)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/classes.txt", dir);
+	if (is_file(p)) {
+		int rc = clcnn_names_read(p, 0, &x->names, &x->nnames, err, errlen);
+		if (!rc && x->nnames < s->info.classes)
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+					   "%s: %d class names, but the labels go up to %d", p, x->nnames,
+					   s->info.classes - 1);
+		if (!rc) {
+			s->info.classes = x->nnames;
+			s->info.class_names = (const char *const *)x->names;
+		}
+		return rc;
+	}
+	static const unsigned char fmnist_train[16] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9};
+	static const unsigned char fmnist_test[16] = {9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1};
+	if (x->images.a.ndim == 3 && d[1] == 28 && d[2] == 28 && x->labels.a.count >= 16 && s->info.classes <= 10 &&
+	    (!memcmp(x->labels.data, fmnist_train, 16) || !memcmp(x->labels.data, fmnist_test, 16))) {
+		s->info.classes = 10;
+		s->info.class_names = clcnn_dataset_fashion_mnist_classes();
+	}
+	return 0;
 }
 
 int clcnn_source_open_idx(struct clcnn_source *s, const char *path, const char *split,
@@ -145,6 +182,11 @@ int clcnn_source_open_idx(struct clcnn_source *s, const char *path, const char *
 			top = x->labels.data[i];
 	s->info.classes = top + 1;
 	s->info.class_names = NULL;
+	if ((rc = class_names(s, x, path, d, err, errlen))) {
+		s->impl = x;
+		idx_close(s);
+		return rc;
+	}
 	s->impl = x;
 	s->read = idx_read_sample;
 	s->close = idx_close;

@@ -311,3 +311,54 @@ int clcnn_source_stats(struct clcnn_source *s, int max_samples, struct clcnn_nor
 	free(perm);
 	return rc;
 }
+
+/* One class name per line (blank lines and spaces around names ignored). */
+int clcnn_names_read(const char *p, int classes, char ***names, int *nnames, char *err, size_t errlen)
+{
+	struct clcnn_mapped m;
+	*names = NULL;
+	*nnames = 0;
+	int rc = clcnn_map_file(p, &m, err, errlen);
+	if (rc)
+		return rc;
+	/* without a count: a name and its newline take 2 bytes at least; more than 2^24 labels do not fit floats */
+	size_t most = m.len / 2 + 1;
+	int cap = classes > 0 ? classes : most < (1u << 24) ? (int)most : 1 << 24;
+	*names = calloc((size_t)cap, sizeof **names);
+	if (!(*names))
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
+	int count = 0, lineno = 0;
+	for (size_t at = 0; !rc && at < m.len;) {
+		const unsigned char *line = m.data + at, *nl = memchr(line, '\n', m.len - at);
+		size_t len = nl ? (size_t)(nl - line) : m.len - at;
+		at += len + (nl != NULL);
+		lineno++;
+		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		while (len && (line[0] == ' ' || line[0] == '\t')) {
+			line++;
+			len--;
+		}
+		if (!len)
+			continue;
+		if (memchr(line, 0, len)) { /* a name must survive as a C string */
+			rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
+					   "%s: line %d holds a NUL byte (not a text file)", p, lineno);
+			break;
+		}
+		if (count < cap) {
+			if (!((*names)[count] = strndup((const char *)line, len)))
+				rc = clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of memory", p);
+			*nnames = count + 1;
+		}
+		count++;
+	}
+	if (!rc && classes > 0 && count != classes)
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: %d class names, expected %d (one per line)", p,
+				   count, classes);
+	if (!rc && classes <= 0 && (count < 1 || count > cap))
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: %s class names (one per line)", p,
+				   count < 1 ? "no" : "too many");
+	clcnn_unmap_file(&m);
+	return rc;
+}

@@ -14,8 +14,8 @@ struct clcnn_source {
 	int (*read)(struct clcnn_source *s, int i, float *dst, float *label, char *err, size_t errlen);
 	void (*close)(struct clcnn_source *s); /* frees backend state (impl), not the struct */
 	void *impl;
-	char *path;     /* as opened */
-	int *map;       /* val_split: sample k is backend sample map[k] (NULL: identity) */
+	char *path; /* as opened */
+	int *map;   /* val_split: sample k is backend sample map[k] (NULL: identity) */
 };
 
 /*
@@ -47,6 +47,13 @@ struct clcnn_mapped {
 int clcnn_map_file(const char *path, struct clcnn_mapped *m, char *err, size_t errlen);
 /* Unmap and zero; a zeroed struct is a no-op. */
 void clcnn_unmap_file(struct clcnn_mapped *m);
+
+/*
+ * Class names from a text file, one per line (blank lines and spaces around names ignored): exactly
+ * `classes` of them, or at least one when classes is 0. *names (calloc'ed, *nnames strdup'ed names)
+ * is the caller's on success and on failure (free each then the array).
+ */
+int clcnn_names_read(const char *p, int classes, char ***names, int *nnames, char *err, size_t errlen);
 
 /* Augment one image sample (c x h x w, in place); tmp holds (c + 2) * h * w floats (the elastic
  * field needs two planes); draws from *rng. */

@@ -164,6 +164,25 @@ START_TEST(idx_test_names)
 }
 END_TEST
 
+/* IDX names from classes.txt: at least max label + 1 of them, which then is the class count */
+START_TEST(idx_classes_txt)
+{
+	put_mnist("train", 0);
+	const char names[] = "zero\n one \r\n\ntwo\nthree\nfour\nfive\nsix\n";
+	put("classes.txt", names, sizeof names - 1, 0);
+	struct clcnn_source *s = open_ok(dir, NULL);
+	const struct clcnn_source_info *in = clcnn_source_info(s);
+	ck_assert_int_eq(in->classes, 7);
+	ck_assert_str_eq(in->class_names[1], "one");
+	ck_assert_str_eq(in->class_names[6], "six");
+	clcnn_source_close(s);
+	put("classes.txt", "a\nb\n", 4, 0);
+	char msg[4400];
+	snprintf(msg, sizeof msg, "%s/classes.txt: 2 class names, but the labels go up to 5", dir);
+	open_fails(dir, NULL, CLCNN_ERR_FORMAT, msg);
+}
+END_TEST
+
 /* 4-D files: value of (n, c, y, x) = 100 n + 30 c + 5 y + x, whatever order the file stores. */
 START_TEST(idx_four_dims)
 {
@@ -284,6 +303,10 @@ START_TEST(idx_fashion_mnist)
 	ck_assert_int_eq(in->n, 10000);
 	ck_assert_int_eq(in->classes, 10);
 	ck_assert_int_eq(in->c * in->h * in->w, 784);
+	/* recognised by its labels, so the names come from the data */
+	ck_assert_ptr_nonnull(in->class_names);
+	ck_assert_str_eq(in->class_names[0], "T-shirt/top");
+	ck_assert_str_eq(in->class_names[9], "Ankle boot");
 	float x[784];
 	for (int i = 0; i < d.n; i += 997) {
 		ck_assert_float_eq(read_ok(s, i, x), d.labels[i]);
@@ -783,6 +806,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, idx_plain_and_gzip);
 	tcase_add_test(tc, idx_test_names);
 	tcase_add_test(tc, idx_four_dims);
+	tcase_add_test(tc, idx_classes_txt);
 	tcase_add_test(tc, idx_missing_and_malformed);
 	tcase_add_test(tc, idx_fashion_mnist);
 	tcase_add_test(tc, cifar10);
