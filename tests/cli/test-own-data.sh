@@ -133,18 +133,20 @@ else
     k=$(find "$T/folder/train" -mindepth 1 -maxdepth 1 -type d | wc -l)
     sed "s/out_features=10/out_features=$k/; s/3,32,32/3,16,16/" "$DATA/cli/tiny-rgb.net" > "$T/rgb.net"
     expect 0 "epoch 2 test accuracy" "train on an ImageFolder" -- "$CLCNN" train "$T/rgb.net" --data "$T/folder" --epochs 2 --batch 4 \
-      --augment flip,crop=2 --resize crop --out "$T/rgb.safetensors"
-    [ "$(meta "$T/rgb.safetensors" clcnn.dataset_format)" = imagefolder ] && pass "format imagefolder saved" || fail "format: $(meta "$T/rgb.safetensors" clcnn.dataset_format)"
-    [ "$(meta "$T/rgb.safetensors" clcnn.mean | tr ',' '\n' | wc -l)" -eq 3 ] && pass "three channel means saved" || fail "mean: $(meta "$T/rgb.safetensors" clcnn.mean)"
+      --augment flip,crop=2 --resize crop --out "$T/folder.safetensors"
+    [ "$(meta "$T/folder.safetensors" clcnn.dataset_format)" = imagefolder ] && pass "format imagefolder saved" || fail "format: $(meta "$T/folder.safetensors" clcnn.dataset_format)"
+    [ "$(meta "$T/folder.safetensors" clcnn.mean | tr ',' '\n' | wc -l)" -eq 3 ] && pass "three channel means saved" || fail "mean: $(meta "$T/folder.safetensors" clcnn.mean)"
     first=$(find "$T/folder/train" -mindepth 1 -maxdepth 1 -type d | sort | head -1 | xargs basename)
-    header "$T/rgb.safetensors" | grep -qF "\"clcnn.classes\":\"[\\\"$first\\\"" && pass "class names from the folders" || fail "classes: $(meta "$T/rgb.safetensors" clcnn.classes)"
-    jpg=$(find "$T/folder" -name '*.jp*g' | head -1)
+    header "$T/folder.safetensors" | grep -qF "\"clcnn.classes\":\"[\\\"$first\\\"" && pass "class names from the folders" || fail "classes: $(meta "$T/folder.safetensors" clcnn.classes)"
+    jpg=$(find "$T/folder/test" -name '*.jp*g' | sort | head -1)
     if [ -n "$jpg" ]; then
-      expect 0 "^  [0-9]+ [^ ]+ +0\.[0-9]{4}$" "predict a JPEG of the folder with a class name" -- "$CLCNN" predict "$T/rgb.net" --weights "$T/rgb.safetensors" "$jpg"
+      cls=$(basename "$(dirname "$jpg")")
+      expect 0 "^  [0-9]+ $cls +[01]\.[0-9]{4}$" "predict a JPEG of the folder with a class name" -- "$CLCNN" predict "$T/rgb.net" --weights "$T/folder.safetensors" "$jpg"
+      [ "$(sed -n 2p "$T/out" | awk '{ print $2 }')" = "$cls" ] && pass "the JPEG's top class is its folder, $cls" || fail "predicted $(sed -n 2p "$T/out") for $jpg"
     else
       fail "clcnn-mkdata imagefolder made no JPEG"
     fi
-    expect 0 "accuracy" "eval on the ImageFolder" -- "$CLCNN" eval "$T/rgb.net" --weights "$T/rgb.safetensors" --data "$T/folder" --resize crop
+    expect 0 "^accuracy (0\.9|1\.0)" "eval on the ImageFolder: above 90 %" -- "$CLCNN" eval "$T/rgb.net" --weights "$T/folder.safetensors" --data "$T/folder" --resize crop
   else
     fail "clcnn-mkdata imagefolder: $(tail -2 "$T/mk")"
   fi
@@ -153,12 +155,12 @@ else
     f=$(($(head -1 "$T/data.csv" | tr ',' '\n' | wc -l) - 1))
     k=$(($(tail -n +2 "$T/data.csv" | awk -F, '{ if ($NF > m) m = $NF } END { print m }') + 1))
     sed "s/shape=(8)/shape=($f)/; s/out_features=3/out_features=$k/" "$MLP" > "$T/mlp.net"
-    expect 0 "epoch 2 test accuracy" "train an MLP on a CSV" -- "$CLCNN" train "$T/mlp.net" --data "$T/data.csv" --val-split 0.2 --epochs 2 --batch 8 \
+    expect 0 "epoch 5 test accuracy" "train an MLP on a CSV" -- "$CLCNN" train "$T/mlp.net" --data "$T/data.csv" --val-split 0.2 --epochs 5 --batch 8 \
       --optimizer adam --out "$T/mlp.safetensors"
     [ "$(meta "$T/mlp.safetensors" clcnn.dataset_format)" = csv ] && [ "$(meta "$T/mlp.safetensors" clcnn.input)" = "$f" ] &&
       pass "format csv and input $f saved" || fail "csv metadata: $(header "$T/mlp.safetensors" | grep -o '"__metadata__":{[^}]*}')"
     [ "$(meta "$T/mlp.safetensors" clcnn.mean | tr ',' '\n' | wc -l)" -eq "$f" ] && pass "one mean per feature" || fail "mean: $(meta "$T/mlp.safetensors" clcnn.mean)"
-    expect 0 "accuracy 0\.[0-9]{4} \([0-9]+ samples\)" "eval the MLP on the held-out rows" -- \
+    expect 0 "^accuracy (0\.9|1\.0)[0-9]* \(40 samples\)" "eval the MLP on the held-out rows: above 90 %" -- \
       "$CLCNN" eval "$T/mlp.net" --weights "$T/mlp.safetensors" --data "$T/data.csv" --val-split 0.2
   else
     fail "clcnn-mkdata csv: $(tail -2 "$T/mk")"
