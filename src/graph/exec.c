@@ -20,7 +20,10 @@ static int node_failed(struct clcnn_graph *g, int i, int rc, const char *phase)
 
 static int need_built(struct clcnn_graph *g)
 {
-	return g->batch ? 0 : clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph is not built (clcnn_graph_build)");
+	if (!g->batch)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph is not built (clcnn_graph_build)");
+	/* a graph on a host context (clcnn_context_open_host) is planned, never run */
+	return clcnn_context_has_device(g->ctx) ? 0 : clcnn_fail_no_device(g->ctx, "running a graph");
 }
 
 int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data)

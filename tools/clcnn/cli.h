@@ -20,6 +20,10 @@ struct cli_command {
 
 /* Open a context from the environment; prints the error and returns NULL on failure. */
 struct clcnn_context *cli_open_context(void);
+/* The same without printing: NULL with the message in err (errlen bytes) on failure. */
+struct clcnn_context *cli_try_context(char *err, size_t errlen);
+/* A context without a device (clcnn_context_open_host): netfiles, shapes and plans only. */
+struct clcnn_context *cli_open_host_context(void);
 /* Print "clcnn <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when argv[i] is -h or --help. */

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "device/gemm.h"
@@ -17,8 +18,63 @@ static const struct cli_command commands[] = {
 	{"doctor", "compile every kernel program on the selected device and verify it", cmd_doctor},
 };
 
+/*
+ * Slow first-run work (clcnn_progress): one line saying what happens and where it is kept, then a
+ * count of programs compiled and convolutions tuned, redrawn in place on a terminal and printed at
+ * most every PROGRESS_EVERY seconds otherwise, and one line when results come back.
+ */
+#define PROGRESS_EVERY 5.0
+struct progress_view {
+	int announced, tty, line_open;
+	double last;
+};
+static struct progress_view progress_view;
+
+/* A redrawn progress line is open on the terminal: end it before anything else goes to stderr. */
+static void progress_clear(void)
+{
+	if (progress_view.line_open)
+		fputs("\r\033[K", stderr);
+	progress_view.line_open = 0;
+}
+
+static void cli_progress(void *user, const struct clcnn_progress *p)
+{
+	struct progress_view *v = user;
+	if (p->event == CLCNN_PROGRESS_DONE) {
+		progress_clear();
+		fprintf(stderr,
+			"clcnn: compiled %d kernel programs and tuned %d convolutions in %.1f s; later runs reuse them\n",
+			p->compiled, p->tuned, p->seconds);
+		return;
+	}
+	if (!v->announced) {
+		v->announced = 1;
+		v->tty = isatty(STDERR_FILENO);
+		v->last = cli_now();
+		if (p->cache_dir)
+			fprintf(stderr, "clcnn: compiling kernels for %s (first run; cached in %s)\n", p->device,
+				p->cache_dir);
+		else
+			fprintf(stderr,
+				"clcnn: compiling kernels for %s (not cached: CLCNN_CACHE_DIR is off or unusable)\n",
+				p->device);
+	}
+	if (v->tty) {
+		fprintf(stderr, "\r\033[K  %d programs compiled, %d convolutions tuned, %.0f s: %s", p->compiled,
+			p->tuned, p->seconds, p->what);
+		v->line_open = 1;
+	} else if (cli_now() - v->last >= PROGRESS_EVERY) {
+		v->last = cli_now();
+		fprintf(stderr, "clcnn:   %d programs compiled, %d convolutions tuned, %.0f s\n", p->compiled, p->tuned,
+			p->seconds);
+	}
+	fflush(stderr);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
+	progress_clear();
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "clcnn %s: ", cmd);
@@ -43,17 +99,48 @@ void cli_log(void *user, int level, const char *msg)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
 	(void)user;
+	progress_clear();
 	fprintf(stderr, "clcnn: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}
+
+static void cli_options(struct clcnn_options *opt)
+{
+	clcnn_options_from_env(opt);
+	opt->log_fn = cli_log;
+	opt->progress_fn = cli_progress;
+	opt->progress_user = &progress_view;
+}
+
+struct clcnn_context *cli_try_context(char *err, size_t errlen)
+{
+	struct clcnn_options opt;
+	cli_options(&opt);
+	struct clcnn_context *ctx;
+	if (clcnn_context_open(&ctx, &opt, err, errlen)) {
+		clcnn_context_close(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 struct clcnn_context *cli_open_context(void)
 {
-	struct clcnn_options opt;
-	clcnn_options_from_env(&opt);
-	opt.log_fn = cli_log;
-	struct clcnn_context *ctx;
 	char err[8192];
-	if (clcnn_context_open(&ctx, &opt, err, sizeof err)) {
+	struct clcnn_context *ctx = cli_try_context(err, sizeof err);
+	if (!ctx) {
+		progress_clear();
+		fprintf(stderr, "clcnn: %s\n", err);
+	}
+	return ctx;
+}
+
+struct clcnn_context *cli_open_host_context(void)
+{
+	struct clcnn_options opt;
+	cli_options(&opt);
+	struct clcnn_context *ctx;
+	char err[512];
+	if (clcnn_context_open_host(&ctx, &opt, err, sizeof err)) {
 		fprintf(stderr, "clcnn: %s\n", err);
 		clcnn_context_close(ctx);
 		return NULL;
@@ -76,7 +163,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'clcnn COMMAND --help' for a command's options.\n"
 		   "Environment: CLCNN_DEVICE, CLCNN_PLATFORM, CLCNN_CACHE_DIR, CLCNN_KERNEL_DIR, CLCNN_LOG,\n"
-		   "CLCNN_CONV_ALGO (see README.md).\n");
+		   "CLCNN_CONV_ALGO, CLCNN_TUNE (see README.md).\n");
 }
 
 int main(int argc, char **argv)
