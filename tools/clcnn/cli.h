@@ -56,6 +56,11 @@ struct cli_flag {
 int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *flags, char **pos, int max_pos, int *npos,
 	      void (*help)(FILE *));
 void cli_print_flags(FILE *out, const struct cli_flag *flags);
+/*
+ * The name closest to word[0..len) among name(table, 0), name(table, 1), ... (until NULL) when it
+ * is close enough to be what was meant (a typo, or a prefix of 4+ letters), else NULL.
+ */
+const char *cli_suggest(const char *word, size_t len, const char *(*name)(const void *table, int i), const void *table);
 
 int cmd_devices(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

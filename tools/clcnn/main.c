@@ -72,6 +72,11 @@ static void cli_progress(void *user, const struct clcnn_progress *p)
 	fflush(stderr);
 }
 
+static const char *command_name(const void *table, int i)
+{
+	return i < (int)(sizeof commands / sizeof commands[0]) ? ((const struct cli_command *)table)[i].name : NULL;
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
 	progress_clear();
@@ -183,6 +188,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
+	const char *s = cli_suggest(argv[1], strlen(argv[1]), command_name, commands);
+	if (s) {
+		fprintf(stderr, "clcnn: unknown command '%s'; did you mean '%s'?\n", argv[1], s);
+		return CLI_USAGE;
+	}
 	fprintf(stderr, "clcnn: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return CLI_USAGE;
