@@ -166,9 +166,8 @@ END_TEST
 /*
  * OneCycleLR for runs too short for a warm-up phase (pct_start * total_steps <= 1): 256 images at
  * batch 128 for one epoch are 2 steps. Values of torch 1.13's OneCycleLR.get_lr (max_lr 0.1,
- * pct_start 0.3, div 25, final div 1e4), computed by a line-for-line transcription of it in Python
- * (torch itself was not installed where they were computed; the transcription reproduces the
- * torch-made onecycle rows of schedules.txt to the last digit). end1 = 0.3 * total - 1 < 0: every
+ * pct_start 0.3, div 25, final div 1e4), printed by Debian's python3-torch 1.13.1 stepping
+ * OneCycleLR(SGD, max_lr=0.1, total_steps=N) N times. end1 = 0.3 * total - 1 < 0: every
  * step is in the annealing phase, at pct (step - end1) / (total - 1 - end1). Where end1 is exactly 0
  * torch divides by zero; clcnn gives step 0 the initial lr (max_lr / 25), as for longer schedules.
  */

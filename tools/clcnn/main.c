@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
 #define PROGRESS_EVERY 5.0
 struct progress_view {
 	int announced, tty, line_open;
+	int waiting, compiled0, tuned0; /* counts before the current wait */
 	double last;
 };
 static struct progress_view progress_view;
@@ -42,11 +43,18 @@ static void cli_progress(void *user, const struct clcnn_progress *p)
 {
 	struct progress_view *v = user;
 	if (p->event == CLCNN_PROGRESS_DONE) {
+		int c = p->compiled - v->compiled0, t = p->tuned - v->tuned0;
 		progress_clear();
 		fprintf(stderr,
-			"clcnn: compiled %d kernel programs and tuned %d convolutions in %.1f s; later runs reuse them\n",
-			p->compiled, p->tuned, p->seconds);
+			"clcnn: compiled %d kernel program%s and tuned %d convolution%s in %.1f s; later runs reuse them\n",
+			c, c == 1 ? "" : "s", t, t == 1 ? "" : "s", p->seconds);
+		v->waiting = 0;
 		return;
+	}
+	if (!v->waiting) {
+		v->waiting = 1;
+		v->compiled0 = p->compiled - (p->event == CLCNN_PROGRESS_COMPILE);
+		v->tuned0 = p->tuned - (p->event == CLCNN_PROGRESS_TUNE);
 	}
 	if (!v->announced) {
 		v->announced = 1;
