@@ -71,14 +71,17 @@ typedef void (*clcnn_log_fn)(void *user, int level, const char *message);
 enum clcnn_progress_event {
 	CLCNN_PROGRESS_COMPILE = 0, /**< a kernel program is about to be compiled from source */
 	CLCNN_PROGRESS_TUNE = 1,    /**< a convolution's algorithms are about to be timed */
-	CLCNN_PROGRESS_DONE = 2     /**< results were read back after compiling or tuning: the wait is over */
+	CLCNN_PROGRESS_DONE = 2     /**< the wait is over: a graph build or a read-back finished */
 };
 
 struct clcnn_progress {
 	enum clcnn_progress_event event;
-	const char *what;      /**< the program family ("conv_im2col") or convolution ("conv2d 1x1x28x28 -> 32 forward") */
-	int compiled, tuned;   /**< programs compiled and convolutions timed by this context so far, this one included */
-	double seconds;        /**< since the first event after the last DONE (the current wait) */
+	/** The program family ("conv_im2col") or the convolution ("conv2d 1x1x28x28 -> 32 forward"). */
+	const char *what;
+	/** Programs compiled and convolutions timed by this context so far, this one included. */
+	int compiled, tuned;
+	/** Seconds since the first event after the last DONE (the current wait). */
+	double seconds;
 	const char *device;    /**< the context's device name */
 	const char *cache_dir; /**< where the results are kept; NULL when caching is off */
 };
@@ -97,6 +100,9 @@ struct clcnn_options {
 	const char *cache_dir;  /**< CLCNN_CACHE_DIR: program/tuning cache; "off" disables */
 	const char *kernel_dir; /**< CLCNN_KERNEL_DIR: read cl/ sources from here, not the embedded copy */
 	const char *conv_algo;  /**< CLCNN_CONV_ALGO: force a convolution algorithm by name */
+	int log_level;          /**< CLCNN_LOG: error | warn | info | debug (default warn) */
+	clcnn_log_fn log_fn;    /**< receives diagnostics; NULL drops them */
+	void *log_user;
 	/**
 	 * CLCNN_TUNE: when convolutions time their algorithms. "train" (default): at their first call in
 	 * training mode (forward and backward); an eval-mode forward that finds no recorded choice uses
@@ -105,10 +111,8 @@ struct clcnn_options {
 	 * record too. "off": never time; the fixed preference everywhere (recorded choices still apply).
 	 */
 	const char *tune;
-	int log_level;          /**< CLCNN_LOG: error | warn | info | debug (default warn) */
-	clcnn_log_fn log_fn;    /**< receives diagnostics; NULL drops them */
-	void *log_user;
-	clcnn_progress_fn progress_fn; /**< hears of slow first-run work (see clcnn_progress); NULL: nobody */
+	/** Hears of slow first-run work (see clcnn_progress); NULL: nobody. */
+	clcnn_progress_fn progress_fn;
 	void *progress_user;
 };
 

@@ -162,7 +162,8 @@ done
 # when it is done; inference runs no autotuner (0 convolutions tuned); the second run is quiet
 expect 0 "img.pgm:" "predict on an empty kernel cache" -- env CLCNN_CACHE_DIR="$T/kcache" "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
 grep -q "^clcnn: compiling kernels for .* (first run; cached in $T/kcache)$" "$T/err" && pass "first run says it compiles kernels" || fail "no compile notice: $(cat "$T/err")"
-grep -qE "^clcnn: compiled [1-9][0-9]* kernel programs? and tuned 0 convolutions in [0-9.]+ s" "$T/err" && pass "first predict tunes nothing" || fail "progress summary: $(cat "$T/err")"
+[ "$(ls "$T/kcache" | grep -c '^prog-')" -gt 0 ] && [ "$(ls "$T/kcache" | grep -c '^tune-')" -eq 0 ] &&
+  pass "first predict compiles and tunes nothing" || fail "predict's cache: $(ls "$T/kcache" | tr '\n' ' ')"
 [ "$(grep -c . "$T/err")" -le 12 ] && pass "progress is not a flood" || fail "$(grep -c . "$T/err") progress lines"
 expect 0 "img.pgm:" "predict on a warm kernel cache" -- env CLCNN_CACHE_DIR="$T/kcache" "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
 [ ! -s "$T/err" ] && pass "a warm run is quiet" || fail "warm run says: $(cat "$T/err")"

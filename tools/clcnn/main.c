@@ -21,12 +21,14 @@ static const struct cli_command commands[] = {
 /*
  * Slow first-run work (clcnn_progress): one line saying what happens and where it is kept, then a
  * count of programs compiled and convolutions tuned, redrawn in place on a terminal and printed at
- * most every PROGRESS_EVERY seconds otherwise, and one line when results come back.
+ * most every PROGRESS_EVERY seconds otherwise, and one line when a wait of PROGRESS_SUMMARY seconds
+ * or more ends (a graph build or the first results: shorter ones need no closing word).
  */
 #define PROGRESS_EVERY 5.0
+#define PROGRESS_SUMMARY 2.0
 struct progress_view {
 	int announced, tty, line_open;
-	int waiting, compiled0, tuned0; /* counts before the current wait */
+	double waited; /* seconds of the waits that ended (a DONE each) */
 	double last;
 };
 static struct progress_view progress_view;
@@ -39,22 +41,20 @@ static void progress_clear(void)
 	progress_view.line_open = 0;
 }
 
+/* Counts are the context's so far, seconds those spent waiting so far. */
 static void cli_progress(void *user, const struct clcnn_progress *p)
 {
 	struct progress_view *v = user;
+	double waited = v->waited + p->seconds;
 	if (p->event == CLCNN_PROGRESS_DONE) {
-		int c = p->compiled - v->compiled0, t = p->tuned - v->tuned0;
 		progress_clear();
-		fprintf(stderr,
-			"clcnn: compiled %d kernel program%s and tuned %d convolution%s in %.1f s; later runs reuse them\n",
-			c, c == 1 ? "" : "s", t, t == 1 ? "" : "s", p->seconds);
-		v->waiting = 0;
+		v->waited = waited;
+		if (p->seconds >= PROGRESS_SUMMARY)
+			fprintf(stderr,
+				"clcnn: compiled %d kernel program%s and tuned %d convolution%s in %.1f s; later runs "
+				"reuse them\n",
+				p->compiled, p->compiled == 1 ? "" : "s", p->tuned, p->tuned == 1 ? "" : "s", waited);
 		return;
-	}
-	if (!v->waiting) {
-		v->waiting = 1;
-		v->compiled0 = p->compiled - (p->event == CLCNN_PROGRESS_COMPILE);
-		v->tuned0 = p->tuned - (p->event == CLCNN_PROGRESS_TUNE);
 	}
 	if (!v->announced) {
 		v->announced = 1;
@@ -69,13 +69,13 @@ static void cli_progress(void *user, const struct clcnn_progress *p)
 				p->device);
 	}
 	if (v->tty) {
-		fprintf(stderr, "\r\033[K  %d programs compiled, %d convolutions tuned, %.0f s: %s", p->compiled,
-			p->tuned, p->seconds, p->what);
+		fprintf(stderr, "\r\033[K  %d program%s compiled, %d convolution%s tuned, %.0f s: %s", p->compiled,
+			p->compiled == 1 ? "" : "s", p->tuned, p->tuned == 1 ? "" : "s", waited, p->what);
 		v->line_open = 1;
 	} else if (cli_now() - v->last >= PROGRESS_EVERY) {
 		v->last = cli_now();
-		fprintf(stderr, "clcnn:   %d programs compiled, %d convolutions tuned, %.0f s\n", p->compiled, p->tuned,
-			p->seconds);
+		fprintf(stderr, "clcnn:   %d program%s compiled, %d convolution%s tuned, %.0f s\n", p->compiled,
+			p->compiled == 1 ? "" : "s", p->tuned, p->tuned == 1 ? "" : "s", waited);
 	}
 	fflush(stderr);
 }
