@@ -220,6 +220,8 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 		rc = clcnn_graph_backward(g);
 	if (!rc)
 		rc = clcnn_context_finish(g->ctx);
+	if (!rc) /* compiling and tuning are over: a progress display may close its wait */
+		clcnn_progress_note(g->ctx, CLCNN_PROGRESS_DONE, NULL);
 	for (int it = 0; it < iters && !rc; it++) {
 		for (int k = 0; k < g->nnodes && !rc; k++) {
 			int i = g->order[k];

@@ -20,6 +20,8 @@ struct cli_command {
 
 /* Open a context from the environment; prints the error and returns NULL on failure. */
 struct clcnn_context *cli_open_context(void);
+/* The same without the first-run progress display, for a command that reports compilation itself. */
+struct clcnn_context *cli_open_context_unannounced(void);
 /* The same without printing: NULL with the message in err (errlen bytes) on failure. */
 struct clcnn_context *cli_try_context(char *err, size_t errlen);
 /* A context without a device (clcnn_context_open_host): netfiles, shapes and plans only. */

@@ -147,6 +147,21 @@ struct clcnn_context *cli_open_context(void)
 	return ctx;
 }
 
+struct clcnn_context *cli_open_context_unannounced(void)
+{
+	struct clcnn_options opt;
+	cli_options(&opt);
+	opt.progress_fn = NULL;
+	struct clcnn_context *ctx;
+	char err[8192];
+	if (clcnn_context_open(&ctx, &opt, err, sizeof err)) {
+		fprintf(stderr, "clcnn: %s\n", err);
+		clcnn_context_close(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 struct clcnn_context *cli_open_host_context(void)
 {
 	struct clcnn_options opt;
