@@ -60,12 +60,11 @@ static void cli_progress(void *user, const struct clcnn_progress *p)
 		v->announced = 1;
 		v->tty = isatty(STDERR_FILENO);
 		v->last = cli_now();
+		const char *what = p->event == CLCNN_PROGRESS_TUNE ? "tuning convolutions" : "compiling kernels";
 		if (p->cache_dir)
-			fprintf(stderr, "clcnn: compiling kernels for %s (first run; cached in %s)\n", p->device,
-				p->cache_dir);
+			fprintf(stderr, "clcnn: %s for %s (first run; cached in %s)\n", what, p->device, p->cache_dir);
 		else
-			fprintf(stderr,
-				"clcnn: compiling kernels for %s (not cached: CLCNN_CACHE_DIR is off or unusable)\n",
+			fprintf(stderr, "clcnn: %s for %s (not cached: CLCNN_CACHE_DIR is off or unusable)\n", what,
 				p->device);
 	}
 	if (v->tty) {
