@@ -48,7 +48,7 @@ struct clcnn_program_entry {
 
 struct clcnn_context {
 	struct clcnn_options opt; /* strings below are owned copies */
-	char *opt_strings[5];
+	char *opt_strings[6];
 	struct clcnn_device_list *devices;
 	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
 	cl_platform_id platform;
@@ -61,7 +61,19 @@ struct clcnn_context {
 	struct clcnn_kernel_entry *kernels;
 	char *error; /* last failure message, heap */
 	size_t error_cap;
+	/* slow first-run work reported to opt.progress_fn (src/device/context.c) */
+	int compiled, tuned;
+	int waiting; /* compiled or tuned since the last DONE */
+	double wait_start;
 };
+
+/* Tell opt.progress_fn about slow work starting (COMPILE, TUNE), or that results came back (DONE,
+ * reported only when something was compiled or tuned since the last one). */
+void clcnn_progress_note(struct clcnn_context *ctx, enum clcnn_progress_event event, const char *what);
+/* Fail with CLCNN_ERR_NO_DEVICE naming what needed one, on a clcnn_context_open_host context. */
+int clcnn_fail_no_device(struct clcnn_context *ctx, const char *what);
+/* CLCNN_TUNE of the context: 0 train (default), 1 all, 2 off. */
+int clcnn_context_tune_mode(const struct clcnn_context *ctx);
 
 /* ---- errors and logging (src/core/error.c) */
 

@@ -5,8 +5,8 @@ Usage: tools/check-torch-checkpoint.py MODEL.net CHECKPOINT.safetensors [--forwa
 
 The netfile is translated into a torch.nn.Module whose submodules carry the node names, so its
 state_dict keys are "<node>.weight", "<node>.running_mean", ... exactly as clcnn names them. The
-checkpoint is read with safetensors.torch.load_file; its parameter entries (optimizer state,
-"optimizer.*", is ignored) must have exactly the model's keys, shapes and dtypes, and
+checkpoint is read with safetensors.torch.load_file (tools/safetensors_min.py's without the
+package); its parameter entries (optimizer state, "optimizer.*", is ignored) must have exactly the model's keys, shapes and dtypes, and
 model.load_state_dict(strict=True) must accept them. With --forward the model also runs one
 batch of zeros in eval mode to show the weights are usable.
 
@@ -16,6 +16,7 @@ global_avgpool2d/maxpool2d, blurpool2d, maxblurpool2d, flatten, dropout, add, co
 losses (which have no parameters). Exit status 0 when everything matches, 1 otherwise.
 Needs Debian's python3-torch and `pip install --break-system-packages safetensors`.
 """
+import os
 import re
 import sys
 import warnings
@@ -273,7 +274,11 @@ def main(argv):
     if len(argv) < 3:
         print(__doc__)
         return 2
-    from safetensors.torch import load_file
+    try:
+        from safetensors.torch import load_file
+    except ImportError:  # Debian has no python3-safetensors
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from safetensors_min import load_file
     model = build(argv[1])
     want = model.state_dict()
     got = {k: v for k, v in load_file(argv[2]).items() if not k.startswith("optimizer.")}

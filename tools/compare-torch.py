@@ -22,7 +22,12 @@ import sys
 import tempfile
 
 import torch
-from safetensors.torch import load_file, save_file
+
+try:
+    from safetensors.torch import load_file, save_file
+except ImportError:  # Debian has no python3-safetensors: the format is simple enough to do here
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from safetensors_min import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("nf", os.path.join(HERE, "check-torch-checkpoint.py"))

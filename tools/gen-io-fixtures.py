@@ -4,9 +4,9 @@
     tools/gen-io-fixtures.py            writes tests/data/io/torch.safetensors
     tools/gen-io-fixtures.py --check F  loads F with safetensors and prints every tensor
 
-Needs python3-torch (Debian) and the safetensors package
-(pip install --break-system-packages safetensors). The test suite itself never runs this: the
-values below are repeated in tests/io/test-safetensors.c, so change both together.
+Needs python3-torch (Debian) and the safetensors pip package (tools/deps.sh --python installs both;
+this one script keeps the real package, since its point is the real writer). The test suite itself
+never runs this: the values below are repeated in tests/io/test-safetensors.c, so change both together.
 """
 import os
 import sys

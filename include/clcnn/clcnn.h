@@ -62,6 +62,34 @@ enum clcnn_log_level {
 typedef void (*clcnn_log_fn)(void *user, int level, const char *message);
 
 /**
+ * Slow first-run work, for a progress display. Compiling a kernel program from source (a cache
+ * miss) and timing a convolution's algorithms happen once per device, driver, kernel version and
+ * shape, and take up to seconds each; their results are kept in the cache directory
+ * (clcnn_context_cache_dir), so that later runs skip them. A program that shows nothing while
+ * they run looks hung: clcnn_options.progress_fn hears of them as they start.
+ */
+enum clcnn_progress_event {
+	CLCNN_PROGRESS_COMPILE = 0, /**< a kernel program is about to be compiled from source */
+	CLCNN_PROGRESS_TUNE = 1,    /**< a convolution's algorithms are about to be timed */
+	CLCNN_PROGRESS_DONE = 2     /**< the wait is over: a graph build or a read-back finished */
+};
+
+struct clcnn_progress {
+	enum clcnn_progress_event event;
+	/** The program family ("conv_im2col") or the convolution ("conv2d 1x1x28x28 -> 32 forward"). */
+	const char *what;
+	/** Programs compiled and convolutions timed by this context so far, this one included. */
+	int compiled, tuned;
+	/** Seconds since the first event after the last DONE (the current wait). */
+	double seconds;
+	const char *device;    /**< the context's device name */
+	const char *cache_dir; /**< where the results are kept; NULL when caching is off */
+};
+
+/** Called on the caller's thread, inside the library call that does the work; strings live for the call. */
+typedef void (*clcnn_progress_fn)(void *user, const struct clcnn_progress *progress);
+
+/**
  * Context options. clcnn_options_from_env() fills them from the environment (read once);
  * a program may then override any field before clcnn_context_open(). NULL/empty strings mean
  * "not set". Strings are borrowed: they must outlive clcnn_context_open() (they are copied).
@@ -75,6 +103,17 @@ struct clcnn_options {
 	int log_level;          /**< CLCNN_LOG: error | warn | info | debug (default warn) */
 	clcnn_log_fn log_fn;    /**< receives diagnostics; NULL drops them */
 	void *log_user;
+	/**
+	 * CLCNN_TUNE: when convolutions time their algorithms. "train" (default): at their first call in
+	 * training mode (forward and backward); an eval-mode forward that finds no recorded choice uses
+	 * a fixed preference (shallow, implicit, im2col: the first that applies) without timing or
+	 * recording it, so inference never waits for the autotuner. "all": eval-mode forwards time and
+	 * record too. "off": never time; the fixed preference everywhere (recorded choices still apply).
+	 */
+	const char *tune;
+	/** Hears of slow first-run work (see clcnn_progress); NULL: nobody. */
+	clcnn_progress_fn progress_fn;
+	void *progress_user;
 };
 
 /** Fill *opt from CLCNN_* environment variables (pointers into the environment). */
@@ -126,6 +165,19 @@ struct clcnn_context;
  */
 CLCNN_API int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen);
 CLCNN_API void clcnn_context_close(struct clcnn_context *ctx);
+
+/**
+ * Open a context without an OpenCL device (none is looked for, no driver is loaded): enough to
+ * parse netfiles, infer shapes and plan a graph (clcnn_graph_build sizes every buffer without
+ * allocating it; workspaces that an algorithm choice on a device would add are not counted) and
+ * describe it. Parameter values written to it are dropped; reading results, running kernels and
+ * anything else that needs the device fails with CLCNN_ERR_NO_DEVICE. Close with
+ * clcnn_context_close.
+ */
+CLCNN_API int clcnn_context_open_host(struct clcnn_context **out, const struct clcnn_options *opt, char *err,
+				      size_t errlen);
+/** 1 when the context has a device, 0 for clcnn_context_open_host's. */
+CLCNN_API int clcnn_context_has_device(const struct clcnn_context *ctx);
 
 /** The message of the last failure in this context ("" if none). Owned by the context. */
 CLCNN_API const char *clcnn_context_error(const struct clcnn_context *ctx);

@@ -7,6 +7,8 @@
 int clcnn_buffer_new(struct clcnn_context *ctx, size_t bytes, cl_mem *out)
 {
 	*out = NULL;
+	if (!ctx->cl)
+		return 0; /* a host context plans sizes only: no buffer, and writes to it are dropped */
 	if (bytes == 0)
 		bytes = 4; /* OpenCL rejects empty buffers; keep empty tensors valid */
 	if (ctx->info.max_alloc && bytes > ctx->info.max_alloc)
@@ -32,7 +34,7 @@ void clcnn_buffer_free(cl_mem m)
 
 int clcnn_buffer_write(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, const void *src)
 {
-	if (!bytes)
+	if (!bytes || !ctx->cl)
 		return 0;
 	cl_int e = clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, offset, bytes, src, 0, NULL, NULL);
 	/* the first use of a buffer is where lazy drivers really allocate it */
@@ -43,13 +45,18 @@ int clcnn_buffer_read(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t
 {
 	if (!bytes)
 		return 0;
+	if (!ctx->cl)
+		return clcnn_fail_no_device(ctx, "reading results");
 	cl_int e = clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, offset, bytes, dst, 0, NULL, NULL);
+	/* results on the host: whatever compiling or tuning the last calls did is over */
+	if (e == CL_SUCCESS)
+		clcnn_progress_note(ctx, CLCNN_PROGRESS_DONE, NULL);
 	return e == CL_SUCCESS ? 0 : clcnn_fail_cl(ctx, e, "reading %zu bytes from a device buffer", bytes);
 }
 
 int clcnn_buffer_fill(struct clcnn_context *ctx, cl_mem m, float value, size_t count)
 {
-	if (!count)
+	if (!count || !ctx->cl)
 		return 0;
 	cl_int e = clEnqueueFillBuffer(ctx->queue, m, &value, sizeof value, 0, count * sizeof(float), 0, NULL, NULL);
 	return e == CL_SUCCESS ? 0 : clcnn_fail_cl(ctx, e, "filling %zu floats of a device buffer", count);
@@ -57,7 +64,7 @@ int clcnn_buffer_fill(struct clcnn_context *ctx, cl_mem m, float value, size_t c
 
 int clcnn_buffer_copy(struct clcnn_context *ctx, cl_mem src, cl_mem dst, size_t bytes)
 {
-	if (!bytes)
+	if (!bytes || !ctx->cl)
 		return 0;
 	cl_int e = clEnqueueCopyBuffer(ctx->queue, src, dst, 0, 0, bytes, 0, NULL, NULL);
 	return e == CL_SUCCESS ? 0 : clcnn_fail_cl(ctx, e, "copying %zu bytes between device buffers", bytes);

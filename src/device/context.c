@@ -27,15 +27,16 @@ void clcnn_options_from_env(struct clcnn_options *opt)
 	opt->cache_dir = getenv("CLCNN_CACHE_DIR");
 	opt->kernel_dir = getenv("CLCNN_KERNEL_DIR");
 	opt->conv_algo = getenv("CLCNN_CONV_ALGO");
+	opt->tune = getenv("CLCNN_TUNE");
 	opt->log_level = parse_log_level(getenv("CLCNN_LOG"));
 }
 
 static void copy_options(struct clcnn_context *ctx, const struct clcnn_options *o)
 {
 	ctx->opt = *o;
-	const char **f[5] = {&ctx->opt.device, &ctx->opt.platform, &ctx->opt.cache_dir, &ctx->opt.kernel_dir,
-			     &ctx->opt.conv_algo};
-	for (int i = 0; i < 5; i++) {
+	const char **f[6] = {&ctx->opt.device,     &ctx->opt.platform,  &ctx->opt.cache_dir,
+			     &ctx->opt.kernel_dir, &ctx->opt.conv_algo, &ctx->opt.tune};
+	for (int i = 0; i < 6; i++) {
 		ctx->opt_strings[i] = *f[i] && **f[i] ? clcnn_strdup(*f[i]) : NULL;
 		*f[i] = ctx->opt_strings[i];
 	}
@@ -68,7 +69,17 @@ static int open_device(struct clcnn_context *ctx)
 	return 0;
 }
 
-int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen)
+static int tune_mode(const char *s)
+{
+	return s && !strcasecmp(s, "all") ? 1 : s && !strcasecmp(s, "off") ? 2 : 0;
+}
+
+int clcnn_context_tune_mode(const struct clcnn_context *ctx)
+{
+	return tune_mode(ctx->opt.tune);
+}
+
+static int context_new(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen)
 {
 	struct clcnn_options env;
 	if (!opt) {
@@ -84,7 +95,52 @@ int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *o
 	}
 	copy_options(ctx, opt);
 	*out = ctx;
-	int rc = open_device(ctx);
+	/* a typo would silently mean the default: say so (the value is a choice, not a path) */
+	if (ctx->opt.tune && !tune_mode(ctx->opt.tune) && strcasecmp(ctx->opt.tune, "train"))
+		clcnn_log(ctx, CLCNN_LOG_WARN, "CLCNN_TUNE=%s is not one of train, all, off; using train",
+			  ctx->opt.tune);
+	return 0;
+}
+
+int clcnn_context_open_host(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen)
+{
+	return context_new(out, opt, err, errlen);
+}
+
+int clcnn_context_has_device(const struct clcnn_context *ctx)
+{
+	return ctx->cl != NULL;
+}
+
+int clcnn_fail_no_device(struct clcnn_context *ctx, const char *what)
+{
+	return clcnn_fail(ctx, CLCNN_ERR_NO_DEVICE, "%s needs an OpenCL device, and this context has none", what);
+}
+
+void clcnn_progress_note(struct clcnn_context *ctx, enum clcnn_progress_event event, const char *what)
+{
+	if (event == CLCNN_PROGRESS_DONE && !ctx->waiting)
+		return;
+	double now = clcnn_now();
+	if (!ctx->waiting)
+		ctx->wait_start = now;
+	ctx->waiting = event != CLCNN_PROGRESS_DONE;
+	ctx->compiled += event == CLCNN_PROGRESS_COMPILE;
+	ctx->tuned += event == CLCNN_PROGRESS_TUNE;
+	if (!ctx->opt.progress_fn)
+		return;
+	struct clcnn_progress p = {event,          what ? what : "", ctx->compiled, ctx->tuned, now - ctx->wait_start,
+				   ctx->info.name, ctx->cache_dir};
+	ctx->opt.progress_fn(ctx->opt.progress_user, &p);
+}
+
+int clcnn_context_open(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen)
+{
+	int rc = context_new(out, opt, err, errlen);
+	if (rc)
+		return rc;
+	struct clcnn_context *ctx = *out;
+	rc = open_device(ctx);
 	if (rc == 0) {
 		ctx->cache_dir = clcnn_cache_resolve_dir(ctx->opt.cache_dir);
 		if (ctx->cache_dir)
@@ -107,7 +163,7 @@ void clcnn_context_close(struct clcnn_context *ctx)
 	if (ctx->cl)
 		clReleaseContext(ctx->cl);
 	clcnn_device_list_free(ctx->devices);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		free(ctx->opt_strings[i]);
 	free(ctx->cache_dir);
 	free(ctx->error);
@@ -126,6 +182,8 @@ const char *clcnn_context_cache_dir(const struct clcnn_context *ctx)
 
 int clcnn_context_finish(struct clcnn_context *ctx)
 {
+	if (!ctx->queue)
+		return 0; /* a host context: nothing was queued */
 	cl_int e = clFinish(ctx->queue);
 	return e == CL_SUCCESS ? 0 : clcnn_fail_cl(ctx, e, "clFinish failed");
 }

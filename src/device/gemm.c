@@ -361,6 +361,8 @@ size_t clcnn_gemm_workspace_bytes(const struct clcnn_context *ctx, const struct 
 int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *cfg, struct clcnn_gemm_workspace *ws,
 		    const struct clcnn_gemm_args *args)
 {
+	if (!ctx->cl)
+		return clcnn_fail_no_device(ctx, "gemm");
 	const struct clcnn_gemm_operand *a = &args->a, *b = &args->b, *c = &args->c;
 	struct gemm_call g = {
 		.ta = !!a->trans,

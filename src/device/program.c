@@ -215,8 +215,10 @@ static int build(struct clcnn_context *ctx, const char *family, const char *opti
 	char opts[4096];
 	snprintf(opts, sizeof opts, "%s %s", BASE_OPTIONS, options ? options : "");
 	int hit = from_cache(ctx, &s, family, opts, out) == 0;
-	if (!hit)
+	if (!hit) {
+		clcnn_progress_note(ctx, CLCNN_PROGRESS_COMPILE, family);
 		rc = compile(ctx, &s, family, opts, out);
+	}
 	program_src_free(&s);
 	if (rc)
 		return rc;
@@ -289,6 +291,11 @@ static struct clcnn_program_entry *program_find(struct clcnn_context *ctx, const
 int clcnn_program_get(struct clcnn_context *ctx, const char *family, const char *options, cl_program *out,
 		      struct clcnn_build_report *report)
 {
+	if (!ctx->cl) {
+		char what[96];
+		snprintf(what, sizeof what, "kernel program %s", family);
+		return clcnn_fail_no_device(ctx, what);
+	}
 	struct clcnn_program_entry *e = program_find(ctx, family, options);
 	if (e) {
 		*out = e->program;
@@ -320,7 +327,7 @@ int clcnn_program_build(struct clcnn_context *ctx, const char *family, const cha
 {
 	cl_program p;
 	/* bypass the in-memory memo so that the report is a real measurement */
-	if (program_find(ctx, family, options)) {
+	if (ctx->cl && program_find(ctx, family, options)) {
 		int rc = build(ctx, family, options, &p, report);
 		if (!rc)
 			clReleaseProgram(p);

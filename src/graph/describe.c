@@ -69,11 +69,11 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 		for (int t = 0; t < g->nslots; t++) {
 			CAT("  grad buffer %d (%s):", t, mib(g->slots[t].bytes, b1, sizeof b1));
 			for (int v = 0; v < graph_nvalues(g); v++)
-				if (g->values[v].grad && g->values[v].grad_slot == t)
+				if (g->values[v].grad_planned && g->values[v].grad_slot == t)
 					CAT(" %s", graph_value_name(g, v));
 			for (int i = 0; i < g->nnodes; i++)
 				for (int j = 0; j < g->nodes[i].nin; j++)
-					if (g->nodes[i].acc_tmp[j] == g->slots[t].mem)
+					if (g->nodes[i].acc_slot[j] == t + 1)
 						CAT(" (%s->%s sum)", g->nodes[i].in_name[j], g->nodes[i].name);
 			CAT("\n");
 		}

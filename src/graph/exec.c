@@ -20,7 +20,10 @@ static int node_failed(struct clcnn_graph *g, int i, int rc, const char *phase)
 
 static int need_built(struct clcnn_graph *g)
 {
-	return g->batch ? 0 : clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph is not built (clcnn_graph_build)");
+	if (!g->batch)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph is not built (clcnn_graph_build)");
+	/* a graph on a host context (clcnn_context_open_host) is planned, never run */
+	return clcnn_context_has_device(g->ctx) ? 0 : clcnn_fail_no_device(g->ctx, "running a graph");
 }
 
 int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data)
@@ -217,6 +220,8 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 		rc = clcnn_graph_backward(g);
 	if (!rc)
 		rc = clcnn_context_finish(g->ctx);
+	if (!rc) /* compiling and tuning are over: a progress display may close its wait */
+		clcnn_progress_note(g->ctx, CLCNN_PROGRESS_DONE, NULL);
 	for (int it = 0; it < iters && !rc; it++) {
 		for (int k = 0; k < g->nnodes && !rc; k++) {
 			int i = g->order[k];

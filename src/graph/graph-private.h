@@ -33,6 +33,7 @@ struct graph_node {
 	struct clcnn_dev_io fio, bio;    /* prepared device io of forward and backward */
 	cl_mem acc_tmp[CLCNN_OP_MAX_IN]; /* grad_in written to a temporary, then added to acc_dst */
 	cl_mem acc_dst[CLCNN_OP_MAX_IN];
+	int acc_slot[CLCNN_OP_MAX_IN]; /* g->slots index + 1 of acc_tmp, 0 none (a host plan has no cl_mem) */
 	int run_backward;
 };
 
@@ -46,6 +47,7 @@ struct graph_value {
 	int reaches_loss;
 	int consumers;
 	int grad_slot;
+	int grad_planned; /* grad_slot is this value's gradient buffer (grad may be NULL on a host plan) */
 };
 
 struct graph_param {

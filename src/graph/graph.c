@@ -684,6 +684,9 @@ int clcnn_graph_build(struct clcnn_graph *g, int batch)
 		rc = graph_plan(g);
 	if (rc)
 		build_release(g);
+	/* the kernels prepare() compiled are ready: a progress display may end its wait here */
+	if (!rc && clcnn_context_has_device(ctx))
+		clcnn_progress_note(ctx, CLCNN_PROGRESS_DONE, NULL);
 	return rc;
 }
 

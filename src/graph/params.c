@@ -106,7 +106,7 @@ int graph_params_create(struct clcnn_graph *g)
 				free(msg);
 				return rc;
 			}
-			g->param_total += p->count * sizeof(float) * (p->grad ? 2 : 1);
+			g->param_total += p->count * sizeof(float) * (p->spec.kind == CLCNN_PARAM_WEIGHT ? 2 : 1);
 		}
 	}
 	g->params_created = 1;

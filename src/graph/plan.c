@@ -35,6 +35,7 @@ void graph_plan_release(struct clcnn_graph *g)
 			clcnn_buffer_free(g->values[v].mem);
 			g->values[v].mem = NULL;
 			g->values[v].grad = NULL;
+			g->values[v].grad_planned = 0;
 		}
 	if (g->state)
 		for (int i = 0; i < g->nnodes; i++)
@@ -50,6 +51,7 @@ void graph_plan_release(struct clcnn_graph *g)
 		memset(&n->bio, 0, sizeof n->bio);
 		memset(n->acc_tmp, 0, sizeof n->acc_tmp);
 		memset(n->acc_dst, 0, sizeof n->acc_dst);
+		memset(n->acc_slot, 0, sizeof n->acc_slot);
 		n->run_backward = 0;
 	}
 	g->scratch_bytes = g->state_total = g->act_total = g->grad_total = 0;
@@ -229,9 +231,11 @@ int graph_plan(struct clcnn_graph *g)
 		if (iv[k].value >= 0) {
 			g->values[iv[k].value].grad = m;
 			g->values[iv[k].value].grad_slot = iv[k].buf;
+			g->values[iv[k].value].grad_planned = 1;
 			n->bio.grad_in[iv[k].slot] = m;
 		} else {
 			n->acc_tmp[iv[k].slot] = m;
+			n->acc_slot[iv[k].slot] = iv[k].buf + 1;
 			n->bio.grad_in[iv[k].slot] = m;
 		}
 	}

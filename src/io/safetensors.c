@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "io.h"
@@ -401,6 +402,50 @@ out:
 	return rc;
 }
 
+/*
+ * What a file that is not safetensors looks like, from its first bytes (and its name for ONNX,
+ * whose protobuf has no magic): the usual mistakes are an image, a dataset, a netfile or a PyTorch
+ * checkpoint given as weights, and naming them beats a nonsensical header length. NULL: unknown.
+ */
+static const char *sniff(const char *path, const unsigned char *b, size_t n)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *what;
+	} magics[] = {
+		{"\x89PNG\r\n\x1a\n", 8, "a PNG image"},
+		{"\xff\xd8\xff", 3, "a JPEG image"},
+		{"GIF8", 4, "a GIF image"},
+		{"\x1f\x8b", 2, "a gzip-compressed file"},
+		{"PK\x03\x04", 4, "a zip archive (torch.save writes one; convert with safetensors.torch.save_file)"},
+		{"\x89HDF\r\n\x1a\n", 8, "an HDF5 file"},
+		{"\x93NUMPY", 6, "a NumPy .npy array"},
+	};
+	for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
+		if (n >= magics[i].len && !memcmp(b, magics[i].magic, magics[i].len))
+			return magics[i].what;
+	size_t pl = strlen(path);
+	if (pl >= 5 && !strcasecmp(path + pl - 5, ".onnx"))
+		return "an ONNX model";
+	if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
+		return "a Python pickle (an old torch.save file; convert with safetensors.torch.save_file)";
+	if (n >= 4 && !b[0] && !b[1] && b[2] >= 0x08 && b[2] <= 0x0e && b[3] >= 1 && b[3] <= 4)
+		return "an IDX file (a dataset)";
+	if (n >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && (b[2] == ' ' || b[2] == '\n' || b[2] == '\r'))
+		return "a PGM/PPM image";
+	int text = n > 0;
+	for (size_t i = 0; i < n && text; i++)
+		text = (b[i] >= 0x20 && b[i] < 0x7f) || b[i] == '\n' || b[i] == '\r' || b[i] == '\t' || b[i] >= 0x80;
+	if (!text)
+		return NULL;
+	if (memmem(b, n, "input(", 6))
+		return "a clcnn netfile";
+	if (b[0] == '{')
+		return "bare JSON (a safetensors file starts with the JSON's length as 8 bytes)";
+	return "a text file";
+}
+
 int clcnn_st_read(const char *path, struct clcnn_st_file **out, char *err, size_t errlen)
 {
 	if (!out || !path)
@@ -418,7 +463,22 @@ int clcnn_st_read(const char *path, struct clcnn_st_file **out, char *err, size_
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	unsigned char lenb[8];
+	unsigned char lenb[8], pre[512];
+	size_t npre = fread(pre, 1, sizeof pre, fp);
+	if (fseek(fp, 0, SEEK_SET)) {
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+		goto out;
+	}
+	/* a header that plausibly is one: its length fits the file and it opens a JSON object */
+	uint64_t hl = 0;
+	for (int i = 7; i >= 0 && npre >= 8; i--)
+		hl = hl << 8 | pre[i];
+	const char *looks = npre >= 9 && hl && hl <= size - 8 && pre[8] == '{' ? NULL : sniff(path, pre, npre);
+	if (looks) {
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT, "%s: not a safetensors file (it looks like %s)", path,
+				   looks);
+		goto out;
+	}
 	if (size < 8) {
 		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_FORMAT,
 				   "%s: file is %llu bytes, shorter than the 8-byte header length", path,

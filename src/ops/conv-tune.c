@@ -5,6 +5,12 @@
  * tune twice). The key covers the device, driver and platform, the whole geometry including the batch,
  * the direction, the kernel sources the algorithms run, the set of algorithms and a version, so a
  * changed kernel, driver or candidate list tunes again. A warm start only reads the record.
+ *
+ * Timing compiles every candidate's kernels for the geometry, which costs far more than the one
+ * inference it serves (a cold `clcnn predict` of models/fmnist.net sat 31 s, mostly here). So by
+ * default (CLCNN_TUNE=train) only training-mode calls time: an eval-mode forward without a record
+ * uses the fixed preference of untimed() and records nothing, and a later training step still
+ * times. CLCNN_TUNE=all times eval-mode forwards too; CLCNN_TUNE=off never times.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +85,39 @@ static int families(const char **out)
 				out[n++] = f;
 		}
 	return n;
+}
+
+/*
+ * The choice without timing: the first that applies of shallow (a first layer), implicit (stride
+ * 1), im2col (anything). They won the forward rows of BENCHMARKS.md's CPU table where they apply
+ * (lanes wins some 14x14 layers by its batch-in-lanes layout, which a batch of one cannot fill).
+ */
+static const struct conv_algo *untimed(const struct conv_geom *g)
+{
+	static const struct conv_algo *const pref[] = {&clcnn_conv_algo_shallow, &clcnn_conv_algo_implicit,
+						       &clcnn_conv_algo_im2col};
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(pref); i++)
+		if (pref[i]->applicable(g))
+			return pref[i];
+	return &clcnn_conv_algo_direct;
+}
+
+static const char *dir_name(int d)
+{
+	return d == CONV_FWD           ? "forward"
+	       : d == CONV_BWD_DATA    ? "input gradient"
+	       : d == CONV_BWD_WEIGHTS ? "weight gradient"
+				       : "gradients";
+}
+
+/* Say that a convolution is about to be timed (clcnn_progress). */
+static void note_tuning(struct clcnn_op *op, int d)
+{
+	const struct conv_priv *p = op->priv;
+	char what[96];
+	snprintf(what, sizeof what, "conv2d %dx%dx%dx%d -> %d %s", p->g.n, p->g.cin, p->g.h, p->g.w, p->g.cout,
+		 dir_name(d));
+	clcnn_progress_note(op->ctx, CLCNN_PROGRESS_TUNE, what);
 }
 
 static uint64_t tune_key(const struct clcnn_op *op, enum conv_dir d)
@@ -183,11 +222,7 @@ static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo 
 		r.seconds[i] = seconds[i];
 	clcnn_cache_store_blob(op->ctx, "tune", tune_key(op, d), &r, sizeof r);
 	clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s", p->g.n, p->g.cin, p->g.h, p->g.w,
-		  p->g.cout,
-		  d == CONV_FWD        ? "forward"
-		  : d == CONV_BWD_DATA ? "input gradient"
-				       : "weight gradient",
-		  a->name);
+		  p->g.cout, dir_name(d), a->name);
 	p->algo[d] = a;
 	p->pending[d] = 0;
 }
@@ -200,6 +235,14 @@ static void record(struct clcnn_op *op, enum conv_dir d, const struct conv_algo 
 int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	struct conv_priv *p = op->priv;
+	if (clcnn_context_tune_mode(op->ctx) == 2) {
+		for (int d = CONV_BWD_DATA; d <= CONV_BWD_WEIGHTS; d++)
+			if (p->pending[d]) {
+				p->algo[d] = untimed(&p->g);
+				p->pending[d] = 0;
+			}
+		return 0;
+	}
 	const struct conv_algo *c[MAX_CAND], *a = NULL;
 	const struct conv_algo *known[2] = {p->pending[CONV_BWD_DATA] ? NULL : p->algo[CONV_BWD_DATA],
 					    p->pending[CONV_BWD_WEIGHTS] ? NULL : p->algo[CONV_BWD_WEIGHTS]};
@@ -216,6 +259,7 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int n = candidates(&p->g, c);
 	static const int dirs[3] = {CONV_BWD_DATA, CONV_BWD_WEIGHTS, 3};
 	double t[MAX_CAND * 3], td[MAX_CAND], tw[MAX_CAND], tb[MAX_CAND];
+	note_tuning(op, 3);
 	int rc = time_rounds(c, n, dirs, 3, op, io, t);
 	if (rc)
 		return rc;
@@ -267,6 +311,17 @@ int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum con
 {
 	struct conv_priv *p = op->priv;
 	const struct conv_algo *c[MAX_CAND], *best = NULL;
+	int mode = clcnn_context_tune_mode(op->ctx);
+	if (mode == 2 || (mode == 0 && d == CONV_FWD && !io->train)) {
+		/* prepare found no record; pending stays set in eval mode so that training still times */
+		if (p->algo[d] != untimed(&p->g))
+			clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s (untimed, CLCNN_TUNE=%s)",
+				  p->g.n, p->g.cin, p->g.h, p->g.w, p->g.cout, dir_name(d), untimed(&p->g)->name,
+				  mode == 2 ? "off" : "train");
+		p->algo[d] = untimed(&p->g);
+		p->pending[d] = mode != 2;
+		return 0;
+	}
 	if (!clcnn_conv_tune_lookup(op, d, &best)) {
 		p->algo[d] = best;
 		p->pending[d] = 0;
@@ -274,6 +329,7 @@ int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum con
 	}
 	int n = candidates(&p->g, c), dirs[1] = {(int)d};
 	double t[MAX_CAND], tbest = 0;
+	note_tuning(op, d);
 	int rc = time_rounds(c, n, dirs, 1, op, io, t);
 	if (rc)
 		return rc;

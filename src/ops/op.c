@@ -119,7 +119,8 @@ int clcnn_op_new(const char *type, const char *args, int nin, const struct clcnn
 int clcnn_op_prepare(struct clcnn_op *op, struct clcnn_context *ctx)
 {
 	op->ctx = ctx;
-	return op->cls->prepare ? op->cls->prepare(op) : 0;
+	/* prepare builds kernels and chooses algorithms for a device; a host context only plans */
+	return op->cls->prepare && clcnn_context_has_device(ctx) ? op->cls->prepare(op) : 0;
 }
 
 void clcnn_op_free(struct clcnn_op *op)

@@ -258,6 +258,50 @@ static int upload(struct clcnn_context *ctx, const struct clcnn_st_entry *e, cl_
 	return rc;
 }
 
+/* The value of " total_steps=N" in a schedule description, copied without it into rest; -1 when absent. */
+static long total_steps_of(const char *desc, char *rest, size_t n)
+{
+	snprintf(rest, n, "%s", desc);
+	char *p = strstr(rest, " total_steps=");
+	if (!p)
+		return -1;
+	char *end;
+	long v = strtol(p + 13, &end, 10);
+	memmove(p, end, strlen(end) + 1);
+	return v;
+}
+
+/*
+ * The run resumes under its own schedule settings, which may differ from the checkpoint's: most
+ * often --epochs grew, so a onecycle or cosine plan spans more steps. That re-plans the schedule as
+ * PyTorch does when OneCycleLR is created again with the new total_steps (the usual way to extend
+ * such a run); the step count carries on, so the learning rate jumps to where the new plan is at
+ * that step. Done silently this surprised users (a finished run's lr of 4e-6 became 0.07), so say it.
+ */
+static void note_schedule_change(const struct clcnn_trainer *t, const char *path, const char *saved, long steps)
+{
+	char opt[512], now[512], a[512], b[512];
+	trainer_describe(t, opt, sizeof opt, now, sizeof now);
+	if (!saved || !strcmp(saved, now))
+		return;
+	long old_total = total_steps_of(saved, a, sizeof a), new_total = total_steps_of(now, b, sizeof b);
+	double lr = clcnn_schedule_lr(&t->sched, t->opt.lr, steps);
+	if (old_total > 0 && new_total > 0 && !strcmp(a, b)) {
+		struct clcnn_schedule_config old = t->sched;
+		old.total_steps = (int)old_total;
+		clcnn_log(t->g->ctx, CLCNN_LOG_WARN,
+			  "%s: re-planning the %.*s schedule over %ld steps instead of the checkpoint's %ld (as a new "
+			  "PyTorch scheduler with the new total_steps would); step %ld runs at lr %.3g where the old "
+			  "plan %s %.3g",
+			  path, (int)strcspn(a, " "), a, new_total, old_total, steps + 1, lr,
+			  steps >= old_total ? "ended at" : "had", clcnn_schedule_lr(&old, t->opt.lr, steps));
+	} else {
+		clcnn_log(t->g->ctx, CLCNN_LOG_WARN,
+			  "%s: the schedule changes from the checkpoint's '%s' to '%s'; step %ld runs at lr %.3g", path,
+			  saved, now, steps + 1, lr);
+	}
+}
+
 /* Check everything, then load; t == NULL loads weights only. */
 static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path, int *epoch)
 {
@@ -327,6 +371,7 @@ static int load(struct clcnn_graph *g, struct clcnn_trainer *t, const char *path
 		if (clcnn_st_meta(f, "seed"))
 			t->seed = seed;
 		t->lr = clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps > 0 ? t->steps - 1 : 0);
+		note_schedule_change(t, path, clcnn_st_meta(f, "schedule"), t->steps);
 	}
 	if (!rc && epoch)
 		*epoch = (int)saved_epoch;

@@ -6,6 +6,11 @@
  * OneCycleLR: anneal_strategy='cos', three_phase=False, max_lr = the base lr; PyTorch also cycles
  * momentum / beta1 inversely to the lr (cycle_momentum=True) — that is not done here: momentum
  * and betas stay as configured. Steps past total_steps keep the final lr (PyTorch raises).
+ * Short runs follow PyTorch too: when pct_start * total_steps <= 1 the warm-up phase ends before
+ * step 0 (end1 < 0) and every step anneals from max_lr down (2 steps at pct_start 0.3: 0.81 x
+ * max_lr, then min_lr; tests/train has the values), rather than being refused. Where the warm-up phase is
+ * the single step 0 (end1 == 0) PyTorch divides 0 by 0 and raises; step 0 gets the phase's start,
+ * initial_lr, as it does for every longer schedule.
  *
  * Warmup (not a PyTorch scheduler of its own): the scheduled lr is multiplied by
  * min(1, (step + 1) / warmup_steps), i.e. LinearLR(start_factor = 1/W, total_iters = W - 1) chained.
@@ -60,7 +65,7 @@ static double onecycle(const struct clcnn_schedule_config *c, double max_lr, lon
 	double end1 = c->pct_start * total - 1.0, end2 = total - 1.0;
 	double s = (double)step;
 	if (s <= end1)
-		return anneal_cos(initial, max_lr, s / end1);
+		return anneal_cos(initial, max_lr, end1 > 0 ? s / end1 : 0.0);
 	return anneal_cos(max_lr, min_lr, (s - end1) / (end2 - end1));
 }
 

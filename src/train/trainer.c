@@ -83,13 +83,12 @@ static int check_config(struct clcnn_context *ctx, const struct clcnn_optimizer_
 	if ((s->kind == CLCNN_SCHED_COSINE || s->kind == CLCNN_SCHED_ONECYCLE) && s->total_steps < 1)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s schedule: total_steps %d must be >= 1",
 				  sched_names[s->kind], s->total_steps);
+	/* any number of steps works, as in PyTorch (a short run anneals from max_lr: schedule.c) */
 	if (s->kind == CLCNN_SCHED_ONECYCLE &&
-	    (!(s->pct_start > 0 && s->pct_start < 1) || s->div_factor <= 0 || s->final_div_factor <= 0 ||
-	     s->pct_start * s->total_steps - 1 <= 0 || s->pct_start * s->total_steps >= s->total_steps))
-		return clcnn_fail(
-			ctx, CLCNN_ERR_INVALID,
-			"onecycle schedule: pct_start %g of %d steps leaves an empty phase; div factors must be > 0",
-			s->pct_start, s->total_steps);
+	    (!(s->pct_start > 0 && s->pct_start < 1) || s->div_factor <= 0 || s->final_div_factor <= 0))
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "onecycle schedule: pct_start %g must be in (0, 1) and div factors > 0 (%g, %g)",
+				  s->pct_start, s->div_factor, s->final_div_factor);
 	return 0;
 }
 

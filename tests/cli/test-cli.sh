@@ -131,5 +131,43 @@ for key in '"c1"' '"fc"' '"loss"' '"grad.c1.weight"' '"grad.fc.bias"' '"grad.ima
   head -c 4096 "$T/y.safetensors" | grep -q "$key" && pass "run output has $key" || fail "run output lacks $key"
 done
 
+# ---- small things a user hits at once (issue 12)
+# a typo is answered with the nearest name, for commands and every subcommand's options
+expect 2 "unknown command 'trian'; did you mean 'train'\?" "did you mean a command" -- "$CLCNN" trian
+expect 2 "unknown option '--epoch'; did you mean '--epochs'\?" "did you mean --epochs" -- "$CLCNN" train "$NET" --epoch 3
+expect 2 "unknown option '--batchsize'; did you mean '--batch'\?" "did you mean --batch" -- "$CLCNN" train "$NET" --batchsize 3
+expect 2 "unknown option '--wieghts'; did you mean '--weights'\?" "did you mean --weights (eval)" -- "$CLCNN" eval "$NET" --wieghts x
+"$CLCNN" frobnicate 2>&1 | grep -q "did you mean" && fail "a suggestion for a word nothing like a command" || pass "no suggestion when nothing is close"
+# a file that is not safetensors given as weights is named for what it is
+expect 1 "img.pgm: not a safetensors file \(it looks like a PGM/PPM image\)" "an image as --weights" -- \
+  "$CLCNN" predict "$NET" --weights "$T/img.pgm" "$T/img.pgm"
+expect 1 "tiny.net: not a safetensors file \(it looks like a clcnn netfile\)" "a netfile as --weights" -- \
+  "$CLCNN" eval "$NET" --weights "$NET" --data "$T/d"
+# a run too short for onecycle's warm-up phase trains (2 steps, as torch's OneCycleLR)
+expect 0 "epoch 1 test accuracy" "2-step onecycle run" -- "$CLCNN" train "$NET" --data "$T/d" --epochs 1 --batch 48 --out "$T/short.safetensors"
+# resuming with more epochs re-plans the schedule, and says so
+expect 0 "re-planning the onecycle schedule over 4 steps instead of the checkpoint's 2" "resume re-plans the schedule" -- \
+  "$CLCNN" train "$NET" --data "$T/d" --epochs 2 --batch 48 --out "$T/short.safetensors" --resume "$T/short.safetensors"
+# graph and every --help need no OpenCL device (an ICD list that names none), feature-vector models too
+: > "$T/no-icd"
+printf 'x = input(shape=(8))\ny = input()\nh = linear(x, out_features=16)\nr = relu\no = linear(out_features=3)\nloss = cross_entropy(o, y)\n' > "$T/mlp.net"
+expect 0 "fc +linear +f +1x10" "graph without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$NET"
+expect 0 "^  x +input +4x8" "graph of a feature-vector model without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$T/mlp.net" --batch 4
+expect 0 "grad buffer 0" "graph --plan without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$NET" --plan
+grep -q "no OpenCL device" "$T/err" && pass "graph --plan says what it leaves out" || fail "graph --plan: $(cat "$T/err")"
+expect 0 '"o" -> "loss"' "graph --dot without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$T/mlp.net" --dot
+for c in train eval predict run bench graph devices doctor; do
+  expect 0 "usage: clcnn $c" "$c --help without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" "$c" --help
+done
+# no silent waits: the first run on an empty cache says it compiles, where it keeps the result, and
+# when it is done; inference runs no autotuner (0 convolutions tuned); the second run is quiet
+expect 0 "img.pgm:" "predict on an empty kernel cache" -- env CLCNN_CACHE_DIR="$T/kcache" "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
+grep -q "^clcnn: compiling kernels for .* (first run; cached in $T/kcache)$" "$T/err" && pass "first run says it compiles kernels" || fail "no compile notice: $(cat "$T/err")"
+[ "$(ls "$T/kcache" | grep -c '^prog-')" -gt 0 ] && [ "$(ls "$T/kcache" | grep -c '^tune-')" -eq 0 ] &&
+  pass "first predict compiles and tunes nothing" || fail "predict's cache: $(ls "$T/kcache" | tr '\n' ' ')"
+[ "$(grep -c . "$T/err")" -le 12 ] && pass "progress is not a flood" || fail "$(grep -c . "$T/err") progress lines"
+expect 0 "img.pgm:" "predict on a warm kernel cache" -- env CLCNN_CACHE_DIR="$T/kcache" "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
+[ ! -s "$T/err" ] && pass "a warm run is quiet" || fail "warm run says: $(cat "$T/err")"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -1,15 +1,17 @@
 /*
  * Foundation: device selection (every selector form, on a fake multi-platform list and on the real
  * device), the on-disk program cache (miss, hit, corruption, concurrent writers, unusable dir),
- * the kernel-dir override, build-failure logs, allocation failures.
+ * the kernel-dir override, build-failure logs, allocation failures, contexts without a device.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clcnn-private.h"
+#include "clcnn/graph.h"
 #include "device/device-private.h"
 #include "testutil.h"
 
@@ -392,6 +394,72 @@ START_TEST(allocation_failure_names_size)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- a context without a device */
+
+static const char host_net[] =
+	"image = input(shape=(1,8,8))\nlabel = input()\n"
+	"c = conv2d(image, out_channels=4, kernel_size=3, padding=1)\nr = relu\n"
+	"s = add(r, c)\nf = flatten(s)\nfc = linear(out_features=3)\nloss = cross_entropy(fc, label)\n";
+
+/* describe(with_plan) without the lines that depend on the device's algorithms (peak, scratch) */
+static char *plan_text(struct clcnn_context *ctx)
+{
+	struct clcnn_graph *g;
+	ck_assert_msg(clcnn_graph_parse(ctx, host_net, "h.net", &g) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(ctx));
+	char *text;
+	ck_assert(clcnn_graph_describe(g, 1, &text) == 0);
+	clcnn_graph_free(g);
+	for (char *line = text, *next; *line; line = next) {
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		if (!strncmp(line, "plan (batch", 11) || !strncmp(line, "  state", 7)) {
+			memmove(line, next, strlen(next) + 1);
+			next = line;
+		}
+	}
+	return text;
+}
+
+/*
+ * clcnn_context_open_host: netfiles parse, graphs build to the same shapes, parameters and memory
+ * plan as on the device (less the workspaces algorithms choose), and everything that needs the
+ * device fails with CLCNN_ERR_NO_DEVICE saying so.
+ */
+START_TEST(host_context_plans_without_device)
+{
+	struct clcnn_context *host, *dev = test_context();
+	ck_assert_int_eq(clcnn_context_open_host(&host, NULL, NULL, 0), 0);
+	ck_assert_int_eq(clcnn_context_has_device(host), 0);
+	ck_assert_int_eq(clcnn_context_has_device(dev), 1);
+	char *want = plan_text(dev), *got = plan_text(host);
+	ck_assert_str_eq(got, want);
+	ck_assert_ptr_nonnull(strstr(got, "(c->r sum)")); /* c feeds s and r: r adds a temporary */
+	ck_assert_ptr_nonnull(strstr(got, "batch 2, 811 parameters (811 trainable)"));
+	free(want);
+	free(got);
+
+	struct clcnn_graph *g;
+	ck_assert(clcnn_graph_parse(host, host_net, "h.net", &g) == 0);
+	ck_assert(clcnn_graph_build(g, 2) == 0);
+	float x[2 * 64] = {0};
+	ck_assert_int_eq(clcnn_graph_set_input(g, "image", x), CLCNN_ERR_NO_DEVICE);
+	ck_assert_str_eq(clcnn_context_error(host),
+			 "running a graph needs an OpenCL device, and this context has none");
+	ck_assert_int_eq(clcnn_graph_forward(g, 0, 0), CLCNN_ERR_NO_DEVICE);
+	ck_assert_int_eq(clcnn_graph_param_read(g, 0, x), CLCNN_ERR_NO_DEVICE);
+	ck_assert_str_eq(clcnn_context_error(host),
+			 "reading results needs an OpenCL device, and this context has none");
+	ck_assert_int_eq(clcnn_context_smoke_test(host), CLCNN_ERR_NO_DEVICE);
+	ck_assert_str_eq(clcnn_context_error(host),
+			 "kernel program common needs an OpenCL device, and this context has none");
+	ck_assert_int_eq(clcnn_context_finish(host), 0);
+	clcnn_graph_free(g);
+	clcnn_context_close(host);
+	clcnn_context_close(dev);
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -409,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, kernel_dir_override_and_build_log);
 	tcase_add_test(tc, embedded_families_build);
 	tcase_add_test(tc, allocation_failure_names_size);
+	tcase_add_test(tc, host_context_plans_without_device);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "ops/conv-private.h"
 #include "testutil.h"
@@ -147,13 +148,13 @@ struct run {
 	float *y, *gx, *gw, *gb;
 };
 
-static struct run run_device(struct clcnn_context *ctx, struct clcnn_op *op, const float *x, const float *w,
-			     const float *b, const float *gy)
+static struct run run_device_mode(struct clcnn_context *ctx, struct clcnn_op *op, const float *x, const float *w,
+				  const float *b, const float *gy, int train)
 {
 	struct run r = {0};
 	size_t nx = clcnn_shape_count(&op->in[0]), ny = clcnn_shape_count(&op->out);
 	size_t nw = clcnn_shape_count(&op->param[0].shape), nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
-	struct clcnn_dev_io io = {.train = 1};
+	struct clcnn_dev_io io = {.train = train};
 	ck_assert(clcnn_buffer_new(ctx, nx * 4, &io.in[0]) == 0);
 	ck_assert(clcnn_buffer_new(ctx, ny * 4, &io.out) == 0);
 	ck_assert(clcnn_buffer_new(ctx, nw * 4, &io.param[0]) == 0);
@@ -194,6 +195,12 @@ static struct run run_device(struct clcnn_context *ctx, struct clcnn_op *op, con
 	clcnn_buffer_free(io.grad_param[0]);
 	clcnn_buffer_free(io.grad_param[1]);
 	return r;
+}
+
+static struct run run_device(struct clcnn_context *ctx, struct clcnn_op *op, const float *x, const float *w,
+			     const float *b, const float *gy)
+{
+	return run_device_mode(ctx, op, x, w, b, gy, 1);
 }
 
 static void run_free(struct run *r)
@@ -583,17 +590,41 @@ START_TEST(test_chunk_policy)
 }
 END_TEST
 
-/* A fresh context on cache directory dir; its op after prepare(). */
-static struct clcnn_op *tuned_op(const char *dir, const char *args, struct clcnn_shape in, struct clcnn_context **ctx)
+/* Progress events heard by a context (clcnn_progress). */
+struct heard {
+	int compile, tune, done, last_compiled, last_tuned;
+};
+
+static void hear(void *user, const struct clcnn_progress *p)
+{
+	struct heard *h = user;
+	h->compile += p->event == CLCNN_PROGRESS_COMPILE;
+	h->tune += p->event == CLCNN_PROGRESS_TUNE;
+	h->done += p->event == CLCNN_PROGRESS_DONE;
+	h->last_compiled = p->compiled;
+	h->last_tuned = p->tuned;
+}
+
+/* A fresh context on cache directory dir with CLCNN_TUNE=tune, reporting to h; its op after prepare(). */
+static struct clcnn_op *tuned_op_mode(const char *dir, const char *args, struct clcnn_shape in,
+				      struct clcnn_context **ctx, const char *tune, struct heard *h)
 {
 	struct clcnn_options opt;
 	clcnn_options_from_env(&opt);
 	opt.conv_algo = NULL;
 	opt.cache_dir = dir;
+	opt.tune = tune;
+	opt.progress_fn = h ? hear : NULL;
+	opt.progress_user = h;
 	*ctx = test_context_with(&opt);
 	struct clcnn_op *op = make("conv2d", args, in);
 	ck_assert_msg(clcnn_op_prepare(op, *ctx) == 0, "%s", clcnn_context_error(*ctx));
 	return op;
+}
+
+static struct clcnn_op *tuned_op(const char *dir, const char *args, struct clcnn_shape in, struct clcnn_context **ctx)
+{
+	return tuned_op_mode(dir, args, in, ctx, NULL, NULL);
 }
 
 /*
@@ -680,6 +711,68 @@ START_TEST(test_autotune_record)
 }
 END_TEST
 
+/* Tuning records ("tune-*.bin") in dir. */
+static int tune_records(const char *dir)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "exit $(ls %s | grep -c '^tune-')", dir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * CLCNN_TUNE: by default an eval-mode forward without a record runs the untimed preference
+ * (implicit for this stride-1 layer of 45 taps, too many for shallow), records nothing and leaves
+ * the direction to a training step, which times it; "all" times eval-mode forwards; "off" never
+ * times. Compiling from an empty cache and timing are reported to progress_fn, and the first
+ * read-back after them ends the wait (DONE).
+ */
+START_TEST(test_tune_modes)
+{
+	struct clcnn_shape in = clcnn_shape4(2, 5, 11, 10);
+	const char *args = "out_channels=7, kernel_size=3, padding=1";
+	/* values do not matter here (test_autotune_record compares them): which algorithm runs does */
+	static const float x[2 * 5 * 11 * 10], w[7 * 5 * 9], b[7], gy[2 * 7 * 11 * 10];
+	static const char *const modes[] = {NULL, "all", "off"};
+	for (int m = 0; m < 3; m++) {
+		char dir[] = "/tmp/clcnn-test-tune-XXXXXX";
+		ck_assert(mkdtemp(dir) != NULL);
+		struct heard h = {0};
+		struct clcnn_context *ctx;
+		struct clcnn_op *op = tuned_op_mode(dir, args, in, &ctx, modes[m], &h);
+		struct conv_priv *p = op->priv;
+		struct run r = run_device_mode(ctx, op, x, w, b, NULL, 0);
+		run_free(&r);
+		ck_assert_msg(h.compile >= 1 && h.last_compiled == h.compile, "mode %d: %d compile events, count %d", m,
+			      h.compile, h.last_compiled);
+		ck_assert_int_eq(h.done, 1);
+		if (m == 1) {
+			ck_assert_msg(!p->pending[CONV_FWD] && h.tune == 1, "CLCNN_TUNE=all: eval forward not timed");
+			ck_assert_int_eq(tune_records(dir), 1);
+		} else {
+			ck_assert_msg(h.tune == 0, "mode %d: an eval-mode forward was timed", m);
+			ck_assert_str_eq(p->algo[CONV_FWD]->name, "implicit");
+			ck_assert_int_eq(p->pending[CONV_FWD], m == 0);
+			ck_assert_int_eq(tune_records(dir), 0);
+		}
+		/* a training step: the default and "all" time what is left (forward, the backward pair) */
+		r = run_device_mode(ctx, op, x, w, b, gy, 1);
+		run_free(&r);
+		for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
+			ck_assert_msg(!p->pending[d], "mode %d: direction %d left pending after training", m, d);
+		ck_assert_int_eq(h.tune, m == 2 ? 0 : 2);
+		ck_assert_int_eq(h.last_tuned, h.tune);
+		ck_assert_int_eq(tune_records(dir), m == 2 ? 0 : 3);
+		ck_assert_int_eq(h.done, m == 0 ? 3 : 2); /* default: the forward's timing ends one wait */
+		clcnn_op_free(op);
+		clcnn_context_close(ctx);
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -696,6 +789,7 @@ int main(void)
 	tcase_add_test(tc, test_algo_list);
 	tcase_add_test(tc, test_chunk_policy);
 	tcase_add_test(tc, test_autotune_record);
+	tcase_add_test(tc, test_tune_modes);
 	tcase_add_test(tc, test_model_shapes);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

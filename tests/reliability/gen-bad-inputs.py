@@ -67,8 +67,27 @@ def safetensors_cases():
     case(k, "huge-header-length.safetensors", st("{}", b"\0" * 14, hlen=1 << 63), FORMAT,
          "{f}: header length 9223372036854775808 is larger than the 16 bytes after it")
     png = bytes.fromhex("89504e470d0a1a0a") + b"\0" * 24
-    case(k, "wrong-magic-png.safetensors", png, FORMAT,
-         "{f}: header length %d is larger than the 24 bytes after it" % struct.unpack("<Q", png[:8])[0])
+    case(k, "wrong-magic-png.safetensors", png, FORMAT, "{f}: not a safetensors file (it looks like a PNG image)")
+    # other files given as --weights by mistake are named by their first bytes (ONNX by its name)
+    case(k, "photo.jpg", bytes.fromhex("ffd8ffe000104a464946") + b"\0" * 22, FORMAT,
+         "{f}: not a safetensors file (it looks like a JPEG image)")
+    case(k, "images.gz", gzip.compress(b"\0\0\x08\x03" + b"\0" * 60, mtime=0), FORMAT,
+         "{f}: not a safetensors file (it looks like a gzip-compressed file)")
+    case(k, "model.pt", b"PK\x03\x04" + b"\0" * 40, FORMAT,
+         "{f}: not a safetensors file (it looks like a zip archive (torch.save writes one; convert with "
+         "safetensors.torch.save_file))")
+    case(k, "old-model.pt", b"\x80\x02cpickle\n" + b"\0" * 20, FORMAT,
+         "{f}: not a safetensors file (it looks like a Python pickle (an old torch.save file; convert with "
+         "safetensors.torch.save_file))")
+    case(k, "model.onnx", bytes.fromhex("0807120b") + b"pytorch" + b"\0" * 20, FORMAT,
+         "{f}: not a safetensors file (it looks like an ONNX model)")
+    case(k, "train-images-idx3-ubyte", b"\0\0\x08\x03\0\0\0\x02\0\0\0\x1c\0\0\0\x1c" + b"\0" * 32, FORMAT,
+         "{f}: not a safetensors file (it looks like an IDX file (a dataset))")
+    case(k, "model.net", "image = input(shape=(1,28,28))\nfc = linear(out_features=10)\n", FORMAT,
+         "{f}: not a safetensors file (it looks like a clcnn netfile)")
+    case(k, "header-only.json", json.dumps({"w": t()}), FORMAT,
+         "{f}: not a safetensors file (it looks like bare JSON (a safetensors file starts with the JSON's "
+         "length as 8 bytes))")
     case(k, "not-json.safetensors", st('{"w": {"dtype": "F32",'), FORMAT,
          "{f}: header is not valid JSON (error at byte 21 of 22)")
     case(k, "header-array.safetensors", st("[1, 2]"), FORMAT, "{f}: header is not a JSON object")

@@ -163,6 +163,63 @@ START_TEST(optimizers_golden)
 }
 END_TEST
 
+/*
+ * OneCycleLR for runs too short for a warm-up phase (pct_start * total_steps <= 1): 256 images at
+ * batch 128 for one epoch are 2 steps. Values of torch 1.13's OneCycleLR.get_lr (max_lr 0.1,
+ * pct_start 0.3, div 25, final div 1e4), printed by Debian's python3-torch 1.13.1 stepping
+ * OneCycleLR(SGD, max_lr=0.1, total_steps=N) N times. end1 = 0.3 * total - 1 < 0: every
+ * step is in the annealing phase, at pct (step - end1) / (total - 1 - end1). Where end1 is exactly 0
+ * torch divides by zero; clcnn gives step 0 the initial lr (max_lr / 25), as for longer schedules.
+ */
+START_TEST(onecycle_short)
+{
+	static const struct {
+		int total;
+		double lr[5];
+	} cases[] = {
+		{1, {3.9999999999999998e-07}},
+		{2, {0.081174565394976306, 3.9999999999999998e-07}},
+		{3, {0.099441543545091188, 0.046263710266697504, 3.9999999999999998e-07}},
+		{5,
+		 {0.0040000000000000036, 0.095048463201347383, 0.06112620219362893, 0.018825834605023701,
+		  3.9999999999999998e-07}},
+	};
+	struct clcnn_schedule_config sc;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		clcnn_schedule_defaults(&sc, CLCNN_SCHED_ONECYCLE);
+		sc.total_steps = cases[c].total;
+		for (int s = 0; s < cases[c].total; s++) {
+			double lr = clcnn_schedule_lr(&sc, 0.1, s);
+			ck_assert_msg(fabs(lr - cases[c].lr[s]) <= 1e-12 * cases[c].lr[s],
+				      "%d steps, step %d: %.17g, torch %.17g", cases[c].total, s, lr, cases[c].lr[s]);
+		}
+	}
+	/* end1 == 0 (10 steps at pct_start 0.1): initial lr, then the annealing phase from max_lr */
+	sc.total_steps = 10;
+	sc.pct_start = 0.1;
+	ck_assert(fabs(clcnn_schedule_lr(&sc, 0.1, 0) - 0.004) <= 1e-15);
+	ck_assert(fabs(clcnn_schedule_lr(&sc, 0.1, 1) - 0.09698464310077128) <= 1e-12); /* pct 1/9 of phase 2 */
+
+	/* and the trainer takes such a schedule */
+	struct clcnn_context *ctx = test_context();
+	struct clcnn_graph *g;
+	ck_assert(clcnn_graph_parse(ctx,
+				    "x = input(shape=(4))\ny = input()\nfc = linear(x, out_features=3)\n"
+				    "loss = cross_entropy(fc, y)\n",
+				    "short.net", &g) == 0);
+	ck_assert(clcnn_graph_build(g, 2) == 0);
+	struct clcnn_optimizer_config oc;
+	clcnn_optimizer_defaults(&oc, CLCNN_OPT_SGD);
+	clcnn_schedule_defaults(&sc, CLCNN_SCHED_ONECYCLE);
+	sc.total_steps = 2;
+	struct clcnn_trainer *t;
+	ck_assert_msg(clcnn_trainer_new(g, &oc, &sc, 1, &t) == 0, "%s", clcnn_context_error(ctx));
+	clcnn_trainer_free(t);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 /* Closed forms against PyTorch's chained updates: they differ by rounding of doubles only. */
 START_TEST(schedules_golden)
 {
@@ -566,6 +623,91 @@ START_TEST(load_mismatch)
 }
 END_TEST
 
+/* Warnings heard by a context. */
+struct warnings {
+	int n;
+	char last[5120];
+};
+
+static void keep_warning(void *user, int level, const char *msg)
+{
+	struct warnings *w = user;
+	if (level != CLCNN_LOG_WARN)
+		return;
+	w->n++;
+	snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+/* A one-layer trainer with a onecycle schedule over total steps, on a context logging to w. */
+static struct clcnn_trainer *onecycle_trainer(struct clcnn_context *ctx, int total, struct clcnn_graph **g)
+{
+	*g = parse(ctx,
+		   "x = input(shape=(4))\nt = input(shape=(3))\nfc = linear(x, out_features=3)\n"
+		   "loss = mse_loss(fc, t)\n",
+		   2);
+	struct clcnn_optimizer_config oc;
+	clcnn_optimizer_defaults(&oc, CLCNN_OPT_SGD);
+	oc.lr = 0.1;
+	struct clcnn_schedule_config sc;
+	clcnn_schedule_defaults(&sc, CLCNN_SCHED_ONECYCLE);
+	sc.total_steps = total;
+	struct clcnn_trainer *t;
+	ck_assert_msg(clcnn_trainer_new(*g, &oc, &sc, 1, &t) == 0, "%s", clcnn_context_error(ctx));
+	return t;
+}
+
+/*
+ * --resume with more epochs: the schedule is re-planned over the new total (a new OneCycleLR with
+ * the new total_steps), the step count carries on, and the library says so once as a warning with
+ * both plans' learning rates; the same settings resume silently.
+ */
+START_TEST(resume_replans_schedule)
+{
+	struct warnings w = {0};
+	struct clcnn_context *ctx = test_context_logged(NULL, NULL, keep_warning, &w);
+	char *dir = test_tmpdir(), path[4096];
+	snprintf(path, sizeof path, "%s/c.safetensors", dir);
+	struct clcnn_graph *g;
+	struct clcnn_trainer *t = onecycle_trainer(ctx, 4, &g);
+	float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[6] = {1, 0, 1, 0, 1, 0};
+	clcnn_graph_set_input(g, "x", x);
+	clcnn_graph_set_input(g, "t", y);
+	for (int s = 0; s < 4; s++)
+		ck_assert(clcnn_trainer_step(t, NULL) == 0);
+	ck_assert_msg(clcnn_trainer_save(t, path, 2, NULL) == 0, "%s", clcnn_context_error(ctx));
+	clcnn_trainer_free(t);
+	clcnn_graph_free(g);
+
+	t = onecycle_trainer(ctx, 4, &g);
+	ck_assert(clcnn_trainer_load(t, path, NULL) == 0);
+	ck_assert_int_eq(w.n, 0);
+	clcnn_trainer_free(t);
+	clcnn_graph_free(g);
+
+	t = onecycle_trainer(ctx, 6, &g);
+	ck_assert(clcnn_trainer_load(t, path, NULL) == 0);
+	ck_assert_int_eq(w.n, 1);
+	/* step 5 of a 6-step onecycle at max_lr 0.1 (end1 0.8, pct 3.2 / 4.2) and the old plan's last lr */
+	struct clcnn_schedule_config sc;
+	clcnn_schedule_defaults(&sc, CLCNN_SCHED_ONECYCLE);
+	sc.total_steps = 6;
+	char want[5120];
+	snprintf(want, sizeof want,
+		 "%s: re-planning the onecycle schedule over 6 steps instead of the checkpoint's 4 (as a new PyTorch "
+		 "scheduler with the new total_steps would); step 5 runs at lr %.3g where the old plan ended at 4e-07",
+		 path, clcnn_schedule_lr(&sc, 0.1, 4));
+	ck_assert_str_eq(w.last, want);
+	ck_assert(clcnn_trainer_step(t, NULL) == 0);
+	ck_assert(fabs(clcnn_trainer_lr(t) - clcnn_schedule_lr(&sc, 0.1, 4)) <= 1e-15);
+	ck_assert(clcnn_trainer_lr(t) > 0.01); /* the new plan's, not the finished run's 4e-7 */
+	clcnn_trainer_free(t);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(trainer_errors)
 {
 	struct clcnn_context *ctx = test_context();
@@ -612,6 +754,8 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("train");
 	tcase_set_timeout(tc, 1200);
 	tcase_add_test(tc, schedules_golden);
+	tcase_add_test(tc, onecycle_short);
+	tcase_add_test(tc, resume_replans_schedule);
 	tcase_add_test(tc, optimizers_golden);
 	tcase_add_test(tc, trainer_errors);
 	tcase_add_test(tc, load_mismatch);

@@ -20,6 +20,12 @@ struct cli_command {
 
 /* Open a context from the environment; prints the error and returns NULL on failure. */
 struct clcnn_context *cli_open_context(void);
+/* The same without the first-run progress display, for a command that reports compilation itself. */
+struct clcnn_context *cli_open_context_unannounced(void);
+/* The same without printing: NULL with the message in err (errlen bytes) on failure. */
+struct clcnn_context *cli_try_context(char *err, size_t errlen);
+/* A context without a device (clcnn_context_open_host): netfiles, shapes and plans only. */
+struct clcnn_context *cli_open_host_context(void);
 /* Print "clcnn <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when argv[i] is -h or --help. */
@@ -52,6 +58,11 @@ struct cli_flag {
 int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *flags, char **pos, int max_pos, int *npos,
 	      void (*help)(FILE *));
 void cli_print_flags(FILE *out, const struct cli_flag *flags);
+/*
+ * The name closest to word[0..len) among name(table, 0), name(table, 1), ... (until NULL) when it
+ * is close enough to be what was meant (a typo, or a prefix of 4+ letters), else NULL.
+ */
+const char *cli_suggest(const char *word, size_t len, const char *(*name)(const void *table, int i), const void *table);
 
 int cmd_devices(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

@@ -18,7 +18,8 @@ int cmd_doctor(int argc, char **argv)
 		help(h ? stdout : stderr);
 		return h ? CLI_OK : CLI_USAGE;
 	}
-	struct clcnn_context *ctx = cli_open_context();
+	/* its table says what was compiled; a progress line on stderr would cut into it */
+	struct clcnn_context *ctx = cli_open_context_unannounced();
 	if (!ctx)
 		return CLI_ERROR;
 	const struct clcnn_device_info *d = clcnn_context_device(ctx);

@@ -1,8 +1,13 @@
-/* clcnn graph: the DAG of a netfile with shapes and parameter counts, or Graphviz DOT. */
+/*
+ * clcnn graph: the DAG of a netfile with shapes and parameter counts, or Graphviz DOT. Needs no
+ * OpenCL device: shapes come from a host context (clcnn_context_open_host). --plan asks a device
+ * for the workspaces its algorithms choose, and without one prints the plan less those.
+ */
 #include <stdlib.h>
+#include <string.h>
 
+#include "clcnn/graph.h"
 #include "cli.h"
-#include "model.h"
 
 static int dot, plan, batch;
 
@@ -16,8 +21,28 @@ static const struct cli_flag flags[] = {
 static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn graph NETFILE [--dot] [--plan] [--batch B]\n\n"
-		   "Print the model's nodes with output shapes and parameter counts, or its DAG as DOT.\n\noptions:\n");
+		   "Print the model's nodes with output shapes and parameter counts, or its DAG as DOT.\n"
+		   "Needs no OpenCL device; --plan uses one when there is one, for the workspace sizes.\n\noptions:\n");
 	cli_print_flags(f, flags);
+}
+
+/* --plan: the device's context when one opens, else a host context and a note saying what is missing. */
+static struct clcnn_context *open_context(void)
+{
+	if (!plan)
+		return cli_open_host_context();
+	char err[8192];
+	struct clcnn_context *ctx = cli_try_context(err, sizeof err);
+	if (ctx)
+		return ctx;
+	char *nl = strchr(err, '\n');
+	if (nl)
+		*nl = 0;
+	fprintf(stderr,
+		"clcnn graph: no OpenCL device (%s); the plan leaves out the workspaces that algorithms choose on a "
+		"device\n",
+		err);
+	return cli_open_host_context();
 }
 
 int cmd_graph(int argc, char **argv)
@@ -31,16 +56,25 @@ int cmd_graph(int argc, char **argv)
 		cli_error("graph", "expected one NETFILE (see clcnn graph --help)");
 		return CLI_USAGE;
 	}
-	struct cli_model m;
-	if (cli_model_open("graph", pos[0], batch, &m))
+	struct clcnn_context *ctx = open_context();
+	if (!ctx)
 		return CLI_ERROR;
+	struct clcnn_graph *g = NULL;
 	char *text = NULL;
-	int rc = dot ? clcnn_graph_dot(m.g, &text) : clcnn_graph_describe(m.g, plan, &text);
-	if (rc)
-		cli_error("graph", "%s", clcnn_context_error(m.ctx));
-	else
-		fputs(text, stdout);
+	int rc = clcnn_graph_load(ctx, pos[0], &g);
+	if (rc) {
+		cli_error("graph", "%s", clcnn_context_error(ctx));
+	} else if ((rc = clcnn_graph_build(g, batch))) {
+		cli_error("graph", "%s: %s", pos[0], clcnn_context_error(ctx));
+	} else {
+		rc = dot ? clcnn_graph_dot(g, &text) : clcnn_graph_describe(g, plan, &text);
+		if (rc)
+			cli_error("graph", "%s", clcnn_context_error(ctx));
+		else
+			fputs(text, stdout);
+	}
 	free(text);
-	cli_model_close(&m);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
 	return rc ? CLI_ERROR : CLI_OK;
 }

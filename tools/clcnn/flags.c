@@ -6,6 +6,60 @@
 
 #include "cli.h"
 
+/* Optimal-string-alignment distance (Damerau-Levenshtein without repeated edits of a substring). */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	enum {
+		MAX = 64
+	};
+	if (la >= MAX || lb >= MAX)
+		return la > lb ? la : lb;
+	size_t d[MAX][MAX];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+const char *cli_suggest(const char *word, size_t len, const char *(*name)(const void *table, int i), const void *table)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (int i = 0; name(table, i); i++) {
+		const char *n = name(table, i);
+		size_t ln = strlen(n), d = edit_distance(word, len, n, ln);
+		/* git's rule of thumb: one edit in a short word, two in a longer one */
+		size_t limit = len <= 4 ? 1 : 2;
+		/* --batchsize, --batch-size for --batch: the word starts with the name (or the other way) */
+		size_t shorter = len < ln ? len : ln;
+		if (d > limit && shorter >= 4 && !strncmp(word, n, shorter))
+			d = limit;
+		if (d <= limit && d < best_d) {
+			best = n;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+static const char *flag_name(const void *table, int i)
+{
+	return ((const struct cli_flag *)table)[i].name;
+}
+
 static int set_flag(const char *cmd, const struct cli_flag *f, const char *value)
 {
 	char *end;
@@ -67,8 +121,15 @@ int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *fla
 			continue;
 		}
 		if (a[1] != '-') {
-			cli_error(cmd, "unknown option '%s' (options are long: --name VALUE; see clcnn %s --help)", a,
-				  cmd);
+			const char *s = cli_suggest(a + 1, strcspn(a + 1, "="), flag_name, flags);
+			if (s)
+				cli_error(cmd,
+					  "unknown option '%s'; did you mean '--%s'? (options are long: --name VALUE)",
+					  a, s);
+			else
+				cli_error(cmd,
+					  "unknown option '%s' (options are long: --name VALUE; see clcnn %s --help)",
+					  a, cmd);
 			return -1;
 		}
 		const char *name = a + 2, *eq = strchr(name, '=');
@@ -78,7 +139,11 @@ int cli_parse(const char *cmd, int argc, char **argv, const struct cli_flag *fla
 			if (strlen(g->name) == len && !strncmp(g->name, name, len))
 				f = g;
 		if (!f) {
-			cli_error(cmd, "unknown option '--%.*s' (see clcnn %s --help)", (int)len, name, cmd);
+			const char *s = cli_suggest(name, len, flag_name, flags);
+			if (s)
+				cli_error(cmd, "unknown option '--%.*s'; did you mean '--%s'?", (int)len, name, s);
+			else
+				cli_error(cmd, "unknown option '--%.*s' (see clcnn %s --help)", (int)len, name, cmd);
 			return -1;
 		}
 		const char *value = eq ? eq + 1 : NULL;
