@@ -117,7 +117,7 @@ void cli_model_shape(const struct cli_model *m, char *buf, size_t len)
 
 void cli_data_defaults(struct cli_data_opts *d)
 {
-	*d = (struct cli_data_opts){.path = CLI_DEFAULT_DATA, .format = "auto", .resize = "stretch"};
+	*d = (struct cli_data_opts){.path = CLI_DEFAULT_DATA, .format = "auto", .resize = "stretch", .layout = "auto"};
 }
 
 int cli_source_open(const char *cmd, const struct cli_model *m, const struct cli_data_opts *d, const char *split,
@@ -135,6 +135,14 @@ int cli_source_open(const char *cmd, const struct cli_model *m, const struct cli
 		return CLI_USAGE;
 	}
 	so.center_crop = !strcmp(d->resize, "crop");
+	if (!strcmp(d->layout, "nhwc")) {
+		so.layout = CLCNN_LAYOUT_NHWC;
+	} else if (!strcmp(d->layout, "nchw")) {
+		so.layout = CLCNN_LAYOUT_NCHW;
+	} else if (strcmp(d->layout, "auto")) {
+		cli_error(cmd, "bad value '%s' for --layout: expected auto, nhwc or nchw", d->layout);
+		return CLI_USAGE;
+	}
 	if (access(d->path, F_OK) != 0) {
 		cli_error(cmd, "%s: dataset does not exist%s", d->path,
 			  strcmp(d->path, CLI_DEFAULT_DATA) ? ""

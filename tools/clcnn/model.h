@@ -33,9 +33,9 @@ int cli_model_check_inputs(const char *cmd, const struct cli_model *m, const cha
 /* "1x28x28" or "8": the per-sample shape of the model's data input (buf of len bytes). */
 void cli_model_shape(const struct cli_model *m, char *buf, size_t len);
 
-/* Where a command's data comes from: --data, --format, --val-split, --label-column, --resize. */
+/* Where a command's data comes from: --data, --format, --val-split, --label-column, --resize, --layout. */
 struct cli_data_opts {
-	const char *path, *format, *label_column, *resize;
+	const char *path, *format, *label_column, *resize, *layout;
 	double val_split;
 };
 /* The data flags every data-reading command takes: entries of a struct cli_flag table. */
@@ -51,7 +51,9 @@ struct cli_data_opts {
 	{"label-column", FLAG_STR, &(d).label_column, 0, 0, " COL", \
 	 "CSV: the label column, a header name or 0-based index (default the last)"}, \
 	{"resize", FLAG_STR, &(d).resize, 0, 0, " HOW", \
-	 "image folders: stretch (default) or crop (the centered square) to the model's input"}
+	 "image folders: stretch (default) or crop (the centered square) to the model's input"}, \
+	{"layout", FLAG_STR, &(d).layout, 0, 0, " HOW", \
+	 "4-D IDX images: nhwc | nchw | auto (default: NCHW when dimension 1 looks like channels)"}
 /* clang-format on */
 /* Defaults of struct cli_data_opts (before parsing). */
 void cli_data_defaults(struct cli_data_opts *d);
