@@ -102,8 +102,11 @@ cp "$T/a.safetensors" "$T/keep.safetensors"
 sum_before=$(md5sum < "$T/a.safetensors")
 expect 2 "already exists" "refuses to replace a checkpoint" -- "$CLCNN" train "$NET" --data "$T/d" --epochs 1 --batch 16 --out "$T/a.safetensors"
 expect 1 "does not exist" "missing dataset dir" -- "$CLCNN" train "$NET" --data "$T/none" --out "$T/b.safetensors"
-mkdir -p "$T/bad1"; cp "$T/d"/* "$T/bad1/"; printf '\x00\x00\x08\x04\x00\x00\x00\x01' | gzip > "$T/bad1/train-images-idx3-ubyte.gz"
+mkdir -p "$T/bad1"; cp "$T/d"/* "$T/bad1/"; printf '\x12\x34\x08\x03\x00\x00\x00\x01' | gzip > "$T/bad1/train-images-idx3-ubyte.gz"
 expect 1 "train-images-idx3-ubyte.gz.*magic" "wrong IDX magic" -- "$CLCNN" train "$NET" --data "$T/bad1" --out "$T/b.safetensors"
+# a 4-D (RGB) IDX header is read now, so its missing dimensions are what is wrong
+printf '\x00\x00\x08\x04\x00\x00\x00\x01' | gzip > "$T/bad1/train-images-idx3-ubyte.gz"
+expect 1 "train-images-idx3-ubyte.gz: truncated IDX header" "truncated 4-D IDX header" -- "$CLCNN" train "$NET" --data "$T/bad1" --out "$T/b.safetensors"
 mkdir -p "$T/bad2"; cp "$T/d"/* "$T/bad2/"; head -c 3000 "$T/d/train-images-idx3-ubyte.gz" > "$T/bad2/train-images-idx3-ubyte.gz"
 expect 1 "train-images-idx3-ubyte.gz" "truncated gzip" -- "$CLCNN" train "$NET" --data "$T/bad2" --out "$T/b.safetensors"
 mkdir -p "$T/bad3"; cp "$T/d"/* "$T/bad3/"; mkidx "$T/bad3x" train 50; cp "$T/bad3x/train-labels-idx1-ubyte.gz" "$T/bad3/"
