@@ -109,8 +109,9 @@ enum clcnn_data_layout {
 struct clcnn_source_options {
 	enum clcnn_data_format format; /**< CLCNN_DATA_AUTO: detected */
 	const char *split;             /**< "train" or "test" (IDX "t10k" is accepted as "test"); NULL = "train" */
-	/** Images: decode and resize to this (0: the files' own size and channels; image folders whose
-	 *  files differ in size need height and width). channels 1 turns color into luma, 3 gray into RGB. */
+	/** Image folders: decode and resize to this (0: the size and channels of the first training
+	 *  image). channels 1 turns color into luma, 3 gray into RGB. IDX and CIFAR files keep their
+	 *  shape: the caller compares it with its model. */
 	int channels, height, width;
 	int center_crop;               /**< image folders: crop the largest centered square before resizing */
 	enum clcnn_data_layout layout; /**< 4-D IDX files */

@@ -1,5 +1,5 @@
 /*
- * Image reader (PNG through cairo, PGM/PPM parsed by clcnn): any byte string is read without a
+ * Image reader (PNG through libpng, JPEG through libjpeg-turbo, PGM/PPM parsed by clcnn): any byte string is read without a
  * crash; an accepted image is resized into exactly the requested floats, each in [0, 1]. The
  * requested channels and size come from the input's length, so every input is deterministic.
  */
