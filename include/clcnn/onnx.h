@@ -1,0 +1,47 @@
+/*
+ * ONNX interchange: import an ONNX model (opsets 7-17, what PyTorch 1.13 exports by default) as a
+ * clcnn netfile and weights, or load it directly as a graph; export a built clcnn graph to ONNX.
+ * Part of libclcnn (no extra dependency: the protobuf wire format is read and written by clcnn).
+ */
+#ifndef CLCNN_ONNX_API_H
+#define CLCNN_ONNX_API_H
+
+#include "clcnn/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Import the ONNX model at onnx_path: write a readable netfile (node names from the ONNX graph,
+ * sanitised) to netfile_out and its weights (safetensors, PyTorch state-dict names where they can be
+ * recovered) to weights_out; either may be NULL to skip it. An unsupported operator is an error
+ * naming the node, the op type, the opset and the supported ops. Errors go to ctx's message.
+ */
+CLCNN_API int clcnn_onnx_import(struct clcnn_context *ctx, const char *onnx_path, const char *netfile_out,
+				const char *weights_out);
+
+/**
+ * clcnn_graph_load accepts a ".onnx" file as well as a netfile; the model's initializers become the
+ * graph's parameters once it is built (clcnn_graph_build), as if loaded with clcnn_graph_load_weights.
+ */
+
+struct clcnn_onnx_export_options {
+	int opset;                 /**< 0: 14 (PyTorch 1.13's default); 13..17 */
+	int training;              /**< export training-mode semantics (BatchNormalization training_mode) */
+	const char *const *meta;   /**< NULL-terminated key, value, ... pairs for metadata_props, or NULL */
+};
+
+/**
+ * Export the built graph g (its current parameters) to path as ONNX, batch dimension symbolic ("N").
+ * Every clcnn layer maps to ONNX operators (a layer without an equivalent as its decomposition, or
+ * refused naming the node and the layer). Loss nodes and label inputs are left out: the ONNX graph
+ * ends at the loss's input. Written atomically.
+ */
+CLCNN_API int clcnn_graph_export_onnx(struct clcnn_graph *g, const char *path,
+				      const struct clcnn_onnx_export_options *opt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
