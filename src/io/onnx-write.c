@@ -235,7 +235,7 @@ static void emit_graph(struct wr *w, const void *arg)
 static void emit_opset(struct wr *w, const void *arg)
 {
 	const struct onnx_opset *o = arg;
-	put_opt_str(w, 1, o->domain);
+	put_str(w, 1, o->domain); /* "" too, as onnx.helper.make_opsetid writes it */
 	put_int(w, 2, o->version);
 }
 
