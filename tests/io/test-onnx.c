@@ -291,6 +291,15 @@ START_TEST(round_trip)
 	struct onnx_model *f;
 	ck_assert_msg(clcnn_onnx_read(path, &f, err, sizeof err) == 0, "%s", err);
 	same_model(m, f);
+	/* the streamed file holds exactly the serialised bytes */
+	ck_assert_int_eq(clcnn_onnx_serialize(m, &buf, &len, err, sizeof err), 0);
+	FILE *fp = fopen(path, "rb");
+	unsigned char *disk = malloc(len + 1);
+	ck_assert_uint_eq(fread(disk, 1, len + 1, fp), len);
+	fclose(fp);
+	ck_assert_int_eq(memcmp(disk, buf, len), 0);
+	free(disk);
+	free(buf);
 	DIR *d = opendir(dir);
 	int entries = 0;
 	struct dirent *e;
