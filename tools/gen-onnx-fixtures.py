@@ -437,6 +437,30 @@ def global_pools(seed):
     return graph, ref, (3, 5, 6)
 
 
+def avgpool_attrs(seed):
+    """AveragePool as other exporters write it: count_include_pad=1 as an attribute with pads (PyTorch 1.13
+    writes an explicit Pad instead), and the same with ceil_mode=1, where a last window overhangs the padded
+    input (the last column's window covers input column 9, pad column 10 and column 11 beyond both). The
+    reference is PyTorch's avg_pool2d, whose divisor is the window clipped to the padded input (2 there, not 3);
+    older ONNX Runtime divided such windows by the full kernel (microsoft/onnxruntime#16203), 1.32 agrees."""
+    nodes = [
+        helper.make_node("AveragePool", ["input"], ["output0"], name="include_pad", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1),
+        helper.make_node("AveragePool", ["input"], ["output1"], name="include_pad_ceil", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1, ceil_mode=1),
+    ]
+
+    def ref(x):
+        return {"output0": F.avg_pool2d(x, 3, 2, 1, count_include_pad=True),
+                "output1": F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True)}
+
+    graph = helper.make_graph(nodes, "avgpool_attrs",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 2, 9, 10])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", 2, 5, 5]),
+                               helper.make_tensor_value_info("output1", TensorProto.FLOAT, ["N", 2, 5, 6])])
+    return graph, ref, (2, 9, 10)
+
+
 # ------------------------------------------------------------------------------- fixture list
 
 # name: (builder, input shape without batch, opsets, ops covered, train)
@@ -462,6 +486,7 @@ TRAIN_FIXTURES = {
 }
 HAND_FIXTURES = {
     "conv_asym": (conv_asym, 14, "Conv (pads [1,0,2,1]), Conv (auto_pad SAME_UPPER, stride 2), Conv (auto_pad SAME_LOWER); hand-built"),
+    "avgpool_attrs": (avgpool_attrs, 14, "AveragePool (pads 1, count_include_pad=1), AveragePool (pads 1, count_include_pad=1, ceil_mode=1: a window overhanging the padded input); 2 outputs; hand-built"),
     "global_maxpool": (global_pools, 14, "GlobalMaxPool, GlobalAveragePool, Concat, Flatten; hand-built"),
     "misc_ops": (lambda s: misc_ops(s, 13), 13, "Identity, Dropout (ratio input), Constant, Reshape (shape [0,-1]), Flatten, Gemm (alpha 0.5, beta 2, transB=1), Gemm (transB=0), Add, Relu; hand-built"),
     "misc_ops_opset11": (lambda s: misc_ops(s, 11), 11, "as misc_ops at opset 11 (Dropout ratio attribute); hand-built"),
