@@ -473,7 +473,7 @@ TORCH_FIXTURES = {
     "global_pool": (GlobalPools, (3, 5, 6), [14], "Conv, GlobalAveragePool, MaxPool (PyTorch 1.13 exports AdaptiveMaxPool2d(1) as a MaxPool over the whole static size, not GlobalMaxPool), Concat, Flatten"),
     "activations": (Activations, (2, 5, 5), [11, 14, 17], "Conv, Mul (by a constant), Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Softplus, Elu, GELU as Div/Erf/Add/Mul, Concat"),
     "softmax": (Softmaxes, (12,), [11, 13], "Gemm, Mul, Softmax, LogSoftmax (axis 1 of 2-D); 2 outputs"),
-    "flatten_view": (FlattenView, (2, 6, 6), [14], "Conv, Relu, Shape/Gather/Unsqueeze/Concat/Reshape (x.view(x.size(0), -1)), Flatten, Gemm, Add"),
+    "flatten_view": (FlattenView, (2, 6, 6), [11, 14], "Conv, Relu, Shape/Gather/Unsqueeze/Concat/Reshape (x.view(x.size(0), -1)), Flatten, Gemm, Add"),
     "linear3d": (Linear3d, (4, 6), [14], "MatMul + Add (Linear on a 3-D input [N, 4, 6])"),
     "batchnorm": (BatchNorms, (2, 6, 6), [14], "Conv with BatchNorm2d folded in, Relu, MaxPool, BatchNormalization (4-D, inference), Flatten, MatMul (a bias-free Linear), BatchNormalization (2-D, eps 1e-3)"),
     "residual": (Residual, (3, 5, 5), [14], "Conv, Relu, Add (residual); the eval-mode Dropout and Identity leave no node"),
