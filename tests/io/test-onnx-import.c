@@ -16,6 +16,7 @@
 
 #include "clcnn/graph.h"
 #include "clcnn/onnx.h"
+#include "clcnn/train.h"
 #include "io/io.h"
 #include "io/onnx-import.h"
 #include "io/onnx.h"
@@ -110,6 +111,68 @@ static double compare(float **out, const struct onnx_model *m, struct clcnn_st_f
 	return worst;
 }
 
+static float *tensor(struct clcnn_st_file *io, const char *key, size_t *count)
+{
+	const struct clcnn_st_entry *e = clcnn_st_find(io, key);
+	ck_assert_msg(e != NULL, "no %s", key);
+	float *x = malloc(e->count * sizeof *x);
+	ck_assert_int_eq(clcnn_st_to_f32(e, x, NULL, 0), 0);
+	if (count)
+		*count = e->count;
+	return x;
+}
+
+/*
+ * Fine-tuning from the ONNX weights: 3 plain SGD steps (lr 0.05) in train mode with a mean
+ * cross_entropy against finetune.label, as the fixture script did in PyTorch: the loss before each
+ * step and the eval-mode output after them (which also checks the updated running statistics).
+ */
+static double check_finetune(struct clcnn_context *ctx, const char *path, struct clcnn_st_file *io,
+			     const struct onnx_import_result *r, const char *name)
+{
+	struct clcnn_graph *g = NULL;
+	ck_assert_int_eq(clcnn_graph_load(ctx, path, &g), 0);
+	char in[300];
+	snprintf(in, sizeof in, "%s, label", r->outputs[0]);
+	ck_assert_int_eq(clcnn_graph_input(g, "label", 0, NULL), 0);
+	ck_assert_int_eq(clcnn_graph_add(g, "loss", "cross_entropy", in, NULL), 0);
+	size_t n, nl;
+	float *x = tensor(io, "input.input", NULL), *lab = tensor(io, "finetune.label", &n);
+	float *want_loss = tensor(io, "finetune.loss", &nl);
+	ck_assert_msg(clcnn_graph_build(g, (int)n) == 0, "%s", clcnn_context_error(ctx));
+	const char *iname;
+	int nd, dims[CLCNN_MAX_DIMS];
+	ck_assert_int_eq(clcnn_graph_input_info(g, 0, &iname, &nd, dims), 0);
+	ck_assert_int_eq(clcnn_graph_set_input(g, iname, x), 0);
+	ck_assert_int_eq(clcnn_graph_set_input(g, "label", lab), 0);
+	struct clcnn_optimizer_config oc;
+	struct clcnn_schedule_config sc;
+	clcnn_optimizer_defaults(&oc, CLCNN_OPT_SGD);
+	oc.lr = 0.05;
+	clcnn_schedule_defaults(&sc, CLCNN_SCHED_CONSTANT);
+	struct clcnn_trainer *t = NULL;
+	ck_assert_int_eq(clcnn_trainer_new(g, &oc, &sc, 1, &t), 0);
+	double worst = 0;
+	for (size_t s = 0; s < nl; s++) {
+		float loss;
+		ck_assert_msg(clcnn_trainer_step(t, &loss) == 0, "%s", clcnn_context_error(ctx));
+		double e = fabs((double)loss - want_loss[s]) / fmax(fabs((double)want_loss[s]), 1e-3);
+		ck_assert_msg(e <= TOL, "%s: fine-tuning loss of step %zu is %.8g, PyTorch %.8g", name, s + 1, loss,
+			      want_loss[s]);
+		worst = fmax(worst, e);
+	}
+	ck_assert_int_eq(clcnn_graph_forward(g, 0, 1), 0);
+	size_t no;
+	float *want = tensor(io, "finetune.output.output", &no), *got = malloc(no * sizeof *got);
+	ck_assert_int_eq(clcnn_graph_read(g, r->outputs[0], got), 0);
+	double e = max_err(got, want, no);
+	ck_assert_msg(e <= TOL, "%s: output after fine-tuning differs from PyTorch by %.3g", name, e);
+	clcnn_trainer_free(t);
+	clcnn_graph_free(g);
+	free(x), free(lab), free(want_loss), free(want), free(got);
+	return fmax(worst, e);
+}
+
 static int is_refused(const char *name, const char **msg)
 {
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
@@ -175,9 +238,13 @@ static void check_fixture(struct clcnn_context *ctx, const char *dir, const char
 	free_outputs(again, r.noutputs);
 	clcnn_graph_free(g2);
 
-	fprintf(stderr, "%-26s eval max rel err %.2e%s", name, e_eval, e_train >= 0 ? "" : "\n");
+	double e_ft = clcnn_st_find(io, "finetune.loss") ? check_finetune(ctx, path, io, &r, name) : -1;
+	fprintf(stderr, "%-26s eval max rel err %.2e", name, e_eval);
 	if (e_train >= 0)
-		fprintf(stderr, ", train %.2e\n", e_train);
+		fprintf(stderr, ", train %.2e", e_train);
+	if (e_ft >= 0)
+		fprintf(stderr, ", fine-tuning %.2e", e_ft);
+	fprintf(stderr, "\n");
 	free_outputs(eval, r.noutputs);
 	onnx_import_result_free(&r);
 	clcnn_onnx_free(m);
