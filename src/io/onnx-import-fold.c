@@ -274,8 +274,6 @@ static int fold_reshape(struct onnx_imp *im, const struct onnx_node *n, int k)
 		same = t[d] == X->dims[d];
 	if (same)
 		return imp_alias(im, n, k, x);
-	if (infer >= 0)
-		t[infer] = -2; /* printed as N when it is the batch; else keep the -1 visible */
 	return imp_fail(im, n,
 			"Reshape of %s to %s cannot be folded: clcnn maps only a flatten to [N, features] (and a "
 			"reshape that changes nothing)",

@@ -56,7 +56,7 @@ const char *imp_shape_str(const int64_t *d, int nd, char *buf, size_t len)
 	size_t o = 0;
 	buf[0] = 0;
 	for (int i = 0; i < nd && o + 24 < len; i++) {
-		if (d[i] == ONNX_IMP_BATCH || d[i] == -1)
+		if (d[i] == ONNX_IMP_BATCH || (d[i] == -1 && i == 0)) /* runtime shapes hold -1 at the batch */
 			o += (size_t)snprintf(buf + o, len - o, "%sN", i ? "x" : "");
 		else
 			o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)d[i]);
