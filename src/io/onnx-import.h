@@ -12,10 +12,18 @@
 #ifndef CLCNN_ONNX_IMPORT_H
 #define CLCNN_ONNX_IMPORT_H
 
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "io/onnx.h"
+
+/* double -> float without the undefined behaviour of an out-of-range conversion: +-inf instead */
+static inline float imp_to_float(double d)
+{
+	return d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
+}
 
 /* The batch dimension inside a folded shape constant (Shape of a runtime tensor, dim 0). */
 #define ONNX_IMP_BATCH INT64_MIN
