@@ -289,10 +289,10 @@ static int fold_pad(struct onnx_imp *im, const struct onnx_node *n, int k)
 	int x, rc = imp_runtime(im, n, 0, &x);
 	if (rc)
 		return rc;
-	const struct onnx_attr *mode = clcnn_onnx_attr(n, "mode");
-	if (mode && mode->type == ONNX_ATTR_STRING && strcmp(mode->s, "constant"))
+	const char *mode = imp_attr_s(n, "mode");
+	if (mode && strcmp(mode, "constant"))
 		return imp_fail(im, n, "mode '%s': only a constant zero Pad is folded (into Conv or AveragePool)",
-				mode->s);
+				mode);
 	int64_t pads[2 * ONNX_MAX_DIMS] = {0};
 	int np = imp_attr_ints(n, "pads", pads, 2 * ONNX_MAX_DIMS);
 	double value = imp_attr_f(n, "value", 0.0f);

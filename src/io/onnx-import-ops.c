@@ -172,12 +172,12 @@ int imp_alias(struct onnx_imp *im, const struct onnx_node *n, int k, int v)
 static int auto_pads(struct onnx_imp *im, const struct onnx_node *n, const int64_t *in, const int64_t *kern,
 		     const int64_t *stride, const int64_t *dil, int64_t *pads)
 {
-	const struct onnx_attr *a = clcnn_onnx_attr(n, "auto_pad");
-	if (!a || a->type != ONNX_ATTR_STRING || !strcmp(a->s, "NOTSET"))
+	const char *a = imp_attr_s(n, "auto_pad");
+	if (!a || !strcmp(a, "NOTSET"))
 		return 0;
-	int upper = !strcmp(a->s, "SAME_UPPER"), lower = !strcmp(a->s, "SAME_LOWER");
-	if (!upper && !lower && strcmp(a->s, "VALID"))
-		return imp_fail(im, n, "auto_pad '%s' unknown (NOTSET, SAME_UPPER, SAME_LOWER, VALID)", a->s);
+	int upper = !strcmp(a, "SAME_UPPER"), lower = !strcmp(a, "SAME_LOWER");
+	if (!upper && !lower && strcmp(a, "VALID"))
+		return imp_fail(im, n, "auto_pad '%s' unknown (NOTSET, SAME_UPPER, SAME_LOWER, VALID)", a);
 	for (int d = 0; d < 2; d++) {
 		int64_t total = 0;
 		if (upper || lower) {
@@ -733,6 +733,8 @@ int imp_map_node(struct onnx_imp *im, int k)
 	char keys[64], b1[32];
 	if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
 		goto unsupported;
+	if (n->noutputs < 1 || !*n->outputs[0])
+		return imp_fail(im, n, "no output");
 	if (!strcmp(t, "Conv"))
 		return map_conv(im, n, k);
 	if (!strcmp(t, "MaxPool") || !strcmp(t, "AveragePool"))
@@ -761,8 +763,8 @@ int imp_map_node(struct onnx_imp *im, int k)
 		return imp_unary(im, n, k, "elu", keys);
 	}
 	if (!strcmp(t, "Gelu")) {
-		const struct onnx_attr *a = clcnn_onnx_attr(n, "approximate");
-		int tanh_form = a && a->type == ONNX_ATTR_STRING && !strcmp(a->s, "tanh");
+		const char *a = imp_attr_s(n, "approximate");
+		int tanh_form = a && !strcmp(a, "tanh");
 		return imp_unary(im, n, k, "gelu", tanh_form ? ", approximate=tanh" : "");
 	}
 	if (!strcmp(t, "PRelu"))

@@ -320,6 +320,12 @@ float imp_attr_f(const struct onnx_node *n, const char *name, float def)
 	return a && a->type == ONNX_ATTR_FLOAT ? a->f : a && a->type == ONNX_ATTR_INT ? (float)a->i : def;
 }
 
+const char *imp_attr_s(const struct onnx_node *n, const char *name)
+{
+	const struct onnx_attr *a = clcnn_onnx_attr(n, name);
+	return a && a->type == ONNX_ATTR_STRING ? (a->s ? a->s : "") : NULL;
+}
+
 int64_t imp_attr_i(const struct onnx_node *n, const char *name, int64_t def)
 {
 	const struct onnx_attr *a = clcnn_onnx_attr(n, name);

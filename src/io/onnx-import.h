@@ -153,6 +153,8 @@ int imp_weight(struct onnx_imp *im, const char *node, const char *what, const fl
 /* Float attributes / int attributes with defaults. */
 float imp_attr_f(const struct onnx_node *n, const char *name, float def);
 int64_t imp_attr_i(const struct onnx_node *n, const char *name, int64_t def);
+/* A STRING attribute ("" when it has no bytes), NULL when absent or of another type. */
+const char *imp_attr_s(const struct onnx_node *n, const char *name);
 /* Up to max ints of attribute name into v; returns the count, 0 when absent. */
 int imp_attr_ints(const struct onnx_node *n, const char *name, int64_t *v, int max);
 /* Float value of constant v at index k (int constants converted). */
