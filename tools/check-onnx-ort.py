@@ -16,9 +16,13 @@ allclose; NaN only matches NaN). Exit status: 0 all pass, 1 some output beyond t
 
 Examples:
     tools/check-onnx-ort.py tests/data/onnx/lenet5.onnx tests/data/onnx/lenet5.io.safetensors
+    # a clcnn export against clcnn itself: `clcnn run` reads graph inputs by bare name (x.safetensors holds
+    # "image"; found here as the fallback to "input.image") and writes each node's output under its name
     clcnn export models/lenet5.net --weights w.safetensors --out lenet5.onnx
-    clcnn run models/lenet5.net --weights w.safetensors --input in.safetensors --out run.safetensors
-    tools/check-onnx-ort.py lenet5.onnx in.safetensors --outputs-from run.safetensors --map output=fc7
+    clcnn run models/lenet5.net --weights w.safetensors --input x.safetensors --output y.safetensors
+    tools/check-onnx-ort.py lenet5.onnx x.safetensors --outputs-from y.safetensors
+    # when the ONNX output name is not the clcnn node's name:
+    tools/check-onnx-ort.py lenet5.onnx x.safetensors --outputs-from y.safetensors --map output=fc7
 
 Needs numpy and onnxruntime only (tools/deps.sh --onnx); safetensors are read by the small reader below.
 """

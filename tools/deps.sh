@@ -42,7 +42,10 @@ if [ $python -eq 1 ] && ! /usr/bin/python3 -c 'import safetensors' 2>/dev/null; 
 fi
 if [ $onnx -eq 1 ] && ! /usr/bin/python3 -c 'import onnxruntime' 2>/dev/null; then
   echo "installing: onnxruntime (pip, --no-deps: keeps Debian's numpy)"
-  $SUDO /usr/bin/python3 -m pip install -q --break-system-packages --no-deps onnxruntime
+  # 1.32.0 is the version the committed fixtures were checked with (it runs with numpy 1.24); any other
+  # is taken only when that one is not offered for this Python
+  $SUDO /usr/bin/python3 -m pip install -q --break-system-packages --no-deps onnxruntime==1.32.0 ||
+    $SUDO /usr/bin/python3 -m pip install -q --break-system-packages --no-deps onnxruntime
 fi
 if [ $onnx -eq 1 ]; then
   # the point of --no-deps: torch must still see numpy afterwards

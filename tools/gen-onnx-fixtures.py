@@ -29,6 +29,7 @@ import io
 import os
 import sys
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import onnx
@@ -263,62 +264,77 @@ class TrainBN(nn.Module):
         return self.fc(torch.flatten(self.pool(F.relu(self.bn(self.conv(x)))), 1))
 
 
-# clcnn's shipped models (models/*.net), re-created layer for layer; netfile names become module names.
+# clcnn's shipped models (models/*.net), re-created layer for layer, each module named as its netfile statement,
+# so the ONNX node and initializer names ("/c1/Conv", "c1.weight") are the netfile's and a test can hold clcnn's
+# node outputs and parameters against them by name (BatchNorm folded into a Conv on eval export is the
+# exception: the folded weights get exporter names).
+
+def named(*pairs):
+    return nn.Sequential(OrderedDict(pairs))
+
 
 def lenet5():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    return named(("c1", nn.Conv2d(1, 6, 5, padding=2)), ("r1", nn.ReLU()), ("p1", nn.MaxPool2d(2)),
+                 ("c3", nn.Conv2d(6, 16, 5)), ("r3", nn.ReLU()), ("p3", nn.MaxPool2d(2)), ("flat", nn.Flatten()),
+                 ("fc5", nn.Linear(400, 120)), ("r5", nn.ReLU()), ("fc6", nn.Linear(120, 84)), ("r6", nn.ReLU()),
+                 ("fc7", nn.Linear(84, 10)))
 
 
 def mlp_csv():
-    return nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 3))
+    return named(("fc1", nn.Linear(8, 64)), ("r1", nn.ReLU()), ("fc2", nn.Linear(64, 64)), ("r2", nn.ReLU()),
+                 ("fc3", nn.Linear(64, 3)))
 
 
-def conv_bn_relu_pool(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+def conv_bn_relu_pool(i, cin, cout, bn="bn"):
+    return [(f"c{i}", nn.Conv2d(cin, cout, 3, padding=1, bias=False)), (f"{bn}{i}", nn.BatchNorm2d(cout)),
+            (f"r{i}", nn.ReLU()), (f"p{i}", nn.MaxPool2d(2))]
 
 
 def fmnist(dropout=0.0):
-    layers = conv_bn_relu_pool(1, 32) + conv_bn_relu_pool(32, 64) + [nn.Flatten(), nn.Linear(3136, 256), nn.ReLU()]
-    return nn.Sequential(*(layers + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(256, 10)]))
+    layers = conv_bn_relu_pool(1, 1, 32) + conv_bn_relu_pool(2, 32, 64) + [
+        ("flat", nn.Flatten()), ("fc1", nn.Linear(3136, 256)), ("r3", nn.ReLU())]
+    return named(*(layers + ([("drop", nn.Dropout(dropout))] if dropout else []) + [("fc2", nn.Linear(256, 10))]))
 
 
 def cifar10():
-    return nn.Sequential(*(conv_bn_relu_pool(3, 32) + conv_bn_relu_pool(32, 64) + conv_bn_relu_pool(64, 128) +
-                           [nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(), nn.Linear(256, 10)]))
+    return named(*(conv_bn_relu_pool(1, 3, 32) + conv_bn_relu_pool(2, 32, 64) + conv_bn_relu_pool(3, 64, 128) +
+                   [("flat", nn.Flatten()), ("fc1", nn.Linear(2048, 256)), ("r4", nn.ReLU()),
+                    ("fc2", nn.Linear(256, 10))]))
 
 
 def vgg_bn():
-    def cbr(cin, cout):
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    return nn.Sequential(*(cbr(1, 32) + cbr(32, 32) + [nn.MaxPool2d(2)] + cbr(32, 64) + cbr(64, 64) +
-                           [nn.MaxPool2d(2)] + cbr(64, 128) + [nn.MaxPool2d(2), nn.Flatten(),
-                           nn.Linear(1152, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5),
-                           nn.Linear(256, 10)]))
+    def cbr(b, j, cin, cout):
+        return [(f"b{b}c{j}", nn.Conv2d(cin, cout, 3, padding=1, bias=False)), (f"b{b}n{j}", nn.BatchNorm2d(cout)),
+                (f"b{b}r{j}", nn.ReLU())]
+    return named(*(cbr(1, 1, 1, 32) + cbr(1, 2, 32, 32) + [("b1p", nn.MaxPool2d(2))] + cbr(2, 1, 32, 64) +
+                   cbr(2, 2, 64, 64) + [("b2p", nn.MaxPool2d(2))] + cbr(3, 1, 64, 128) +
+                   [("b3p", nn.MaxPool2d(2)), ("flat", nn.Flatten()), ("fc1", nn.Linear(1152, 256, bias=False)),
+                    ("fn1", nn.BatchNorm1d(256)), ("fr1", nn.ReLU()), ("drop", nn.Dropout(0.5)),
+                    ("fc2", nn.Linear(256, 10))]))
 
 
 class ClcnnResnet(nn.Module):
-    """models/resnet.net."""
+    """models/resnet.net, its convolutions and batchnorms named as the netfile's statements."""
 
     def __init__(self):
         super().__init__()
-
-        def cb(cin, cout, k):
-            return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout))
-        self.stem = cb(1, 32, 3)
-        self.b1a, self.b1b = cb(32, 32, 3), cb(32, 32, 3)
-        self.b2a, self.b2b, self.b2p = cb(32, 64, 3), cb(64, 64, 3), cb(32, 64, 1)
-        self.b3a, self.b3b, self.b3p = cb(64, 128, 3), cb(128, 128, 3), cb(64, 128, 1)
+        spec = [("stem", 1, 32, 3), ("b1a", 32, 32, 3), ("b1b", 32, 32, 3), ("b2a", 32, 64, 3), ("b2b", 64, 64, 3),
+                ("b2p", 32, 64, 1), ("b3a", 64, 128, 3), ("b3b", 128, 128, 3), ("b3p", 64, 128, 1)]
+        for name, cin, cout, k in spec:
+            setattr(self, name, nn.Conv2d(cin, cout, k, padding=k // 2, bias=False))
+            setattr(self, name + "_bn", nn.BatchNorm2d(cout))
         self.fc = nn.Linear(128, 10)
 
+    def cb(self, name, x):
+        return getattr(self, name + "_bn")(getattr(self, name)(x))
+
     def forward(self, x):
-        s = F.relu(self.stem(x))
-        b1 = F.relu(self.b1b(F.relu(self.b1a(s))) + s)
+        s = F.relu(self.cb("stem", x))
+        b1 = F.relu(self.cb("b1b", F.relu(self.cb("b1a", s))) + s)
         p1 = F.max_pool2d(b1, 2)
-        b2 = F.relu(self.b2b(F.relu(self.b2a(p1))) + self.b2p(p1))
+        b2 = F.relu(self.cb("b2b", F.relu(self.cb("b2a", p1))) + self.cb("b2p", p1))
         p2 = F.max_pool2d(b2, 2)
-        b3 = F.relu(self.b3b(F.relu(self.b3a(p2))) + self.b3p(p2))
+        b3 = F.relu(self.cb("b3b", F.relu(self.cb("b3a", p2))) + self.cb("b3p", p2))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(b3, 1), 1))
 
 
@@ -421,6 +437,30 @@ def global_pools(seed):
     return graph, ref, (3, 5, 6)
 
 
+def avgpool_attrs(seed):
+    """AveragePool as other exporters write it: count_include_pad=1 as an attribute with pads (PyTorch 1.13
+    writes an explicit Pad instead), and the same with ceil_mode=1, where a last window overhangs the padded
+    input (the last column's window covers input column 9, pad column 10 and column 11 beyond both). The
+    reference is PyTorch's avg_pool2d, whose divisor is the window clipped to the padded input (2 there, not 3);
+    older ONNX Runtime divided such windows by the full kernel (microsoft/onnxruntime#16203), 1.32 agrees."""
+    nodes = [
+        helper.make_node("AveragePool", ["input"], ["output0"], name="include_pad", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1),
+        helper.make_node("AveragePool", ["input"], ["output1"], name="include_pad_ceil", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1, ceil_mode=1),
+    ]
+
+    def ref(x):
+        return {"output0": F.avg_pool2d(x, 3, 2, 1, count_include_pad=True),
+                "output1": F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True)}
+
+    graph = helper.make_graph(nodes, "avgpool_attrs",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 2, 9, 10])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", 2, 5, 5]),
+                               helper.make_tensor_value_info("output1", TensorProto.FLOAT, ["N", 2, 5, 6])])
+    return graph, ref, (2, 9, 10)
+
+
 # ------------------------------------------------------------------------------- fixture list
 
 # name: (builder, input shape without batch, opsets, ops covered, train)
@@ -433,7 +473,7 @@ TORCH_FIXTURES = {
     "global_pool": (GlobalPools, (3, 5, 6), [14], "Conv, GlobalAveragePool, MaxPool (PyTorch 1.13 exports AdaptiveMaxPool2d(1) as a MaxPool over the whole static size, not GlobalMaxPool), Concat, Flatten"),
     "activations": (Activations, (2, 5, 5), [11, 14, 17], "Conv, Mul (by a constant), Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Softplus, Elu, GELU as Div/Erf/Add/Mul, Concat"),
     "softmax": (Softmaxes, (12,), [11, 13], "Gemm, Mul, Softmax, LogSoftmax (axis 1 of 2-D); 2 outputs"),
-    "flatten_view": (FlattenView, (2, 6, 6), [14], "Conv, Relu, Shape/Gather/Unsqueeze/Concat/Reshape (x.view(x.size(0), -1)), Flatten, Gemm, Add"),
+    "flatten_view": (FlattenView, (2, 6, 6), [11, 14], "Conv, Relu, Shape/Gather/Unsqueeze/Concat/Reshape (x.view(x.size(0), -1)), Flatten, Gemm, Add"),
     "linear3d": (Linear3d, (4, 6), [14], "MatMul + Add (Linear on a 3-D input [N, 4, 6])"),
     "batchnorm": (BatchNorms, (2, 6, 6), [14], "Conv with BatchNorm2d folded in, Relu, MaxPool, BatchNormalization (4-D, inference), Flatten, MatMul (a bias-free Linear), BatchNormalization (2-D, eps 1e-3)"),
     "residual": (Residual, (3, 5, 5), [14], "Conv, Relu, Add (residual); the eval-mode Dropout and Identity leave no node"),
@@ -446,6 +486,7 @@ TRAIN_FIXTURES = {
 }
 HAND_FIXTURES = {
     "conv_asym": (conv_asym, 14, "Conv (pads [1,0,2,1]), Conv (auto_pad SAME_UPPER, stride 2), Conv (auto_pad SAME_LOWER); hand-built"),
+    "avgpool_attrs": (avgpool_attrs, 14, "AveragePool (pads 1, count_include_pad=1), AveragePool (pads 1, count_include_pad=1, ceil_mode=1: a window overhanging the padded input); 2 outputs; hand-built"),
     "global_maxpool": (global_pools, 14, "GlobalMaxPool, GlobalAveragePool, Concat, Flatten; hand-built"),
     "misc_ops": (lambda s: misc_ops(s, 13), 13, "Identity, Dropout (ratio input), Constant, Reshape (shape [0,-1]), Flatten, Gemm (alpha 0.5, beta 2, transB=1), Gemm (transB=0), Add, Relu; hand-built"),
     "misc_ops_opset11": (lambda s: misc_ops(s, 11), 11, "as misc_ops at opset 11 (Dropout ratio attribute); hand-built"),
@@ -645,12 +686,16 @@ def main():
     if a.big:
         groups.append((BIG_FIXTURES, torch_fixture))
     if a.list:
-        for table, _ in groups:
+        for table in (TORCH_FIXTURES, TRAIN_FIXTURES, BIG_FIXTURES):
             for k, v in table.items():
-                print(f"{k}: opsets {v[2]}: {v[3]}")
+                print(f"{k}: opsets {v[2]}: {v[3]}{' (--big only)' if table is BIG_FIXTURES else ''}")
         for k, v in HAND_FIXTURES.items():
             print(f"{k}: opset {v[1]}: {v[2]}")
         return 0
+    known = set(TORCH_FIXTURES) | set(TRAIN_FIXTURES) | set(HAND_FIXTURES) | (set(BIG_FIXTURES) if a.big else set())
+    unknown = sorted(set(a.only or []) - known)
+    if unknown:
+        ap.error(f"--only: no fixture {', '.join(unknown)} (see --list; the large ones need --big)")
     if a.big and os.path.abspath(a.out) == os.path.abspath(os.path.join(ROOT, "tests", "data", "onnx")):
         ap.error("--big writes ~50 MB: give --out a folder outside tests/data/onnx")
     os.makedirs(a.out, exist_ok=True)
