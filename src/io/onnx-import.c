@@ -92,6 +92,54 @@ static const char *unique_name(struct onnx_imp *im, const char *base)
 	return s;
 }
 
+/*
+ * PyTorch (1.13 on) names a node "/<scope>/.../<OpType>[_k]", the scopes being the submodules that
+ * ran it: "/layer1/layer1.0/relu/Relu", "/layer2/layer2.0/downsample/downsample.0/Conv". Their
+ * module path ("layer1.0.relu", "layer2.0.downsample.0": a scope "x.0" under "x" replaces it) is
+ * the name of the torch.nn module, as a netfile names nodes. A functional op (x + y, torch.cat,
+ * x.view) runs in its parent's scope: the op type is appended ("layer1.0.add"); at the top level
+ * it is the op type alone ("add"). Returns 0 when the name has another form.
+ */
+static int scoped_name(const struct onnx_node *n, char *base, size_t len)
+{
+	static const char *const functional[] = {"Add", "Concat", "Reshape", "Squeeze", "Mul", "Div"};
+	char path[160] = "";
+	size_t plen = 0, last = 0; /* where the last component of path starts */
+	const char *s = n->name + 1;
+	for (;;) {
+		const char *slash = strchr(s, '/');
+		if (!slash)
+			break; /* s is the op's own component */
+		size_t cl = (size_t)(slash - s);
+		if (!cl || plen + cl + 2 >= sizeof path)
+			return 0;
+		size_t lastlen = plen - last;
+		if (plen && cl > lastlen && !strncmp(s, path + last, lastlen) && s[lastlen] == '.') {
+			plen = last; /* "layer1" then "layer1.0": the child replaces it */
+		} else if (plen) {
+			path[plen++] = '.';
+		}
+		last = plen;
+		memcpy(path + plen, s, cl);
+		plen += cl;
+		path[plen] = 0;
+		s = slash + 1;
+	}
+	int func = 0;
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(functional); i++)
+		func |= !strcmp(n->op_type, functional[i]);
+	char op[64];
+	snprintf(op, sizeof op, "%s", n->op_type);
+	for (char *c = op; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if (!plen)
+		snprintf(base, len, "%s", op);
+	else
+		snprintf(base, len, "%s%s%s", path, func ? "." : "", func ? op : "");
+	return 1;
+}
+
 const char *imp_name(struct onnx_imp *im, const struct onnx_node *n, const char *weight)
 {
 	char base[160];
@@ -100,6 +148,8 @@ const char *imp_name(struct onnx_imp *im, const struct onnx_node *n, const char 
 	if (wl > 7 && wl < sizeof base && !strcmp(weight + wl - 7, ".weight") && strncmp(weight, "onnx::", 6)) {
 		memcpy(base, weight, wl - 7);
 		base[wl - 7] = 0;
+	} else if (n->name && n->name[0] == '/' && scoped_name(n, base, sizeof base)) {
+		/* PyTorch's scope path, see scoped_name */
 	} else if (n->name && *n->name) {
 		snprintf(base, sizeof base, "%s", n->name);
 	} else {
@@ -472,6 +522,9 @@ void onnx_import_result_free(struct onnx_import_result *r)
 	for (int i = 0; r->outputs && i < r->noutputs; i++)
 		free(r->outputs[i]);
 	free(r->outputs);
+	for (int i = 0; i < 2 * r->nmeta; i++)
+		free(r->meta[i]);
+	free(r->meta);
 	memset(r, 0, sizeof *r);
 }
 
@@ -583,12 +636,30 @@ int onnx_import_model(const struct onnx_model *m, const char *file, struct onnx_
 		out->text = im.text;
 		out->w = im.w;
 		out->nw = im.nw;
+		/* what a clcnn export keeps in metadata_props (normalisation, class names) goes to the weights */
+		for (int i = 0; i < m->nmeta && !rc; i++) {
+			if (!m->meta_keys[i] || strncmp(m->meta_keys[i], "clcnn.", 6) || !m->meta_values[i])
+				continue;
+			char **p = realloc(out->meta, (size_t)(2 * out->nmeta + 2) * sizeof *p);
+			if (!p) {
+				rc = imp_nomem(&im);
+				break;
+			}
+			out->meta = p;
+			p[2 * out->nmeta] = clcnn_strdup(m->meta_keys[i]);
+			p[2 * out->nmeta + 1] = clcnn_strdup(m->meta_values[i]);
+			out->nmeta++;
+			if (!p[2 * out->nmeta - 2] || !p[2 * out->nmeta - 1])
+				rc = imp_nomem(&im);
+		}
 		out->outputs = im.outs;
 		out->noutputs = m->graph.noutputs;
 		im.outs = NULL;
 		im.text = NULL;
 		im.w = NULL;
 		im.nw = 0;
+		if (rc)
+			onnx_import_result_free(out);
 	}
 	imp_release(&im);
 	return rc;
@@ -619,6 +690,9 @@ int onnx_import_write_weights(const struct onnx_import_result *r, const char *pa
 	}
 	if (!rc)
 		rc = clcnn_st_writer_meta(w, "clcnn.source", "onnx", err, errlen);
+	for (int i = 0; i < r->nmeta && !rc; i++)
+		if (strcmp(r->meta[2 * i], "clcnn.source"))
+			rc = clcnn_st_writer_meta(w, r->meta[2 * i], r->meta[2 * i + 1], err, errlen);
 	if (!rc)
 		rc = clcnn_st_write(w, path, err, errlen);
 	clcnn_st_writer_free(w);

@@ -97,6 +97,8 @@ struct onnx_import_result {
 	int nw;
 	char **outputs; /* the clcnn node computing each ONNX graph output, NULL when none does */
 	int noutputs;
+	char **meta; /* metadata_props keys "clcnn.*" and their values, key, value, ... (2 * nmeta) */
+	int nmeta;
 };
 
 /*
@@ -106,7 +108,7 @@ struct onnx_import_result {
 int onnx_import_model(const struct onnx_model *m, const char *file, struct onnx_import_result *out, char *err,
 		      size_t errlen);
 void onnx_import_result_free(struct onnx_import_result *r);
-/* Write r's weights as safetensors (BatchNorm's num_batches_tracked as I64 0). */
+/* Write r's weights as safetensors (BatchNorm's num_batches_tracked as I64 0, r's meta as metadata). */
 int onnx_import_write_weights(const struct onnx_import_result *r, const char *path, char *err, size_t errlen);
 /* clcnn_graph_load's ".onnx" branch: the graph, its parameters pending until the first build. */
 struct clcnn_context;

@@ -393,6 +393,39 @@ START_TEST(errors)
 }
 END_TEST
 
+/* clcnn.* metadata_props (a clcnn export's normalisation) travel into the imported weights */
+START_TEST(metadata)
+{
+	char src[1100], err[1024];
+	snprintf(src, sizeof src, "%s/onnx/lenet5.onnx", data_dir());
+	struct onnx_model *m = NULL;
+	ck_assert_int_eq(clcnn_onnx_read(src, &m, err, sizeof err), 0);
+	ck_assert_int_eq(clcnn_onnx_add_meta(m, "clcnn.mean", "0.5"), 0);
+	ck_assert_int_eq(clcnn_onnx_add_meta(m, "clcnn.std", "0.25"), 0);
+	ck_assert_int_eq(clcnn_onnx_add_meta(m, "author", "someone"), 0);
+	struct onnx_import_result r;
+	ck_assert_int_eq(onnx_import_model(m, src, &r, err, sizeof err), 0);
+	char *tmp = test_tmpdir(), path[1100];
+	snprintf(path, sizeof path, "%s/w.safetensors", tmp);
+	ck_assert_msg(onnx_import_write_weights(&r, path, err, sizeof err) == 0, "%s", err);
+	struct clcnn_st_file *f = NULL;
+	ck_assert_int_eq(clcnn_st_read(path, &f, err, sizeof err), 0);
+	ck_assert_str_eq(clcnn_st_meta(f, "clcnn.mean"), "0.5");
+	ck_assert_str_eq(clcnn_st_meta(f, "clcnn.std"), "0.25");
+	ck_assert_str_eq(clcnn_st_meta(f, "clcnn.source"), "onnx");
+	ck_assert_ptr_null(clcnn_st_meta(f, "author"));
+	/* every parameter under its PyTorch name: models/lenet5.net's 5 layers, weight and bias each */
+	ck_assert_int_eq(clcnn_st_count(f), 10);
+	ck_assert_ptr_nonnull(clcnn_st_find(f, "c1.weight"));
+	ck_assert_ptr_nonnull(clcnn_st_find(f, "fc7.bias"));
+	clcnn_st_free(f);
+	onnx_import_result_free(&r);
+	clcnn_onnx_free(m);
+	test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
 START_TEST(names)
 {
 	char b[64];
@@ -413,6 +446,7 @@ int main(void)
 	TCase *tc = tcase_create("errors"); /* no device: CK_RUN_CASE=errors under valgrind */
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, errors);
+	tcase_add_test(tc, metadata);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fixtures");
 	tcase_add_test(tc, fixtures);

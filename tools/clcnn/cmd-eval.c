@@ -69,6 +69,9 @@ int cmd_eval(int argc, char **argv)
 		cli_error("eval", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}
+	char omean[256], ostd[256];
+	if (!weights)
+		cli_onnx_normalize(pos[0], &mean, &std, omean, ostd, sizeof omean);
 	if ((rc = cli_inputs_read("eval", &m, weights, mean, std, &in)) != CLI_OK)
 		goto done;
 	if ((rc = cli_source_open("eval", &m, &data, split, &src)) != CLI_OK)

@@ -152,6 +152,7 @@ int cmd_predict(int argc, char **argv)
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
 	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
 	struct cli_inputs in = {0};
+	char omean[256], ostd[256];
 	if (!img || !out) {
 		cli_error("predict", "out of host memory for a %dx%dx%d image", m.c, m.h, m.w);
 		rc = CLI_ERROR;
@@ -159,6 +160,8 @@ int cmd_predict(int argc, char **argv)
 		cli_error("predict", "%s", clcnn_context_error(m.ctx));
 		rc = CLI_ERROR;
 	} else {
+		if (!weights)
+			cli_onnx_normalize(pos[0], &mean, &std, omean, ostd, sizeof omean);
 		rc = cli_inputs_read("predict", &m, weights, mean, std, &in);
 	}
 	if (rc == CLI_OK && labels) {

@@ -10,6 +10,7 @@
 
 #include "cli-alloc.h"
 #include "cli.h"
+#include "io/onnx.h"
 
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m)
 {
@@ -20,6 +21,28 @@ int cli_model_is_onnx(const char *path)
 {
 	size_t n = strlen(path);
 	return n > 5 && !strcasecmp(path + n - 5, ".onnx");
+}
+
+void cli_onnx_normalize(const char *path, const char **mean, const char **std, char *mbuf, char *sbuf, size_t len)
+{
+	char err[1024];
+	struct onnx_model *om = NULL;
+	if (*mean || *std || !cli_model_is_onnx(path) || clcnn_onnx_read(path, &om, err, sizeof err))
+		return;
+	const char *m = NULL, *s = NULL;
+	for (int i = 0; i < om->nmeta; i++) {
+		if (om->meta_keys[i] && !strcmp(om->meta_keys[i], CLCNN_META_MEAN))
+			m = om->meta_values[i];
+		if (om->meta_keys[i] && !strcmp(om->meta_keys[i], CLCNN_META_STD))
+			s = om->meta_values[i];
+	}
+	if (m && s) {
+		snprintf(mbuf, len, "%s", m);
+		snprintf(sbuf, len, "%s", s);
+		*mean = mbuf;
+		*std = sbuf;
+	}
+	clcnn_onnx_free(om);
 }
 
 /* An imported model to train or evaluate: the loss PyTorch's training script had outside the export. */
