@@ -2,10 +2,12 @@
  * ONNX import: what is evaluated at load time instead of becoming a layer.
  *  - Shape computations on static shapes (PyTorch's `x.view(x.size(0), -1)` is Shape -> Gather ->
  *    Unsqueeze -> Concat -> Reshape): Shape of a runtime tensor is a constant whose dim 0 is the
- *    batch symbol ONNX_IMP_BATCH; Gather, Unsqueeze, Squeeze, Concat, Cast, Constant and Reshape
+ *    batch symbol ONNX_IMP_BATCH; Gather, Unsqueeze, Squeeze, Concat, Cast, Constant, ConstantOfShape,
+ *    Slice, Transpose and Reshape
  *    of constants are computed; a Reshape of a runtime tensor must come out as a flatten to
  *    [N, features] (or change nothing). Folding instead of matching patterns keeps working when
  *    exporters reorder the chain (ncnn#1707).
+ *  - Flatten, and the Reshapes and Squeezes that are one (imp_flatten).
  *  - Arithmetic patterns: a constant-zero Pad (folded into the next Conv/AveragePool), and GELU
  *    written with Erf: x * 0.5 * (1 + erf(x / sqrt(2))) in the orders PyTorch emits.
  */
@@ -40,6 +42,37 @@ static int get_axes(struct onnx_imp *im, const struct onnx_node *n, int64_t *axe
 			axes[i] = ival(&im->vals[c], (size_t)i);
 	}
 	return 0;
+}
+
+/* A flatten node from x to [N, features] (Flatten, and the Reshapes and Squeezes that are one). */
+int imp_flatten(struct onnx_imp *im, const struct onnx_node *n, int k, int x)
+{
+	int64_t f = 1;
+	for (int d = 1; d < im->vals[x].ndim; d++)
+		f *= im->vals[x].dims[d];
+	if (im->vals[x].ndim == 2)
+		return imp_alias(im, n, k, x);
+	const char *name = imp_name(im, n, NULL);
+	if (!name)
+		return CLCNN_ERR_NO_MEMORY;
+	imp_begin(im, name, "flatten", &x, 1);
+	imp_end(im, n);
+	int64_t od[2] = {-1, f};
+	return imp_runtime_out(im, n, k, name, od, 2);
+}
+
+int imp_map_flatten(struct onnx_imp *im, const struct onnx_node *n, int k)
+{
+	int x, rc = imp_runtime(im, n, 0, &x);
+	if (rc)
+		return rc;
+	int64_t axis = imp_attr_i(n, "axis", 1);
+	if (axis < 0)
+		axis += im->vals[x].ndim;
+	if (axis != 1)
+		return imp_fail(im, n, "axis %lld: clcnn flattens everything after the batch (axis 1)",
+				(long long)imp_attr_i(n, "axis", 1));
+	return imp_flatten(im, n, k, x);
 }
 
 static int fold_shape(struct onnx_imp *im, const struct onnx_node *n, int k)
@@ -377,7 +410,9 @@ static int step(struct onnx_imp *im, const struct onnx_node *n, int k, int kind,
 
 static int gelu(struct onnx_imp *im, const struct onnx_node *n, int k, int src)
 {
-	const char *name = imp_name(im, n, NULL);
+	struct onnx_node as_gelu = *n; /* named as nn.GELU's module ("acts_7"), not as a functional Mul */
+	as_gelu.op_type = "Gelu";
+	const char *name = imp_name(im, &as_gelu, NULL);
 	if (!name)
 		return CLCNN_ERR_NO_MEMORY;
 	imp_begin(im, name, "gelu", &src, 1);

@@ -1,6 +1,6 @@
 /*
  * ONNX import, one mapping per operator: layers (Conv, pooling, BatchNormalization, activations,
- * Gemm, MatMul+Add, Add, Concat, Flatten, Dropout), patterns folded into a layer (a zero Pad into
+ * Gemm, MatMul+Add, Add, Concat, Dropout), patterns folded into a layer (a zero Pad into
  * the padding of the Conv or AveragePool after it, GELU's erf form), and the shape computations of
  * `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze, Concat, Constant, Cast, Reshape) evaluated on
  * static shapes at load time, where dim 0 is the batch. Conventions: ../shared/research/onnx.md B3.
@@ -651,37 +651,6 @@ static int map_concat(struct onnx_imp *im, const struct onnx_node *n, int k)
 	return imp_runtime_out(im, n, k, name, dims, im->vals[ins[0]].ndim);
 }
 
-/* A flatten node from x to [N, features] (Flatten, and the Reshapes and Squeezes that are one). */
-int imp_flatten(struct onnx_imp *im, const struct onnx_node *n, int k, int x)
-{
-	int64_t f = 1;
-	for (int d = 1; d < im->vals[x].ndim; d++)
-		f *= im->vals[x].dims[d];
-	if (im->vals[x].ndim == 2)
-		return imp_alias(im, n, k, x);
-	const char *name = imp_name(im, n, NULL);
-	if (!name)
-		return CLCNN_ERR_NO_MEMORY;
-	imp_begin(im, name, "flatten", &x, 1);
-	imp_end(im, n);
-	int64_t od[2] = {-1, f};
-	return imp_runtime_out(im, n, k, name, od, 2);
-}
-
-static int map_flatten(struct onnx_imp *im, const struct onnx_node *n, int k)
-{
-	int x, rc = imp_runtime(im, n, 0, &x);
-	if (rc)
-		return rc;
-	int64_t axis = imp_attr_i(n, "axis", 1);
-	if (axis < 0)
-		axis += im->vals[x].ndim;
-	if (axis != 1)
-		return imp_fail(im, n, "axis %lld: clcnn flattens everything after the batch (axis 1)",
-				(long long)imp_attr_i(n, "axis", 1));
-	return imp_flatten(im, n, k, x);
-}
-
 static int map_clip(struct onnx_imp *im, const struct onnx_node *n, int k)
 {
 	double lo = -INFINITY, hi = INFINITY;
@@ -782,7 +751,7 @@ int imp_map_node(struct onnx_imp *im, int k)
 	if (!strcmp(t, "Concat"))
 		return map_concat(im, n, k);
 	if (!strcmp(t, "Flatten"))
-		return map_flatten(im, n, k);
+		return imp_map_flatten(im, n, k);
 	if (!strcmp(t, "Clip"))
 		return map_clip(im, n, k);
 	if (!strcmp(t, "Dropout"))

@@ -173,6 +173,8 @@ int imp_unary(struct onnx_imp *im, const struct onnx_node *n, int k, const char 
 int imp_runtime_out(struct onnx_imp *im, const struct onnx_node *n, int k, const char *name, const int64_t *dims,
 		    int ndim);
 int imp_flatten(struct onnx_imp *im, const struct onnx_node *n, int k, int x);
+/* Flatten (axis 1 only: clcnn keeps the batch dim) */
+int imp_map_flatten(struct onnx_imp *im, const struct onnx_node *n, int k);
 /* onnx-import-fold.c: shape computations and arithmetic patterns; *handled = 0 for other op types */
 int imp_map_shape_op(struct onnx_imp *im, const struct onnx_node *n, int k, int *handled);
 int imp_map_arith(struct onnx_imp *im, const struct onnx_node *n, int k, int *handled);
