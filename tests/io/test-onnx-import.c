@@ -393,6 +393,28 @@ START_TEST(errors)
 }
 END_TEST
 
+/* An export with a fixed batch of 1 baking it into the Reshape: still a flatten for any batch. */
+START_TEST(fixed_batch)
+{
+	struct onnx_model *m = NULL;
+	ck_assert_int_eq(clcnn_onnx_new(13, &m), 0);
+	int64_t dims[4] = {1, 2, 4, 4}, shape[2] = {1, 32}, sd = 2, od[2] = {1, 32};
+	ck_assert_int_eq(clcnn_onnx_add_io(&m->graph, 0, "x", ONNX_FLOAT, dims, 4, NULL), 0);
+	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "shape", ONNX_INT64, &sd, 1, shape), 0);
+	const char *in[] = {"x", "shape"}, *out[] = {"y"};
+	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Reshape", "/view/Reshape", in, 2, out, 1));
+	ck_assert_int_eq(clcnn_onnx_add_io(&m->graph, 1, "y", ONNX_FLOAT, od, 2, NULL), 0);
+	struct onnx_import_result r;
+	char err[1024];
+	ck_assert_msg(onnx_import_model(m, "m.onnx", &r, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(strstr(r.text, "x = input(shape=(2,4,4))  # ONNX graph input x\n"
+				     "view_reshape = flatten(x)  # ONNX Reshape /view/Reshape\n@output view_reshape\n"),
+		      "%s", r.text);
+	onnx_import_result_free(&r);
+	clcnn_onnx_free(m);
+}
+END_TEST
+
 /* clcnn.* metadata_props (a clcnn export's normalisation) travel into the imported weights */
 START_TEST(metadata)
 {
@@ -447,6 +469,7 @@ int main(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, errors);
 	tcase_add_test(tc, metadata);
+	tcase_add_test(tc, fixed_batch);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fixtures");
 	tcase_add_test(tc, fixtures);
