@@ -266,8 +266,14 @@ static int fold_reshape(struct onnx_imp *im, const struct onnx_node *n, int k)
 		t[d] = S->i[d];
 		if (t[d] == 0 && !allowzero && d < X->ndim)
 			t[d] = runtime && d == 0 ? ONNX_IMP_BATCH : X->dims[d];
-		if (runtime && d == 0 && t[d] > 0 && t[d] == im->export_batch)
+		if (runtime && d == 0 && t[d] > 0 && t[d] == im->export_batch) {
+			/* the export traced one batch size into the shape: clcnn runs any */
+			imp_printf(
+				im,
+				"# ONNX Reshape %s: its shape fixes the batch at %lld (the export's); any batch runs\n",
+				n->name ? n->name : "", (long long)t[d]);
 			t[d] = ONNX_IMP_BATCH;
+		}
 		if (t[d] == -1) {
 			if (infer >= 0)
 				return imp_fail(im, n, "shape '%s' has two -1 dims", S->onnx);
