@@ -15,8 +15,10 @@ extern "C" {
 /**
  * Import the ONNX model at onnx_path: write a readable netfile (node names from the ONNX graph,
  * sanitised) to netfile_out and its weights (safetensors, PyTorch state-dict names where they can be
- * recovered) to weights_out; either may be NULL to skip it. An unsupported operator is an error
- * naming the node, the op type, the opset and the supported ops. Errors go to ctx's message.
+ * recovered; "clcnn.*" metadata_props as metadata) to weights_out; either may be NULL to skip it.
+ * Nothing is written unless the whole model imports. An unsupported operator is an error naming
+ * the node, the op type, the opset and the supported ops. Errors (CLCNN_ERR_IO, CLCNN_ERR_FORMAT,
+ * CLCNN_ERR_NO_MEMORY) go to ctx's message. Needs no device: a host context will do.
  */
 CLCNN_API int clcnn_onnx_import(struct clcnn_context *ctx, const char *onnx_path, const char *netfile_out,
 				const char *weights_out);

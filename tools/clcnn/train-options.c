@@ -49,7 +49,8 @@ static const struct cli_flag flags[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn train NETFILE [options]\n\n"
+	fprintf(f, "usage: clcnn train NETFILE [options]\n"
+		   "       clcnn train MODEL.onnx [options]    (fine-tunes its weights, cross_entropy loss added)\n\n"
 		   "Train NETFILE on a classification dataset: IDX files (Fashion-MNIST by default), an image folder\n"
 		   "(DIR/train/CLASS/*.png|jpg, DIR/test/...), CIFAR-10/100 binaries, or a CSV of features for a\n"
 		   "model whose input is a feature vector. Writes a checkpoint (safetensors) after every epoch, a\n"
