@@ -4,8 +4,8 @@
   weights MODEL.onnx OUT.safetensors   random parameters for every initializer that is a clcnn
                                        parameter (state-dict name, no '/'), positive running_var
   inputs MODEL.net BATCH OUT.safetensors  uniform [-1, 1) data inputs, class 0 for label inputs
-  compare MODEL.onnx X.safetensors Y.safetensors  ONNX Runtime on X against clcnn's output in Y:
-                                       prints the max abs error, exit 1 past 1e-4 (1 + |ref|)
+  compare MODEL.onnx X.safetensors Y.safetensors  ONNX Runtime on X against clcnn's node outputs
+                                       in Y: exit 1 past 1e-4 (1 + |ref|) anywhere
 """
 import json
 import re
@@ -20,7 +20,7 @@ DT = {"F32": np.float32, "I64": np.int64}
 def st_write(path, tensors):
     header, blobs, off = {}, [], 0
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.asarray(tensors[name])  # ascontiguousarray would make a scalar 1-D
         dt = "I64" if a.dtype == np.int64 else "F32"
         b = a.astype(DT[dt]).tobytes()
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
@@ -84,26 +84,41 @@ def inputs(net, batch, out):
 
 
 def compare(onnx_path, x_path, y_path):
+    """Every clcnn node output that the ONNX graph also produces under that name (the layers kept
+    whole and the last tensor of each decomposition), not only the final output."""
     import onnx
     import onnxruntime as ort
 
-    onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
-
+    m = onnx.load(onnx_path)
+    onnx.checker.check_model(m, full_check=True)
+    ref = st_read(y_path)
+    final = m.graph.output[0].name
+    produced = {o for n in m.graph.node for o in n.output}
+    names = [final] + sorted(n for n in ref if n in produced and n != final)
+    for n in names[1:]:
+        m.graph.output.append(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None))
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    s = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
     x = st_read(x_path)
     feed = {i.name: x[i.name] for i in s.get_inputs()}
-    name = s.get_outputs()[0].name
-    got = s.run([name], feed)[0]
-    ref = st_read(y_path)[name]
-    if got.shape != ref.shape:
-        print(f"shape {got.shape} != clcnn {ref.shape}")
-        return 1
-    err = np.abs(got.astype(np.float64) - ref)
-    bad = err > 1e-4 * (1 + np.abs(ref))
-    print(f"max abs error {err.max():.3g} (|ref| max {np.abs(ref).max():.3g}, {ref.size} values)")
-    return 1 if bad.any() else 0
+    worst, worst_name, failed = 0.0, final, []
+    for name, got in zip(names, s.run(names, feed)):
+        r = ref[name]
+        if got.shape != r.shape:
+            failed.append(f"{name}: shape {got.shape} != clcnn {r.shape}")
+            continue
+        err = np.abs(got.astype(np.float64) - r)
+        rel = (err / (1 + np.abs(r))).max()
+        if rel > 1e-4:
+            failed.append(f"{name}: max error {err.max():.3g} relative {rel:.3g}")
+        if name == final:
+            final_err = err.max()
+        if rel > worst:
+            worst, worst_name = rel, name
+    print(f"output max abs error {final_err:.3g}; worst of {len(names)} tensors {worst:.3g} "
+          f"(relative to 1 + |ref|) at {worst_name}" + "".join("\n    " + f for f in failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,15 @@
 # (models/*.net) and a netfile using every exportable layer: random parameters (positive running
 # variances), export, `clcnn run` on a random batch, ONNX Runtime (graph optimisations off) on the
 # same batch, the output compared element-wise within 1e-4 (1 + |clcnn|); onnx.checker runs too.
-# usage: tools/check-onnx-export.sh [BUILD_DIR] [NETFILE...]   (default build, every model)
+# With --training: the --training export against `clcnn run --train-mode` (batch statistics),
+# netfiles with dropout or gaussian_noise left out (their masks come from clcnn's RNG).
+# usage: tools/check-onnx-export.sh [--training] [BUILD_DIR] [NETFILE...]   (default build, every model)
 set -u
+training=
+if [ "${1:-}" = --training ]; then
+	training=1
+	shift
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${1:-$root/build}
@@ -65,7 +72,8 @@ g6 = global_avgpool2d(mbp)
 g7 = global_avgpool2d(bz)
 g8 = global_maxpool2d(dil)
 g9 = global_avgpool2d(mpd)
-cat = concat(g1, g2, g3, g4, g5, g6, g7, g8, g9)
+cat1 = concat(g1, g2, g3, g4, g5)
+cat = concat(cat1, g6, g7, g8, g9)
 fl = flatten(cat)
 fc = linear(fl, out_features=8)
 b1 = batchnorm1d(fc)
@@ -79,15 +87,19 @@ fi
 fail=0
 for net in "$@"; do
 	name=$(basename "$net" .net)
+	if [ -n "$training" ] && grep -Eq '^[^#]*(dropout|gaussian_noise)' "$net"; then
+		echo "SKIP $name: random layers (dropout or gaussian_noise) in training mode"
+		continue
+	fi
 	d=$tmp/$name
 	mkdir -p "$d"
 	step=export
 	if "$clcnn" export "$net" --out "$d/init.onnx" >"$d/log" 2>&1 &&
 		step=weights && $py "$helper" weights "$d/init.onnx" "$d/w.safetensors" >>"$d/log" 2>&1 &&
-		step=export && "$clcnn" export "$net" --weights "$d/w.safetensors" --out "$d/model.onnx" >>"$d/log" 2>&1 &&
+		step=export && "$clcnn" export "$net" --weights "$d/w.safetensors" ${training:+--training} --out "$d/model.onnx" >>"$d/log" 2>&1 &&
 		step=inputs && $py "$helper" inputs "$net" 3 "$d/x.safetensors" >>"$d/log" 2>&1 &&
 		step=run && "$clcnn" run "$net" --weights "$d/w.safetensors" --input "$d/x.safetensors" \
-			--output "$d/y.safetensors" >>"$d/log" 2>&1 &&
+			${training:+--train-mode} --output "$d/y.safetensors" >>"$d/log" 2>&1 &&
 		step=compare && res=$($py "$helper" compare "$d/model.onnx" "$d/x.safetensors" "$d/y.safetensors" 2>&1); then
 		echo "PASS $name: $res"
 	else
