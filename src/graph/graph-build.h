@@ -29,4 +29,12 @@ int graph_set_input_origin(struct clcnn_graph *g, int input, const char *origin)
  */
 int graph_check(struct clcnn_graph *g);
 
+/*
+ * Give parameter `name` ("<node>.<spec>") these count values when the first clcnn_graph_build
+ * creates the parameters, after their initialisation (as if clcnn_graph_load_weights ran then): an
+ * imported ONNX model's initializers. The data are copied. The build fails naming the parameter
+ * when none has that name or its element count differs. Returns 0 or CLCNN_ERR_NO_MEMORY.
+ */
+int graph_set_pending_param(struct clcnn_graph *g, const char *name, const float *data, size_t count);
+
 #endif

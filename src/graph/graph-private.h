@@ -58,6 +58,12 @@ struct graph_param {
 	cl_mem mem, grad; /* grad NULL for buffers */
 };
 
+struct graph_pending {
+	char *name;
+	float *data;
+	size_t count;
+};
+
 /* One reusable gradient buffer of the liveness plan. */
 struct graph_slot {
 	size_t bytes;
@@ -90,6 +96,10 @@ struct clcnn_graph {
 	int last_train; /* mode of the last forward */
 	uint32_t last_seed;
 	int forward_done;
+
+	/* values for parameters, applied when the first build creates them (an imported ONNX model) */
+	struct graph_pending *pending;
+	int npending;
 
 	/* initialisation */
 	uint64_t init_seed;
@@ -125,6 +135,7 @@ void graph_plan_release(struct clcnn_graph *g);
 int graph_params_create(struct clcnn_graph *g);
 void graph_params_release(struct clcnn_graph *g);
 int graph_params_init(struct clcnn_graph *g, uint64_t seed, const char *scheme);
+void graph_pending_release(struct clcnn_graph *g);
 
 /* Seed of node i for a step seed (forward and backward of one step agree). */
 uint32_t graph_node_seed(uint32_t step_seed, int node);

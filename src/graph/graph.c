@@ -100,6 +100,7 @@ void clcnn_graph_free(struct clcnn_graph *g)
 		return;
 	build_release(g);
 	graph_params_release(g);
+	graph_pending_release(g);
 	for (int i = 0; i < g->ninputs; i++) {
 		free(g->inputs[i].name);
 		free(g->inputs[i].origin);

@@ -52,6 +52,59 @@ void graph_params_release(struct clcnn_graph *g)
 	g->params_created = 0;
 }
 
+void graph_pending_release(struct clcnn_graph *g)
+{
+	for (int i = 0; i < g->npending; i++) {
+		free(g->pending[i].name);
+		free(g->pending[i].data);
+	}
+	free(g->pending);
+	g->pending = NULL;
+	g->npending = 0;
+}
+
+int graph_set_pending_param(struct clcnn_graph *g, const char *name, const float *data, size_t count)
+{
+	struct graph_pending *p = realloc(g->pending, (size_t)(g->npending + 1) * sizeof *p);
+	if (!p)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	g->pending = p;
+	p = &g->pending[g->npending];
+	p->name = clcnn_strdup(name);
+	p->data = malloc((count ? count : 1) * sizeof *p->data);
+	p->count = count;
+	if (!p->name || !p->data) {
+		free(p->name);
+		free(p->data);
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	}
+	memcpy(p->data, data, count * sizeof *p->data);
+	g->npending++;
+	return 0;
+}
+
+/* The values given before the build (graph_set_pending_param), once: later builds keep the parameters. */
+static int apply_pending(struct clcnn_graph *g)
+{
+	int rc = 0;
+	for (int i = 0; i < g->npending && !rc; i++) {
+		int k = clcnn_graph_param_find(g, g->pending[i].name);
+		if (k < 0)
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the model's parameter '%s' belongs to no layer",
+					g->pending[i].name);
+		else if (g->params[k].count != g->pending[i].count)
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					"parameter '%s': the model gives %zu values, the layer has %zu",
+					g->pending[i].name, g->pending[i].count, g->params[k].count);
+		else
+			rc = clcnn_buffer_write(g->ctx, g->params[k].mem, 0, g->params[k].count * sizeof(float),
+						g->pending[i].data);
+	}
+	if (!rc)
+		graph_pending_release(g);
+	return rc;
+}
+
 int graph_params_create(struct clcnn_graph *g)
 {
 	struct clcnn_context *ctx = g->ctx;
@@ -110,7 +163,8 @@ int graph_params_create(struct clcnn_graph *g)
 		}
 	}
 	g->params_created = 1;
-	return graph_params_init(g, g->init_seed, g->init_scheme);
+	int rc = graph_params_init(g, g->init_seed, g->init_scheme);
+	return rc ? rc : apply_pending(g);
 }
 
 static int scheme_index(const char *scheme)

@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clcnn-private.h"
 #include "graph/graph-build.h"
+#include "io/onnx-import.h"
 #include "ops/op.h"
 
 #define MAX_ITEMS 32
@@ -620,9 +622,18 @@ int clcnn_graph_parse(struct clcnn_context *ctx, const char *text, const char *f
 	return 0;
 }
 
+/* "model.onnx" (any case): an ONNX model, imported (onnx-import.c) instead of parsed */
+static int is_onnx_path(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 5 && !strcasecmp(path + n - 5, ".onnx");
+}
+
 int clcnn_graph_load(struct clcnn_context *ctx, const char *path, struct clcnn_graph **out)
 {
 	*out = NULL;
+	if (is_onnx_path(path))
+		return onnx_graph_load(ctx, path, out);
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return clcnn_fail(ctx, CLCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
