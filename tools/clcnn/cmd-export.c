@@ -14,7 +14,7 @@ static int opset, training, batch, seed;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT",
-	 "checkpoint or weights file (safetensors); default: initialise from --seed"},
+	 "checkpoint or weights file (safetensors); default: a .onnx model's own, a netfile's from --seed"},
 	{"out", FLAG_STR, &out, 0, 0, " MODEL.onnx", "where to write the ONNX model (required)"},
 	{"opset", FLAG_INT, &opset, 13, 17, NULL, "ONNX opset version (default 14, as PyTorch 1.13)"},
 	{"training", FLAG_BOOL, &training, 0, 0, NULL,
@@ -79,8 +79,12 @@ int cmd_export(int argc, char **argv)
 	int rc = CLI_ERROR;
 	if (!ctx)
 		return CLI_ERROR;
+	/* an ONNX model brings its parameters (applied by the build): initialise only a netfile's */
+	size_t len = strlen(pos[0]);
+	int has_params = len > 5 && !strcmp(pos[0] + len - 5, ".onnx");
 	if (clcnn_graph_load(ctx, pos[0], &g) || clcnn_graph_build(g, batch) ||
-	    (weights ? clcnn_graph_load_weights(g, weights) : clcnn_graph_init_params(g, (uint64_t)seed, "default"))) {
+	    (weights ? clcnn_graph_load_weights(g, weights)
+		     : !has_params && clcnn_graph_init_params(g, (uint64_t)seed, "default"))) {
 		cli_error("export", "%s", clcnn_context_error(ctx));
 		goto done;
 	}
