@@ -6,13 +6,19 @@
 # same batch, the output compared element-wise within 1e-4 (1 + |clcnn|); onnx.checker runs too.
 # With --training: the --training export against `clcnn run --train-mode` (batch statistics),
 # netfiles with dropout or gaussian_noise left out (their masks come from clcnn's RNG).
-# usage: tools/check-onnx-export.sh [--training] [BUILD_DIR] [NETFILE...]   (default build, every model)
+# usage: tools/check-onnx-export.sh [--training] [--opset N] [BUILD_DIR] [NETFILE...]
+#        (default: opset 14, build/, every model and the all-layers netfile)
 set -u
 training=
-if [ "${1:-}" = --training ]; then
-	training=1
+opset=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--training) training=1 ;;
+	--opset) opset=$2; shift ;;
+	*) break ;;
+	esac
 	shift
-fi
+done
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${1:-$root/build}
@@ -96,7 +102,7 @@ for net in "$@"; do
 	step=export
 	if "$clcnn" export "$net" --out "$d/init.onnx" >"$d/log" 2>&1 &&
 		step=weights && $py "$helper" weights "$d/init.onnx" "$d/w.safetensors" >>"$d/log" 2>&1 &&
-		step=export && "$clcnn" export "$net" --weights "$d/w.safetensors" ${training:+--training} --out "$d/model.onnx" >>"$d/log" 2>&1 &&
+		step=export && "$clcnn" export "$net" --weights "$d/w.safetensors" ${training:+--training} ${opset:+--opset $opset} --out "$d/model.onnx" >>"$d/log" 2>&1 &&
 		step=inputs && $py "$helper" inputs "$net" 3 "$d/x.safetensors" >>"$d/log" 2>&1 &&
 		step=run && "$clcnn" run "$net" --weights "$d/w.safetensors" --input "$d/x.safetensors" \
 			${training:+--train-mode} --output "$d/y.safetensors" >>"$d/log" 2>&1 &&

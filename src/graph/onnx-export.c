@@ -12,7 +12,7 @@
 #include "graph/onnx-export.h"
 
 #define DEFAULT_OPSET 14 /* what PyTorch 1.13 exports by default */
-#define MIN_OPSET 13     /* Softmax over one axis, Split/Squeeze as inputs: nothing older is worth it */
+#define MIN_OPSET 13     /* Softmax/LogSoftmax over one axis (older opsets flatten to 2-D first) */
 #define MAX_OPSET 17     /* Debian's onnx 1.12 checker knows up to 17 */
 
 /* ------------------------------------------------------------------ helpers for the mappings */
