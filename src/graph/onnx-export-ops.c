@@ -60,13 +60,15 @@ static int torch_pool_out(int in, int k, int s, int p, int d, int ceil_mode)
 }
 
 /*
- * The window geometry as explicit ONNX pads with ceil_mode 0: the end pad grows just enough for
- * the floor formula to give PyTorch's size. ONNX's own ceil_mode keeps windows PyTorch drops
- * (onnx/onnx#4958), so it is never written as 1.
+ * The window geometry. ONNX's ceil_mode keeps a last window starting in the right padding, which
+ * PyTorch drops (onnx/onnx#4958), so ceil_mode is written as 1 only where PyTorch's size exceeds
+ * the floor one (overhang: then the two ceil sizes agree), as PyTorch's exporter does, with the
+ * symmetric pads (sym). pads holds the same geometry for floor rounding, the end pad grown just
+ * enough for PyTorch's size: what a Conv standing in for the pooling needs.
  */
 struct pool_win {
-	int64_t k[2], s[2], d[2], pads[4];
-	int out[2], overhang; /* an end pad beyond the symmetric one (a ceil_mode window) */
+	int64_t k[2], s[2], d[2], pads[4], sym[4];
+	int out[2], overhang;
 };
 
 static struct pool_win pool_win(const struct clcnn_op *op, int dilated)
@@ -80,7 +82,7 @@ static struct pool_win pool_win(const struct clcnn_op *op, int dilated)
 		int o = torch_pool_out(in, k[a], st, p[a], dil, ceil_mode);
 		int end = (o - 1) * st + dil * (k[a] - 1) + 1 - in - p[a];
 		w.k[a] = k[a], w.s[a] = st, w.d[a] = dil, w.out[a] = o;
-		w.pads[a] = p[a];
+		w.pads[a] = w.sym[a] = w.sym[2 + a] = p[a];
 		w.pads[2 + a] = end > p[a] ? end : p[a];
 		w.overhang |= end > p[a];
 	}
@@ -93,9 +95,9 @@ static int maxpool(struct onnx_export *ex, const struct clcnn_op *op)
 	struct onnx_node *n = unary(ex, "MaxPool");
 	ex_attr_ints(ex, n, "kernel_shape", w.k, 2);
 	ex_attr_ints(ex, n, "strides", w.s, 2);
-	ex_attr_ints(ex, n, "pads", w.pads, 4);
+	ex_attr_ints(ex, n, "pads", w.sym, 4);
 	ex_attr_ints(ex, n, "dilations", w.d, 2);
-	ex_attr_int(ex, n, "ceil_mode", 0);
+	ex_attr_int(ex, n, "ceil_mode", w.overhang);
 	return ex->status;
 }
 
@@ -155,8 +157,8 @@ static int avgpool(struct onnx_export *ex, const struct clcnn_op *op)
 	struct onnx_node *n = unary(ex, "AveragePool");
 	ex_attr_ints(ex, n, "kernel_shape", w.k, 2);
 	ex_attr_ints(ex, n, "strides", w.s, 2);
-	ex_attr_ints(ex, n, "pads", w.pads, 4);
-	ex_attr_int(ex, n, "ceil_mode", 0);
+	ex_attr_ints(ex, n, "pads", w.sym, 4);
+	ex_attr_int(ex, n, "ceil_mode", w.overhang);
 	/* ONNX's default is 0, PyTorch's is true: always written */
 	ex_attr_int(ex, n, "count_include_pad", include);
 	return ex->status;

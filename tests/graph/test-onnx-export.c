@@ -204,15 +204,21 @@ START_TEST(pooling)
 	open_graph(&f,
 		   "x = input(shape=(3,7,7))\n"
 		   "mp = maxpool2d(x, kernel_size=2, stride=2, ceil_mode=true)\n"
+		   "mq = maxpool2d(x, kernel_size=2, stride=2, padding=1, ceil_mode=true)\n"
 		   "ap = avgpool2d(x, kernel_size=3, stride=2, padding=1)\n"
 		   "apx = avgpool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=false, ceil_mode=true)\n"
 		   "apc = avgpool2d(x, kernel_size=2, stride=2, ceil_mode=true)\n"
-		   "out = concat(mp, ap, apx, apc)\n");
+		   "out = concat(mp, ap, apx, apc, mq)\n");
 	export_read(&f, NULL);
 	const struct onnx_node *mp = producer(f.m, "mp");
 	ck_assert_str_eq(mp->op_type, "MaxPool");
-	ck_assert_int_eq(attr_i(mp, "ceil_mode"), 0);
-	expect_ints(mp, "pads", (int64_t[]){0, 0, 1, 1}, 4); /* the ceil window as an end pad */
+	ck_assert_int_eq(attr_i(mp, "ceil_mode"), 1);
+	expect_ints(mp, "pads", (int64_t[]){0, 0, 0, 0}, 4);
+	/* 7 wide, padding 1: ONNX's ceil would add a window starting in the right padding, PyTorch
+	 * drops it, leaving the floor size: ceil_mode 0 */
+	const struct onnx_node *mq = producer(f.m, "mq");
+	ck_assert_int_eq(attr_i(mq, "ceil_mode"), 0);
+	expect_ints(mq, "pads", (int64_t[]){1, 1, 1, 1}, 4);
 	expect_ints(mp, "strides", (int64_t[]){2, 2}, 2);
 	const struct onnx_node *ap = producer(f.m, "ap");
 	ck_assert_str_eq(ap->op_type, "AveragePool");
@@ -221,8 +227,9 @@ START_TEST(pooling)
 	const struct onnx_node *apx = producer(f.m, "apx");
 	ck_assert_str_eq(apx->op_type, "AveragePool");
 	ck_assert_int_eq(attr_i(apx, "count_include_pad"), 0);
-	/* 7 + 2 - 3 = 6, /2 -> 4 windows either way: no end pad beyond the symmetric one */
+	/* 7 + 2 - 3 = 6, /2 -> 4 windows either way: ceil_mode changes nothing */
 	expect_ints(apx, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+	ck_assert_int_eq(attr_i(apx, "ceil_mode"), 0);
 	/* count_include_pad with a window past the padding: window sums times 1/divisor */
 	const struct onnx_node *apc = producer(f.m, "apc");
 	ck_assert_str_eq(apc->op_type, "Mul");
@@ -237,11 +244,11 @@ START_TEST(pooling)
 	ck_assert_float_eq(rv[0], 0.25f); /* a full 2x2 window */
 	ck_assert_float_eq(rv[3], 0.5f);  /* the last column covers 1 x 2 */
 	ck_assert_float_eq(rv[15], 1.0f); /* the corner covers one element */
-	ck_assert_int_eq(count_op(f.m, "MaxPool"), 1);
+	ck_assert_int_eq(count_op(f.m, "MaxPool"), 2);
 	const struct onnx_node *out = producer(f.m, "out");
 	ck_assert_str_eq(out->op_type, "Concat");
 	ck_assert_int_eq(attr_i(out, "axis"), 1);
-	ck_assert_int_eq(out->ninputs, 4);
+	ck_assert_int_eq(out->ninputs, 5);
 	close_fixture(&f);
 }
 END_TEST
