@@ -184,7 +184,7 @@ static int blurpool(struct onnx_export *ex, const struct clcnn_op *op, int maxbl
 	int c = op->in[0].d[1], before = (fs - 1) / 2, after = fs - 1 - before;
 	if (fs < 1 || fs > MAX_BLUR)
 		return ex_refuse(ex, "filt_size %d outside 1..%d", fs, MAX_BLUR);
-	char x[160];
+	char x[EX_NAME_MAX];
 	snprintf(x, sizeof x, "%s", ex_in(ex, 0));
 	if (maxblur) {
 		const int *k = ex_arg_int2(op, "kernel_size");
@@ -248,7 +248,7 @@ static int softplus(struct onnx_export *ex, const struct clcnn_op *op)
 		return ex->status;
 	}
 	const char *x = ex_in(ex, 0);
-	char bx[160], sp[160];
+	char bx[EX_NAME_MAX], sp[EX_NAME_MAX];
 	ex_scalar(ex, ex_tmp(ex, "beta"), (float)beta);
 	ex_op2(ex, "Mul", ex_tmp(ex, "beta_x"), x, ex_tmp(ex, "beta"));
 	snprintf(bx, sizeof bx, "%s", ex_tmp(ex, "beta_x"));
@@ -275,7 +275,7 @@ static int logsigmoid(struct onnx_export *ex)
 static int gelu(struct onnx_export *ex, const struct clcnn_op *op)
 {
 	const char *x = ex_in(ex, 0);
-	char inner[160];
+	char inner[EX_NAME_MAX];
 	if (ex_arg_int(op, "approximate")) {
 		/* sqrt(2/pi) (x + 0.044715 x^3) */
 		ex_op2(ex, "Mul", ex_tmp(ex, "x2"), x, x);
@@ -344,7 +344,7 @@ static int batchnorm(struct onnx_export *ex, const struct clcnn_op *op)
 				 track ? "--training" : "track_running_stats=false");
 	if (ex->training && track && isnan(momentum))
 		return ex_refuse(ex, "momentum=none (a cumulative average) has no ONNX training form");
-	char in[4][160];
+	char in[4][EX_NAME_MAX];
 	float *fill = malloc((size_t)c * sizeof *fill);
 	if (!fill)
 		return ex_nomem(ex);
@@ -364,7 +364,7 @@ static int batchnorm(struct onnx_export *ex, const struct clcnn_op *op)
 	}
 	free(fill);
 	const char *ins[5] = {ex_in(ex, 0), in[0], in[1], in[2], in[3]};
-	char rm[160], rv[160];
+	char rm[EX_NAME_MAX], rv[EX_NAME_MAX];
 	snprintf(rm, sizeof rm, "%s/running_mean", ex_out(ex));
 	snprintf(rv, sizeof rv, "%s/running_var", ex_out(ex));
 	const char *outs[3] = {ex_out(ex), rm, rv};

@@ -243,12 +243,17 @@ static int export_graph(struct onnx_export *ex, const struct clcnn_onnx_export_o
 		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "%s: out of host memory", ex->path);
 	mark_needed(g, out, need);
 	int rc = 0;
-	for (int v = 0; v < g->ninputs && !rc; v++)
+	for (int v = 0; v < nv && !rc; v++)
+		if (need[v] && strlen(graph_value_name(g, v)) > EX_NAME_MAX - 64)
+			rc = clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "%s: name '%.40s...' is longer than %d characters",
+					ex->path, graph_value_name(g, v), EX_NAME_MAX - 64);
+	int io = 0;
+	for (int v = 0; v < g->ninputs && !rc && !io; v++)
 		if (need[v])
-			rc = add_io(ex, 0, v);
-	if (!rc)
-		rc = add_io(ex, 1, out);
-	if (rc)
+			io = add_io(ex, 0, v);
+	if (!rc && !io)
+		io = add_io(ex, 1, out);
+	if (io)
 		rc = clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "%s: out of host memory", ex->path);
 	for (int k = 0; k < g->nnodes && !rc; k++) {
 		int i = g->order[k];

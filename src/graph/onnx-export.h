@@ -10,15 +10,19 @@
 #include "graph/graph-private.h"
 #include "io/onnx.h"
 
+/* Room for any tensor name: the driver refuses clcnn names longer than EX_NAME_MAX - 64, which
+ * leaves room for the longest "/<what>" suffix and a state-dict suffix. */
+#define EX_NAME_MAX 320
+
 struct onnx_export {
 	struct clcnn_graph *g;
 	struct onnx_model *m;
 	struct onnx_graph *og;
 	const char *path; /* for messages */
 	int opset, training;
-	int node;          /* the clcnn node being mapped */
-	int status;        /* first failure (0 none); the message is in g->ctx */
-	char name[8][160]; /* ring of ex_tmp results */
+	int node;                  /* the clcnn node being mapped */
+	int status;                /* first failure (0 none); the message is in g->ctx */
+	char name[8][EX_NAME_MAX]; /* ring of ex_tmp results */
 	int next_name;
 };
 

@@ -469,6 +469,20 @@ START_TEST(refusals)
 	ck_assert_int_eq(clcnn_graph_export_onnx(g, "/nonexistent/x.onnx", NULL), CLCNN_ERR_IO);
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), "/nonexistent/x.onnx"));
 	clcnn_graph_free(g);
+
+	/* a name (from the C API: netfiles stop at 127 characters) too long for the tensor names built
+	 * from it */
+	char name[301];
+	memset(name, 'r', 300);
+	name[300] = 0;
+	int three = 3;
+	ck_assert_int_eq(clcnn_graph_new(ctx, &g), 0);
+	ck_assert_int_eq(clcnn_graph_input(g, "x", 1, &three), 0);
+	ck_assert_int_eq(clcnn_graph_add(g, name, "relu", "x", NULL), 0);
+	ck_assert_int_eq(clcnn_graph_build(g, 1), 0);
+	ck_assert_int_eq(clcnn_graph_export_onnx(g, "/nonexistent/x.onnx", NULL), CLCNN_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), "is longer than 256 characters"));
+	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
 }
 END_TEST
