@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz every reader of outside data (netfile, safetensors, IDX, image, CIFAR, CSV) with libFuzzer + ASan + UBSan.
+# Fuzz every reader of outside data (netfile, safetensors, IDX, image, CIFAR, CSV, ONNX) with libFuzzer + ASan + UBSan.
 #
 #   tools/fuzz.sh [SECONDS]     build into build-fuzz (clang, -Dfuzz=true), run each target SECONDS
 #                               (default 60), two at a time
@@ -21,7 +21,7 @@ if [ ! -f "$B/build.ninja" ]; then
   CC=clang meson setup "$B" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" -Dbuildtype=debugoptimized || exit 1
 fi
-targets=(netfile safetensors idx image cifar csv)
+targets=(netfile safetensors idx image cifar csv onnx)
 ninja -C "$B" "${targets[@]/#/tests/fuzz/fuzz-}" || exit 1
 rm -rf "$B/fuzz/crashes" "$B/fuzz/stats"
 FUZZ_SECONDS=$SECS meson test -C "$B" --no-rebuild --suite fuzz --num-processes "${FUZZ_JOBS:-2}" --print-errorlogs

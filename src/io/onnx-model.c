@@ -335,7 +335,8 @@ int clcnn_onnx_add_io(struct onnx_graph *g, int output, const char *name, int el
 		return CLCNN_ERR_NO_MEMORY;
 	for (int d = 0; d < ndim; d++) {
 		v->dims[d] = dims[d] < 0 ? -1 : dims[d];
-		if (dim_params && dim_params[d] && !(v->dim_params[d] = strdup(dim_params[d])))
+		/* a name only where the size is unknown: a known size is what the file says */
+		if (v->dims[d] < 0 && dim_params && dim_params[d] && !(v->dim_params[d] = strdup(dim_params[d])))
 			return CLCNN_ERR_NO_MEMORY;
 	}
 	return 0;

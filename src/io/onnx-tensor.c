@@ -221,12 +221,13 @@ static int convert_int32(struct onnx_rd *r, const struct tsrc *s, struct onnx_te
 	case 5: lo = INT16_MIN, hi = INT16_MAX; break;
 	case 9: lo = 0, hi = 1; break;
 	}
+	size_t es = clcnn_onnx_dtype_size(t->dtype);
 	for (size_t i = 0; i < t->count; i++) {
 		int64_t x = (int64_t)v[i];
 		if (x < lo || x > hi)
 			return onnx_fail(r, CLCNN_ERR_FORMAT, "int32_data value %lld at %zu is out of range for %s",
 					 (long long)x, i, dtype_name(t->dtype));
-		char *dst = (char *)t->data + i * t->nbytes / t->count;
+		char *dst = (char *)t->data + i * es;
 		if (t->dtype == 6) {
 			int32_t y = (int32_t)x;
 			memcpy(dst, &y, 4);

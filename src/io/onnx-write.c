@@ -5,6 +5,7 @@
  * Repeated scalars are packed, which every protobuf parser accepts for proto2 and proto3 fields
  * alike; tensor data is always raw_data, little-endian.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include "io/onnx-wire.h"
 
 struct wr {
-	unsigned char *p; /* NULL: only count */
+	unsigned char *p; /* a buffer of the full size, or */
+	FILE *f;          /* a stream (a large model is not held twice in memory); both NULL: only count */
 	size_t n;
+	int failed; /* a write to f failed */
 };
 
 typedef void (*emit_fn)(struct wr *w, const void *arg);
@@ -22,6 +25,8 @@ static void put_raw(struct wr *w, const void *b, size_t n)
 {
 	if (w->p && n)
 		memcpy(w->p + w->n, b, n);
+	else if (w->f && n && fwrite(b, 1, n, w->f) != n)
+		w->failed = 1;
 	w->n += n;
 }
 
@@ -71,7 +76,7 @@ static void put_opt_str(struct wr *w, unsigned field, const char *s)
 
 static void put_msg(struct wr *w, unsigned field, emit_fn fn, const void *arg)
 {
-	struct wr m = {NULL, 0};
+	struct wr m = {0};
 	fn(&m, arg);
 	put_key(w, field, 2);
 	put_varint(w, m.n);
@@ -80,7 +85,7 @@ static void put_msg(struct wr *w, unsigned field, emit_fn fn, const void *arg)
 
 static void put_packed_ints(struct wr *w, unsigned field, const int64_t *v, int n)
 {
-	struct wr m = {NULL, 0};
+	struct wr m = {0};
 	for (int i = 0; i < n; i++)
 		put_varint(&m, (uint64_t)v[i]);
 	put_key(w, field, 2);
@@ -112,17 +117,20 @@ static void emit_tensor(struct wr *w, const void *arg)
 		put_packed_ints(w, 1, t->dims, t->ndim);
 	put_int(w, 2, t->dtype);
 	put_opt_str(w, 8, t->name);
-	put_bytes(w, 9, t->data, t->nbytes);
 	size_t es = clcnn_onnx_dtype_size(t->dtype);
-	if (w->p && es > 1 && !onnx_host_le()) {
-		/* host order to little-endian, in place in the output */
-		unsigned char *p = w->p + w->n - t->nbytes;
-		for (size_t i = 0; i < t->count; i++, p += es)
-			for (size_t a = 0, b = es - 1; a < b; a++, b--) {
-				unsigned char x = p[a];
-				p[a] = p[b];
-				p[b] = x;
-			}
+	if (es <= 1 || onnx_host_le() || (!w->p && !w->f)) {
+		put_bytes(w, 9, t->data, t->nbytes);
+		return;
+	}
+	/* a big-endian host: each element reversed into little-endian */
+	put_key(w, 9, 2);
+	put_varint(w, t->nbytes);
+	const unsigned char *p = t->data;
+	for (size_t i = 0; i < t->count; i++, p += es) {
+		unsigned char le[8];
+		for (size_t b = 0; b < es; b++)
+			le[b] = p[es - 1 - b];
+		put_raw(w, le, es);
 	}
 }
 
@@ -235,7 +243,7 @@ static void emit_graph(struct wr *w, const void *arg)
 static void emit_opset(struct wr *w, const void *arg)
 {
 	const struct onnx_opset *o = arg;
-	put_opt_str(w, 1, o->domain);
+	put_str(w, 1, o->domain); /* "" too, as onnx.helper.make_opsetid writes it */
 	put_int(w, 2, o->version);
 }
 
@@ -350,7 +358,7 @@ int clcnn_onnx_serialize(const struct onnx_model *m, unsigned char **buf, size_t
 	char msg[768];
 	if (check_model(m, msg, sizeof msg))
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "onnx: %s", msg);
-	struct wr w = {NULL, 0};
+	struct wr w = {0};
 	emit_model(&w, m);
 	size_t n = w.n;
 	w.p = malloc(n ? n : 1);
@@ -365,21 +373,20 @@ int clcnn_onnx_serialize(const struct onnx_model *m, unsigned char **buf, size_t
 
 int clcnn_onnx_write(const char *path, const struct onnx_model *m, char *err, size_t errlen)
 {
-	unsigned char *buf;
-	size_t len;
-	char msg[1024];
-	int rc = clcnn_onnx_serialize(m, &buf, &len, msg, sizeof msg);
-	if (rc)
-		/* "onnx: problem" becomes "path: problem" */
-		return clcnn_io_fail(err, errlen, rc, "%s: %s", path, msg + 6);
+	char msg[768];
+	if (check_model(m, msg, sizeof msg))
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "%s: %s", path, msg);
 	struct clcnn_io_atomic a;
-	rc = clcnn_io_atomic_begin(&a, path, err, errlen);
-	if (!rc && fwrite(buf, 1, len, a.f) != len) {
+	int rc = clcnn_io_atomic_begin(&a, path, err, errlen);
+	if (rc)
+		return rc;
+	struct wr w = {.f = a.f};
+	emit_model(&w, m);
+	if (w.failed) {
+		int e = errno;
 		clcnn_io_atomic_abort(&a);
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write %zu bytes", path, len);
-	} else if (!rc) {
-		rc = clcnn_io_atomic_commit(&a, err, errlen);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write %zu bytes: %s", path, w.n,
+				     strerror(e));
 	}
-	free(buf);
-	return rc;
+	return clcnn_io_atomic_commit(&a, err, errlen);
 }

@@ -4,9 +4,11 @@
  * wire format by a small hand-written codec (onnx-read.c, onnx-write.c); import (ONNX -> clcnn graph)
  * and export (clcnn graph -> ONNX) build on it. Field numbers: ../shared/research/onnx.md, B2.
  *
- * Every string is NUL-terminated and owned by the model; tensor data are converted to host order on
- * read (raw_data little-endian, float_data, int32_data, int64_data, double_data, external files) and
- * written back as raw_data.
+ * Every string is NUL-terminated and owned by the model; after a read none is NULL (an absent
+ * string field is ""), except dim_params of dims that have no name. Tensor data are converted to
+ * host order on read (raw_data little-endian, float_data, int32_data, int64_data, double_data,
+ * uint64_data, external files) and written back as raw_data. Tensors of a data type clcnn does not
+ * know keep their raw_data bytes as they are (nbytes = their length) and are refused by import.
  */
 #ifndef CLCNN_ONNX_H
 #define CLCNN_ONNX_H
@@ -16,7 +18,10 @@
 
 #define ONNX_MAX_DIMS 8
 
-/* TensorProto.DataType values clcnn knows (others are read as raw bytes and refused by import). */
+/*
+ * TensorProto.DataType values clcnn knows (others are read as raw bytes and refused by import).
+ * clcnn_onnx_dtype_size also knows UINT16 (4), INT16 (5), UINT32 (12), UINT64 (13), BFLOAT16 (16).
+ */
 enum onnx_dtype {
 	ONNX_UNDEFINED = 0,
 	ONNX_FLOAT = 1,
@@ -119,12 +124,19 @@ struct onnx_model {
  * resolved next to the model (absolute paths, "..", and symlinks leaving the model's folder are
  * refused; offset/length checked against the file). Errors: CLCNN_ERR_IO / CLCNN_ERR_FORMAT /
  * CLCNN_ERR_NO_MEMORY, one message naming the file and, where it applies, the node or tensor.
+ * A file without a graph is CLCNN_ERR_FORMAT; sparse initializers and segmented tensors are
+ * refused; graph attributes (If, Loop bodies) are skipped, leaving an attribute of type GRAPH.
+ * A tensor's data may not exceed 4 GiB. On failure *out is NULL.
  */
 int clcnn_onnx_read(const char *path, struct onnx_model **out, char *err, size_t errlen);
 /* The same from bytes; dir resolves external data (NULL: refuse it); name is used in messages. */
 int clcnn_onnx_parse(const void *buf, size_t len, const char *dir, const char *name, struct onnx_model **out,
 		     char *err, size_t errlen);
-/* Serialise m to path atomically (temp file + rename); tensors as raw_data. */
+/*
+ * Serialise m to path atomically (temp file + rename); tensors as raw_data. A model the writer
+ * cannot express (a tensor whose nbytes disagrees with dims and dtype, an attribute of type GRAPH
+ * or UNDEFINED, a TENSOR attribute without a tensor) is CLCNN_ERR_INVALID, naming the part.
+ */
 int clcnn_onnx_write(const char *path, const struct onnx_model *m, char *err, size_t errlen);
 /* Serialise into a malloc'ed buffer (*buf, *len). */
 int clcnn_onnx_serialize(const struct onnx_model *m, unsigned char **buf, size_t *len, char *err, size_t errlen);
@@ -141,8 +153,11 @@ const struct onnx_tensor *clcnn_onnx_init(const struct onnx_graph *g, const char
 size_t clcnn_onnx_dtype_size(int dtype);
 
 /*
- * Building a model (export): each returns 0 or CLCNN_ERR_NO_MEMORY; strings and arrays are copied.
- * A model from clcnn_onnx_new has ir_version 8, producer "clcnn", one default-domain opset.
+ * Building a model (export): each returns 0 or CLCNN_ERR_NO_MEMORY (CLCNN_ERR_INVALID for a negative
+ * count, a dtype of unknown size, negative dims or more than ONNX_MAX_DIMS); strings and arrays are
+ * copied, NULL strings become "". A model from clcnn_onnx_new has ir_version 8, producer "clcnn"
+ * (version CLCNN_VERSION_STRING), graph name "clcnn", one default-domain opset. On failure the
+ * model is unchanged but still valid for clcnn_onnx_free.
  */
 int clcnn_onnx_new(int64_t opset, struct onnx_model **out);
 struct onnx_node *clcnn_onnx_add_node(struct onnx_graph *g, const char *op_type, const char *name,
@@ -155,7 +170,10 @@ int clcnn_onnx_attr_floats(struct onnx_node *n, const char *name, const float *v
 int clcnn_onnx_attr_string(struct onnx_node *n, const char *name, const char *v);
 int clcnn_onnx_add_init(struct onnx_graph *g, const char *name, int dtype, const int64_t *dims, int ndim,
 			const void *data); /* data: count elements of dtype, host order */
-/* Graph input/output: dims -1 with a dim_param name for symbolic ones (dim_params may be NULL). */
+/*
+ * Graph input/output: dims -1 with a dim_param name for symbolic ones (dim_params may be NULL; a
+ * name is kept only where the dim is -1). ndim -1: no shape at all (rank unknown).
+ */
 int clcnn_onnx_add_io(struct onnx_graph *g, int output, const char *name, int elem_type, const int64_t *dims,
 		      int ndim, const char *const *dim_params);
 int clcnn_onnx_add_meta(struct onnx_model *m, const char *key, const char *value);

@@ -291,6 +291,15 @@ START_TEST(round_trip)
 	struct onnx_model *f;
 	ck_assert_msg(clcnn_onnx_read(path, &f, err, sizeof err) == 0, "%s", err);
 	same_model(m, f);
+	/* the streamed file holds exactly the serialised bytes */
+	ck_assert_int_eq(clcnn_onnx_serialize(m, &buf, &len, err, sizeof err), 0);
+	FILE *fp = fopen(path, "rb");
+	unsigned char *disk = malloc(len + 1);
+	ck_assert_uint_eq(fread(disk, 1, len + 1, fp), len);
+	fclose(fp);
+	ck_assert_int_eq(memcmp(disk, buf, len), 0);
+	free(disk);
+	free(buf);
 	DIR *d = opendir(dir);
 	int entries = 0;
 	struct dirent *e;
@@ -480,6 +489,36 @@ START_TEST(tensor_data_fields)
 	pb_model_tensor(&model, &dd);
 	m = parse_ok(&model);
 	ck_assert_double_eq(((double *)m->graph.inits[0].data)[1], -1e300);
+	clcnn_onnx_free(m);
+
+	/* float16 bits in int32_data, uint32 in uint64_data */
+	struct pb h = {0};
+	tensor_header(&h, "h", ONNX_FLOAT16, d2, 1);
+	pb_int(&h, 5, 0x3c00);
+	pb_int(&h, 5, 0xc000);
+	pb_model_tensor(&model, &h);
+	m = parse_ok(&model);
+	ck_assert_uint_eq(m->graph.inits[0].nbytes, 4);
+	ck_assert_uint_eq(((uint16_t *)m->graph.inits[0].data)[0], 0x3c00);
+	ck_assert_uint_eq(((uint16_t *)m->graph.inits[0].data)[1], 0xc000);
+	clcnn_onnx_free(m);
+	struct pb u = {0};
+	tensor_header(&u, "u", 12 /* UINT32 */, d2, 1);
+	pb_int(&u, 11, 7);
+	pb_int(&u, 11, 0xffffffff);
+	pb_model_tensor(&model, &u);
+	m = parse_ok(&model);
+	ck_assert_uint_eq(((uint32_t *)m->graph.inits[0].data)[1], 0xffffffffu);
+	clcnn_onnx_free(m);
+	/* a data type clcnn does not know keeps its raw bytes */
+	struct pb c = {0};
+	tensor_header(&c, "c", 14 /* COMPLEX64 */, d2, 1);
+	pb_bytes(&c, 9, "0123456789abcdef", 16);
+	pb_model_tensor(&model, &c);
+	m = parse_ok(&model);
+	ck_assert_uint_eq(m->graph.inits[0].nbytes, 16);
+	ck_assert_uint_eq(m->graph.inits[0].count, 2);
+	ck_assert_int_eq(memcmp(m->graph.inits[0].data, "0123456789abcdef", 16), 0);
 	clcnn_onnx_free(m);
 
 	/* scalar (no dims): one element */
@@ -796,6 +835,27 @@ START_TEST(external_data)
 }
 END_TEST
 
+START_TEST(read_errors)
+{
+	struct onnx_model *m = (void *)1;
+	char err[1024];
+	ck_assert_int_eq(clcnn_onnx_read("/nonexistent/m.onnx", &m, err, sizeof err), CLCNN_ERR_IO);
+	ck_assert_ptr_null(m);
+	ck_assert_str_eq(err, "/nonexistent/m.onnx: cannot open: No such file or directory");
+	char *dir = test_tmpdir();
+	ck_assert_int_eq(clcnn_onnx_read(dir, &m, err, sizeof err), CLCNN_ERR_IO);
+	ck_assert_ptr_nonnull(strstr(err, ": not a regular file"));
+	char path[512];
+	snprintf(path, sizeof path, "%s/empty.onnx", dir);
+	FILE *f = fopen(path, "wb");
+	fclose(f);
+	ck_assert_int_eq(clcnn_onnx_read(path, &m, err, sizeof err), CLCNN_ERR_FORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "empty.onnx: file is empty (0 bytes)"));
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------- files written by onnx */
 
 static struct onnx_model *read_fixture(const char *name)
@@ -881,6 +941,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, unknown_fields_and_bad_wire);
 	tcase_add_test(tc, nesting);
 	tcase_add_test(tc, external_data);
+	tcase_add_test(tc, read_errors);
 	tcase_add_test(tc, onnx_python_files);
 	suite_add_tcase(s, tc);
 	return s;

@@ -555,6 +555,145 @@ def weights_cases():
     case(k, "truncated.safetensors", weights()[:-100], FORMAT,
          "{f}: tensor \"fc.weight\": data_offsets [160, 8000] outside the 7940-byte data section")
 
+# ----------------------------------------------------------------------------- onnx
+
+def pb_varint(v):
+    """Protobuf base-128 varint; negative values as their 64-bit two's complement (10 bytes)."""
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def pb_key(field, wt):
+    return pb_varint(field << 3 | wt)
+
+
+def pb_int(field, v):
+    return pb_key(field, 0) + pb_varint(v)
+
+
+def pb_bytes(field, b):
+    b = b.encode() if isinstance(b, str) else b
+    return pb_key(field, 2) + pb_varint(len(b)) + b
+
+
+def onnx_model(graph=b"", opset=13):
+    """ModelProto: ir_version=1, graph=7, opset_import=8 {version=2}."""
+    return pb_int(1, 8) + pb_bytes(7, graph) + pb_bytes(8, pb_int(2, opset))
+
+
+def onnx_tensor(name, dtype=1, dims=(), raw=None, extra=b""):
+    """TensorProto: dims=1 (unpacked, as onnx's proto2 writer), data_type=2, name=8, raw_data=9."""
+    t = b"".join(pb_int(1, d) for d in dims) + pb_int(2, dtype) + pb_bytes(8, name) + extra
+    return t + (pb_bytes(9, raw) if raw is not None else b"")
+
+
+def onnx_init(tensor):
+    return onnx_model(pb_bytes(5, tensor))
+
+
+def onnx_node(op="Relu", name="", inputs=("x",), outputs=("y",), attrs=()):
+    n = b"".join(pb_bytes(1, i) for i in inputs) + b"".join(pb_bytes(2, o) for o in outputs)
+    n += (pb_bytes(3, name) if name else b"") + (pb_bytes(4, op) if op is not None else b"")
+    return n + b"".join(pb_bytes(5, a) for a in attrs)
+
+
+def onnx_external(name, entries, location=1):
+    ext = b"".join(pb_bytes(13, pb_bytes(1, k) + pb_bytes(2, v)) for k, v in entries)
+    return onnx_init(onnx_tensor(name, 1, (4,), extra=ext + pb_int(14, location)))
+
+
+def onnx_cases():
+    k = "onnx"
+    relu = onnx_model(pb_bytes(1, onnx_node(name="r")))
+    write(os.path.join(SEEDS, k, "relu.onnx"), relu)
+    conv = onnx_node("Conv", "conv1", ("x", "w", ""), ("y",), attrs=(
+        pb_bytes(1, "pads") + pb_bytes(8, b"".join(pb_varint(v) for v in (1, 1, -1, 2))) + pb_int(20, 7),
+        pb_bytes(1, "alpha") + pb_key(2, 5) + struct.pack("<f", 0.1) + pb_int(20, 1),
+        pb_bytes(1, "auto_pad") + pb_bytes(4, "NOTSET") + pb_int(20, 3)))
+    vi = pb_bytes(1, "x") + pb_bytes(2, pb_bytes(1, pb_int(1, 1) + pb_bytes(2, pb_bytes(1, pb_bytes(2, "N")) +
+                                                                            pb_bytes(1, pb_int(1, 3)))))
+    seed = onnx_model(pb_bytes(1, conv) + pb_bytes(2, "g") +
+                      pb_bytes(5, onnx_tensor("w", 1, (2, 1), struct.pack("<2f", 0.5, -1))) +
+                      pb_bytes(5, onnx_tensor("s", 7, (2,), extra=pb_bytes(7, pb_varint(-1) + pb_varint(8)))) +
+                      pb_bytes(11, vi)) + pb_bytes(14, pb_bytes(1, "k") + pb_bytes(2, "v"))
+    write(os.path.join(SEEDS, k, "conv.onnx"), seed)
+
+    case(k, "empty.onnx", b"", FORMAT, "{f}: file is empty (0 bytes)")
+    case(k, "no-graph.onnx", pb_int(1, 8), FORMAT, "{f}: no graph (not an ONNX model?)")
+    # cut inside the last metadata entry: its value's length runs past the end of the entry
+    case(k, "truncated.onnx", seed[:-9], FORMAT, "{f}: length 2 at byte 166 runs past the end (1 bytes left)")
+    case(k, "group.onnx", pb_int(1, 8) + pb_key(9, 3), FORMAT,
+         "{f}: field 9 at byte 2 is a group (wire type 3), which ONNX does not use")
+    case(k, "wire-type-7.onnx", pb_key(9, 7), FORMAT, "{f}: field 9 at byte 0 has invalid wire type 7")
+    case(k, "varint-11-bytes.onnx", b"\x08" + b"\xff" * 10 + b"\x01", FORMAT,
+         "{f}: varint at byte 1 is longer than 10 bytes")
+    case(k, "varint-overflow.onnx", b"\x08" + b"\xff" * 9 + b"\x02", FORMAT,
+         "{f}: varint at byte 1 overflows 64 bits")
+    case(k, "length-past-end.onnx", pb_int(1, 8) + pb_key(7, 2) + pb_varint(100) + b"\x0a\x00", FORMAT,
+         "{f}: length 100 at byte 3 runs past the end (2 bytes left)")
+    case(k, "raw-data-short.onnx", onnx_init(onnx_tensor("fc.weight", 1, (10, 10), bytes(396))), FORMAT,
+         "{f}: tensor 'fc.weight': raw_data holds 396 bytes, dims [10, 10] need 400")
+    case(k, "float-data-count.onnx",
+         onnx_init(onnx_tensor("b", 1, (3,), extra=pb_bytes(4, struct.pack("<2f", 1, 2)))), FORMAT,
+         "{f}: tensor 'b': float_data holds 2 values, dims [3] need 3")
+    case(k, "packed-floats-odd.onnx",
+         onnx_init(onnx_tensor("b", 1, (3,), extra=pb_bytes(4, bytes(6)))), FORMAT,
+         "{f}: tensor 'b': packed float_data holds 6 bytes, not a multiple of 4")
+    case(k, "raw-and-float-data.onnx",
+         onnx_init(onnx_tensor("b", 1, (1,), bytes(4), extra=pb_bytes(4, bytes(4)))), FORMAT,
+         "{f}: tensor 'b': both raw_data and float_data are given")
+    case(k, "int64-data-for-float.onnx", onnx_init(onnx_tensor("b", 1, (1,), extra=pb_int(7, 5))), FORMAT,
+         "{f}: tensor 'b': int64_data given for data_type 1 (FLOAT)")
+    case(k, "int32-out-of-range.onnx", onnx_init(onnx_tensor("q", 3, (2,), extra=pb_int(5, 1) + pb_int(5, -129))),
+         FORMAT, "{f}: tensor 'q': int32_data value -129 at 1 is out of range for INT8")
+    case(k, "no-data.onnx", onnx_init(onnx_tensor("w", 1, (2, 3))), FORMAT,
+         "{f}: tensor 'w': no data (dims [2, 3] need 24 bytes)")
+    case(k, "huge-dims.onnx", onnx_init(onnx_tensor("w", 1, (1 << 31, 1 << 31), bytes(4))), FORMAT,
+         "{f}: tensor 'w': dims [2147483648, 2147483648] make more than the 4294967296-byte limit of a tensor")
+    case(k, "negative-dim.onnx", onnx_init(onnx_tensor("w", 1, (3, -1), bytes(12))), FORMAT,
+         "{f}: tensor 'w': dimension 1 is negative (-1)")
+    case(k, "nine-dims.onnx", onnx_init(onnx_tensor("w", 1, (1,) * 9, bytes(4))), FORMAT,
+         "{f}: tensor 'w': 9 dims, at most 8 are supported")
+    case(k, "segment.onnx", onnx_init(onnx_tensor("w", 1, (1,), bytes(4), extra=pb_bytes(3, pb_int(1, 0)))), FORMAT,
+         "{f}: tensor 'w': segmented tensors are not supported")
+    case(k, "sparse-initializer.onnx", onnx_model(pb_bytes(15, b"")), FORMAT,
+         "{f}: sparse initializers are not supported")
+    case(k, "two-graphs.onnx", onnx_model() + pb_bytes(7, b""), FORMAT, "{f}: more than one graph")
+    case(k, "node-no-op-type.onnx", onnx_model(pb_bytes(1, onnx_node(None))), FORMAT, "{f}: node 0: no op_type")
+    case(k, "attr-wire-type.onnx",
+         onnx_model(pb_bytes(1, onnx_node("Conv", "conv1", attrs=(pb_bytes(1, "pads") + pb_key(8, 5) + bytes(4),)))),
+         FORMAT, "{f}: node 'conv1': attribute 'pads': field 8 (ints) has wire type 5, expected 0 or 2")
+    case(k, "attr-tensor-short.onnx",
+         onnx_model(pb_bytes(1, onnx_node("Constant", "c", (), ("s",), attrs=(
+             pb_bytes(1, "value") + pb_bytes(5, onnx_tensor("v", 7, (3,), extra=pb_int(7, 1))) + pb_int(20, 4),)))),
+         FORMAT, "{f}: node 'c': attribute 'value': tensor 'v': int64_data holds 1 values, dims [3] need 3")
+    dim9 = b"".join(pb_bytes(1, pb_int(1, 1)) for _ in range(9))
+    case(k, "input-nine-dims.onnx",
+         onnx_model(pb_bytes(11, pb_bytes(1, "x") + pb_bytes(2, pb_bytes(1, pb_int(1, 1) + pb_bytes(2, dim9))))),
+         FORMAT, "{f}: input 'x': shape has more than 8 dimensions")
+    case(k, "input-negative-dim.onnx",
+         onnx_model(pb_bytes(11, pb_bytes(1, "x") + pb_bytes(2, pb_bytes(1, pb_bytes(2, pb_bytes(1, pb_int(1, -2))))))),
+         FORMAT, "{f}: input 'x': dimension 0 is negative (-2)")
+    case(k, "external-dotdot.onnx", onnx_external("w", [("location", "../w.bin")]), FORMAT,
+         "{f}: tensor 'w': external data location '../w.bin' contains '..' (it must stay in the model's folder)")
+    case(k, "external-absolute.onnx", onnx_external("w", [("location", "/etc/passwd")]), FORMAT,
+         "{f}: tensor 'w': external data location '/etc/passwd' is an absolute path")
+    case(k, "external-no-location.onnx", onnx_external("w", [("offset", "0")]), FORMAT,
+         "{f}: tensor 'w': data_location is EXTERNAL but external_data has no location")
+    # the model file itself as the data file, read past its end
+    me = "external-past-end.onnx"
+    body = onnx_external("w", [("location", me), ("offset", "16"), ("length", "99999")])
+    case(k, me, body, FORMAT, "{f}: tensor 'w': external data '%s': offset 16 + length 99999 runs past the end of "
+         "the file (%d bytes)" % (me, len(body)))
+    case(k, "external-bad-offset.onnx", onnx_external("w", [("location", "external-bad-offset.onnx"),
+                                                            ("offset", "-4")]), FORMAT,
+         "{f}: tensor 'w': external data offset '-4' is not a number")
+
 
 def main():
     safetensors_cases()
@@ -564,6 +703,7 @@ def main():
     image_cases()
     netfile_cases()
     weights_cases()
+    onnx_cases()
     write(os.path.join(BAD, "README"),
           "Malformed inputs, one per file, each with <file>.expect: status, then the exact message.\n"
           "Generated by tests/reliability/gen-bad-inputs.py (crash inputs found by tools/fuzz.sh are\n"

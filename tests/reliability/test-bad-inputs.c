@@ -4,7 +4,7 @@
  * message; a message ending in "..." only has to start with the text before it). Files are opened
  * by bare name from inside their folder, so messages read as a user would see them.
  *
- *   test-bad-inputs             safetensors, idx, cifar, csv, image, netfile + shape inference (no
+ *   test-bad-inputs             safetensors, idx, cifar, csv, image, netfile, onnx + shape inference (no
  *                               device: unit)
  *   test-bad-inputs --device    weights loaded into tests/data/cli/tiny.net, and checkpoints with
  *                               broken metadata or non-finite optimizer state (suite device)
@@ -20,6 +20,7 @@
 #include "clcnn/train.h"
 #include "graph/graph-private.h"
 #include "io/io.h"
+#include "io/onnx.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ the corpus */
@@ -252,6 +253,22 @@ START_TEST(corpus_netfile)
 }
 END_TEST
 
+static int read_onnx(const char *name, char *err, size_t errlen, void *user)
+{
+	(void)user;
+	struct onnx_model *m = NULL;
+	int rc = clcnn_onnx_read(name, &m, err, errlen);
+	ck_assert(rc ? m == NULL : m != NULL);
+	clcnn_onnx_free(m);
+	return rc;
+}
+
+START_TEST(corpus_onnx)
+{
+	run_kind("onnx", read_onnx, NULL);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ on the device */
 
 struct loaded {
@@ -424,6 +441,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, corpus_csv);
 		tcase_add_test(tc, corpus_image);
 		tcase_add_test(tc, corpus_netfile);
+		tcase_add_test(tc, corpus_onnx);
 	}
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
