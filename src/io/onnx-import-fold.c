@@ -274,8 +274,6 @@ static int fold_reshape(struct onnx_imp *im, const struct onnx_node *n, int k)
 		same = t[d] == X->dims[d];
 	if (same)
 		return imp_alias(im, n, k, x);
-	if (infer >= 0)
-		t[infer] = -2; /* printed as N when it is the batch; else keep the -1 visible */
 	return imp_fail(im, n,
 			"Reshape of %s to %s cannot be folded: clcnn maps only a flatten to [N, features] (and a "
 			"reshape that changes nothing)",
@@ -442,8 +440,9 @@ static int scale_producer(struct onnx_imp *im, const struct onnx_node *n, int k,
 			for (size_t j = 0; j < im->w[i].count; j++)
 				im->w[i].data[j] = (float)(im->w[i].data[j] * c);
 	*done = 1;
-	imp_printf(im, "# ONNX %s %s: the scale %.9g is folded into %s's weights\n", n->op_type, n->name ? n->name : "",
-		   c, A->node);
+	char b[32];
+	imp_printf(im, "# ONNX %s %s: the scale %s is folded into %s's weights\n", n->op_type, n->name ? n->name : "",
+		   imp_fmt(c, b, sizeof b), A->node);
 	return imp_alias(im, n, k, a);
 }
 

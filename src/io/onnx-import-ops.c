@@ -23,6 +23,17 @@ const char onnx_imp_supported[] =
 
 /* ---- small helpers */
 
+/* The shortest decimal that reads back as the same float: 0.1f is written "0.1", not 0.100000001. */
+const char *imp_fmt(double v, char *buf, size_t len)
+{
+	for (int p = 1; p <= 9; p++) {
+		snprintf(buf, len, "%.*g", p, v);
+		if (strtof(buf, NULL) == (float)v)
+			break;
+	}
+	return buf;
+}
+
 static int out_val(struct onnx_imp *im, const struct onnx_node *n, int k, int idx, int kind)
 {
 	if (idx >= n->noutputs || !*n->outputs[idx])
@@ -45,7 +56,7 @@ const char *imp_shape_str(const int64_t *d, int nd, char *buf, size_t len)
 	size_t o = 0;
 	buf[0] = 0;
 	for (int i = 0; i < nd && o + 24 < len; i++) {
-		if (d[i] == ONNX_IMP_BATCH || d[i] == -1)
+		if (d[i] == ONNX_IMP_BATCH || (d[i] == -1 && i == 0)) /* runtime shapes hold -1 at the batch */
 			o += (size_t)snprintf(buf + o, len - o, "%sN", i ? "x" : "");
 		else
 			o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)d[i]);
@@ -365,7 +376,8 @@ static int map_batchnorm(struct onnx_imp *im, const struct onnx_node *n, int k)
 	float eps = imp_attr_f(n, "epsilon", 1e-5f), mom = imp_attr_f(n, "momentum", 0.9f);
 	imp_begin(im, name, im->vals[x].ndim == 4 ? "batchnorm2d" : "batchnorm1d", &x, 1);
 	/* ONNX: running = running * momentum + batch * (1 - momentum), PyTorch's momentum is the complement */
-	imp_printf(im, ", eps=%.9g, momentum=%.7g", (double)eps, 1.0 - (double)mom);
+	char b1[32];
+	imp_printf(im, ", eps=%s, momentum=%.6g", imp_fmt(eps, b1, sizeof b1), 1.0 - (double)mom);
 	imp_end(im, n);
 	static const char *const what[4] = {"weight", "bias", "running_mean", "running_var"};
 	for (int i = 0; i < 4; i++)
@@ -673,8 +685,8 @@ static int map_clip(struct onnx_imp *im, const struct onnx_node *n, int k)
 		return imp_unary(im, n, k, "relu", "");
 	if (lo <= -FLT_MAX || hi >= FLT_MAX)
 		return imp_fail(im, n, "a clamp with one bound other than Relu's: clcnn's hardtanh takes both");
-	char keys[96];
-	snprintf(keys, sizeof keys, ", min_val=%.9g, max_val=%.9g", lo, hi);
+	char keys[96], b1[32], b2[32];
+	snprintf(keys, sizeof keys, ", min_val=%s, max_val=%s", imp_fmt(lo, b1, sizeof b1), imp_fmt(hi, b2, sizeof b2));
 	return imp_unary(im, n, k, "hardtanh", keys);
 }
 
@@ -687,8 +699,8 @@ static int map_dropout(struct onnx_imp *im, const struct onnx_node *n, int k)
 			return rc;
 		p = imp_cval(&im->vals[c], 0);
 	}
-	char keys[48];
-	snprintf(keys, sizeof keys, ", p=%.9g", p);
+	char keys[48], b1[32];
+	snprintf(keys, sizeof keys, ", p=%s", imp_fmt(p, b1, sizeof b1));
 	int rc = imp_unary(im, n, k, "dropout", keys); /* identity in eval mode, as the export's */
 	return rc ? rc : unused_outputs(im, n, k, 1);
 }
@@ -699,7 +711,7 @@ int imp_map_node(struct onnx_imp *im, int k)
 {
 	const struct onnx_node *n = &im->g->nodes[k];
 	const char *t = n->op_type;
-	char keys[64];
+	char keys[64], b1[32];
 	if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
 		goto unsupported;
 	if (!strcmp(t, "Conv"))
@@ -721,11 +733,12 @@ int imp_map_node(struct onnx_imp *im, int k)
 	if (!strcmp(t, "Softplus"))
 		return imp_unary(im, n, k, "softplus", "");
 	if (!strcmp(t, "LeakyRelu")) {
-		snprintf(keys, sizeof keys, ", negative_slope=%.9g", (double)imp_attr_f(n, "alpha", 0.01f));
+		snprintf(keys, sizeof keys, ", negative_slope=%s",
+			 imp_fmt(imp_attr_f(n, "alpha", 0.01f), b1, sizeof b1));
 		return imp_unary(im, n, k, "leaky_relu", keys);
 	}
 	if (!strcmp(t, "Elu")) {
-		snprintf(keys, sizeof keys, ", alpha=%.9g", (double)imp_attr_f(n, "alpha", 1.0f));
+		snprintf(keys, sizeof keys, ", alpha=%s", imp_fmt(imp_attr_f(n, "alpha", 1.0f), b1, sizeof b1));
 		return imp_unary(im, n, k, "elu", keys);
 	}
 	if (!strcmp(t, "Gelu")) {

@@ -150,6 +150,8 @@ int imp_attr_ints(const struct onnx_node *n, const char *name, int64_t *v, int m
 /* Float value of constant v at index k (int constants converted). */
 double imp_cval(const struct onnx_imp_val *v, size_t k);
 
+/* The shortest decimal reading back as the float (float)v, in buf. */
+const char *imp_fmt(double v, char *buf, size_t len);
 /* onnx-import-ops.c helpers shared with onnx-import-fold.c */
 const char *imp_shape_str(const int64_t *d, int nd, char *buf, size_t len);
 int imp_alias(struct onnx_imp *im, const struct onnx_node *n, int k, int v);

@@ -71,7 +71,7 @@ int cmd_bench(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (clcnn_graph_init_params(m.g, 1, "default"))
+	if (!cli_model_is_onnx(pos[0]) && clcnn_graph_init_params(m.g, 1, "default"))
 		goto fail;
 	const struct clcnn_device_info *dev = clcnn_context_device(m.ctx);
 	printf("device: %s; batch %d; per-node times are means of %d blocking runs\n", dev->name, batch, iters);

@@ -14,7 +14,8 @@ static struct cli_data_opts data;
 static int batch, limit;
 
 static const struct cli_flag flags[] = {
-	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
+	{"weights", FLAG_STR, &weights, 0, 0, " CKPT",
+	 "checkpoint or weights file (safetensors); required unless the model is .onnx"},
 	CLI_DATA_FLAGS(data),
 	{"split", FLAG_STR, &split, 0, 0, " NAME", "test (default; t10k is the same) or train"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size (default 500)"},
@@ -26,7 +27,8 @@ static const struct cli_flag flags[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn eval NETFILE --weights CKPT [options]\n\n"
+	fprintf(f, "usage: clcnn eval NETFILE --weights CKPT [options]\n"
+		   "       clcnn eval MODEL.onnx [options]\n\n"
 		   "Evaluate a trained model: accuracy, per-class accuracy and the confusion matrix.\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
@@ -40,7 +42,7 @@ int cmd_eval(int argc, char **argv)
 	int npos, pr = cli_parse("eval", argc, argv, flags, pos, 1, &npos, help);
 	if (pr)
 		return pr > 0 ? CLI_OK : CLI_USAGE;
-	if (npos != 1 || !weights) {
+	if (npos != 1 || (!weights && !cli_model_is_onnx(pos[0]))) {
 		cli_error("eval", "expected NETFILE and --weights CKPT (see clcnn eval --help)");
 		return CLI_USAGE;
 	}
@@ -63,7 +65,7 @@ int cmd_eval(int argc, char **argv)
 	struct cli_inputs in = {0};
 	char err[4096];
 	long *conf = NULL;
-	if (clcnn_graph_load_weights(m.g, weights)) {
+	if (weights && clcnn_graph_load_weights(m.g, weights)) {
 		cli_error("eval", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}

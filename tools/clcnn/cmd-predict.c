@@ -15,7 +15,8 @@ static const char *weights, *mean, *std, *labels;
 static int topk, invert;
 
 static const struct cli_flag flags[] = {
-	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "checkpoint or weights file (safetensors), required"},
+	{"weights", FLAG_STR, &weights, 0, 0, " CKPT",
+	 "checkpoint or weights file (safetensors); required unless the model is .onnx"},
 	{"top", FLAG_INT, &topk, 1, 1000, NULL, "how many classes to show (default 3)"},
 	{"labels", FLAG_STR, &labels, 0, 0, " FILE", "class names, one per line (default: the checkpoint's)"},
 	{"invert", FLAG_BOOL, &invert, 0, 0, NULL, "invert gray levels (dark object on light background)"},
@@ -27,7 +28,8 @@ static const struct cli_flag flags[] = {
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: clcnn predict NETFILE --weights CKPT IMAGE...\n\n"
+		"usage: clcnn predict NETFILE --weights CKPT IMAGE...\n"
+		"       clcnn predict MODEL.onnx IMAGE...\n\n"
 		"Classify images (PNG, JPEG, PGM, PPM), converted to the model's channels (gray or RGB) and\n"
 		"resized to its input.\n"
 		"Prints the top classes with their softmax probabilities, named when the checkpoint names them.\n"
@@ -121,7 +123,7 @@ int cmd_predict(int argc, char **argv)
 		free(pos);
 		return pr > 0 ? CLI_OK : CLI_USAGE;
 	}
-	if (npos < 2 || !weights) {
+	if (npos < 2 || (!weights && !cli_model_is_onnx(pos[0]))) {
 		cli_error("predict",
 			  "expected NETFILE, --weights CKPT and at least one IMAGE (see clcnn predict --help)");
 		free(pos);
@@ -153,7 +155,7 @@ int cmd_predict(int argc, char **argv)
 	if (!img || !out) {
 		cli_error("predict", "out of host memory for a %dx%dx%d image", m.c, m.h, m.w);
 		rc = CLI_ERROR;
-	} else if (clcnn_graph_load_weights(m.g, weights)) {
+	} else if (weights && clcnn_graph_load_weights(m.g, weights)) {
 		cli_error("predict", "%s", clcnn_context_error(m.ctx));
 		rc = CLI_ERROR;
 	} else {

@@ -14,7 +14,8 @@ static const char *weights, *input, *output;
 static int backward, train_mode, seed;
 
 static const struct cli_flag flags[] = {
-	{"weights", FLAG_STR, &weights, 0, 0, " CKPT", "weights (safetensors); default: initialise from --seed"},
+	{"weights", FLAG_STR, &weights, 0, 0, " CKPT",
+	 "weights (safetensors); default: a .onnx model's own, else initialise from --seed"},
 	{"input", FLAG_STR, &input, 0, 0, " X.safetensors",
 	 "graph inputs by name, with the batch dimension (required)"},
 	{"output", FLAG_STR, &output, 0, 0, " Y.safetensors", "where to write node outputs and gradients (required)"},
@@ -89,8 +90,9 @@ int cmd_run(int argc, char **argv)
 		cli_error("run", "out of host memory");
 		goto done;
 	}
-	if (weights ? clcnn_graph_load_weights(m.g, weights)
-		    : clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {
+	if (weights                     ? clcnn_graph_load_weights(m.g, weights)
+	    : cli_model_is_onnx(pos[0]) ? 0
+					: clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {
 		cli_error("run", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}

@@ -218,7 +218,8 @@ static int prepare(struct run *r)
 	struct clcnn_schedule_config sc;
 	char err[4200];
 	train_opts_configs(o, r->steps_per_epoch, &r->oc, &sc);
-	if (clcnn_graph_init_params(r->m.g, (uint64_t)o->seed, o->init)) {
+	/* an ONNX model is fine-tuned from its own weights */
+	if (!cli_model_is_onnx(o->netfile) && clcnn_graph_init_params(r->m.g, (uint64_t)o->seed, o->init)) {
 		cli_error("train", "--init: %s", clcnn_context_error(r->m.ctx));
 		return CLI_USAGE;
 	}

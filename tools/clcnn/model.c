@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli-alloc.h"
@@ -15,6 +16,23 @@ int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_m
 	return cli_model_open_ex(cmd, netfile, batch, 0, m);
 }
 
+int cli_model_is_onnx(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 5 && !strcasecmp(path + n - 5, ".onnx");
+}
+
+/* An imported model to train or evaluate: the loss PyTorch's training script had outside the export. */
+static int add_onnx_loss(struct clcnn_graph *g)
+{
+	const char *out = clcnn_graph_output_name(g);
+	char in[300];
+	snprintf(in, sizeof in, "%s, label", out ? out : "");
+	if (!out || clcnn_graph_input(g, "label", 0, NULL) || clcnn_graph_add(g, "loss", "cross_entropy", in, NULL))
+		return -1;
+	return 0;
+}
+
 int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m)
 {
 	memset(m, 0, sizeof *m);
@@ -23,6 +41,13 @@ int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input
 		return CLI_ERROR;
 	if (clcnn_graph_load(m->ctx, netfile, &m->g)) {
 		cli_error(cmd, "%s", clcnn_context_error(m->ctx));
+		cli_model_close(m);
+		return CLI_ERROR;
+	}
+	if (cli_model_is_onnx(netfile) && (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "bench")) &&
+	    add_onnx_loss(m->g)) {
+		cli_error(cmd, "%s: adding a cross_entropy loss to the imported model: %s", netfile,
+			  clcnn_context_error(m->ctx));
 		cli_model_close(m);
 		return CLI_ERROR;
 	}

@@ -28,6 +28,12 @@ struct cli_model {
 int cli_model_open(const char *cmd, const char *netfile, int batch, struct cli_model *m);
 int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m);
 void cli_model_close(struct cli_model *m);
+/*
+ * 1 when path names an ONNX model (".onnx"): its weights come with it (no --weights needed, and no
+ * initialisation may overwrite them). cli_model_open gives such a model, for train, eval and bench, a
+ * class-index input "label" and "loss = cross_entropy(<output>, label)": an export has no loss.
+ */
+int cli_model_is_onnx(const char *path);
 /* CLI_OK when every graph input is the data or the label input; else prints why and CLI_ERROR. */
 int cli_model_check_inputs(const char *cmd, const struct cli_model *m, const char *netfile);
 /* "1x28x28" or "8": the per-sample shape of the model's data input (buf of len bytes). */

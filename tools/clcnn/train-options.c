@@ -49,14 +49,16 @@ static const struct cli_flag flags[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn train NETFILE [options]\n\n"
-		   "Train NETFILE on a classification dataset: IDX files (Fashion-MNIST by default), an image folder\n"
-		   "(DIR/train/CLASS/*.png|jpg, DIR/test/...), CIFAR-10/100 binaries, or a CSV of features for a\n"
-		   "model whose input is a feature vector. Writes a checkpoint (safetensors) after every epoch, a\n"
-		   "CSV log and a PNG training curve. The checkpoint records the normalisation (computed from the\n"
-		   "training split unless given), the class names, the input shape and the data format, which eval\n"
-		   "and predict use. Ctrl-C stops after the current step and writes a checkpoint; --resume continues.\n"
-		   "\noptions:\n");
+	fprintf(f,
+		"usage: clcnn train NETFILE [options]\n"
+		"       clcnn train MODEL.onnx [options]   (fine-tunes the ONNX weights; a cross_entropy loss is added)\n\n"
+		"Train NETFILE on a classification dataset: IDX files (Fashion-MNIST by default), an image folder\n"
+		"(DIR/train/CLASS/*.png|jpg, DIR/test/...), CIFAR-10/100 binaries, or a CSV of features for a\n"
+		"model whose input is a feature vector. Writes a checkpoint (safetensors) after every epoch, a\n"
+		"CSV log and a PNG training curve. The checkpoint records the normalisation (computed from the\n"
+		"training split unless given), the class names, the input shape and the data format, which eval\n"
+		"and predict use. Ctrl-C stops after the current step and writes a checkpoint; --resume continues.\n"
+		"\noptions:\n");
 	cli_print_flags(f, flags);
 }
 
