@@ -370,9 +370,10 @@ static int batchnorm(struct onnx_export *ex, const struct clcnn_op *op)
 	const char *outs[3] = {ex_out(ex), rm, rv};
 	if (ex->status)
 		return ex->status;
-	/* training with running statistics also yields their update (left as unused outputs) */
+	/* training mode must name the running statistics' update too (onnx's shape inference insists);
+	 * they are left as unused outputs */
 	struct onnx_node *n =
-		clcnn_onnx_add_node(ex->og, "BatchNormalization", ex_out(ex), ins, 5, outs, train && track ? 3 : 1);
+		clcnn_onnx_add_node(ex->og, "BatchNormalization", ex_out(ex), ins, 5, outs, train ? 3 : 1);
 	if (!n)
 		return ex_nomem(ex);
 	ex_attr_float(ex, n, "epsilon", (float)ex_arg_float(op, "eps"));

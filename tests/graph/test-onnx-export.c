@@ -334,7 +334,8 @@ START_TEST(batchnorm_dropout)
 	open_graph(&f, "x = input(shape=(4,3,3))\n"
 		       "bn = batchnorm2d(x, eps=1e-3, momentum=0.2)\nd = dropout(bn, p=0.25)\n"
 		       "g = gaussian_noise(d, sigma=0.3)\nbn2 = batchnorm2d(g, affine=false)\n"
-		       "fl = flatten(bn2, start_dim=2)\nb1 = batchnorm1d(fl)\n");
+		       "bt = batchnorm2d(bn2, track_running_stats=false)\n"
+		       "fl = flatten(bt, start_dim=2)\nb1 = batchnorm1d(fl)\n");
 	export_read(&f, NULL);
 	const struct onnx_node *n = producer(f.m, "bn");
 	ck_assert_str_eq(n->op_type, "BatchNormalization");
@@ -368,6 +369,16 @@ START_TEST(batchnorm_dropout)
 	ck_assert_uint_eq(shape->count, 3);
 	const int64_t *sv = shape->data;
 	ck_assert(sv[0] == 0 && sv[1] == 4 && sv[2] == 9);
+	/* no running statistics: batch statistics in eval too, as training_mode with all 3 outputs
+	 * (onnx's shape inference requires them) and a made-up mean 0 / variance 1 */
+	n = producer(f.m, "bt");
+	ck_assert_int_eq(attr_i(n, "training_mode"), 1);
+	ck_assert_int_eq(n->noutputs, 3);
+	const struct onnx_tensor *mean = clcnn_onnx_init(&f.m->graph, n->inputs[3]);
+	const struct onnx_tensor *var = clcnn_onnx_init(&f.m->graph, n->inputs[4]);
+	ck_assert(mean && var && mean->count == 4 && var->count == 4);
+	ck_assert_float_eq(((const float *)mean->data)[3], 0.0f);
+	ck_assert_float_eq(((const float *)var->data)[3], 1.0f);
 	ck_assert_str_eq(producer(f.m, "b1")->op_type, "BatchNormalization");
 	expect_dims(f.m->graph.outputs[0].dims, f.m->graph.outputs[0].ndim, (int64_t[]){-1, 4, 9}, 3);
 

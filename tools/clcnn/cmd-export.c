@@ -20,7 +20,7 @@ static const struct cli_flag flags[] = {
 	{"training", FLAG_BOOL, &training, 0, 0, NULL,
 	 "training semantics: batch statistics in BatchNormalization, active Dropout and noise"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL,
-	 "batch the graph is built for (default 1; the ONNX batch dimension is symbolic)"},
+	 "batch the graph is built for (default 2, which batch statistics need; the ONNX batch is symbolic)"},
 	{"seed", FLAG_INT, &seed, 0, 2147483647, NULL, "seed of the initial weights without --weights (default 1)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -62,7 +62,7 @@ static int read_meta(const char **kv, char **vals)
 
 int cmd_export(int argc, char **argv)
 {
-	batch = 1;
+	batch = 2;
 	seed = 1;
 	char *pos[1];
 	int npos, pr = cli_parse("export", argc, argv, flags, pos, 1, &npos, help);
