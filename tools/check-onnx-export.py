@@ -49,14 +49,16 @@ def weights(onnx_path, out):
     from onnx import numpy_helper
 
     m = onnx.load(onnx_path)
-    prelu = {n.input[1] for n in m.graph.node if n.op_type == "PRelu"}
+    # parameters the export reshaped to broadcast over channels ([C] -> [C, 1, 1]): the PRelu slope,
+    # the weight and bias of a batchnorm without running statistics (Mul, Add)
+    prelu = {i for n in m.graph.node if n.op_type in ("PRelu", "Mul", "Add") for i in n.input}
     rng = np.random.default_rng(7)
     t = {}
     for init in m.graph.initializer:
         if "/" in init.name:
             continue
         a = numpy_helper.to_array(init)
-        shape = a.shape if init.name not in prelu else a.shape[:1]  # clcnn keeps the slope as [C]
+        shape = a.shape if init.name not in prelu else a.shape[:1]  # clcnn keeps them as [C]
         if init.name.endswith("running_var"):
             v = rng.uniform(0.5, 2.0, shape)
         else:

@@ -332,16 +332,51 @@ static int softmax(struct onnx_export *ex, const struct clcnn_op *op, const char
 
 /* ------------------------------------------------------------------ normalisation, regularisation */
 
+/*
+ * Without running statistics clcnn (like PyTorch) normalises with the batch's even in eval. An
+ * inference export spells that out, (x - mean) / sqrt(var + eps) * weight + bias with ReduceMean
+ * over every axis but the channels, rather than as a training_mode BatchNormalization: ONNX
+ * Runtime's default graph optimisations compute the latter with the placeholder statistics.
+ */
+static int batch_stats(struct onnx_export *ex, const struct clcnn_op *op)
+{
+	int nd = op->in[0].ndim, affine = ex_arg_int(op, "affine");
+	int64_t axes[4] = {0, 2, 3}, dims[3] = {op->in[0].d[1], 1, 1};
+	const char *x = ex_in(ex, 0);
+	struct onnx_node *n = ex_op1(ex, "ReduceMean", ex_tmp(ex, "mean"), x);
+	ex_attr_ints(ex, n, "axes", axes, nd - 1);
+	ex_attr_int(ex, n, "keepdims", 1);
+	ex_op2(ex, "Sub", ex_tmp(ex, "centered"), x, ex_tmp(ex, "mean"));
+	ex_op2(ex, "Mul", ex_tmp(ex, "squared"), ex_tmp(ex, "centered"), ex_tmp(ex, "centered"));
+	n = ex_op1(ex, "ReduceMean", ex_tmp(ex, "var"), ex_tmp(ex, "squared"));
+	ex_attr_ints(ex, n, "axes", axes, nd - 1);
+	ex_attr_int(ex, n, "keepdims", 1);
+	ex_scalar(ex, ex_tmp(ex, "eps"), (float)ex_arg_float(op, "eps"));
+	ex_op2(ex, "Add", ex_tmp(ex, "var_eps"), ex_tmp(ex, "var"), ex_tmp(ex, "eps"));
+	ex_op1(ex, "Sqrt", ex_tmp(ex, "std"), ex_tmp(ex, "var_eps"));
+	ex_op2(ex, "Div", affine ? ex_tmp(ex, "normalized") : ex_out(ex), ex_tmp(ex, "centered"), ex_tmp(ex, "std"));
+	if (affine) {
+		/* weight and bias [C] reshaped to broadcast over the channel axis */
+		char w[EX_NAME_MAX];
+		const char *p = ex_param(ex, 0, dims, nd - 1, 0);
+		snprintf(w, sizeof w, "%s", p ? p : "");
+		ex_op2(ex, "Mul", ex_tmp(ex, "scaled"), ex_tmp(ex, "normalized"), w);
+		p = ex_param(ex, 1, dims, nd - 1, 0);
+		ex_op2(ex, "Add", ex_out(ex), ex_tmp(ex, "scaled"), p ? p : "");
+	}
+	return ex->status;
+}
+
 static int batchnorm(struct onnx_export *ex, const struct clcnn_op *op)
 {
 	int affine = ex_arg_int(op, "affine"), track = ex_arg_int(op, "track_running_stats");
 	double momentum = ex_arg_float(op, "momentum");
-	int c = op->in[0].d[1], train = ex->training || !track;
+	int c = op->in[0].d[1], train = ex->training;
 	int64_t cd = c;
-	/* without running statistics, clcnn (like PyTorch) normalises with the batch's even in eval */
+	if (!track && !train)
+		return batch_stats(ex, op);
 	if (train && ex->opset < 14)
-		return ex_refuse(ex, "batch statistics (%s) need BatchNormalization's training_mode, opset 14 or later",
-				 track ? "--training" : "track_running_stats=false");
+		return ex_refuse(ex, "--training needs BatchNormalization's training_mode, opset 14 or later");
 	if (ex->training && track && isnan(momentum))
 		return ex_refuse(ex, "momentum=none (a cumulative average) has no ONNX training form");
 	char in[4][EX_NAME_MAX];

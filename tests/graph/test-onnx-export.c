@@ -369,16 +369,18 @@ START_TEST(batchnorm_dropout)
 	ck_assert_uint_eq(shape->count, 3);
 	const int64_t *sv = shape->data;
 	ck_assert(sv[0] == 0 && sv[1] == 4 && sv[2] == 9);
-	/* no running statistics: batch statistics in eval too, as training_mode with all 3 outputs
-	 * (onnx's shape inference requires them) and a made-up mean 0 / variance 1 */
+	/* no running statistics: batch statistics in eval too, written out (ReduceMean over N, H, W) */
 	n = producer(f.m, "bt");
-	ck_assert_int_eq(attr_i(n, "training_mode"), 1);
-	ck_assert_int_eq(n->noutputs, 3);
-	const struct onnx_tensor *mean = clcnn_onnx_init(&f.m->graph, n->inputs[3]);
-	const struct onnx_tensor *var = clcnn_onnx_init(&f.m->graph, n->inputs[4]);
-	ck_assert(mean && var && mean->count == 4 && var->count == 4);
-	ck_assert_float_eq(((const float *)mean->data)[3], 0.0f);
-	ck_assert_float_eq(((const float *)var->data)[3], 1.0f);
+	ck_assert_str_eq(n->op_type, "Add");
+	ck_assert_str_eq(n->inputs[1], "bt.bias");
+	n = producer(f.m, "bt/mean");
+	ck_assert_str_eq(n->op_type, "ReduceMean");
+	expect_ints(n, "axes", (int64_t[]){0, 2, 3}, 3);
+	ck_assert_int_eq(attr_i(n, "keepdims"), 1);
+	ck_assert_float_eq(scalar_init(f.m, "bt/eps"), 1e-5f);
+	const struct onnx_tensor *btw = clcnn_onnx_init(&f.m->graph, "bt.weight");
+	expect_dims(btw->dims, btw->ndim, (int64_t[]){4, 1, 1}, 3);
+	expect_param(&f, "bt.weight", NULL);
 	ck_assert_str_eq(producer(f.m, "b1")->op_type, "BatchNormalization");
 	expect_dims(f.m->graph.outputs[0].dims, f.m->graph.outputs[0].ndim, (int64_t[]){-1, 4, 9}, 3);
 
@@ -390,6 +392,16 @@ START_TEST(batchnorm_dropout)
 	ck_assert_int_eq(attr_i(n, "training_mode"), 1);
 	ck_assert_int_eq(n->noutputs, 3);
 	ck_assert_float_eq_tol(attr_f(n, "momentum"), 0.8f, 1e-7f);
+	/* without running statistics: placeholder mean 0 / variance 1, and all 3 outputs named (onnx's
+	 * shape inference requires them in training mode) */
+	n = producer(f.m, "bt");
+	ck_assert_int_eq(attr_i(n, "training_mode"), 1);
+	ck_assert_int_eq(n->noutputs, 3);
+	const struct onnx_tensor *mean = clcnn_onnx_init(&f.m->graph, n->inputs[3]);
+	const struct onnx_tensor *var = clcnn_onnx_init(&f.m->graph, n->inputs[4]);
+	ck_assert(mean && var && mean->count == 4 && var->count == 4);
+	ck_assert_float_eq(((const float *)mean->data)[3], 0.0f);
+	ck_assert_float_eq(((const float *)var->data)[3], 1.0f);
 	n = producer(f.m, "d");
 	ck_assert_str_eq(n->op_type, "Dropout");
 	ck_assert_int_eq(n->ninputs, 3);
@@ -408,6 +420,10 @@ START_TEST(batchnorm_dropout)
 	ck_assert_int_eq(clcnn_graph_export_onnx(f.g, f.path, &opt), CLCNN_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(f.ctx), "'bn' (batchnorm2d)"));
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(f.ctx), "opset 14"));
+	/* in eval, opset 13 is fine: the batch statistics are written out */
+	opt.training = 0;
+	export_read(&f, &opt);
+	ck_assert_str_eq(producer(f.m, "bt/var")->op_type, "ReduceMean");
 	close_fixture(&f);
 }
 END_TEST
