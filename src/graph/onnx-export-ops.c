@@ -446,15 +446,26 @@ static int gaussian_noise(struct onnx_export *ex, const struct clcnn_op *op)
 
 /* ------------------------------------------------------------------ merging and shapes */
 
+/* concat: one Concat. add: a chain of Adds in input order (what clcnn sums, in that order; importers
+ * know Add better than the variadic Sum). */
 static int merge(struct onnx_export *ex, const struct clcnn_op *op, int concat)
 {
 	const char *in[CLCNN_OP_MAX_IN];
 	for (int j = 0; j < op->nin; j++)
 		in[j] = ex_in(ex, j);
-	struct onnx_node *n = ex_op(ex, concat ? "Concat" : op->nin == 2 ? "Add" : "Sum", ex_out(ex), in, op->nin);
 	if (concat) {
+		struct onnx_node *n = ex_op(ex, "Concat", ex_out(ex), in, op->nin);
 		int dim = ex_arg_int(op, "dim");
 		ex_attr_int(ex, n, "axis", dim < 0 ? dim + op->in[0].ndim : dim);
+		return ex->status;
+	}
+	char acc[EX_NAME_MAX], what[16];
+	snprintf(acc, sizeof acc, "%s", in[0]);
+	for (int j = 1; j < op->nin; j++) {
+		snprintf(what, sizeof what, "sum%d", j);
+		const char *out = j == op->nin - 1 ? ex_out(ex) : ex_tmp(ex, what);
+		ex_op2(ex, "Add", out, acc, ex_in(ex, j));
+		snprintf(acc, sizeof acc, "%s", out);
 	}
 	return ex->status;
 }

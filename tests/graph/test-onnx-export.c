@@ -321,9 +321,15 @@ START_TEST(activations)
 	ck_assert_str_eq(producer(f.m, "sg")->op_type, "Sigmoid");
 	ck_assert_str_eq(producer(f.m, "gap")->op_type, "GlobalAveragePool");
 	ck_assert_str_eq(producer(f.m, "gmp")->op_type, "GlobalMaxPool");
+	/* add of three: (gap + gmp) + gap */
 	n = producer(f.m, "sum");
-	ck_assert_str_eq(n->op_type, "Sum");
-	ck_assert_int_eq(n->ninputs, 3);
+	ck_assert_str_eq(n->op_type, "Add");
+	ck_assert_str_eq(n->inputs[0], "sum/sum1");
+	ck_assert_str_eq(n->inputs[1], "gap");
+	n = producer(f.m, "sum/sum1");
+	ck_assert_str_eq(n->op_type, "Add");
+	ck_assert_str_eq(n->inputs[0], "gap");
+	ck_assert_str_eq(n->inputs[1], "gmp");
 	close_fixture(&f);
 }
 END_TEST
