@@ -21,7 +21,7 @@ if [ ! -f "$B/build.ninja" ]; then
   CC=clang meson setup "$B" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" -Dbuildtype=debugoptimized || exit 1
 fi
-targets=(netfile safetensors idx image cifar csv onnx)
+targets=(netfile safetensors idx image cifar csv onnx onnx-import)
 ninja -C "$B" "${targets[@]/#/tests/fuzz/fuzz-}" || exit 1
 rm -rf "$B/fuzz/crashes" "$B/fuzz/stats"
 FUZZ_SECONDS=$SECS meson test -C "$B" --no-rebuild --suite fuzz --num-processes "${FUZZ_JOBS:-2}" --print-errorlogs

@@ -19,7 +19,8 @@
 
 static int64_t ival(const struct onnx_imp_val *v, size_t k)
 {
-	return v->is_int ? v->i[k] : (int64_t)v->f[k];
+	float x = v->is_int ? 0.0f : v->f[k];
+	return v->is_int ? v->i[k] : (x > -9e18f && x < 9e18f) ? (int64_t)x : 0; /* NaN: 0 */
 }
 
 /* axes from the attribute (before opset 13) or input 1 (from 13) */
@@ -239,13 +240,16 @@ static int fold_reshape(struct onnx_imp *im, const struct onnx_node *n, int k)
 				return imp_fail(im, n, "shape '%s' has two -1 dims", S->onnx);
 			infer = d;
 		} else if (t[d] != ONNX_IMP_BATCH) {
-			if (t[d] < 0)
+			if (t[d] < 0 || t[d] > INT32_MAX || (known *= t[d]) > INT32_MAX)
 				return imp_fail(im, n, "shape '%s' has dim %lld", S->onnx, (long long)t[d]);
-			known *= t[d];
 		}
 	}
 	char s1[96], s2[96];
 	if (!runtime) {
+		for (int d = 0; d < nd; d++)
+			if (t[d] == ONNX_IMP_BATCH || t[d] > INT32_MAX)
+				return imp_fail(im, n, "shape '%s' does not fit %zu constant values", S->onnx,
+						X->count);
 		if (infer >= 0)
 			t[infer] = known ? (int64_t)X->count / known : 0;
 		size_t cnt = 1;
@@ -285,10 +289,10 @@ static int fold_pad(struct onnx_imp *im, const struct onnx_node *n, int k)
 	int x, rc = imp_runtime(im, n, 0, &x);
 	if (rc)
 		return rc;
-	const struct onnx_attr *mode = clcnn_onnx_attr(n, "mode");
-	if (mode && mode->type == ONNX_ATTR_STRING && strcmp(mode->s, "constant"))
+	const char *mode = imp_attr_s(n, "mode");
+	if (mode && strcmp(mode, "constant"))
 		return imp_fail(im, n, "mode '%s': only a constant zero Pad is folded (into Conv or AveragePool)",
-				mode->s);
+				mode);
 	int64_t pads[2 * ONNX_MAX_DIMS] = {0};
 	int np = imp_attr_ints(n, "pads", pads, 2 * ONNX_MAX_DIMS);
 	double value = imp_attr_f(n, "value", 0.0f);
@@ -312,8 +316,8 @@ static int fold_pad(struct onnx_imp *im, const struct onnx_node *n, int k)
 	if (X->ndim != 4 || np != 8 || pads[0] || pads[1] || pads[4] || pads[5])
 		return imp_fail(im, n, "only padding of H and W of a 4-D tensor is folded");
 	for (int i = 0; i < 8; i++)
-		if (pads[i] < 0)
-			return imp_fail(im, n, "negative pads (cropping) are not supported");
+		if (pads[i] < 0 || pads[i] > (1 << 20))
+			return imp_fail(im, n, "pads must be 0..%d (negative pads crop: not supported)", 1 << 20);
 	int v = imp_add(im, n->outputs[0], IMP_PAD, k);
 	if (v < 0)
 		return CLCNN_ERR_NO_MEMORY;
@@ -402,12 +406,16 @@ static int fold_binary(struct onnx_imp *im, const struct onnx_node *n, int k, in
 			int64_t x = A->i[ja], y = B->i[jb];
 			if (x == ONNX_IMP_BATCH || y == ONNX_IMP_BATCH)
 				return imp_fail(im, n, "arithmetic on the batch size cannot be folded");
-			if (op == '/' && !y)
-				return imp_fail(im, n, "division by zero");
-			Y->i[j] = op == '+' ? x + y : op == '*' ? x * y : x / y;
+			int64_t z = 0;
+			int bad = op == '+'   ? __builtin_add_overflow(x, y, &z)
+				  : op == '*' ? __builtin_mul_overflow(x, y, &z)
+					      : (!y || (x == INT64_MIN && y == -1));
+			if (bad)
+				return imp_fail(im, n, "integer overflow or division by zero");
+			Y->i[j] = op == '/' ? x / y : z;
 		} else {
 			double x = imp_cval(A, ja), y = imp_cval(B, jb);
-			Y->f[j] = (float)(op == '+' ? x + y : op == '*' ? x * y : x / y);
+			Y->f[j] = imp_to_float(op == '+' ? x + y : op == '*' ? x * y : x / y);
 		}
 	}
 	return 0;
@@ -438,7 +446,7 @@ static int scale_producer(struct onnx_imp *im, const struct onnx_node *n, int k,
 	for (int i = 0; i < im->nw; i++)
 		if (!strcmp(im->w[i].name, wn) || !strcmp(im->w[i].name, bn))
 			for (size_t j = 0; j < im->w[i].count; j++)
-				im->w[i].data[j] = (float)(im->w[i].data[j] * c);
+				im->w[i].data[j] = imp_to_float(im->w[i].data[j] * c);
 	*done = 1;
 	char b[32];
 	imp_printf(im, "# ONNX %s %s: the scale %s is folded into %s's weights\n", n->op_type, n->name ? n->name : "",
@@ -606,7 +614,7 @@ static int fold_slice(struct onnx_imp *im, const struct onnx_node *n, int k)
 	for (int i = 0; i < cnt[0] && i < cnt[1]; i++) {
 		int64_t a = cnt[2] >= 0 ? ax[i] : i, s = cnt[3] >= 0 ? sp[i] : 1;
 		a = a < 0 ? a + nd : a;
-		if (a < 0 || a >= nd || !s)
+		if (a < 0 || a >= nd || !s || s > INT32_MAX || s < -INT32_MAX)
 			return imp_fail(im, n, "bad axis or step");
 		int64_t D = X->dims[a], b = st[i], e = en[i];
 		b = b < 0 ? b + D : b;

@@ -28,7 +28,7 @@ const char *imp_fmt(double v, char *buf, size_t len)
 {
 	for (int p = 1; p <= 9; p++) {
 		snprintf(buf, len, "%.*g", p, v);
-		if (strtof(buf, NULL) == (float)v)
+		if (strtof(buf, NULL) == imp_to_float(v))
 			break;
 	}
 	return buf;
@@ -172,12 +172,12 @@ int imp_alias(struct onnx_imp *im, const struct onnx_node *n, int k, int v)
 static int auto_pads(struct onnx_imp *im, const struct onnx_node *n, const int64_t *in, const int64_t *kern,
 		     const int64_t *stride, const int64_t *dil, int64_t *pads)
 {
-	const struct onnx_attr *a = clcnn_onnx_attr(n, "auto_pad");
-	if (!a || a->type != ONNX_ATTR_STRING || !strcmp(a->s, "NOTSET"))
+	const char *a = imp_attr_s(n, "auto_pad");
+	if (!a || !strcmp(a, "NOTSET"))
 		return 0;
-	int upper = !strcmp(a->s, "SAME_UPPER"), lower = !strcmp(a->s, "SAME_LOWER");
-	if (!upper && !lower && strcmp(a->s, "VALID"))
-		return imp_fail(im, n, "auto_pad '%s' unknown (NOTSET, SAME_UPPER, SAME_LOWER, VALID)", a->s);
+	int upper = !strcmp(a, "SAME_UPPER"), lower = !strcmp(a, "SAME_LOWER");
+	if (!upper && !lower && strcmp(a, "VALID"))
+		return imp_fail(im, n, "auto_pad '%s' unknown (NOTSET, SAME_UPPER, SAME_LOWER, VALID)", a);
 	for (int d = 0; d < 2; d++) {
 		int64_t total = 0;
 		if (upper || lower) {
@@ -189,6 +189,21 @@ static int auto_pads(struct onnx_imp *im, const struct onnx_node *n, const int64
 		pads[d] = upper ? total / 2 : total - total / 2;
 		pads[d + 2] = total - pads[d];
 	}
+	return 0;
+}
+
+/* Kernel, stride, dilation (>= 1) and pads (>= 0) in a range where the size arithmetic cannot overflow. */
+static int check_window(struct onnx_imp *im, const struct onnx_node *n, const int64_t *kern, const int64_t *stride,
+			const int64_t *dil, const int64_t *pads)
+{
+	const int64_t lim = 1 << 20;
+	for (int d = 0; d < 2; d++)
+		if (kern[d] < 1 || kern[d] > lim || stride[d] < 1 || stride[d] > lim || dil[d] < 1 || dil[d] > lim)
+			return imp_fail(im, n, "kernel %lld, stride %lld or dilation %lld out of range (1..%lld)",
+					(long long)kern[d], (long long)stride[d], (long long)dil[d], (long long)lim);
+	for (int d = 0; d < 4; d++)
+		if (pads[d] < 0 || pads[d] > lim)
+			return imp_fail(im, n, "pad %lld out of range (0..%lld)", (long long)pads[d], (long long)lim);
 	return 0;
 }
 
@@ -226,7 +241,7 @@ static int map_conv(struct onnx_imp *im, const struct onnx_node *n, int k)
 	if (W->ndim != 4)
 		return imp_fail(im, n, "weight '%s' has %d dims, 4 expected", W->onnx, W->ndim);
 	int64_t group = imp_attr_i(n, "group", 1), M = W->dims[0], C = im->vals[x].dims[1];
-	if (group < 1 || W->dims[1] * group != C || M % group)
+	if (group < 1 || group > C || W->dims[1] * group != C || M % group)
 		return imp_fail(im, n,
 				"weight '%s' (%lldx%lldx%lldx%lld) does not fit %lld input channels in %lld groups",
 				W->onnx, (long long)M, (long long)W->dims[1], (long long)W->dims[2],
@@ -235,7 +250,8 @@ static int map_conv(struct onnx_imp *im, const struct onnx_node *n, int k)
 	imp_attr_ints(n, "strides", stride, 2);
 	imp_attr_ints(n, "dilations", dil, 2);
 	imp_attr_ints(n, "pads", pads, 4);
-	if ((rc = auto_pads(im, n, im->vals[x].dims + 2, kern, stride, dil, pads)))
+	if ((rc = check_window(im, n, kern, stride, dil, pads)) ||
+	    (rc = auto_pads(im, n, im->vals[x].dims + 2, kern, stride, dil, pads)))
 		return rc;
 	for (int i = 0; i < 4; i++)
 		pads[i] += pre[i];
@@ -300,7 +316,8 @@ static int map_pool(struct onnx_imp *im, const struct onnx_node *n, int k, int a
 	imp_attr_ints(n, "strides", stride, 2);
 	imp_attr_ints(n, "dilations", dil, 2);
 	imp_attr_ints(n, "pads", pads, 4);
-	if ((rc = auto_pads(im, n, im->vals[x].dims + 2, kern, stride, dil, pads)))
+	if ((rc = check_window(im, n, kern, stride, dil, pads)) ||
+	    (rc = auto_pads(im, n, im->vals[x].dims + 2, kern, stride, dil, pads)))
 		return rc;
 	int ceil_mode = (int)imp_attr_i(n, "ceil_mode", 0);
 	int include = (int)imp_attr_i(n, "count_include_pad", 0); /* ONNX's default, unlike PyTorch's */
@@ -338,6 +355,8 @@ static int map_pool(struct onnx_imp *im, const struct onnx_node *n, int k, int a
 	const int64_t *in = im->vals[x].dims;
 	int64_t od[4] = {-1, in[1], pool_out(in[2], kern[0], stride[0], pads[0], dil[0], ceil_mode),
 			 pool_out(in[3], kern[1], stride[1], pads[1], dil[1], ceil_mode)};
+	if (od[2] < 1 || od[3] < 1)
+		return imp_fail(im, n, "the window is larger than the padded input");
 	if ((rc = imp_runtime_out(im, n, k, name, od, 4)))
 		return rc;
 	return unused_outputs(im, n, k, 1); /* MaxPool's Indices */
@@ -446,8 +465,8 @@ static int map_gemm(struct onnx_imp *im, const struct onnx_node *n, int k)
 	const struct onnx_imp_val *B = &im->vals[bw];
 	int tb = (int)imp_attr_i(n, "transB", 0);
 	float alpha = imp_attr_f(n, "alpha", 1.0f), beta = imp_attr_f(n, "beta", 1.0f);
-	if (B->ndim != 2)
-		return imp_fail(im, n, "B '%s' has %d dims, 2 expected", B->onnx, B->ndim);
+	if (B->ndim != 2 || B->dims[0] < 1 || B->dims[1] < 1)
+		return imp_fail(im, n, "B '%s' must be a non-empty matrix", B->onnx);
 	int64_t K = im->vals[a].dims[1], M = tb ? B->dims[0] : B->dims[1];
 	if ((tb ? B->dims[1] : B->dims[0]) != K)
 		return imp_fail(im, n, "B '%s' (%lldx%lld, transB=%d) does not take %lld input features", B->onnx,
@@ -494,7 +513,7 @@ static int map_matmul(struct onnx_imp *im, const struct onnx_node *n, int k)
 		return rc;
 	const struct onnx_imp_val *B = &im->vals[bw];
 	int64_t K = im->vals[a].dims[1];
-	if (B->ndim != 2 || B->dims[0] != K)
+	if (B->ndim != 2 || B->dims[0] != K || B->dims[1] < 1)
 		return imp_fail(im, n, "B '%s' must be a %lld x M matrix", B->onnx, (long long)K);
 	int64_t M = B->dims[1];
 	float *w = malloc((size_t)(M * K) * sizeof *w);
@@ -714,6 +733,8 @@ int imp_map_node(struct onnx_imp *im, int k)
 	char keys[64], b1[32];
 	if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
 		goto unsupported;
+	if (n->noutputs < 1 || !*n->outputs[0])
+		return imp_fail(im, n, "no output");
 	if (!strcmp(t, "Conv"))
 		return map_conv(im, n, k);
 	if (!strcmp(t, "MaxPool") || !strcmp(t, "AveragePool"))
@@ -742,8 +763,8 @@ int imp_map_node(struct onnx_imp *im, int k)
 		return imp_unary(im, n, k, "elu", keys);
 	}
 	if (!strcmp(t, "Gelu")) {
-		const struct onnx_attr *a = clcnn_onnx_attr(n, "approximate");
-		int tanh_form = a && a->type == ONNX_ATTR_STRING && !strcmp(a->s, "tanh");
+		const char *a = imp_attr_s(n, "approximate");
+		int tanh_form = a && !strcmp(a, "tanh");
 		return imp_unary(im, n, k, "gelu", tanh_form ? ", approximate=tanh" : "");
 	}
 	if (!strcmp(t, "PRelu"))

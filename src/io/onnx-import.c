@@ -320,6 +320,12 @@ float imp_attr_f(const struct onnx_node *n, const char *name, float def)
 	return a && a->type == ONNX_ATTR_FLOAT ? a->f : a && a->type == ONNX_ATTR_INT ? (float)a->i : def;
 }
 
+const char *imp_attr_s(const struct onnx_node *n, const char *name)
+{
+	const struct onnx_attr *a = clcnn_onnx_attr(n, name);
+	return a && a->type == ONNX_ATTR_STRING ? (a->s ? a->s : "") : NULL;
+}
+
 int64_t imp_attr_i(const struct onnx_node *n, const char *name, int64_t def)
 {
 	const struct onnx_attr *a = clcnn_onnx_attr(n, name);
@@ -362,7 +368,7 @@ int imp_add_tensor(struct onnx_imp *im, const char *onnx, const struct onnx_tens
 			return imp_nomem(im);
 		for (size_t i = 0; i < t->count; i++)
 			x->f[i] = t->dtype == ONNX_FLOAT ? ((const float *)t->data)[i]
-							 : (float)((const double *)t->data)[i];
+							 : imp_to_float(((const double *)t->data)[i]);
 		return 0;
 	case ONNX_INT64:
 	case ONNX_INT32:
@@ -401,6 +407,11 @@ static int add_graph_input(struct onnx_imp *im, const struct onnx_value_info *vi
 					"batch (dim 0)",
 					vi->name, d, vi->dim_params[d] ? "symbolic ('" : "unknown",
 					vi->dim_params[d] ? vi->dim_params[d] : "", vi->dim_params[d] ? "')" : "");
+	int64_t per = 1;
+	for (int d = 1; d < vi->ndim; d++)
+		if (vi->dims[d] > INT32_MAX || (per *= vi->dims[d]) > INT32_MAX)
+			return imp_fail(im, NULL, "graph input '%s': more than %d values per sample", vi->name,
+					INT32_MAX);
 	int v = imp_add(im, vi->name, IMP_RUNTIME, -1);
 	if (v < 0)
 		return CLCNN_ERR_NO_MEMORY;

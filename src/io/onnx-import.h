@@ -12,10 +12,18 @@
 #ifndef CLCNN_ONNX_IMPORT_H
 #define CLCNN_ONNX_IMPORT_H
 
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "io/onnx.h"
+
+/* double -> float without the undefined behaviour of an out-of-range conversion: +-inf instead */
+static inline float imp_to_float(double d)
+{
+	return d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
+}
 
 /* The batch dimension inside a folded shape constant (Shape of a runtime tensor, dim 0). */
 #define ONNX_IMP_BATCH INT64_MIN
@@ -145,6 +153,8 @@ int imp_weight(struct onnx_imp *im, const char *node, const char *what, const fl
 /* Float attributes / int attributes with defaults. */
 float imp_attr_f(const struct onnx_node *n, const char *name, float def);
 int64_t imp_attr_i(const struct onnx_node *n, const char *name, int64_t def);
+/* A STRING attribute ("" when it has no bytes), NULL when absent or of another type. */
+const char *imp_attr_s(const struct onnx_node *n, const char *name);
 /* Up to max ints of attribute name into v; returns the count, 0 when absent. */
 int imp_attr_ints(const struct onnx_node *n, const char *name, int64_t *v, int max);
 /* Float value of constant v at index k (int constants converted). */

@@ -367,6 +367,25 @@ START_TEST(errors)
 		     "m.onnx: node 'pool1' (MaxPool): asymmetric pads (top 0, left 0, bottom 1, right 1): clcnn's "
 		     "maxpool2d pads both sides equally");
 
+	/* found by fuzzing: a node without outputs, a string attribute without bytes */
+	m = model_with_input(14);
+	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Relu", "r0", in, 1, NULL, 0));
+	expect_error(m, "y", "m.onnx: node 'r0' (Relu): no output");
+	m = model_with_input(14);
+	const char *pin[] = {"x", "pads"};
+	int64_t pv[8] = {0, 0, 1, 1, 0, 0, 1, 1}, pn = 8;
+	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "pads", ONNX_INT64, &pn, 1, pv), 0);
+	n = clcnn_onnx_add_node(&m->graph, "Pad", "pad1", pin, 2, out, 1);
+	ck_assert_int_eq(clcnn_onnx_attr_string(n, "mode", "reflect"), 0);
+	free(n->attrs[0].s);
+	n->attrs[0].s = NULL;
+	n->attrs[0].slen = 0;
+	const char *rout[] = {"z"}, *rin2[] = {"y"};
+	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Relu", "r1", rin2, 1, rout, 1));
+	expect_error(m, "z",
+		     "m.onnx: node 'pad1' (Pad): mode '': only a constant zero Pad is folded (into Conv or "
+		     "AveragePool)");
+
 	/* an opset outside 7..17 */
 	m = model_with_input(18);
 	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Relu", "r", in, 1, out, 1));
