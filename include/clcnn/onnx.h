@@ -30,7 +30,7 @@ CLCNN_API int clcnn_onnx_import(struct clcnn_context *ctx, const char *onnx_path
 
 struct clcnn_onnx_export_options {
 	int opset;                 /**< 0: 14 (PyTorch 1.13's default); 13..17 */
-	int training;              /**< export training-mode semantics (BatchNormalization training_mode) */
+	int training;              /**< BatchNormalization training_mode (opset 14+), live Dropout and noise */
 	const char *const *meta;   /**< NULL-terminated key, value, ... pairs for metadata_props, or NULL */
 };
 
@@ -38,7 +38,10 @@ struct clcnn_onnx_export_options {
  * Export the built graph g (its current parameters) to path as ONNX, batch dimension symbolic ("N").
  * Every clcnn layer maps to ONNX operators (a layer without an equivalent as its decomposition, or
  * refused naming the node and the layer). Loss nodes and label inputs are left out: the ONNX graph
- * ends at the loss's input. Written atomically.
+ * ends at the graph's output (by default the loss's input). Parameters become initializers under
+ * their state-dict names; opt may be NULL (opset 14, eval, no metadata). Written atomically.
+ * Errors: CLCNN_ERR_INVALID (not built, opset outside 13..17, a refused layer), CLCNN_ERR_IO,
+ * CLCNN_ERR_NO_MEMORY, or the status of reading a parameter from the device.
  */
 CLCNN_API int clcnn_graph_export_onnx(struct clcnn_graph *g, const char *path,
 				      const struct clcnn_onnx_export_options *opt);

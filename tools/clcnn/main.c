@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
 	{"predict", "classify images with a trained model", cmd_predict},
 	{"run", "one forward (and backward) pass, every node's output to safetensors", cmd_run},
 	{"bench", "per-node forward/backward timing and training-step speed", cmd_bench},
+	{"export", "write a trained model as ONNX (opset 13 to 17)", cmd_export},
 	{"import", "translate an ONNX model to a netfile and safetensors weights", cmd_import},
 	{"graph", "print a model's DAG with shapes and parameters, or as Graphviz DOT", cmd_graph},
 	{"data", "inspect, export and measure a dataset (image folder, IDX, CIFAR, CSV)", cmd_data},
