@@ -677,6 +677,8 @@ int onnx_import_write_weights(const struct onnx_import_result *r, const char *pa
 	struct clcnn_st_writer *w = NULL;
 	if (clcnn_st_writer_new(&w))
 		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: out of host memory", path);
+	/* the writer keeps pointers to the data until clcnn_st_write: the zero must outlive the loop */
+	static const int64_t zero = 0;
 	int rc = 0;
 	for (int i = 0; i < r->nw && !rc; i++) {
 		rc = clcnn_st_writer_add(w, r->w[i].name, "F32", r->w[i].ndim, r->w[i].dims, r->w[i].data, err, errlen);
@@ -684,7 +686,6 @@ int onnx_import_write_weights(const struct onnx_import_result *r, const char *pa
 			char name[256];
 			snprintf(name, sizeof name, "%.*s.num_batches_tracked", (int)(strlen(r->w[i].name) - 13),
 				 r->w[i].name);
-			int64_t zero = 0;
 			rc = clcnn_st_writer_add(w, name, "I64", 0, NULL, &zero, err, errlen);
 		}
 	}
