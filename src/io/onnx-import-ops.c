@@ -431,7 +431,7 @@ static int map_prelu(struct onnx_imp *im, const struct onnx_node *n, int k)
 	return imp_runtime_out(im, n, k, name, dims, im->vals[x].ndim);
 }
 
-static int map_softmax(struct onnx_imp *im, const struct onnx_node *n, int k, const char *op)
+int imp_map_softmax(struct onnx_imp *im, const struct onnx_node *n, int k, const char *op)
 {
 	int x, rc = imp_runtime(im, n, 0, &x);
 	if (rc)
@@ -739,9 +739,9 @@ int imp_map_node(struct onnx_imp *im, int k)
 	if (!strcmp(t, "PRelu"))
 		return map_prelu(im, n, k);
 	if (!strcmp(t, "Softmax"))
-		return map_softmax(im, n, k, "softmax");
+		return imp_map_softmax(im, n, k, "softmax");
 	if (!strcmp(t, "LogSoftmax"))
-		return map_softmax(im, n, k, "logsoftmax");
+		return imp_map_softmax(im, n, k, "logsoftmax");
 	if (!strcmp(t, "Gemm"))
 		return map_gemm(im, n, k);
 	if (!strcmp(t, "MatMul"))

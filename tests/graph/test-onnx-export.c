@@ -611,12 +611,42 @@ static void perturb_buffers(struct clcnn_graph *g)
 	}
 }
 
+/* Export net (random parameters, perturbed running statistics), load the .onnx back and assert the
+ * two graphs compute the same output bit for bit on the same batch of 2, in eval mode. */
+static void round_trip_one(struct clcnn_context *ctx, const char *net, const char *out)
+{
+	struct clcnn_graph *a, *b;
+	ck_assert_msg(clcnn_graph_load(ctx, net, &a) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_build(a, 2) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_init_params(a, 3, "default"), 0);
+	perturb_buffers(a);
+	ck_assert_msg(clcnn_graph_export_onnx(a, out, NULL) == 0, "%s: %s", net, clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_load(ctx, out, &b) == 0, "%s: import: %s", net, clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_build(b, 2) == 0, "%s: import: %s", net, clcnn_context_error(ctx));
+	feed(a, 2, 99);
+	feed(b, 2, 99);
+	ck_assert_int_eq(clcnn_graph_forward(a, 0, 1), 0);
+	ck_assert_msg(clcnn_graph_forward(b, 0, 1) == 0, "%s", clcnn_context_error(ctx));
+	const char *oa = clcnn_graph_output_name(a), *ob = clcnn_graph_output_name(b);
+	int na = output_count(a), nb = output_count(b);
+	ck_assert_msg(na == nb, "%s: output %s has %d values, imported %s %d", net, oa, na, ob, nb);
+	float *ya = malloc((size_t)na * sizeof *ya), *yb = malloc((size_t)nb * sizeof *yb);
+	ck_assert_int_eq(clcnn_graph_read(a, oa, ya), 0);
+	ck_assert_int_eq(clcnn_graph_read(b, ob, yb), 0);
+	for (int i = 0; i < na; i++)
+		ck_assert_msg(memcmp(&ya[i], &yb[i], sizeof(float)) == 0, "%s: output[%d] %.9g, round trip %.9g", net,
+			      i, ya[i], yb[i]);
+	free(ya);
+	free(yb);
+	clcnn_graph_free(a);
+	clcnn_graph_free(b);
+}
+
 /*
  * clcnn -> ONNX -> clcnn (clcnn_graph_load of the .onnx): every shipped model computes the same
- * output bit for bit in eval mode, since the import turns each exported operator back into the
- * layer it came from, with the same parameters. Known gap, pinned so that it is noticed when the
- * importer closes it: blurpool2d / maxblurpool2d export as a reflect Pad + depthwise Conv, and the
- * importer folds only constant-zero Pads, so antialiased.net does not import yet.
+ * output bit for bit in eval mode, since the import turns each exported operator, and each of the
+ * exporter's decompositions (antialiased.net's maxblurpool2d / blurpool2d as MaxPool + Pad +
+ * depthwise blur Conv), back into the layer it came from, with the same parameters.
  */
 START_TEST(round_trip)
 {
@@ -625,7 +655,7 @@ START_TEST(round_trip)
 	char *dir = test_tmpdir();
 	struct clcnn_context *ctx = test_context();
 	struct dirent *de;
-	int count = 0;
+	int count = 0, antialiased = 0;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		if (len < 5 || strcmp(de->d_name + len - 4, ".net"))
@@ -633,42 +663,107 @@ START_TEST(round_trip)
 		char net[512], out[512];
 		snprintf(net, sizeof net, "%s/%s", MODELS_DIR, de->d_name);
 		snprintf(out, sizeof out, "%s/%s.onnx", dir, de->d_name);
-		struct clcnn_graph *a, *b;
-		ck_assert_msg(clcnn_graph_load(ctx, net, &a) == 0, "%s", clcnn_context_error(ctx));
-		ck_assert_msg(clcnn_graph_build(a, 2) == 0, "%s", clcnn_context_error(ctx));
-		ck_assert_int_eq(clcnn_graph_init_params(a, 3, "default"), 0);
-		perturb_buffers(a);
-		ck_assert_msg(clcnn_graph_export_onnx(a, out, NULL) == 0, "%s: %s", net, clcnn_context_error(ctx));
-		if (!strcmp(de->d_name, "antialiased.net")) {
-			ck_assert_int_ne(clcnn_graph_load(ctx, out, &b), 0);
-			ck_assert_msg(strstr(clcnn_context_error(ctx), "(Pad): mode 'reflect'"), "%s",
-				      clcnn_context_error(ctx));
-			clcnn_graph_free(a);
-			continue;
-		}
-		ck_assert_msg(clcnn_graph_load(ctx, out, &b) == 0, "%s: import: %s", net, clcnn_context_error(ctx));
-		ck_assert_msg(clcnn_graph_build(b, 2) == 0, "%s: import: %s", net, clcnn_context_error(ctx));
-		feed(a, 2, 99);
-		feed(b, 2, 99);
-		ck_assert_int_eq(clcnn_graph_forward(a, 0, 1), 0);
-		ck_assert_msg(clcnn_graph_forward(b, 0, 1) == 0, "%s", clcnn_context_error(ctx));
-		const char *oa = clcnn_graph_output_name(a), *ob = clcnn_graph_output_name(b);
-		int na = output_count(a), nb = output_count(b);
-		ck_assert_msg(na == nb, "%s: output %s has %d values, imported %s %d", net, oa, na, ob, nb);
-		float *ya = malloc((size_t)na * sizeof *ya), *yb = malloc((size_t)nb * sizeof *yb);
-		ck_assert_int_eq(clcnn_graph_read(a, oa, ya), 0);
-		ck_assert_int_eq(clcnn_graph_read(b, ob, yb), 0);
-		for (int i = 0; i < na; i++)
-			ck_assert_msg(memcmp(&ya[i], &yb[i], sizeof(float)) == 0,
-				      "%s: output[%d] %.9g, round trip %.9g", net, i, ya[i], yb[i]);
-		free(ya);
-		free(yb);
-		clcnn_graph_free(a);
-		clcnn_graph_free(b);
+		round_trip_one(ctx, net, out);
+		antialiased += !strcmp(de->d_name, "antialiased.net");
 		count++;
 	}
 	closedir(d);
-	ck_assert_int_ge(count, 7); /* every shipped model but antialiased */
+	ck_assert_int_ge(count, 8); /* every shipped model */
+	ck_assert_int_eq(antialiased, 1);
+	clcnn_context_close(ctx);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/*
+ * The round trip of every exportable layer with its decomposition traps (tools/check-onnx-export.sh's
+ * all-layers netfile): ceil-mode and divisor_override average pooling (Conv of ones times
+ * reciprocal divisors), the three blur paddings, SiLU, GELU's tanh form, softplus with beta and
+ * threshold (a Where), logsigmoid and softmin (Neg), dropout and noise (Identity in eval).
+ */
+static const char all_layers[] =
+	"x = input(shape=(3,9,9))\n"
+	"label = input()\n"
+	"c1 = conv2d(x, out_channels=4, kernel_size=3, padding=(0,1,2,0), flip=true)\n"
+	"bn = batchnorm2d(c1)\n"
+	"r = relu(bn)\n"
+	"mp = maxpool2d(r, kernel_size=2, stride=2, ceil_mode=true)\n"
+	"mq = maxpool2d(r, kernel_size=2, stride=2, padding=1, ceil_mode=true)\n"
+	"ap = avgpool2d(r, kernel_size=3, stride=2, padding=1, ceil_mode=true)\n"
+	"apx = avgpool2d(r, kernel_size=2, ceil_mode=true, count_include_pad=false)\n"
+	"apd = avgpool2d(r, kernel_size=2, divisor_override=3)\n"
+	"bp = blurpool2d(r)\n"
+	"mbp = maxblurpool2d(r, pad_type=replicate)\n"
+	"bz = blurpool2d(r, filt_size=4, pad_type=zero)\n"
+	"dil = conv2d(r, out_channels=4, kernel_size=2, dilation=2, groups=2, stride=(1,2), bias=false)\n"
+	"mpd = maxpool2d(r, kernel_size=3, stride=2, padding=1, dilation=2)\n"
+	"a1 = leaky_relu(mp, negative_slope=0.2)\n"
+	"a2 = elu(a1, alpha=0.7)\n"
+	"a3 = prelu(a2, num_parameters=4)\n"
+	"a4 = gelu(a3)\n"
+	"a5 = gelu(a4, approximate=tanh)\n"
+	"a6 = silu(a5)\n"
+	"a7 = hardtanh(a6, min_val=-0.3, max_val=0.8)\n"
+	"a8 = softplus(a7)\n"
+	"a9 = softplus(a8, beta=2, threshold=1)\n"
+	"a10 = logsigmoid(a9)\n"
+	"a11 = tanh(a10)\n"
+	"a12 = sigmoid(a11)\n"
+	"a13 = softmin(a12)\n"
+	"a14 = logsoftmax(a13, dim=-1)\n"
+	"a15 = softmax(a14, dim=2)\n"
+	"a16 = dropout(a15)\n"
+	"a17 = gaussian_noise(a16)\n"
+	"a18 = add(a17, mp, a1)\n"
+	"g1 = global_avgpool2d(a18)\n"
+	"g2 = global_maxpool2d(ap)\n"
+	"g3 = global_avgpool2d(apx)\n"
+	"g4 = global_avgpool2d(apd)\n"
+	"g5 = global_maxpool2d(bp)\n"
+	"g6 = global_avgpool2d(mbp)\n"
+	"g7 = global_avgpool2d(bz)\n"
+	"g8 = global_maxpool2d(dil)\n"
+	"g9 = global_avgpool2d(mpd)\n"
+	"g10 = global_maxpool2d(mq)\n"
+	"cat1 = concat(g1, g2, g3, g4, g5)\n"
+	"cat = concat(cat1, g6, g7, g8, g9, g10)\n"
+	"fl = flatten(cat)\n"
+	"fc = linear(fl, out_features=8)\n"
+	"b1 = batchnorm1d(fc)\n"
+	"out = identity(b1)\n"
+	"loss = cross_entropy(out, label)\n";
+
+START_TEST(round_trip_all_layers)
+{
+	char *dir = test_tmpdir();
+	char net[512], out[512];
+	snprintf(net, sizeof net, "%s/all-layers.net", dir);
+	snprintf(out, sizeof out, "%s/all-layers.onnx", dir);
+	FILE *f = fopen(net, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(all_layers, f);
+	fclose(f);
+	struct clcnn_context *ctx = test_context();
+	round_trip_one(ctx, net, out);
+	/* the decompositions came back as their layers, not as convolutions and arithmetic */
+	struct clcnn_graph *g;
+	ck_assert_msg(clcnn_graph_load(ctx, out, &g) == 0, "%s", clcnn_context_error(ctx));
+	static const char *const want[][2] = {
+		{"ap", "avgpool2d"},   {"apd", "avgpool2d"}, {"bp", "blurpool2d"}, {"mbp", "maxblurpool2d"},
+		{"bz", "blurpool2d"},  {"a5", "gelu"},       {"a6", "silu"},       {"a9", "softplus"},
+		{"a10", "logsigmoid"}, {"a13", "softmin"},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		int found = 0;
+		for (int k = 0; k < g->nnodes; k++)
+			if (!strcmp(g->nodes[k].name, want[i][0])) {
+				ck_assert_str_eq(g->nodes[k].cls->name, want[i][1]);
+				found = 1;
+			}
+		ck_assert_msg(found, "no node %s", want[i][0]);
+	}
+	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
 	test_rmtree(dir);
 	free(dir);
@@ -688,6 +783,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, shipped_models);
 	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, round_trip_all_layers);
 	suite_add_tcase(s, tc);
 	return s;
 }
