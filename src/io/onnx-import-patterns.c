@@ -405,12 +405,95 @@ static int avgpool(struct onnx_imp *im, int k, int *used)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ normalisation */
+
+/* ReduceMean over every axis but the channels (1), keeping the dims: the batch statistics' mean. */
+static int batch_mean(const struct onnx_node *n, int nd)
+{
+	static const int64_t axes[3] = {0, 2, 3};
+	int64_t got[4];
+	return n && imp_attr_i(n, "keepdims", 1) == 1 && imp_attr_ints(n, "axes", got, 4) == nd - 1 &&
+	       ints_are(n, "axes", axes, nd - 1);
+}
+
+/* W is a float constant of C values shaped to broadcast over the channel axis of an nd-D tensor. */
+static int channel_param(const struct onnx_imp_val *W, int64_t C, int nd)
+{
+	if (!W || W->count != (size_t)C || W->ndim != nd - 1 || W->dims[0] != C)
+		return 0;
+	for (int d = 1; d < W->ndim; d++)
+		if (W->dims[d] != 1)
+			return 0;
+	return 1;
+}
+
+/*
+ * batchnorm1d/2d(track_running_stats=false) in eval (the batch's statistics):
+ * c = x - ReduceMean(x); Div(c, Sqrt(ReduceMean(c * c) + eps)) [* weight + bias].
+ */
+static int batch_stats(struct onnx_imp *im, int k, int *used)
+{
+	static const char *const type[9] = {"ReduceMean", "Sub", "Mul", "ReduceMean", "Add",
+					    "Sqrt",       "Div", "Mul", "Add"};
+	const struct onnx_node *n[9];
+	for (int i = 0; i < 7; i++)
+		if (!(n[i] = at(im, k + i, type[i])))
+			return 0;
+	char *x = n[0]->inputs[0];
+	int xv = imp_find(im, x);
+	if (n[0]->ninputs != 1 || xv < 0 || im->vals[xv].kind != IMP_RUNTIME || im->vals[xv].ndim < 2 ||
+	    im->vals[xv].ndim > 4)
+		return 0;
+	int nd = im->vals[xv].ndim;
+	int64_t C = im->vals[xv].dims[1];
+	const char *o[9];
+	for (int i = 0; i < 7; i++)
+		o[i] = n[i]->outputs[0];
+	float eps;
+	if (!batch_mean(n[0], nd) || !internal(im, n[0], 1) || !reads(n[1], 2, 0, x) || !reads(n[1], 2, 1, o[0]) ||
+	    !internal(im, n[1], 3) || !reads(n[2], 2, 0, o[1]) || !reads(n[2], 2, 1, o[1]) || !internal(im, n[2], 1) ||
+	    !reads(n[3], 1, 0, o[2]) || !batch_mean(n[3], nd) || !internal(im, n[3], 1) || !reads(n[4], 2, 0, o[3]) ||
+	    !scalar(im, n[4]->inputs[1], &eps) || !(eps > 0) || !internal(im, n[4], 1) || !reads(n[5], 1, 0, o[4]) ||
+	    !internal(im, n[5], 1) || !reads(n[6], 2, 0, o[1]) || !reads(n[6], 2, 1, o[5]))
+		return 0;
+	/* affine: Mul by the weight, Add the bias, both [C] broadcast over the channel axis */
+	int affine = 0;
+	const struct onnx_imp_val *W = NULL, *B = NULL;
+	if ((n[7] = at(im, k + 7, "Mul")) && (n[8] = at(im, k + 8, "Add")) && internal(im, n[6], 1) &&
+	    reads(n[7], 2, 0, o[6]) && internal(im, n[7], 1) && reads(n[8], 2, 0, n[7]->outputs[0])) {
+		W = fconst(im, n[7]->inputs[1]);
+		B = fconst(im, n[8]->inputs[1]);
+		affine = channel_param(W, C, nd) && channel_param(B, C, nd);
+	}
+	const struct onnx_node *last = affine ? n[8] : n[6];
+	struct onnx_node f = as_unary(last, &x);
+	int rc = imp_runtime(im, &f, 0, &xv);
+	if (rc)
+		return rc;
+	const char *name = imp_name(im, last, NULL);
+	if (!name)
+		return CLCNN_ERR_NO_MEMORY;
+	char b1[32];
+	imp_begin(im, name, nd == 4 ? "batchnorm2d" : "batchnorm1d", &xv, 1);
+	imp_printf(im, ", eps=%s, track_running_stats=false%s", imp_fmt(eps, b1, sizeof b1),
+		   affine ? "" : ", affine=false");
+	imp_end(im, last);
+	if (affine && ((rc = imp_weight(im, name, "weight", W->f, &C, 1, 0)) ||
+		       (rc = imp_weight(im, name, "bias", B->f, &C, 1, 0))))
+		return rc;
+	int64_t dims[ONNX_MAX_DIMS];
+	memcpy(dims, im->vals[xv].dims, sizeof dims);
+	*used = affine ? 9 : 7;
+	return imp_runtime_out(im, last, k + *used - 1, name, dims, nd);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 int imp_match_pattern(struct onnx_imp *im, int k, int *used)
 {
 	*used = 0;
-	int (*const try[])(struct onnx_imp *, int, int *) = {avgpool, blurpool, silu, negated, softplus, gelu_tanh};
+	int (*const try[])(struct onnx_imp *, int, int *) = {avgpool,  blurpool,  silu,       negated,
+							     softplus, gelu_tanh, batch_stats};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(try); i++) {
 		int rc = try[i](im, k, used);
 		if (rc || *used)

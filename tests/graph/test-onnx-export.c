@@ -734,36 +734,63 @@ static const char all_layers[] =
 	"out = identity(b1)\n"
 	"loss = cross_entropy(out, label)\n";
 
+/* batch statistics in eval (ReduceMean ... Sqrt, Div), a Reshape merging two dims (flatten
+ * start_dim=2), batchnorm1d on 3-D and 2-D input: tools/check-onnx-export.sh's batch-stats netfile */
+static const char batch_stats[] = "x = input(shape=(3,6,5))\n"
+				  "label = input()\n"
+				  "bn = batchnorm2d(x, track_running_stats=false)\n"
+				  "bn2 = batchnorm2d(bn, affine=false, momentum=0.3)\n"
+				  "bs = batchnorm2d(bn2, affine=false, track_running_stats=false)\n"
+				  "c = conv2d(bs, out_channels=4, kernel_size=3)\n"
+				  "ap = avgpool2d(c, kernel_size=2, ceil_mode=true, padding=1)\n"
+				  "fl = flatten(ap, start_dim=2)\n"
+				  "b1 = batchnorm1d(fl)\n"
+				  "f2 = flatten(b1)\n"
+				  "b2 = batchnorm1d(f2, track_running_stats=false)\n"
+				  "fc = linear(b2, out_features=5, bias=false)\n"
+				  "sm = softmax(fc)\n"
+				  "loss = nll_loss(sm, label)\n";
+
+/* a model whose output is an Identity of its input */
+static const char identity_only[] = "x = input(shape=(3,4,4))\nout = identity(x)\n";
+
 START_TEST(round_trip_all_layers)
 {
-	char *dir = test_tmpdir();
-	char net[512], out[512];
-	snprintf(net, sizeof net, "%s/all-layers.net", dir);
-	snprintf(out, sizeof out, "%s/all-layers.onnx", dir);
-	FILE *f = fopen(net, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(all_layers, f);
-	fclose(f);
-	struct clcnn_context *ctx = test_context();
-	round_trip_one(ctx, net, out);
+	static const char *const text[3] = {all_layers, batch_stats, identity_only};
 	/* the decompositions came back as their layers, not as convolutions and arithmetic */
-	struct clcnn_graph *g;
-	ck_assert_msg(clcnn_graph_load(ctx, out, &g) == 0, "%s", clcnn_context_error(ctx));
-	static const char *const want[][2] = {
-		{"ap", "avgpool2d"},   {"apd", "avgpool2d"}, {"bp", "blurpool2d"}, {"mbp", "maxblurpool2d"},
-		{"bz", "blurpool2d"},  {"a5", "gelu"},       {"a6", "silu"},       {"a9", "softplus"},
-		{"a10", "logsigmoid"}, {"a13", "softmin"},
+	static const char *const want[][3] = {
+		{"0", "ap", "avgpool2d"},      {"0", "apd", "avgpool2d"},  {"0", "bp", "blurpool2d"},
+		{"0", "mbp", "maxblurpool2d"}, {"0", "bz", "blurpool2d"},  {"0", "a5", "gelu"},
+		{"0", "a6", "silu"},           {"0", "a9", "softplus"},    {"0", "a10", "logsigmoid"},
+		{"0", "a13", "softmin"},       {"1", "bn", "batchnorm2d"}, {"1", "bs", "batchnorm2d"},
+		{"1", "fl", "flatten"},        {"1", "b2", "batchnorm1d"}, {"2", "out", "identity"},
 	};
-	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-		int found = 0;
-		for (int k = 0; k < g->nnodes; k++)
-			if (!strcmp(g->nodes[k].name, want[i][0])) {
-				ck_assert_str_eq(g->nodes[k].cls->name, want[i][1]);
-				found = 1;
-			}
-		ck_assert_msg(found, "no node %s", want[i][0]);
+	char *dir = test_tmpdir();
+	struct clcnn_context *ctx = test_context();
+	for (int t = 0; t < 3; t++) {
+		char net[512], out[512];
+		snprintf(net, sizeof net, "%s/net%d.net", dir, t);
+		snprintf(out, sizeof out, "%s/net%d.onnx", dir, t);
+		FILE *f = fopen(net, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(text[t], f);
+		fclose(f);
+		round_trip_one(ctx, net, out);
+		struct clcnn_graph *g;
+		ck_assert_msg(clcnn_graph_load(ctx, out, &g) == 0, "%s", clcnn_context_error(ctx));
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+			if (want[i][0][0] - '0' != t)
+				continue;
+			int found = 0;
+			for (int k = 0; k < g->nnodes; k++)
+				if (!strcmp(g->nodes[k].name, want[i][1])) {
+					ck_assert_str_eq(g->nodes[k].cls->name, want[i][2]);
+					found = 1;
+				}
+			ck_assert_msg(found, "net %d: no node %s", t, want[i][1]);
+		}
+		clcnn_graph_free(g);
 	}
-	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
 	test_rmtree(dir);
 	free(dir);

@@ -339,15 +339,15 @@ START_TEST(errors)
 		     "m.onnx: node 'conv1' (Conv): input 'w' is neither a graph input, an initializer nor an "
 		     "earlier node's output");
 
-	/* a Reshape that is not a flatten: [N,2,4,4] -> [N,2,16] */
+	/* a Reshape that is no flatten of adjacent dims: [N,2,4,4] -> [N,4,8] ([N,2,16] is one) */
 	m = model_with_input(14);
-	int64_t shape[3] = {0, 2, 16}, sd = 3;
+	int64_t shape[3] = {0, 4, 8}, sd = 3;
 	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "shape", ONNX_INT64, &sd, 1, shape), 0);
 	const char *rin[] = {"x", "shape"};
 	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Reshape", "reshape1", rin, 2, out, 1));
 	expect_error(m, "y",
-		     "m.onnx: node 'reshape1' (Reshape): Reshape of Nx2x4x4 to Nx2x16 cannot be folded: clcnn maps "
-		     "only a flatten to [N, features] (and a reshape that changes nothing)");
+		     "m.onnx: node 'reshape1' (Reshape): Reshape of Nx2x4x4 to Nx4x8 cannot be folded: clcnn maps "
+		     "only a flatten of adjacent dims after the batch (and a reshape that changes nothing)");
 
 	/* a Reshape whose shape is computed at run time */
 	m = model_with_input(14);
