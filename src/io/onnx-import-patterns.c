@@ -168,6 +168,8 @@ static int gelu_tanh(struct onnx_imp *im, int k, int *used)
 	for (int i = 0; i < 9; i++)
 		if (!(n[i] = at(im, k + i, type[i])) || (i < 8 && !internal(im, n[i], 1)))
 			return 0;
+	if (n[0]->ninputs != 2)
+		return 0;
 	char *x = n[0]->inputs[0];
 	const char *o[9];
 	for (int i = 0; i < 9; i++)
@@ -439,10 +441,11 @@ static int batch_stats(struct onnx_imp *im, int k, int *used)
 	for (int i = 0; i < 7; i++)
 		if (!(n[i] = at(im, k + i, type[i])))
 			return 0;
+	if (n[0]->ninputs != 1)
+		return 0;
 	char *x = n[0]->inputs[0];
 	int xv = imp_find(im, x);
-	if (n[0]->ninputs != 1 || xv < 0 || im->vals[xv].kind != IMP_RUNTIME || im->vals[xv].ndim < 2 ||
-	    im->vals[xv].ndim > 4)
+	if (xv < 0 || im->vals[xv].kind != IMP_RUNTIME || im->vals[xv].ndim < 2 || im->vals[xv].ndim > 4)
 		return 0;
 	int nd = im->vals[xv].ndim;
 	int64_t C = im->vals[xv].dims[1];
