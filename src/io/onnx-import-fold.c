@@ -75,6 +75,41 @@ int imp_map_flatten(struct onnx_imp *im, const struct onnx_node *n, int k)
 	return imp_flatten(im, n, k, x);
 }
 
+/*
+ * A Reshape keeping the batch that merges one run of dims, start..end, into one: clcnn's
+ * flatten(start_dim, end_dim) (what the export writes for it). Returns 0 when t is another
+ * reshape; else 1, with the mapping's status in *rc.
+ */
+static int flatten_dims(struct onnx_imp *im, const struct onnx_node *n, int k, int x, const int64_t *t, int nd, int *rc)
+{
+	const struct onnx_imp_val *X = &im->vals[x];
+	int s = 1;
+	while (s < nd && s < X->ndim && t[s] == X->dims[s])
+		s++;
+	if (s >= nd || s >= X->ndim || t[s] < 1)
+		return 0;
+	int e = s;
+	int64_t prod = X->dims[s];
+	while (prod < t[s] && e + 1 < X->ndim)
+		prod *= X->dims[++e];
+	if (prod != t[s] || e == s || X->ndim - (e - s) != nd)
+		return 0;
+	for (int d = s + 1; d < nd; d++)
+		if (t[d] != X->dims[d + e - s])
+			return 0;
+	const char *name = imp_name(im, n, NULL);
+	if (!name)
+		return *rc = CLCNN_ERR_NO_MEMORY, 1;
+	imp_begin(im, name, "flatten", &x, 1);
+	imp_printf(im, ", start_dim=%d, end_dim=%d", s, e);
+	imp_end(im, n);
+	int64_t od[ONNX_MAX_DIMS];
+	for (int d = 0; d < nd; d++)
+		od[d] = d ? t[d] : -1;
+	*rc = imp_runtime_out(im, n, k, name, od, nd);
+	return 1;
+}
+
 static int fold_shape(struct onnx_imp *im, const struct onnx_node *n, int k)
 {
 	int x, rc = imp_input(im, n, 0, &x);
@@ -317,9 +352,11 @@ static int fold_reshape(struct onnx_imp *im, const struct onnx_node *n, int k)
 		same = t[d] == X->dims[d];
 	if (same)
 		return imp_alias(im, n, k, x);
+	if (batch_first && flatten_dims(im, n, k, x, t, nd, &rc))
+		return rc;
 	return imp_fail(im, n,
-			"Reshape of %s to %s cannot be folded: clcnn maps only a flatten to [N, features] (and a "
-			"reshape that changes nothing)",
+			"Reshape of %s to %s cannot be folded: clcnn maps only a flatten of adjacent dims after "
+			"the batch (and a reshape that changes nothing)",
 			imp_shape_str(X->dims, X->ndim, s1, sizeof s1), imp_shape_str(t, nd, s2, sizeof s2));
 }
 

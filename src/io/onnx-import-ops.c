@@ -19,7 +19,9 @@ const char onnx_imp_supported[] =
 	"Add, AveragePool, BatchNormalization, Cast, Clip, Concat, Constant, Conv, Div (GELU), Dropout, Elu, "
 	"Erf (GELU), Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GlobalMaxPool, Identity, LeakyRelu, "
 	"LogSoftmax, MatMul, MaxPool, Mul (GELU), Pad (before Conv/AveragePool), PRelu, Relu, Reshape, Shape, "
-	"Sigmoid, Softmax, Softplus, Squeeze, Tanh, Unsqueeze";
+	"Sigmoid, Softmax, Softplus, Squeeze, Tanh, Unsqueeze; and clcnn's exported decompositions: blur "
+	"pooling (MaxPool, reflect/edge Pad, blur Conv), SiLU, GELU's tanh form, softplus with beta (Greater, "
+	"Where), logsigmoid and softmin (Neg), batch statistics (ReduceMean, Sub, Sqrt), divisor pooling";
 
 /* ---- small helpers */
 
@@ -431,7 +433,7 @@ static int map_prelu(struct onnx_imp *im, const struct onnx_node *n, int k)
 	return imp_runtime_out(im, n, k, name, dims, im->vals[x].ndim);
 }
 
-static int map_softmax(struct onnx_imp *im, const struct onnx_node *n, int k, const char *op)
+int imp_map_softmax(struct onnx_imp *im, const struct onnx_node *n, int k, const char *op)
 {
 	int x, rc = imp_runtime(im, n, 0, &x);
 	if (rc)
@@ -739,9 +741,9 @@ int imp_map_node(struct onnx_imp *im, int k)
 	if (!strcmp(t, "PRelu"))
 		return map_prelu(im, n, k);
 	if (!strcmp(t, "Softmax"))
-		return map_softmax(im, n, k, "softmax");
+		return imp_map_softmax(im, n, k, "softmax");
 	if (!strcmp(t, "LogSoftmax"))
-		return map_softmax(im, n, k, "logsoftmax");
+		return imp_map_softmax(im, n, k, "logsoftmax");
 	if (!strcmp(t, "Gemm"))
 		return map_gemm(im, n, k);
 	if (!strcmp(t, "MatMul"))
@@ -760,6 +762,9 @@ int imp_map_node(struct onnx_imp *im, int k)
 		int x, rc = imp_input(im, n, 0, &x);
 		if (!rc && im->vals[x].kind != IMP_CONST)
 			rc = imp_runtime(im, n, 0, &x);
+		/* an Identity of a graph input is a layer (clcnn's identity): a graph output needs a node */
+		if (!rc && im->vals[x].kind == IMP_RUNTIME && im->vals[x].from < 0)
+			return imp_unary(im, n, k, "identity", "");
 		return rc ? rc : imp_alias(im, n, k, x);
 	}
 	int handled = 0, rc = imp_map_shape_op(im, n, k, &handled);

@@ -549,8 +549,10 @@ static int translate(struct onnx_imp *im)
 		if (rc)
 			return rc;
 	}
-	for (int k = 0; k < g->nnodes; k++) {
-		int rc = imp_map_node(im, k);
+	for (int k = 0, used; k < g->nnodes; k += used) {
+		int rc = imp_match_pattern(im, k, &used);
+		if (!rc && !used)
+			rc = imp_map_node(im, k), used = 1;
 		if (rc)
 			return rc;
 		if (im->nomem)

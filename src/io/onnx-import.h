@@ -181,6 +181,12 @@ int imp_map_arith(struct onnx_imp *im, const struct onnx_node *n, int k, int *ha
 /* An ONNX tensor (Constant's value) as a constant value named onnx. */
 int imp_add_tensor(struct onnx_imp *im, const char *onnx, const struct onnx_tensor *t, int from);
 
+/* Softmax / LogSoftmax (op "softmax", "logsoftmax", or "softmin" for a Softmax of Neg(x)) */
+int imp_map_softmax(struct onnx_imp *im, const struct onnx_node *n, int k, const char *op);
+/* onnx-import-patterns.c: the exporter's decompositions (blur pooling, SiLU, ...) starting at node
+ * k read back as one layer; *used = the nodes it took (0: no pattern, map node k alone). */
+int imp_match_pattern(struct onnx_imp *im, int k, int *used);
+
 /* onnx-import-ops.c: map node index k; 0 or an error already in im->err. */
 int imp_map_node(struct onnx_imp *im, int k);
 /* The supported op types, comma-separated. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clcnn export end to end: --help, usage errors (exit 2), a trained checkpoint exported with its
 # metadata, the opset flag, the ONNX file loading back as a model (clcnn graph; clcnn run computes
-# what the netfile computes), a refused layer named, and no output left behind on failure.
+# what the netfile computes), blur pooling imported back as its layers, a refused layer named, and no output left behind on failure.
 # usage: test-onnx-export.sh CLCNN_BINARY DATA_DIR
 set -u
 CLCNN=$1
@@ -54,6 +54,17 @@ expect 0 "wrote" "re-export the imported model" -- "$CLCNN" export "$T/s.onnx" -
 cmp -s "$T/s.onnx" "$T/s2.onnx" && pass "re-export is byte-identical" || fail "re-export differs"
 expect 0 "wrote" "export seed 4" -- "$CLCNN" export "$NET" --seed 4 --out "$T/s4.onnx"
 ! cmp -s "$T/s.onnx" "$T/s4.onnx" && pass "the parameters are in the file" || fail "seeds 3 and 4 export the same bytes"
+
+# the exporter's decompositions come back as their layers: antialiased.net's maxblurpool2d /
+# blurpool2d (MaxPool, reflect Pad, blur Conv) import as such, and the re-export is the same bytes
+AA=$(dirname "$0")/../../models/antialiased.net
+expect 0 "wrote" "export antialiased.net" -- "$CLCNN" export "$AA" --seed 3 --out "$T/aa.onnx"
+expect 0 "wrote" "import antialiased.onnx" -- "$CLCNN" import "$T/aa.onnx" --out "$T/aa.net"
+grep -q "^p1 = maxblurpool2d(r1, kernel_size=2, filt_size=3, stride=2, pad_type=reflect)" "$T/aa.net" &&
+  grep -q "^p3 = blurpool2d(r3, filt_size=3, stride=2, pad_type=reflect)" "$T/aa.net" &&
+  pass "blur pooling imported as maxblurpool2d / blurpool2d" || fail "blur pooling not recognised: $(grep -E '^p[13] ' "$T/aa.net")"
+expect 0 "wrote" "re-export antialiased.onnx" -- "$CLCNN" export "$T/aa.onnx" --out "$T/aa2.onnx"
+cmp -s "$T/aa.onnx" "$T/aa2.onnx" && pass "antialiased re-export is byte-identical" || fail "antialiased re-export differs"
 
 # a loss as the output is refused, naming the node and the layer; nothing written
 printf 'x = input(shape=(3))\ny = input(shape=(3))\nfc = linear(x, out_features=3)\nloss = mse_loss(fc, y)\n@output loss\n' > "$T/loss.net"

@@ -339,15 +339,15 @@ START_TEST(errors)
 		     "m.onnx: node 'conv1' (Conv): input 'w' is neither a graph input, an initializer nor an "
 		     "earlier node's output");
 
-	/* a Reshape that is not a flatten: [N,2,4,4] -> [N,2,16] */
+	/* a Reshape that is no flatten of adjacent dims: [N,2,4,4] -> [N,4,8] ([N,2,16] is one) */
 	m = model_with_input(14);
-	int64_t shape[3] = {0, 2, 16}, sd = 3;
+	int64_t shape[3] = {0, 4, 8}, sd = 3;
 	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "shape", ONNX_INT64, &sd, 1, shape), 0);
 	const char *rin[] = {"x", "shape"};
 	ck_assert_ptr_nonnull(clcnn_onnx_add_node(&m->graph, "Reshape", "reshape1", rin, 2, out, 1));
 	expect_error(m, "y",
-		     "m.onnx: node 'reshape1' (Reshape): Reshape of Nx2x4x4 to Nx2x16 cannot be folded: clcnn maps "
-		     "only a flatten to [N, features] (and a reshape that changes nothing)");
+		     "m.onnx: node 'reshape1' (Reshape): Reshape of Nx2x4x4 to Nx4x8 cannot be folded: clcnn maps "
+		     "only a flatten of adjacent dims after the batch (and a reshape that changes nothing)");
 
 	/* a Reshape whose shape is computed at run time */
 	m = model_with_input(14);
@@ -465,6 +465,73 @@ START_TEST(names)
 }
 END_TEST
 
+/*
+ * The exporter's blur pooling, x -> Pad(reflect, 1 each side) -> depthwise Conv(blur 3x3, stride
+ * 2), with one thing changed by `what`: 0 nothing, 1 one filter tap one ulp off, 2 the Pad's end
+ * amounts 2, 3 mode "constant" (zero Pad then Conv: a conv2d), 4 the Conv's pads non-zero.
+ * Returns the import's status; the netfile text in text (or the error).
+ */
+static int blur_model(int what, char *text, size_t len)
+{
+	struct onnx_model *m = model_with_input(14);
+	static const float row[3] = {0.25f, 0.5f, 0.25f};
+	float w[2 * 9];
+	for (int c = 0; c < 2; c++)
+		for (int i = 0; i < 9; i++)
+			w[c * 9 + i] = row[i / 3] * row[i % 3];
+	if (what == 1)
+		w[13] = nextafterf(w[13], 1.0f);
+	int64_t wd[4] = {2, 1, 3, 3}, pn = 8, pads[8] = {0, 0, 1, 1, 0, 0, 1, 1};
+	if (what == 2)
+		pads[6] = pads[7] = 2;
+	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "blur", ONNX_FLOAT, wd, 4, w), 0);
+	ck_assert_int_eq(clcnn_onnx_add_init(&m->graph, "pads", ONNX_INT64, &pn, 1, pads), 0);
+	const char *pin[] = {"x", "pads"}, *pout[] = {"padded"}, *cin[] = {"padded", "blur"}, *cout[] = {"y"};
+	struct onnx_node *n = clcnn_onnx_add_node(&m->graph, "Pad", "p/padded", pin, 2, pout, 1);
+	ck_assert_int_eq(clcnn_onnx_attr_string(n, "mode", what == 3 ? "constant" : "reflect"), 0);
+	n = clcnn_onnx_add_node(&m->graph, "Conv", "p", cin, 2, cout, 1);
+	int64_t k[2] = {3, 3}, st[2] = {2, 2}, cp[4] = {0, 0, 0, 0};
+	if (what == 4)
+		cp[0] = cp[2] = 1;
+	ck_assert_int_eq(clcnn_onnx_attr_ints(n, "kernel_shape", k, 2), 0);
+	ck_assert_int_eq(clcnn_onnx_attr_ints(n, "strides", st, 2), 0);
+	ck_assert_int_eq(clcnn_onnx_attr_ints(n, "pads", cp, 4), 0);
+	ck_assert_int_eq(clcnn_onnx_attr_int(n, "group", 2), 0);
+	int64_t od[4] = {-1, 2, 2, 2};
+	const char *dp[4] = {"N", NULL, NULL, NULL};
+	ck_assert_int_eq(clcnn_onnx_add_io(&m->graph, 1, "y", ONNX_FLOAT, od, 4, dp), 0);
+	struct onnx_import_result r;
+	char err[1024];
+	int rc = onnx_import_model(m, "m.onnx", &r, err, sizeof err);
+	snprintf(text, len, "%s", rc ? err : r.text);
+	if (!rc)
+		onnx_import_result_free(&r);
+	clcnn_onnx_free(m);
+	return rc;
+}
+
+/* A decomposition is read back as its layer only when every constant is the exporter's. */
+START_TEST(patterns)
+{
+	char t[4096];
+	ck_assert_int_eq(blur_model(0, t, sizeof t), 0);
+	ck_assert_msg(strstr(t, "\np = blurpool2d(x, filt_size=3, stride=2, pad_type=reflect)"), "%s", t);
+	/* not the blur filter, not blurpool2d's pad amounts, a conv with its own padding: the Pad
+	 * stays a Pad, which clcnn cannot import */
+	for (int what = 1; what <= 4; what++) {
+		if (what == 3)
+			continue;
+		ck_assert_int_eq(blur_model(what, t, sizeof t), CLCNN_ERR_FORMAT);
+		ck_assert_msg(strstr(t, "node 'p/padded' (Pad): mode 'reflect'"), "%d: %s", what, t);
+	}
+	/* a zero Pad before the blur Conv folds into a conv2d's padding (same numbers, no blurpool2d) */
+	ck_assert_int_eq(blur_model(3, t, sizeof t), 0);
+	ck_assert_msg(strstr(t, "\np = conv2d(x, out_channels=2, kernel_size=3, stride=2, padding=1, groups=2, "
+				"bias=false)"),
+		      "%s", t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("onnx-import");
@@ -473,6 +540,7 @@ int main(void)
 	tcase_add_test(tc, errors);
 	tcase_add_test(tc, metadata);
 	tcase_add_test(tc, fixed_batch);
+	tcase_add_test(tc, patterns);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fixtures");
 	tcase_add_test(tc, fixtures);
