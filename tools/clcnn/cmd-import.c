@@ -23,7 +23,9 @@ static void help(FILE *f)
 	fprintf(f, "usage: clcnn import MODEL.onnx [--out model.net] [--weights model.safetensors]\n\n"
 		   "Translate an ONNX model to a netfile (node names from the ONNX graph, each line commented with\n"
 		   "its ONNX operator) and its weights. Shape computations (Shape/Gather/Reshape chains), a zero\n"
-		   "Pad before a Conv or AveragePool, GELU's Erf form and a MatMul + Add are folded at load time.\n"
+		   "Pad before a Conv or AveragePool, GELU's Erf form and a MatMul + Add are folded at load time;\n"
+		   "the decompositions clcnn export writes (blur pooling, silu, logsigmoid, softmin, ...) come\n"
+		   "back as their layers.\n"
 		   "eval, predict, run, bench and train take MODEL.onnx directly, its weights included.\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
