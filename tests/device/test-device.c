@@ -220,6 +220,14 @@ START_TEST(cache_concurrent_writers)
 	for (int i = 0; i < NPROC; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
+			/*
+			 * clcnn's cache is what is shared here. POCL's own kernel cache is not safe for several
+			 * processes compiling at once (pocl/pocl#1480, #430: clBuildProgram fails at random on a
+			 * cold cache, seen once in CI), so each writer gets a private one before OpenCL loads.
+			 */
+			char pocl[4200];
+			snprintf(pocl, sizeof pocl, "%s/pocl-%d", dir, i);
+			setenv("POCL_CACHE_DIR", pocl, 1);
 			struct logbuf lb = {0};
 			struct clcnn_options o;
 			clcnn_options_from_env(&o);
@@ -228,14 +236,19 @@ START_TEST(cache_concurrent_writers)
 			o.log_user = &lb;
 			struct clcnn_context *ctx;
 			char err[4096];
-			if (clcnn_context_open(&ctx, &o, err, sizeof err))
+			if (clcnn_context_open(&ctx, &o, err, sizeof err)) {
+				fprintf(stderr, "writer %d: %s\n", i, err);
 				_exit(2);
+			}
 			struct clcnn_build_report rep;
 			for (int k = 0; k < 3; k++) {
 				char opts[64];
 				snprintf(opts, sizeof opts, "-DCONCURRENT=%d", k);
-				if (clcnn_program_build(ctx, "common", opts, &rep))
+				if (clcnn_program_build(ctx, "common", opts, &rep)) {
+					/* the parent only sees the status: say why here */
+					fprintf(stderr, "writer %d: %s\n", i, clcnn_context_error(ctx));
 					_exit(3);
+				}
 			}
 			int bad = clcnn_context_smoke_test(ctx) != 0 || lb.warnings != 0;
 			clcnn_context_close(ctx);
