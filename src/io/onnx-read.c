@@ -163,6 +163,12 @@ int onnx_skip(struct onnx_rd *r, struct onnx_cur *c, int wt)
 	return onnx_fail(r, CLCNN_ERR_FORMAT, "invalid wire type %d", wt);
 }
 
+int onnx_message(struct onnx_rd *r, struct onnx_cur *c, uint32_t field, const char *what, int wt, struct onnx_cur *sub)
+{
+	int rc = onnx_expect(r, field, what, wt, 2);
+	return rc ? rc : onnx_bytes(r, c, sub);
+}
+
 int onnx_expect(struct onnx_rd *r, uint32_t field, const char *what, int wt, int want)
 {
 	if (wt == want)
@@ -334,7 +340,7 @@ static int read_attr(struct onnx_rd *r, struct onnx_cur *c, struct onnx_attr *a)
 			seen = ONNX_ATTR_STRING;
 			break;
 		case 5:
-			if (!(rc = onnx_expect(r, f, "t", wt, 2)) && !(rc = onnx_bytes(r, c, &sub))) {
+			if (!(rc = onnx_message(r, c, f, "t", wt, &sub))) {
 				if (a->t)
 					onnx_tensor_clear(a->t);
 				else if (!(a->t = calloc(1, sizeof *a->t)))
@@ -401,7 +407,7 @@ static int read_node(struct onnx_rd *r, struct onnx_cur *c, struct onnx_node *n)
 		case 3: rc = onnx_str(r, c, f, "name", wt, &n->name, NULL); break;
 		case 4: rc = onnx_str(r, c, f, "op_type", wt, &n->op_type, NULL); break;
 		case 5:
-			if (!(rc = onnx_expect(r, f, "attribute", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, "attribute", wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)&n->attrs, &n->nattrs, &cap_a, sizeof *n->attrs))) {
 				struct onnx_attr *a = &n->attrs[n->nattrs++];
 				if ((rc = read_attr(r, &sub, a))) {
@@ -471,7 +477,7 @@ static int read_tensor_type(struct onnx_rd *r, struct onnx_cur *c, struct onnx_v
 				return onnx_fail(r, CLCNN_ERR_FORMAT, "invalid elem_type %lld", (long long)e);
 			v->elem_type = (int)e;
 		} else if (f == 2) {
-			if ((rc = onnx_expect(r, f, "shape", wt, 2)) || (rc = onnx_bytes(r, c, &shape)))
+			if ((rc = onnx_message(r, c, f, "shape", wt, &shape)))
 				return rc;
 			for (int d = 0; d < v->ndim; d++) {
 				free(v->dim_params[d]);
@@ -486,7 +492,7 @@ static int read_tensor_type(struct onnx_rd *r, struct onnx_cur *c, struct onnx_v
 						return rc;
 					continue;
 				}
-				if ((rc = onnx_expect(r, f, "dim", wt, 2)) || (rc = onnx_bytes(r, &shape, &dim)))
+				if ((rc = onnx_message(r, &shape, f, "dim", wt, &dim)))
 					return rc;
 				if (v->ndim == ONNX_MAX_DIMS)
 					return onnx_fail(r, CLCNN_ERR_FORMAT, "shape has more than %d dimensions",
@@ -514,14 +520,13 @@ static int read_value_info(struct onnx_rd *r, struct onnx_cur *c, struct onnx_va
 		if (f == 1) {
 			rc = onnx_str(r, c, f, "name", wt, &v->name, NULL);
 		} else if (f == 2) {
-			if ((rc = onnx_expect(r, f, "type", wt, 2)) || (rc = onnx_bytes(r, c, &type)))
+			if ((rc = onnx_message(r, c, f, "type", wt, &type)))
 				return rc;
 			while (type.p < type.end && !rc) {
 				if ((rc = onnx_key(r, &type, &f, &wt)))
 					return rc;
 				if (f == 1) {
-					if (!(rc = onnx_expect(r, f, "tensor_type", wt, 2)) &&
-					    !(rc = onnx_bytes(r, &type, &tt)))
+					if (!(rc = onnx_message(r, &type, f, "tensor_type", wt, &tt)))
 						rc = read_tensor_type(r, &tt, v);
 				} else {
 					rc = onnx_skip(r, &type, wt);
@@ -550,7 +555,7 @@ static int read_graph(struct onnx_rd *r, struct onnx_cur *c, struct onnx_graph *
 		} else if (f == 15) {
 			rc = onnx_fail(r, CLCNN_ERR_FORMAT, "sparse initializers are not supported");
 		} else if (f == 1) {
-			if (!(rc = onnx_expect(r, f, "node", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, "node", wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)&g->nodes, &g->nnodes, &cap_n, sizeof *g->nodes))) {
 				struct onnx_node *n = &g->nodes[g->nnodes++];
 				if ((rc = read_node(r, &sub, n))) {
@@ -563,7 +568,7 @@ static int read_graph(struct onnx_rd *r, struct onnx_cur *c, struct onnx_graph *
 				}
 			}
 		} else if (f == 5) {
-			if (!(rc = onnx_expect(r, f, "initializer", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, "initializer", wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)&g->inits, &g->ninits, &cap_t, sizeof *g->inits)))
 				rc = onnx_read_tensor(r, &sub, &g->inits[g->ninits++]);
 		} else if (f == 11 || f == 12 || f == 13) {
@@ -571,7 +576,7 @@ static int read_graph(struct onnx_rd *r, struct onnx_cur *c, struct onnx_graph *
 			int *n = f == 11 ? &g->ninputs : f == 12 ? &g->noutputs : &g->nvalue_infos;
 			int *cap = f == 11 ? &cap_in : f == 12 ? &cap_out : &cap_vi;
 			const char *what = f == 11 ? "input" : f == 12 ? "output" : "value_info";
-			if (!(rc = onnx_expect(r, f, what, wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, what, wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)arr, n, cap, sizeof **arr))) {
 				struct onnx_value_info *v = &(*arr)[(*n)++];
 				if ((rc = read_value_info(r, &sub, v))) {
@@ -628,16 +633,16 @@ static int read_model(struct onnx_rd *r, struct onnx_cur *c, struct onnx_model *
 		case 7:
 			if (have_graph++)
 				return onnx_fail(r, CLCNN_ERR_FORMAT, "more than one graph");
-			if (!(rc = onnx_expect(r, f, "graph", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)))
+			if (!(rc = onnx_message(r, c, f, "graph", wt, &sub)))
 				rc = read_graph(r, &sub, &m->graph);
 			break;
 		case 8:
-			if (!(rc = onnx_expect(r, f, "opset_import", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, "opset_import", wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)&m->opsets, &m->nopsets, &cap_o, sizeof *m->opsets)))
 				rc = read_opset(r, &sub, &m->opsets[m->nopsets++]);
 			break;
 		case 14:
-			if (!(rc = onnx_expect(r, f, "metadata_props", wt, 2)) && !(rc = onnx_bytes(r, c, &sub)) &&
+			if (!(rc = onnx_message(r, c, f, "metadata_props", wt, &sub)) &&
 			    !(rc = onnx_grow(r, (void **)&m->meta_keys, &nk, &cap_k, sizeof(char *))) &&
 			    !(rc = onnx_grow(r, (void **)&m->meta_values, &nv, &cap_v, sizeof(char *)))) {
 				nk = nv = ++m->nmeta;

@@ -373,14 +373,14 @@ static int read_fields(struct onnx_rd *r, struct onnx_cur *c, struct tsrc *s, st
 		} else if (f == 8) {
 			rc = onnx_str(r, c, f, "name", wt, &t->name, NULL);
 		} else if (f == 9) {
-			if (!(rc = onnx_expect(r, f, "raw_data", wt, 2)) && !(rc = onnx_bytes(r, c, &sub))) {
+			if (!(rc = onnx_message(r, c, f, "raw_data", wt, &sub))) {
 				s->raw = sub.p;
 				s->rawlen = (size_t)(sub.end - sub.p);
 				s->has_raw = 1;
 			}
 		} else if (f == 13) {
 			char *key = NULL, *value = NULL;
-			if (!(rc = onnx_expect(r, f, "external_data", wt, 2)) && !(rc = onnx_bytes(r, c, &sub))) {
+			if (!(rc = onnx_message(r, c, f, "external_data", wt, &sub))) {
 				rc = onnx_entry(r, &sub, &key, &value);
 				char **slot = NULL;
 				if (!rc && !strcmp(key, "location"))

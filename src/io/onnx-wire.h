@@ -34,6 +34,8 @@ int onnx_key(struct onnx_rd *r, struct onnx_cur *c, uint32_t *field, int *wt);
 int onnx_bytes(struct onnx_rd *r, struct onnx_cur *c, struct onnx_cur *sub);
 int onnx_skip(struct onnx_rd *r, struct onnx_cur *c, int wt);
 int onnx_expect(struct onnx_rd *r, uint32_t field, const char *what, int wt, int want);
+/* A length-delimited field (a sub-message, bytes): the wire type checked, then its bytes as *sub. */
+int onnx_message(struct onnx_rd *r, struct onnx_cur *c, uint32_t field, const char *what, int wt, struct onnx_cur *sub);
 int onnx_int(struct onnx_rd *r, struct onnx_cur *c, uint32_t field, const char *what, int wt, int64_t *v);
 int onnx_str(struct onnx_rd *r, struct onnx_cur *c, uint32_t field, const char *what, int wt, char **s, size_t *len);
 int onnx_grow(struct onnx_rd *r, void **arr, int *n, int *cap, size_t es);
