@@ -37,7 +37,6 @@ printf 'P2\n28 28\n255\n' > "$T/img.pgm"; for ((i = 0; i < 784; i++)); do echo $
 expect 0 "img.pgm:" "predict a PGM" -- "$CLCNN" predict "$NET" --weights "$T/a.safetensors" "$T/img.pgm"
 
 # ---- the normalisation and class names travel in the checkpoint
-header() { head -c "$((8 + $(od -An -tu4 -N4 "$1")))" "$1" | tail -c +9; }
 # (uniform random bytes / 255: mean 0.5, std 0.2898; computed from the training split)
 header "$T/a.safetensors" | grep -qE '"clcnn.mean":"0\.(49|50)[0-9]*","clcnn.std":"0\.2(8|9)[0-9]*","clcnn.input":"1x28x28","clcnn.dataset_format":"idx"' &&
   pass "train saves the computed mean/std, the input shape and the data format" || fail "metadata: $(header "$T/a.safetensors" | grep -o '"__metadata__":{[^}]*}')"

@@ -12,8 +12,6 @@ DATA=$2
 MODELS=$DATA/../../models
 MKDATA=$(dirname "$CLCNN")/clcnn-mkdata
 . "$(dirname "$0")/../common/expect.sh"
-header() { head -c "$((8 + $(od -An -tu4 -N4 "$1")))" "$1" | tail -c +9; }
-meta() { header "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
 
 . "$(dirname "$0")/../common/mkidx.sh"
 NET=$DATA/cli/tiny.net

@@ -17,3 +17,7 @@ expect() {
   fi
   pass "$what"
 }
+
+# header ST: the JSON header of a safetensors file; meta ST KEY: one of its __metadata__ strings
+header() { head -c "$((8 + $(od -An -tu4 -N4 "$1")))" "$1" | tail -c +9; }
+meta() { header "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
