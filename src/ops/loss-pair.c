@@ -223,7 +223,8 @@ static int pair_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
  *   x1 = b + jitter,  x2 = b + r e + jitter (contrastive),  x2 = |b| (c b/|b| + sqrt(1-c^2) e) + jitter
  * (cosine), jitter within +-0.01 per element. By row i % 3, contrastive distances are r = 0.4 m,
  * 2 m + 0.5 and 0.7 m (m = the margin, or 1 when it is below 0.25): the hinge active, inactive,
- * active, every d >= 0.1 away from margin and from 0 for D <= 13; cosines are c = 0.8, -0.7, 0.3,
+ * active; the jitter moves d by <= 0.02 sqrt(D) <= 0.073 (D <= 13), so d stays >= 0.07 away from the
+ * margin and from 0. Cosines are c = 0.8, -0.7, 0.3 (moved by < 0.06 by the jitter for |b| >= 1.1),
  * >= 0.2 away from the margins of the cases (0, 0.5, -0.25). The labels: contrastive 0 or 1,
  * cosine mostly +-1 and a few 0 (loss 0 in PyTorch). No finite difference (h <= 1e-2) crosses a kink.
  */
