@@ -170,6 +170,13 @@ static const struct clcnn_op_case noise_cases[] = {
 	{"sigma=0.5", "4x9", 0, 0}, {"sigma=2", "1x3x13x7", 0, 0}, {NULL, NULL, 0, 0},
 };
 
+/* identity in eval, the mode FLOPs are counted in (docs/cost.md) */
+static double eval_identity_flops(const struct clcnn_op *op)
+{
+	(void)op;
+	return 0;
+}
+
 const struct clcnn_op_class clcnn_op_dropout = {
 	.name = "dropout",
 	.family = "dropout",
@@ -187,6 +194,7 @@ const struct clcnn_op_class clcnn_op_dropout = {
 	/* one product x * scale with scale rounded to float: <= 2 * 2^-24 relative */
 	.tol = 1e-6,
 	.stochastic = 1,
+	.flops = eval_identity_flops,
 };
 
 const struct clcnn_op_class clcnn_op_gaussian_noise = {
@@ -210,4 +218,5 @@ const struct clcnn_op_class clcnn_op_gaussian_noise = {
 	 */
 	.tol = 4e-6,
 	.stochastic = 1,
+	.flops = eval_identity_flops,
 };

@@ -161,6 +161,17 @@ struct clcnn_op_case {
 	double tol; /* 0: the class tolerance */
 };
 
+/*
+ * The sliding window of an op per spatial axis (0 = H, 1 = W), as in Araujo et al. 2019, "Computing
+ * Receptive Fields of Convolutional Neural Networks": r_out = r_in + (kernel - 1) * dilation * j_in,
+ * j_out = j_in * stride. kernel 0 means every output sees the whole input along that axis (global
+ * pooling, linear, a softmax over that dim). An op on a tensor that is not 4-D (features after a
+ * flatten) that mixes its features sets kernel 0 on both axes.
+ */
+struct clcnn_op_window {
+	int kernel[2], stride[2], dilation[2];
+};
+
 struct clcnn_op_class {
 	const char *name;   /* as written in netfiles and the C API: "conv2d" */
 	const char *family; /* cl/<family>.cl */
@@ -189,10 +200,21 @@ struct clcnn_op_class {
 	void (*fill)(const struct clcnn_op *op, int input, int param, double *x, size_t n, uint64_t *rng);
 	const struct clcnn_op_case *cases; /* terminated by {NULL} */
 	double tol;                        /* device vs reference: |dev - ref| <= tol * (1 + |ref|) element-wise */
-	/* Optional, for `clcnn bench`: forward FLOPs (multiply-add = 2) and the algorithm in use. */
+	/*
+	 * Forward FLOPs at the op's shapes, eval mode (docs/cost.md: a multiply-add = 2, every other
+	 * arithmetic operation, comparison or elementary function = 1, copies = 0), for `clcnn graph` and
+	 * `clcnn bench`; and the algorithm in use (optional).
+	 */
 	double (*flops)(const struct clcnn_op *op);
 	const char *(*algo)(const struct clcnn_op *op);
 	int stochastic; /* output depends on seed (dropout, noise) */
+	/*
+	 * Optional: how far each output looks along the spatial axes (H, W) of an NCHW input, for the
+	 * receptive fields of `clcnn graph` (docs/cost.md). Called with w preset to pointwise (kernel 1,
+	 * stride 1, dilation 1), so only sliding windows and global ops define it. Padding moves where a
+	 * field starts but not its size or jump, so it is not asked for.
+	 */
+	void (*window)(const struct clcnn_op *op, struct clcnn_op_window *w);
 };
 
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */
