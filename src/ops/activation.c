@@ -476,8 +476,8 @@ static double flops(const struct clcnn_op *op)
 		 * log1p, divide; x / sqrt 2, erf, add 1, two multiplies */
 		per = 5;
 		break;
-	default: /* ACT_GELU_TANH: x^3 (2), mul, add, mul, tanh, add, mul, mul */
-		per = 9;
+	default:
+		per = 9; /* ACT_GELU_TANH: x^3 (2), mul, add, mul, tanh, add, mul, mul */
 		break;
 	}
 	return (double)clcnn_shape_count(&op->out) * per;

@@ -434,12 +434,12 @@ static double elem_flops(const struct clcnn_op *op)
 {
 	const struct elem_args *a = op->args;
 	static const int per[] = {
-		[LOSS_MSE] = 2,         /* subtract, square */
-		[LOSS_L1] = 2,          /* subtract, abs */
-		[LOSS_SMOOTH_L1] = 6,   /* subtract, abs, compare, 0.5 d d / beta */
-		[LOSS_BCE] = 9,         /* two logs and their clamps, 1 - x, 1 - y, two products, a sum */
-		[LOSS_BCE_LOGITS] = 8,  /* (1 - y) x + log1p(exp(-|x|)) + max(-x, 0) */
-		[LOSS_MARGIN] = 4,      /* max(0, -y (x1 - x2) + margin) */
+		[LOSS_MSE] = 2,        /* subtract, square */
+		[LOSS_L1] = 2,         /* subtract, abs */
+		[LOSS_SMOOTH_L1] = 6,  /* subtract, abs, compare, 0.5 d d / beta */
+		[LOSS_BCE] = 9,        /* two logs and their clamps, 1 - x, 1 - y, two products, a sum */
+		[LOSS_BCE_LOGITS] = 8, /* (1 - y) x + log1p(exp(-|x|)) + max(-x, 0) */
+		[LOSS_MARGIN] = 4,     /* max(0, -y (x1 - x2) + margin) */
 	};
 	int kind = elem_kind_of(op);
 	double n = (double)clcnn_shape_count(&op->in[0]);

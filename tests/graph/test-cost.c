@@ -136,21 +136,27 @@ START_TEST(receptive_fields)
 	const char *img = "x = input(shape=(1,16,16))\n";
 	char t[1024];
 	/* two 3x3 convolutions see 5x5, as one 5x5 does */
-	snprintf(t, sizeof t, "%sa = conv2d(out_channels=4, kernel_size=3, padding=1)\n"
-			      "b = conv2d(out_channels=4, kernel_size=3, padding=1)\n", img);
+	snprintf(t, sizeof t,
+		 "%sa = conv2d(out_channels=4, kernel_size=3, padding=1)\n"
+		 "b = conv2d(out_channels=4, kernel_size=3, padding=1)\n",
+		 img);
 	struct clcnn_node_cost c = field_of(t, "b");
 	CK_FIELD(c, 5, 5, 1, 1);
 	ck_assert(!c.rf_whole[0] && !c.rf_whole[1]);
 	snprintf(t, sizeof t, "%sa = conv2d(out_channels=4, kernel_size=5, padding=2)\n", img);
 	CK_FIELD(field_of(t, "a"), 5, 5, 1, 1);
 	/* 3x3 stride 2, then 3x3: 3 + (3-1) x 2 = 7, jump 2 */
-	snprintf(t, sizeof t, "%sa = conv2d(out_channels=4, kernel_size=3, stride=2)\n"
-			      "b = conv2d(out_channels=4, kernel_size=3)\n", img);
+	snprintf(t, sizeof t,
+		 "%sa = conv2d(out_channels=4, kernel_size=3, stride=2)\n"
+		 "b = conv2d(out_channels=4, kernel_size=3)\n",
+		 img);
 	CK_FIELD(field_of(t, "a"), 3, 3, 2, 2);
 	CK_FIELD(field_of(t, "b"), 7, 7, 2, 2);
 	/* dilation 2: 1 + (3-1) x 2 = 5; a (3,1) kernel after it only widens H: 5 + 2 = 7 */
-	snprintf(t, sizeof t, "%sa = conv2d(out_channels=4, kernel_size=3, dilation=2)\n"
-			      "b = conv2d(out_channels=4, kernel_size=(3,1))\n", img);
+	snprintf(t, sizeof t,
+		 "%sa = conv2d(out_channels=4, kernel_size=3, dilation=2)\n"
+		 "b = conv2d(out_channels=4, kernel_size=(3,1))\n",
+		 img);
 	CK_FIELD(field_of(t, "a"), 5, 5, 1, 1);
 	CK_FIELD(field_of(t, "b"), 7, 5, 1, 1);
 	/* 2x2 pooling at stride 2, then a 3x3 conv: 2 jump 2, then 2 + 2 x 2 = 6 jump 2; pointwise keeps */
