@@ -41,6 +41,11 @@ CLCNN_API int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndi
  * here with a message naming the node. Inputs may name nodes added later (any declaration order
  * works); unknown inputs, cycles and dangling nodes (reaching neither the loss nor the output) are
  * reported by clcnn_graph_build.
+ *
+ * Weight sharing: args "share=OWNER" (and no other key) make the node the layer OWNER, added
+ * before and of the same type, applied to other inputs: it takes OWNER's arguments and
+ * parameters, backward sums every user's gradient into them, and the parameters keep OWNER's
+ * names. clcnn_graph_build fails when the node's inputs give parameters of other shapes.
  */
 CLCNN_API int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs,
 			      const char *args);
@@ -100,8 +105,9 @@ struct clcnn_node_cost {
 	const char *name, *op; /**< owned by g */
 	int ndim;              /**< output shape, batch included */
 	int dims[CLCNN_MAX_DIMS];
-	size_t params;    /**< elements of the node's parameters, buffers (running statistics) included */
-	size_t trainable; /**< of which trained */
+	size_t params;      /**< elements of the node's parameters, buffers (running statistics) included */
+	size_t trainable;   /**< of which trained */
+	const char *shares; /**< the owner whose parameters the node uses (share=OWNER), else NULL */
 	/**
 	 * Forward FLOPs at the built batch in eval mode: a multiply-add counts 2 (conv2d, linear: bias
 	 * adds not counted), every other arithmetic operation, comparison or elementary function 1,
@@ -123,7 +129,7 @@ struct clcnn_node_cost {
 /** Cost of node i in schedule order (the order of clcnn_graph_node_info). */
 CLCNN_API int clcnn_graph_node_cost(const struct clcnn_graph *g, int i, struct clcnn_node_cost *cost);
 
-/** Totals of the graph: parameters counted once per tensor, FLOPs the sum over the nodes. */
+/** Totals of the graph: parameters once per tensor (not again for nodes that share them), FLOPs of all nodes. */
 struct clcnn_graph_cost {
 	size_t params, trainable;
 	double flops;

@@ -122,6 +122,7 @@ int graph_cost_nodes(const struct clcnn_graph *g, struct clcnn_node_cost *out, s
 		f[g->ninputs + i] = node_field(n, f);
 		c->name = n->name;
 		c->op = n->type;
+		c->shares = n->share >= 0 ? g->nodes[n->share].name : NULL;
 		put_shape(c, &op->out);
 		for (int j = 0; j < op->nparam; j++) {
 			size_t count = clcnn_shape_count(&op->param[j].shape);
@@ -135,16 +136,10 @@ int graph_cost_nodes(const struct clcnn_graph *g, struct clcnn_node_cost *out, s
 	return 0;
 }
 
-/*
- * Whether node i uses parameter tensors that another node owns (weight sharing), so that the totals
- * count them with their owner only. In this graph layout every node owns the parameters its op
- * declares; weight sharing decides it here.
- */
+/* A node that shares another's parameters (share=OWNER) leaves them to the owner's count in totals. */
 static int uses_shared_params(const struct clcnn_graph *g, int node)
 {
-	(void)g;
-	(void)node;
-	return 0;
+	return g->nodes[node].share >= 0;
 }
 
 struct clcnn_graph_cost graph_cost_total(const struct clcnn_graph *g, const struct clcnn_node_cost *out)

@@ -119,8 +119,10 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 		CAT("  %-14s %-14s %-24s %-16s", n->name, n->type, ins,
 		    n->op ? clcnn_shape_str(&n->op->out, s, sizeof s) : "?");
 		if (cost)
-			CAT(" %9zu %14.0f  %-*s", cost[k].params, cost[k].flops, n->args[0] ? 12 : 0,
+			CAT(" %9zu %14.0f  %-*s", cost[k].params, cost[k].flops, n->args[0] || n->share >= 0 ? 12 : 0,
 			    field_str(&cost[k], f, sizeof f));
+		if (n->share >= 0)
+			CAT("  shares %s", g->nodes[n->share].name); /* its parameters count once, at the owner */
 		if (n->args[0])
 			CAT("  [%s]", n->args);
 		CAT("\n");
@@ -194,7 +196,9 @@ int clcnn_graph_dot(const struct clcnn_graph *g, char **text)
 			const struct clcnn_node_cost *c = &cost[k];
 			if (c->name != n->name)
 				continue;
-			if (c->params)
+			if (c->shares)
+				CAT("\\nshares %s", c->shares);
+			else if (c->params)
 				CAT("\\n%zu params", c->params);
 			if (c->flops > 0)
 				CAT("\\n%sFLOPs", si(c->flops, s, sizeof s));

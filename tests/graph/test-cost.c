@@ -251,6 +251,40 @@ START_TEST(totals_are_the_sum)
 }
 END_TEST
 
+/* A node that shares another's parameters (share=OWNER) reports them, but the totals count them once. */
+START_TEST(shared_parameters_count_once)
+{
+	struct clcnn_context *ctx = host();
+	struct clcnn_graph *g = build(ctx,
+				      "a = input(shape=(1,8,8))\nb = input(shape=(1,8,8))\n"
+				      "ca = conv2d(a, out_channels=4, kernel_size=3)\ncb = conv2d(b, share=ca)\n"
+				      "s = add(ca, cb)\n",
+				      2);
+	struct clcnn_node_cost ca = node(g, "ca"), cb = node(g, "cb");
+	ck_assert_ptr_null(ca.shares);
+	ck_assert_str_eq(cb.shares, "ca");
+	ck_assert_uint_eq(ca.params, 4 * 9 + 4);
+	ck_assert_uint_eq(cb.params, 4 * 9 + 4);
+	/* the FLOPs are both nodes' own: 2 x (2x4x6x6) x 9 each */
+	ck_assert_double_eq(cb.flops, 2.0 * 288 * 9);
+	struct clcnn_graph_cost t;
+	ck_assert_int_eq(clcnn_graph_total_cost(g, &t), 0);
+	ck_assert_uint_eq(t.params, 40);
+	ck_assert_uint_eq(t.trainable, 40);
+	ck_assert_double_eq(t.flops, 2 * 2.0 * 288 * 9 + 288);
+	char *text;
+	ck_assert_int_eq(clcnn_graph_describe(g, 0, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "shares ca"));
+	ck_assert_ptr_nonnull(strstr(text, "\n  total "));
+	free(text);
+	ck_assert_int_eq(clcnn_graph_dot(g, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "\\nshares ca\\n5.2 kFLOPs\\nfield 3x3/1\""));
+	free(text);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 /* "2x3x7x5;2x3x7x5" (as tests/ops/test-ops.c reads case inputs) */
 static int parse_shapes(const char *text, struct clcnn_shape *s)
 {
@@ -304,6 +338,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, receptive_fields);
 	tcase_add_test(tc, feature_model_has_no_field);
 	tcase_add_test(tc, totals_are_the_sum);
+	tcase_add_test(tc, shared_parameters_count_once);
 	tcase_add_test(tc, every_class_has_flops);
 	suite_add_tcase(s, tc);
 	return s;
