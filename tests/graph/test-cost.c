@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clcnn/graph.h"
+#include "graph/graph-private.h"
 #include "ops/op.h"
 #include "testutil.h"
 
@@ -227,6 +228,12 @@ START_TEST(totals_are_the_sum)
 	ck_assert_int_eq(clcnn_graph_node_cost(g, 0, &c), CLCNN_ERR_INVALID);
 	ck_assert_int_eq(clcnn_graph_total_cost(g, &t), CLCNN_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(clcnn_context_error(ctx), "clcnn_graph_build"));
+	/* shape inference alone (what the netfile fuzz target runs) is enough */
+	ck_assert_int_eq(graph_infer(g, 2), 0);
+	ck_assert_int_eq(clcnn_graph_node_cost(g, 0, &c), 0);
+	ck_assert_str_eq(c.name, "c1");
+	ck_assert_double_eq(c.flops, 2.0 * 2 * 6 * 28 * 28 * 25);
+	CK_FIELD(c, 5, 5, 1, 1);
 	ck_assert_int_eq(clcnn_graph_build(g, 3), 0);
 	ck_assert_int_eq(clcnn_graph_node_cost(g, clcnn_graph_node_count(g), &c), CLCNN_ERR_INVALID);
 	double flops = 0;
