@@ -15,7 +15,7 @@ static int dot, plan, batch;
 static const struct cli_flag flags[] = {
 	{"dot", FLAG_BOOL, &dot, 0, 0, NULL, "print Graphviz DOT (render with: dot -Tpng -o net.png)"},
 	{"plan", FLAG_BOOL, &plan, 0, 0, NULL, "also print the execution plan and memory use"},
-	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size for shapes and memory (default 1)"},
+	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size for shapes, FLOPs and memory (default 1)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
