@@ -147,6 +147,8 @@ static int normalisation(struct run *r)
 	describe_list(m, sizeof m, r->in.norm.mean, r->in.norm.channels);
 	describe_list(sd, sizeof sd, r->in.norm.std, r->in.norm.channels);
 	const char *kind = r->m.nd == 1 ? "samples" : "images";
+	if (o->quiet) /* data parallel: the first member says it */
+		return 0;
 	if (compute)
 		fprintf(stderr, "normalisation: mean %s std %s (%s from %d training %s)\n", m, sd,
 			o->mean || o->std ? "given, the rest computed" : "computed", r->ntrain, kind);
@@ -401,15 +403,16 @@ int cmd_train(int argc, char **argv)
 		sa.sa_flags = SA_RESETHAND;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		fprintf(stderr,
+		if (!o.quiet)
+			fprintf(stderr,
 			"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d loader "
-			"threads\n",
-			o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain, r.m.nd == 1 ? "samples" : "images",
-			clcnn_data_format_name(clcnn_source_info(r.train)->format), o.batch, r.steps_per_epoch,
-			o.optimizer, r.oc.lr, o.schedule, o.workers);
+				"threads\n",
+				o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain, r.m.nd == 1 ? "samples" : "images",
+				clcnn_data_format_name(clcnn_source_info(r.train)->format), o.batch, r.steps_per_epoch,
+				o.optimizer, r.oc.lr, o.schedule, o.workers);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
-		if (!rc) {
+		if (!rc && !o.quiet) {
 			train_report_plot(&r.rep);
 			fprintf(stderr, "trained %.1f s; checkpoint %s, log %s, curve %s\n", secs, o.out, o.log,
 				o.plot);

@@ -151,7 +151,10 @@ static int is_list(const char *sel)
 	return sel && (strchr(sel, ',') || !strcasecmp(sel, "all") || strstr(sel, ":*"));
 }
 
-/* CLCNN_TEST_FAIL=MEMBER:STEP makes that member fail at that step (0-based): the tests' failing rank. */
+/*
+ * CLCNN_TEST_FAIL=MEMBER:STEP makes that member fail before the trainer's step STEP (counted from the
+ * first of the training, 0-based): the tests' failing rank or device.
+ */
 static void test_hook(struct par *p)
 {
 	const char *v = getenv("CLCNN_TEST_FAIL");
@@ -327,9 +330,9 @@ static int member_step(struct member *mb, float *loss)
 		rc = rebalance(mb);
 	if (!rc)
 		rc = fit_share(mb);
-	if (!rc && mb->k == p->fail_member && p->steps == p->fail_step) {
+	if (!rc && mb->k == p->fail_member && clcnn_trainer_steps(mb->tr) == p->fail_step) {
 		snprintf(mb->err, sizeof mb->err, "member %d: the failure CLCNN_TEST_FAIL asked for at step %ld", mb->k,
-			 p->steps);
+			 clcnn_trainer_steps(mb->tr));
 		wrap_abort(mb, mb->err);
 		return CLCNN_ERR_OPENCL;
 	}
