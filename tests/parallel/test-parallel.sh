@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel clcnn train end to end on two POCL devices ("pthread pthread", one thread each):
-#  - CLCNN_DEVICE=0,1 gives the loss curve of one device within 1e-5 (a model without batchnorm or
-#    dropout, augmentation on, the split re-balanced from step timings), one checkpoint and log;
+#  - CLCNN_DEVICE=0,1 gives the loss curve of one device within 1e-5 (a model without batchnorm,
+#    augmentation on, the split re-balanced from step timings; and with dropout, which draws by the
+#    global sample index), one checkpoint and log;
 #  - a bad element of the list is named; a member failing mid-run stops the run with a message and
 #    keeps the last checkpoint;
 #  - with MPI: mpirun -np 2 gives the same curve; a 2-rank checkpoint resumes on 1 rank and a 1-rank
@@ -44,6 +45,14 @@ close "$T/one.csv" "$T/two.csv" 3 && pass "two devices: the loss curve of one de
   fail "curves differ: $(cat "$T/one.csv" "$T/two.csv")"
 [ -s "$T/two.safetensors" ] && [ "$(ls "$T" | grep -c '^two')" -eq 3 ] && pass "one checkpoint, log and curve" ||
   fail "files: $(ls "$T")"
+# dropout draws by the global sample index (clcnn_graph_set_sample_offset): the same curve again
+sed 's/^r1 = relu$/r1 = relu\nd1 = dropout(p=0.3)/' "$NET" > "$T/drop.net"
+grep -q dropout "$T/drop.net" || fail "no dropout in $T/drop.net"
+"$CLCNN" train "$T/drop.net" "${ARGS[@]}" --epochs 2 --out "$T/d1.safetensors" >/dev/null 2>&1
+expect 0 "" "two devices with dropout" -- env CLCNN_DEVICE=0,1 "$CLCNN" train "$T/drop.net" "${ARGS[@]}" --epochs 2 \
+  --rebalance 3 --out "$T/d2.safetensors"
+close "$T/d1.csv" "$T/d2.csv" 2 && pass "dropout: the loss curve of one device within 1e-5" ||
+  fail "dropout curves differ: $(cat "$T/d1.csv" "$T/d2.csv")"
 expect 0 "data parallel: 2 devices" "CLCNN_DEVICE=all" -- env CLCNN_DEVICE=all "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 \
   --rebalance 0 --out "$T/all.safetensors"
 grep -q "split 16+16, fixed" "$T/err" && pass "--rebalance 0 keeps the equal split" || fail "$(grep 'data parallel' "$T/err")"

@@ -343,6 +343,7 @@ static int member_step(struct member *mb, float *loss)
 		return rc;
 	}
 	size_t off = (size_t)shard_offset(mb->share, mb->k);
+	clcnn_graph_set_sample_offset(mb->m->g, (uint32_t)off); /* dropout draws by the global sample */
 	rc = clcnn_graph_set_input(mb->m->g, mb->m->image, p->img + off * p->img_size);
 	if (!rc)
 		rc = clcnn_graph_set_input(mb->m->g, mb->m->label, p->lab + off * p->lab_size);
