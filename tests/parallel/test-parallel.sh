@@ -37,7 +37,9 @@ expect 0 "epoch 3 test accuracy" "one device: 3 epochs" -- "$CLCNN" train "$NET"
 # ---- two devices in one process
 expect 0 "data parallel: 2 devices \(0: .*, 1: .*\), batch 32 split 16\+16, re-balanced every 3 steps" \
   "CLCNN_DEVICE=0,1: two replicas" -- env CLCNN_DEVICE=0,1 "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 3 --rebalance 3 \
-  --out "$T/two.safetensors"
+  --scaling --out "$T/two.safetensors"
+grep -qE "^scaling: T1 [0-9.]+ ms/step .* alone at batch 32; TN [0-9.]+ ms/step on 2 devices .*; efficiency T1 / \(N x TN\) = [0-9.]+$" "$T/err" &&
+  pass "--scaling prints T1, TN and the efficiency" || fail "no scaling line: $(grep scaling "$T/err")"
 grep -qE "^  member 1 \(1\): [0-9.]+ ms/step = compute and device-to-host [0-9.]+ \+ allreduce [0-9.]+ .* \+ host-to-device and update [0-9.]+" "$T/err" &&
   pass "the step time split per member" || fail "no time split: $(grep member "$T/err")"
 [ "$(grep -c '^epoch [0-9]* test accuracy' "$T/out")" -eq 3 ] && pass "one accuracy line per epoch" || fail "stdout: $(cat "$T/out")"

@@ -412,6 +412,8 @@ int cmd_train(int argc, char **argv)
 				o.optimizer, r.oc.lr, o.schedule, o.workers);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
+		if (!rc && o.scaling)
+			rc = par_scaling(r.par, &r.m, r.tr);
 		if (!rc && !o.quiet) {
 			train_report_plot(&r.rep);
 			fprintf(stderr, "trained %.1f s; checkpoint %s, log %s, curve %s\n", secs, o.out, o.log,

@@ -59,7 +59,7 @@ struct par {
 	unsigned long gen;
 	int done, quit, sync_init, job; /* job: JOB_STEP or JOB_BROADCAST */
 	const float *img, *lab;
-	double t_epoch;
+	double last_step_ms; /* the first member's mean step of the last epoch */
 };
 
 static char *dup_text(const char *s)
@@ -563,6 +563,8 @@ int par_epoch_end(struct par *p, struct cli_model *m)
 	for (int i = 0; i < p->nlocal; i++) {
 		struct member *mb = &p->mem[i];
 		double n = mb->steps ? mb->steps : 1;
+		if (i == 0)
+			p->last_step_ms = (mb->compute + mb->reduce + mb->update) * 1e3 / n;
 		fprintf(stderr,
 			"  %s %d (%s): %.2f ms/step = compute and device-to-host %.2f + allreduce %.2f (with the wait for the "
 			"slowest member) + host-to-device and update %.2f; %.1f ms rebuilding; batch split %s\n",
@@ -577,6 +579,70 @@ int par_epoch_end(struct par *p, struct cli_model *m)
 			  clcnn_context_error(m->ctx));
 		return CLI_ERROR;
 	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int par_scaling(struct par *p, struct cli_model *m, struct clcnn_trainer *tr)
+{
+	enum { WARMUP = 2, ITERS = 10 };
+	if (!par_leader(p))
+		return 0;
+	int together = p && p->n > 1, rc = 0;
+	size_t per = (size_t)m->c * (size_t)m->h * (size_t)m->w, n = per * (size_t)m->batch;
+	float *img = cli_malloc(n * sizeof *img), *lab = cli_malloc((size_t)m->batch * sizeof *lab);
+	if (!img || !lab) {
+		free(img);
+		free(lab);
+		cli_error("train", "out of host memory");
+		return CLI_ERROR;
+	}
+	uint64_t r = 7;
+	for (size_t i = 0; i < n; i++)
+		img[i] = (float)(2 * clcnn_rng_uniform(&r) - 1);
+	for (int i = 0; i < m->batch; i++)
+		lab[i] = (float)(i % (m->classes > 0 ? m->classes : 1));
+	double t[ITERS];
+	/* alone: out of the group, the whole batch (the checkpoint is written: these steps change nothing kept) */
+	if (together && clcnn_trainer_set_collective(tr, NULL, 0))
+		rc = -1;
+	clcnn_graph_set_sample_offset(m->g, 0);
+	if (!rc && clcnn_graph_batch(m->g) != m->batch)
+		rc = clcnn_graph_build(m->g, m->batch);
+	if (!rc)
+		rc = clcnn_graph_set_input(m->g, m->image, img);
+	if (!rc)
+		rc = clcnn_graph_set_input(m->g, m->label, lab);
+	for (int i = 0; i < WARMUP + ITERS && !rc; i++) {
+		float loss;
+		double t0 = cli_now();
+		rc = clcnn_trainer_step(tr, &loss);
+		if (i >= WARMUP)
+			t[i - WARMUP] = cli_now() - t0;
+	}
+	free(img);
+	free(lab);
+	if (rc) {
+		cli_error("train", "--scaling: %s", clcnn_context_error(m->ctx));
+		return CLI_ERROR;
+	}
+	qsort(t, ITERS, sizeof t[0], cmp_double);
+	double t1 = t[ITERS / 2] * 1e3;
+	const char *dev = clcnn_context_device(m->ctx)->name;
+	if (!together)
+		fprintf(stderr, "scaling: T1 %.2f ms/step (median of %d) on %s alone at batch %d\n", t1, ITERS, dev,
+			m->batch);
+	else
+		fprintf(stderr,
+			"scaling: T1 %.2f ms/step (median of %d) on %s alone at batch %d; TN %.2f ms/step on %d %s (the "
+			"last epoch's mean); efficiency T1 / (N x TN) = %.2f\n",
+			t1, ITERS, dev, m->batch, p->last_step_ms, p->n, p->mpi ? "ranks" : "devices",
+			t1 / (p->n * p->last_step_ms));
 	return 0;
 }
 

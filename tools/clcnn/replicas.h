@@ -42,5 +42,11 @@ int par_step(struct par *p, const float *img, const float *lab, float *loss, int
  * line with the step time split and the shares. 0 or CLI_ERROR after a message.
  */
 int par_epoch_end(struct par *p, struct cli_model *m);
+/*
+ * --scaling, after training (the checkpoint is written): member 0 leaves the group and times
+ * training steps alone at the full batch on random data (T1), and the leader prints T1, the last
+ * epoch's data-parallel step time TN and the efficiency T1 / (N x TN). p NULL: T1 only.
+ */
+int par_scaling(struct par *p, struct cli_model *m, struct clcnn_trainer *tr);
 void par_free(struct par *p);
 #endif

@@ -45,6 +45,9 @@ static const struct cli_flag flags[] = {
 	{"rebalance", FLAG_INT, &O.rebalance, 0, 1 << 30, NULL,
 	 "several devices (CLCNN_DEVICE=0,1) or MPI ranks: re-split the batch by the measured speeds every N steps "
 	 "(default 50; 0: equal shares)"},
+	{"scaling", FLAG_BOOL, &O.scaling, 0, 0, NULL,
+	 "after training, time steps of the first device alone at the full batch (T1) and print the data-parallel "
+	 "scaling efficiency T1 / (N x TN)"},
 	{"check-numerics", FLAG_BOOL, &O.check_numerics, 0, 0, NULL,
 	 "check every node's output and gradients for NaN/Inf at every step (slow); names the first node"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
