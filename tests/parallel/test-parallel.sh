@@ -58,6 +58,9 @@ close "$T/d1.csv" "$T/d2.csv" 2 && pass "dropout: the loss curve of one device w
 expect 0 "data parallel: 2 devices" "CLCNN_DEVICE=all" -- env CLCNN_DEVICE=all "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 \
   --rebalance 0 --out "$T/all.safetensors"
 grep -q "split 16+16, fixed" "$T/err" && pass "--rebalance 0 keeps the equal split" || fail "$(grep 'data parallel' "$T/err")"
+expect 0 "training .* on pthread" "a pattern matching one device: an ordinary run" -- \
+  env POCL_DEVICES=pthread CLCNN_DEVICE='cpu:*' "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 --out "$T/cpu1.safetensors"
+grep -q "data parallel" "$T/err" && fail "one device ran data parallel" || pass "no data parallel line for one device"
 expect 2 "CLCNN_DEVICE=0,7: element '7' matches no device" "a bad element is named" -- \
   env CLCNN_DEVICE=0,7 "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 --out "$T/bad.safetensors"
 expect 2 "smaller than the 2 data-parallel members" "a batch smaller than the devices" -- \

@@ -436,8 +436,17 @@ static void describe_shares(const struct par *p, const int *share, char *buf, si
 int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, struct clcnn_trainer *tr,
 	      int steps_per_epoch)
 {
-	if (!p || p->n < 2)
+	if (!p)
 		return 0;
+	if (p->n < 2) { /* a list or pattern of one device (gpu:* with one GPU): an ordinary run on it */
+		if (!(p->mem = cli_calloc(1, sizeof *p->mem))) {
+			cli_error("train", "out of host memory");
+			return CLI_ERROR;
+		}
+		p->mem[0].m = m;
+		p->mem[0].tr = tr;
+		return 0;
+	}
 	p->o = o;
 	p->batch = o->batch;
 	p->rebalance = o->rebalance;
@@ -537,6 +546,13 @@ int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, st
 
 int par_step(struct par *p, const float *img, const float *lab, float *loss, int *stop)
 {
+	if (p->n < 2) {
+		struct cli_model *m = p->mem[0].m;
+		int rc = clcnn_graph_set_input(m->g, m->image, img);
+		if (!rc)
+			rc = clcnn_graph_set_input(m->g, m->label, lab);
+		return rc ? rc : clcnn_trainer_step(p->mem[0].tr, loss);
+	}
 	p->img = img;
 	p->lab = lab;
 	int rc = run_job(p, JOB_STEP, loss);
@@ -656,7 +672,7 @@ void par_free(struct par *p)
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
-	for (int i = 0; p->mem && i < p->nlocal; i++) {
+	for (int i = 0; p->mem && p->n > 1 && i < p->nlocal; i++) {
 		struct member *mb = &p->mem[i];
 		if (mb->has_thread)
 			pthread_join(mb->th, NULL);
