@@ -55,6 +55,14 @@ expect 0 "" "two devices with dropout" -- env CLCNN_DEVICE=0,1 "$CLCNN" train "$
   --rebalance 3 --out "$T/d2.safetensors"
 close "$T/d1.csv" "$T/d2.csv" 2 && pass "dropout: the loss curve of one device within 1e-5" ||
   fail "dropout curves differ: $(cat "$T/d1.csv" "$T/d2.csv")"
+# a slower second device (a test hook adds 20 ms to its steps): the split moves to the first, same curve
+expect 0 "" "re-balancing away from a slow device" -- env CLCNN_DEVICE=0,1 CLCNN_TEST_SLOW=1:20 "$CLCNN" train "$NET" \
+  "${ARGS[@]}" --epochs 3 --rebalance 2 --out "$T/slow.safetensors"
+split=$(grep -oE "^  member 0 .* batch split [0-9]+\+[0-9]+$" "$T/err" | tail -1 | grep -oE "[0-9]+\+[0-9]+$")
+[ -n "$split" ] && [ "${split%+*}" -gt 24 ] && pass "the fast device gets most of the batch ($split)" ||
+  fail "split after re-balancing: '$split'"
+close "$T/one.csv" "$T/slow.csv" 3 && pass "re-balanced: the loss curve of one device within 1e-5" ||
+  fail "re-balanced curves differ: $(cat "$T/one.csv" "$T/slow.csv")"
 expect 0 "data parallel: 2 devices" "CLCNN_DEVICE=all" -- env CLCNN_DEVICE=all "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 \
   --rebalance 0 --out "$T/all.safetensors"
 grep -q "split 16+16, fixed" "$T/err" && pass "--rebalance 0 keeps the equal split" || fail "$(grep 'data parallel' "$T/err")"

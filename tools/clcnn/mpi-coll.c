@@ -89,7 +89,16 @@ void cli_mpi_finish(int status)
 	if (!on || off)
 		return;
 	if (status) {
+		/* the others may wait for this rank in a collective: stop them all, saying which one failed */
+		int rank = 0, size = 0, len = 0;
+		char host[MPI_MAX_PROCESSOR_NAME + 1];
+		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+		MPI_Comm_size(MPI_COMM_WORLD, &size);
+		MPI_Get_processor_name(host, &len);
+		host[len] = 0;
 		fflush(stdout);
+		fprintf(stderr, "clcnn: rank %d of %d on %s stopped with exit status %d; stopping every rank\n", rank,
+			size, host, status);
 		fflush(stderr);
 		MPI_Abort(MPI_COMM_WORLD, status);
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cli-alloc.h"
 #include "cli.h"
@@ -50,7 +51,7 @@ struct par {
 	struct clcnn_local_group *grp;
 	struct member *mem;
 	const struct train_opts *o;
-	int batch, rebalance, fail_member, fail_step;
+	int batch, rebalance, fail_member, fail_step, slow_member, slow_ms;
 	size_t img_size, lab_size; /* floats per sample */
 	long steps;
 	/* the step job of the worker threads */
@@ -152,15 +153,20 @@ static int is_list(const char *sel)
 }
 
 /*
- * CLCNN_TEST_FAIL=MEMBER:STEP makes that member fail before the trainer's step STEP (counted from the
- * first of the training, 0-based): the tests' failing rank or device.
+ * Test hooks (tests/parallel): CLCNN_TEST_FAIL=MEMBER:STEP makes that member fail before the
+ * trainer's step STEP (counted from the first of the training, 0-based): a failing rank or device.
+ * CLCNN_TEST_SLOW=MEMBER:MS makes that member MS milliseconds slower each step: a slower device,
+ * for the re-balancing.
  */
 static void test_hook(struct par *p)
 {
 	const char *v = getenv("CLCNN_TEST_FAIL");
-	p->fail_member = p->fail_step = -1;
+	p->fail_member = p->fail_step = p->slow_member = -1;
 	if (v && sscanf(v, "%d:%d", &p->fail_member, &p->fail_step) != 2)
 		p->fail_member = p->fail_step = -1;
+	v = getenv("CLCNN_TEST_SLOW");
+	if (v && (sscanf(v, "%d:%d", &p->slow_member, &p->slow_ms) != 2 || p->slow_ms < 0))
+		p->slow_member = -1;
 }
 
 int par_new(struct par **out)
@@ -300,19 +306,26 @@ static int rebalance(struct member *mb)
 	mb->since_compute = 0;
 	mb->since_steps = 0;
 	if (!rc) {
-		int *next = cli_malloc((size_t)p->n * sizeof *next), moved = 0;
+		int *next = cli_malloc((size_t)p->n * sizeof *next);
 		if (!next) {
 			rc = CLCNN_ERR_NO_MEMORY;
 		} else {
 			shard_split(p->batch, p->n, all, next);
-			/* a member without a timed step since the last time (only cold ones) keeps the split */
-			for (int k = 0; k < p->n; k++)
-				if (!(all[k] > 0))
-					memcpy(next, mb->share, (size_t)p->n * sizeof *next);
-			/* move only for a real difference (5 % of the batch), not for timing noise */
-			for (int k = 0; k < p->n; k++)
-				moved |= abs(next[k] - mb->share[k]) * 20 > p->batch;
-			if (moved)
+			/*
+			 * The step waits for the slowest member: move only when the new split is predicted to cut
+			 * that by 10 % (a new batch size compiles, and tunes when tuning is on; noise is no reason),
+			 * and only when every member has a timed step since the last time.
+			 */
+			double now = 0, then = 0;
+			int timed = 1;
+			for (int k = 0; k < p->n; k++) {
+				timed &= all[k] > 0;
+				if (all[k] > 0) {
+					now = mb->share[k] / all[k] > now ? mb->share[k] / all[k] : now;
+					then = next[k] / all[k] > then ? next[k] / all[k] : then;
+				}
+			}
+			if (timed && then < 0.9 * now)
 				memcpy(mb->share, next, (size_t)p->n * sizeof *next);
 			free(next);
 		}
@@ -351,6 +364,8 @@ static int member_step(struct member *mb, float *loss)
 		wrap_abort(mb, clcnn_context_error(mb->m->ctx));
 	double t0 = cli_now();
 	mb->t_enter = mb->t_exit = 0;
+	if (!rc && mb->k == p->slow_member)
+		nanosleep(&(struct timespec){p->slow_ms / 1000, p->slow_ms % 1000 * 1000000L}, NULL);
 	if (!rc)
 		rc = clcnn_trainer_step(mb->tr, loss);
 	double t1 = cli_now();
