@@ -56,8 +56,8 @@ START_TEST(offset_draws_the_global_samples)
 			      first + 1);
 		/* the loss is a mean over the batch: the part's gradient is twice the joined batch's */
 		for (int i = 0; i < 2 * F; i++)
-			ck_assert_msg(dpart[i] == 2.0f * dall[first * F + i], "input gradient %d of sample %d: %g, %g", i % F,
-				      first + i / F, (double)dpart[i], (double)dall[first * F + i]);
+			ck_assert_msg(dpart[i] == 2.0f * dall[first * F + i], "input gradient %d of sample %d: %g, %g",
+				      i % F, first + i / F, (double)dpart[i], (double)dall[first * F + i]);
 	}
 	/* without the offset, samples 2..3 draw samples 0..1's values: other ones */
 	run(2, 2, 0, part, dpart);

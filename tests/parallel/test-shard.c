@@ -20,8 +20,8 @@ START_TEST(split_sums_to_the_batch)
 				int share[4], sum = 0;
 				shard_split(batch, n, rates[r], share);
 				for (int k = 0; k < n; k++) {
-					ck_assert_msg(share[k] >= 1, "rates %zu n %d batch %d: member %d gets %d", r, n, batch,
-						      k, share[k]);
+					ck_assert_msg(share[k] >= 1, "rates %zu n %d batch %d: member %d gets %d", r, n,
+						      batch, k, share[k]);
 					sum += share[k];
 				}
 				ck_assert_int_eq(sum, batch);
@@ -55,7 +55,8 @@ START_TEST(every_sample_once_per_epoch)
 					for (int t = 0;; t++) {
 						int first, count, lo = t * batch, hi = lo + batch, covered = 0;
 						for (int k = 0; k < n; k++) {
-							if (!shard_positions(ntrain, batch, share, k, t, &first, &count))
+							if (!shard_positions(ntrain, batch, share, k, t, &first,
+									     &count))
 								goto done;
 							/* member k's positions lie in the single-process batch t */
 							ck_assert(first >= lo && first + count <= hi);
@@ -70,8 +71,8 @@ START_TEST(every_sample_once_per_epoch)
 					ck_assert_int_eq(steps, ntrain / batch);
 					for (int i = 0; i < ntrain; i++)
 						ck_assert_msg(seen[i] == (i < steps * batch ? 1 : 0),
-							      "n %d batch %d ntrain %d: position %d read %d times", n, batch,
-							      ntrain, i, seen[i]);
+							      "n %d batch %d ntrain %d: position %d read %d times", n,
+							      batch, ntrain, i, seen[i]);
 					free(seen);
 				}
 }

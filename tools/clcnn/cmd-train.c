@@ -71,7 +71,8 @@ static int load_model_and_data(struct run *r)
 {
 	const struct train_opts *o = r->o;
 	int rc;
-	if (cli_model_open_on("train", o->netfile, o->batch, par_device(r->par), &r->m) || cli_model_check_inputs("train", &r->m, o->netfile))
+	if (cli_model_open_on("train", o->netfile, o->batch, par_device(r->par), &r->m) ||
+	    cli_model_check_inputs("train", &r->m, o->netfile))
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
 	if (!r->m.label || !clcnn_graph_loss_name(r->m.g)) {
@@ -405,11 +406,11 @@ int cmd_train(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		if (!o.quiet)
 			fprintf(stderr,
-			"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d loader "
-				"threads\n",
-				o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain, r.m.nd == 1 ? "samples" : "images",
-				clcnn_data_format_name(clcnn_source_info(r.train)->format), o.batch, r.steps_per_epoch,
-				o.optimizer, r.oc.lr, o.schedule, o.workers);
+				"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d "
+				"loader threads\n",
+				o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain,
+				r.m.nd == 1 ? "samples" : "images", clcnn_data_format_name(clcnn_source_info(r.train)->format),
+				o.batch, r.steps_per_epoch, o.optimizer, r.oc.lr, o.schedule, o.workers);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
 		if (!rc && o.scaling)

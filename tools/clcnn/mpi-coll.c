@@ -215,7 +215,8 @@ int mpi_coll_new(struct mpi_coll **out, char *err, size_t errlen)
 	int on = 0;
 	MPI_Initialized(&on);
 	if (!on) {
-		snprintf(err, errlen, "MPI is not initialised (clcnn was not started by mpirun with more than one rank)");
+		snprintf(err, errlen,
+			 "MPI is not initialised (clcnn was not started by mpirun with more than one rank)");
 		return -1;
 	}
 	struct mpi_coll *m = calloc(1, sizeof *m);

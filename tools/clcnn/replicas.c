@@ -12,30 +12,33 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clcnn/parallel.h"
 #include "cli-alloc.h"
 #include "cli.h"
-#include "clcnn/parallel.h"
 #include "mpi-coll.h"
 #include "shard.h"
 
 #define MAX_DEVICES 64
-enum { JOB_STEP, JOB_BROADCAST };
+enum {
+	JOB_STEP,
+	JOB_BROADCAST
+};
 
 /* One replica: a context, graph and trainer on one device, and its timings. */
 struct member {
 	struct par *p;
-	int k;                      /* member index in the job */
-	struct cli_model own;       /* members other than this process's first */
-	struct cli_model *m;        /* the model this member trains */
-	struct clcnn_trainer *tr;   /* its trainer (the run's for the first) */
+	int k;                        /* member index in the job */
+	struct cli_model own;         /* members other than this process's first */
+	struct cli_model *m;          /* the model this member trains */
+	struct clcnn_trainer *tr;     /* its trainer (the run's for the first) */
 	struct clcnn_collective wrap; /* the collective with timing around the allreduce */
 	const struct clcnn_collective *inner;
-	int *share;                 /* this member's copy of every member's share */
-	double t_enter, t_exit;     /* entry to and exit from this step's allreduce */
+	int *share;                              /* this member's copy of every member's share */
+	double t_enter, t_exit;                  /* entry to and exit from this step's allreduce */
 	double compute, reduce, update, rebuild; /* seconds since the last report */
-	double since_compute;       /* compute seconds since the last re-balance */
-	int since_steps, steps;     /* steps since the last re-balance / report */
-	int cold;                   /* the first step at a new batch size: compiles and tunes, not timed for speed */
+	double since_compute;                    /* compute seconds since the last re-balance */
+	int since_steps, steps;                  /* steps since the last re-balance / report */
+	int cold; /* the first step at a new batch size: compiles and tunes, not timed for speed */
 	int rc;
 	char err[1024];
 	pthread_t th;
@@ -44,7 +47,7 @@ struct member {
 };
 
 struct par {
-	int n, nlocal, first; /* members in the job, in this process, index of this process's first */
+	int n, nlocal, first;      /* members in the job, in this process, index of this process's first */
 	char *device[MAX_DEVICES]; /* CLCNN_DEVICE of each local member */
 	char host[256];
 	struct mpi_coll *mpi;
@@ -121,7 +124,8 @@ static int expand_devices(struct par *p, const char *sel)
 				rc = add_device(p, d->index);
 		}
 		if (!rc && !p->nlocal) {
-			cli_error("train", "CLCNN_DEVICE=%s matches no device (clcnn devices lists them)", sel ? sel : "");
+			cli_error("train", "CLCNN_DEVICE=%s matches no device (clcnn devices lists them)",
+				  sel ? sel : "");
 			rc = CLI_USAGE;
 		}
 	} else {
@@ -136,7 +140,8 @@ static int expand_devices(struct par *p, const char *sel)
 				cli_error("train", "CLCNN_DEVICE=%s: an empty element in the list", sel);
 				rc = CLI_USAGE;
 			} else if (clcnn_device_select(list, &opt, &idx, NULL, err, sizeof err)) {
-				cli_error("train", "CLCNN_DEVICE=%s: element '%s' matches no device: %s", sel, elem, err);
+				cli_error("train", "CLCNN_DEVICE=%s: element '%s' matches no device: %s", sel, elem,
+					  err);
 				rc = CLI_USAGE;
 			} else {
 				rc = add_device(p, clcnn_device_list_get(list, idx)->index);
@@ -188,8 +193,10 @@ int par_new(struct par **out)
 	char err[1024];
 	if (world >= 2) {
 		if (!cli_mpi_built()) {
-			cli_error("train", "started by mpirun with %d ranks, but clcnn was built without MPI (meson "
-					   "option mpi; libopenmpi-dev)", world);
+			cli_error("train",
+				  "started by mpirun with %d ranks, but clcnn was built without MPI (meson "
+				  "option mpi; libopenmpi-dev)",
+				  world);
 			return CLI_USAGE;
 		}
 		if (mpi_coll_new(&p->mpi, err, sizeof err)) {
@@ -466,8 +473,8 @@ int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, st
 	p->batch = o->batch;
 	p->rebalance = o->rebalance;
 	if (p->batch < p->n) {
-		cli_error("train", "--batch %d is smaller than the %d data-parallel members: each needs a sample", o->batch,
-			  p->n);
+		cli_error("train", "--batch %d is smaller than the %d data-parallel members: each needs a sample",
+			  o->batch, p->n);
 		return CLI_USAGE;
 	}
 	p->img_size = (size_t)m->c * (size_t)m->h * (size_t)m->w;
@@ -542,8 +549,8 @@ int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, st
 		char shares[512];
 		describe_shares(p, p->mem[0].share, shares, sizeof shares);
 		if (p->mpi)
-			fprintf(stderr, "data parallel: %d MPI ranks (rank 0 on %s, device %s), batch %d split %s", p->n,
-				p->host, clcnn_context_device(m->ctx)->name, p->batch, shares);
+			fprintf(stderr, "data parallel: %d MPI ranks (rank 0 on %s, device %s), batch %d split %s",
+				p->n, p->host, clcnn_context_device(m->ctx)->name, p->batch, shares);
 		else {
 			fprintf(stderr, "data parallel: %d devices (", p->n);
 			for (int i = 0; i < p->nlocal; i++)
@@ -621,7 +628,10 @@ static int cmp_double(const void *a, const void *b)
 
 int par_scaling(struct par *p, struct cli_model *m, struct clcnn_trainer *tr)
 {
-	enum { WARMUP = 2, ITERS = 10 };
+	enum {
+		WARMUP = 2,
+		ITERS = 10
+	};
 	if (!par_leader(p))
 		return 0;
 	int together = p && p->n > 1, rc = 0;
