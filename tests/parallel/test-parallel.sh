@@ -7,7 +7,7 @@
 #    keeps the last checkpoint;
 #  - with MPI: mpirun -np 2 gives the same curve; a 2-rank checkpoint resumes on 1 rank and a 1-rank
 #    one on 2 ranks, both as an uninterrupted run; a rank failing at step k ends the job with a
-#    message naming the rank and the host, the last checkpoint intact.
+#    message naming the rank and the host, the last checkpoint intact; so does a rank killed (-9).
 # usage: test-parallel.sh CLCNN_BINARY mpi|no-mpi
 set -u
 CLCNN=$1
@@ -121,5 +121,26 @@ rc=$? took=$(($(date +%s) - start))
 grep -qE "clcnn train: rank 1 of 2 on [^ ]+ failed: member 1: the failure CLCNN_TEST_FAIL asked for at step 9; stopping every rank" "$T/err" &&
   pass "the message names the rank and the host" || fail "message: $(cat "$T/err")"
 cmp -s "$T/m.safetensors" "$T/m-before.safetensors" && pass "the last checkpoint is intact" || fail "the checkpoint changed"
+# rank 1 killed (kill -9) while the job runs: mpirun ends it within seconds naming the rank, and the
+# checkpoint (written every epoch, atomically) still loads
+"${MPIRUN[@]}" "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 100000 --out "$T/k.safetensors" >"$T/kout" 2>&1 &
+tp=$!
+for _ in $(seq 600); do [ -s "$T/k.safetensors" ] && break; sleep 0.1; done
+mp=$(ps -o pid= --ppid "$tp" | tr -d ' ') r1=
+for p in $(ps -o pid= --ppid "$mp"); do
+  tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && r1=$p
+done
+if [ -n "$r1" ]; then
+  start=$(date +%s)
+  kill -9 "$r1"
+  wait "$tp"
+  rc=$? took=$(($(date +%s) - start))
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 60 ] && grep -q "rank 1 .*exited on signal 9" "$T/kout" &&
+    pass "rank 1 killed: the job ends (exit $rc, ${took} s) naming it" || fail "kill -9 of rank 1: exit $rc after ${took} s: $(tail -5 "$T/kout")"
+  expect 0 "accuracy" "the last checkpoint loads" -- "$CLCNN" eval "$NET" --weights "$T/k.safetensors" --data "$T/d"
+else
+  kill "$tp"
+  fail "no rank 1 under mpirun ($mp)"
+fi
 echo "$fails failed"
 exit $((fails > 0))
