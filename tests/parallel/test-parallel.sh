@@ -93,6 +93,10 @@ fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 -x POCL_DEVICES -x POCL_MAX_PTHREAD_COUNT
         -x CLCNN_TUNE -x OMPI_MCA_btl_vader_single_copy_mechanism)
+# Under ASan (tools/sanitize.sh) the ranks check memory errors but not leaks: MPI_Finalize dlcloses
+# Open MPI's MCA components, so their process-lifetime allocations are reported from an unknown
+# module that no suppression can name. The same replicas.c code is leak-checked above (two devices).
+[ -n "${ASAN_OPTIONS:-}" ] && MPIRUN+=(-x "ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0")
 expect 0 "data parallel: 2 MPI ranks \(rank 0 on [^,]*, device .*\), batch 32 split 16\+16" "mpirun -np 2" -- \
   "${MPIRUN[@]}" "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 3 --out "$T/mpi.safetensors"
 close "$T/one.csv" "$T/mpi.csv" 3 && pass "two ranks: the loss curve of one process within 1e-5" ||
