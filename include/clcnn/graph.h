@@ -184,6 +184,13 @@ CLCNN_API int clcnn_graph_loss(struct clcnn_graph *g, float *loss);
 CLCNN_API void clcnn_graph_check_numerics(struct clcnn_graph *g, int on);
 
 /**
+ * Data parallelism: this graph's batch is samples first .. first + batch - 1 of a global batch
+ * (default 0). Random layers (dropout, gaussian_noise) key their draws on the global element index,
+ * so that members running parts of a batch draw what one process running all of it draws.
+ */
+CLCNN_API void clcnn_graph_set_sample_offset(struct clcnn_graph *g, uint32_t first);
+
+/**
  * Per-node timing of forward and backward (blocking per node; for `clcnn bench`). Timings are in
  * schedule order; *timings is malloc'ed. Leaves outputs and gradients undefined.
  */

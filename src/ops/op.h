@@ -133,6 +133,7 @@ struct clcnn_ref_io {
 	const double *grad_out;
 	int train;
 	uint32_t seed; /* per call; forward and backward of a step get the same */
+	uint32_t first_sample; /* index of the batch's first sample in the global batch (data parallel) */
 };
 
 /* Device buffers, same meaning; state and scratch as declared by the op. */
@@ -147,6 +148,7 @@ struct clcnn_dev_io {
 	cl_mem scratch;
 	int train;
 	uint32_t seed;
+	uint32_t first_sample; /* as in clcnn_ref_io: random streams key on the global element index */
 };
 
 /* Flags of a test case. */
