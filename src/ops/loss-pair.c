@@ -295,6 +295,29 @@ static const struct clcnn_op_case cosine_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per row. contrastive: per element u - v + eps and a squared sum (4 D), the root, margin - d and
+ * its max (2), y d d / 2 (3), (1 - y) h h / 2 (4) and their sum (1): 4 D + 11. cosine: three
+ * multiply-adds per element (6 D), two EPS additions, the product, the root and the division (5),
+ * the comparisons with 1 and -1, 1 - cos or cos - margin and its max (4): 6 D + 9. Then the reduction.
+ */
+static double pair_flops(const struct clcnn_op *op)
+{
+	const struct pair_args *a = op->args;
+	double rows = pair_rows(op), D = pair_dim(op);
+	double per_row = pair_kind(op) == PAIR_CONTRASTIVE ? 4 * D + 11 : 6 * D + 9;
+	return rows * per_row + clcnn_loss_reduce_flops(a->reduction, rows);
+}
+
+/* a distance or a cosine reads every feature */
+static void pair_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	(void)op;
+	w->kernel[0] = w->kernel[1] = 0;
+}
+
 #define PAIR_CLASS(cname, doc_, keys_, cases_) \
 	const struct clcnn_op_class clcnn_op_##cname = { \
 		.name = #cname, \
@@ -312,6 +335,8 @@ static const struct clcnn_op_case cosine_cases[] = {
 		.fill = pair_fill, \
 		.cases = cases_, \
 		.tol = PAIR_TOL, \
+		.flops = pair_flops, \
+		.window = pair_window, \
 	}
 
 PAIR_CLASS(contrastive_loss,
