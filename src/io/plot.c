@@ -346,7 +346,7 @@ int clcnn_plot_curves(const char *path, int n, const double *epoch, const double
 }
 
 /* matplotlib's first colors (tab10) */
-static const double palette[8][3] = {{0.122, 0.467, 0.706}, {1.0, 0.498, 0.055}, {0.173, 0.627, 0.173},
+static const double palette[8][3] = {{0.122, 0.467, 0.706}, {1.0, 0.498, 0.055},   {0.173, 0.627, 0.173},
 				     {0.839, 0.153, 0.157}, {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294},
 				     {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}};
 
@@ -441,8 +441,14 @@ int clcnn_plot_panels(const char *path, const char *title, const char *xlabel, i
 		double lo = INFINITY, hi = -INFINITY;
 		for (int i = 0; i < ns; i++) {
 			const struct clcnn_plot_series *q = &panels[p].series[i];
-			s[i] = (struct series){q->x, q->y, q->x ? q->n : 0, palette[i][0], palette[i][1], palette[i][2],
-					       q->label ? q->label : "", panels[p].ylabel ? panels[p].ylabel : ""};
+			s[i] = (struct series){q->x,
+					       q->y,
+					       q->x ? q->n : 0,
+					       palette[i][0],
+					       palette[i][1],
+					       palette[i][2],
+					       q->label ? q->label : "",
+					       panels[p].ylabel ? panels[p].ylabel : ""};
 			double a, b;
 			data_range(s[i].n, q->y, &a, &b);
 			lo = fmin(lo, a);

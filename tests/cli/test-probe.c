@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe.h"
 #include "clcnn/graph.h"
+#include "probe.h"
 #include "testutil.h"
 
 enum {
@@ -64,8 +64,15 @@ static void fixture_open(struct fixture *f, const char *text, int c, int h, int 
 		f->images[i] = (float)(probe_rng(rng, (int)i, 1) >> 11) * (1.0f / 9007199254740992.0f);
 	for (int i = 0; i < N; i++)
 		f->labels[i] = (float)(probe_rng(rng, i, 2) % (uint64_t)classes);
-	f->net = (struct probe_net){.ctx = f->ctx, .g = f->g, .input = "image", .label = "label", .c = c, .h = h, .w = w,
-				    .batch = BATCH, .classes = classes};
+	f->net = (struct probe_net){.ctx = f->ctx,
+				    .g = f->g,
+				    .input = "image",
+				    .label = "label",
+				    .c = c,
+				    .h = h,
+				    .w = w,
+				    .batch = BATCH,
+				    .classes = classes};
 	f->d = (struct probe_data){.n = N, .images = f->images, .labels = f->labels};
 }
 
@@ -131,7 +138,8 @@ START_TEST(gap_is_invariant)
 		ck_assert_msg(e->geom.known && e->wrap, "%s: known %d wrap %d", e->name, e->geom.known, e->wrap);
 		for (int k = 0; k < PROBE_EQ_KINDS; k++) {
 			ck_assert_int_eq(e->compared[k], (long)e->h * e->w);
-			ck_assert_msg(e->error[k] < 1e-5, "%s: error %g at shift %d", e->name, e->error[k], e->shift[k][0]);
+			ck_assert_msg(e->error[k] < 1e-5, "%s: error %g at shift %d", e->name, e->error[k],
+				      e->shift[k][0]);
 		}
 	}
 	ck_assert_int_eq(node(&r, "gap")->geom.global, 1);
@@ -238,11 +246,15 @@ START_TEST(geometry)
 		const char *model, *node;
 		int jump, start, size;
 	} want[] = {
-		{"fmnist.net", "c1", 1, -1, 3},          {"fmnist.net", "p1", 2, -1, 4},
-		{"fmnist.net", "c2", 2, -3, 8},          {"fmnist.net", "p2", 4, -3, 10},
+		{"fmnist.net", "c1", 1, -1, 3},
+		{"fmnist.net", "p1", 2, -1, 4},
+		{"fmnist.net", "c2", 2, -3, 8},
+		{"fmnist.net", "p2", 4, -3, 10},
 		/* max 2 at stride 1 (size 4), blur 3 padded 1 at stride 2 */
-		{"antialiased.net", "p1", 2, -2, 6},     {"antialiased.net", "c2", 2, -4, 10},
-		{"antialiased.net", "p2", 4, -6, 16},    {"antialiased.net", "p3", 8, -14, 32},
+		{"antialiased.net", "p1", 2, -2, 6},
+		{"antialiased.net", "c2", 2, -4, 10},
+		{"antialiased.net", "p2", 4, -6, 16},
+		{"antialiased.net", "p3", 8, -14, 32},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char path[4096];
@@ -259,8 +271,9 @@ START_TEST(geometry)
 			if (strcmp(name, want[i].node))
 				continue;
 			found = 1;
-			ck_assert_msg(geo[j].known && geo[j].jump[0] == want[i].jump && geo[j].jump[1] == want[i].jump &&
-					      geo[j].start[0] == want[i].start && geo[j].size[1] == want[i].size,
+			ck_assert_msg(geo[j].known && geo[j].jump[0] == want[i].jump &&
+					      geo[j].jump[1] == want[i].jump && geo[j].start[0] == want[i].start &&
+					      geo[j].size[1] == want[i].size,
 				      "%s %s: known %d jump %d start %d size %d", want[i].model, want[i].node,
 				      geo[j].known, geo[j].jump[0], geo[j].start[0], geo[j].size[0]);
 		}

@@ -31,7 +31,7 @@ static double max_elastic, max_rotate, max_scale;
 	{"std", FLAG_STR, &std, 0, 0, " X[,X...]", "normalisation std per channel (default: the checkpoint's)"}, \
 	{"json", FLAG_STR, &json, 0, 0, " FILE", "also write the results as JSON"}
 #define SHIFT_FLAGS \
-	{"max-shift", FLAG_INT, &max_shift, 1, 64, NULL, \
+	{"max-shift", FLAG_INT, &max_shift, 1, 64, " K", \
 	 "shift: offsets of the consistency test uniform in [-K, K] per axis (default 4)"}, \
 	{"shift-mode", FLAG_STR, &shift_mode, 0, 0, " MODE", \
 	 "shift: zero (what enters is black, what leaves is lost; default) or circular (wraps around)"}
@@ -44,8 +44,8 @@ static double max_elastic, max_rotate, max_scale;
 	{"max-scale", FLAG_DOUBLE, &max_scale, 0, 0.99, NULL, \
 	 "deform: strongest zoom, factors uniform in [1 - X, 1 + X] (default 0.25)"}, \
 	{"plot", FLAG_STR, &plot, 0, 0, " PNG", "deform: draw accuracy and consistency against the strength"}
-/* clang-format on */
 #define END_FLAGS {NULL, 0, NULL, 0, 0, NULL, NULL}
+/* clang-format on */
 
 static const struct cli_flag shift_flags[] = {COMMON_FLAGS, SHIFT_FLAGS, END_FLAGS};
 static const struct cli_flag deform_flags[] = {COMMON_FLAGS, DEFORM_FLAGS, END_FLAGS};
@@ -53,7 +53,8 @@ static const struct cli_flag deform_only[] = {DEFORM_FLAGS, END_FLAGS};
 
 static const char shift_usage[] =
 	"       clcnn probe shift NETFILE --weights CKPT [--max-shift K] [--shift-mode zero|circular] [options]\n";
-static const char deform_usage[] = "       clcnn probe deform NETFILE --weights CKPT [--levels N] [--plot PNG] [options]\n";
+static const char deform_usage[] =
+	"       clcnn probe deform NETFILE --weights CKPT [--levels N] [--plot PNG] [options]\n";
 static const char shift_text[] =
 	"shift: (a) consistency, the probability that two random shifts of an image (offsets uniform in\n"
 	"[-K, K] per axis) get the same top-1 class (Zhang 2019, \"Making Convolutional Networks\n"
@@ -83,9 +84,11 @@ static void help_deform(FILE *f)
 
 static void help_all(FILE *f)
 {
-	fprintf(f, "usage: clcnn probe shift|deform NETFILE --weights CKPT [options]\n%s%s\n"
-		   "Measure what a trained classifier is invariant to, on the first --samples images of a split.\n\n"
-		   "%s\n%s\noptions:\n", shift_usage, deform_usage, shift_text, deform_text);
+	fprintf(f,
+		"usage: clcnn probe shift|deform NETFILE --weights CKPT [options]\n%s%s\n"
+		"Measure what a trained classifier is invariant to, on the first --samples images of a split.\n\n"
+		"%s\n%s\noptions:\n",
+		shift_usage, deform_usage, shift_text, deform_text);
 	cli_print_flags(f, shift_flags);
 	cli_print_flags(f, deform_only);
 }
@@ -122,7 +125,8 @@ static int setup_open(const char *cmd, const char *netfile, struct probe_setup *
 	if (cli_model_check_inputs(cmd, &s->m, netfile))
 		goto fail;
 	if (s->m.nd != 3 || s->m.classes < 1) {
-		cli_error(cmd, "%s: clcnn probe measures image classifiers (an image input and an output of class scores)",
+		cli_error(cmd,
+			  "%s: clcnn probe measures image classifiers (an image input and an output of class scores)",
 			  netfile);
 		goto fail;
 	}
@@ -157,8 +161,15 @@ static int setup_open(const char *cmd, const char *netfile, struct probe_setup *
 		cli_error(cmd, "%s: the %s split holds no images", data.path, split);
 		goto fail;
 	}
-	s->net = (struct probe_net){.ctx = s->m.ctx, .g = s->m.g, .input = s->m.image, .label = s->m.label,
-				    .c = s->m.c, .h = s->m.h, .w = s->m.w, .batch = batch, .classes = s->m.classes,
+	s->net = (struct probe_net){.ctx = s->m.ctx,
+				    .g = s->m.g,
+				    .input = s->m.image,
+				    .label = s->m.label,
+				    .c = s->m.c,
+				    .h = s->m.h,
+				    .w = s->m.w,
+				    .batch = batch,
+				    .classes = s->m.classes,
 				    .norm = &s->in.norm};
 	s->d = (struct probe_data){.n = n, .images = s->images, .labels = s->labels};
 	return CLI_OK;
@@ -193,12 +204,13 @@ static int write_shift_json(const char *cmd, const struct probe_shift_result *r)
 	fputs(",\n \"nodes\": [", f);
 	for (int j = 0; j < r->nnodes; j++) {
 		const struct probe_node_eq *e = &r->nodes[j];
-		fprintf(f, "%s\n  {\"node\": \"%s\", \"op\": \"%s\", \"shape\": [%d, %d, %d], \"known\": %s", j ? "," : "",
-			e->name, e->op, e->c, e->h, e->w, e->geom.known ? "true" : "false");
+		fprintf(f, "%s\n  {\"node\": \"%s\", \"op\": \"%s\", \"shape\": [%d, %d, %d], \"known\": %s",
+			j ? "," : "", e->name, e->op, e->c, e->h, e->w, e->geom.known ? "true" : "false");
 		if (e->geom.known && !e->geom.global)
 			fprintf(f, ", \"jump\": [%d, %d], \"rf\": [%d, %d], \"rf_start\": [%d, %d]", e->geom.jump[0],
 				e->geom.jump[1], e->geom.size[0], e->geom.size[1], e->geom.start[0], e->geom.start[1]);
-		fprintf(f, ", \"global\": %s, \"wrap\": %s", e->geom.global ? "true" : "false", e->wrap ? "true" : "false");
+		fprintf(f, ", \"global\": %s, \"wrap\": %s", e->geom.global ? "true" : "false",
+			e->wrap ? "true" : "false");
 		static const char *const kind[PROBE_EQ_KINDS] = {"pixel", "jump"};
 		for (int k = 0; k < PROBE_EQ_KINDS; k++) {
 			fprintf(f, ", \"%s\": {\"shift\": [%d, %d], \"positions\": %ld, \"error\": ", kind[k],
@@ -235,8 +247,8 @@ static void print_shift(const struct probe_setup *s, const struct probe_shift_re
 	printf("equivariance error per feature map, ||node(shift(x)) - shift(node(x))|| / ||shift(node(x))||:\n"
 	       "input shift (d, d); at the node d / jump (interpolated when not whole); positions compared per\n"
 	       "map (all = every position, wrapping around)\n");
-	printf("%-14s %-14s %-11s %5s %7s %9s %9s %6s %9s %9s\n", "node", "op", "output", "jump", "rf", "1px", "positions",
-	       "shift", "error", "positions");
+	printf("%-14s %-14s %-11s %5s %7s %9s %9s %6s %9s %9s\n", "node", "op", "output", "jump", "rf", "1px",
+	       "positions", "shift", "error", "positions");
 	for (int j = 0; j < r->nnodes; j++) {
 		const struct probe_node_eq *e = &r->nodes[j];
 		const struct probe_geom *g = &e->geom;
@@ -357,8 +369,8 @@ static int draw_deform(const char *cmd, const char *netfile, const struct probe_
 		if (k == PROBE_SCALE)
 			snprintf(label[k], sizeof label[k], "zoom, up to 1 +- %g", top);
 		else
-			snprintf(label[k], sizeof label[k], "%s, up to %g %s", k == PROBE_ELASTIC ? "elastic" : "rotation",
-				 top, probe_deform_unit(k));
+			snprintf(label[k], sizeof label[k], "%s, up to %g %s",
+				 k == PROBE_ELASTIC ? "elastic" : "rotation", top, probe_deform_unit(k));
 		sa[k] = (struct clcnn_plot_series){label[k], r->levels + 1, x, acc[k]};
 		sc[k] = (struct clcnn_plot_series){label[k], r->levels + 1, x, cons[k]};
 	}
@@ -388,7 +400,8 @@ static int run_deform(int argc, char **argv)
 	int rc = setup_open(cmd, pos[0], &s);
 	if (rc)
 		return rc;
-	struct probe_deform_options o = {.levels = levels, .max = {max_elastic, max_rotate, max_scale},
+	struct probe_deform_options o = {.levels = levels,
+					 .max = {max_elastic, max_rotate, max_scale},
 					 .seed = (uint64_t)seed};
 	struct probe_deform_result r;
 	char err[4200];

@@ -41,9 +41,9 @@ static void window(struct probe_geom *g, const int k[2], const int s[2], const i
 /* The ops that keep every position where it is. */
 static int pointwise(const struct clcnn_op *op)
 {
-	static const char *const names[] = {"identity", "sigmoid",   "tanh", "relu",        "leaky_relu",
-					    "prelu",    "softplus",  "logsigmoid", "elu",       "gelu",
-					    "silu",     "hardtanh",  "batchnorm2d", "dropout",  "gaussian_noise",
+	static const char *const names[] = {"identity", "sigmoid",  "tanh",        "relu",    "leaky_relu",
+					    "prelu",    "softplus", "logsigmoid",  "elu",     "gelu",
+					    "silu",     "hardtanh", "batchnorm2d", "dropout", "gaussian_noise",
 					    "add",      NULL};
 	for (int i = 0; names[i]; i++)
 		if (!strcmp(op->cls->name, names[i]))

@@ -86,8 +86,8 @@ struct eq_acc {
 };
 
 struct node_state {
-	size_t per;      /* c * h * w */
-	float *base;     /* the unshifted batch's output */
+	size_t per;  /* c * h * w */
+	float *base; /* the unshifted batch's output */
 	struct eq_acc acc[PROBE_EQ_KINDS];
 };
 
@@ -168,7 +168,12 @@ static struct node_state *nodes_setup(const struct probe_net *net, const struct 
 			continue;
 		struct probe_node_eq *ne = &r->nodes[r->nnodes];
 		struct node_state *ns = &st[r->nnodes++];
-		*ne = (struct probe_node_eq){.name = name, .op = op, .c = dims[1], .h = dims[2], .w = dims[3], .geom = geom[i]};
+		*ne = (struct probe_node_eq){.name = name,
+					     .op = op,
+					     .c = dims[1],
+					     .h = dims[2],
+					     .w = dims[3],
+					     .geom = geom[i]};
 		ns->per = (size_t)dims[1] * (size_t)dims[2] * (size_t)dims[3];
 		const struct probe_geom *g = &ne->geom;
 		int in[2] = {net->h, net->w}, n[2] = {ne->h, ne->w};
@@ -178,7 +183,9 @@ static struct node_state *nodes_setup(const struct probe_net *net, const struct 
 			ne->error[k] = NAN;
 			for (int ax = 0; ax < 2; ax++) {
 				int j = g->global || !g->known ? 1 : g->jump[ax];
-				ne->shift[k][ax] = k == PROBE_EQ_PIXEL ? 1 : g->global ? K : j * (K / j > 1 ? K / j : 1);
+				ne->shift[k][ax] = k == PROBE_EQ_PIXEL ? 1
+						   : g->global         ? K
+								       : j * (K / j > 1 ? K / j : 1);
 			}
 			if (!g->known)
 				continue;
@@ -254,7 +261,8 @@ int probe_shift(const struct probe_net *net, const struct probe_data *d, const s
 	int nshift = 0, (*shifts)[2] = malloc(((size_t)r->nnodes * PROBE_EQ_KINDS + 1) * sizeof *shifts);
 	if (st && shifts)
 		nshift = distinct_shifts(r, st, shifts);
-	float *x = malloc((size_t)B * per * sizeof *x), *logits = malloc((size_t)B * (size_t)net->classes * sizeof *logits);
+	float *x = malloc((size_t)B * per * sizeof *x),
+	      *logits = malloc((size_t)B * (size_t)net->classes * sizeof *logits);
 	float *cur = malloc((size_t)B * most * sizeof *cur);
 	int *top = malloc((size_t)B * sizeof *top), *top2 = malloc((size_t)B * sizeof *top2);
 	long correct0 = 0, correct_shifted = 0, same = 0;
@@ -323,7 +331,9 @@ int probe_shift(const struct probe_net *net, const struct probe_data *d, const s
 			for (int k = 0; k < PROBE_EQ_KINDS; k++) {
 				const struct eq_acc *e = &st[j].acc[k];
 				if (r->nodes[j].compared[k])
-					r->nodes[j].error[k] = e->b2 > 0 ? sqrt(e->d2 / e->b2) : e->d2 > 0 ? INFINITY : 0;
+					r->nodes[j].error[k] = e->b2 > 0   ? sqrt(e->d2 / e->b2)
+							       : e->d2 > 0 ? INFINITY
+									   : 0;
 			}
 	}
 	for (int j = 0; st && j < r->nnodes; j++) {

@@ -14,7 +14,8 @@
 
 uint64_t probe_rng(uint64_t seed, int sample, int tag)
 {
-	uint64_t st = seed ^ (0xD1B54A32D192ED03ULL * ((uint64_t)sample + 1)) ^ (0x9E3779B97F4A7C15ULL * ((uint64_t)tag + 1));
+	uint64_t st =
+		seed ^ (0xD1B54A32D192ED03ULL * ((uint64_t)sample + 1)) ^ (0x9E3779B97F4A7C15ULL * ((uint64_t)tag + 1));
 	clcnn_rng_next(&st);
 	return st;
 }
@@ -99,7 +100,8 @@ int probe_deform(const struct probe_net *net, const struct probe_data *d, const 
 	}
 	int B = net->batch, L = o->levels;
 	size_t per = (size_t)net->c * (size_t)net->h * (size_t)net->w;
-	float *x = malloc((size_t)B * per * sizeof *x), *logits = malloc((size_t)B * (size_t)net->classes * sizeof *logits);
+	float *x = malloc((size_t)B * per * sizeof *x),
+	      *logits = malloc((size_t)B * (size_t)net->classes * sizeof *logits);
 	float *tmp = malloc(((size_t)net->c + 2) * (size_t)net->h * (size_t)net->w * sizeof *tmp);
 	int *base = malloc((size_t)B * sizeof *base), *top = malloc((size_t)B * sizeof *top);
 	long correct0 = 0, correct[PROBE_DEFORM_KINDS][PROBE_MAX_LEVELS] = {{0}},
@@ -123,7 +125,8 @@ int probe_deform(const struct probe_net *net, const struct probe_data *d, const 
 				memcpy(x, src, (size_t)count * per * sizeof *x);
 				for (int i = 0; i < count; i++) {
 					uint64_t rng = probe_rng(o->seed, first + i, k * PROBE_MAX_LEVELS + l);
-					clcnn_augment_sample(&a, x + (size_t)i * per, net->c, net->h, net->w, tmp, &rng);
+					clcnn_augment_sample(&a, x + (size_t)i * per, net->c, net->h, net->w, tmp,
+							     &rng);
 				}
 				if ((rc = probe_classify(net, x, lab, count, logits, top, err, errlen)))
 					break;

@@ -122,8 +122,8 @@ const char *probe_deform_name(enum probe_deform_kind k);
 const char *probe_deform_unit(enum probe_deform_kind k);
 
 struct probe_deform_options {
-	int levels;                        /* 1..PROBE_MAX_LEVELS strengths per kind: max * l / levels */
-	double max[PROBE_DEFORM_KINDS];    /* strongest of each kind */
+	int levels;                     /* 1..PROBE_MAX_LEVELS strengths per kind: max * l / levels */
+	double max[PROBE_DEFORM_KINDS]; /* strongest of each kind */
 	uint64_t seed;
 };
 
