@@ -16,6 +16,8 @@ grep -q -- '--max-shift' "$T/out" && grep -q -- '--plot' "$T/out" && pass "probe
 expect 0 "--shift-mode" "probe shift --help" -- "$CLCNN" probe shift --help
 grep -q -- '--plot' "$T/out" && fail "probe shift --help lists deform's --plot" || pass "probe shift --help has its own options"
 expect 0 "--max-rotate" "probe deform --help" -- "$CLCNN" probe deform --help
+: > "$T/no-icd"
+expect 0 "usage: clcnn probe" "probe --help without an OpenCL device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" probe --help
 expect 2 "expected shift or deform" "probe without a measurement" -- "$CLCNN" probe
 expect 2 "did you mean 'shift'" "a misspelt measurement" -- "$CLCNN" probe shfit "$NET"
 
