@@ -238,7 +238,7 @@ static const char *fmt_err(char *buf, size_t n, double v, long positions)
 	return buf;
 }
 
-static void print_shift(const struct probe_setup *s, const struct probe_shift_result *r, int circular)
+static void print_shift(const struct probe_shift_result *r, int circular)
 {
 	printf("%d %s images of %s, shifts up to %d px (%s), seed %d\n", r->n, split, data.path, max_shift,
 	       circular ? "circular" : "zero fill", seed);
@@ -247,7 +247,14 @@ static void print_shift(const struct probe_setup *s, const struct probe_shift_re
 	printf("equivariance error per feature map, ||node(shift(x)) - shift(node(x))|| / ||shift(node(x))||:\n"
 	       "input shift (d, d); at the node d / jump (interpolated when not whole); positions compared per\n"
 	       "map (all = every position, wrapping around)\n");
-	printf("%-14s %-14s %-11s %5s %7s %9s %9s %6s %9s %9s\n", "node", "op", "output", "jump", "rf", "1px",
+	/* columns as wide as the longest node and op names */
+	int wn = 4, wo = 2;
+	for (int j = 0; j < r->nnodes; j++) {
+		int ln = (int)strlen(r->nodes[j].name), lo = (int)strlen(r->nodes[j].op);
+		wn = ln > wn ? ln : wn;
+		wo = lo > wo ? lo : wo;
+	}
+	printf("%-*s %-*s %-11s %5s %7s %9s %9s %6s %9s %9s\n", wn, "node", wo, "op", "output", "jump", "rf", "1px",
 	       "positions", "shift", "error", "positions");
 	for (int j = 0; j < r->nnodes; j++) {
 		const struct probe_node_eq *e = &r->nodes[j];
@@ -276,11 +283,10 @@ static void print_shift(const struct probe_setup *s, const struct probe_shift_re
 			else
 				snprintf(p, 24, "-");
 		}
-		printf("%-14s %-14s %-11s %5s %7s %9s %9s %6s %9s %9s\n", e->name, e->op, shape, jump, rf,
+		printf("%-*s %-*s %-11s %5s %7s %9s %9s %6s %9s %9s\n", wn, e->name, wo, e->op, shape, jump, rf,
 		       fmt_err(e0, sizeof e0, e->error[0], e->compared[0]), p0, shift,
 		       fmt_err(e1, sizeof e1, e->error[1], e->compared[1]), p1);
 	}
-	(void)s;
 }
 
 static int run_shift(int argc, char **argv)
@@ -313,7 +319,7 @@ static int run_shift(int argc, char **argv)
 		setup_close(&s);
 		return CLI_ERROR;
 	}
-	print_shift(&s, &r, circular);
+	print_shift(&r, circular);
 	rc = json ? write_shift_json(cmd, &r) : CLI_OK;
 	probe_shift_result_free(&r);
 	setup_close(&s);
