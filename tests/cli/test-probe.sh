@@ -73,6 +73,8 @@ grep -qE "^rotate +2 +30 deg +[01]\.[0-9]{4} +[01]\.[0-9]{4}$" "$T/out" && pass 
 grep -qE "^scale +1 +\+-0\.125 " "$T/out" && pass "zoom strengths halve at level 1 of 2" || fail "scale row: $(grep '^scale' "$T/out")"
 [ "$(head -c 8 "$T/deform.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && pass "--plot writes a PNG" ||
   fail "no PNG at $T/deform.png"
+expect 1 "$T/no/such/dir/x.json: cannot write: No such file or directory" "an unwritable --json" -- \
+  "$CLCNN" probe deform "$NET" "${W[@]}" --samples 8 --levels 1 --json "$T/no/such/dir/x.json"
 [ "$(grep -c '"kind": ' "$T/deform.json")" -eq 6 ] && pass "--json has every level" || fail "deform json: $(cat "$T/deform.json")"
 
 exit $((fails > 0))

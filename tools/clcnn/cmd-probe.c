@@ -3,13 +3,11 @@
  * opened as clcnn eval opens them (model.c); the measurements are probe-shift.c and probe.c; this file
  * parses the options and prints the tables, the JSON and the picture.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli-alloc.h"
 #include "cli.h"
-#include "io/io.h"
 #include "model.h"
 #include "probe.h"
 
@@ -178,117 +176,6 @@ fail:
 	return rc;
 }
 
-/* A JSON number (null for NaN and infinities). */
-static void json_num(FILE *f, double v)
-{
-	if (isfinite(v))
-		fprintf(f, "%.6g", v);
-	else
-		fputs("null", f);
-}
-
-static int write_shift_json(const char *cmd, const struct probe_shift_result *r)
-{
-	FILE *f = fopen(json, "w");
-	if (!f) {
-		cli_error(cmd, "%s: cannot write", json);
-		return CLI_ERROR;
-	}
-	fprintf(f, "{\"samples\": %d, \"max_shift\": %d, \"mode\": \"%s\", \"seed\": %d, \"accuracy\": ", r->n,
-		max_shift, shift_mode, seed);
-	json_num(f, r->accuracy);
-	fputs(", \"shifted_accuracy\": ", f);
-	json_num(f, r->shifted_accuracy);
-	fputs(", \"consistency\": ", f);
-	json_num(f, r->consistency);
-	fputs(",\n \"nodes\": [", f);
-	for (int j = 0; j < r->nnodes; j++) {
-		const struct probe_node_eq *e = &r->nodes[j];
-		fprintf(f, "%s\n  {\"node\": \"%s\", \"op\": \"%s\", \"shape\": [%d, %d, %d], \"known\": %s",
-			j ? "," : "", e->name, e->op, e->c, e->h, e->w, e->geom.known ? "true" : "false");
-		if (e->geom.known && !e->geom.global)
-			fprintf(f, ", \"jump\": [%d, %d], \"rf\": [%d, %d], \"rf_start\": [%d, %d]", e->geom.jump[0],
-				e->geom.jump[1], e->geom.size[0], e->geom.size[1], e->geom.start[0], e->geom.start[1]);
-		fprintf(f, ", \"global\": %s, \"wrap\": %s", e->geom.global ? "true" : "false",
-			e->wrap ? "true" : "false");
-		static const char *const kind[PROBE_EQ_KINDS] = {"pixel", "jump"};
-		for (int k = 0; k < PROBE_EQ_KINDS; k++) {
-			fprintf(f, ", \"%s\": {\"shift\": [%d, %d], \"positions\": %ld, \"error\": ", kind[k],
-				e->shift[k][0], e->shift[k][1], e->compared[k]);
-			json_num(f, e->error[k]);
-			fputc('}', f);
-		}
-		fputc('}', f);
-	}
-	fputs("\n ]}\n", f);
-	if (fclose(f)) {
-		cli_error(cmd, "%s: cannot write", json);
-		return CLI_ERROR;
-	}
-	return CLI_OK;
-}
-
-/* "0.0123", "n/a" (nothing compared) */
-static const char *fmt_err(char *buf, size_t n, double v, long positions)
-{
-	if (!positions || v != v)
-		snprintf(buf, n, "n/a");
-	else
-		snprintf(buf, n, "%.4f", v);
-	return buf;
-}
-
-static void print_shift(const struct probe_shift_result *r, int circular)
-{
-	printf("%d %s images of %s, shifts up to %d px (%s), seed %d\n", r->n, split, data.path, max_shift,
-	       circular ? "circular" : "zero fill", seed);
-	printf("accuracy %.4f unshifted, %.4f shifted\n", r->accuracy, r->shifted_accuracy);
-	printf("consistency %.4f (two random shifts of an image get the same class)\n\n", r->consistency);
-	printf("equivariance error per feature map, ||node(shift(x)) - shift(node(x))|| / ||shift(node(x))||:\n"
-	       "input shift (d, d); at the node d / jump (interpolated when not whole); positions compared per\n"
-	       "map (all = every position, wrapping around)\n");
-	/* columns as wide as the longest node and op names */
-	int wn = 4, wo = 2;
-	for (int j = 0; j < r->nnodes; j++) {
-		int ln = (int)strlen(r->nodes[j].name), lo = (int)strlen(r->nodes[j].op);
-		wn = ln > wn ? ln : wn;
-		wo = lo > wo ? lo : wo;
-	}
-	printf("%-*s %-*s %-11s %5s %7s %9s %9s %6s %9s %9s\n", wn, "node", wo, "op", "output", "jump", "rf", "1px",
-	       "positions", "shift", "error", "positions");
-	for (int j = 0; j < r->nnodes; j++) {
-		const struct probe_node_eq *e = &r->nodes[j];
-		const struct probe_geom *g = &e->geom;
-		char shape[48], jump[24], rf[24], shift[16], e0[24], e1[24], p0[24], p1[24];
-		snprintf(shape, sizeof shape, "%dx%dx%d", e->c, e->h, e->w);
-		if (!g->known)
-			snprintf(jump, sizeof jump, "?"), snprintf(rf, sizeof rf, "?");
-		else if (g->global)
-			snprintf(jump, sizeof jump, "-"), snprintf(rf, sizeof rf, "all");
-		else if (g->jump[0] == g->jump[1] && g->size[0] == g->size[1])
-			snprintf(jump, sizeof jump, "%d", g->jump[0]), snprintf(rf, sizeof rf, "%d", g->size[0]);
-		else
-			snprintf(jump, sizeof jump, "%dx%d", g->jump[0], g->jump[1]),
-				snprintf(rf, sizeof rf, "%dx%d", g->size[0], g->size[1]);
-		if (e->shift[1][0] == e->shift[1][1])
-			snprintf(shift, sizeof shift, "%d", e->shift[1][0]);
-		else
-			snprintf(shift, sizeof shift, "%d,%d", e->shift[1][0], e->shift[1][1]);
-		for (int k = 0; k < PROBE_EQ_KINDS; k++) {
-			char *p = k ? p1 : p0;
-			if (e->wrap)
-				snprintf(p, 24, "all");
-			else if (e->compared[k])
-				snprintf(p, 24, "%ld", e->compared[k]);
-			else
-				snprintf(p, 24, "-");
-		}
-		printf("%-*s %-*s %-11s %5s %7s %9s %9s %6s %9s %9s\n", wn, e->name, wo, e->op, shape, jump, rf,
-		       fmt_err(e0, sizeof e0, e->error[0], e->compared[0]), p0, shift,
-		       fmt_err(e1, sizeof e1, e->error[1], e->compared[1]), p1);
-	}
-}
-
 static int run_shift(int argc, char **argv)
 {
 	const char *cmd = "probe shift";
@@ -319,76 +206,16 @@ static int run_shift(int argc, char **argv)
 		setup_close(&s);
 		return CLI_ERROR;
 	}
-	print_shift(&r, circular);
-	rc = json ? write_shift_json(cmd, &r) : CLI_OK;
+	struct probe_about about = {split, data.path, seed};
+	probe_print_shift(stdout, &about, &o, &r);
+	rc = CLI_OK;
+	if (json && probe_json_shift(json, &about, &o, &r, err, sizeof err)) {
+		cli_error(cmd, "%s", err);
+		rc = CLI_ERROR;
+	}
 	probe_shift_result_free(&r);
 	setup_close(&s);
 	return rc;
-}
-
-static int write_deform_json(const char *cmd, const struct probe_deform_result *r)
-{
-	FILE *f = fopen(json, "w");
-	if (!f) {
-		cli_error(cmd, "%s: cannot write", json);
-		return CLI_ERROR;
-	}
-	fprintf(f, "{\"samples\": %d, \"seed\": %d, \"accuracy\": ", r->n, seed);
-	json_num(f, r->accuracy);
-	fputs(",\n \"levels\": [", f);
-	for (int k = 0, first = 1; k < PROBE_DEFORM_KINDS; k++)
-		for (int l = 0; l < r->levels; l++, first = 0) {
-			fprintf(f, "%s\n  {\"kind\": \"%s\", \"level\": %d, \"strength\": ", first ? "" : ",",
-				probe_deform_name(k), l + 1);
-			json_num(f, r->strength[k][l]);
-			fputs(", \"accuracy\": ", f);
-			json_num(f, r->acc[k][l]);
-			fputs(", \"consistency\": ", f);
-			json_num(f, r->consistency[k][l]);
-			fputc('}', f);
-		}
-	fputs("\n ]}\n", f);
-	if (fclose(f)) {
-		cli_error(cmd, "%s: cannot write", json);
-		return CLI_ERROR;
-	}
-	return CLI_OK;
-}
-
-/* Accuracy above consistency, one curve per kind against the level (0: undeformed). */
-static int draw_deform(const char *cmd, const char *netfile, const struct probe_deform_result *r)
-{
-	double x[PROBE_MAX_LEVELS + 1], acc[PROBE_DEFORM_KINDS][PROBE_MAX_LEVELS + 1],
-		cons[PROBE_DEFORM_KINDS][PROBE_MAX_LEVELS + 1];
-	char label[PROBE_DEFORM_KINDS][64], title[512];
-	struct clcnn_plot_series sa[PROBE_DEFORM_KINDS], sc[PROBE_DEFORM_KINDS];
-	for (int k = 0; k < PROBE_DEFORM_KINDS; k++) {
-		x[0] = 0;
-		acc[k][0] = r->accuracy;
-		cons[k][0] = 1;
-		for (int l = 0; l < r->levels; l++) {
-			x[l + 1] = l + 1;
-			acc[k][l + 1] = r->acc[k][l];
-			cons[k][l + 1] = r->consistency[k][l];
-		}
-		double top = r->strength[k][r->levels - 1];
-		if (k == PROBE_SCALE)
-			snprintf(label[k], sizeof label[k], "zoom, up to 1 +- %g", top);
-		else
-			snprintf(label[k], sizeof label[k], "%s, up to %g %s",
-				 k == PROBE_ELASTIC ? "elastic" : "rotation", top, probe_deform_unit(k));
-		sa[k] = (struct clcnn_plot_series){label[k], r->levels + 1, x, acc[k]};
-		sc[k] = (struct clcnn_plot_series){label[k], r->levels + 1, x, cons[k]};
-	}
-	struct clcnn_plot_panel panels[2] = {{"accuracy", PROBE_DEFORM_KINDS, sa},
-					     {"consistency", PROBE_DEFORM_KINDS, sc}};
-	snprintf(title, sizeof title, "%s under deformations (%d images)", netfile, r->n);
-	char err[4200];
-	if (clcnn_plot_panels(plot, title, "strength level (0 = undeformed)", 2, panels, err, sizeof err)) {
-		cli_error(cmd, "%s", err);
-		return CLI_ERROR;
-	}
-	return CLI_OK;
 }
 
 static int run_deform(int argc, char **argv)
@@ -416,19 +243,14 @@ static int run_deform(int argc, char **argv)
 		setup_close(&s);
 		return CLI_ERROR;
 	}
-	printf("%d %s images of %s, seed %d\naccuracy %.4f undeformed\n\n", r.n, split, data.path, seed, r.accuracy);
-	printf("%-8s %5s %10s %9s %12s\n", "kind", "level", "strength", "accuracy", "consistency");
-	for (int k = 0; k < PROBE_DEFORM_KINDS; k++)
-		for (int l = 0; l < r.levels; l++) {
-			char st[32];
-			snprintf(st, sizeof st, "%s%.3g%s%s", k == PROBE_SCALE ? "+-" : "", r.strength[k][l],
-				 *probe_deform_unit(k) ? " " : "", probe_deform_unit(k));
-			printf("%-8s %5d %10s %9.4f %12.4f\n", probe_deform_name(k), l + 1, st, r.acc[k][l],
-			       r.consistency[k][l]);
-		}
-	rc = json ? write_deform_json(cmd, &r) : CLI_OK;
-	if (!rc && plot)
-		rc = draw_deform(cmd, pos[0], &r);
+	struct probe_about about = {split, data.path, seed};
+	probe_print_deform(stdout, &about, &r);
+	rc = CLI_OK;
+	if ((json && probe_json_deform(json, &about, &r, err, sizeof err)) ||
+	    (plot && probe_plot_deform(plot, pos[0], &r, err, sizeof err))) {
+		cli_error(cmd, "%s", err);
+		rc = CLI_ERROR;
+	}
 	setup_close(&s);
 	return rc;
 }

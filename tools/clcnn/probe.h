@@ -8,6 +8,7 @@
 #define CLCNN_CLI_PROBE_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clcnn/graph.h"
 
@@ -154,4 +155,24 @@ int probe_classify(const struct probe_net *net, float *images, const float *labe
 		   char *err, size_t errlen);
 /* An RNG state for (seed, sample, tag): the same whatever the batch. */
 uint64_t probe_rng(uint64_t seed, int sample, int tag);
+
+/* ------------------------------------------------------------------ reports (probe-report.c) */
+
+/* What was measured, for the headings: "<n> <split> images of <data>, ..., seed <seed>". */
+struct probe_about {
+	const char *split, *data;
+	int seed;
+};
+/* The tables as clcnn probe prints them. */
+void probe_print_shift(FILE *f, const struct probe_about *a, const struct probe_shift_options *o,
+		       const struct probe_shift_result *r);
+void probe_print_deform(FILE *f, const struct probe_about *a, const struct probe_deform_result *r);
+/* The results as JSON into path; 0 or CLCNN_ERR_IO with the message in err. */
+int probe_json_shift(const char *path, const struct probe_about *a, const struct probe_shift_options *o,
+		     const struct probe_shift_result *r, char *err, size_t errlen);
+int probe_json_deform(const char *path, const struct probe_about *a, const struct probe_deform_result *r, char *err,
+		      size_t errlen);
+/* Accuracy above consistency against the level (0: undeformed), one curve per kind, as a PNG. */
+int probe_plot_deform(const char *path, const char *model, const struct probe_deform_result *r, char *err,
+		      size_t errlen);
 #endif
