@@ -160,6 +160,25 @@ void clcnn_idx_unmap(struct clcnn_idx_view *v);
 int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss, const double *test_acc,
 		      const char *title, char *err, size_t errlen);
 
+/*
+ * The same frame for any curves: panels stacked on one x axis (labelled xlabel), each with its y
+ * label and up to 8 series (label, n points x, y; NAN breaks a line), colored in matplotlib's order
+ * and named in one legend per panel. Written atomically. CLCNN_ERR_INVALID for no panel, more than 4
+ * panels or 8 series in one.
+ */
+struct clcnn_plot_series {
+	const char *label;
+	int n;
+	const double *x, *y;
+};
+struct clcnn_plot_panel {
+	const char *ylabel;
+	int nseries;
+	const struct clcnn_plot_series *series;
+};
+int clcnn_plot_panels(const char *path, const char *title, const char *xlabel, int npanels,
+		      const struct clcnn_plot_panel *panels, char *err, size_t errlen);
+
 /* ------------------------------------------------ shared helpers (io-util.c) */
 
 #if defined(__GNUC__)

@@ -1,6 +1,7 @@
 /*
  * Training-curve picture for `clcnn train`: train loss above test accuracy, sharing the epoch
- * axis, drawn with cairo into a PNG. Colors follow matplotlib's defaults so the picture reads
+ * axis, drawn with cairo into a PNG; and the same frame for any stacked panels of labelled curves
+ * (clcnn_plot_panels: `clcnn probe deform`). Colors follow matplotlib's defaults so the picture reads
  * like the plots users already know.
  */
 #include <cairo.h>
@@ -273,6 +274,32 @@ static cairo_status_t png_write_cb(void *closure, const unsigned char *data, uns
 	return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
+/* Write the drawn surface as a PNG, atomically, and destroy it. */
+static int write_png(cairo_surface_t *surf, const char *path, char *err, size_t errlen)
+{
+	cairo_status_t cs = cairo_surface_status(surf);
+	if (cs != CAIRO_STATUS_SUCCESS) {
+		cairo_surface_destroy(surf);
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: cannot draw: %s", path,
+				     cairo_status_to_string(cs));
+	}
+	struct clcnn_io_atomic a;
+	int rc = clcnn_io_atomic_begin(&a, path, err, errlen);
+	if (rc) {
+		cairo_surface_destroy(surf);
+		return rc;
+	}
+	cs = cairo_surface_write_to_png_stream(surf, png_write_cb, a.f);
+	cairo_surface_destroy(surf);
+	if (cs != CAIRO_STATUS_SUCCESS) {
+		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write PNG: %s (%s)", path,
+				   cairo_status_to_string(cs), strerror(errno));
+		clcnn_io_atomic_abort(&a);
+		return rc;
+	}
+	return clcnn_io_atomic_commit(&a, err, errlen);
+}
+
 int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss, const double *test_acc,
 		      const char *title, char *err, size_t errlen)
 {
@@ -315,25 +342,133 @@ int clcnn_plot_curves(const char *path, int n, const double *epoch, const double
 	cairo_destroy(cr);
 	free(x);
 
-	cairo_status_t cs = cairo_surface_status(surf);
-	if (cs != CAIRO_STATUS_SUCCESS) {
-		cairo_surface_destroy(surf);
-		return clcnn_io_fail(err, errlen, CLCNN_ERR_NO_MEMORY, "%s: cannot draw: %s", path,
-				     cairo_status_to_string(cs));
+	return write_png(surf, path, err, errlen);
+}
+
+/* matplotlib's first colors (tab10) */
+static const double palette[8][3] = {{0.122, 0.467, 0.706}, {1.0, 0.498, 0.055},   {0.173, 0.627, 0.173},
+				     {0.839, 0.153, 0.157}, {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294},
+				     {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}};
+
+/* One legend box naming every series of a panel, in the inner corner where it hides the least. */
+static void draw_legend_all(cairo_t *cr, const struct series *s, int ns, const struct axis *xa, const struct axis *ya,
+			    double top, double bottom)
+{
+	cairo_set_font_size(cr, 13);
+	double lw = 0, row = 22, lh = row * ns + 6;
+	for (int i = 0; i < ns; i++) {
+		cairo_text_extents_t te;
+		cairo_text_extents(cr, s[i].label, &te);
+		if (te.x_advance + 48 > lw)
+			lw = te.x_advance + 48;
 	}
-	struct clcnn_io_atomic a;
-	int rc = clcnn_io_atomic_begin(&a, path, err, errlen);
-	if (rc) {
-		cairo_surface_destroy(surf);
-		return rc;
+	double left = MARGIN_L + 10, right = PLOT_W - MARGIN_R - 10 - lw;
+	const double cx[4] = {right, right, left, left},
+		     cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
+	int best = 0, best_cover = -1;
+	for (int c = 0; c < 4; c++) {
+		int cover = 0;
+		for (int i = 0; i < ns; i++)
+			cover += legend_cover(&s[i], xa, ya, cx[c], cy[c], lw, lh);
+		if (best_cover < 0 || cover < best_cover) {
+			best = c;
+			best_cover = cover;
+		}
 	}
-	cs = cairo_surface_write_to_png_stream(surf, png_write_cb, a.f);
-	cairo_surface_destroy(surf);
-	if (cs != CAIRO_STATUS_SUCCESS) {
-		rc = clcnn_io_fail(err, errlen, CLCNN_ERR_IO, "%s: cannot write PNG: %s (%s)", path,
-				   cairo_status_to_string(cs), strerror(errno));
-		clcnn_io_atomic_abort(&a);
-		return rc;
+	double lx = cx[best], ly = cy[best];
+	cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+	cairo_rectangle(cr, lx, ly, lw, lh);
+	cairo_fill_preserve(cr);
+	cairo_set_source_rgb(cr, 0.75, 0.75, 0.78);
+	cairo_set_line_width(cr, 1);
+	cairo_stroke(cr);
+	for (int i = 0; i < ns; i++) {
+		double y = ly + 3 + row * (i + 0.5);
+		cairo_set_source_rgb(cr, s[i].r, s[i].g, s[i].b);
+		cairo_set_line_width(cr, 2.2);
+		cairo_move_to(cr, lx + 8, y);
+		cairo_line_to(cr, lx + 32, y);
+		cairo_stroke(cr);
+		cairo_arc(cr, lx + 20, y, 3.2, 0, 2 * M_PI);
+		cairo_fill(cr);
+		cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+		text_at(cr, s[i].label, lx + 40, y, 0, 0.5);
 	}
-	return clcnn_io_atomic_commit(&a, err, errlen);
+}
+
+int clcnn_plot_panels(const char *path, const char *title, const char *xlabel, int npanels,
+		      const struct clcnn_plot_panel *panels, char *err, size_t errlen)
+{
+	if (!path || !panels || npanels < 1 || npanels > 4)
+		return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID, "clcnn_plot_panels: bad arguments (%d panels)",
+				     npanels);
+	double xlo = INFINITY, xhi = -INFINITY;
+	int whole = 1;
+	for (int p = 0; p < npanels; p++) {
+		if (panels[p].nseries < 0 || panels[p].nseries > 8 || (panels[p].nseries && !panels[p].series))
+			return clcnn_io_fail(err, errlen, CLCNN_ERR_INVALID,
+					     "clcnn_plot_panels: panel %d has %d series (0..8)", p, panels[p].nseries);
+		for (int i = 0; i < panels[p].nseries; i++) {
+			const struct clcnn_plot_series *q = &panels[p].series[i];
+			double lo, hi;
+			data_range(q->n, q->x, &lo, &hi);
+			xlo = fmin(xlo, lo);
+			xhi = fmax(xhi, hi);
+			for (int k = 0; q->x && k < q->n; k++)
+				if (isfinite(q->x[k]) && q->x[k] != floor(q->x[k]))
+					whole = 0;
+		}
+	}
+	struct axis xa;
+	axis_fit(&xa, xlo, xhi, 10, whole);
+	xa.p0 = MARGIN_L;
+	xa.p1 = PLOT_W - MARGIN_R;
+
+	cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_W, PLOT_H);
+	cairo_t *cr = cairo_create(surf);
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_paint(cr);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+	cairo_set_font_size(cr, 18);
+	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+	text_at(cr, title && *title ? title : "", PLOT_W / 2.0, TITLE_H / 2.0 + 2, 0.5, 0.5);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+
+	double ph = (PLOT_H - TITLE_H - (npanels - 1) * PANEL_GAP - BOTTOM_H) / (double)npanels;
+	for (int p = 0; p < npanels; p++) {
+		struct series s[8];
+		int ns = panels[p].nseries;
+		double lo = INFINITY, hi = -INFINITY;
+		for (int i = 0; i < ns; i++) {
+			const struct clcnn_plot_series *q = &panels[p].series[i];
+			s[i] = (struct series){q->x,
+					       q->y,
+					       q->x ? q->n : 0,
+					       palette[i][0],
+					       palette[i][1],
+					       palette[i][2],
+					       q->label ? q->label : "",
+					       panels[p].ylabel ? panels[p].ylabel : ""};
+			double a, b;
+			data_range(s[i].n, q->y, &a, &b);
+			lo = fmin(lo, a);
+			hi = fmax(hi, b);
+		}
+		double top = TITLE_H + p * (ph + PANEL_GAP), bottom = top + ph;
+		struct axis ya;
+		axis_fit(&ya, lo, hi, 5, 0);
+		ya.p0 = bottom;
+		ya.p1 = top;
+		struct series frame = {NULL, NULL, 0, 0, 0, 0, "", panels[p].ylabel ? panels[p].ylabel : ""};
+		draw_axes(cr, &frame, &xa, &ya, top, bottom, p == npanels - 1);
+		for (int i = 0; i < ns; i++)
+			draw_curve(cr, &s[i], &xa, &ya, top, bottom);
+		if (ns)
+			draw_legend_all(cr, s, ns, &xa, &ya, top, bottom);
+	}
+	cairo_set_font_size(cr, 14);
+	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+	text_at(cr, xlabel ? xlabel : "", (MARGIN_L + PLOT_W - MARGIN_R) / 2.0, PLOT_H - 8, 0.5, 1);
+	cairo_destroy(cr);
+	return write_png(surf, path, err, errlen);
 }

@@ -1,4 +1,7 @@
-/* Training-curve PNG: it is written atomically, decodes, and shows both curves in their colors. */
+/*
+ * Training-curve PNG: it is written atomically, decodes, and shows both curves in their colors; the
+ * generic panels (clcnn_plot_panels) draw every series of a panel in its own color, in its panel.
+ */
 #include <cairo.h>
 #include <dirent.h>
 #include <math.h>
@@ -90,11 +93,38 @@ START_TEST(curves)
 }
 END_TEST
 
+START_TEST(panels)
+{
+	char *dir = test_tmpdir();
+	char path[4096], err[1024];
+	snprintf(path, sizeof path, "%s/panels.png", dir);
+	double x[6] = {0, 1, 2, 3, 4, 5}, a[6] = {0.9, 0.8, 0.7, 0.6, 0.5, 0.4}, b[6] = {0.9, 0.9, 0.85, 0.8, 0.8, 0.7};
+	double c[6] = {1, 0.95, 0.9, 0.8, 0.7, 0.6};
+	/* top panel: blue and orange; bottom panel: blue only */
+	struct clcnn_plot_series top[2] = {{"first", 6, x, a}, {"second", 6, x, b}}, bottom[1] = {{"first", 6, x, c}};
+	struct clcnn_plot_panel p[2] = {{"accuracy", 2, top}, {"consistency", 1, bottom}};
+	ck_assert_msg(clcnn_plot_panels(path, "probe", "level", 2, p, err, sizeof err) == 0, "%s", err);
+	int blue_top, orange_bottom, orange_top;
+	/* count_colors: "loss" is the first color (blue), "acc" the second (orange) */
+	count_colors(path, &blue_top, &orange_bottom, &orange_top);
+	ck_assert_int_gt(blue_top, 500);
+	ck_assert_int_gt(orange_top, 500);
+	ck_assert_int_lt(orange_bottom, 50);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	ck_assert_int_eq(clcnn_plot_panels(path, "x", "y", 0, p, err, sizeof err), CLCNN_ERR_INVALID);
+	struct clcnn_plot_panel many = {"y", 9, top};
+	ck_assert_int_eq(clcnn_plot_panels(path, "x", "y", 1, &many, err, sizeof err), CLCNN_ERR_INVALID);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("plot");
 	TCase *tc = tcase_create("plot");
 	tcase_add_test(tc, curves);
+	tcase_add_test(tc, panels);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
 	{"export", "write a trained model as ONNX (opset 13 to 17)", cmd_export},
 	{"import", "translate an ONNX model to a netfile and safetensors weights", cmd_import},
 	{"graph", "print a model's DAG with shapes and parameters, or as Graphviz DOT", cmd_graph},
+	{"probe", "shift and deformation invariance of a trained classifier, per feature map", cmd_probe},
 	{"data", "inspect, export and measure a dataset (image folder, IDX, CIFAR, CSV)", cmd_data},
 	{"devices", "list OpenCL platforms and devices, and the one selected", cmd_devices},
 	{"doctor", "compile every kernel program on the selected device and verify it", cmd_doctor},
