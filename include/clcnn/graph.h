@@ -117,14 +117,17 @@ struct clcnn_node_cost {
 	/**
 	 * Receptive field per spatial axis (0 = H, 1 = W) on the 4-D graph inputs (Araujo et al. 2019):
 	 * rf_size input pixels seen by one output element, rf_jump input pixels between two adjacent
-	 * output elements. A node that merges several inputs takes the largest over them. rf_whole[a]:
-	 * every output element sees the whole input along axis a (global pooling, a linear layer after a
-	 * flatten, a reduced loss); rf_size is then the input's size and rf_jump 0. rf_known is 0 when
-	 * the node depends on no 4-D graph input (a feature-vector model); all rf_* are 0 then.
+	 * output elements, rf_start the first input position seen by output element 0 (negative where
+	 * it reaches into padding): output position p sees [p rf_jump + rf_start, ... + rf_size). A
+	 * node that merges several inputs sees the union of their fields (and takes the largest jump).
+	 * rf_whole[a]: every output element sees the whole input along axis a (global pooling, a linear
+	 * layer after a flatten, a reduced loss); rf_size is then the input's size, rf_jump and rf_start
+	 * 0. rf_known is 0 when the node depends on no 4-D graph input (a feature-vector model); all
+	 * rf_* are 0 then.
 	 */
 	int rf_known;
 	int rf_whole[2];
-	long long rf_size[2], rf_jump[2];
+	long long rf_size[2], rf_jump[2], rf_start[2];
 };
 /** Cost of node i in schedule order (the order of clcnn_graph_node_info). */
 CLCNN_API int clcnn_graph_node_cost(const struct clcnn_graph *g, int i, struct clcnn_node_cost *cost);

@@ -1,7 +1,8 @@
 /*
  * Per-node cost of a graph with inferred shapes: parameters, forward FLOPs (each op class's flops())
  * and the receptive field on the 4-D graph inputs, propagated along the schedule with each op's
- * window() as in Araujo et al. 2019: r_out = r_in + (k - 1) d j_in, j_out = j_in s. Needs no device.
+ * window() as in Araujo et al. 2019: r_out = r_in + (k - 1) d j_in, j_out = j_in s, and the first
+ * position seen start_out = start_in - pad j_in. Needs no device.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 /* The field of one value; sizes saturate at CAP so that any chain of strides stays representable. */
 struct field {
 	int known, whole[2];
-	long long size[2], jump[2], extent[2];
+	long long size[2], jump[2], extent[2], start[2];
 };
 
 #define CAP (1LL << 60)
@@ -38,17 +39,19 @@ static struct field node_field(const struct graph_node *n, const struct field *f
 			r = *x;
 			continue;
 		}
-		/* merging branches: the widest field (a residual add sees what its longest branch sees) */
+		/* merging branches: the union of the fields (a residual add sees what its widest branch sees) */
 		for (int a = 0; a < 2; a++) {
+			long long end = max_ll(r.start[a] + r.size[a], x->start[a] + x->size[a]);
 			r.whole[a] |= x->whole[a];
-			r.size[a] = max_ll(r.size[a], x->size[a]);
+			r.start[a] = r.start[a] < x->start[a] ? r.start[a] : x->start[a];
+			r.size[a] = end - r.start[a];
 			r.jump[a] = max_ll(r.jump[a], x->jump[a]);
 			r.extent[a] = max_ll(r.extent[a], x->extent[a]);
 		}
 	}
 	if (!r.known)
 		return r;
-	struct clcnn_op_window w = {{1, 1}, {1, 1}, {1, 1}};
+	struct clcnn_op_window w = {{1, 1}, {1, 1}, {1, 1}, {0, 0}};
 	if (n->op->cls->window)
 		n->op->cls->window(n->op, &w);
 	if (n->op->out.ndim == 0) /* a reduced loss: one number from everything */
@@ -60,6 +63,7 @@ static struct field node_field(const struct graph_node *n, const struct field *f
 			r.whole[a] = 1;
 			continue;
 		}
+		r.start[a] = -capped(-(double)r.start[a] + (double)w.pad[a] * (double)r.jump[a]);
 		r.size[a] = capped((double)r.size[a] + (double)(w.kernel[a] - 1) * w.dilation[a] * (double)r.jump[a]);
 		r.jump[a] = capped((double)r.jump[a] * w.stride[a]);
 	}
@@ -73,6 +77,7 @@ static void put_field(struct clcnn_node_cost *c, const struct field *f)
 		c->rf_whole[a] = f->known && f->whole[a];
 		c->rf_size[a] = !f->known ? 0 : f->whole[a] ? f->extent[a] : f->size[a];
 		c->rf_jump[a] = !f->known || f->whole[a] ? 0 : f->jump[a];
+		c->rf_start[a] = !f->known || f->whole[a] ? 0 : f->start[a];
 	}
 }
 
@@ -104,7 +109,7 @@ int graph_cost_nodes(const struct clcnn_graph *g, struct clcnn_node_cost *out, s
 	for (int v = 0; v < g->ninputs; v++) {
 		const struct clcnn_shape *s = &g->values[v].shape;
 		if (s->ndim == 4)
-			f[v] = (struct field){1, {0, 0}, {1, 1}, {1, 1}, {s->d[2], s->d[3]}};
+			f[v] = (struct field){1, {0, 0}, {1, 1}, {1, 1}, {s->d[2], s->d[3]}, {0, 0}};
 		if (in) {
 			memset(&in[v], 0, sizeof in[v]);
 			in[v].name = g->inputs[v].name;

@@ -296,7 +296,10 @@ static double blur_flops(const struct clcnn_op *op)
 	return max_stage + 2.0 * (double)clcnn_shape_count(&op->out) * b.fs * b.fs;
 }
 
-/* maxblurpool2d: a kh window at stride 1, then the fs blur at stride s = one (kh + fs - 1) window */
+/*
+ * maxblurpool2d: a kh window at stride 1 (no padding), then the fs blur at stride s padded by
+ * (fs - 1) / 2 before = one (kh + fs - 1) window at stride s with that padding
+ */
 static void blur_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 {
 	const struct blur_args *a = op->args;
@@ -304,6 +307,7 @@ static void blur_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 	for (int i = 0; i < 2; i++) {
 		w->kernel[i] = a->filt_size + (maxblur ? a->kernel_size[i] - 1 : 0);
 		w->stride[i] = a->stride;
+		w->pad[i] = (a->filt_size - 1) / 2;
 	}
 }
 

@@ -224,6 +224,9 @@ static void conv_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 		w->stride[i] = a->stride[i];
 		w->dilation[i] = a->dilation[i];
 	}
+	/* 'same' as conv_geom resolves it: dilation * (k - 1) / 2 before, the odd one after */
+	w->pad[0] = a->padding.same ? a->dilation[0] * (a->kernel_size[0] - 1) / 2 : a->padding.t;
+	w->pad[1] = a->padding.same ? a->dilation[1] * (a->kernel_size[1] - 1) / 2 : a->padding.l;
 }
 
 /* "fwd/bwd-data/bwd-weights" algorithm names, or one name when all agree. */

@@ -172,6 +172,7 @@ struct clcnn_op_case {
  */
 struct clcnn_op_window {
 	int kernel[2], stride[2], dilation[2];
+	int pad[2]; /* positions padded before the first input position (top, left); 'same' resolved */
 };
 
 struct clcnn_op_class {

@@ -560,6 +560,7 @@ static void pool_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 		w->kernel[i] = a->kernel_size[i];
 		w->stride[i] = dflt ? a->kernel_size[i] : a->stride[i];
 		w->dilation[i] = op->cls == &clcnn_op_maxpool2d ? a->dilation[i] : 1;
+		w->pad[i] = a->padding[i];
 	}
 }
 

@@ -187,6 +187,17 @@ START_TEST(receptive_fields)
 		 img);
 	CK_FIELD(field_of(t, "a"), 3, 3, 1, 1);
 	CK_FIELD(field_of(t, "s"), 5, 5, 1, 1);
+	/* where the fields start: each padding of 1 reaches one more jump before the image */
+	ck_assert_int_eq(field_of(t, "a").rf_start[0], -1);
+	ck_assert_int_eq(field_of(t, "s").rf_start[1], -2);
+	/* the union of fields that start apart: rows [0,3) of an unpadded 3x3 and [-1,4) of a 5x3 padded 1 */
+	snprintf(t, sizeof t,
+		 "%sa = conv2d(x, out_channels=2, kernel_size=3)\n"
+		 "b = conv2d(x, out_channels=2, kernel_size=(5,3), padding=(1,0))\n"
+		 "s = concat(a, b)\n",
+		 img);
+	c = field_of(t, "s");
+	ck_assert(c.rf_start[0] == -1 && c.rf_size[0] == 5 && c.rf_start[1] == 0 && c.rf_size[1] == 3);
 	/* a softmax over W makes W whole and keeps H */
 	snprintf(t, sizeof t, "%sc = conv2d(out_channels=2, kernel_size=3)\ns = softmax(dim=3)\n", img);
 	c = field_of(t, "s");
@@ -324,12 +335,13 @@ START_TEST(every_class_has_flops)
 			double f = cls->flops(op);
 			ck_assert_msg(isfinite(f) && f >= 0, "%s(%s): flops %g", cls->name, k->args, f);
 			if (cls->window) {
-				struct clcnn_op_window w = {{1, 1}, {1, 1}, {1, 1}};
+				struct clcnn_op_window w = {{1, 1}, {1, 1}, {1, 1}, {0, 0}};
 				cls->window(op, &w);
 				for (int a = 0; a < 2; a++)
-					ck_assert_msg(w.kernel[a] >= 0 && w.stride[a] >= 1 && w.dilation[a] >= 1,
-						      "%s(%s): window axis %d kernel %d stride %d dilation %d",
-						      cls->name, k->args, a, w.kernel[a], w.stride[a], w.dilation[a]);
+					ck_assert_msg(w.kernel[a] >= 0 && w.stride[a] >= 1 && w.dilation[a] >= 1 &&
+							      w.pad[a] >= 0,
+						      "%s(%s): window axis %d kernel %d stride %d dilation %d pad %d",
+						      cls->name, k->args, a, w.kernel[a], w.stride[a], w.dilation[a], w.pad[a]);
 			}
 			clcnn_op_free(op);
 		}
