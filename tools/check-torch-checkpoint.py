@@ -210,6 +210,10 @@ def make_module(layer, a):
         return Fn(F.mse_loss)
     if layer == "l1_loss":
         return Fn(F.l1_loss)
+    if layer == "triplet_margin_loss":
+        return Fn(lambda x, y, z: F.triplet_margin_loss(x, y, z, margin=a.get("margin", 1.0), p=a.get("p", 2.0),
+                                                        eps=a.get("eps", 1e-6), swap=a.get("swap", False),
+                                                        reduction=a.get("reduction", "mean")))
     if layer in ("softmax", "logsoftmax"):
         return (nn.Softmax if layer == "softmax" else nn.LogSoftmax)(dim=a.get("dim", 1))
     raise SystemExit("check-torch-checkpoint: no torch translation for layer '%s'" % layer)
@@ -223,8 +227,13 @@ class NetfileModel(nn.Module):
         self.nf_stmts, self.nf_directives = parse_netfile(path)  # nf_: never a node name in models/
         self.nf_inputs = [s for s in self.nf_stmts if s["layer"] == "input"]
         self.nf_nodes = [s for s in self.nf_stmts if s["layer"] != "input"]
+        self.nf_shared = {}  # node -> the node whose module (and parameters) it uses: share=
         for s in self.nf_nodes:
-            self.add_module(s["name"], make_module(s["layer"], s["args"]))
+            owner = s["args"].get("share")
+            if owner is None:
+                self.add_module(s["name"], make_module(s["layer"], s["args"]))
+            else:  # one module called twice, one entry in the state dict, as clcnn's checkpoint has it
+                self.nf_shared[s["name"]] = self.nf_shared.get(owner, owner)
         losses = [s["name"] for s in self.nf_nodes if s["layer"].endswith("loss") or s["layer"] == "cross_entropy"]
         self.nf_loss = self.nf_directives.get("loss", losses[-1] if losses else None)
         if "output" in self.nf_directives:
@@ -249,7 +258,8 @@ class NetfileModel(nn.Module):
         while pending:  # any declaration order: run what is ready
             for s in list(pending):
                 if all(i in done for i in s["inputs"]):
-                    vals[s["name"]] = getattr(self, s["name"])(*[vals[i] for i in s["inputs"]])
+                    module = getattr(self, self.nf_shared.get(s["name"], s["name"]))
+                    vals[s["name"]] = module(*[vals[i] for i in s["inputs"]])
                     done.add(s["name"])
                     pending.remove(s)
                     if s["name"] == upto:

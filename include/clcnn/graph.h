@@ -41,6 +41,11 @@ CLCNN_API int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndi
  * here with a message naming the node. Inputs may name nodes added later (any declaration order
  * works); unknown inputs, cycles and dangling nodes (reaching neither the loss nor the output) are
  * reported by clcnn_graph_build.
+ *
+ * Weight sharing: args "share=OWNER" (and no other key) make the node the layer OWNER, added
+ * before and of the same type, applied to other inputs: it takes OWNER's arguments and
+ * parameters, backward sums every user's gradient into them, and the parameters keep OWNER's
+ * names. clcnn_graph_build fails when the node's inputs give parameters of other shapes.
  */
 CLCNN_API int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs,
 			      const char *args);

@@ -52,7 +52,9 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 				np += clcnn_shape_count(&n->op->param[j].shape);
 		CAT("  %-14s %-14s %-24s %-16s", n->name, n->type, ins,
 		    n->op ? clcnn_shape_str(&n->op->out, s, sizeof s) : "?");
-		if (np)
+		if (n->share >= 0)
+			CAT(" shares %s", g->nodes[n->share].name); /* counted once, at the owner */
+		else if (np)
 			CAT(" %zu params", np);
 		if (n->args[0])
 			CAT("  [%s]", n->args);

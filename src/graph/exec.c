@@ -105,15 +105,18 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 		rc = n->cls->backward(n->op, &n->bio);
 		if (rc)
 			return node_failed(g, i, rc, "backward");
-		for (int j = 0; j < n->nin; j++) {
-			if (!n->acc_tmp[j])
+		for (int j = 0; j < n->nin + n->op->nparam; j++) {
+			/* fan-out of an input, then parameters shared with other nodes: dst += tmp */
+			int in = j < n->nin;
+			cl_mem tmp = in ? n->acc_tmp[j] : n->pacc_tmp[j - n->nin];
+			if (!tmp)
 				continue;
 			if (!axpby && (rc = clcnn_kernel_get(g->ctx, "common", "", "clcnn_axpby", &axpby)))
 				return rc;
 			float one = 1.0f;
-			cl_int cnt = (cl_int)clcnn_shape_count(&n->op->in[j]);
-			rc = clcnn_kernel_args(g->ctx, axpby, KARG(n->acc_tmp[j]), KARG(n->acc_dst[j]), KARG(one),
-					       KARG(one), KARG(cnt));
+			cl_mem dst = in ? n->acc_dst[j] : g->params[n->param0 + j - n->nin].grad;
+			cl_int cnt = (cl_int)(in ? clcnn_shape_count(&n->op->in[j]) : g->params[n->param0 + j - n->nin].count);
+			rc = clcnn_kernel_args(g->ctx, axpby, KARG(tmp), KARG(dst), KARG(one), KARG(one), KARG(cnt));
 			if (!rc)
 				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);
 			if (rc)

@@ -29,11 +29,14 @@ struct graph_node {
 	int in_ref[CLCNN_OP_MAX_IN];      /* value index, resolved by graph_check */
 	char *origin;
 	struct clcnn_op *op;             /* built */
-	int param0;                      /* first index in g->params (built) */
+	int share;                       /* node whose parameters this one uses (share=), -1 own */
+	int param0;                      /* first index in g->params (built); the owner's when shared */
 	struct clcnn_dev_io fio, bio;    /* prepared device io of forward and backward */
 	cl_mem acc_tmp[CLCNN_OP_MAX_IN]; /* grad_in written to a temporary, then added to acc_dst */
 	cl_mem acc_dst[CLCNN_OP_MAX_IN];
 	int acc_slot[CLCNN_OP_MAX_IN]; /* g->slots index + 1 of acc_tmp, 0 none (a host plan has no cl_mem) */
+	/* shared parameters: this node's weight gradients go to a temporary, then are added to the owner's */
+	cl_mem pacc_tmp[CLCNN_OP_MAX_PARAM];
 	int run_backward;
 };
 

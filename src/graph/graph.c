@@ -194,6 +194,41 @@ static void trim_copy(char *dst, size_t n, const char *start, size_t len)
 	dst[len] = 0;
 }
 
+/*
+ * "share=OWNER" among a node's arguments: the node is OWNER's layer applied to other inputs (one
+ * torch.nn module called twice), so it takes the owner's type, arguments and parameters. Returns 1
+ * and the owner's name when the arguments name it, with the first other key in other ("" none).
+ */
+static int find_share(const char *args, char *owner, size_t n, char *other, size_t on)
+{
+	const char *p = args ? args : "";
+	int found = 0;
+	owner[0] = other[0] = 0;
+	while (*p) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		const char *start = p, *eq = NULL;
+		int depth = 0;
+		for (; *p && (depth > 0 || *p != ','); p++) {
+			depth += *p == '(';
+			depth -= *p == ')';
+			if (*p == '=' && !eq)
+				eq = p;
+		}
+		if (p == start)
+			break;
+		char key[128];
+		trim_copy(key, sizeof key, start, (size_t)((eq ? eq : p) - start));
+		if (!strcmp(key, "share") && eq) {
+			trim_copy(owner, n, eq + 1, (size_t)(p - eq - 1));
+			found = 1;
+		} else if (!other[0]) {
+			snprintf(other, on, "%s", key);
+		}
+	}
+	return found;
+}
+
 int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs, const char *args)
 {
 	int rc = check_new_name(g, "node", name);
@@ -210,18 +245,41 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s': unknown layer type '%s'; known types: %s",
 				  name, op ? op : "(null)", known);
 	}
-	/* validate the arguments now so that the error points at this call */
-	void *tmp = calloc(1, cls->args_size ? cls->args_size : 1);
-	if (!tmp)
-		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", name);
-	char err[1024];
-	rc = clcnn_args_defaults(cls, tmp, err, sizeof err);
-	if (!rc)
-		rc = clcnn_args_parse(cls, tmp, args, err, sizeof err, NULL);
-	clcnn_args_free(cls, tmp);
-	free(tmp);
-	if (rc)
-		return clcnn_fail(g->ctx, rc, "node '%s' (%s): %s", name, op, err);
+	char owner[128], other[128];
+	int share = find_share(args, owner, sizeof owner, other, sizeof other);
+	if (share) {
+		if (other[0])
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "node '%s' (%s): share=%s takes the arguments of '%s'; remove '%s'", name, op,
+					  owner, owner, other);
+		share = graph_find_node(g, owner);
+		if (share < 0)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "node '%s' (%s): share=%s: no layer '%s' is declared before it", name, op,
+					  owner, owner);
+		if (g->nodes[share].share >= 0)
+			share = g->nodes[share].share; /* the one that owns the parameters */
+		if (g->nodes[share].cls != cls)
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "node '%s' (%s): share=%s, but '%s' is a %s layer; a node shares the "
+					  "parameters of a layer of its own type",
+					  name, op, owner, owner, g->nodes[share].type);
+		args = g->nodes[share].args;
+	} else {
+		share = -1;
+		/* validate the arguments now so that the error points at this call */
+		void *tmp = calloc(1, cls->args_size ? cls->args_size : 1);
+		if (!tmp)
+			return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "node '%s': out of host memory", name);
+		char err[1024];
+		rc = clcnn_args_defaults(cls, tmp, err, sizeof err);
+		if (!rc)
+			rc = clcnn_args_parse(cls, tmp, args, err, sizeof err, NULL);
+		clcnn_args_free(cls, tmp);
+		free(tmp);
+		if (rc)
+			return clcnn_fail(g->ctx, rc, "node '%s' (%s): %s", name, op, err);
+	}
 
 	char names[CLCNN_OP_MAX_IN][128];
 	int nin = 0;
@@ -271,6 +329,7 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 	struct graph_node *n = &g->nodes[g->nnodes];
 	memset(n, 0, sizeof *n);
 	n->cls = cls;
+	n->share = share;
 	n->nin = nin;
 	n->name = clcnn_strdup(name);
 	n->type = clcnn_strdup(cls->name);
@@ -602,6 +661,29 @@ static int too_large(struct clcnn_graph *g, int v, const struct clcnn_shape *sha
 		param ? param : "", param ? " " : "", clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
 }
 
+/* A node that shares another's parameters must get parameters of the same shapes from its inputs. */
+static int check_shared(struct clcnn_graph *g, int i)
+{
+	const struct graph_node *n = &g->nodes[i];
+	if (n->share < 0)
+		return 0;
+	const struct graph_node *o = &g->nodes[n->share];
+	const char *at = graph_node_origin(g, i);
+	if (!o->op->nparam)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): share=%s, but '%s' has no parameters",
+				  at, sep(at), n->name, n->type, o->name, o->name);
+	for (int j = 0; j < n->op->nparam; j++) {
+		char a[64], b[64];
+		if (!clcnn_shape_equal(&n->op->param[j].shape, &o->op->param[j].shape))
+			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+					  "%s%snode '%s' (%s): share=%s, but its input makes %s %s where '%s' has %s", at,
+					  sep(at), n->name, n->type, o->name, n->op->param[j].name,
+					  clcnn_shape_str(&n->op->param[j].shape, a, sizeof a), o->name,
+					  clcnn_shape_str(&o->op->param[j].shape, b, sizeof b));
+	}
+	return 0;
+}
+
 int graph_infer(struct clcnn_graph *g, int batch)
 {
 	struct clcnn_context *ctx = g->ctx;
@@ -653,6 +735,8 @@ int graph_infer(struct clcnn_graph *g, int batch)
 			if (count_within_int(&n->op->param[j].shape) < 0)
 				rc = too_large(g, g->ninputs + i, &n->op->param[j].shape, n->op->param[j].name, batch);
 	}
+	for (int i = 0; i < g->nnodes && !rc; i++)
+		rc = check_shared(g, i);
 	if (rc) {
 		build_release(g);
 		return rc;
@@ -759,6 +843,8 @@ uint64_t clcnn_graph_hash(const struct clcnn_graph *g)
 			clcnn_args_free(n->cls, a);
 		free(a);
 		h = clcnn_hash_str(h, canon);
+		if (n->share >= 0) /* only then: the hashes of graphs without sharing stay what they were */
+			h = clcnn_hash_str(clcnn_hash_str(h, "share"), g->nodes[n->share].name);
 		for (int j = 0; j < n->nin; j++)
 			h = clcnn_hash_str(h, n->in_name[j]);
 	}

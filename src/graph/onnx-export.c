@@ -145,6 +145,10 @@ const char *ex_param(struct onnx_export *ex, int j, const int64_t *dims, int ndi
 	const struct graph_node *n = &ex->g->nodes[ex->node];
 	int pi = n->param0 + j;
 	const struct graph_param *p = &ex->g->params[pi];
+	/* a node sharing another's parameters (share=) reads the initializer its first user wrote */
+	for (int k = 0; k < ex->og->ninits; k++)
+		if (!strcmp(ex->og->inits[k].name, p->name))
+			return p->name;
 	int64_t own[4];
 	if (ndim < 0) {
 		ndim = p->spec.shape.ndim;

@@ -110,14 +110,15 @@ int graph_params_create(struct clcnn_graph *g)
 	struct clcnn_context *ctx = g->ctx;
 	int total = 0;
 	for (int i = 0; i < g->nnodes; i++) {
-		g->nodes[i].param0 = total;
-		total += g->nodes[i].op->nparam;
+		/* a node sharing an earlier node's parameters (share=) uses the owner's entries */
+		g->nodes[i].param0 = g->nodes[i].share >= 0 ? g->nodes[g->nodes[i].share].param0 : total;
+		total += g->nodes[i].share >= 0 ? 0 : g->nodes[i].op->nparam;
 	}
 	if (g->params_created) {
 		/* a rebuild: parameter shapes never depend on the batch, but make sure */
 		int k = 0;
 		for (int i = 0; i < g->nnodes; i++)
-			for (int j = 0; j < g->nodes[i].op->nparam; j++, k++) {
+			for (int j = 0; g->nodes[i].share < 0 && j < g->nodes[i].op->nparam; j++, k++) {
 				const struct clcnn_param_spec *s = &g->nodes[i].op->param[j];
 				if (k >= g->nparams || !clcnn_shape_equal(&s->shape, &g->params[k].spec.shape))
 					return clcnn_fail(ctx, CLCNN_ERR_INVALID,
@@ -135,7 +136,7 @@ int graph_params_create(struct clcnn_graph *g)
 	int k = 0;
 	for (int i = 0; i < g->nnodes; i++) {
 		const struct clcnn_op *op = g->nodes[i].op;
-		for (int j = 0; j < op->nparam; j++, k++) {
+		for (int j = 0; g->nodes[i].share < 0 && j < op->nparam; j++, k++) {
 			struct graph_param *p = &g->params[k];
 			p->node = i;
 			p->spec = op->param[j];

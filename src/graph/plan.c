@@ -52,6 +52,9 @@ void graph_plan_release(struct clcnn_graph *g)
 		memset(n->acc_tmp, 0, sizeof n->acc_tmp);
 		memset(n->acc_dst, 0, sizeof n->acc_dst);
 		memset(n->acc_slot, 0, sizeof n->acc_slot);
+		for (int j = 0; j < CLCNN_OP_MAX_PARAM; j++)
+			clcnn_buffer_free(n->pacc_tmp[j]);
+		memset(n->pacc_tmp, 0, sizeof n->pacc_tmp);
 		n->run_backward = 0;
 	}
 	g->scratch_bytes = g->state_total = g->act_total = g->grad_total = 0;
@@ -201,6 +204,39 @@ static int alloc_failed(struct clcnn_graph *g, int rc, const char *what, const c
 	return rc;
 }
 
+/*
+ * Parameters used by several nodes (share=): in backward order the first user writes the gradient
+ * itself, every later one writes a temporary of its own that the executor then adds (the same fixed
+ * order as fan-out of activations, so sums are bitwise reproducible).
+ */
+static int plan_shared_gradients(struct clcnn_graph *g)
+{
+	int *written = calloc((size_t)g->nnodes, sizeof *written); /* per owner: a user already wrote */
+	if (!written)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	int rc = 0;
+	for (int k = g->nnodes - 1; k >= 0 && !rc; k--) {
+		int i = g->order[k];
+		struct graph_node *n = &g->nodes[i];
+		int owner = n->share >= 0 ? n->share : i;
+		if (!n->run_backward || !n->op->nparam)
+			continue;
+		if (!written[owner]++)
+			continue;
+		for (int j = 0; j < n->op->nparam && !rc; j++) {
+			const struct graph_param *p = &g->params[n->param0 + j];
+			if (!p->grad)
+				continue;
+			rc = clcnn_buffer_new(g->ctx, p->count * sizeof(float), &n->pacc_tmp[j]);
+			if (rc)
+				rc = alloc_failed(g, rc, "the shared-parameter gradient of node", n->name);
+			g->grad_total += p->count * sizeof(float);
+		}
+	}
+	free(written);
+	return rc;
+}
+
 int graph_plan(struct clcnn_graph *g)
 {
 	struct clcnn_context *ctx = g->ctx;
@@ -267,6 +303,8 @@ int graph_plan(struct clcnn_graph *g)
 		rc = alloc_failed(g, rc, "the shared workspace", NULL);
 	if (!rc && g->loss >= 0)
 		rc = alloc_filled(ctx, g->values[g->ninputs + g->loss].bytes, 1.0f, &g->ones);
+	if (!rc)
+		rc = plan_shared_gradients(g);
 	if (rc)
 		return rc;
 
@@ -281,7 +319,7 @@ int graph_plan(struct clcnn_graph *g)
 		f->out = b->out = g->values[g->ninputs + i].mem;
 		for (int j = 0; j < n->op->nparam; j++) {
 			f->param[j] = b->param[j] = g->params[n->param0 + j].mem;
-			b->grad_param[j] = g->params[n->param0 + j].grad;
+			b->grad_param[j] = n->pacc_tmp[j] ? n->pacc_tmp[j] : g->params[n->param0 + j].grad;
 		}
 		f->state = b->state = g->state[i];
 		f->scratch = b->scratch = g->scratch;

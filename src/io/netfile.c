@@ -434,11 +434,21 @@ static int check_layer(struct parser *p, int k)
 	int rc = clcnn_args_defaults(cls, args, err, sizeof err);
 	if (rc)
 		rc = fail_rc_at(p, rc, st->lpos, "%s", err);
-	int nin = 0;
+	int nin = 0, share = -1;
+	for (int j = 0; j < st->nitems; j++)
+		if (!strcmp(st->items[j].key, "share"))
+			share = j;
 	for (int j = 0; j < st->nitems && !rc; j++) {
 		const struct item *it = &st->items[j];
 		if (!it->key[0]) {
 			nin++;
+			continue;
+		}
+		if (share >= 0) {
+			/* the layer of another node: its type, arguments and parameters (checked by the graph) */
+			if (j != share)
+				rc = fail_at(p, it->kpos, "share=%s takes the arguments of '%s'; remove '%s'",
+					     st->items[share].value, st->items[share].value, it->key);
 			continue;
 		}
 		const struct clcnn_arg *a = cls->args;
@@ -455,7 +465,7 @@ static int check_layer(struct parser *p, int k)
 		if (!rc && (rc = clcnn_args_set(cls, args, it->key, it->value, err, sizeof err)))
 			rc = fail_rc_at(p, rc, it->vpos, "%s", err);
 	}
-	for (const struct clcnn_arg *a = cls->args; !rc && a && a->key; a++) {
+	for (const struct clcnn_arg *a = cls->args; !rc && share < 0 && a && a->key; a++) {
 		if (a->def)
 			continue;
 		int given = 0;

@@ -398,6 +398,153 @@ START_TEST(init_params)
 }
 END_TEST
 
+/*
+ * Weight sharing (share=): three branches of one embedding (conv + batchnorm + linear) under a
+ * triplet loss. Every user's gradient is summed into the one parameter, checked by finite
+ * differences; the checkpoint holds the owner's tensors only.
+ */
+static const char *const triplet_net = "a = input(shape=(2,5,5))\n"
+				       "p = input(shape=(2,5,5))\n"
+				       "n = input(shape=(2,5,5))\n"
+				       "ca = conv2d(a, out_channels=3, kernel_size=3, padding=1)\n"
+				       "ba = batchnorm2d\n"
+				       "ta = tanh\n"
+				       "fa = flatten\n"
+				       "ea = linear(out_features=4)\n"
+				       "cp = conv2d(p, share=ca)\n"
+				       "bp = batchnorm2d(share=ba)\n"
+				       "tp = tanh\n"
+				       "fp = flatten\n"
+				       "ep = linear(share=ea)\n"
+				       "cn = conv2d(n, share=cp)\n" /* a sharer's name stands for its owner */
+				       "bn = batchnorm2d(share=ba)\n"
+				       "tn = tanh\n"
+				       "fn = flatten\n"
+				       "en = linear(share=ea)\n"
+				       "loss = triplet_margin_loss(ea, ep, en, margin=2)\n";
+
+START_TEST(fd_shared_branches)
+{
+	struct clcnn_context *ctx = test_context();
+	struct clcnn_graph *g = must_parse(ctx, triplet_net);
+	ck_assert_int_eq(clcnn_graph_want_input_grad(g, "p"), 0);
+	ck_assert_msg(clcnn_graph_build(g, 3) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_init_params(g, 3, "xavier_uniform"), 0);
+	/* one set: conv weight + bias, bn weight, bias, running_mean, running_var, count, linear weight + bias */
+	ck_assert_int_eq(clcnn_graph_param_count(g), 9);
+	struct clcnn_param_info pi;
+	ck_assert_int_eq(clcnn_graph_param_info(g, 8, &pi), 0);
+	ck_assert_str_eq(pi.name, "ea.bias");
+	ck_assert_int_lt(clcnn_graph_param_find(g, "cp.weight"), 0);
+	fd_check(g, "p", 3, 1);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+/* The shared gradient is exactly the sum of the gradients that separate copies of the layer get. */
+START_TEST(shared_gradient_is_the_sum)
+{
+	struct clcnn_context *ctx = test_context();
+	struct clcnn_graph *s = must_parse(ctx, "x = input(shape=(3))\n"
+						"y = input(shape=(3))\n"
+						"t = input(shape=(2))\n"
+						"l1 = linear(x, out_features=2)\n"
+						"l2 = linear(y, share=l1)\n"
+						"sum = add(l1, l2)\n"
+						"h = tanh\n"
+						"loss = mse_loss(h, t)\n");
+	struct clcnn_graph *u = must_parse(ctx, "x = input(shape=(3))\n"
+						"y = input(shape=(3))\n"
+						"t = input(shape=(2))\n"
+						"l1 = linear(x, out_features=2)\n"
+						"l2 = linear(y, out_features=2)\n"
+						"sum = add(l1, l2)\n"
+						"h = tanh\n"
+						"loss = mse_loss(h, t)\n");
+	ck_assert_int_eq(clcnn_graph_build(s, 5), 0);
+	ck_assert_int_eq(clcnn_graph_build(u, 5), 0);
+	ck_assert_int_eq(clcnn_graph_param_count(s), 2);
+	ck_assert_int_eq(clcnn_graph_param_count(u), 4);
+	float w[6], b[2];
+	clcnn_graph_param_read(s, 0, w);
+	clcnn_graph_param_read(s, 1, b);
+	for (int k = 0; k < 4; k += 2) {
+		clcnn_graph_param_write(u, k, w);
+		clcnn_graph_param_write(u, k + 1, b);
+	}
+	size_t counts[3];
+	float **xs = set_inputs(s, 5, 1, 11, counts), **xu = set_inputs(u, 5, 1, 11, counts);
+	for (int m = 0; m < 2; m++) {
+		struct clcnn_graph *g = m ? u : s;
+		ck_assert_int_eq(clcnn_graph_forward(g, 1, 1), 0);
+		ck_assert_int_eq(clcnn_graph_backward(g), 0);
+	}
+	float gs[6], gu1[6], gu2[6];
+	for (int j = 0; j < 2; j++) {
+		int n = j ? 2 : 6;
+		clcnn_graph_grad_read(s, j, gs);
+		clcnn_graph_grad_read(u, j, gu1);
+		clcnn_graph_grad_read(u, j + 2, gu2);
+		for (int k = 0; k < n; k++) {
+			ck_assert_float_ne(gu1[k], 0.0f);
+			ck_assert_msg(gs[k] == gu1[k] + gu2[k], "parameter %d[%d]: shared %.9g, separate %.9g + %.9g",
+				      j, k, (double)gs[k], (double)gu1[k], (double)gu2[k]);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		free(xs[i]), free(xu[i]);
+	free(xs);
+	free(xu);
+	clcnn_graph_free(s);
+	clcnn_graph_free(u);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+static void share_fails(struct clcnn_context *ctx, const char *net, int build, const char *msg)
+{
+	struct clcnn_graph *g = NULL;
+	int rc = clcnn_graph_parse(ctx, net, "share.net", &g);
+	if (build && !rc)
+		rc = clcnn_graph_build(g, 2);
+	/* the netfile's fault at parse time, the graph's at build time */
+	ck_assert_msg(rc == (build ? CLCNN_ERR_INVALID : CLCNN_ERR_FORMAT), "expected a failure for\n%s", net);
+	ck_assert_msg(strstr(clcnn_context_error(ctx), msg), "'%s' lacks '%s'", clcnn_context_error(ctx), msg);
+	clcnn_graph_free(g);
+}
+
+START_TEST(share_errors)
+{
+	struct clcnn_context *ctx = test_context();
+	const char *head = "x = input(shape=(1,6,6))\nc = conv2d(x, out_channels=2, kernel_size=3)\n";
+	char net[512];
+	snprintf(net, sizeof net, "%sd = conv2d(x, share=c, kernel_size=3)\n", head);
+	share_fails(ctx, net, 0, "share.net:3:24: share=c takes the arguments of 'c'; remove 'kernel_size'");
+	snprintf(net, sizeof net, "%sd = conv2d(x, share=e)\ne = conv2d(x, out_channels=2, kernel_size=3)\n", head);
+	share_fails(ctx, net, 0, "node 'd' (conv2d): share=e: no layer 'e' is declared before it");
+	snprintf(net, sizeof net, "%sd = linear(x, share=c)\n", head);
+	share_fails(ctx, net, 0, "share=c, but 'c' is a conv2d layer; a node shares the parameters of a layer of "
+				 "its own type");
+	snprintf(net, sizeof net, "%sr = relu(c)\ns = relu(r, share=r)\n", head);
+	share_fails(ctx, net, 1, "share.net:4:1: node 's' (relu): share=r, but 'r' has no parameters");
+	snprintf(net, sizeof net, "%sd = conv2d(c, share=c)\n", head);
+	share_fails(ctx, net, 1, "node 'd' (conv2d): share=c, but its input makes weight 2x2x3x3 where 'c' has "
+				 "2x1x3x3");
+	/* C API: the same key in clcnn_graph_add */
+	struct clcnn_graph *g;
+	ck_assert_int_eq(clcnn_graph_new(ctx, &g), 0);
+	int dims[1] = {4};
+	ck_assert_int_eq(clcnn_graph_input(g, "v", 1, dims), 0);
+	ck_assert_int_eq(clcnn_graph_add(g, "l", "linear", "v", "out_features=4"), 0);
+	ck_assert_int_eq(clcnn_graph_add(g, "l2", "linear", "l", " share = l "), 0);
+	ck_assert_int_eq(clcnn_graph_build(g, 2), 0);
+	ck_assert_int_eq(clcnn_graph_param_count(g), 2);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("graph");
@@ -409,6 +556,9 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, fd_residual_batchnorm);
 	tcase_add_test(tc, fd_concat_cross_entropy);
 	tcase_add_test(tc, fd_fanout_two_heads);
+	tcase_add_test(tc, fd_shared_branches);
+	tcase_add_test(tc, shared_gradient_is_the_sum);
+	tcase_add_test(tc, share_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

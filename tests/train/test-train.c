@@ -273,6 +273,22 @@ END_TEST
  * A state_dict written by PyTorch loads here and gives PyTorch's eval-mode output. Bound: float32
  * sums of a few hundred products of O(1) values: 2e-5 relative to the largest output + 2e-5.
  */
+/* Compare n values of a fixture record with what clcnn computed. */
+static void expect_close(const char *key, const char *node, const float *got, const double *want, int n)
+{
+	double scale = 0;
+	for (int i = 0; i < n; i++)
+		scale = fmax(scale, fabs(want[i]));
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(fabs(got[i] - want[i]) <= 2e-5 * (1 + scale), "%s %s[%d]: %.7g, torch %.7g", key, node, i,
+			      (double)got[i], want[i]);
+}
+
+/*
+ * A torch.nn fixture of tools/golden/train.py: weights, inputs and the output node's values; with
+ * "mode train" the forward runs in training mode and is followed by backward, and the loss, every
+ * parameter gradient and the buffers after the step are compared too (torch judged in float64).
+ */
 static void torch_fixture(const char *net, const char *base)
 {
 	struct clcnn_context *ctx = test_context();
@@ -282,41 +298,42 @@ static void torch_fixture(const char *net, const char *base)
 	ck_assert_msg(clcnn_graph_load_weights(g, data_path(name)) == 0, "%s", clcnn_context_error(ctx));
 	snprintf(name, sizeof name, "train/%s.txt", base);
 	char *text = read_text(data_path(name));
+	int train = strstr(text, "\nmode train\n") != NULL, compared = 0;
 	static double v[20000];
-	float *want = NULL;
-	int nout = 0;
-	char out_name[64] = "";
-	for (char *sv = NULL, *line = strtok_r(text, "\n", &sv); line; line = strtok_r(NULL, "\n", &sv)) {
-		char key[16], node[64];
-		if (sscanf(line, "%15s %63s", key, node) != 2)
-			continue;
-		const char *vals = strchr(strchr(line, ' ') + 1, ' ') + 1; /* the shape word, skipped by line_values */
-		int n = line_values(vals, v, 20000);
-		float *f = malloc((size_t)n * sizeof *f);
-		for (int i = 0; i < n; i++)
-			f[i] = (float)v[i];
-		if (!strcmp(key, "input")) {
-			ck_assert_int_eq(clcnn_graph_set_input(g, node, f), 0);
-			free(f);
-		} else if (!strcmp(key, "output")) {
-			want = f;
-			nout = n;
-			snprintf(out_name, sizeof out_name, "%s", node);
-		} else {
-			free(f);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) { /* the inputs are set */
+			ck_assert_int_eq(clcnn_graph_forward(g, train, 0), 0);
+			if (train)
+				ck_assert_msg(clcnn_graph_backward(g) == 0, "%s", clcnn_context_error(ctx));
+		}
+		for (const char *line = text; line && *line; line = strchr(line, '\n'), line += line != NULL) {
+			char key[16], node[64];
+			if (sscanf(line, "%15s %63s", key, node) != 2 || (pass == 0) != !strcmp(key, "input"))
+				continue;
+			const char *vals = strchr(strchr(line, ' ') + 1, ' ') + 1; /* the shape word, skipped */
+			int n = line_values(vals, v, 20000), k = clcnn_graph_param_find(g, node), rc = -1;
+			float *got = malloc((size_t)n * sizeof *got);
+			for (int i = 0; i < n; i++)
+				got[i] = (float)v[i];
+			if (pass == 0)
+				rc = clcnn_graph_set_input(g, node, got);
+			else if (!strcmp(key, "output"))
+				rc = clcnn_graph_read(g, node, got);
+			else if (!strcmp(key, "loss"))
+				rc = clcnn_graph_loss(g, got);
+			else if (!strcmp(key, "grad"))
+				rc = clcnn_graph_grad_read(g, k, got);
+			else if (!strcmp(key, "buffer"))
+				rc = clcnn_graph_param_read(g, k, got);
+			if (rc != -1) {
+				ck_assert_msg(rc == 0, "%s %s: %s", key, node, clcnn_context_error(ctx));
+				if (pass)
+					expect_close(key, node, got, v, n), compared++;
+			}
+			free(got);
 		}
 	}
-	ck_assert_int_gt(nout, 0);
-	ck_assert_str_eq(out_name, clcnn_graph_output_name(g));
-	ck_assert_int_eq(clcnn_graph_forward(g, 0, 0), 0);
-	float *got = malloc((size_t)nout * sizeof *got);
-	ck_assert_int_eq(clcnn_graph_read(g, out_name, got), 0);
-	double scale = 0;
-	for (int i = 0; i < nout; i++)
-		scale = fmax(scale, fabs(want[i]));
-	for (int i = 0; i < nout; i++)
-		ck_assert_msg(fabs(got[i] - want[i]) <= 2e-5 * (1 + scale), "%s[%d]: %.7g, torch %.7g", out_name, i,
-			      (double)got[i], (double)want[i]);
+	ck_assert_int_ge(compared, 1);
 	/* num_batches_tracked came in as I64 and reads back as its value */
 	int nbt = clcnn_graph_param_find(g, "bn1.num_batches_tracked");
 	if (nbt >= 0) {
@@ -324,8 +341,6 @@ static void torch_fixture(const char *net, const char *base)
 		clcnn_graph_param_read(g, nbt, &x);
 		ck_assert_float_eq(x, 3.0f);
 	}
-	free(got);
-	free(want);
 	free(text);
 	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
@@ -340,6 +355,13 @@ END_TEST
 START_TEST(torch_checkpoint_tiny_bn)
 {
 	torch_fixture(data_path("train/tiny-bn.net"), "torch-tiny-bn");
+}
+END_TEST
+
+/* share=: three branches of one embedding; gradients summed over the users, buffers updated by each */
+START_TEST(torch_shared_branches)
+{
+	torch_fixture(data_path("train/siamese-tiny.net"), "torch-siamese-tiny");
 }
 END_TEST
 
@@ -761,6 +783,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, load_mismatch);
 	tcase_add_test(tc, torch_checkpoint_lenet5);
 	tcase_add_test(tc, torch_checkpoint_tiny_bn);
+	tcase_add_test(tc, torch_shared_branches);
 	tcase_add_test(tc, resume_small_adam);
 	tcase_add_test(tc, resume_small_sgd);
 	tcase_add_test(tc, resnet_trains);

@@ -11,6 +11,11 @@ Writes into tests/data/train/:
   torch-tiny-bn.safetensors / torch-tiny-bn.txt
                    the same for tests/data/train/tiny-bn.net after 3 training-mode batches, so the
                    running statistics and num_batches_tracked (I64) are not their initial values
+  torch-siamese-tiny.safetensors / torch-siamese-tiny.txt
+                   tests/data/train/siamese-tiny.net (three branches sharing one conv + batchnorm +
+                   linear, share=, under a triplet loss) after 2 training-mode batches: one
+                   training-mode forward and backward, with the loss, every parameter gradient and
+                   the batchnorm buffers after that forward (updated once per branch)
   torch-resnet-keys.txt
                    key, dtype and shape of every state_dict entry of models/resnet.net as torch.nn
 
@@ -113,7 +118,7 @@ def schedule_cases():
     return lines
 
 
-def torch_model(net, name, train_batches=0):
+def torch_model(net, name, train_batches=0, grads=False):
     try:
         from safetensors.torch import save_file
     except ImportError:  # Debian has no python3-safetensors
@@ -131,13 +136,26 @@ def torch_model(net, name, train_batches=0):
         m.train()
         for _ in range(train_batches):
             m({n: torch.randn(s, generator=g) for n, s in shapes.items() if len(s) > 1}, upto=m.nf_output)
-    m.eval()
+    m.train(grads)
     feeds = {n: torch.randn(s, generator=g) for n, s in shapes.items() if len(s) > 1}
-    with torch.no_grad():
-        out = m(feeds, upto=m.nf_output)
-    sd = {k: v.contiguous() for k, v in m.state_dict().items()}
+    sd = {k: v.contiguous().clone() for k, v in m.state_dict().items()}
     save_file(sd, os.path.join(OUT, name + ".safetensors"))
-    lines = ["# %s as torch.nn (tools/golden/train.py): eval-mode output for a fixed batch" % os.path.basename(net)]
+    mode = "training-mode output, loss, parameter gradients and buffers after the step" if grads else "eval-mode output"
+    lines = ["# %s as torch.nn (tools/golden/train.py): %s for a fixed batch" % (os.path.basename(net), mode)]
+    if grads:  # the judge in float64
+        m.double()
+        out = m({k: v.double() for k, v in feeds.items()})
+        out[m.nf_loss].backward()
+        lines.append("mode train")
+        lines.append("loss %s scalar %s" % (m.nf_loss, vals(out[m.nf_loss])))
+        lines += ["grad %s %s %s" % (k, "x".join(str(d) for d in p.shape), vals(p.grad))
+                  for k, p in m.named_parameters()]
+        lines += ["buffer %s %s %s" % (k, "x".join(str(d) for d in b.shape), vals(b))
+                  for k, b in m.named_buffers() if b.dtype == torch.float64]
+        out = out[m.nf_output]
+    else:
+        with torch.no_grad():
+            out = m(feeds, upto=m.nf_output)
     for n, x in feeds.items():
         lines.append("input %s %s %s" % (n, "x".join(str(d) for d in x.shape), vals(x)))
     lines.append("output %s %s %s" % (m.nf_output, "x".join(str(d) for d in out.shape), vals(out)))
@@ -164,6 +182,7 @@ def main():
         f.write("\n".join(schedule_cases()) + "\n")
     torch_model(os.path.join(ROOT, "models", "lenet5.net"), "torch-lenet5")
     torch_model(os.path.join(OUT, "tiny-bn.net"), "torch-tiny-bn", train_batches=3)
+    torch_model(os.path.join(OUT, "siamese-tiny.net"), "torch-siamese-tiny", train_batches=2, grads=True)
     keys_fixture(os.path.join(ROOT, "models", "resnet.net"), "torch-resnet-keys.txt")
     print("wrote", OUT)
 
