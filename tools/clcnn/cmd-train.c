@@ -83,6 +83,8 @@ static int load_model_and_data(struct run *r)
 	    (!o->pairs && cli_model_check_inputs("train", &r->m, o->netfile)))
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
+	if (o->pairs && (rc = train_pairs_inputs(&r->pairs, o, &r->m)))
+		return rc;
 	if (!o->pairs && (!r->m.label || !clcnn_graph_loss_name(r->m.g))) {
 		cli_error("train", "%s: the model needs a class-label input (label = input()) and a loss node",
 			  o->netfile);
@@ -116,7 +118,7 @@ static int load_model_and_data(struct run *r)
 		cli_error("train", "batch %d is larger than the %d training samples", o->batch, r->ntrain);
 		return CLI_USAGE;
 	}
-	return o->pairs ? train_pairs_open(&r->pairs, o, &r->m, r->train, r->ntrain) : 0;
+	return o->pairs ? train_pairs_open(&r->pairs, o, r->train, r->ntrain) : 0;
 }
 
 /* "0.2860" or "0.4914,0.4822,0.4465" (the first 8, then "..."): the normalisation for people. */

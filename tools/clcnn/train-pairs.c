@@ -66,8 +66,7 @@ static int choose_pk(struct train_pairs *tp, const struct train_opts *o)
 	return 0;
 }
 
-int train_pairs_open(struct train_pairs *tp, const struct train_opts *o, struct cli_model *m,
-		     struct clcnn_source *train, int ntrain)
+int train_pairs_inputs(struct train_pairs *tp, const struct train_opts *o, const struct cli_model *m)
 {
 	memset(tp, 0, sizeof *tp);
 	tp->triplet = !strcmp(o->pairs, "triplet");
@@ -82,6 +81,12 @@ int train_pairs_open(struct train_pairs *tp, const struct train_opts *o, struct 
 		cli_error("train", "%s: the model has no loss node (triplet_margin_loss or contrastive_loss)", o->netfile);
 		return CLI_ERROR;
 	}
+	return 0;
+}
+
+int train_pairs_open(struct train_pairs *tp, const struct train_opts *o, struct clcnn_source *train, int ntrain)
+{
+	int rc;
 	float *labels = cli_malloc((size_t)ntrain * sizeof(float) + 1), *sample = cli_malloc(tp->per * sizeof(float));
 	char err[4200];
 	rc = CLI_ERROR;

@@ -25,11 +25,15 @@ struct train_pairs {
 };
 
 /*
- * Check the model's inputs against --pairs, read the labels of the first ntrain training samples
- * and index them, allocate. Prints; 0, CLI_USAGE or CLI_ERROR. train_pairs_close in every case.
+ * Check the model's inputs and loss against --pairs (before any data is opened). Prints; 0,
+ * CLI_USAGE or CLI_ERROR. train_pairs_close in every case.
  */
-int train_pairs_open(struct train_pairs *tp, const struct train_opts *o, struct cli_model *m,
-		     struct clcnn_source *train, int ntrain);
+int train_pairs_inputs(struct train_pairs *tp, const struct train_opts *o, const struct cli_model *m);
+/*
+ * After train_pairs_inputs: read the labels of the first ntrain training samples and index them,
+ * allocate. Prints; 0, CLI_USAGE or CLI_ERROR.
+ */
+int train_pairs_open(struct train_pairs *tp, const struct train_opts *o, struct clcnn_source *train, int ntrain);
 void train_pairs_close(struct train_pairs *tp);
 /* The loader order of an epoch of steps steps (steps * per_step indices), anchors from perm. */
 void train_pairs_order(struct train_pairs *tp, const int *perm, int steps, uint64_t *rng, int *order);
