@@ -119,7 +119,13 @@ CLCNN_API int clcnn_graph_init_params(struct clcnn_graph *g, uint64_t seed, cons
 
 /* ---- running */
 
-/** Copy batch x per-sample floats of input `name` to the device. */
+/**
+ * Copy batch x per-sample floats of input `name` to the device. Nodes that read the input directly
+ * check it first: class indices of nll_loss/cross_entropy must be integers in 0..C-1 or the
+ * ignore_index, else CLCNN_ERR_INVALID with a message naming the input, the sample (its index in
+ * this batch), the value and the node ("input 'label': sample 17 has class 12, but node 'loss'
+ * (cross_entropy) has 10 classes (0..9, or ignore_index -100)"); nothing is copied then.
+ */
 CLCNN_API int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data);
 /** Forward in training (1) or eval (0) mode; seed makes dropout/noise reproducible per step. */
 CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed);

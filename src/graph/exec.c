@@ -26,14 +26,40 @@ static int need_built(struct clcnn_graph *g)
 	return clcnn_context_has_device(g->ctx) ? 0 : clcnn_fail_no_device(g->ctx, "running a graph");
 }
 
+/*
+ * Host-side validation of graph input i by every node that reads it directly (class indices of a
+ * loss): a bad label is an error naming the sample, not a NaN loss later. Values that reach a node
+ * through other nodes are not seen here; the kernels still never index outside their classes.
+ */
+static int check_input(struct clcnn_graph *g, int i, const float *data)
+{
+	for (int k = 0; k < g->nnodes; k++) {
+		const struct graph_node *n = &g->nodes[k];
+		if (!n->cls->check_input)
+			continue;
+		for (int j = 0; j < n->nin; j++) {
+			if (n->in_ref[j] != i)
+				continue;
+			char who[300], err[512];
+			snprintf(who, sizeof who, "node '%s' (%s)", n->name, n->type);
+			if (n->cls->check_input(n->op, j, data, g->values[i].bytes / sizeof(float), who, err,
+						sizeof err))
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': %s", g->inputs[i].name, err);
+		}
+	}
+	return 0;
+}
+
 int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data)
 {
 	int rc = need_built(g);
 	if (rc)
 		return rc;
 	for (int i = 0; i < g->ninputs; i++)
-		if (!strcmp(g->inputs[i].name, name))
-			return clcnn_buffer_write(g->ctx, g->values[i].mem, 0, g->values[i].bytes, data);
+		if (!strcmp(g->inputs[i].name, name)) {
+			rc = check_input(g, i, data);
+			return rc ? rc : clcnn_buffer_write(g->ctx, g->values[i].mem, 0, g->values[i].bytes, data);
+		}
 	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", name ? name : "(null)");
 }
 

@@ -193,6 +193,16 @@ struct clcnn_op_class {
 	double (*flops)(const struct clcnn_op *op);
 	const char *(*algo)(const struct clcnn_op *op);
 	int stochastic; /* output depends on seed (dropout, noise) */
+	/*
+	 * Optional: validate the host data of input `input` (n floats, batch included) before it goes to
+	 * the device, e.g. class indices against the number of classes. `who` names the node ("node
+	 * 'loss' (cross_entropy)"). On a bad value write one message naming the element and the value
+	 * ("sample 17 has class 12, but <who> has 10 classes ...") and return CLCNN_ERR_INVALID; 0 when
+	 * the data is fine or the input is not checked. clcnn_graph_set_input calls it for every node
+	 * that reads the graph input directly.
+	 */
+	int (*check_input)(const struct clcnn_op *op, int input, const float *host, size_t n, const char *who,
+			   char *err, size_t errlen);
 };
 
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */
