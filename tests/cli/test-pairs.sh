@@ -69,6 +69,18 @@ grep -qE "^knn accuracy k=1 0\.[0-9]{4}$" "$T/out" && grep -qE "^knn accuracy k=
 expect 0 "^knn accuracy k=3 " "eval --k 3" -- "$CLCNN" eval "$NET" --weights "$T/t.safetensors" --data "$T/d" --k 3
 grep -q "^   9 Ankle boot" "$T/out" && fail "class names from nowhere" || pass "no class names for unnamed data"
 
+# ---- contrastive pairs (x1, x2, same), random and batch-hard
+PAIRS=$DATA/cli/siamese-pairs-tiny.net
+expect 0 "^epoch 1 test recall@1 0\.[0-9]{4}$" "train --pairs contrastive" -- \
+  "$CLCNN" train "$PAIRS" --data "$T/d" --pairs contrastive --epochs 1 --batch 20 --optimizer adam --out "$T/c.safetensors"
+grep -q " pairs/s" "$T/err" && [ "$(meta "$T/c.safetensors" clcnn.pairs)" = contrastive ] &&
+  pass "contrastive recorded, pairs/s reported" || fail "contrastive: $(grep '^epoch 1/1:' "$T/err")"
+expect 0 "batch-hard mining: 10 classes x 2 samples per batch" "contrastive batch-hard" -- \
+  "$CLCNN" train "$PAIRS" --data "$T/d" --pairs contrastive --mining batch-hard --epochs 1 --batch 20 --out "$T/cb.safetensors"
+expect 0 "^40 embeddings of 8 values" "embed of the contrastive model" -- \
+  "$CLCNN" embed "$PAIRS" --weights "$T/cb.safetensors" --data "$T/d" --out "$T/ec.safetensors"
+expect 0 "^recall@1 0\.[0-9]{4} " "eval of the contrastive model" -- "$CLCNN" eval "$PAIRS" --weights "$T/c.safetensors" --data "$T/d"
+
 # ---- refusals
 expect 2 "--pairs triplet feeds three data inputs \(anchor, positive, negative\), in declaration order; .*fmnist.net has 1 data input and 1 per-sample scalar \(image, label\)" \
   "--pairs on a classifier" -- "$CLCNN" train "$MODELS/fmnist.net" --data "$T/d" --pairs triplet --out "$T/x.safetensors"
