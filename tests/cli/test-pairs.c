@@ -41,7 +41,9 @@ START_TEST(random_triplets)
 	struct pair_index ix;
 	char err[256];
 	ck_assert_int_eq(pair_index_build(uneven, 9, 4, &ix, err, sizeof err), 0);
-	enum { N = 900 };
+	enum {
+		N = 900
+	};
 	int anchors[N], pos[N], neg[N], pos2[N], neg2[N], seen_pos[9] = {0}, seen_neg[9] = {0};
 	for (int i = 0; i < N; i++)
 		anchors[i] = i % 9;
@@ -82,7 +84,9 @@ START_TEST(random_pairs_balanced)
 	struct pair_index ix;
 	char err[256];
 	ck_assert_int_eq(pair_index_build(uneven, 9, 3, &ix, err, sizeof err), 0);
-	enum { N = 64 };
+	enum {
+		N = 64
+	};
 	int anchors[N], partner[N], partner2[N];
 	float same[N], same2[N];
 	for (int i = 0; i < N; i++)
@@ -93,8 +97,8 @@ START_TEST(random_pairs_balanced)
 	for (int i = 0; i < N; i++) {
 		ck_assert(same[i] == 0 || same[i] == 1);
 		similar += same[i] == 1;
-		ck_assert_msg((uneven[partner[i]] == uneven[anchors[i]]) == (same[i] == 1), "pair %d: %d and %d, same %g",
-			      i, anchors[i], partner[i], (double)same[i]);
+		ck_assert_msg((uneven[partner[i]] == uneven[anchors[i]]) == (same[i] == 1),
+			      "pair %d: %d and %d, same %g", i, anchors[i], partner[i], (double)same[i]);
 	}
 	ck_assert_int_eq(similar, N / 2);
 	pairs_random_pairs(&ix, anchors, N, &rng2, partner2, same2);
@@ -197,7 +201,11 @@ END_TEST
 START_TEST(knn_many_tiles)
 {
 	/* 1000 gallery points in 3-D (several tiles) against a brute-force check of the nearest */
-	enum { NG = 1000, NQ = 40, D = 3 };
+	enum {
+		NG = 1000,
+		NQ = 40,
+		D = 3
+	};
 	static float g[NG * D], q[NQ * D];
 	uint32_t x = 12345;
 	for (int i = 0; i < NG * D; i++)

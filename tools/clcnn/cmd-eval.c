@@ -80,8 +80,14 @@ int cmd_eval(int argc, char **argv)
 		goto done;
 	}
 	if (embedding) {
-		struct eval_embed_opts eo = {.netfile = pos[0], .weights = weights, .split = split, .mean = mean,
-					     .std = std, .data = &data, .limit = limit, .k = knn_k};
+		struct eval_embed_opts eo = {.netfile = pos[0],
+					     .weights = weights,
+					     .split = split,
+					     .mean = mean,
+					     .std = std,
+					     .data = &data,
+					     .limit = limit,
+					     .k = knn_k};
 		rc = eval_embedding(&eo, &m);
 		goto done;
 	}

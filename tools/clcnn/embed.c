@@ -44,8 +44,8 @@ int embed_inputs_find(const char *cmd, const struct cli_model *m, const char *ne
 			ei->dim = dims[1];
 	}
 	if (!ei->dim) {
-		cli_error(cmd, "%s: the output node '%s' is not (batch, D): an embedding is one vector per sample", netfile,
-			  out ? out : "(none)");
+		cli_error(cmd, "%s: the output node '%s' is not (batch, D): an embedding is one vector per sample",
+			  netfile, out ? out : "(none)");
 		return CLI_ERROR;
 	}
 	return CLI_OK;

@@ -28,8 +28,7 @@ static void insert(float *bd, int *bi, int k, float d, int j)
 	bi[p] = j;
 }
 
-int knn_search(const float *gallery, int ng, const float *queries, int nq, int dim, int k, int exclude_self,
-	       int *nn)
+int knn_search(const float *gallery, int ng, const float *queries, int nq, int dim, int k, int exclude_self, int *nn)
 {
 	if (k < 1 || k > KNN_MAX_K)
 		return -1;
@@ -49,7 +48,8 @@ int knn_search(const float *gallery, int ng, const float *queries, int nq, int d
 		int tn = ng - t0 < TILE ? ng - t0 : TILE;
 		for (int j = 0; j < tn; j++)
 			for (int d = 0; d < dim; d++)
-				tile[(size_t)d * TILE + (size_t)j] = gallery[(size_t)(t0 + j) * (size_t)dim + (size_t)d];
+				tile[(size_t)d * TILE + (size_t)j] =
+					gallery[(size_t)(t0 + j) * (size_t)dim + (size_t)d];
 		for (int q = 0; q < nq; q++) {
 			const float *x = queries + (size_t)q * (size_t)dim;
 			memset(dist, 0, sizeof dist);

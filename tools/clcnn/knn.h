@@ -14,8 +14,7 @@
  * exclude_self, queries and gallery are one set and query i never gets gallery row i. Rows missing
  * (a gallery smaller than k) are -1. 0, or -1 when out of memory or k is not 1..KNN_MAX_K.
  */
-int knn_search(const float *gallery, int ng, const float *queries, int nq, int dim, int k, int exclude_self,
-	       int *nn);
+int knn_search(const float *gallery, int ng, const float *queries, int nq, int dim, int k, int exclude_self, int *nn);
 /*
  * Fraction of queries whose label is the majority label of their first k neighbours in nn (rows of
  * stride neighbours each). A tie between labels goes to the one with the nearer neighbour.

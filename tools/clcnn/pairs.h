@@ -25,11 +25,11 @@
 /* The samples of each class: members[start[c] .. start[c + 1]) are those of class c, ascending. */
 struct pair_index {
 	int n, classes;
-	int *members;   /* n sample indices */
-	int *start;     /* classes + 1 offsets */
-	int *class_of;  /* n labels */
-	int populated;  /* classes with at least one sample */
-	int *scratch;   /* classes + n ints for the samplers */
+	int *members;  /* n sample indices */
+	int *start;    /* classes + 1 offsets */
+	int *class_of; /* n labels */
+	int populated; /* classes with at least one sample */
+	int *scratch;  /* classes + n ints for the samplers */
 };
 
 /*

@@ -142,7 +142,8 @@ static int check_values(struct train_opts *o)
 		return CLI_USAGE;
 	}
 	if ((o->mining || o->per_class) && !o->pairs) {
-		cli_error("train", "--%s needs --pairs triplet or --pairs contrastive", o->mining ? "mining" : "per-class");
+		cli_error("train", "--%s needs --pairs triplet or --pairs contrastive",
+			  o->mining ? "mining" : "per-class");
 		return CLI_USAGE;
 	}
 	if (!o->mining)

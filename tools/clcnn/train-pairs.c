@@ -27,14 +27,15 @@ static int find_inputs(struct train_pairs *tp, const struct train_opts *o, const
 	if (ei->ndata != want_data || ei->n - ei->ndata != want_scalar) {
 		char names[512];
 		list_inputs(ei, names, sizeof names);
-		cli_error("train",
-			  "--pairs %s feeds %s, in declaration order; %s has %d data input%s and %d per-sample scalar%s "
-			  "(%s)",
-			  o->pairs,
-			  tp->triplet ? "three data inputs (anchor, positive, negative)"
-				      : "two data inputs (x1, x2) and one per-sample scalar (same: 1 similar, 0 not)",
-			  o->netfile, ei->ndata, ei->ndata == 1 ? "" : "s", ei->n - ei->ndata,
-			  ei->n - ei->ndata == 1 ? "" : "s", names);
+		cli_error(
+			"train",
+			"--pairs %s feeds %s, in declaration order; %s has %d data input%s and %d per-sample scalar%s "
+			"(%s)",
+			o->pairs,
+			tp->triplet ? "three data inputs (anchor, positive, negative)"
+				    : "two data inputs (x1, x2) and one per-sample scalar (same: 1 similar, 0 not)",
+			o->netfile, ei->ndata, ei->ndata == 1 ? "" : "s", ei->n - ei->ndata,
+			ei->n - ei->ndata == 1 ? "" : "s", names);
 		return CLI_USAGE;
 	}
 	for (int i = 0, d = 0; i < ei->n; i++) {
@@ -54,10 +55,11 @@ static int choose_pk(struct train_pairs *tp, const struct train_opts *o)
 		if (B % k == 0 && B / k <= classes)
 			K = k;
 	if (!K || B % K || B / K < 2 || B / K > classes) {
-		cli_error("train",
-			  "--mining batch-hard: a batch of %d cannot be cut into P classes x K samples with 2 <= P <= %d "
-			  "(the classes with samples)%s",
-			  B, classes, o->per_class ? " and K the --per-class given: choose --batch = P x K" : "");
+		cli_error(
+			"train",
+			"--mining batch-hard: a batch of %d cannot be cut into P classes x K samples with 2 <= P <= %d "
+			"(the classes with samples)%s",
+			B, classes, o->per_class ? " and K the --per-class given: choose --batch = P x K" : "");
 		return CLI_USAGE;
 	}
 	tp->K = K;
@@ -78,7 +80,8 @@ int train_pairs_inputs(struct train_pairs *tp, const struct train_opts *o, const
 	if (rc)
 		return rc;
 	if (!clcnn_graph_loss_name(m->g)) {
-		cli_error("train", "%s: the model has no loss node (triplet_margin_loss or contrastive_loss)", o->netfile);
+		cli_error("train", "%s: the model has no loss node (triplet_margin_loss or contrastive_loss)",
+			  o->netfile);
 		return CLI_ERROR;
 	}
 	return 0;
