@@ -3,10 +3,14 @@
 # --seed, the metadata saved), embed (the file's tensors), eval of an embedding model (k-NN accuracy
 # and recall@1, the same recall@1 as training's last epoch) and the refusals (a model without the
 # inputs, an unknown mining, a dataset of one class), on random images of 10 classes.
-# usage: test-pairs.sh CLCNN_BINARY DATA_DIR
+# With the out-of-memory build of the tool (clcnn-failalloc) as a third argument, every host
+# allocation of train --pairs (random and batch-hard), embed and eval of an embedding model fails in
+# turn: exit 1 and one "out of memory" line each time, never a crash or a checkpoint.
+# usage: test-pairs.sh CLCNN_BINARY DATA_DIR [CLCNN_FAILALLOC_BINARY]
 set -u
 CLCNN=$1
 DATA=$2
+FAILALLOC=${3:+$(realpath "$3")}
 MODELS=$DATA/../../models
 . "$(dirname "$0")/../common/expect.sh"
 . "$(dirname "$0")/../common/mkidx.sh"
@@ -96,6 +100,34 @@ mkidx "$T/one" t10k 10 10
 expect 2 "samples of 1 class; pairs and triplets need two classes or more" "a dataset of one class" -- \
   "$CLCNN" train "$NET" --data "$T/one" --pairs triplet --batch 10 --out "$T/x.safetensors"
 [ ! -e "$T/x.safetensors" ] && pass "no checkpoint after a refusal" || fail "a refusal left a checkpoint"
+
+# ---- out of host memory (as tests/cli/test-cli-oom.sh): allocation 1, 2, ... failing in turn
+sweep() {
+  local name=$1 n rc tested=0; shift
+  for ((n = 1; n <= 150; n++)); do
+    rm -rf "$T/run"; mkdir "$T/run"
+    (cd "$T/run" && CLCNN_TEST_FAILALLOC=$n "$@" >/dev/null 2>"$T/err")
+    rc=$?
+    if ! grep -q "^failalloc: failing allocation $n$" "$T/err"; then
+      [ $rc -eq 0 ] && [ $tested -gt 0 ] && pass "$name: $tested allocations failed in turn, each cleanly" ||
+        fail "$name: exit $rc after $tested allocations: $(tail -3 "$T/err")"
+      return
+    fi
+    tested=$((tested + 1))
+    local cmd=${name%% *} ok=1
+    [ $rc -eq 1 ] && [ "$(grep -c "^clcnn $cmd: " "$T/err")" -eq 1 ] &&
+      grep -qE "^clcnn $cmd: .*out of (host )?memory" "$T/err" && [ -z "$(find "$T/run" -name '*.safetensors')" ] || ok=0
+    [ $ok -eq 1 ] || { fail "$name: allocation $n: exit $rc"; sed 's/^/    /' "$T/err" | tail -4; }
+  done
+  fail "$name: more than 150 allocations"
+}
+if [ -n "$FAILALLOC" ]; then
+  D=$(realpath "$T/d") N=$(realpath "$NET") W=$(realpath "$T/t.safetensors")
+  sweep "train --pairs triplet" "$FAILALLOC" train "$N" --data "$D" --pairs triplet --epochs 1 --batch 20 --limit 60
+  sweep "train --mining batch-hard" "$FAILALLOC" train "$N" --data "$D" --pairs triplet --mining batch-hard --epochs 1 --batch 20 --limit 60
+  sweep "embed" "$FAILALLOC" embed "$N" --weights "$W" --data "$D" --out e.safetensors
+  sweep "eval of an embedding" "$FAILALLOC" eval "$N" --weights "$W" --data "$D"
+fi
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

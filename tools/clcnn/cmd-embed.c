@@ -99,6 +99,7 @@ int cmd_embed(int argc, char **argv)
 	struct clcnn_loader *loader = NULL;
 	struct cli_inputs in = {0};
 	struct embed_inputs ei;
+	int named;
 	float *emb = NULL, *labels = NULL;
 	char err[4096];
 	if (embed_inputs_find("embed", &m, pos[0], &ei))
@@ -107,7 +108,7 @@ int cmd_embed(int argc, char **argv)
 		cli_error("embed", "%s", clcnn_context_error(m.ctx));
 		goto done;
 	}
-	if ((rc = embed_inputs_read("embed", &m, weights, mean, std, NULL, &in)) != CLI_OK ||
+	if ((rc = embed_inputs_read("embed", &m, weights, mean, std, NULL, &in, &named)) != CLI_OK ||
 	    (rc = embed_source_open("embed", &m, &data, split, &src)) != CLI_OK)
 		goto done;
 	rc = CLI_ERROR;

@@ -154,7 +154,8 @@ static int normalisation(struct run *r)
 		}
 	}
 	const struct clcnn_normalize *fb = compute ? &computed : NULL;
-	int rc = o->pairs ? embed_inputs_read("train", &r->m, o->resume, o->mean, o->std, fb, &r->in)
+	int named;
+	int rc = o->pairs ? embed_inputs_read("train", &r->m, o->resume, o->mean, o->std, fb, &r->in, &named)
 			  : cli_inputs_read_ex("train", &r->m, o->resume, o->mean, o->std, fb, &r->in);
 	if (rc)
 		return rc;

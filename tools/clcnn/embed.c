@@ -81,7 +81,7 @@ int embed_source_open(const char *cmd, struct cli_model *m, const struct cli_dat
 }
 
 int embed_inputs_read(const char *cmd, struct cli_model *m, const char *weights, const char *mean, const char *std,
-		      const struct clcnn_normalize *fallback, struct cli_inputs *in)
+		      const struct clcnn_normalize *fallback, struct cli_inputs *in, int *named)
 {
 	/* the class names are checked against m->classes: for an embedding, the checkpoint's own count */
 	char **names = NULL;
@@ -90,6 +90,7 @@ int embed_inputs_read(const char *cmd, struct cli_model *m, const char *weights,
 		m->classes = n;
 	clcnn_classes_free(names);
 	int rc = cli_inputs_read_ex(cmd, m, weights, mean, std, fallback, in);
+	*named = in->classes ? m->classes : 0;
 	m->classes = saved;
 	return rc;
 }

@@ -37,10 +37,10 @@ int embed_source_open(const char *cmd, struct cli_model *m, const struct cli_dat
 		      struct clcnn_source **out);
 /*
  * cli_inputs_read_ex for an embedding model: the checkpoint's class names are taken whatever their
- * number (in->classes then has as many as the checkpoint names).
+ * number; *named receives how many in->classes holds (0 without names).
  */
 int embed_inputs_read(const char *cmd, struct cli_model *m, const char *weights, const char *mean, const char *std,
-		      const struct clcnn_normalize *fallback, struct cli_inputs *in);
+		      const struct clcnn_normalize *fallback, struct cli_inputs *in, int *named);
 /*
  * The embeddings (n x ei->dim floats) and labels (n floats) of the first n samples of the loader's
  * source in order (a loader of batch m->batch that normalises and does not augment), in eval mode:

@@ -44,25 +44,30 @@ done:
 }
 
 /* recall@1 per class: the fraction of a class's queries whose nearest other query shares it. */
-static void per_class(const int *nn, const float *labels, int n, const struct cli_inputs *in)
+static int per_class(const int *nn, const float *labels, int n, const struct cli_inputs *in, int named)
 {
 	int classes = 0;
 	for (int i = 0; i < n; i++)
 		classes = (int)labels[i] + 1 > classes ? (int)labels[i] + 1 : classes;
 	long *hit = cli_calloc((size_t)classes + 1, sizeof(long)), *tot = cli_calloc((size_t)classes + 1, sizeof(long));
-	if (hit && tot) {
-		for (int i = 0; i < n; i++) {
-			int c = (int)labels[i];
-			tot[c]++;
-			hit[c] += nn[i] >= 0 && labels[nn[i]] == labels[i];
-		}
-		printf("\nper-class recall@1:\n");
-		for (int c = 0; c < classes; c++)
-			printf("  %2d %-12s %.4f (%ld)\n", c, in->classes ? in->classes[c] : "",
-			       tot[c] ? (double)hit[c] / (double)tot[c] : 0.0, tot[c]);
+	if (!hit || !tot) {
+		free(hit);
+		free(tot);
+		cli_error("eval", "out of host memory for the recall of %d classes", classes);
+		return CLI_ERROR;
 	}
+	for (int i = 0; i < n; i++) {
+		int c = (int)labels[i];
+		tot[c]++;
+		hit[c] += nn[i] >= 0 && labels[nn[i]] == labels[i];
+	}
+	printf("\nper-class recall@1:\n");
+	for (int c = 0; c < classes; c++)
+		printf("  %2d %-12s %.4f (%ld)\n", c, in->classes && c < named ? in->classes[c] : "",
+		       tot[c] ? (double)hit[c] / (double)tot[c] : 0.0, tot[c]);
 	free(hit);
 	free(tot);
+	return CLI_OK;
 }
 
 int eval_embedding(const struct eval_embed_opts *o, struct cli_model *m)
@@ -70,11 +75,11 @@ int eval_embedding(const struct eval_embed_opts *o, struct cli_model *m)
 	struct embed_inputs ei;
 	struct cli_inputs in = {0};
 	float *qe = NULL, *ql = NULL, *ge = NULL, *gl = NULL;
-	int *nn = NULL, *self = NULL, nq = 0, ng = 0, k = o->k;
+	int *nn = NULL, *self = NULL, nq = 0, ng = 0, k = o->k, named = 0;
 	int rc = embed_inputs_find("eval", m, o->netfile, &ei);
 	if (rc)
 		return rc;
-	if ((rc = embed_inputs_read("eval", m, o->weights, o->mean, o->std, NULL, &in)))
+	if ((rc = embed_inputs_read("eval", m, o->weights, o->mean, o->std, NULL, &in, &named)))
 		goto done;
 	/* the classes named by the checkpoint: m->classes is the embedding's size, not their number */
 	if ((rc = embed_of(o, m, &ei, &in.norm, o->split, &nq, &qe, &ql)) ||
@@ -98,8 +103,7 @@ int eval_embedding(const struct eval_embed_opts *o, struct cli_model *m)
 	if (k > 1)
 		printf("knn accuracy k=%d %.4f (majority of the %d nearest train %s; ties to the nearest)\n", k,
 		       knn_accuracy(nn, nq, k, k, gl, ql), k, kind);
-	per_class(self, ql, nq, &in);
-	rc = CLI_OK;
+	rc = per_class(self, ql, nq, &in, named);
 done:
 	free(qe);
 	free(ql);
