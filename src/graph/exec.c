@@ -95,6 +95,7 @@ int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
 		struct graph_node *n = &g->nodes[i];
 		n->fio.train = train;
 		n->fio.seed = graph_node_seed(seed, i);
+		n->fio.first_sample = g->first_sample;
 		rc = n->cls->forward(n->op, &n->fio);
 		if (rc)
 			return node_failed(g, i, rc, "forward");
@@ -128,6 +129,7 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 			continue;
 		n->bio.train = g->last_train;
 		n->bio.seed = graph_node_seed(g->last_seed, i);
+		n->bio.first_sample = g->first_sample;
 		rc = n->cls->backward(n->op, &n->bio);
 		if (rc)
 			return node_failed(g, i, rc, "backward");
@@ -228,6 +230,11 @@ int clcnn_graph_loss(struct clcnn_graph *g, float *loss)
 void clcnn_graph_check_numerics(struct clcnn_graph *g, int on)
 {
 	g->check_numerics = on;
+}
+
+void clcnn_graph_set_sample_offset(struct clcnn_graph *g, uint32_t first)
+{
+	g->first_sample = first;
 }
 
 int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timing **timings, int *n)

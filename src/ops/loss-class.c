@@ -356,6 +356,31 @@ static const struct clcnn_op_case ce_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per sample (N x d1 x ...): the weighted term w_t logp_t and its weight added to the mean's
+ * denominator (2); cross_entropy first takes the log-softmax over the C classes (5 C + 1, as
+ * logsoftmax), and with label smoothing also sum_c w_c logp_c (2 C) and the mix of both terms (3).
+ * Then the reduction over the samples.
+ */
+static double cls_flops(const struct clcnn_op *op)
+{
+	const struct cls_args *a = op->args;
+	struct cls_dims d = cls_dims(op);
+	double samples = (double)d.n * d.s, per = 2;
+	if (is_ce(op))
+		per += 5.0 * d.c + 1 + (a->label_smoothing > 0 ? 2.0 * d.c + 3 : 0);
+	return samples * per + clcnn_loss_reduce_flops(a->reduction, samples);
+}
+
+/* each loss term reads all C classes: the features of an (N, C) input, one pixel of an image's */
+static void cls_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	if (op->in[0].ndim <= 2)
+		w->kernel[0] = w->kernel[1] = 0;
+}
+
 const struct clcnn_op_class clcnn_op_nll_loss = {
 	.name = "nll_loss",
 	.family = "loss",
@@ -375,6 +400,8 @@ const struct clcnn_op_class clcnn_op_nll_loss = {
 	.cases = nll_cases,
 	.tol = CLS_TOL,
 	.check_input = cls_check_input,
+	.flops = cls_flops,
+	.window = cls_window,
 };
 
 const struct clcnn_op_class clcnn_op_cross_entropy = {
@@ -396,4 +423,6 @@ const struct clcnn_op_class clcnn_op_cross_entropy = {
 	.cases = ce_cases,
 	.tol = CLS_TOL,
 	.check_input = cls_check_input,
+	.flops = cls_flops,
+	.window = cls_window,
 };

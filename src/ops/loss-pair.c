@@ -223,7 +223,8 @@ static int pair_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
  *   x1 = b + jitter,  x2 = b + r e + jitter (contrastive),  x2 = |b| (c b/|b| + sqrt(1-c^2) e) + jitter
  * (cosine), jitter within +-0.01 per element. By row i % 3, contrastive distances are r = 0.4 m,
  * 2 m + 0.5 and 0.7 m (m = the margin, or 1 when it is below 0.25): the hinge active, inactive,
- * active, every d >= 0.1 away from margin and from 0 for D <= 13; cosines are c = 0.8, -0.7, 0.3,
+ * active; the jitter moves d by <= 0.02 sqrt(D) <= 0.073 (D <= 13), so d stays >= 0.07 away from the
+ * margin and from 0. Cosines are c = 0.8, -0.7, 0.3 (moved by < 0.06 by the jitter for |b| >= 1.1),
  * >= 0.2 away from the margins of the cases (0, 0.5, -0.25). The labels: contrastive 0 or 1,
  * cosine mostly +-1 and a few 0 (loss 0 in PyTorch). No finite difference (h <= 1e-2) crosses a kink.
  */
@@ -294,6 +295,29 @@ static const struct clcnn_op_case cosine_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per row. contrastive: per element u - v + eps and a squared sum (4 D), the root, margin - d and
+ * its max (2), y d d / 2 (3), (1 - y) h h / 2 (4) and their sum (1): 4 D + 11. cosine: three
+ * multiply-adds per element (6 D), two EPS additions, the product, the root and the division (5),
+ * the comparisons with 1 and -1, 1 - cos or cos - margin and its max (4): 6 D + 9. Then the reduction.
+ */
+static double pair_flops(const struct clcnn_op *op)
+{
+	const struct pair_args *a = op->args;
+	double rows = pair_rows(op), D = pair_dim(op);
+	double per_row = pair_kind(op) == PAIR_CONTRASTIVE ? 4 * D + 11 : 6 * D + 9;
+	return rows * per_row + clcnn_loss_reduce_flops(a->reduction, rows);
+}
+
+/* a distance or a cosine reads every feature */
+static void pair_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	(void)op;
+	w->kernel[0] = w->kernel[1] = 0;
+}
+
 #define PAIR_CLASS(cname, doc_, keys_, cases_) \
 	const struct clcnn_op_class clcnn_op_##cname = { \
 		.name = #cname, \
@@ -311,6 +335,8 @@ static const struct clcnn_op_case cosine_cases[] = {
 		.fill = pair_fill, \
 		.cases = cases_, \
 		.tol = PAIR_TOL, \
+		.flops = pair_flops, \
+		.window = pair_window, \
 	}
 
 PAIR_CLASS(contrastive_loss,

@@ -433,6 +433,27 @@ static const struct clcnn_op_case margin_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/* Per element, then the reduction: each arithmetic operation, comparison, abs, clamp, exp and log = 1. */
+static double elem_flops(const struct clcnn_op *op)
+{
+	const struct elem_args *a = op->args;
+	static const int per[] = {
+		[LOSS_MSE] = 2,        /* subtract, square */
+		[LOSS_L1] = 2,         /* subtract, abs */
+		[LOSS_SMOOTH_L1] = 6,  /* subtract, abs, compare, 0.5 d d / beta */
+		[LOSS_BCE] = 9,        /* two logs and their clamps, 1 - x, 1 - y, two products, a sum */
+		[LOSS_BCE_LOGITS] = 8, /* (1 - y) x + log1p(exp(-|x|)) + max(-x, 0) */
+		[LOSS_MARGIN] = 4,     /* max(0, -y (x1 - x2) + margin) */
+	};
+	int kind = elem_kind_of(op);
+	double n = (double)clcnn_shape_count(&op->in[0]);
+	/* pos_weight: 1 + (pw - 1) y scales the log term */
+	double each = per[kind] + (kind == LOSS_BCE_LOGITS && a->pos_weight.n > 0 ? 4 : 0);
+	return n * each + clcnn_loss_reduce_flops(a->reduction, n);
+}
+
 #define ELEM_CLASS(cname, doc_, keys_, nin_, cases_) \
 	const struct clcnn_op_class clcnn_op_##cname = { \
 		.name = #cname, \
@@ -452,6 +473,7 @@ static const struct clcnn_op_case margin_cases[] = {
 		.fill = elem_fill, \
 		.cases = cases_, \
 		.tol = ELEM_TOL, \
+		.flops = elem_flops, \
 	}
 
 ELEM_CLASS(mse_loss, "mean squared error (x - y)^2 (torch.nn.MSELoss)", plain_keys, 2, diff_cases);

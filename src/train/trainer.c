@@ -102,6 +102,7 @@ void clcnn_trainer_free(struct clcnn_trainer *t)
 				clcnn_buffer_free(t->slot[s][i]);
 		free(t->slot[s]);
 	}
+	free(t->arena);
 	free(t);
 }
 
@@ -221,9 +222,22 @@ int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
 	if (!rc)
 		rc = clcnn_graph_backward(t->g);
+	float global_loss;
+	if (t->coll) {
+		/* every member gets the global batch's gradients and loss, so all fail alike on a bad one */
+		if (!rc)
+			rc = trainer_reduce(t, &global_loss);
+		else if (t->coll->abort) /* the other members would wait for this one's gradients */
+			t->coll->abort(t->coll->user, clcnn_context_error(t->ctx));
+		if (!loss)
+			loss = &global_loss;
+	}
 	/* the loss is checked before the update, so a non-finite one leaves parameters and state as they were */
 	if (!rc && loss) {
-		rc = clcnn_graph_loss(t->g, loss);
+		if (t->coll)
+			*loss = global_loss;
+		else
+			rc = clcnn_graph_loss(t->g, loss);
 		if (!rc && !isfinite(*loss))
 			rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "the loss is %g (lr %g); lower the learning rate",
 					(double)*loss, clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps));

@@ -51,6 +51,12 @@ static const struct cli_flag flags[] = {
 	{"per-class", FLAG_INT, &O.per_class, 1, 65536, NULL,
 	 "batch-hard: K samples per class in a batch of --batch = P x K (default: the smallest K that leaves at "
 	 "most as many classes as the data has)"},
+	{"rebalance", FLAG_INT, &O.rebalance, 0, 1 << 30, NULL,
+	 "several devices (CLCNN_DEVICE=0,1) or MPI ranks: re-split the batch by the measured speeds every N steps "
+	 "(default 50; 0: equal shares)"},
+	{"scaling", FLAG_BOOL, &O.scaling, 0, 0, NULL,
+	 "after training, time steps of the first device alone at the full batch (T1) and print the data-parallel "
+	 "scaling efficiency T1 / (N x TN)"},
 	{"check-numerics", FLAG_BOOL, &O.check_numerics, 0, 0, NULL,
 	 "check every node's output and gradients for NaN/Inf at every step (slow); names the first node"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -188,6 +194,7 @@ int train_opts_parse(int argc, char **argv, struct train_opts *o, int *status)
 	memset(&O, 0, sizeof O);
 	cli_data_defaults(&O.data);
 	O.workers = 2;
+	O.rebalance = 50;
 	O.optimizer = "sgd";
 	O.schedule = "onecycle";
 	O.init = "default";
