@@ -217,6 +217,9 @@ static const struct model_expect models[] = {
 	{"vgg-bn.net", 38, 438314, "b1c1.weight", "fc2.bias"},
 	{"resnet.net", 56, 309418, "stem.weight", "fc.bias"},
 	{"antialiased.net", 20, 94634, "c1.weight", "fc.bias"},
+	/* shared branches (share=) hold no parameters of their own */
+	{"siamese-fmnist.net", 16, 838624, "c1a.weight", "ea.bias"},
+	{"siamese-fmnist-pairs.net", 16, 838624, "c1_1.weight", "e_1.bias"},
 };
 
 START_TEST(shipped_models)

@@ -79,4 +79,5 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 #endif

@@ -1,17 +1,20 @@
 /*
  * clcnn eval: accuracy, mean loss, per-class accuracy and confusion matrix of a checkpoint on a
- * split of a data source (the test split by default).
+ * split of a data source (the test split by default); for an embedding model (trained with
+ * --pairs) k-NN accuracy and recall@1 (eval-embed.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli-alloc.h"
 #include "cli.h"
+#include "embed.h"
+#include "knn.h"
 #include "model.h"
 
 static const char *weights, *split, *mean, *std;
 static struct cli_data_opts data;
-static int batch, limit;
+static int batch, limit, knn_k;
 
 static const struct cli_flag flags[] = {
 	{"weights", FLAG_STR, &weights, 0, 0, " CKPT",
@@ -19,7 +22,10 @@ static const struct cli_flag flags[] = {
 	CLI_DATA_FLAGS(data),
 	{"split", FLAG_STR, &split, 0, 0, " NAME", "test (default; t10k is the same) or train"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size (default 500)"},
-	{"limit", FLAG_INT, &limit, 1, 1 << 30, NULL, "evaluate only the first N images"},
+	{"limit", FLAG_INT, &limit, 1, 1 << 30, NULL,
+	 "evaluate only the first N images (embedding models: of the train split, the gallery, too)"},
+	{"k", FLAG_INT, &knn_k, 1, KNN_MAX_K, NULL,
+	 "embedding models: the k of k-NN accuracy, reported beside k = 1 (default 5)"},
 	{"mean", FLAG_STR, &mean, 0, 0, " X[,X...]", "normalisation mean per channel (default: the checkpoint's)"},
 	{"std", FLAG_STR, &std, 0, 0, " X[,X...]", "normalisation std per channel (default: the checkpoint's)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -29,7 +35,10 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn eval NETFILE --weights CKPT [options]\n"
 		   "       clcnn eval MODEL.onnx [options]\n\n"
-		   "Evaluate a trained model: accuracy, per-class accuracy and the confusion matrix.\n\noptions:\n");
+		   "Evaluate a trained model: accuracy, per-class accuracy and the confusion matrix.\n"
+		   "An embedding model (trained with clcnn train --pairs, which the checkpoint records, or one whose\n"
+		   "loss is triplet_margin_loss or contrastive_loss) gets k-NN accuracy instead (the training split's\n"
+		   "embeddings as the gallery, k = 1 and --k) and recall@1 within the evaluated split.\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
 
@@ -38,6 +47,7 @@ int cmd_eval(int argc, char **argv)
 	cli_data_defaults(&data);
 	split = "test";
 	batch = 500;
+	knn_k = 5;
 	char *pos[1];
 	int npos, pr = cli_parse("eval", argc, argv, flags, pos, 1, &npos, help);
 	if (pr)
@@ -55,7 +65,8 @@ int cmd_eval(int argc, char **argv)
 	struct cli_model m;
 	if (cli_model_open("eval", pos[0], batch, &m))
 		return CLI_ERROR;
-	if (cli_model_check_inputs("eval", &m, pos[0])) {
+	int embedding = embed_model_is(&m, weights);
+	if (!embedding && cli_model_check_inputs("eval", &m, pos[0])) {
 		cli_model_close(&m);
 		return CLI_ERROR;
 	}
@@ -67,6 +78,18 @@ int cmd_eval(int argc, char **argv)
 	long *conf = NULL;
 	if (weights && clcnn_graph_load_weights(m.g, weights)) {
 		cli_error("eval", "%s", clcnn_context_error(m.ctx));
+		goto done;
+	}
+	if (embedding) {
+		struct eval_embed_opts eo = {.netfile = pos[0],
+					     .weights = weights,
+					     .split = split,
+					     .mean = mean,
+					     .std = std,
+					     .data = &data,
+					     .limit = limit,
+					     .k = knn_k};
+		rc = eval_embedding(&eo, &m);
 		goto done;
 	}
 	char omean[256], ostd[256];

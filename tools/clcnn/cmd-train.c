@@ -2,8 +2,10 @@
  * clcnn train: train a netfile on a data source (Fashion-MNIST's IDX files by default; image
  * folders, CIFAR, CSV) through the prefetching loader, with shuffling, augmentation, a progress display, per-epoch test accuracy, checkpoints, a CSV log and a
  * training-curve PNG. Ctrl-C (or SIGTERM) stops after the current step and writes a checkpoint.
- * Options: train-options.c; progress, log and curve: train-report.c; the loop: here.
+ * Options: train-options.c; progress, log and curve: train-report.c; the loop: here; --pairs
+ * (embeddings from pairs or triplets): train-pairs.c.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "model.h"
 #include "replicas.h"
 #include "train-cli.h"
+#include "train-pairs.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -44,11 +47,14 @@ struct run {
 	struct clcnn_optimizer_config oc;
 	struct train_report rep;
 	int *perm;
+	int *order;               /* --pairs: the loader order of an epoch */
+	struct train_pairs pairs; /* --pairs */
+	float *emb, *emb_labels;  /* --pairs: the test split's embeddings */
 	int steps_per_epoch;
 	int first_epoch, saved_epoch; /* saved_epoch: of the checkpoint now in out, -1 none of this run */
 	char mean[CLCNN_NORMALIZE_TEXT_MAX], std[CLCNN_NORMALIZE_TEXT_MAX], input[64];
 	char *classes;
-	const char *meta[13]; /* key/value pairs saved with every checkpoint, NULL-terminated */
+	const char *meta[17]; /* key/value pairs saved with every checkpoint, NULL-terminated */
 	struct par *par;      /* data parallel (replicas.c), NULL when training alone */
 };
 
@@ -58,6 +64,10 @@ static void run_close(struct run *r)
 	clcnn_loader_free(r->train_loader);
 	clcnn_loader_free(r->test_loader);
 	free(r->perm);
+	free(r->order);
+	free(r->emb);
+	free(r->emb_labels);
+	train_pairs_close(&r->pairs);
 	free(r->classes);
 	clcnn_trainer_free(r->tr);
 	cli_inputs_free(&r->in);
@@ -72,10 +82,12 @@ static int load_model_and_data(struct run *r)
 	const struct train_opts *o = r->o;
 	int rc;
 	if (cli_model_open_on("train", o->netfile, o->batch, par_device(r->par), &r->m) ||
-	    cli_model_check_inputs("train", &r->m, o->netfile))
+	    (!o->pairs && cli_model_check_inputs("train", &r->m, o->netfile)))
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
-	if (!r->m.label || !clcnn_graph_loss_name(r->m.g)) {
+	if (o->pairs && (rc = train_pairs_inputs(&r->pairs, o, &r->m)))
+		return rc;
+	if (!o->pairs && (!r->m.label || !clcnn_graph_loss_name(r->m.g))) {
 		cli_error("train", "%s: the model needs a class-label input (label = input()) and a loss node",
 			  o->netfile);
 		return CLI_ERROR;
@@ -92,8 +104,10 @@ static int load_model_and_data(struct run *r)
 			  o->augment_text, r->m.image, r->m.c);
 		return CLI_USAGE;
 	}
-	if ((rc = cli_source_open("train", &r->m, &o->data, "train", &r->train)) ||
-	    (rc = cli_source_open("train", &r->m, &o->data, "test", &r->test)))
+	if (o->pairs ? (rc = embed_source_open("train", &r->m, &o->data, "train", &r->train)) ||
+			       (rc = embed_source_open("train", &r->m, &o->data, "test", &r->test))
+		     : (rc = cli_source_open("train", &r->m, &o->data, "train", &r->train)) ||
+			       (rc = cli_source_open("train", &r->m, &o->data, "test", &r->test)))
 		return rc;
 	r->ntrain = clcnn_source_info(r->train)->n;
 	r->ntest = clcnn_source_info(r->test)->n;
@@ -106,7 +120,7 @@ static int load_model_and_data(struct run *r)
 		cli_error("train", "batch %d is larger than the %d training samples", o->batch, r->ntrain);
 		return CLI_USAGE;
 	}
-	return 0;
+	return o->pairs ? train_pairs_open(&r->pairs, o, r->train, r->ntrain) : 0;
 }
 
 /* "0.2860" or "0.4914,0.4822,0.4465" (the first 8, then "..."): the normalisation for people. */
@@ -141,7 +155,10 @@ static int normalisation(struct run *r)
 			return CLI_ERROR;
 		}
 	}
-	int rc = cli_inputs_read_ex("train", &r->m, o->resume, o->mean, o->std, compute ? &computed : NULL, &r->in);
+	const struct clcnn_normalize *fb = compute ? &computed : NULL;
+	int named;
+	int rc = o->pairs ? embed_inputs_read("train", &r->m, o->resume, o->mean, o->std, fb, &r->in, &named)
+			  : cli_inputs_read_ex("train", &r->m, o->resume, o->mean, o->std, fb, &r->in);
 	if (rc)
 		return rc;
 	char m[160], sd[160];
@@ -175,7 +192,9 @@ static int describe_inputs(struct run *r)
 	const struct clcnn_source_info *info = clcnn_source_info(r->train);
 	int n = 0;
 	const char *const *names = NULL;
-	if (info->class_names && info->classes == r->m.classes) {
+	/* an embedding model's output is no class count: the data's names are kept whatever their number */
+	int classes = o->pairs ? info->classes : r->m.classes;
+	if (info->class_names && info->classes == classes) {
 		names = info->class_names;
 		n = info->classes;
 	} else if (info->class_names) {
@@ -183,10 +202,10 @@ static int describe_inputs(struct run *r)
 			"clcnn train: warning: %s names %d classes but the model has %d outputs; no class names are "
 			"saved\n",
 			o->data.path, info->classes, r->m.classes);
-	} else if (r->in.classes) {
+	} else if (r->in.classes && !o->pairs) {
 		names = (const char *const *)r->in.classes;
 		n = r->m.classes;
-	} else if (!strcmp(o->data.path, CLI_DEFAULT_DATA) && r->m.classes == 10) {
+	} else if (!strcmp(o->data.path, CLI_DEFAULT_DATA) && classes == 10) {
 		names = clcnn_dataset_fashion_mnist_classes();
 		n = 10;
 	}
@@ -211,6 +230,12 @@ static int describe_inputs(struct run *r)
 	if (r->classes) {
 		kv[k++] = CLCNN_META_CLASSES;
 		kv[k++] = r->classes;
+	}
+	if (o->pairs) {
+		kv[k++] = CLI_META_PAIRS;
+		kv[k++] = o->pairs;
+		kv[k++] = "clcnn.mining";
+		kv[k++] = o->mining;
 	}
 	kv[k] = NULL;
 	return 0;
@@ -249,12 +274,20 @@ static int prepare(struct run *r)
 		return CLI_ERROR;
 	}
 	lo.augment = &r->aug;
+	if (o->pairs)
+		lo.batch = r->pairs.per_step;
 	if (clcnn_loader_new(r->train, &lo, &r->train_loader, err, sizeof err)) {
 		cli_error("train", "%s", err);
 		return CLI_ERROR;
 	}
 	r->perm = cli_malloc((size_t)clcnn_source_info(r->train)->n * sizeof(int));
-	if (!r->perm) {
+	if (o->pairs) {
+		size_t ntest = (size_t)r->ntest + 1, dim = (size_t)r->pairs.ei.dim;
+		r->order = cli_malloc((size_t)r->steps_per_epoch * (size_t)r->pairs.per_step * sizeof(int));
+		r->emb = cli_malloc(ntest * dim * sizeof(float));
+		r->emb_labels = cli_malloc(ntest * sizeof(float));
+	}
+	if (!r->perm || (o->pairs && (!r->order || !r->emb || !r->emb_labels))) {
 		cli_error("train", "out of host memory");
 		return CLI_ERROR;
 	}
@@ -294,8 +327,15 @@ static int train_epoch(struct run *r, int epoch, int *steps, double *loss_sum, d
 	uint64_t aug_seed = clcnn_rng_next(&rng);
 	train_report_epoch_begin(&r->rep, epoch + 1);
 	*loss_sum = *wait = 0;
+	/* --pairs: the positives, negatives or partners of the epoch drawn from the same stream */
+	const int *order = r->perm;
+	int per_step = o->pairs ? r->pairs.per_step : o->batch;
+	if (o->pairs) {
+		train_pairs_order(&r->pairs, r->perm, r->steps_per_epoch, &rng, r->order);
+		order = r->order;
+	}
 	/* a last partial batch is dropped: the pass holds whole batches */
-	if (clcnn_loader_start(r->train_loader, r->perm, r->steps_per_epoch * o->batch, aug_seed, err, sizeof err)) {
+	if (clcnn_loader_start(r->train_loader, order, r->steps_per_epoch * per_step, aug_seed, err, sizeof err)) {
 		cli_error("train", "%s", err);
 		return CLI_ERROR;
 	}
@@ -305,10 +345,10 @@ static int train_epoch(struct run *r, int epoch, int *steps, double *loss_sum, d
 		int count;
 		double waited;
 		if (clcnn_loader_next(r->train_loader, &img, &lab, &count, &waited, err, sizeof err) ||
-		    count != o->batch) {
+		    count != per_step) {
 			train_report_break(&r->rep);
 			cli_error("train", "epoch %d batch %d/%d: %s", epoch + 1, step + 1, r->steps_per_epoch,
-				  count == o->batch ? err : "the loader ended the pass early");
+				  count == per_step ? err : "the loader ended the pass early");
 			return CLI_ERROR;
 		}
 		*wait += waited;
@@ -317,8 +357,10 @@ static int train_epoch(struct run *r, int epoch, int *steps, double *loss_sum, d
 		if (r->par) { /* data parallel: each member its share of the batch */
 			src = par_step(r->par, img, lab, &loss, &stop);
 			stop_requested = stop;
-		} else if (!(src = clcnn_graph_set_input(m->g, m->image, img)) &&
-			   !(src = clcnn_graph_set_input(m->g, m->label, lab)))
+		} else if (o->pairs ? !(src = train_pairs_feed(&r->pairs, m, img, lab,
+							       (uint32_t)clcnn_trainer_steps(r->tr)))
+				    : !(src = clcnn_graph_set_input(m->g, m->image, img)) &&
+					      !(src = clcnn_graph_set_input(m->g, m->label, lab)))
 			src = clcnn_trainer_step(r->tr, &loss);
 		if (src) {
 			step_failed(r, epoch, step, src);
@@ -330,6 +372,15 @@ static int train_epoch(struct run *r, int epoch, int *steps, double *loss_sum, d
 	clcnn_trainer_set_rng(r->tr, rng);
 	*steps = step;
 	return 0;
+}
+
+/* --pairs: recall@1 of the test split's embeddings; no test loss (pairs of the test split are not drawn). */
+static int evaluate_pairs(struct run *r, double *recall, double *test_loss)
+{
+	*test_loss = NAN;
+	if (embed_split("train", &r->m, &r->pairs.ei, r->test_loader, r->ntest, r->emb, r->emb_labels))
+		return CLI_ERROR;
+	return embed_recall_at_1("train", r->emb, r->emb_labels, r->ntest, r->pairs.ei.dim, recall);
 }
 
 static int save(struct run *r, int epoch)
@@ -364,7 +415,8 @@ static int train_epochs(struct run *r, double *train_seconds)
 		double acc, test_loss;
 		/* evaluation pads a last partial batch with ignored labels (model.c), which is no numeric fault */
 		clcnn_graph_check_numerics(r->m.g, 0);
-		int erc = cli_evaluate("train", &r->m, r->test_loader, r->ntest, &acc, &test_loss, NULL);
+		int erc = o->pairs ? evaluate_pairs(r, &acc, &test_loss)
+				   : cli_evaluate("train", &r->m, r->test_loader, r->ntest, &acc, &test_loss, NULL);
 		clcnn_graph_check_numerics(r->m.g, o->check_numerics);
 		if (erc)
 			return CLI_ERROR;
@@ -372,7 +424,7 @@ static int train_epochs(struct run *r, double *train_seconds)
 				   clcnn_trainer_lr(r->tr), secs, wait);
 		if (save(r, epoch + 1))
 			return CLI_ERROR;
-		printf("epoch %d test accuracy %.4f\n", epoch + 1, acc);
+		printf("epoch %d test %s %.4f\n", epoch + 1, o->pairs ? "recall@1" : "accuracy", acc);
 		fflush(stdout);
 	}
 	if (stop_requested && !o->quiet) {
@@ -395,6 +447,12 @@ int cmd_train(int argc, char **argv)
 	struct run r = {.o = &o};
 	if (!(rc = par_new(&r.par)))
 		o.quiet = !par_leader(r.par);
+	if (!rc && r.par && o.pairs) {
+		cli_error("train",
+			  "--pairs trains in one process on one device, but CLCNN_DEVICE names several devices or "
+			  "this is one of several MPI ranks");
+		rc = CLI_USAGE;
+	}
 	if (!rc && !(rc = load_model_and_data(&r)) && !(rc = describe_inputs(&r)) && !(rc = prepare(&r)))
 		rc = par_start(r.par, &o, &r.m, r.tr, r.steps_per_epoch);
 	if (!rc) {
@@ -409,8 +467,9 @@ int cmd_train(int argc, char **argv)
 				"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d "
 				"loader threads\n",
 				o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain,
-				r.m.nd == 1 ? "samples" : "images", clcnn_data_format_name(clcnn_source_info(r.train)->format),
-				o.batch, r.steps_per_epoch, o.optimizer, r.oc.lr, o.schedule, o.workers);
+				r.m.nd == 1 ? "samples" : "images",
+				clcnn_data_format_name(clcnn_source_info(r.train)->format), o.batch, r.steps_per_epoch,
+				o.optimizer, r.oc.lr, o.schedule, o.workers);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
 		if (!rc && o.scaling)

@@ -12,6 +12,7 @@ static const struct cli_command commands[] = {
 	{"train", "train a model (netfile) on an image dataset, Fashion-MNIST by default", cmd_train},
 	{"eval", "accuracy, per-class accuracy and confusion matrix of a trained model", cmd_eval},
 	{"predict", "classify images with a trained model", cmd_predict},
+	{"embed", "embeddings of a split from a model trained with --pairs, to safetensors", cmd_embed},
 	{"run", "one forward (and backward) pass, every node's output to safetensors", cmd_run},
 	{"bench", "per-node forward/backward timing and training-step speed", cmd_bench},
 	{"export", "write a trained model as ONNX (opset 13 to 17)", cmd_export},

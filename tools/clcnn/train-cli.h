@@ -18,6 +18,8 @@ struct train_opts {
 	const char *augment_text;         /* --augment as given (NULL: flip for images, none for vectors) */
 	const char *mean, *std;           /* as given, NULL when not */
 	const char *out, *log, *plot;     /* given or derived from the netfile / out */
+	const char *pairs, *mining;       /* --pairs triplet|contrastive (NULL: classification), --mining */
+	int per_class;                    /* --per-class K of batch-hard mining (0: chosen) */
 	enum clcnn_optimizer_kind opt_kind;
 	enum clcnn_schedule_kind sched_kind;
 	struct clcnn_augment aug;

@@ -42,6 +42,15 @@ static const struct cli_flag flags[] = {
 	{"log", FLAG_STR, &O.log, 0, 0, " CSV", "per-epoch CSV log (default <out without .safetensors>.csv)"},
 	{"plot", FLAG_STR, &O.plot, 0, 0, " PNG", "training-curve picture (default <out without .safetensors>.png)"},
 	{"limit", FLAG_INT, &O.limit, 1, 1 << 30, NULL, "use only the first N training and test images"},
+	{"pairs", FLAG_STR, &O.pairs, 0, 0, " KIND",
+	 "train an embedding from class labels: triplet (inputs anchor, positive, negative) or contrastive "
+	 "(inputs x1, x2, same), filled in declaration order; see docs/metric-learning.md"},
+	{"mining", FLAG_STR, &O.mining, 0, 0, " NAME",
+	 "with --pairs: random (default: a random positive and negative per anchor, by --seed) or batch-hard "
+	 "(P classes x K samples, the farthest positive and nearest negative in the batch)"},
+	{"per-class", FLAG_INT, &O.per_class, 1, 65536, NULL,
+	 "batch-hard: K samples per class in a batch of --batch = P x K (default: the smallest K that leaves at "
+	 "most as many classes as the data has)"},
 	{"rebalance", FLAG_INT, &O.rebalance, 0, 1 << 30, NULL,
 	 "several devices (CLCNN_DEVICE=0,1) or MPI ranks: re-split the batch by the measured speeds every N steps "
 	 "(default 50; 0: equal shares)"},
@@ -63,6 +72,9 @@ static void help(FILE *f)
 		   "CSV log and a PNG training curve. The checkpoint records the normalisation (computed from the\n"
 		   "training split unless given), the class names, the input shape and the data format, which eval\n"
 		   "and predict use. Ctrl-C stops after the current step and writes a checkpoint; --resume continues.\n"
+		   "With --pairs, NETFILE is an embedding model (models/siamese-fmnist.net) trained on pairs or\n"
+		   "triplets drawn from the class labels; each epoch reports recall@1 on the test split instead of\n"
+		   "the accuracy.\n"
 		   "\noptions:\n");
 	cli_print_flags(f, flags);
 }
@@ -131,6 +143,25 @@ static int check_values(struct train_opts *o)
 		return CLI_USAGE;
 	}
 	o->sched_kind = schedules[i].kind;
+	if (o->pairs && strcmp(o->pairs, "triplet") && strcmp(o->pairs, "contrastive")) {
+		cli_error("train", "bad value '%s' for --pairs: expected triplet or contrastive", o->pairs);
+		return CLI_USAGE;
+	}
+	if ((o->mining || o->per_class) && !o->pairs) {
+		cli_error("train", "--%s needs --pairs triplet or --pairs contrastive",
+			  o->mining ? "mining" : "per-class");
+		return CLI_USAGE;
+	}
+	if (!o->mining)
+		o->mining = "random";
+	if (strcmp(o->mining, "random") && strcmp(o->mining, "batch-hard")) {
+		cli_error("train", "bad value '%s' for --mining: expected random or batch-hard", o->mining);
+		return CLI_USAGE;
+	}
+	if (o->per_class && strcmp(o->mining, "batch-hard")) {
+		cli_error("train", "--per-class is for --mining batch-hard");
+		return CLI_USAGE;
+	}
 	char err[4096];
 	if (clcnn_augment_parse(o->augment_text ? o->augment_text : "flip", &o->aug, err, sizeof err)) {
 		cli_error("train", "--augment: %s", err);

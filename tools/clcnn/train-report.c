@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli-alloc.h"
@@ -31,7 +32,8 @@ int train_report_open(struct train_report *r, const struct train_opts *o, int st
 	}
 	if (!o->resume)
 		fprintf(r->csv,
-			"epoch,steps,train_loss,test_loss,test_accuracy,lr,seconds,images_per_second,data_wait_ms_per_step\n");
+			"epoch,steps,train_loss,test_loss,%s,lr,seconds,images_per_second,data_wait_ms_per_step\n",
+			o->pairs ? "test_recall_at_1" : "test_accuracy");
 	return 0;
 }
 
@@ -96,10 +98,14 @@ void train_report_epoch(struct train_report *r, long steps_done, double train_lo
 	double ips = seconds > 0 ? r->steps * r->o->batch / seconds : 0;
 	double wait_ms = r->steps ? data_wait * 1e3 / r->steps : 0,
 	       wait_pct = seconds > 0 ? 100 * data_wait / seconds : 0;
+	char tl[64] = "";
+	/* --pairs has no test loss (no pairs are drawn from the test split) */
+	if (!r->o->pairs)
+		snprintf(tl, sizeof tl, "test loss %.4f, ", test_loss);
 	fprintf(stderr,
-		"epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.4f, %.1f s (%.0f img/s), data wait %.1f "
-		"ms/step, %.1f %%\n",
-		r->epoch_no, r->o->epochs, train_loss, test_loss, acc, seconds, ips, wait_ms, wait_pct);
+		"epoch %d/%d: train loss %.4f, %stest %s %.4f, %.1f s (%.0f %s/s), data wait %.1f ms/step, %.1f %%\n",
+		r->epoch_no, r->o->epochs, train_loss, tl, r->o->pairs ? "recall@1" : "accuracy", acc, seconds, ips,
+		r->o->pairs ? (strcmp(r->o->pairs, "triplet") ? "pairs" : "triplets") : "img", wait_ms, wait_pct);
 	fprintf(r->csv, "%d,%ld,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f,%.3f\n", r->epoch_no, steps_done, train_loss, test_loss,
 		acc, lr, seconds, ips, wait_ms);
 	fflush(r->csv);
