@@ -28,8 +28,10 @@ int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_col
 	free(t->arena);
 	t->arena = NULL;
 	t->coll = NULL;
-	if (!c)
+	if (!c) {
+		clcnn_graph_set_collective(t->g, NULL);
 		return 0;
+	}
 	if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->allreduce_sum || !c->broadcast)
 		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function", c->rank,
 				  c->size);
@@ -38,6 +40,7 @@ int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_col
 	if (!t->arena)
 		return clcnn_fail(t->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu gradient values)", t->arena_n);
 	t->coll = c;
+	clcnn_graph_set_collective(t->g, c);
 	return clcnn_trainer_set_weight(t, weight);
 }
 
@@ -46,6 +49,12 @@ int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight)
 	if (!(weight >= 0 && weight <= 1))
 		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "data-parallel weight %g: must be in [0, 1]", weight);
 	t->weight = (float)weight;
+	return 0;
+}
+
+int clcnn_trainer_set_buckets(struct clcnn_trainer *t, size_t bytes)
+{
+	t->bucket_bytes = bytes;
 	return 0;
 }
 
@@ -63,6 +72,7 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 	float *a = t->arena;
 	size_t k = 0;
 	int rc = 0;
+	double t0 = clcnn_now();
 	for (int i = 0; i < g->nparams && !rc; i++) {
 		const struct graph_param *p = &g->params[i];
 		if (!p->grad)
@@ -77,11 +87,16 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 			t->coll->abort(t->coll->user, clcnn_context_error(t->ctx));
 		return rc;
 	}
+	double t1 = clcnn_now();
 	for (size_t j = 0; j < t->arena_n; j++)
 		a[j] *= t->weight;
 	rc = t->coll->allreduce_sum(t->coll->user, a, t->arena_n);
 	if (rc)
 		return coll_failed(t, rc, "gradient allreduce");
+	double t2 = clcnn_now();
+	t->tm.d2h = t1 - t0;
+	t->tm.allreduce = t2 - t1;
+	t->tm.exposed = t2 - t0;
 	k = 0;
 	for (int i = 0; i < g->nparams && !rc; i++) {
 		const struct graph_param *p = &g->params[i];
@@ -91,6 +106,9 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 		k += p->count;
 	}
 	*loss = a[k];
+	if (!rc)
+		rc = clcnn_context_finish(t->ctx);
+	t->tm.h2d = clcnn_now() - t2;
 	return rc;
 }
 

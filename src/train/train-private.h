@@ -25,6 +25,9 @@ struct clcnn_trainer {
 	float weight;   /* this member's share of the global batch */
 	float *arena;   /* host copy of every gradient, then the loss */
 	size_t arena_n;
+	struct clcnn_step_timing tm; /* of the last step */
+	int timed;                   /* tm is set */
+	size_t bucket_bytes;         /* clcnn_trainer_set_buckets; 0: one bucket */
 };
 
 /* The optimizer update of the current step with the gradients already in the graph; advances the
