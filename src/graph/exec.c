@@ -120,7 +120,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 				return rc;
 			float one = 1.0f;
 			cl_mem dst = in ? n->acc_dst[j] : g->params[n->param0 + j - n->nin].grad;
-			cl_int cnt = (cl_int)(in ? clcnn_shape_count(&n->op->in[j]) : g->params[n->param0 + j - n->nin].count);
+			cl_int cnt = (cl_int)(in ? clcnn_shape_count(&n->op->in[j])
+						 : g->params[n->param0 + j - n->nin].count);
 			rc = clcnn_kernel_args(g->ctx, axpby, KARG(tmp), KARG(dst), KARG(one), KARG(one), KARG(cnt));
 			if (!rc)
 				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);

@@ -33,8 +33,8 @@ int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_col
 		return 0;
 	}
 	if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->allreduce_sum || !c->broadcast)
-		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function", c->rank,
-				  c->size);
+		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function",
+				  c->rank, c->size);
 	t->arena_n = arena_count(t->g);
 	t->arena = malloc(t->arena_n * sizeof *t->arena);
 	if (!t->arena)

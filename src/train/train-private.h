@@ -22,8 +22,8 @@ struct clcnn_trainer {
 	cl_kernel kernel;
 	/* data parallelism (parallel.c): NULL when the trainer works alone */
 	const struct clcnn_collective *coll;
-	float weight;   /* this member's share of the global batch */
-	float *arena;   /* host copy of every gradient, then the loss */
+	float weight; /* this member's share of the global batch */
+	float *arena; /* host copy of every gradient, then the loss */
 	size_t arena_n;
 	struct clcnn_step_timing tm; /* of the last step */
 	int timed;                   /* tm is set */
