@@ -23,15 +23,29 @@ static size_t arena_count(const struct clcnn_graph *g)
 	return n;
 }
 
+/* (Re)make the bucket plan for the current collective and size; the graph calls the right collective. */
+static int rebucket(struct clcnn_trainer *t)
+{
+	trainer_buckets_free(t->bk);
+	t->bk = NULL;
+	if (t->coll && t->bucket_bytes) {
+		int rc = trainer_buckets_new(t, t->bucket_bytes, &t->bk);
+		if (rc) {
+			clcnn_graph_set_collective(t->g, t->coll);
+			return rc;
+		}
+	}
+	clcnn_graph_set_collective(t->g, t->bk ? trainer_buckets_collective(t->bk) : t->coll);
+	return 0;
+}
+
 int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_collective *c, double weight)
 {
 	free(t->arena);
 	t->arena = NULL;
 	t->coll = NULL;
-	if (!c) {
-		clcnn_graph_set_collective(t->g, NULL);
-		return 0;
-	}
+	if (!c)
+		return rebucket(t);
 	if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->allreduce_sum || !c->broadcast)
 		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function",
 				  c->rank, c->size);
@@ -40,8 +54,8 @@ int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_col
 	if (!t->arena)
 		return clcnn_fail(t->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu gradient values)", t->arena_n);
 	t->coll = c;
-	clcnn_graph_set_collective(t->g, c);
-	return clcnn_trainer_set_weight(t, weight);
+	int rc = rebucket(t);
+	return rc ? rc : clcnn_trainer_set_weight(t, weight);
 }
 
 int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight)
@@ -55,7 +69,7 @@ int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight)
 int clcnn_trainer_set_buckets(struct clcnn_trainer *t, size_t bytes)
 {
 	t->bucket_bytes = bytes;
-	return 0;
+	return rebucket(t);
 }
 
 /* The collective's message after a failed call, in front of the member. */

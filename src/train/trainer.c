@@ -102,6 +102,7 @@ void clcnn_trainer_free(struct clcnn_trainer *t)
 				clcnn_buffer_free(t->slot[s][i]);
 		free(t->slot[s]);
 	}
+	trainer_buckets_free(t->bk);
 	free(t->arena);
 	free(t);
 }
@@ -222,13 +223,20 @@ int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 	double t0 = clcnn_now();
 	memset(&t->tm, 0, sizeof t->tm);
 	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
+	int overlap = !rc && t->coll && t->bk;
+	if (overlap && (rc = trainer_buckets_begin(t->bk)))
+		overlap = 0;
 	if (!rc)
 		rc = clcnn_graph_backward(t->g);
 	if (!rc && t->coll) /* compute ends where the device finished backward, not where it was enqueued */
 		rc = clcnn_context_finish(t->ctx);
 	t->tm.compute = clcnn_now() - t0;
 	float global_loss;
-	if (t->coll) {
+	if (overlap) {
+		rc = trainer_buckets_end(t->bk, rc, &global_loss);
+		if (!loss)
+			loss = &global_loss;
+	} else if (t->coll) {
 		/* every member gets the global batch's gradients and loss, so all fail alike on a bad one */
 		if (!rc)
 			rc = trainer_reduce(t, &global_loss);

@@ -10,7 +10,9 @@
  *   steps 1, 5 and 12 of the members' own trajectory, and the trajectories agree within 1e-5 for
  *   5 steps (see SHORT below for why not 20);
  * - without batchnorm (tests/data/train/resnet-nobn.net): 2 + 2 and 3 + 1 within 1e-5 after 20
- *   steps, and buckets overlapped with backward give bitwise the sums of one bucket;
+ *   steps;
+ * - buckets overlapped with backward (clcnn_trainer_set_buckets) give bitwise the result of one
+ *   bucket, with and without sync_bn (whose collective calls then interleave with the buckets');
  * - with batchnorm but without sync_bn the members are NOT the joined batch (local statistics, as
  *   DDP): otherwise the sync_bn cases would test nothing.
  * The members always end bitwise identical to each other (sync_bn: running statistics included).
@@ -144,7 +146,7 @@ struct member {
 	struct clcnn_context *ctx; /* opened by the main thread: the ICD loader's first call is not thread-safe */
 	struct clcnn_local_group *grp;
 	const char *text;
-	int rank, first, batch, sync_switch, steps;
+	int rank, first, batch, sync_switch, steps, nbuckets;
 	size_t bucket_bytes;
 	float *params, *before, *grads, loss[STEPS]; /* before: the parameters before the last step */
 	size_t nparams;
@@ -163,6 +165,7 @@ static void *member_run(void *arg)
 	m->rc = clcnn_trainer_set_collective(t, clcnn_local_group_member(m->grp, m->rank), (double)m->batch / TOTAL);
 	if (!m->rc)
 		m->rc = clcnn_trainer_set_buckets(t, m->bucket_bytes);
+	m->nbuckets = t->bk ? trainer_buckets_count(t->bk) : 1;
 	if (!m->rc)
 		m->rc = clcnn_trainer_broadcast(t);
 	float xs[TOTAL * PIX], ys[TOTAL];
@@ -319,6 +322,13 @@ START_TEST(sync_bn_equals_the_joined_batch)
 	double d = joined_difference(text, m, STEPS);
 	ck_assert_msg(d <= 1e-5, "sync_bn 2 + 2 vs 4: after %d steps the parameters and buffers differ by %g at %s",
 		      STEPS, d, worst_at);
+	/* buckets overlapped with backward, whose collective calls interleave with sync_bn's: the same bits */
+	struct member b[2];
+	run_members(b, text, (const int[]){2, 2}, 1, 32 << 10, 1, STEPS);
+	ck_assert_int_gt(b[0].nbuckets, 5);
+	ck_assert_msg(memcmp(b[0].params, m[0].params, m[0].nparams * sizeof(float)) == 0,
+		      "buckets changed the sync_bn run");
+	free_members(b);
 	free_members(m);
 	free(text);
 }
@@ -383,6 +393,7 @@ START_TEST(without_batchnorm_equals_the_joined_batch)
 		      STEPS, d, worst_at);
 	/* buckets of 64 KiB overlapped with backward: bitwise the single-arena reduction */
 	run_members(b, text, (const int[]){2, 2}, 0, 64 << 10, 1, STEPS);
+	ck_assert_int_gt(b[0].nbuckets, 5);
 	ck_assert_uint_eq(b[0].nparams, m[0].nparams);
 	ck_assert_msg(memcmp(b[0].params, m[0].params, m[0].nparams * sizeof(float)) == 0, "buckets changed the sums");
 	for (int s = 0; s < STEPS; s++)
