@@ -68,7 +68,8 @@ CLCNN_API int clcnn_trainer_broadcast(struct clcnn_trainer *t);
 /**
  * Where the time of the last clcnn_trainer_step went, in seconds of wall time on this member, so
  * that a caller can print the per-step overhead of data parallelism and the scaling efficiency
- * T1 / (N x TN). Without a collective only compute and total are set (the rest is 0).
+ * T1 / (N x TN). Without a collective only compute, update and total are set (the rest is 0), and
+ * compute ends with the read of the loss (with loss == NULL nothing waits: it is the enqueue time).
  *
  *   compute   forward and backward until the device finished them (sync_bn's statistics exchange
  *             inside forward and backward counts here);

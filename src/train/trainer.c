@@ -255,6 +255,8 @@ int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 			rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "the loss is %g (lr %g); lower the learning rate",
 					(double)*loss, clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps));
 	}
+	if (!t->coll) /* alone: the loss read waited for the device */
+		t->tm.compute = clcnn_now() - t0;
 	if (rc == CLCNN_ERR_NUMERIC) {
 		char *msg = clcnn_strdup(clcnn_context_error(t->ctx));
 		rc = clcnn_fail(t->ctx, rc, "training step %ld: %s", step, msg ? msg : "non-finite value");
