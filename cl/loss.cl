@@ -1,6 +1,7 @@
 /* Losses. Elementwise losses (-DLOSS=LOSS_* of loss.h) read flat inputs; class losses (-DNCLASS=C, -DCE=0|1)
  * read logits/log-probabilities (N, C, S) with S the flattened spatial dims and targets (N, S) of
- * class indices stored as floats; triplet (-DDIM=D, -DPNORM=1|2|0 for general p) reads (N, D).
+ * class indices stored as floats; triplet (-DDIM=D, -DPNORM=1|2|0 for general p) reads (N, D); pair
+ * losses (-DPAIR=PAIR_* of loss.h, -DPDIM=D) read rows x1, x2 of (N, D) and one label per row.
  * One work-item per element or sample. Reductions are deterministic: each work-item of a *_partial
  * kernel sums one contiguous chunk in order, then loss_finish adds the partials in one work-item. */
 
@@ -78,17 +79,17 @@ __kernel void elem_partial(__global const float *a, __global const float *b, __g
 	part[g] = s;
 }
 
-/* want bit 0: grad of a, bit 1: grad of b. per_elem: grad_out has one value per element (none);
- * otherwise it is a scalar divided by gdiv (n for mean, 1 for sum). */
+/* want bit 0: grad of a, bit 1: grad of b, bit 2: grad of c (margin_ranking's y). per_elem: grad_out
+ * has one value per element (none); otherwise it is a scalar divided by gdiv (n for mean, 1 for sum). */
 __kernel void elem_backward(__global const float *a, __global const float *b, __global const float *c,
 			    __global const float *pw, int pwlen, float f1, __global const float *gout, int per_elem,
-			    float gdiv, __global float *ga, __global float *gb, int want, int n)
+			    float gdiv, __global float *ga, __global float *gb, __global float *gc, int want, int n)
 {
 	int i = get_global_id(0);
 	if (i >= n)
 		return;
 	float g = per_elem ? gout[i] : gout[0] / gdiv;
-	float x = a[i], y = b[i], da, db;
+	float x = a[i], y = b[i], da, db, dc = 0.0f;
 #if LOSS == LOSS_MSE
 	da = 2.0f * (x - y) * g;
 	db = -da;
@@ -119,11 +120,14 @@ __kernel void elem_backward(__global const float *a, __global const float *b, __
 	float z = c[i], on = -z * (x - y) + f1 >= 0.0f ? 1.0f : 0.0f;
 	da = -z * on * g;
 	db = -da;
+	dc = -(x - y) * on * g;
 #endif
 	if (want & 1)
 		ga[i] = da;
 	if (want & 2)
 		gb[i] = db;
+	if (want & 4)
+		gc[i] = dc;
 }
 
 #endif /* LOSS */
@@ -356,3 +360,95 @@ __kernel void triplet_backward(__global const float *a, __global const float *pp
 }
 
 #endif /* DIM */
+
+#ifdef PAIR
+
+/* Row i: its loss, *dl = d loss / d s and t[] as in src/ops/loss-pair.c: s = t[0] is the distance
+ * (contrastive) or the cosine, t[1..3] its denominator and squared magnitudes (+ 1e-12, Loss.cpp). */
+inline float pair_row(__global const float *x1, __global const float *x2, __global const float *y, int i,
+		      float margin, float eps, float *dl, float *t)
+{
+	__global const float *u = x1 + i * PDIM, *v = x2 + i * PDIM;
+	float yi = y[i];
+#if PAIR == PAIR_CONTRASTIVE
+	float s = 0.0f;
+	for (int j = 0; j < PDIM; j++) {
+		float e = u[j] - v[j] + eps;
+		s += e * e;
+	}
+	float d = sqrt(s), h = clamp_low(margin - d, 0.0f);
+	t[0] = d;
+	*dl = yi * d - (1.0f - yi) * h;
+	return 0.5f * yi * d * d + 0.5f * (1.0f - yi) * h * h;
+#else
+	float p = 0.0f, m1 = 0.0f, m2 = 0.0f;
+	for (int j = 0; j < PDIM; j++) {
+		p += u[j] * v[j];
+		m1 += u[j] * u[j];
+		m2 += v[j] * v[j];
+	}
+	m1 += 1e-12f;
+	m2 += 1e-12f;
+	float den = sqrt(m1 * m2), c = p / den;
+	t[0] = c;
+	t[1] = den;
+	t[2] = m1;
+	t[3] = m2;
+	/* PyTorch: where(y == 1, 1 - cos, 0) + where(y == -1, clamp_min(cos - margin, 0), 0) */
+	*dl = yi == 1.0f ? -1.0f : yi == -1.0f && c - margin >= 0.0f ? 1.0f : 0.0f;
+	return yi == 1.0f ? 1.0f - c : yi == -1.0f ? clamp_low(c - margin, 0.0f) : 0.0f;
+#endif
+}
+
+__kernel void pair_none(__global const float *x1, __global const float *x2, __global const float *y, float margin,
+			float eps, __global float *out, int N)
+{
+	int i = get_global_id(0);
+	float dl, t[4];
+	if (i < N)
+		out[i] = pair_row(x1, x2, y, i, margin, eps, &dl, t);
+}
+
+__kernel void pair_partial(__global const float *x1, __global const float *x2, __global const float *y,
+			   float margin, float eps, __global float *part, int N, int chunk)
+{
+	int g = get_global_id(0), lo = g * chunk;
+	if (lo >= N)
+		return;
+	int hi = min(lo + chunk, N);
+	float s = 0.0f, dl, t[4];
+	for (int i = lo; i < hi; i++)
+		s += pair_row(x1, x2, y, i, margin, eps, &dl, t);
+	part[g] = s;
+}
+
+/* want bit 0: gradient of x1, bit 1: of x2. */
+__kernel void pair_backward(__global const float *x1, __global const float *x2, __global const float *y,
+			    float margin, float eps, __global const float *gout, int per_elem, float gdiv,
+			    __global float *g1, __global float *g2, int want, int N)
+{
+	int i = get_global_id(0);
+	if (i >= N)
+		return;
+	float dl, t[4];
+	pair_row(x1, x2, y, i, margin, eps, &dl, t);
+	float g = dl * (per_elem ? gout[i] : gout[0] / gdiv);
+	for (int j = 0; j < PDIM; j++) {
+		int o = i * PDIM + j;
+		float u = x1[o], v = x2[o], a, b;
+#if PAIR == PAIR_CONTRASTIVE
+		/* the norm's gradient is 0 where the norm is 0 (PyTorch) */
+		a = t[0] == 0.0f ? 0.0f : g * (u - v + eps) / t[0];
+		b = -a;
+#else
+		a = g * (v / t[1] - t[0] * u / t[2]);
+		b = g * (u / t[1] - t[0] * v / t[3]);
+#endif
+		if (want & 1)
+			g1[o] = a;
+		if (want & 2)
+			g2[o] = b;
+	}
+}
+
+#endif /* PAIR */

@@ -93,6 +93,49 @@ CLCNN_API int clcnn_graph_input_count(const struct clcnn_graph *g);
 CLCNN_API int clcnn_graph_input_info(const struct clcnn_graph *g, int i, const char **name, int *ndim,
 				     int dims[CLCNN_MAX_DIMS]);
 
+/*
+ * ---- what each node costs and sees (docs/cost.md)
+ *
+ * Work on a graph whose shapes are inferred: after clcnn_graph_build, which needs no device on a
+ * context from clcnn_context_open_host. Before that they fail with CLCNN_ERR_INVALID.
+ */
+
+/** One node: its output, parameters, forward FLOPs and receptive field on the graph's image input. */
+struct clcnn_node_cost {
+	const char *name, *op; /**< owned by g */
+	int ndim;              /**< output shape, batch included */
+	int dims[CLCNN_MAX_DIMS];
+	size_t params;      /**< elements of the node's parameters, buffers (running statistics) included */
+	size_t trainable;   /**< of which trained */
+	const char *shares; /**< the owner whose parameters the node uses (share=OWNER), else NULL */
+	/**
+	 * Forward FLOPs at the built batch in eval mode: a multiply-add counts 2 (conv2d, linear: bias
+	 * adds not counted), every other arithmetic operation, comparison or elementary function 1,
+	 * copies 0 (the table per layer is in docs/cost.md).
+	 */
+	double flops;
+	/**
+	 * Receptive field per spatial axis (0 = H, 1 = W) on the 4-D graph inputs (Araujo et al. 2019):
+	 * rf_size input pixels seen by one output element, rf_jump input pixels between two adjacent
+	 * output elements. A node that merges several inputs takes the largest over them. rf_whole[a]:
+	 * every output element sees the whole input along axis a (global pooling, a linear layer after a
+	 * flatten, a reduced loss); rf_size is then the input's size and rf_jump 0. rf_known is 0 when
+	 * the node depends on no 4-D graph input (a feature-vector model); all rf_* are 0 then.
+	 */
+	int rf_known;
+	int rf_whole[2];
+	long long rf_size[2], rf_jump[2];
+};
+/** Cost of node i in schedule order (the order of clcnn_graph_node_info). */
+CLCNN_API int clcnn_graph_node_cost(const struct clcnn_graph *g, int i, struct clcnn_node_cost *cost);
+
+/** Totals of the graph: parameters once per tensor (not again for nodes that share them), FLOPs of all nodes. */
+struct clcnn_graph_cost {
+	size_t params, trainable;
+	double flops;
+};
+CLCNN_API int clcnn_graph_total_cost(const struct clcnn_graph *g, struct clcnn_graph_cost *total);
+
 /* ---- parameters */
 struct clcnn_param_info {
 	const char *name; /**< "<node>.<param>" */
@@ -119,7 +162,13 @@ CLCNN_API int clcnn_graph_init_params(struct clcnn_graph *g, uint64_t seed, cons
 
 /* ---- running */
 
-/** Copy batch x per-sample floats of input `name` to the device. */
+/**
+ * Copy batch x per-sample floats of input `name` to the device. Nodes that read the input directly
+ * check it first: class indices of nll_loss/cross_entropy must be integers in 0..C-1 or the
+ * ignore_index, else CLCNN_ERR_INVALID with a message naming the input, the sample (its index in
+ * this batch), the value and the node ("input 'label': sample 17 has class 12, but node 'loss'
+ * (cross_entropy) has 10 classes (0..9, or ignore_index -100)"); nothing is copied then.
+ */
 CLCNN_API int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data);
 /** Forward in training (1) or eval (0) mode; seed makes dropout/noise reproducible per step. */
 CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed);
@@ -139,6 +188,13 @@ CLCNN_API int clcnn_graph_loss(struct clcnn_graph *g, float *loss);
  * node producing one fails the call with CLCNN_ERR_NUMERIC naming it.
  */
 CLCNN_API void clcnn_graph_check_numerics(struct clcnn_graph *g, int on);
+
+/**
+ * Data parallelism: this graph's batch is samples first .. first + batch - 1 of a global batch
+ * (default 0). Random layers (dropout, gaussian_noise) key their draws on the global element index,
+ * so that members running parts of a batch draw what one process running all of it draws.
+ */
+CLCNN_API void clcnn_graph_set_sample_offset(struct clcnn_graph *g, uint32_t first);
 
 /**
  * Per-node timing of forward and backward (blocking per node; for `clcnn bench`). Timings are in

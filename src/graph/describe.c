@@ -1,8 +1,11 @@
-/* Text views of a graph: the node table with shapes and parameter counts, the memory plan, DOT. */
+/*
+ * Text views of a graph: the node table with shapes, parameters, FLOPs and receptive fields
+ * (cost.c), the memory plan, DOT.
+ */
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph-private.h"
+#include "graph/cost.h"
 
 #define CAT(...) \
 	do { \
@@ -19,12 +22,72 @@ static const char *mib(size_t bytes, char *buf, size_t n)
 	return buf;
 }
 
+/* "5x5/1", "5x7/1x2"; an axis that sees the whole input is "all" ("whole" when both do); "-" none. */
+static const char *field_str(const struct clcnn_node_cost *c, char *buf, size_t n)
+{
+	if (!c->rf_known)
+		snprintf(buf, n, "-");
+	else if (c->rf_whole[0] && c->rf_whole[1])
+		snprintf(buf, n, "whole");
+	else if (c->rf_jump[0] == c->rf_jump[1] && !c->rf_whole[0] && !c->rf_whole[1])
+		snprintf(buf, n, "%lldx%lld/%lld", c->rf_size[0], c->rf_size[1], c->rf_jump[0]);
+	else {
+		char a[2][24], j[2][24];
+		for (int i = 0; i < 2; i++) {
+			if (c->rf_whole[i]) {
+				snprintf(a[i], sizeof a[i], "all");
+				snprintf(j[i], sizeof j[i], "-");
+			} else {
+				snprintf(a[i], sizeof a[i], "%lld", c->rf_size[i]);
+				snprintf(j[i], sizeof j[i], "%lld", c->rf_jump[i]);
+			}
+		}
+		snprintf(buf, n, "%sx%s/%sx%s", a[0], a[1], j[0], j[1]);
+	}
+	return buf;
+}
+
+/* 235200 -> "235.2 k" (for DOT labels and the totals line) */
+static const char *si(double v, char *buf, size_t n)
+{
+	static const char *const unit[] = {" ", " k", " M", " G", " T", " P"};
+	int u = 0;
+	while (v >= 1000 && u < 5) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, n, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
+	return buf;
+}
+
+/* Costs of a built graph into *nodes (schedule order) and *inputs; both NULL when not built. */
+static int costs(const struct clcnn_graph *g, struct clcnn_node_cost **nodes, struct clcnn_node_cost **inputs)
+{
+	*nodes = *inputs = NULL;
+	if (!g->batch)
+		return 0;
+	*nodes = calloc(g->nnodes ? (size_t)g->nnodes : 1, sizeof **nodes);
+	*inputs = calloc(g->ninputs ? (size_t)g->ninputs : 1, sizeof **inputs);
+	int rc = *nodes && *inputs ? graph_cost_nodes(g, *nodes, *inputs)
+				   : clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	if (rc) {
+		free(*nodes);
+		free(*inputs);
+		*nodes = *inputs = NULL;
+	}
+	return rc;
+}
+
 int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	char s[64], b1[32];
+	char s[64], b1[32], f[112];
 	*text = NULL;
+	struct clcnn_node_cost *cost, *icost;
+	int rc = costs(g, &cost, &icost);
+	if (rc)
+		return rc;
 	size_t total = 0, trainable = 0;
 	for (int i = 0; i < g->nparams; i++) {
 		total += g->params[i].count;
@@ -36,9 +99,16 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 	CAT("\n");
 	const char *loss = clcnn_graph_loss_name(g), *out = clcnn_graph_output_name(g);
 	CAT("loss: %s, output: %s\n", loss ? loss : "(none)", out ? out : "(none)");
+	if (cost)
+		CAT("  %-14s %-14s %-24s %-16s %9s %14s  %s\n", "node", "op", "inputs", "output", "params", "FLOPs",
+		    "field/jump");
 	for (int i = 0; i < g->ninputs; i++) {
 		struct clcnn_shape sh = g->batch ? g->values[i].shape : g->inputs[i].shape;
-		CAT("  %-14s %-14s %-24s %s\n", g->inputs[i].name, "input", "", clcnn_shape_str(&sh, s, sizeof s));
+		CAT("  %-14s %-14s %-24s %s", g->inputs[i].name, "input", "", clcnn_shape_str(&sh, s, sizeof s));
+		size_t sl = strlen(s);
+		if (cost && icost[i].rf_known) /* under the field column of the node lines */
+			CAT("%*s%s", (int)(sl < 16 ? 16 - sl : 0) + 27, "", field_str(&icost[i], f, sizeof f));
+		CAT("\n");
 	}
 	for (int k = 0; k < g->nnodes; k++) {
 		const struct graph_node *n = &g->nodes[g->order && g->batch ? g->order[k] : k];
@@ -46,19 +116,23 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 		size_t il = 0;
 		for (int j = 0; j < n->nin && il < sizeof ins; j++)
 			il += (size_t)snprintf(ins + il, sizeof ins - il, "%s%s", j ? "," : "", n->in_name[j]);
-		size_t np = 0;
-		if (n->op)
-			for (int j = 0; j < n->op->nparam; j++)
-				np += clcnn_shape_count(&n->op->param[j].shape);
 		CAT("  %-14s %-14s %-24s %-16s", n->name, n->type, ins,
 		    n->op ? clcnn_shape_str(&n->op->out, s, sizeof s) : "?");
+		if (cost)
+			CAT(" %9zu %14.0f  %-*s", cost[k].params, cost[k].flops, n->args[0] || n->share >= 0 ? 12 : 0,
+			    field_str(&cost[k], f, sizeof f));
 		if (n->share >= 0)
-			CAT(" shares %s", g->nodes[n->share].name); /* counted once, at the owner */
-		else if (np)
-			CAT(" %zu params", np);
+			CAT("  shares %s", g->nodes[n->share].name); /* its parameters count once, at the owner */
 		if (n->args[0])
 			CAT("  [%s]", n->args);
 		CAT("\n");
+	}
+	if (cost) {
+		struct clcnn_graph_cost t = graph_cost_total(g, cost);
+		CAT("  %-14s %-14s %-24s %-16s %9zu %14.0f\n", "total", "", "", "", t.params, t.flops);
+		CAT("forward: %sFLOPs at batch %d (eval mode; a multiply-add counts 2; docs/cost.md), %zu parameters "
+		    "(%zu trainable)\n",
+		    si(t.flops, b1, sizeof b1), g->batch, t.params, t.trainable);
 	}
 	if (with_plan && g->batch) {
 		CAT("plan (batch %d): peak %s\n", g->batch, mib(clcnn_graph_peak_bytes(g), b1, sizeof b1));
@@ -85,19 +159,28 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 				CAT(" %s", g->nodes[g->order[k]].name);
 		CAT("\n");
 	}
+	free(cost);
+	free(icost);
 	*text = buf;
 	return 0;
 oom:
+	free(cost);
+	free(icost);
 	free(buf);
 	return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 }
 
+/* A built graph's nodes carry their parameters, FLOPs and field in the label (lines left out when 0 / none). */
 int clcnn_graph_dot(const struct clcnn_graph *g, char **text)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	char s[64];
+	char s[64], f[112];
 	*text = NULL;
+	struct clcnn_node_cost *cost, *icost;
+	int rc = costs(g, &cost, &icost);
+	if (rc)
+		return rc;
 	CAT("digraph clcnn {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
 	for (int i = 0; i < g->ninputs; i++) {
 		struct clcnn_shape sh = g->batch ? g->values[i].shape : g->inputs[i].shape;
@@ -109,14 +192,31 @@ int clcnn_graph_dot(const struct clcnn_graph *g, char **text)
 		CAT("  \"%s\" [label=\"%s\\n%s", n->name, n->name, n->type);
 		if (n->op)
 			CAT(" %s", clcnn_shape_str(&n->op->out, s, sizeof s));
+		for (int k = 0; cost && k < g->nnodes; k++) {
+			const struct clcnn_node_cost *c = &cost[k];
+			if (c->name != n->name)
+				continue;
+			if (c->shares)
+				CAT("\\nshares %s", c->shares);
+			else if (c->params)
+				CAT("\\n%zu params", c->params);
+			if (c->flops > 0)
+				CAT("\\n%sFLOPs", si(c->flops, s, sizeof s));
+			if (c->rf_known)
+				CAT("\\nfield %s", field_str(c, f, sizeof f));
+		}
 		CAT("\"%s];\n", clcnn_op_is_loss(n->cls) ? ", style=bold" : "");
 		for (int j = 0; j < n->nin; j++)
 			CAT("  \"%s\" -> \"%s\";\n", n->in_name[j], n->name);
 	}
 	CAT("}\n");
+	free(cost);
+	free(icost);
 	*text = buf;
 	return 0;
 oom:
+	free(cost);
+	free(icost);
 	free(buf);
 	return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 }

@@ -27,14 +27,40 @@ static int need_built(struct clcnn_graph *g)
 	return clcnn_context_has_device(g->ctx) ? 0 : clcnn_fail_no_device(g->ctx, "running a graph");
 }
 
+/*
+ * Host-side validation of graph input i by every node that reads it directly (class indices of a
+ * loss): a bad label is an error naming the sample, not a NaN loss later. Values that reach a node
+ * through other nodes are not seen here; the kernels still never index outside their classes.
+ */
+static int check_input(struct clcnn_graph *g, int i, const float *data)
+{
+	for (int k = 0; k < g->nnodes; k++) {
+		const struct graph_node *n = &g->nodes[k];
+		if (!n->cls->check_input)
+			continue;
+		for (int j = 0; j < n->nin; j++) {
+			if (n->in_ref[j] != i)
+				continue;
+			char who[300], err[512];
+			snprintf(who, sizeof who, "node '%s' (%s)", n->name, n->type);
+			if (n->cls->check_input(n->op, j, data, g->values[i].bytes / sizeof(float), who, err,
+						sizeof err))
+				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "input '%s': %s", g->inputs[i].name, err);
+		}
+	}
+	return 0;
+}
+
 int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data)
 {
 	int rc = need_built(g);
 	if (rc)
 		return rc;
 	for (int i = 0; i < g->ninputs; i++)
-		if (!strcmp(g->inputs[i].name, name))
-			return clcnn_buffer_write(g->ctx, g->values[i].mem, 0, g->values[i].bytes, data);
+		if (!strcmp(g->inputs[i].name, name)) {
+			rc = check_input(g, i, data);
+			return rc ? rc : clcnn_buffer_write(g->ctx, g->values[i].mem, 0, g->values[i].bytes, data);
+		}
 	return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no graph input named '%s'", name ? name : "(null)");
 }
 
@@ -70,6 +96,7 @@ int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
 		struct graph_node *n = &g->nodes[i];
 		n->fio.train = train;
 		n->fio.seed = graph_node_seed(seed, i);
+		n->fio.first_sample = g->first_sample;
 		n->fio.coll = g->coll;
 		n->fio.sync_bn = g->sync_bn;
 		rc = n->cls->forward(n->op, &n->fio);
@@ -105,6 +132,7 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 			continue;
 		n->bio.train = g->last_train;
 		n->bio.seed = graph_node_seed(g->last_seed, i);
+		n->bio.first_sample = g->first_sample;
 		n->bio.coll = g->coll;
 		n->bio.sync_bn = g->sync_bn;
 		rc = n->cls->backward(n->op, &n->bio);
@@ -220,6 +248,11 @@ int clcnn_graph_loss(struct clcnn_graph *g, float *loss)
 void clcnn_graph_check_numerics(struct clcnn_graph *g, int on)
 {
 	g->check_numerics = on;
+}
+
+void clcnn_graph_set_sample_offset(struct clcnn_graph *g, uint32_t first)
+{
+	g->first_sample = first;
 }
 
 int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timing **timings, int *n)

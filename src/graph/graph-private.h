@@ -98,6 +98,7 @@ struct clcnn_graph {
 	int check_numerics;
 	int last_train; /* mode of the last forward */
 	uint32_t last_seed;
+	uint32_t first_sample; /* clcnn_graph_set_sample_offset */
 	int forward_done;
 
 	/* data parallelism: the group's collective (borrowed) and sync_bn for every batchnorm */

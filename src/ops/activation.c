@@ -443,6 +443,46 @@ static const struct clcnn_op_case prelu_cases[] = {SHAPES(""),
 						   {"num_parameters=2", "3x2x37x29", CLCNN_CASE_TRAIN, 0},
 						   END};
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per element: each arithmetic operation, comparison, abs and elementary function (exp, log, log1p,
+ * tanh, erf) counts 1; a negation is free. The formulas are the ones of each class's doc line.
+ */
+static double flops(const struct clcnn_op *op)
+{
+	int per;
+	switch (act_of(op)) {
+	case ACT_TANH:
+	case ACT_RELU:
+		per = 1; /* tanh; max */
+		break;
+	case ACT_LEAKY_RELU:
+	case ACT_PRELU:
+	case ACT_HARDTANH:
+		per = 2; /* compare, multiply; min, max */
+		break;
+	case ACT_SIGMOID:
+		per = 3; /* exp, add, divide */
+		break;
+	case ACT_ELU:
+	case ACT_SILU:
+		per = 4; /* compare, exp, subtract, multiply; sigmoid (3) and a multiply */
+		break;
+	case ACT_LOGSIGMOID:
+	case ACT_SOFTPLUS:
+	case ACT_GELU:
+		/* min(x, 0) - log1p(exp(-|x|)): min, abs, exp, log1p, subtract; beta x, compare, exp,
+		 * log1p, divide; x / sqrt 2, erf, add 1, two multiplies */
+		per = 5;
+		break;
+	default:
+		per = 9; /* ACT_GELU_TANH: x^3 (2), mul, add, mul, tanh, add, mul, mul */
+		break;
+	}
+	return (double)clcnn_shape_count(&op->out) * per;
+}
+
 /*
  * Tolerance: each output is one or two transcendental calls (OpenCL allows exp/log/tanh 3-5 ulp;
  * the kernel's erf and log1p add ~4 ulp) and a few roundings, i.e. <= ~20 * 2^-24 ~ 1.2e-6 relative
@@ -470,6 +510,7 @@ static const struct clcnn_op_case prelu_cases[] = {SHAPES(""),
 		.fill = fill, \
 		.cases = cases_, \
 		.tol = ACT_TOL, \
+		.flops = flops, \
 	}
 
 ACT_CLASS(sigmoid, no_keys, plain_cases, "1 / (1 + exp(-x))");

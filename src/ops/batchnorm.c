@@ -546,6 +546,24 @@ static const struct clcnn_op_case bn1d_cases[] = {
  */
 #define BN_TOL 2e-5
 
+/*
+ * Eval-mode forward (docs/cost.md): per channel 1/sqrt(var + eps) (3); per element (x - mean) * invstd
+ * (2) and the affine w * xhat + b (2). Without running statistics eval normalises with the batch's:
+ * their mean (1 add per element, 1 division per channel) and biased variance (subtract, square, add
+ * per element, 1 division per channel) come first.
+ */
+static double bn_flops(const struct clcnn_op *op)
+{
+	const struct bn_args *a = op->args;
+	struct bn_view v = bn_view(op);
+	double elems = (double)v.n * v.c * v.s, per_elem = a->affine ? 4 : 2, per_chan = 3;
+	if (!a->track_running_stats) {
+		per_elem += 4;
+		per_chan += 2;
+	}
+	return elems * per_elem + (double)v.c * per_chan;
+}
+
 const struct clcnn_op_class clcnn_op_batchnorm2d = {
 	.name = "batchnorm2d",
 	.family = "batchnorm",
@@ -563,6 +581,7 @@ const struct clcnn_op_class clcnn_op_batchnorm2d = {
 	.fill = bn_fill,
 	.cases = bn2d_cases,
 	.tol = BN_TOL,
+	.flops = bn_flops,
 };
 
 const struct clcnn_op_class clcnn_op_batchnorm1d = {
@@ -582,4 +601,5 @@ const struct clcnn_op_class clcnn_op_batchnorm1d = {
 	.fill = bn_fill,
 	.cases = bn1d_cases,
 	.tol = BN_TOL,
+	.flops = bn_flops,
 };

@@ -285,6 +285,28 @@ static const struct clcnn_op_case maxblurpool_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/* The blur counts as the dense fs x fs depthwise filter it defines (2 per tap), the max stage one
+ * comparison per tap. */
+static double blur_flops(const struct clcnn_op *op)
+{
+	struct blur_geom b = geom_of(op);
+	double max_stage = b.maxblur ? (double)b.n * b.c * b.h * b.w * b.max.kh * b.max.kw : 0;
+	return max_stage + 2.0 * (double)clcnn_shape_count(&op->out) * b.fs * b.fs;
+}
+
+/* maxblurpool2d: a kh window at stride 1, then the fs blur at stride s = one (kh + fs - 1) window */
+static void blur_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	const struct blur_args *a = op->args;
+	int maxblur = op->cls == &clcnn_op_maxblurpool2d;
+	for (int i = 0; i < 2; i++) {
+		w->kernel[i] = a->filt_size + (maxblur ? a->kernel_size[i] - 1 : 0);
+		w->stride[i] = a->stride;
+	}
+}
+
 /*
  * Tolerances (|dev - ref| <= tol * (1 + |ref|), values of magnitude <= ~3): the taps are exact
  * dyadic floats, so only summation rounds. Forward: FS row sums then FS rows, ~2 * 7 * 2^-24
@@ -306,6 +328,8 @@ const struct clcnn_op_class clcnn_op_blurpool2d = {
 	.backward = blur_backward,
 	.cases = blurpool_cases,
 	.tol = 2e-6,
+	.flops = blur_flops,
+	.window = blur_window,
 };
 
 const struct clcnn_op_class clcnn_op_maxblurpool2d = {
@@ -324,4 +348,6 @@ const struct clcnn_op_class clcnn_op_maxblurpool2d = {
 	.fill = clcnn_pool_fill_distinct,
 	.cases = maxblurpool_cases,
 	.tol = 4e-6,
+	.flops = blur_flops,
+	.window = blur_window,
 };

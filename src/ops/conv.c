@@ -216,6 +216,16 @@ static double conv_flops(const struct clcnn_op *op)
 	       a->kernel_size[0] * a->kernel_size[1];
 }
 
+static void conv_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	const struct conv_args *a = op->args;
+	for (int i = 0; i < 2; i++) {
+		w->kernel[i] = a->kernel_size[i];
+		w->stride[i] = a->stride[i];
+		w->dilation[i] = a->dilation[i];
+	}
+}
+
 /* "fwd/bwd-data/bwd-weights" algorithm names, or one name when all agree. */
 static const char *conv_algo_name(const struct clcnn_op *op)
 {
@@ -531,4 +541,5 @@ const struct clcnn_op_class clcnn_op_conv2d = {
 	 * 1e-5 keeps a systematic slip (a lost tap, an off-by-one padding row) visible.
 	 */
 	.tol = 1e-5,
+	.window = conv_window,
 };

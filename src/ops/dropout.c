@@ -58,7 +58,14 @@ static float dropout_scale(double p)
 	return p < 1 ? (float)(1.0 / (1.0 - p)) : 0.0f;
 }
 
-/* out = mask * x / (1 - p), mask_i = clcnn_uniform(seed, i) >= p; used for x -> y and dy -> dx. */
+/* The global index of the first element: first_sample samples of the per-sample size come before. */
+static uint32_t first_element(const struct clcnn_op *op, uint32_t first_sample)
+{
+	size_t n = clcnn_shape_count(&op->out), batch = op->out.ndim > 0 && op->out.d[0] > 0 ? (size_t)op->out.d[0] : 1;
+	return (uint32_t)(first_sample * (n / batch));
+}
+
+/* out = mask * x / (1 - p), mask_i = clcnn_uniform(seed, first + i) >= p; used for x -> y and dy -> dx. */
 static void dropout_ref_apply(const struct clcnn_op *op, const struct clcnn_ref_io *io, const double *x, double *y)
 {
 	const struct dropout_args *a = op->args;
@@ -68,7 +75,9 @@ static void dropout_ref_apply(const struct clcnn_op *op, const struct clcnn_ref_
 		if (!io->train || a->p == 0)
 			y[i] = x[i];
 		else
-			y[i] = clcnn_uniform(io->seed, (uint32_t)i) < p ? 0.0 : x[i] / (1.0 - a->p);
+			y[i] = clcnn_uniform(io->seed, first_element(op, io->first_sample) + (uint32_t)i) < p
+				       ? 0.0
+				       : x[i] / (1.0 - a->p);
 	}
 }
 
@@ -84,9 +93,9 @@ static void dropout_ref_backward(const struct clcnn_op *op, const struct clcnn_r
 }
 
 /* Box-Muller from draws 2i and 2i+1; 1 - u is in (0, 1], so the log is finite. */
-static double noise_ref_normal(uint32_t seed, size_t i)
+static double noise_ref_normal(uint32_t seed, uint32_t i)
 {
-	double u1 = clcnn_uniform(seed, (uint32_t)(2 * i)), u2 = clcnn_uniform(seed, (uint32_t)(2 * i + 1));
+	double u1 = clcnn_uniform(seed, 2u * i), u2 = clcnn_uniform(seed, 2u * i + 1u);
 	return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -95,7 +104,10 @@ static void noise_ref_forward(const struct clcnn_op *op, const struct clcnn_ref_
 	const struct noise_args *a = op->args;
 	size_t n = clcnn_shape_count(&op->out);
 	for (size_t i = 0; i < n; i++)
-		io->out[i] = io->in[0][i] + (io->train ? a->sigma * noise_ref_normal(io->seed, i) : 0.0);
+		io->out[i] = io->in[0][i] +
+			     (io->train ? a->sigma * noise_ref_normal(io->seed, first_element(op, io->first_sample) +
+										   (uint32_t)i)
+					: 0.0);
 }
 
 static void noise_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *io)
@@ -106,32 +118,32 @@ static void noise_ref_backward(const struct clcnn_op *op, const struct clcnn_ref
 
 /* ------------------------------------------------------------------ device */
 
-static int dropout_dev_apply(struct clcnn_op *op, int train, uint32_t seed, cl_mem x, cl_mem y)
+static int dropout_dev_apply(struct clcnn_op *op, int train, uint32_t seed, uint32_t first_sample, cl_mem x, cl_mem y)
 {
 	const struct dropout_args *a = op->args;
 	size_t count = clcnn_shape_count(&op->out);
 	if (!train || a->p == 0)
 		return clcnn_buffer_copy(op->ctx, x, y, count * sizeof(float));
 	cl_kernel k;
-	cl_uint s = seed;
+	cl_uint s = seed, first = first_element(op, first_sample);
 	int n = (int)count, rc;
 	float p = (float)a->p, scale = dropout_scale(a->p);
 	if ((rc = clcnn_kernel_get(op->ctx, "dropout", "", "dropout_apply", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(y), KARG(s), KARG(p), KARG(scale), KARG(n))))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(y), KARG(s), KARG(first), KARG(p), KARG(scale), KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, count);
 }
 
 static int dropout_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	return dropout_dev_apply(op, io->train, io->seed, io->in[0], io->out);
+	return dropout_dev_apply(op, io->train, io->seed, io->first_sample, io->in[0], io->out);
 }
 
 static int dropout_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	if (!io->grad_in[0])
 		return 0;
-	return dropout_dev_apply(op, io->train, io->seed, io->grad_out, io->grad_in[0]);
+	return dropout_dev_apply(op, io->train, io->seed, io->first_sample, io->grad_out, io->grad_in[0]);
 }
 
 static int noise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -141,11 +153,12 @@ static int noise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (!io->train || a->sigma == 0)
 		return clcnn_buffer_copy(op->ctx, io->in[0], io->out, count * sizeof(float));
 	cl_kernel k;
-	cl_uint s = io->seed;
+	cl_uint s = io->seed, first = first_element(op, io->first_sample);
 	int n = (int)count, rc;
 	float sigma = (float)a->sigma;
 	if ((rc = clcnn_kernel_get(op->ctx, "dropout", "", "gaussian_noise_add", &k)) ||
-	    (rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(s), KARG(sigma), KARG(n))))
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->out), KARG(s), KARG(first), KARG(sigma),
+				    KARG(n))))
 		return rc;
 	return clcnn_op_run1d(op->ctx, k, count);
 }
@@ -170,6 +183,13 @@ static const struct clcnn_op_case noise_cases[] = {
 	{"sigma=0.5", "4x9", 0, 0}, {"sigma=2", "1x3x13x7", 0, 0}, {NULL, NULL, 0, 0},
 };
 
+/* identity in eval, the mode FLOPs are counted in (docs/cost.md) */
+static double eval_identity_flops(const struct clcnn_op *op)
+{
+	(void)op;
+	return 0;
+}
+
 const struct clcnn_op_class clcnn_op_dropout = {
 	.name = "dropout",
 	.family = "dropout",
@@ -187,6 +207,7 @@ const struct clcnn_op_class clcnn_op_dropout = {
 	/* one product x * scale with scale rounded to float: <= 2 * 2^-24 relative */
 	.tol = 1e-6,
 	.stochastic = 1,
+	.flops = eval_identity_flops,
 };
 
 const struct clcnn_op_class clcnn_op_gaussian_noise = {
@@ -210,4 +231,5 @@ const struct clcnn_op_class clcnn_op_gaussian_noise = {
 	 */
 	.tol = 4e-6,
 	.stochastic = 1,
+	.flops = eval_identity_flops,
 };

@@ -177,6 +177,13 @@ static double linear_flops(const struct clcnn_op *op)
 	return 2.0 * op->in[0].d[0] * op->in[0].d[1] * op->out.d[1];
 }
 
+/* every output feature sees every input feature: all of the image when they came from a flatten */
+static void linear_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	(void)op;
+	w->kernel[0] = w->kernel[1] = 0;
+}
+
 const struct clcnn_op_class clcnn_op_linear = {
 	.name = "linear",
 	.family = "linear",
@@ -200,4 +207,5 @@ const struct clcnn_op_class clcnn_op_linear = {
 	 * (>= 1e-3) visible.
 	 */
 	.tol = 1e-5,
+	.window = linear_window,
 };

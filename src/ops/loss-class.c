@@ -7,7 +7,9 @@
  *     (1 - eps) * -w_t logp_t + eps / C * -sum_c w_c logp_c,
  * 0 when t == ignore_index, and mean divides the summed samples by the sum of w_t over the
  * non-ignored samples (both terms: LossNLL.cpp's cross_entropy_loss_label_smoothing); everything
- * ignored gives 0/0 = NaN as in PyTorch. A target outside [0, C) gives NaN (PyTorch raises).
+ * ignored gives 0/0 = NaN as in PyTorch. A target outside [0, C) or not an integer is refused by
+ * clcnn_graph_set_input (check_input) when it comes from a graph input; one that reaches the loss
+ * another way gives that sample NaN (PyTorch raises) and the kernels never read outside the classes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -261,6 +263,41 @@ static int cls_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 }
 
 /*
+ * Class indices from the host (clcnn_graph_set_input): an integer in [0, C) or ignore_index, else an
+ * error naming the sample (and its position when targets have spatial dims) and the value. PyTorch
+ * raises "Target 12 is out of bounds" here; without this check the kernels give the sample a NaN.
+ */
+static int cls_check_input(const struct clcnn_op *op, int input, const float *host, size_t n, const char *who,
+			   char *err, size_t errlen)
+{
+	const struct cls_args *a = op->args;
+	if (input != 1)
+		return 0;
+	int C = cls_dims(op).c;
+	const struct clcnn_shape *t = &op->in[1];
+	size_t per = t->ndim >= 1 && t->d[0] > 0 ? n / (size_t)t->d[0] : n;
+	for (size_t q = 0; q < n; q++) {
+		double v = host[q];
+		if (v == (double)a->ignore_index || (v >= 0 && v < C && v == floor(v)))
+			continue;
+		char where[96];
+		if (per > 1)
+			snprintf(where, sizeof where, "sample %zu (position %zu of %zu)", q / per, q % per, per);
+		else
+			snprintf(where, sizeof where, "sample %zu", q);
+		if (v == floor(v))
+			return clcnn_op_invalid(err, errlen,
+						"%s has class %.9g, but %s has %d class%s (0..%d, or ignore_index %d)",
+						where, v, who, C, C == 1 ? "" : "es", C - 1, a->ignore_index);
+		return clcnn_op_invalid(err, errlen,
+					"%s has label %.9g, which is not a class index: %s takes integers 0..%d (or "
+					"ignore_index %d)",
+					where, v, who, C - 1, a->ignore_index);
+	}
+	return 0;
+}
+
+/*
  * Test data: nll gets log-probability-like inputs in [-3, -0.05], cross_entropy logits in [-2, 2];
  * targets are class indices, ~20 % of them ignore_index (sample 0 never, so a mean never divides
  * by 0 here; the all-ignored NaN is tested in tests/ops/test-loss.c).
@@ -319,6 +356,31 @@ static const struct clcnn_op_case ce_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per sample (N x d1 x ...): the weighted term w_t logp_t and its weight added to the mean's
+ * denominator (2); cross_entropy first takes the log-softmax over the C classes (5 C + 1, as
+ * logsoftmax), and with label smoothing also sum_c w_c logp_c (2 C) and the mix of both terms (3).
+ * Then the reduction over the samples.
+ */
+static double cls_flops(const struct clcnn_op *op)
+{
+	const struct cls_args *a = op->args;
+	struct cls_dims d = cls_dims(op);
+	double samples = (double)d.n * d.s, per = 2;
+	if (is_ce(op))
+		per += 5.0 * d.c + 1 + (a->label_smoothing > 0 ? 2.0 * d.c + 3 : 0);
+	return samples * per + clcnn_loss_reduce_flops(a->reduction, samples);
+}
+
+/* each loss term reads all C classes: the features of an (N, C) input, one pixel of an image's */
+static void cls_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	if (op->in[0].ndim <= 2)
+		w->kernel[0] = w->kernel[1] = 0;
+}
+
 const struct clcnn_op_class clcnn_op_nll_loss = {
 	.name = "nll_loss",
 	.family = "loss",
@@ -337,6 +399,9 @@ const struct clcnn_op_class clcnn_op_nll_loss = {
 	.fill = cls_fill,
 	.cases = nll_cases,
 	.tol = CLS_TOL,
+	.check_input = cls_check_input,
+	.flops = cls_flops,
+	.window = cls_window,
 };
 
 const struct clcnn_op_class clcnn_op_cross_entropy = {
@@ -357,4 +422,7 @@ const struct clcnn_op_class clcnn_op_cross_entropy = {
 	.fill = cls_fill,
 	.cases = ce_cases,
 	.tol = CLS_TOL,
+	.check_input = cls_check_input,
+	.flops = cls_flops,
+	.window = cls_window,
 };

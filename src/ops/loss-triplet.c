@@ -241,6 +241,28 @@ static const struct clcnn_op_case triplet_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/*
+ * Per row: two distances (three with swap, and a min), each per element u - v + eps, abs, power
+ * (a square for p = 2), the sum (4 D) and one root; then the hinge d_ap - d_an + margin, max (3).
+ * Then the reduction over the rows.
+ */
+static double triplet_flops(const struct clcnn_op *op)
+{
+	const struct triplet_args *a = op->args;
+	double rows = triplet_rows(op), dists = a->swap ? 3 : 2;
+	double per_row = dists * (4.0 * triplet_dim(op) + 1) + 3 + (a->swap ? 1 : 0);
+	return rows * per_row + clcnn_loss_reduce_flops(a->reduction, rows);
+}
+
+/* a distance reads every feature */
+static void triplet_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	(void)op;
+	w->kernel[0] = w->kernel[1] = 0;
+}
+
 const struct clcnn_op_class clcnn_op_triplet_margin_loss = {
 	.name = "triplet_margin_loss",
 	.family = "loss",
@@ -258,4 +280,6 @@ const struct clcnn_op_class clcnn_op_triplet_margin_loss = {
 	.fill = triplet_fill,
 	.cases = triplet_cases,
 	.tol = TRIPLET_TOL,
+	.flops = triplet_flops,
+	.window = triplet_window,
 };

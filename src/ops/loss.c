@@ -198,8 +198,8 @@ static int elem_setup(struct clcnn_op *op, char *err, size_t errlen)
 				"dim of input %s)",
 				a->pos_weight.n, last, clcnn_shape_str(&op->in[0], s0, sizeof s0));
 	}
-	/* margin_ranking_loss's y is a label (+-1), never differentiated */
-	op->nograd_in = kind == LOSS_MARGIN ? 1u << 2 : 0;
+	/* every input has a gradient: PyTorch differentiates bce's target and margin_ranking's y too */
+	op->nograd_in = 0;
 	clcnn_loss_reduce_setup(op, a->reduction, op->in[0], clcnn_shape_count(&op->in[0]), 0);
 	return 0;
 }
@@ -274,7 +274,7 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 	const struct elem_args *a = op->args;
 	for (size_t i = 0; i < n; i++) {
 		double g = clcnn_loss_ref_grad(io, a->reduction, i, n);
-		double x = io->in[0][i], y = io->in[1][i], d = x - y, da = 0, db = 0;
+		double x = io->in[0][i], y = io->in[1][i], d = x - y, da = 0, db = 0, dc = 0;
 		double pw =
 			a->pos_weight.n ? a->pos_weight.v[a->pos_weight.n == 1 ? 0 : i % (size_t)a->pos_weight.n] : 1;
 		switch (kind) {
@@ -300,6 +300,7 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 		case LOSS_MARGIN: {
 			double yy = io->in[2][i], on = -yy * d + a->margin >= 0 ? 1 : 0;
 			da = -yy * on * g, db = -da;
+			dc = -d * on * g; /* y may be a learned tensor in PyTorch */
 			break;
 		}
 		}
@@ -307,6 +308,8 @@ static void elem_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 			io->grad_in[0][i] = da;
 		if (io->grad_in[1])
 			io->grad_in[1][i] = db;
+		if (op->nin > 2 && io->grad_in[2])
+			io->grad_in[2][i] = dc;
 	}
 }
 
@@ -342,7 +345,7 @@ static int elem_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct elem_args *a = op->args;
-	int want = (io->grad_in[0] ? 1 : 0) | (io->grad_in[1] ? 2 : 0);
+	int want = (io->grad_in[0] ? 1 : 0) | (io->grad_in[1] ? 2 : 0) | (op->nin > 2 && io->grad_in[2] ? 4 : 0);
 	if (!want)
 		return 0;
 	int kind = elem_kind_of(op), n = (int)clcnn_shape_count(&op->in[0]);
@@ -350,7 +353,10 @@ static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	float f1 = (float)(kind == LOSS_MARGIN ? a->margin : a->beta);
 	float gdiv = a->reduction == CLCNN_LOSS_MEAN ? (float)n : 1.0f;
 	cl_mem c = op->nin > 2 ? io->in[2] : io->in[0], pw = clcnn_loss_weight(op, io->in[0]);
-	cl_mem ga = io->grad_in[0] ? io->grad_in[0] : io->grad_in[1], gb = io->grad_in[1] ? io->grad_in[1] : ga;
+	/* a gradient not wanted gets any wanted buffer, never written (its want bit is clear) */
+	cl_mem any = io->grad_in[0] ? io->grad_in[0] : io->grad_in[1] ? io->grad_in[1] : io->grad_in[2];
+	cl_mem ga = io->grad_in[0] ? io->grad_in[0] : any, gb = io->grad_in[1] ? io->grad_in[1] : any;
+	cl_mem gc = op->nin > 2 && io->grad_in[2] ? io->grad_in[2] : any;
 	char opts[32];
 	snprintf(opts, sizeof opts, "-DLOSS=%d", kind);
 	cl_kernel k;
@@ -358,7 +364,7 @@ static int elem_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->in[1]), KARG(c), KARG(pw), KARG(pwlen),
 				       KARG(f1), KARG(io->grad_out), KARG(per_elem), KARG(gdiv), KARG(ga), KARG(gb),
-				       KARG(want), KARG(n));
+				       KARG(gc), KARG(want), KARG(n));
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
 
@@ -427,6 +433,27 @@ static const struct clcnn_op_case margin_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/* Per element, then the reduction: each arithmetic operation, comparison, abs, clamp, exp and log = 1. */
+static double elem_flops(const struct clcnn_op *op)
+{
+	const struct elem_args *a = op->args;
+	static const int per[] = {
+		[LOSS_MSE] = 2,        /* subtract, square */
+		[LOSS_L1] = 2,         /* subtract, abs */
+		[LOSS_SMOOTH_L1] = 6,  /* subtract, abs, compare, 0.5 d d / beta */
+		[LOSS_BCE] = 9,        /* two logs and their clamps, 1 - x, 1 - y, two products, a sum */
+		[LOSS_BCE_LOGITS] = 8, /* (1 - y) x + log1p(exp(-|x|)) + max(-x, 0) */
+		[LOSS_MARGIN] = 4,     /* max(0, -y (x1 - x2) + margin) */
+	};
+	int kind = elem_kind_of(op);
+	double n = (double)clcnn_shape_count(&op->in[0]);
+	/* pos_weight: 1 + (pw - 1) y scales the log term */
+	double each = per[kind] + (kind == LOSS_BCE_LOGITS && a->pos_weight.n > 0 ? 4 : 0);
+	return n * each + clcnn_loss_reduce_flops(a->reduction, n);
+}
+
 #define ELEM_CLASS(cname, doc_, keys_, nin_, cases_) \
 	const struct clcnn_op_class clcnn_op_##cname = { \
 		.name = #cname, \
@@ -446,6 +473,7 @@ static const struct clcnn_op_case margin_cases[] = {
 		.fill = elem_fill, \
 		.cases = cases_, \
 		.tol = ELEM_TOL, \
+		.flops = elem_flops, \
 	}
 
 ELEM_CLASS(mse_loss, "mean squared error (x - y)^2 (torch.nn.MSELoss)", plain_keys, 2, diff_cases);
@@ -456,5 +484,6 @@ ELEM_CLASS(bce_loss, "binary cross entropy of probabilities, log clamped at -100
 	   diff_cases);
 ELEM_CLASS(bce_with_logits_loss, "sigmoid + binary cross entropy, stable form (torch.nn.BCEWithLogitsLoss)",
 	   bce_logits_keys, 2, bce_logits_cases);
-ELEM_CLASS(margin_ranking_loss, "max(0, -y (x1 - x2) + margin); y = +-1 (torch.nn.MarginRankingLoss)", margin_keys, 3,
-	   margin_cases);
+ELEM_CLASS(margin_ranking_loss,
+	   "max(0, -y (x1 - x2) + margin); y = +-1, differentiable like x1 and x2 (torch.nn.MarginRankingLoss)",
+	   margin_keys, 3, margin_cases);

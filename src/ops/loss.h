@@ -64,4 +64,10 @@ double clcnn_loss_ref_grad(const struct clcnn_ref_io *io, int reduction, size_t 
  */
 double clcnn_loss_grid_value(uint64_t *rng, int odd, double lo, double hi);
 
+/* FLOPs of reducing `terms` loss terms (docs/cost.md): sum adds each, mean also divides once. */
+static inline double clcnn_loss_reduce_flops(int reduction, double terms)
+{
+	return reduction == CLCNN_LOSS_NONE ? 0 : reduction == CLCNN_LOSS_SUM ? terms : terms + 1;
+}
+
 #endif

@@ -214,6 +214,21 @@ static const struct clcnn_op_case concat_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/* k inputs: k - 1 adds per output element */
+static double add_flops(const struct clcnn_op *op)
+{
+	return (double)clcnn_shape_count(&op->out) * (op->nin - 1);
+}
+
+/* a copy */
+static double concat_flops(const struct clcnn_op *op)
+{
+	(void)op;
+	return 0;
+}
+
 const struct clcnn_op_class clcnn_op_add = {
 	.name = "add",
 	.family = "merge",
@@ -230,6 +245,7 @@ const struct clcnn_op_class clcnn_op_add = {
 	.cases = add_cases,
 	/* sequential float sum of k <= 8 terms: |error| <= (k-1) * 2^-24 * sum|x_i| <= 7 * 6e-8 * 8 */
 	.tol = 4e-6,
+	.flops = add_flops,
 };
 
 const struct clcnn_op_class clcnn_op_concat = {
@@ -248,4 +264,5 @@ const struct clcnn_op_class clcnn_op_concat = {
 	.cases = concat_cases,
 	/* copies are exact */
 	.tol = 1e-12,
+	.flops = concat_flops,
 };

@@ -133,6 +133,7 @@ struct clcnn_ref_io {
 	const double *grad_out;
 	int train;
 	uint32_t seed; /* per call; forward and backward of a step get the same */
+	uint32_t first_sample; /* index of the batch's first sample in the global batch (data parallel) */
 };
 
 /* Device buffers, same meaning; state and scratch as declared by the op. */
@@ -149,6 +150,7 @@ struct clcnn_dev_io {
 	cl_mem scratch;
 	int train;
 	uint32_t seed;
+	uint32_t first_sample; /* as in clcnn_ref_io: random streams key on the global element index */
 	/* data parallelism (clcnn/parallel.h), set by the executor: the group's collective or NULL, and
 	 * the graph's sync_bn switch (ops that exchange statistics: batchnorm) */
 	const struct clcnn_collective *coll;
@@ -165,6 +167,17 @@ struct clcnn_op_case {
 	const char *inputs; /* input shapes separated by ';': "2x3x7x5;2x3x7x5" */
 	unsigned flags;
 	double tol; /* 0: the class tolerance */
+};
+
+/*
+ * The sliding window of an op per spatial axis (0 = H, 1 = W), as in Araujo et al. 2019, "Computing
+ * Receptive Fields of Convolutional Neural Networks": r_out = r_in + (kernel - 1) * dilation * j_in,
+ * j_out = j_in * stride. kernel 0 means every output sees the whole input along that axis (global
+ * pooling, linear, a softmax over that dim). An op on a tensor that is not 4-D (features after a
+ * flatten) that mixes its features sets kernel 0 on both axes.
+ */
+struct clcnn_op_window {
+	int kernel[2], stride[2], dilation[2];
 };
 
 struct clcnn_op_class {
@@ -195,10 +208,31 @@ struct clcnn_op_class {
 	void (*fill)(const struct clcnn_op *op, int input, int param, double *x, size_t n, uint64_t *rng);
 	const struct clcnn_op_case *cases; /* terminated by {NULL} */
 	double tol;                        /* device vs reference: |dev - ref| <= tol * (1 + |ref|) element-wise */
-	/* Optional, for `clcnn bench`: forward FLOPs (multiply-add = 2) and the algorithm in use. */
+	/*
+	 * Forward FLOPs at the op's shapes, eval mode (docs/cost.md: a multiply-add = 2, every other
+	 * arithmetic operation, comparison or elementary function = 1, copies = 0), for `clcnn graph` and
+	 * `clcnn bench`; and the algorithm in use (optional).
+	 */
 	double (*flops)(const struct clcnn_op *op);
 	const char *(*algo)(const struct clcnn_op *op);
 	int stochastic; /* output depends on seed (dropout, noise) */
+	/*
+	 * Optional: validate the host data of input `input` (n floats, batch included) before it goes to
+	 * the device, e.g. class indices against the number of classes. `who` names the node ("node
+	 * 'loss' (cross_entropy)"). On a bad value write one message naming the element and the value
+	 * ("sample 17 has class 12, but <who> has 10 classes ...") and return CLCNN_ERR_INVALID; 0 when
+	 * the data is fine or the input is not checked. clcnn_graph_set_input calls it for every node
+	 * that reads the graph input directly.
+	 */
+	int (*check_input)(const struct clcnn_op *op, int input, const float *host, size_t n, const char *who,
+			   char *err, size_t errlen);
+	/*
+	 * Optional: how far each output looks along the spatial axes (H, W) of an NCHW input, for the
+	 * receptive fields of `clcnn graph` (docs/cost.md). Called with w preset to pointwise (kernel 1,
+	 * stride 1, dilation 1), so only sliding windows and global ops define it. Padding moves where a
+	 * field starts but not its size or jump, so it is not asked for.
+	 */
+	void (*window)(const struct clcnn_op *op, struct clcnn_op_window *w);
 };
 
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */

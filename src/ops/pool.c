@@ -550,6 +550,39 @@ static const struct clcnn_op_case global_cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+static void pool_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	const struct pool_args *a = op->args;
+	int dflt = a->stride[0] == 0 && a->stride[1] == 0; /* stride 0 = kernel_size, as pool_geom */
+	for (int i = 0; i < 2; i++) {
+		w->kernel[i] = a->kernel_size[i];
+		w->stride[i] = dflt ? a->kernel_size[i] : a->stride[i];
+		w->dilation[i] = op->cls == &clcnn_op_maxpool2d ? a->dilation[i] : 1;
+	}
+}
+
+/* max: one comparison per window tap; average: one add per tap and a division per output */
+static double pool_flops(const struct clcnn_op *op)
+{
+	const struct pool_args *a = op->args;
+	double taps = (double)a->kernel_size[0] * a->kernel_size[1];
+	return (double)clcnn_shape_count(&op->out) * (op->cls == &clcnn_op_maxpool2d ? taps : taps + 1);
+}
+
+static void global_window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	(void)op;
+	w->kernel[0] = w->kernel[1] = 0;
+}
+
+static double global_flops(const struct clcnn_op *op)
+{
+	double hw = (double)op->in[0].d[2] * op->in[0].d[3];
+	return (double)clcnn_shape_count(&op->out) * (op->cls == &clcnn_op_global_maxpool2d ? hw : hw + 1);
+}
+
 /*
  * Tolerances (|dev - ref| <= tol * (1 + |ref|), inputs and gradients of magnitude <= ~3):
  * max pooling copies values exactly; its gradient sums at most KH*KW <= 9 float terms:
@@ -576,6 +609,8 @@ const struct clcnn_op_class clcnn_op_maxpool2d = {
 	.fill = clcnn_pool_fill_distinct,
 	.cases = maxpool_cases,
 	.tol = 1e-6,
+	.flops = pool_flops,
+	.window = pool_window,
 };
 
 const struct clcnn_op_class clcnn_op_avgpool2d = {
@@ -593,6 +628,8 @@ const struct clcnn_op_class clcnn_op_avgpool2d = {
 	.backward = avgpool_backward,
 	.cases = avgpool_cases,
 	.tol = 2e-6,
+	.flops = pool_flops,
+	.window = pool_window,
 };
 
 const struct clcnn_op_class clcnn_op_global_avgpool2d = {
@@ -610,6 +647,8 @@ const struct clcnn_op_class clcnn_op_global_avgpool2d = {
 	.backward = global_avg_backward,
 	.cases = global_cases,
 	.tol = 4e-6,
+	.flops = global_flops,
+	.window = global_window,
 };
 
 const struct clcnn_op_class clcnn_op_global_maxpool2d = {
@@ -628,4 +667,6 @@ const struct clcnn_op_class clcnn_op_global_maxpool2d = {
 	.fill = clcnn_pool_fill_distinct,
 	.cases = global_cases,
 	.tol = 1e-7,
+	.flops = global_flops,
+	.window = global_window,
 };

@@ -41,4 +41,6 @@
 	X(nll_loss) \
 	X(cross_entropy) \
 	X(triplet_margin_loss) \
+	X(contrastive_loss) \
+	X(cosine_embedding_loss) \
 	X(flatten)

@@ -83,6 +83,13 @@ static const struct clcnn_op_case flatten_cases[] = {
 
 static const struct clcnn_arg no_keys[] = {{NULL, 0, 0, NULL, NULL, NULL}};
 
+/* a copy: no arithmetic (docs/cost.md) */
+static double copy_flops(const struct clcnn_op *op)
+{
+	(void)op;
+	return 0;
+}
+
 const struct clcnn_op_class clcnn_op_identity = {
 	.name = "identity",
 	.family = "common",
@@ -98,6 +105,7 @@ const struct clcnn_op_class clcnn_op_identity = {
 	.backward = dev_backward,
 	.cases = identity_cases,
 	.tol = 0,
+	.flops = copy_flops,
 };
 
 const struct clcnn_op_class clcnn_op_flatten = {
@@ -115,4 +123,5 @@ const struct clcnn_op_class clcnn_op_flatten = {
 	.backward = dev_backward,
 	.cases = flatten_cases,
 	.tol = 0,
+	.flops = copy_flops,
 };

@@ -211,6 +211,29 @@ static const struct clcnn_op_case cases[] = {
 	{NULL, NULL, 0, 0},
 };
 
+/* ------------------------------------------------------------------ cost (docs/cost.md) */
+
+/* per element: the max (1 comparison), x - max, exp, the sum, the division (logsoftmax: the
+ * subtraction of log-sum-exp instead) = 5; logsoftmax adds one log per normalised row */
+static double flops(const struct clcnn_op *op)
+{
+	int outer, len, inner;
+	view(op, &outer, &len, &inner);
+	double rows = (double)outer * inner;
+	return rows * len * 5 + (mode_of(op) == SM_LOGSOFTMAX ? rows : 0);
+}
+
+/* over H or W of an image: that axis whole; over the features of a flattened tensor: everything */
+static void window(const struct clcnn_op *op, struct clcnn_op_window *w)
+{
+	const struct sm_args *a = op->args;
+	int nd = op->in[0].ndim, d = a->dim < 0 ? a->dim + nd : a->dim;
+	if (nd == 4 && d >= 2)
+		w->kernel[d - 2] = 0;
+	else if (nd != 4 && d >= 1)
+		w->kernel[0] = w->kernel[1] = 0;
+}
+
 /*
  * Tolerance: the sum of L exponentials carries ~(L + 3) * 2^-24 relative error (L <= 37 here) plus
  * exp/log's few ulp; outputs are in [0, 1] or (logsoftmax) x - lse with |x| <= 50, where one ulp of
@@ -237,6 +260,8 @@ static const struct clcnn_op_case cases[] = {
 		.fill = fill, \
 		.cases = cases, \
 		.tol = SM_TOL, \
+		.flops = flops, \
+		.window = window, \
 	}
 
 SM_CLASS(softmax, "exp(x - max) / sum exp(x - max) over dim");

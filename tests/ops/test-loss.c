@@ -1,14 +1,16 @@
 /*
  * Loss family edge cases: PyTorch's choices at the kinks (checked on the reference and on the
- * device with values from PyTorch 1.13), the NaN of a mean over nothing, bad labels, setup's
- * messages for invalid configurations, shapes and reductions, and large inputs through the
- * chunked device reduction (bit-for-bit deterministic).
+ * device with values from PyTorch 1.13), the NaN of a mean over nothing, bad labels (refused by
+ * clcnn_graph_set_input with a message naming the sample; NaN, never an out-of-bounds read, when
+ * they reach a kernel another way), setup's messages for invalid configurations, shapes and
+ * reductions, and large inputs through the chunked device reduction (bit-for-bit deterministic).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clcnn/graph.h"
 #include "ops/op.h"
 #include "testutil.h"
 
@@ -174,7 +176,8 @@ START_TEST(margin_ranking_hinge_passes_gradient)
 	expect("out", r.ref_out, r.dev_out, (double[]){0, 0}, 2);
 	expect("dx1", r.ref_g[0], r.dev_g[0], (double[]){1, 0}, 2);
 	expect("dx2", r.ref_g[1], r.dev_g[1], (double[]){-1, 0}, 2);
-	ck_assert(r.ref_g[2] == NULL && r.dev_g[2] == NULL); /* y is a label */
+	/* PyTorch differentiates y too (it may be learned): -(x1 - x2) where the hinge is on */
+	expect("dy", r.ref_g[2], r.dev_g[2], (double[]){0.25, 0}, 2);
 	res_free(&r);
 	clcnn_context_close(ctx);
 }
@@ -245,7 +248,8 @@ END_TEST
 START_TEST(bad_targets_give_nan)
 {
 	struct clcnn_context *ctx = test_context();
-	/* PyTorch raises "Target 3 is out of bounds"; a kernel cannot, so the sample's loss is NaN */
+	/* PyTorch raises "Target 3 is out of bounds"; a kernel cannot, so the sample's loss is NaN (labels
+	 * from a graph input are refused before: see set_input_refuses_bad_labels) */
 	double x[6] = {0.1, -0.2, 0.3, 0.5, 1, -1}, t[] = {3, 1}, g[] = {1, 1}, *in[] = {x, t};
 	struct res r;
 	run(ctx, "cross_entropy", "reduction=none", "2x3;2", in, g, &r);
@@ -257,6 +261,146 @@ START_TEST(bad_targets_give_nan)
 	run(ctx, "nll_loss", "reduction=sum", "2x3;2", in, g, &r);
 	ck_assert(isnan(r.ref_out[0]) && isnan(r.dev_out[0]));
 	res_free(&r);
+	/* far outside the classes (an index computed from them would read far out of bounds): NaN */
+	const double far[] = {1e9, -1e9, INFINITY, -3};
+	for (int i = 0; i < 4; i++) {
+		t[0] = far[i];
+		run(ctx, "cross_entropy", "reduction=none", "2x3;2", in, g, &r);
+		ck_assert_msg(isnan(r.ref_out[0]) && isnan(r.dev_out[0]), "label %g", far[i]);
+		ck_assert(!isnan(r.dev_out[1]) && isnan(r.dev_g[0][0]) && !isnan(r.dev_g[0][3]));
+		res_free(&r);
+	}
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+START_TEST(pair_losses)
+{
+	struct clcnn_context *ctx = test_context();
+	/* contrastive, eps 0: row 0 similar at d = 5 -> 12.5; row 1 dissimilar at d = 0.5 < margin 2 ->
+	 * 1.5^2 / 2; row 2 dissimilar at d = 0: loss margin^2 / 2 and no gradient (norm backward) */
+	double a[] = {3, 0, 0.5, 0, 1, 1}, b[] = {0, 4, 0, 0, 1, 1}, y[] = {1, 0, 0}, g[] = {1, 1, 1};
+	double *in[] = {a, b, y};
+	struct res r;
+	run(ctx, "contrastive_loss", "margin=2, eps=0, reduction=none", "3x2;3x2;3", in, g, &r);
+	expect("contrastive out", r.ref_out, r.dev_out, (double[]){12.5, 1.125, 2}, 3);
+	/* dL/dd = y d - (1 - y) max(0, m - d); dd/dx1 = (x1 - x2) / d */
+	expect("contrastive dx1", r.ref_g[0], r.dev_g[0], (double[]){3, -4, -1.5, 0, 0, 0}, 6);
+	expect("contrastive dx2", r.ref_g[1], r.dev_g[1], (double[]){-3, 4, 1.5, 0, 0, 0}, 6);
+	ck_assert(r.ref_g[2] == NULL && r.dev_g[2] == NULL); /* y is a label */
+	res_free(&r);
+	/* cosine: y = 1 -> 1 - cos; y = -1 -> max(0, cos - margin); y = 0.5 and 0 -> 0 (PyTorch's where) */
+	double u[] = {1, 0, 1, 0, 1, 1, 2, 0}, v[] = {1, 1, 1, 1, 3, 3, 1, 0}, t[] = {1, -1, 0.5, 0};
+	double g4[] = {1, 1, 1, 1}, *in2[] = {u, v, t}, c = 1 / sqrt(2.0);
+	run(ctx, "cosine_embedding_loss", "margin=0.5, reduction=none", "4x2;4x2;4", in2, g4, &r);
+	expect("cosine out", r.ref_out, r.dev_out, (double[]){1 - c, c - 0.5, 0, 0}, 4);
+	/* row 0: -(v/den - cos u/m1) = -(1/sqrt2 (1,1) - 1/sqrt2 (1,0)); row 1: the opposite */
+	expect("cosine dx1", r.ref_g[0], r.dev_g[0], (double[]){0, -c, 0, c, 0, 0, 0, 0}, 8);
+	res_free(&r);
+	run(ctx, "cosine_embedding_loss", "margin=0.5", "4x2;4x2;4", in2, g, &r);
+	expect("cosine mean over all rows", r.ref_out, r.dev_out, (double[]){(1 - c + c - 0.5) / 4}, 1);
+	res_free(&r);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+/* A graph whose input 'label' feeds a loss directly: bad labels are refused by set_input, naming the
+ * input, the sample, the value and the node; nothing is copied; good labels still train. */
+static struct clcnn_graph *label_graph(struct clcnn_context *ctx, const char *text, int batch)
+{
+	struct clcnn_graph *g;
+	ck_assert_msg(clcnn_graph_parse(ctx, text, "labels.net", &g) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_build(g, batch) == 0, "%s", clcnn_context_error(ctx));
+	return g;
+}
+
+static void expect_refused(struct clcnn_graph *g, struct clcnn_context *ctx, const float *labels, const char *msg)
+{
+	ck_assert_int_eq(clcnn_graph_set_input(g, "label", labels), CLCNN_ERR_INVALID);
+	ck_assert_msg(strcmp(clcnn_context_error(ctx), msg) == 0, "\n got  '%s'\n want '%s'", clcnn_context_error(ctx),
+		      msg);
+}
+
+START_TEST(set_input_refuses_bad_labels)
+{
+	struct clcnn_context *ctx = test_context();
+	struct clcnn_graph *g = label_graph(ctx,
+					    "x = input(shape=(10))\nlabel = input()\n"
+					    "loss = cross_entropy(x, label)\n",
+					    20);
+	float x[200], lab[20];
+	for (int i = 0; i < 200; i++)
+		x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
+	for (int i = 0; i < 20; i++)
+		lab[i] = (float)(i % 10);
+	lab[3] = -100; /* ignore_index is a label too */
+	ck_assert_int_eq(clcnn_graph_set_input(g, "x", x), 0);
+	ck_assert_msg(clcnn_graph_set_input(g, "label", lab) == 0, "%s", clcnn_context_error(ctx));
+	float good, again;
+	ck_assert_msg(clcnn_graph_forward(g, 1, 1) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_loss(g, &good), 0);
+	ck_assert(isfinite(good) && good > 0);
+	lab[17] = 12;
+	expect_refused(
+		g, ctx, lab,
+		"input 'label': sample 17 has class 12, but node 'loss' (cross_entropy) has 10 classes (0..9, or "
+		"ignore_index -100)");
+	lab[17] = 10;
+	expect_refused(
+		g, ctx, lab,
+		"input 'label': sample 17 has class 10, but node 'loss' (cross_entropy) has 10 classes (0..9, or "
+		"ignore_index -100)");
+	lab[17] = 7;
+	lab[0] = -1;
+	expect_refused(g, ctx, lab,
+		       "input 'label': sample 0 has class -1, but node 'loss' (cross_entropy) has 10 classes (0..9, or "
+		       "ignore_index -100)");
+	lab[0] = 2.5f;
+	expect_refused(g, ctx, lab,
+		       "input 'label': sample 0 has label 2.5, which is not a class index: node 'loss' (cross_entropy) "
+		       "takes integers 0..9 (or ignore_index -100)");
+	lab[0] = NAN;
+	expect_refused(g, ctx, lab,
+		       "input 'label': sample 0 has label nan, which is not a class index: node 'loss' "
+		       "(cross_entropy) takes integers 0..9 (or ignore_index -100)");
+	/* the refused labels never reached the device: the loss is still the good one */
+	ck_assert(clcnn_graph_forward(g, 1, 1) == 0);
+	ck_assert_int_eq(clcnn_graph_loss(g, &again), 0);
+	ck_assert(again == good);
+	/* an input that no loss reads as labels is not checked */
+	x[5] = 1e9f;
+	ck_assert_int_eq(clcnn_graph_set_input(g, "x", x), 0);
+	clcnn_graph_free(g);
+
+	/* nll_loss with spatial targets and another ignore_index; -100 is then a bad label */
+	g = label_graph(ctx,
+			"x = input(shape=(3,2,2))\nlabel = input(shape=(2,2))\n"
+			"nll = nll_loss(x, label, ignore_index=7)\n",
+			2);
+	float t[8] = {0, 1, 2, 7, 2, 1, 0, 0};
+	ck_assert_msg(clcnn_graph_set_input(g, "label", t) == 0, "%s", clcnn_context_error(ctx));
+	t[6] = 3;
+	expect_refused(g, ctx, t,
+		       "input 'label': sample 1 (position 2 of 4) has class 3, but node 'nll' (nll_loss) has 3 classes "
+		       "(0..2, or ignore_index 7)");
+	t[6] = -100;
+	expect_refused(g, ctx, t,
+		       "input 'label': sample 1 (position 2 of 4) has class -100, but node 'nll' (nll_loss) has 3 "
+		       "classes (0..2, or ignore_index 7)");
+	clcnn_graph_free(g);
+
+	/* one input read by two losses: each checks it with its own class count */
+	g = label_graph(ctx,
+			"a = input(shape=(5))\nb = input(shape=(3))\nlabel = input()\n"
+			"la = cross_entropy(a, label)\nlb = nll_loss(b, label)\ntotal = add(la, lb)\n",
+			4);
+	float l4[4] = {0, 1, 2, 2};
+	ck_assert_msg(clcnn_graph_set_input(g, "label", l4) == 0, "%s", clcnn_context_error(ctx));
+	l4[1] = 4;
+	expect_refused(g, ctx, l4,
+		       "input 'label': sample 1 has class 4, but node 'lb' (nll_loss) has 3 classes (0..2, or "
+		       "ignore_index -100)");
+	clcnn_graph_free(g);
 	clcnn_context_close(ctx);
 }
 END_TEST
@@ -350,6 +494,17 @@ START_TEST(invalid_configurations)
 	expect_invalid("triplet_margin_loss", "", "2x3x4;2x3x4;2x3x4",
 		       "triplet_margin_loss: expected (N,D) or (D) inputs, got 2x3x4");
 	expect_invalid("triplet_margin_loss", "p=0", "3x5;3x5;3x5", "triplet_margin_loss: p must be > 0, got 0");
+	expect_invalid("contrastive_loss", "", "3x5;3x4;3", "contrastive_loss: x1 and x2 shapes 3x5 and 3x4 differ");
+	expect_invalid("contrastive_loss", "", "3x5;3x5;5",
+		       "contrastive_loss: y has shape 5, expected 3 (one label per row of x1 3x5)");
+	expect_invalid("contrastive_loss", "", "5;5;5",
+		       "contrastive_loss: y has shape 5, expected scalar (one label per row of x1 5)");
+	expect_invalid("contrastive_loss", "eps=-1", "3x5;3x5;3", "contrastive_loss: eps must be >= 0, got -1");
+	expect_invalid("cosine_embedding_loss", "", "2x3x4;2x3x4;2",
+		       "cosine_embedding_loss: expected (N,D) or (D) inputs, got 2x3x4");
+	expect_invalid("cosine_embedding_loss", "", "3x5;3x5", "cosine_embedding_loss takes 3 inputs, got 2");
+	expect_invalid("cosine_embedding_loss", "eps=0", "3x5;3x5;3",
+		       "unknown key 'eps' for cosine_embedding_loss; known keys: margin reduction");
 }
 END_TEST
 
@@ -387,7 +542,18 @@ START_TEST(shapes_and_flags)
 	ck_assert_uint_eq(op->nograd_in, 0); /* PyTorch 1.13 differentiates bce's target (-logit(x)) */
 	clcnn_op_free(op);
 	op = make("margin_ranking_loss", "", "5;5;5");
+	ck_assert_uint_eq(op->nograd_in, 0); /* y has a gradient, as in PyTorch */
+	clcnn_op_free(op);
+	op = make("contrastive_loss", "reduction=none", "6x7;6x7;6");
+	ck_assert_str_eq(clcnn_shape_str(&op->out, buf, sizeof buf), "6");
 	ck_assert_uint_eq(op->nograd_in, 4u);
+	clcnn_op_free(op);
+	op = make("cosine_embedding_loss", "reduction=none", "7;7;scalar");
+	ck_assert_int_eq(op->out.ndim, 0);
+	ck_assert_uint_eq(op->nograd_in, 4u);
+	clcnn_op_free(op);
+	op = make("cosine_embedding_loss", "", "6x7;6x7;6");
+	ck_assert_int_eq(op->out.ndim, 0);
 	clcnn_op_free(op);
 	op = make("triplet_margin_loss", "reduction=none", "6x7;6x7;6x7");
 	ck_assert_str_eq(clcnn_shape_str(&op->out, buf, sizeof buf), "6");
@@ -416,6 +582,8 @@ int main(void)
 	tcase_add_test(tc, bce_clamps);
 	tcase_add_test(tc, everything_ignored_is_nan);
 	tcase_add_test(tc, bad_targets_give_nan);
+	tcase_add_test(tc, pair_losses);
+	tcase_add_test(tc, set_input_refuses_bad_labels);
 	tcase_add_test(tc, large_reductions);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);

@@ -24,6 +24,9 @@ struct clcnn_context *cli_open_context(void);
 struct clcnn_context *cli_open_context_unannounced(void);
 /* The same without printing: NULL with the message in err (errlen bytes) on failure. */
 struct clcnn_context *cli_try_context(char *err, size_t errlen);
+/* cli_open_context and cli_try_context on the device CLCNN_DEVICE=device would choose (NULL: the environment's). */
+struct clcnn_context *cli_open_context_on(const char *device);
+struct clcnn_context *cli_try_context_on(const char *device, char *err, size_t errlen);
 /* A context without a device (clcnn_context_open_host): netfiles, shapes and plans only. */
 struct clcnn_context *cli_open_host_context(void);
 /* Print "clcnn <cmd>: <message>" to stderr. */

@@ -1,7 +1,8 @@
 /*
- * clcnn graph: the DAG of a netfile with shapes and parameter counts, or Graphviz DOT. Needs no
- * OpenCL device: shapes come from a host context (clcnn_context_open_host). --plan asks a device
- * for the workspaces its algorithms choose, and without one prints the plan less those.
+ * clcnn graph: the DAG of a netfile with shapes, parameters, forward FLOPs and receptive fields
+ * (clcnn_graph_node_cost, docs/cost.md), or Graphviz DOT with the same numbers. Needs no OpenCL
+ * device: shapes come from a host context (clcnn_context_open_host). --plan asks a device for the
+ * workspaces its algorithms choose, and without one prints the plan less those.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,30 @@ static int dot, plan, batch;
 static const struct cli_flag flags[] = {
 	{"dot", FLAG_BOOL, &dot, 0, 0, NULL, "print Graphviz DOT (render with: dot -Tpng -o net.png)"},
 	{"plan", FLAG_BOOL, &plan, 0, 0, NULL, "also print the execution plan and memory use"},
-	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size for shapes and memory (default 1)"},
+	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size for shapes, FLOPs and memory (default 1)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static void help(FILE *f)
 {
 	fprintf(f, "usage: clcnn graph NETFILE [--dot] [--plan] [--batch B]\n\n"
-		   "Print the model's nodes with output shapes and parameter counts, or its DAG as DOT.\n"
-		   "Needs no OpenCL device; --plan uses one when there is one, for the workspace sizes.\n\noptions:\n");
+		   "Print the model's nodes in schedule order with what each costs and sees, or its DAG as DOT\n"
+		   "(each node's label carries the same numbers). Needs no OpenCL device; --plan uses one when\n"
+		   "there is one, for the workspace sizes.\n\n"
+		   "columns:\n"
+		   "  output      shape, batch first (--batch)\n"
+		   "  params      parameter elements, running statistics included\n"
+		   "  FLOPs       forward, eval mode, at --batch: a multiply-add counts 2, every other\n"
+		   "              operation 1, copies 0 (per-layer rules: docs/cost.md)\n"
+		   "  field/jump  receptive field on the image input, HxW input pixels, and the input pixels\n"
+		   "              between neighbouring outputs: 5x5/1, 16x16/4; 'whole' when every output sees\n"
+		   "              the whole input (global pooling, linear after flatten); '-' without an image\n"
+		   "              input\n"
+		   "The 'total' row sums parameters (shared tensors once) and FLOPs.\n\n"
+		   "examples:\n"
+		   "  clcnn graph models/lenet5.net\n"
+		   "  clcnn graph models/lenet5.net --batch 64 --plan\n"
+		   "  clcnn graph models/lenet5.net --dot | dot -Tpng -o lenet5.png\n\noptions:\n");
 	cli_print_flags(f, flags);
 }
 

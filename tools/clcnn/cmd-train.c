@@ -12,6 +12,7 @@
 #include "cli-alloc.h"
 #include "cli.h"
 #include "model.h"
+#include "replicas.h"
 #include "train-cli.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -48,6 +49,7 @@ struct run {
 	char mean[CLCNN_NORMALIZE_TEXT_MAX], std[CLCNN_NORMALIZE_TEXT_MAX], input[64];
 	char *classes;
 	const char *meta[13]; /* key/value pairs saved with every checkpoint, NULL-terminated */
+	struct par *par;      /* data parallel (replicas.c), NULL when training alone */
 };
 
 static void run_close(struct run *r)
@@ -69,7 +71,8 @@ static int load_model_and_data(struct run *r)
 {
 	const struct train_opts *o = r->o;
 	int rc;
-	if (cli_model_open("train", o->netfile, o->batch, &r->m) || cli_model_check_inputs("train", &r->m, o->netfile))
+	if (cli_model_open_on("train", o->netfile, o->batch, par_device(r->par), &r->m) ||
+	    cli_model_check_inputs("train", &r->m, o->netfile))
 		return CLI_ERROR;
 	clcnn_graph_check_numerics(r->m.g, o->check_numerics);
 	if (!r->m.label || !clcnn_graph_loss_name(r->m.g)) {
@@ -145,6 +148,8 @@ static int normalisation(struct run *r)
 	describe_list(m, sizeof m, r->in.norm.mean, r->in.norm.channels);
 	describe_list(sd, sizeof sd, r->in.norm.std, r->in.norm.channels);
 	const char *kind = r->m.nd == 1 ? "samples" : "images";
+	if (o->quiet) /* data parallel: the first member says it */
+		return 0;
 	if (compute)
 		fprintf(stderr, "normalisation: mean %s std %s (%s from %d training %s)\n", m, sd,
 			o->mean || o->std ? "given, the rest computed" : "computed", r->ntrain, kind);
@@ -308,10 +313,12 @@ static int train_epoch(struct run *r, int epoch, int *steps, double *loss_sum, d
 		}
 		*wait += waited;
 		float loss;
-		int src = clcnn_graph_set_input(m->g, m->image, img);
-		if (!src)
-			src = clcnn_graph_set_input(m->g, m->label, lab);
-		if (!src)
+		int src, stop = stop_requested;
+		if (r->par) { /* data parallel: each member its share of the batch */
+			src = par_step(r->par, img, lab, &loss, &stop);
+			stop_requested = stop;
+		} else if (!(src = clcnn_graph_set_input(m->g, m->image, img)) &&
+			   !(src = clcnn_graph_set_input(m->g, m->label, lab)))
 			src = clcnn_trainer_step(r->tr, &loss);
 		if (src) {
 			step_failed(r, epoch, step, src);
@@ -343,8 +350,10 @@ static int train_epochs(struct run *r, double *train_seconds)
 	for (epoch = r->first_epoch; epoch < o->epochs && !stop_requested; epoch++) {
 		int steps;
 		double loss_sum, wait;
-		if (train_epoch(r, epoch, &steps, &loss_sum, &wait))
+		if (train_epoch(r, epoch, &steps, &loss_sum, &wait) || par_epoch_end(r->par, &r->m))
 			return CLI_ERROR;
+		if (o->quiet) /* a data-parallel member other than the first */
+			continue;
 		double secs = cli_now() - r->rep.t0;
 		*train_seconds += secs;
 		if (stop_requested && steps < r->steps_per_epoch) {
@@ -366,7 +375,7 @@ static int train_epochs(struct run *r, double *train_seconds)
 		printf("epoch %d test accuracy %.4f\n", epoch + 1, acc);
 		fflush(stdout);
 	}
-	if (stop_requested) {
+	if (stop_requested && !o->quiet) {
 		/* an interrupted epoch is not complete: save the step we reached, marked with the last whole epoch */
 		if (save(r, epoch))
 			return CLI_ERROR;
@@ -384,8 +393,10 @@ int cmd_train(int argc, char **argv)
 		return rc;
 	}
 	struct run r = {.o = &o};
-	if (!(rc = load_model_and_data(&r)) && !(rc = describe_inputs(&r)))
-		rc = prepare(&r);
+	if (!(rc = par_new(&r.par)))
+		o.quiet = !par_leader(r.par);
+	if (!rc && !(rc = load_model_and_data(&r)) && !(rc = describe_inputs(&r)) && !(rc = prepare(&r)))
+		rc = par_start(r.par, &o, &r.m, r.tr, r.steps_per_epoch);
 	if (!rc) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
@@ -393,21 +404,25 @@ int cmd_train(int argc, char **argv)
 		sa.sa_flags = SA_RESETHAND;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		fprintf(stderr,
-			"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d loader "
-			"threads\n",
-			o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain, r.m.nd == 1 ? "samples" : "images",
-			clcnn_data_format_name(clcnn_source_info(r.train)->format), o.batch, r.steps_per_epoch,
-			o.optimizer, r.oc.lr, o.schedule, o.workers);
+		if (!o.quiet)
+			fprintf(stderr,
+				"training %s on %s: %d %s (%s), batch %d, %d steps/epoch, %s lr %g, %s schedule, %d "
+				"loader threads\n",
+				o.netfile, clcnn_context_device(r.m.ctx)->name, r.ntrain,
+				r.m.nd == 1 ? "samples" : "images", clcnn_data_format_name(clcnn_source_info(r.train)->format),
+				o.batch, r.steps_per_epoch, o.optimizer, r.oc.lr, o.schedule, o.workers);
 		double secs = 0;
 		rc = train_epochs(&r, &secs);
-		if (!rc) {
+		if (!rc && o.scaling)
+			rc = par_scaling(r.par, &r.m, r.tr);
+		if (!rc && !o.quiet) {
 			train_report_plot(&r.rep);
 			fprintf(stderr, "trained %.1f s; checkpoint %s, log %s, curve %s\n", secs, o.out, o.log,
 				o.plot);
 		}
 	}
 	run_close(&r);
+	par_free(r.par);
 	train_opts_free(&o);
 	return rc;
 }

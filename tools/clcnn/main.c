@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi-coll.h"
 #include "device/gemm.h"
 
 static const struct cli_command commands[] = {
@@ -128,8 +129,15 @@ static void cli_options(struct clcnn_options *opt)
 
 struct clcnn_context *cli_try_context(char *err, size_t errlen)
 {
+	return cli_try_context_on(NULL, err, errlen);
+}
+
+struct clcnn_context *cli_try_context_on(const char *device, char *err, size_t errlen)
+{
 	struct clcnn_options opt;
 	cli_options(&opt);
+	if (device)
+		opt.device = device;
 	struct clcnn_context *ctx;
 	if (clcnn_context_open(&ctx, &opt, err, errlen)) {
 		clcnn_context_close(ctx);
@@ -140,8 +148,13 @@ struct clcnn_context *cli_try_context(char *err, size_t errlen)
 
 struct clcnn_context *cli_open_context(void)
 {
+	return cli_open_context_on(NULL);
+}
+
+struct clcnn_context *cli_open_context_on(const char *device)
+{
 	char err[8192];
-	struct clcnn_context *ctx = cli_try_context(err, sizeof err);
+	struct clcnn_context *ctx = cli_try_context_on(device, err, sizeof err);
 	if (!ctx) {
 		progress_clear();
 		fprintf(stderr, "clcnn: %s\n", err);
@@ -211,8 +224,13 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* under mpirun only: a plain clcnn never needs MPI at run time */
+			cli_mpi_init(&argc, &argv);
+			int rc = commands[i].run(argc - 1, argv + 1);
+			cli_mpi_finish(rc);
+			return rc;
+		}
 	const char *s = cli_suggest(argv[1], strlen(argv[1]), command_name, commands);
 	if (s) {
 		fprintf(stderr, "clcnn: unknown command '%s'; did you mean '%s'?\n", argv[1], s);

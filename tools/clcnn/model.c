@@ -58,8 +58,19 @@ static int add_onnx_loss(struct clcnn_graph *g)
 
 int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m)
 {
+	return cli_model_open_dev(cmd, netfile, batch, input_grads, NULL, m);
+}
+
+int cli_model_open_on(const char *cmd, const char *netfile, int batch, const char *device, struct cli_model *m)
+{
+	return cli_model_open_dev(cmd, netfile, batch, 0, device, m);
+}
+
+int cli_model_open_dev(const char *cmd, const char *netfile, int batch, int input_grads, const char *device,
+		       struct cli_model *m)
+{
 	memset(m, 0, sizeof *m);
-	m->ctx = cli_open_context();
+	m->ctx = cli_open_context_on(device);
 	if (!m->ctx)
 		return CLI_ERROR;
 	if (clcnn_graph_load(m->ctx, netfile, &m->g)) {

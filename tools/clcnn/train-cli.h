@@ -23,6 +23,9 @@ struct train_opts {
 	struct clcnn_augment aug;
 	int epochs, batch, seed, no_nesterov, limit, force, warmup, step_size, check_numerics;
 	int workers; /* loader threads */
+	int rebalance; /* data parallel: steps between re-balancings of the batch split (0: never) */
+	int quiet;     /* data parallel: not the leading member: no progress, log, curve or checkpoint */
+	int scaling;   /* after training: time one device alone, print T1 / (N x TN) */
 	double lr, momentum, weight_decay, gamma; /* lr, momentum, weight_decay < 0: the optimizer's default */
 	char *owned[3];                           /* derived paths, freed by train_opts_free */
 };

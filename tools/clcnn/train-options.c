@@ -42,6 +42,12 @@ static const struct cli_flag flags[] = {
 	{"log", FLAG_STR, &O.log, 0, 0, " CSV", "per-epoch CSV log (default <out without .safetensors>.csv)"},
 	{"plot", FLAG_STR, &O.plot, 0, 0, " PNG", "training-curve picture (default <out without .safetensors>.png)"},
 	{"limit", FLAG_INT, &O.limit, 1, 1 << 30, NULL, "use only the first N training and test images"},
+	{"rebalance", FLAG_INT, &O.rebalance, 0, 1 << 30, NULL,
+	 "several devices (CLCNN_DEVICE=0,1) or MPI ranks: re-split the batch by the measured speeds every N steps "
+	 "(default 50; 0: equal shares)"},
+	{"scaling", FLAG_BOOL, &O.scaling, 0, 0, NULL,
+	 "after training, time steps of the first device alone at the full batch (T1) and print the data-parallel "
+	 "scaling efficiency T1 / (N x TN)"},
 	{"check-numerics", FLAG_BOOL, &O.check_numerics, 0, 0, NULL,
 	 "check every node's output and gradients for NaN/Inf at every step (slow); names the first node"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -157,6 +163,7 @@ int train_opts_parse(int argc, char **argv, struct train_opts *o, int *status)
 	memset(&O, 0, sizeof O);
 	cli_data_defaults(&O.data);
 	O.workers = 2;
+	O.rebalance = 50;
 	O.optimizer = "sgd";
 	O.schedule = "onecycle";
 	O.init = "default";

@@ -22,6 +22,8 @@ int train_report_open(struct train_report *r, const struct train_opts *o, int st
 		cli_error("train", "out of host memory");
 		return CLI_ERROR;
 	}
+	if (o->quiet) /* a data-parallel member other than the first: the first reports */
+		return 0;
 	r->csv = fopen(o->log, o->resume ? "a" : "w");
 	if (!r->csv) {
 		cli_error("train", "%s: cannot write the CSV log", o->log);
@@ -54,6 +56,8 @@ void train_report_epoch_begin(struct train_report *r, int epoch)
 
 void train_report_step(struct train_report *r, int step, double loss, int final)
 {
+	if (r->o->quiet)
+		return;
 	double now = cli_now(), el = now - r->t0;
 	int batch = r->o->batch, epochs = r->o->epochs;
 	r->loss_ema = step <= 1 || isnan(r->loss_ema) ? loss : 0.9 * r->loss_ema + 0.1 * loss;
@@ -82,7 +86,7 @@ void train_report_step(struct train_report *r, int step, double loss, int final)
 
 void train_report_break(const struct train_report *r)
 {
-	if (r->tty)
+	if (r->tty && !r->o->quiet)
 		fputc('\n', stderr);
 }
 

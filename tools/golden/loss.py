@@ -12,7 +12,11 @@ Pins the semantic traps:
   - triplet_margin_loss: eps is added to the difference, swap takes min(d(a,n), d(p,n)) and a tie
     splits the gradient in half (at::minimum), the hinge passes the gradient at exactly 0;
   - smooth_l1_loss with beta 0.5 at |x - y| = beta and 0, beta = 0 whose gradient at x == y is -1
-    (PyTorch tests x <= -beta first), l1_loss's 0 gradient at x == y, margin_ranking_loss's hinge.
+    (PyTorch tests x <= -beta first), l1_loss's 0 gradient at x == y, margin_ranking_loss's hinge;
+  - margin_ranking_loss's gradient of y (PyTorch lets y be learned);
+  - contrastive_loss computed by its formula over F.pairwise_distance (eps in the difference; d = 0
+    with eps = 0 has a zero gradient), cosine_embedding_loss with a zero row (EPS 1e-12), y neither 1
+    nor -1 (loss 0, counted by the mean) and cos exactly at the margin.
 Inputs are float32 values; torch computes in float64 so the expected values carry no float32 error.
 
 Run: /usr/bin/python3 tools/golden/loss.py
@@ -152,11 +156,74 @@ def elementwise_cases():
     x2 = f32(torch.tensor([1.0, 1.0, 0.5, -1.0, 0.25]))
     yy = f32(torch.tensor([1.0, -1.0, 1.0, 1.0, -1.0]))
     run("loss-margin-ranking-hinge", "margin_ranking_loss", "margin=0.25, reduction=none",
-        lambda a, b, c: F.margin_ranking_loss(a, b, c, margin=0.25, reduction="none"), [x1, x2, yy], [0, 1], "none",
-        "margin_ranking_loss: element 4 sits exactly on the hinge (-y (x1 - x2) + margin = 0): gradient passes")
+        lambda a, b, c: F.margin_ranking_loss(a, b, c, margin=0.25, reduction="none"), [x1, x2, yy], [0, 1, 2],
+        "none", "margin_ranking_loss: element 4 sits exactly on the hinge (-y (x1 - x2) + margin = 0): gradient "
+        "passes, to y too")
+
+
+def pair_cases():
+    # margin_ranking_loss with a learned y (PyTorch differentiates it: dL/dy = -(x1 - x2) where the hinge is on)
+    x1 = f32(torch.randn(7))
+    x2 = f32(torch.randn(7))
+    yy = f32(torch.tensor([0.5, -2.0, 1.5, -0.75, 1.0, -1.0, 3.0]))
+    run("loss-margin-ranking-learned-y", "margin_ranking_loss", "margin=0.1, reduction=mean",
+        lambda a, b, c: F.margin_ranking_loss(a, b, c, margin=0.1), [x1, x2, yy], [0, 1, 2], "mean",
+        "margin_ranking_loss with y of any value and requires_grad: gradients of x1, x2 and y")
+
+    def contrastive(margin, eps, red):
+        def fn(a, b, y):
+            d = F.pairwise_distance(a, b, p=2, eps=eps)
+            loss = y * d.pow(2) / 2 + (1 - y) * (margin - d).clamp(min=0).pow(2) / 2
+            return loss if red == "none" else loss.mean() if red == "mean" else loss.sum()
+        return fn
+
+    # rows: near similar, near dissimilar (hinge on), far dissimilar (hinge off), far similar, x1 == x2
+    # (d = eps sqrt(D): the dissimilar pull is (eps / d) per element), a soft label 0.25
+    a = f32(torch.randn(6, 5) * 0.5)
+    b = f32(a + torch.randn(6, 5) * 0.15)
+    b[2] = f32(a[2] + torch.randn(5) * 2)
+    b[3] = f32(a[3] + torch.randn(5) * 2)
+    b[4] = a[4]
+    y = f32(torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.25]))
+    for red in ("none", "mean"):
+        run("loss-contrastive-" + red, "contrastive_loss", "margin=1.0, reduction=" + red,
+            contrastive(1.0, 1e-6, red), [a, b, y], [0, 1], red,
+            "contrastive_loss by its formula over pairwise_distance (eps 1e-6 added to the difference); y = 1 "
+            "similar, 0 dissimilar; row 4 has x1 == x2, row 5 a soft label")
+    # eps = 0 and x1 == x2: d = 0, where the norm's gradient is 0 (row 0); a row exactly on the margin (row 1)
+    a = f32(torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]))
+    b = f32(torch.tensor([[0.5, -1.0, 2.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]))
+    y = f32(torch.tensor([0.0, 0.0, 1.0]))
+    run("loss-contrastive-kinks", "contrastive_loss", "margin=2, eps=0, reduction=sum", contrastive(2.0, 0.0, "sum"),
+        [a, b, y], [0, 1], "sum", "contrastive_loss with eps=0: d = 0 gives a zero gradient (norm backward), "
+        "d == margin gives 0 from both sides")
+
+    a = f32(torch.randn(7, 6))
+    b = f32(torch.randn(7, 6))
+    b[1] = f32(a[1] * 0.5 + torch.randn(6) * 0.1)
+    a[4] = 0.0  # a zero row: cos = 0 through EPS = 1e-12, gradient x2 / sqrt(1e-12 |x2|^2)
+    y = f32(torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, 0.0, 2.0]))
+    for red in ("none", "mean"):
+        run("loss-cosine-embedding-" + red, "cosine_embedding_loss", "margin=0.25, reduction=" + red,
+            lambda u, v, t, red=red: F.cosine_embedding_loss(u, v, t, margin=0.25, reduction=red), [a, b, y], [0, 1],
+            red, "cosine_embedding_loss: a zero row (EPS 1e-12 in each magnitude); y = 0 and y = 2 are neither 1 nor "
+            "-1: loss 0, still counted by the mean")
+    # cos exactly at the margin 0 with y = -1: clamp_min passes the gradient; a zero x1 with y = -1 too
+    a = f32(torch.tensor([[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]]))
+    b = f32(torch.tensor([[0.0, 2.0], [1.0, -1.0], [-3.0, -4.0]]))
+    y = f32(torch.tensor([-1.0, -1.0, 1.0]))
+    run("loss-cosine-embedding-kinks", "cosine_embedding_loss", "reduction=sum",
+        lambda u, v, t: F.cosine_embedding_loss(u, v, t, reduction="sum"), [a, b, y], [0, 1], "sum",
+        "cosine_embedding_loss at cos == margin (0) with y = -1: the gradient passes (clamp_min); cos = -1 with y = 1")
+    a = f32(torch.randn(9))
+    b = f32(torch.randn(9))
+    run("loss-cosine-embedding-unbatched", "cosine_embedding_loss", "margin=-0.5",
+        lambda u, v, t: F.cosine_embedding_loss(u, v, t, margin=-0.5), [a, b, f32(torch.tensor(-1.0))], [0, 1],
+        "mean", "cosine_embedding_loss of (D) inputs with a 0-dim y")
 
 
 class_cases()
 binary_cases()
 triplet_cases()
 elementwise_cases()
+pair_cases()  # last: the fixtures above keep their random draws
