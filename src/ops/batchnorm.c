@@ -317,6 +317,11 @@ static int bn_sync_stats(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	const struct bn_args *a = op->args;
 	const struct clcnn_collective *c = io->coll;
 	size_t C = (size_t)v->c, per = 1 + 2 * C;
+	if (!c->allgather)
+		return bn_sync_fail(op, io,
+				    clcnn_fail(op->ctx, CLCNN_ERR_INVALID,
+					       "%s: sync_bn needs a collective with allgather (this one has none)",
+					       op->cls->name));
 	if (!op->priv && !(op->priv = calloc(1, sizeof(struct bn_sync_state))))
 		return bn_sync_fail(op, io, clcnn_fail(op->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory"));
 	float *f = malloc(3 * C * sizeof *f);

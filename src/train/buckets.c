@@ -359,18 +359,17 @@ int trainer_buckets_end(struct trainer_buckets *bk, int rc, float *loss)
 	struct clcnn_trainer *t = bk->t;
 	t->g->backward_hook = NULL;
 	double t0 = clcnn_now();
-	if (!rc && bk->rc) /* a marker could not be enqueued: the thread waits for a bucket never posted */
-		rc = CLCNN_ERR_OPENCL;
-	if (!rc) {
+	if (!rc && !bk->rc) {
 		if (bk->next_post < bk->nb) /* parameters that backward never reached */
 			backward_hook(bk, -1);
 		rc = clcnn_graph_loss(t->g, &t->arena[bk->b[bk->nb].off]);
 	}
-	if (!rc) {
+	if (!rc && !bk->rc) {
 		post(bk, bk->nb);
 	} else {
+		/* this member failed (rc), or its thread did (bk->rc: a collective or copy failure) */
 		if (t->coll->abort)
-			t->coll->abort(t->coll->user, bk->rc ? bk->err : clcnn_context_error(t->ctx));
+			t->coll->abort(t->coll->user, rc ? clcnn_context_error(t->ctx) : bk->err);
 		pthread_mutex_lock(&bk->mu);
 		bk->stop = 1;
 		pthread_cond_broadcast(&bk->cv);

@@ -147,6 +147,7 @@ struct member {
 	struct clcnn_local_group *grp;
 	const char *text;
 	int rank, first, batch, sync_switch, steps, nbuckets;
+	int poison; /* step + 1 at which this member's input is NaN (0: never) */
 	size_t bucket_bytes;
 	float *params, *before, *grads, loss[STEPS]; /* before: the parameters before the last step */
 	size_t nparams;
@@ -173,6 +174,12 @@ static void *member_run(void *arg)
 		batch_data(s, xs, ys);
 		clcnn_graph_set_input(g, "image", xs + m->first * PIX);
 		clcnn_graph_set_input(g, "label", ys + m->first);
+		if (s + 1 == m->poison) {
+			clcnn_graph_check_numerics(g, 1);
+			for (int i = 0; i < PIX; i++)
+				xs[m->first * PIX + i] = NAN;
+			clcnn_graph_set_input(g, "image", xs + m->first * PIX);
+		}
 		if (s == m->steps - 1)
 			m->before = params(g, &m->nparams);
 		m->rc = clcnn_trainer_step(t, &m->loss[s]);
@@ -225,6 +232,42 @@ static void run_members(struct member *m, const char *text, const int *sizes, in
 }
 
 static char worst_at[256];
+
+static void free_members(struct member *m);
+
+START_TEST(a_failing_member_stops_the_buckets)
+{
+	/* member 1's forward fails at step 3 while member 0 reduces buckets on its thread: both stop */
+	char *text = slurp("train/resnet-nobn.net");
+	struct clcnn_local_group *grp;
+	ck_assert_int_eq(clcnn_local_group_new(2, &grp), 0);
+	struct member m[2];
+	pthread_t th[2];
+	for (int k = 0; k < 2; k++)
+		m[k] = (struct member){.ctx = context(),
+				       .grp = grp,
+				       .text = text,
+				       .rank = k,
+				       .first = 2 * k,
+				       .batch = 2,
+				       .bucket_bytes = 64 << 10,
+				       .steps = 5,
+				       .poison = k ? 3 : 0};
+	for (int k = 0; k < 2; k++)
+		pthread_create(&th[k], NULL, member_run, &m[k]);
+	for (int k = 0; k < 2; k++) {
+		pthread_join(th[k], NULL);
+		clcnn_context_close(m[k].ctx);
+	}
+	clcnn_local_group_free(grp);
+	ck_assert_int_eq(m[1].rc, CLCNN_ERR_NUMERIC);
+	ck_assert_int_ne(m[0].rc, 0);
+	ck_assert_msg(strstr(m[0].err, "= nan") && strstr(m[0].err, "member 0 of 2"),
+		      "member 0 should name member 1's failure: %s", m[0].err);
+	free_members(m);
+	free(text);
+}
+END_TEST
 
 /* The worst relative difference of one trainer on the joined batch from the members' first `steps` steps. */
 static double joined_difference(const char *text, const struct member *m, int steps)
@@ -415,6 +458,7 @@ static Suite *make_suite(void)
 	tcase_add_test(bn, sync_bn_key_unequal_split);
 	tcase_add_test(bn, local_statistics_are_not_the_joined_batch);
 	tcase_add_test(plain, without_batchnorm_equals_the_joined_batch);
+	tcase_add_test(plain, a_failing_member_stops_the_buckets);
 	suite_add_tcase(s, bn);
 	suite_add_tcase(s, plain);
 	return s;
