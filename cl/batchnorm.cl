@@ -92,6 +92,11 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 			m2 += pm2 + d * d * ((float)S * (float)i * r);
 		}
 #endif
+		if (mode == BN_STATS_LOCAL) {
+			FSTORE(mean, state + c);
+			FSTORE(m2, state + C + c);
+			return;
+		}
 		float m = (float)n * (float)S;
 		var = m2 / m;
 		if (mode == BN_STATS_UPDATE) {
@@ -102,6 +107,21 @@ __kernel void bn_channel_stats(__global const float *x, __global const float *pa
 	}
 	FSTORE(mean, state + c);
 	FSTORE(rsqrt(var + eps), state + C + c);
+}
+
+/*
+ * sync_bn: the running statistics move towards the global batch's mean and unbiased variance,
+ * stats = [mean[C], var[C]] merged on the host; the same formula as bn_channel_stats.
+ */
+__kernel void bn_running_update(__global const float *stats, __global float *rmean, __global float *rvar,
+				__global const float *nbt, float momentum)
+{
+	int c = get_global_id(0) * FV;
+	if (c >= C)
+		return;
+	float f = momentum < 0.0f ? 1.0f / (nbt[0] + 1.0f) : momentum;
+	FSTORE((1.0f - f) * FLOAD(rmean + c) + f * FLOAD(stats + c), rmean + c);
+	FSTORE((1.0f - f) * FLOAD(rvar + c) + f * FLOAD(stats + C + c), rvar + c);
 }
 
 #if AFFINE

@@ -66,6 +66,59 @@ CLCNN_API int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight);
 CLCNN_API int clcnn_trainer_broadcast(struct clcnn_trainer *t);
 
 /**
+ * Where the time of the last clcnn_trainer_step went, in seconds of wall time on this member, so
+ * that a caller can print the per-step overhead of data parallelism and the scaling efficiency
+ * T1 / (N x TN). Without a collective only compute, update and total are set (the rest is 0), and
+ * compute ends with the read of the loss (with loss == NULL nothing waits: it is the enqueue time).
+ *
+ *   compute   forward and backward until the device finished them (sync_bn's statistics exchange
+ *             inside forward and backward counts here);
+ *   d2h       reading the gradients and the loss to the host;
+ *   allreduce inside the collective's allreduce_sum for the gradients;
+ *   h2d       writing the sums back to the device;
+ *   update    the optimizer step;
+ *   total     the whole step.
+ *   exposed   the part of d2h + allreduce that did not overlap backward: the time from the end of
+ *             backward until the last gradient bucket was summed.
+ *
+ * With buckets overlapped with backward (clcnn_trainer_set_buckets), d2h and allreduce run while
+ * backward still runs: compute + exposed + h2d + update is then about total, and d2h + allreduce
+ * may exceed exposed. Without overlap (one bucket) exposed = d2h + allreduce.
+ */
+struct clcnn_step_timing {
+	double compute, d2h, allreduce, h2d, update, total, exposed;
+};
+
+/** The timing of t's last step into *out; CLCNN_ERR_INVALID before the first step. */
+CLCNN_API int clcnn_trainer_last_timing(const struct clcnn_trainer *t, struct clcnn_step_timing *out);
+
+/**
+ * Split the gradient reduction into buckets of about `bytes` (0: one bucket, the default) in the
+ * order backward finishes the gradients, and reduce each bucket on a communication thread as soon
+ * as backward has produced it, while later nodes' backward still runs (PyTorch DDP's bucketing).
+ * Every member must use the same size (the buckets are collective calls in a fixed order). The
+ * sums are bitwise those of one bucket: each value is still the sum over members in member order.
+ */
+CLCNN_API int clcnn_trainer_set_buckets(struct clcnn_trainer *t, size_t bytes);
+
+/**
+ * Synchronised batch normalisation. clcnn_graph_set_collective gives the graph the collective of
+ * its data-parallel group (borrowed; NULL detaches; clcnn_trainer_set_collective sets it too).
+ * clcnn_graph_set_sync_bn(g, 1) makes every batchnorm node of g behave as with sync_bn=true (the
+ * netfile key turns it on for one node). In training with a collective of more than one member,
+ * such a node merges the per-channel (count, mean, M2) of every member in member order (Chan's
+ * parallel algorithm) through allgather, normalises with the global statistics and updates the
+ * running statistics (unbiased with the global count) identically on every member; its backward
+ * sums the channel sums of dy and dy * xhat over the members (each weighted by its share of the
+ * values), so the input gradient is that of the joined batch. This assumes what
+ * clcnn_trainer_set_collective documents: each member's loss is the mean over its samples and its
+ * weight is its share of the global batch. Eval, and groups of one member: plain batchnorm. Every
+ * member must run the same graph with the same setting: the exchanges are collective calls.
+ */
+CLCNN_API void clcnn_graph_set_collective(struct clcnn_graph *g, const struct clcnn_collective *c);
+CLCNN_API void clcnn_graph_set_sync_bn(struct clcnn_graph *g, int on);
+
+/**
  * A group of `size` members that are threads of this process (one replica per device). Member k's
  * collective is clcnn_local_group_member(grp, k); each member's calls must come from its own
  * thread, since a collective call waits for every member. clcnn_local_group_abort wakes every

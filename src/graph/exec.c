@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clcnn/parallel.h"
 #include "graph/graph-private.h"
 
 static int node_failed(struct clcnn_graph *g, int i, int rc, const char *phase)
@@ -96,6 +97,8 @@ int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
 		n->fio.train = train;
 		n->fio.seed = graph_node_seed(seed, i);
 		n->fio.first_sample = g->first_sample;
+		n->fio.coll = g->coll;
+		n->fio.sync_bn = g->sync_bn;
 		rc = n->cls->forward(n->op, &n->fio);
 		if (rc)
 			return node_failed(g, i, rc, "forward");
@@ -130,6 +133,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 		n->bio.train = g->last_train;
 		n->bio.seed = graph_node_seed(g->last_seed, i);
 		n->bio.first_sample = g->first_sample;
+		n->bio.coll = g->coll;
+		n->bio.sync_bn = g->sync_bn;
 		rc = n->cls->backward(n->op, &n->bio);
 		if (rc)
 			return node_failed(g, i, rc, "backward");
@@ -143,7 +148,8 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 				return rc;
 			float one = 1.0f;
 			cl_mem dst = in ? n->acc_dst[j] : g->params[n->param0 + j - n->nin].grad;
-			cl_int cnt = (cl_int)(in ? clcnn_shape_count(&n->op->in[j]) : g->params[n->param0 + j - n->nin].count);
+			cl_int cnt = (cl_int)(in ? clcnn_shape_count(&n->op->in[j])
+						 : g->params[n->param0 + j - n->nin].count);
 			rc = clcnn_kernel_args(g->ctx, axpby, KARG(tmp), KARG(dst), KARG(one), KARG(one), KARG(cnt));
 			if (!rc)
 				rc = clcnn_op_run1d(g->ctx, axpby, (size_t)cnt);
@@ -164,8 +170,20 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 			if (rc)
 				return rc;
 		}
+		if (g->backward_hook)
+			g->backward_hook(g->backward_hook_user, k);
 	}
 	return 0;
+}
+
+void clcnn_graph_set_collective(struct clcnn_graph *g, const struct clcnn_collective *c)
+{
+	g->coll = c;
+}
+
+void clcnn_graph_set_sync_bn(struct clcnn_graph *g, int on)
+{
+	g->sync_bn = on != 0;
 }
 
 int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst)
@@ -264,6 +282,7 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 			struct graph_node *nd = &g->nodes[i];
 			nd->fio.train = train;
 			nd->fio.seed = graph_node_seed(1, i);
+			nd->fio.coll = NULL; /* a profile times this member alone */
 			double t0 = clcnn_now();
 			rc = nd->cls->forward(nd->op, &nd->fio);
 			if (!rc)
@@ -279,6 +298,7 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 				continue;
 			nd->bio.train = train;
 			nd->bio.seed = graph_node_seed(1, i);
+			nd->bio.coll = NULL;
 			double t0 = clcnn_now();
 			rc = nd->cls->backward(nd->op, &nd->bio);
 			if (!rc)

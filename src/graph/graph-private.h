@@ -101,6 +101,16 @@ struct clcnn_graph {
 	uint32_t first_sample; /* clcnn_graph_set_sample_offset */
 	int forward_done;
 
+	/* data parallelism: the group's collective (borrowed) and sync_bn for every batchnorm */
+	const struct clcnn_collective *coll;
+	int sync_bn;
+	/*
+	 * Called after backward enqueued the kernels of step k (k counts down from nnodes - 1 in the
+	 * schedule's order, as the loop runs): the trainer starts reading finished gradient buckets.
+	 */
+	void (*backward_hook)(void *user, int k);
+	void *backward_hook_user;
+
 	/* values for parameters, applied when the first build creates them (an imported ONNX model) */
 	struct graph_pending *pending;
 	int npending;

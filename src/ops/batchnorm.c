@@ -8,9 +8,11 @@
  * with track_running_stats=false, where PyTorch uses the batch statistics in eval too.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../cl/batchnorm.h" /* BN_STATS_*, shared with the kernels */
+#include "clcnn/parallel.h"
 #include "ops/op.h"
 
 struct bn_args {
@@ -19,6 +21,7 @@ struct bn_args {
 	double momentum; /* NAN: cumulative moving average */
 	int affine;
 	int track_running_stats;
+	int sync_bn;
 };
 
 static const struct clcnn_arg bn_keys[] = {
@@ -30,6 +33,8 @@ static const struct clcnn_arg bn_keys[] = {
 	{"affine", CLCNN_ARG_BOOL, offsetof(struct bn_args, affine), "true", NULL, "learn weight and bias"},
 	{"track_running_stats", CLCNN_ARG_BOOL, offsetof(struct bn_args, track_running_stats), "true", NULL,
 	 "keep running_mean/running_var for eval"},
+	{"sync_bn", CLCNN_ARG_BOOL, offsetof(struct bn_args, sync_bn), "false", NULL,
+	 "data-parallel training: statistics of every member's batch (torch.nn.SyncBatchNorm)"},
 	{NULL, 0, 0, NULL, NULL, NULL},
 };
 
@@ -264,26 +269,166 @@ static cl_mem bn_buf(const cl_mem *arr, int idx)
 	return idx >= 0 ? arr[idx] : NULL;
 }
 
+/* ------------------------------------------------------------------ sync_bn (clcnn/parallel.h) */
+
+/* The members' batches are normalised together: training, sync on, and a group of several. */
+static int bn_sync(const struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	const struct bn_args *a = op->args;
+	return io->train && (a->sync_bn || io->sync_bn) && io->coll && io->coll->size > 1;
+}
+
+/* The values per channel of the global batch, from the last forward (backward's weights m_k / M). */
+struct bn_sync_state {
+	double count;
+};
+
+static void bn_destroy(struct clcnn_op *op)
+{
+	free(op->priv);
+	op->priv = NULL;
+}
+
+/* A local failure before a collective call: release the members that wait in it, then fail. */
+static int bn_sync_fail(struct clcnn_op *op, const struct clcnn_dev_io *io, int rc)
+{
+	if (io->coll->abort)
+		io->coll->abort(io->coll->user, clcnn_context_error(op->ctx));
+	return rc;
+}
+
+static int bn_coll_failed(struct clcnn_op *op, const struct clcnn_dev_io *io, int rc, const char *what)
+{
+	const struct clcnn_collective *c = io->coll;
+	const char *why = c->error ? c->error(c->user) : NULL;
+	return clcnn_fail(op->ctx, rc ? rc : CLCNN_ERR_INVALID, "sync_bn %s (member %d of %d): %s", what, c->rank,
+			  c->size, why ? why : "the collective failed");
+}
+
+/*
+ * state holds this member's [mean, M2] per channel (BN_STATS_LOCAL). Gather every member's
+ * (count, mean[C], M2[C]) and merge them in member order (Chan et al.: the mean moves by
+ * delta * n_b / n, M2 gains delta^2 * n_a * n_b / n), in double; state becomes [mean, invstd] of
+ * the global batch, and with `update` scratch's head [mean, unbiased variance] for the running
+ * statistics. Every member computes the same bits from the same gathered values.
+ */
+static int bn_sync_stats(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct bn_view *v, int update)
+{
+	const struct bn_args *a = op->args;
+	const struct clcnn_collective *c = io->coll;
+	size_t C = (size_t)v->c, per = 1 + 2 * C;
+	if (!c->allgather)
+		return bn_sync_fail(op, io,
+				    clcnn_fail(op->ctx, CLCNN_ERR_INVALID,
+					       "%s: sync_bn needs a collective with allgather (this one has none)",
+					       op->cls->name));
+	if (!op->priv && !(op->priv = calloc(1, sizeof(struct bn_sync_state))))
+		return bn_sync_fail(op, io, clcnn_fail(op->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory"));
+	float *f = malloc(3 * C * sizeof *f);
+	double *in = malloc(per * sizeof *in), *all = malloc(per * (size_t)c->size * sizeof *all);
+	int rc = 0;
+	if (!f || !in || !all)
+		rc = bn_sync_fail(op, io, clcnn_fail(op->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory"));
+	if (!rc && (rc = clcnn_buffer_read(op->ctx, io->state, 0, 2 * C * sizeof *f, f)))
+		rc = bn_sync_fail(op, io, rc);
+	if (!rc) {
+		in[0] = (double)v->n * v->s;
+		for (size_t k = 0; k < 2 * C; k++)
+			in[1 + k] = f[k];
+		if ((rc = c->allgather(c->user, in, per, all)))
+			rc = bn_coll_failed(op, io, rc, "statistics allgather");
+	}
+	double total = 0;
+	for (int m = 0; m < c->size && !rc; m++)
+		total += all[(size_t)m * per];
+	if (!rc && total <= 1)
+		rc = clcnn_fail(op->ctx, CLCNN_ERR_INVALID,
+				"%s: expected more than 1 value per channel when training, got %g over the group",
+				op->cls->name, total);
+	for (size_t ch = 0; ch < C && !rc; ch++) {
+		double n = 0, mean = 0, m2 = 0;
+		for (int m = 0; m < c->size; m++) {
+			const double *q = all + (size_t)m * per;
+			double nb = q[0], d = q[1 + ch] - mean;
+			if (nb == 0)
+				continue;
+			double nab = n + nb;
+			mean += d * nb / nab;
+			m2 += q[1 + C + ch] + d * d * n * nb / nab;
+			n = nab;
+		}
+		f[ch] = (float)mean;
+		f[C + ch] = (float)(1 / sqrt(m2 / n + a->eps));
+		f[2 * C + ch] = (float)(m2 / (n - 1));
+	}
+	if (!rc)
+		((struct bn_sync_state *)op->priv)->count = total;
+	if (!rc)
+		rc = clcnn_buffer_write(op->ctx, io->state, 0, 2 * C * sizeof *f, f);
+	if (!rc && update) {
+		memcpy(f + C, f + 2 * C, C * sizeof *f);
+		rc = clcnn_buffer_write(op->ctx, io->scratch, 0, 2 * C * sizeof *f, f);
+	}
+	free(f), free(in), free(all);
+	return rc;
+}
+
+/*
+ * Backward: scratch's channel sums (sum dy, sum dy * xhat) of this member become the group's,
+ * each member's weighted by its share m_k / M of the values (its dy is the gradient of its own
+ * mean loss; the global loss weighs it by that share). bn_input_grad then divides by the local m_k:
+ * dx_k = w * invstd * (dy_k - S1 / m_k - xhat * S2 / m_k), which is the joined batch's input
+ * gradient over the share (the trainer scales this member's gradients by the share again).
+ */
+static int bn_sync_grad(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct bn_view *v)
+{
+	const struct clcnn_collective *c = io->coll;
+	size_t C = (size_t)v->c, off = 2 * (size_t)v->n * C * sizeof(float);
+	const struct bn_sync_state *st = op->priv;
+	if (!st || !(st->count > 0))
+		return bn_sync_fail(op, io,
+				    clcnn_fail(op->ctx, CLCNN_ERR_INVALID, "%s: sync_bn backward without its forward",
+					       op->cls->name));
+	float *f = malloc(2 * C * sizeof *f);
+	if (!f)
+		return bn_sync_fail(op, io, clcnn_fail(op->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory"));
+	int rc = clcnn_buffer_read(op->ctx, io->scratch, off, 2 * C * sizeof *f, f);
+	if (rc)
+		rc = bn_sync_fail(op, io, rc);
+	if (!rc) {
+		float share = (float)((double)v->n * v->s / st->count);
+		for (size_t k = 0; k < 2 * C; k++)
+			f[k] *= share;
+		if ((rc = c->allreduce_sum(c->user, f, 2 * C)))
+			rc = bn_coll_failed(op, io, rc, "gradient sums allreduce");
+	}
+	if (!rc)
+		rc = clcnn_buffer_write(op->ctx, io->scratch, off, 2 * C * sizeof *f, f);
+	free(f);
+	return rc;
+}
+
 static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct bn_args *a = op->args;
 	struct bn_view v = bn_view(op);
 	struct clcnn_context *ctx = op->ctx;
 	int batch = io->train || !a->track_running_stats, update = io->train && a->track_running_stats;
+	int sync = bn_sync(op, io);
 	char opts[128], s[64];
-	if (batch && (size_t)v.n * v.s == 1)
+	if (batch && !sync && (size_t)v.n * v.s == 1)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "%s: expected more than 1 value per channel when training, got input size %s",
 				  op->cls->name, clcnn_shape_str(&op->in[0], s, sizeof s));
 	bn_options(op, &v, opts, sizeof opts);
 	cl_kernel k;
 	int planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc;
-	int mode = update ? BN_STATS_UPDATE : batch ? BN_STATS_BATCH : BN_STATS_RUNNING;
+	int mode = sync ? BN_STATS_LOCAL : update ? BN_STATS_UPDATE : batch ? BN_STATS_BATCH : BN_STATS_RUNNING;
 	if (batch && v.s > 1) {
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_stats", &k)) ||
 		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(planes))) ||
 		    (rc = clcnn_op_run1d(ctx, k, (size_t)planes)))
-			return rc;
+			return sync ? bn_sync_fail(op, io, rc) : rc;
 	}
 	cl_mem rm = bn_buf(io->param, v.rm), rv = bn_buf(io->param, v.rv), nbt = bn_buf(io->param, v.nbt);
 	float eps = (float)a->eps, mom = isnan(a->momentum) ? -1.0f : (float)a->momentum;
@@ -291,6 +436,13 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(io->state), KARG(rm), KARG(rv),
 				    KARG(nbt), KARG(v.n), KARG(eps), KARG(mom), KARG(mode))) ||
 	    (rc = bn_run_channels(ctx, k, &v)))
+		return sync ? bn_sync_fail(op, io, rc) : rc;
+	if (sync && (rc = bn_sync_stats(op, io, &v, update)))
+		return rc;
+	if (sync && update &&
+	    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_running_update", &k)) ||
+	     (rc = clcnn_kernel_args(ctx, k, KARG(io->scratch), KARG(rm), KARG(rv), KARG(nbt), KARG(mom))) ||
+	     (rc = bn_run_channels(ctx, k, &v))))
 		return rc;
 	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b);
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_normalize", &k)) ||
@@ -325,6 +477,8 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	}
 	if (!io->grad_in[0])
 		return 0;
+	if (bn_sync(op, io) && (rc = bn_sync_grad(op, io, &v)))
+		return rc;
 	cl_mem w = bn_buf(io->param, v.w);
 	float inv_m = (float)(1.0 / ((double)v.n * v.s));
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_input_grad", &k)) ||
@@ -428,6 +582,7 @@ const struct clcnn_op_class clcnn_op_batchnorm2d = {
 	.ref_backward = bn_ref_backward,
 	.forward = bn_forward,
 	.backward = bn_backward,
+	.destroy = bn_destroy,
 	.fill = bn_fill,
 	.cases = bn2d_cases,
 	.tol = BN_TOL,
@@ -447,6 +602,7 @@ const struct clcnn_op_class clcnn_op_batchnorm1d = {
 	.ref_backward = bn_ref_backward,
 	.forward = bn_forward,
 	.backward = bn_backward,
+	.destroy = bn_destroy,
 	.fill = bn_fill,
 	.cases = bn1d_cases,
 	.tol = BN_TOL,

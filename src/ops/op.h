@@ -137,6 +137,8 @@ struct clcnn_ref_io {
 };
 
 /* Device buffers, same meaning; state and scratch as declared by the op. */
+struct clcnn_collective;
+
 struct clcnn_dev_io {
 	cl_mem in[CLCNN_OP_MAX_IN];
 	cl_mem out;
@@ -149,6 +151,10 @@ struct clcnn_dev_io {
 	int train;
 	uint32_t seed;
 	uint32_t first_sample; /* as in clcnn_ref_io: random streams key on the global element index */
+	/* data parallelism (clcnn/parallel.h), set by the executor: the group's collective or NULL, and
+	 * the graph's sync_bn switch (ops that exchange statistics: batchnorm) */
+	const struct clcnn_collective *coll;
+	int sync_bn;
 };
 
 /* Flags of a test case. */

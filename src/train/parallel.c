@@ -23,22 +23,39 @@ static size_t arena_count(const struct clcnn_graph *g)
 	return n;
 }
 
+/* (Re)make the bucket plan for the current collective and size; the graph calls the right collective. */
+static int rebucket(struct clcnn_trainer *t)
+{
+	trainer_buckets_free(t->bk);
+	t->bk = NULL;
+	if (t->coll && t->bucket_bytes) {
+		int rc = trainer_buckets_new(t, t->bucket_bytes, &t->bk);
+		if (rc) {
+			clcnn_graph_set_collective(t->g, t->coll);
+			return rc;
+		}
+	}
+	clcnn_graph_set_collective(t->g, t->bk ? trainer_buckets_collective(t->bk) : t->coll);
+	return 0;
+}
+
 int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_collective *c, double weight)
 {
 	free(t->arena);
 	t->arena = NULL;
 	t->coll = NULL;
 	if (!c)
-		return 0;
+		return rebucket(t);
 	if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->allreduce_sum || !c->broadcast)
-		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function", c->rank,
-				  c->size);
+		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function",
+				  c->rank, c->size);
 	t->arena_n = arena_count(t->g);
 	t->arena = malloc(t->arena_n * sizeof *t->arena);
 	if (!t->arena)
 		return clcnn_fail(t->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu gradient values)", t->arena_n);
 	t->coll = c;
-	return clcnn_trainer_set_weight(t, weight);
+	int rc = rebucket(t);
+	return rc ? rc : clcnn_trainer_set_weight(t, weight);
 }
 
 int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight)
@@ -47,6 +64,12 @@ int clcnn_trainer_set_weight(struct clcnn_trainer *t, double weight)
 		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "data-parallel weight %g: must be in [0, 1]", weight);
 	t->weight = (float)weight;
 	return 0;
+}
+
+int clcnn_trainer_set_buckets(struct clcnn_trainer *t, size_t bytes)
+{
+	t->bucket_bytes = bytes;
+	return rebucket(t);
 }
 
 /* The collective's message after a failed call, in front of the member. */
@@ -63,6 +86,7 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 	float *a = t->arena;
 	size_t k = 0;
 	int rc = 0;
+	double t0 = clcnn_now();
 	for (int i = 0; i < g->nparams && !rc; i++) {
 		const struct graph_param *p = &g->params[i];
 		if (!p->grad)
@@ -77,11 +101,16 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 			t->coll->abort(t->coll->user, clcnn_context_error(t->ctx));
 		return rc;
 	}
+	double t1 = clcnn_now();
 	for (size_t j = 0; j < t->arena_n; j++)
 		a[j] *= t->weight;
 	rc = t->coll->allreduce_sum(t->coll->user, a, t->arena_n);
 	if (rc)
 		return coll_failed(t, rc, "gradient allreduce");
+	double t2 = clcnn_now();
+	t->tm.d2h = t1 - t0;
+	t->tm.allreduce = t2 - t1;
+	t->tm.exposed = t2 - t0;
 	k = 0;
 	for (int i = 0; i < g->nparams && !rc; i++) {
 		const struct graph_param *p = &g->params[i];
@@ -91,6 +120,9 @@ int trainer_reduce(struct clcnn_trainer *t, float *loss)
 		k += p->count;
 	}
 	*loss = a[k];
+	if (!rc)
+		rc = clcnn_context_finish(t->ctx);
+	t->tm.h2d = clcnn_now() - t2;
 	return rc;
 }
 

@@ -102,6 +102,7 @@ void clcnn_trainer_free(struct clcnn_trainer *t)
 				clcnn_buffer_free(t->slot[s][i]);
 		free(t->slot[s]);
 	}
+	trainer_buckets_free(t->bk);
 	free(t->arena);
 	free(t);
 }
@@ -219,11 +220,23 @@ int trainer_apply(struct clcnn_trainer *t)
 int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 {
 	long step = t->steps + 1; /* 1-based number of this step, as messages give it */
+	double t0 = clcnn_now();
+	memset(&t->tm, 0, sizeof t->tm);
 	int rc = clcnn_graph_forward(t->g, 1, trainer_step_seed(t));
+	int overlap = !rc && t->coll && t->bk;
+	if (overlap && (rc = trainer_buckets_begin(t->bk)))
+		overlap = 0;
 	if (!rc)
 		rc = clcnn_graph_backward(t->g);
+	if (!rc && t->coll) /* compute ends where the device finished backward, not where it was enqueued */
+		rc = clcnn_context_finish(t->ctx);
+	t->tm.compute = clcnn_now() - t0;
 	float global_loss;
-	if (t->coll) {
+	if (overlap) {
+		rc = trainer_buckets_end(t->bk, rc, &global_loss);
+		if (!loss)
+			loss = &global_loss;
+	} else if (t->coll) {
 		/* every member gets the global batch's gradients and loss, so all fail alike on a bad one */
 		if (!rc)
 			rc = trainer_reduce(t, &global_loss);
@@ -242,14 +255,31 @@ int clcnn_trainer_step(struct clcnn_trainer *t, float *loss)
 			rc = clcnn_fail(t->ctx, CLCNN_ERR_NUMERIC, "the loss is %g (lr %g); lower the learning rate",
 					(double)*loss, clcnn_schedule_lr(&t->sched, t->opt.lr, t->steps));
 	}
+	if (!t->coll) /* alone: the loss read waited for the device */
+		t->tm.compute = clcnn_now() - t0;
 	if (rc == CLCNN_ERR_NUMERIC) {
 		char *msg = clcnn_strdup(clcnn_context_error(t->ctx));
 		rc = clcnn_fail(t->ctx, rc, "training step %ld: %s", step, msg ? msg : "non-finite value");
 		free(msg);
 	}
-	if (!rc)
+	if (!rc) {
+		double t1 = clcnn_now();
 		rc = trainer_apply(t);
+		if (!rc && t->coll)
+			rc = clcnn_context_finish(t->ctx);
+		t->tm.update = clcnn_now() - t1;
+	}
+	t->tm.total = clcnn_now() - t0;
+	t->timed = 1;
 	return rc;
+}
+
+int clcnn_trainer_last_timing(const struct clcnn_trainer *t, struct clcnn_step_timing *out)
+{
+	if (!t->timed)
+		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "step timing: the trainer has not taken a step");
+	*out = t->tm;
+	return 0;
 }
 
 long clcnn_trainer_steps(const struct clcnn_trainer *t)
