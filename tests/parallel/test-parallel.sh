@@ -5,7 +5,8 @@
 #    global sample index), one checkpoint and log;
 #  - a bad element of the list is named; a member failing mid-run stops the run with a message and
 #    keeps the last checkpoint;
-#  - with MPI: mpirun -np 2 gives the same curve; a 2-rank checkpoint resumes on 1 rank and a 1-rank
+#  - batchnorm with --sync-bn (and gradient buckets) follows one device's curve, local statistics do not;
+#  - with MPI: mpirun -np 2 gives the same curve (also with --sync-bn); a 2-rank checkpoint resumes on 1 rank and a 1-rank
 #    one on 2 ranks, both as an uninterrupted run; a rank failing at step k ends the job with a
 #    message naming the rank and the host, the last checkpoint intact; so does a rank killed (-9).
 # usage: test-parallel.sh CLCNN_BINARY mpi|no-mpi
@@ -40,7 +41,7 @@ expect 0 "data parallel: 2 devices \(0: .*, 1: .*\), batch 32 split 16\+16, re-b
   --scaling --out "$T/two.safetensors"
 grep -qE "^scaling: T1 [0-9.]+ ms/step .* alone at batch 32; TN [0-9.]+ ms/step on 2 devices .*; efficiency T1 / \(N x TN\) = [0-9.]+$" "$T/err" &&
   pass "--scaling prints T1, TN and the efficiency" || fail "no scaling line: $(grep scaling "$T/err")"
-grep -qE "^  member 1 \(1\): [0-9.]+ ms/step = compute and device-to-host [0-9.]+ \+ allreduce [0-9.]+ .* \+ host-to-device and update [0-9.]+" "$T/err" &&
+grep -qE "^  member 1 \(1\): [0-9.]+ ms/step = compute [0-9.]+ \+ device-to-host [0-9.]+ \+ allreduce [0-9.]+ .* \+ host-to-device [0-9.]+ \+ update [0-9.]+" "$T/err" &&
   pass "the step time split per member" || fail "no time split: $(grep member "$T/err")"
 [ "$(grep -c '^epoch [0-9]* test accuracy' "$T/out")" -eq 3 ] && pass "one accuracy line per epoch" || fail "stdout: $(cat "$T/out")"
 close "$T/one.csv" "$T/two.csv" 3 && pass "two devices: the loss curve of one device within 1e-5" ||
@@ -63,6 +64,21 @@ split=$(grep -oE "^  member 0 .* batch split [0-9]+\+[0-9]+$" "$T/err" | tail -1
   fail "split after re-balancing: '$split'"
 close "$T/one.csv" "$T/slow.csv" 3 && pass "re-balanced: the loss curve of one device within 1e-5" ||
   fail "re-balanced curves differ: $(cat "$T/one.csv" "$T/slow.csv")"
+# batchnorm: with --sync-bn the statistics are the global batch's, so two devices follow one device's
+# curve (local statistics would not); buckets overlapped with backward give the same sums
+sed 's/^r1 = relu$/b1 = batchnorm2d(c1)\nr1 = relu/' "$NET" > "$T/bn.net"
+grep -q batchnorm "$T/bn.net" || fail "no batchnorm in $T/bn.net"
+"$CLCNN" train "$T/bn.net" "${ARGS[@]}" --epochs 2 --out "$T/bn1.safetensors" >/dev/null 2>&1
+expect 0 "" "two devices with --sync-bn and --bucket-mib" -- env CLCNN_DEVICE=0,1 "$CLCNN" train "$T/bn.net" "${ARGS[@]}" \
+  --epochs 2 --rebalance 3 --sync-bn --bucket-mib 1 --out "$T/bn2.safetensors"
+close "$T/bn1.csv" "$T/bn2.csv" 2 && pass "--sync-bn: the loss curve of one device within 1e-5" ||
+  fail "sync-bn curves differ: $(cat "$T/bn1.csv" "$T/bn2.csv")"
+grep -q "overlapped with backward in buckets" "$T/err" && pass "the exposed communication is reported" ||
+  fail "no bucket report: $(grep member "$T/err")"
+expect 0 "" "two devices, local batchnorm statistics" -- env CLCNN_DEVICE=0,1 "$CLCNN" train "$T/bn.net" "${ARGS[@]}" \
+  --epochs 2 --rebalance 0 --out "$T/bn3.safetensors"
+close "$T/bn1.csv" "$T/bn3.csv" 2 && fail "local statistics matched the joined batch: --sync-bn proves nothing" ||
+  pass "without --sync-bn the curve differs (local statistics, as DDP)"
 expect 0 "data parallel: 2 devices" "CLCNN_DEVICE=all" -- env CLCNN_DEVICE=all "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 1 \
   --rebalance 0 --out "$T/all.safetensors"
 grep -q "split 16+16, fixed" "$T/err" && pass "--rebalance 0 keeps the equal split" || fail "$(grep 'data parallel' "$T/err")"
@@ -103,6 +119,10 @@ close "$T/one.csv" "$T/mpi.csv" 3 && pass "two ranks: the loss curve of one proc
   fail "curves differ: $(cat "$T/one.csv" "$T/mpi.csv")"
 [ "$(grep -c '^epoch [0-9]* test accuracy' "$T/out")" -eq 3 ] && [ "$(grep -c '^training ' "$T/err")" -eq 1 ] &&
   pass "only rank 0 reports" || fail "output: $(cat "$T/out" "$T/err")"
+expect 0 "" "mpirun -np 2 --sync-bn --bucket-mib 1" -- \
+  "${MPIRUN[@]}" "$CLCNN" train "$T/bn.net" "${ARGS[@]}" --epochs 2 --sync-bn --bucket-mib 1 --out "$T/bnm.safetensors"
+close "$T/bn1.csv" "$T/bnm.csv" 2 && pass "two ranks with --sync-bn: the loss curve of one process within 1e-5" ||
+  fail "sync-bn curves differ: $(cat "$T/bn1.csv" "$T/bnm.csv")"
 # resume across rank counts: 2 ranks then 1, and 1 then 2, equal an uninterrupted run's last epoch
 "${MPIRUN[@]}" "$CLCNN" train "$NET" "${ARGS[@]}" --epochs 2 --out "$T/r21.safetensors" >/dev/null 2>&1
 expect 0 "resuming .* after epoch 2" "a 2-rank checkpoint resumes on 1 rank" -- \

@@ -31,11 +31,10 @@ struct member {
 	struct cli_model own;         /* members other than this process's first */
 	struct cli_model *m;          /* the model this member trains */
 	struct clcnn_trainer *tr;     /* its trainer (the run's for the first) */
-	struct clcnn_collective wrap; /* the collective with timing around the allreduce */
-	const struct clcnn_collective *inner;
+	const struct clcnn_collective *inner; /* its collective: the threads' group or MPI */
 	int *share;                              /* this member's copy of every member's share */
-	double t_enter, t_exit;                  /* entry to and exit from this step's allreduce */
-	double compute, reduce, update, rebuild; /* seconds since the last report */
+	/* seconds since the last report (clcnn_trainer_last_timing); exposed: communication not hidden */
+	double total, compute, d2h, reduce, h2d, update, exposed, rebuild;
 	double since_compute;                    /* compute seconds since the last re-balance */
 	int since_steps, steps;                  /* steps since the last re-balance / report */
 	int cold; /* the first step at a new batch size: compiles and tunes, not timed for speed */
@@ -246,38 +245,9 @@ int par_leader(const struct par *p)
 	return !p || p->first == 0;
 }
 
-/* ------------------------------------------------------------------ the collective with timing */
-
-static int wrap_allreduce(void *user, float *data, size_t n)
+/* Tell the other members to stop waiting for this one. */
+static void member_abort(struct member *mb, const char *why)
 {
-	struct member *mb = user;
-	mb->t_enter = cli_now();
-	int rc = mb->inner->allreduce_sum(mb->inner->user, data, n);
-	mb->t_exit = cli_now();
-	return rc;
-}
-
-static int wrap_broadcast(void *user, void *data, size_t bytes, int root)
-{
-	struct member *mb = user;
-	return mb->inner->broadcast(mb->inner->user, data, bytes, root);
-}
-
-static int wrap_allgather(void *user, const double *in, size_t n, double *out)
-{
-	struct member *mb = user;
-	return mb->inner->allgather(mb->inner->user, in, n, out);
-}
-
-static const char *wrap_error(void *user)
-{
-	struct member *mb = user;
-	return mb->inner->error ? mb->inner->error(mb->inner->user) : NULL;
-}
-
-static void wrap_abort(void *user, const char *why)
-{
-	struct member *mb = user;
 	if (mb->inner->abort)
 		mb->inner->abort(mb->inner->user, why);
 }
@@ -353,13 +323,13 @@ static int member_step(struct member *mb, float *loss)
 	if (!rc && mb->k == p->fail_member && clcnn_trainer_steps(mb->tr) == p->fail_step) {
 		snprintf(mb->err, sizeof mb->err, "member %d: the failure CLCNN_TEST_FAIL asked for at step %ld", mb->k,
 			 clcnn_trainer_steps(mb->tr));
-		wrap_abort(mb, mb->err);
+		member_abort(mb, mb->err);
 		return CLCNN_ERR_OPENCL;
 	}
 	if (rc) {
 		snprintf(mb->err, sizeof mb->err, "member %d: %s", mb->k,
 			 rc == CLCNN_ERR_NO_MEMORY ? "out of host memory" : clcnn_context_error(mb->m->ctx));
-		wrap_abort(mb, mb->err);
+		member_abort(mb, mb->err);
 		return rc;
 	}
 	size_t off = (size_t)shard_offset(mb->share, mb->k);
@@ -368,14 +338,16 @@ static int member_step(struct member *mb, float *loss)
 	if (!rc)
 		rc = clcnn_graph_set_input(mb->m->g, mb->m->label, p->lab + off * p->lab_size);
 	if (rc)
-		wrap_abort(mb, clcnn_context_error(mb->m->ctx));
+		member_abort(mb, clcnn_context_error(mb->m->ctx));
 	double t0 = cli_now();
-	mb->t_enter = mb->t_exit = 0;
 	if (!rc && mb->k == p->slow_member)
 		nanosleep(&(struct timespec){p->slow_ms / 1000, p->slow_ms % 1000 * 1000000L}, NULL);
+	double slept = cli_now() - t0; /* CLCNN_TEST_SLOW: counted as this member's compute */
+	struct clcnn_step_timing tm = {0};
 	if (!rc)
 		rc = clcnn_trainer_step(mb->tr, loss);
-	double t1 = cli_now();
+	if (!rc)
+		rc = clcnn_trainer_last_timing(mb->tr, &tm);
 	if (rc) {
 		snprintf(mb->err, sizeof mb->err, "member %d: %s", mb->k, clcnn_context_error(mb->m->ctx));
 		return rc;
@@ -384,10 +356,14 @@ static int member_step(struct member *mb, float *loss)
 		mb->cold = 0;
 		return 0;
 	}
-	mb->compute += mb->t_enter - t0;
-	mb->since_compute += mb->t_enter - t0;
-	mb->reduce += mb->t_exit - mb->t_enter;
-	mb->update += t1 - mb->t_exit;
+	mb->total += slept + tm.total;
+	mb->compute += slept + tm.compute;
+	mb->since_compute += slept + tm.compute;
+	mb->d2h += tm.d2h;
+	mb->reduce += tm.allreduce;
+	mb->h2d += tm.h2d;
+	mb->update += tm.update;
+	mb->exposed += tm.exposed;
 	mb->since_steps++;
 	mb->steps++;
 	return 0;
@@ -504,14 +480,6 @@ int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, st
 		}
 		shard_split(p->batch, p->n, NULL, mb->share);
 		mb->inner = p->mpi ? mpi_coll_get(p->mpi) : clcnn_local_group_member(p->grp, i);
-		mb->wrap = (struct clcnn_collective){.rank = mb->inner->rank,
-						     .size = mb->inner->size,
-						     .user = mb,
-						     .allreduce_sum = wrap_allreduce,
-						     .broadcast = wrap_broadcast,
-						     .allgather = wrap_allgather,
-						     .error = wrap_error,
-						     .abort = wrap_abort};
 		mb->cold = 1;
 		if (i == 0) {
 			mb->m = m;
@@ -527,7 +495,9 @@ int par_start(struct par *p, const struct train_opts *o, struct cli_model *m, st
 				return CLI_ERROR;
 			}
 		}
-		if (clcnn_trainer_set_collective(mb->tr, &mb->wrap, (double)mb->share[mb->k] / p->batch)) {
+		clcnn_graph_set_sync_bn(mb->m->g, o->sync_bn);
+		if (clcnn_trainer_set_collective(mb->tr, mb->inner, (double)mb->share[mb->k] / p->batch) ||
+		    clcnn_trainer_set_buckets(mb->tr, (size_t)o->bucket_mib << 20)) {
 			cli_error("train", "%s", clcnn_context_error(mb->m->ctx));
 			return CLI_ERROR;
 		}
@@ -602,14 +572,18 @@ int par_epoch_end(struct par *p, struct cli_model *m)
 		struct member *mb = &p->mem[i];
 		double n = mb->steps ? mb->steps : 1;
 		if (i == 0)
-			p->last_step_ms = (mb->compute + mb->reduce + mb->update) * 1e3 / n;
+			p->last_step_ms = mb->total * 1e3 / n;
+		/* with buckets the copies and the allreduce run beside backward: exposed is what they added */
 		fprintf(stderr,
-			"  %s %d (%s): %.2f ms/step = compute and device-to-host %.2f + allreduce %.2f (with the wait for the "
-			"slowest member) + host-to-device and update %.2f; %.1f ms rebuilding; batch split %s\n",
-			p->mpi ? "rank" : "member", mb->k, p->mpi ? p->host : p->device[i],
-			(mb->compute + mb->reduce + mb->update) * 1e3 / n, mb->compute * 1e3 / n, mb->reduce * 1e3 / n,
-			mb->update * 1e3 / n, mb->rebuild * 1e3, shares);
-		mb->compute = mb->reduce = mb->update = mb->rebuild = 0;
+			"  %s %d (%s): %.2f ms/step = compute %.2f + device-to-host %.2f + allreduce %.2f (with the wait "
+			"for the slowest member) + host-to-device %.2f + update %.2f",
+			p->mpi ? "rank" : "member", mb->k, p->mpi ? p->host : p->device[i], mb->total * 1e3 / n,
+			mb->compute * 1e3 / n, mb->d2h * 1e3 / n, mb->reduce * 1e3 / n, mb->h2d * 1e3 / n,
+			mb->update * 1e3 / n);
+		if (p->o->bucket_mib)
+			fprintf(stderr, " (overlapped with backward in buckets: %.2f exposed)", mb->exposed * 1e3 / n);
+		fprintf(stderr, "; %.1f ms rebuilding; batch split %s\n", mb->rebuild * 1e3, shares);
+		mb->total = mb->compute = mb->d2h = mb->reduce = mb->h2d = mb->update = mb->exposed = mb->rebuild = 0;
 		mb->steps = 0;
 	}
 	if (clcnn_graph_build(m->g, m->batch)) {

@@ -28,6 +28,8 @@ struct train_opts {
 	int rebalance; /* data parallel: steps between re-balancings of the batch split (0: never) */
 	int quiet;     /* data parallel: not the leading member: no progress, log, curve or checkpoint */
 	int scaling;   /* after training: time one device alone, print T1 / (N x TN) */
+	int sync_bn;    /* data parallel: batchnorm statistics over the global batch */
+	int bucket_mib; /* data parallel: gradient buckets reduced while backward runs (0: one, after) */
 	double lr, momentum, weight_decay, gamma; /* lr, momentum, weight_decay < 0: the optimizer's default */
 	char *owned[3];                           /* derived paths, freed by train_opts_free */
 };

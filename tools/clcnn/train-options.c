@@ -54,6 +54,12 @@ static const struct cli_flag flags[] = {
 	{"rebalance", FLAG_INT, &O.rebalance, 0, 1 << 30, NULL,
 	 "several devices (CLCNN_DEVICE=0,1) or MPI ranks: re-split the batch by the measured speeds every N steps "
 	 "(default 50; 0: equal shares)"},
+	{"sync-bn", FLAG_BOOL, &O.sync_bn, 0, 0, NULL,
+	 "several devices or MPI ranks: every batchnorm normalises with the statistics of the global batch "
+	 "(SyncBatchNorm; default: each replica its own share, as PyTorch DDP)"},
+	{"bucket-mib", FLAG_INT, &O.bucket_mib, 0, 4096, NULL,
+	 "several devices or MPI ranks: reduce the gradients in buckets of N MiB while backward still runs "
+	 "(default 0: one reduction after backward; bitwise the same sums)"},
 	{"scaling", FLAG_BOOL, &O.scaling, 0, 0, NULL,
 	 "after training, time steps of the first device alone at the full batch (T1) and print the data-parallel "
 	 "scaling efficiency T1 / (N x TN)"},
