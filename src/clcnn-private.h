@@ -180,6 +180,14 @@ void clcnn_cache_store_blob(struct clcnn_context *ctx, const char *kind, uint64_
 /* Allocate a device buffer; failures (size over max alloc, out of resources) name the size. */
 int clcnn_buffer_new(struct clcnn_context *ctx, size_t bytes, cl_mem *out);
 void clcnn_buffer_free(cl_mem m);
+/*
+ * Pinned host memory for staging copies (CL_MEM_ALLOC_HOST_PTR, mapped once): reads and writes of
+ * device buffers to and from *ptr run at the bus's DMA speed instead of through a driver bounce
+ * buffer. *ptr stays valid until clcnn_buffer_host_free. On a host context, or when the device
+ * refuses, plain host memory (mem NULL).
+ */
+int clcnn_buffer_host_new(struct clcnn_context *ctx, size_t bytes, cl_mem *mem, void **ptr);
+void clcnn_buffer_host_free(struct clcnn_context *ctx, cl_mem mem, void *ptr);
 int clcnn_buffer_write(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, const void *src);
 int clcnn_buffer_read(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, void *dst);
 /* Fill with a float value (non-blocking, in queue order). */

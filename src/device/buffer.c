@@ -32,6 +32,37 @@ void clcnn_buffer_free(cl_mem m)
 		clReleaseMemObject(m);
 }
 
+int clcnn_buffer_host_new(struct clcnn_context *ctx, size_t bytes, cl_mem *mem, void **ptr)
+{
+	*mem = NULL;
+	*ptr = NULL;
+	if (bytes == 0)
+		bytes = 4;
+	cl_int err = CL_SUCCESS;
+	cl_mem m = ctx->cl ? clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, NULL, &err) : NULL;
+	void *p = m ? clEnqueueMapBuffer(ctx->queue, m, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, NULL, NULL,
+					 &err)
+		    : NULL;
+	if (m && !p)
+		clReleaseMemObject(m), m = NULL;
+	if (!p && !(p = malloc(bytes))) /* no pinned memory to be had: pageable memory works too */
+		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu bytes of staging)", bytes);
+	*mem = m;
+	*ptr = p;
+	return 0;
+}
+
+void clcnn_buffer_host_free(struct clcnn_context *ctx, cl_mem mem, void *ptr)
+{
+	if (!mem) {
+		free(ptr);
+		return;
+	}
+	if (clEnqueueUnmapMemObject(ctx->queue, mem, ptr, 0, NULL, NULL) == CL_SUCCESS)
+		clFinish(ctx->queue);
+	clReleaseMemObject(mem);
+}
+
 int clcnn_buffer_write(struct clcnn_context *ctx, cl_mem m, size_t offset, size_t bytes, const void *src)
 {
 	if (!bytes || !ctx->cl)

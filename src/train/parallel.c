@@ -41,8 +41,9 @@ static int rebucket(struct clcnn_trainer *t)
 
 int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_collective *c, double weight)
 {
-	free(t->arena);
+	clcnn_buffer_host_free(t->ctx, t->arena_mem, t->arena);
 	t->arena = NULL;
+	t->arena_mem = NULL;
 	t->coll = NULL;
 	if (!c)
 		return rebucket(t);
@@ -50,11 +51,13 @@ int clcnn_trainer_set_collective(struct clcnn_trainer *t, const struct clcnn_col
 		return clcnn_fail(t->ctx, CLCNN_ERR_INVALID, "collective: rank %d of %d, or a missing function",
 				  c->rank, c->size);
 	t->arena_n = arena_count(t->g);
-	t->arena = malloc(t->arena_n * sizeof *t->arena);
-	if (!t->arena)
-		return clcnn_fail(t->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory (%zu gradient values)", t->arena_n);
+	void *arena;
+	int rc = clcnn_buffer_host_new(t->ctx, t->arena_n * sizeof *t->arena, &t->arena_mem, &arena);
+	if (rc)
+		return rc;
+	t->arena = arena;
 	t->coll = c;
-	int rc = rebucket(t);
+	rc = rebucket(t);
 	return rc ? rc : clcnn_trainer_set_weight(t, weight);
 }
 

@@ -23,7 +23,8 @@ struct clcnn_trainer {
 	/* data parallelism (parallel.c): NULL when the trainer works alone */
 	const struct clcnn_collective *coll;
 	float weight; /* this member's share of the global batch */
-	float *arena; /* host copy of every gradient, then the loss */
+	float *arena; /* host copy of every gradient, then the loss: pinned staging (arena_mem) */
+	cl_mem arena_mem;
 	size_t arena_n;
 	struct clcnn_step_timing tm; /* of the last step */
 	int timed;                   /* tm is set */

@@ -103,7 +103,7 @@ void clcnn_trainer_free(struct clcnn_trainer *t)
 		free(t->slot[s]);
 	}
 	trainer_buckets_free(t->bk);
-	free(t->arena);
+	clcnn_buffer_host_free(t->ctx, t->arena_mem, t->arena);
 	free(t);
 }
 
