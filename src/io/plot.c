@@ -300,6 +300,21 @@ static int write_png(cairo_surface_t *surf, const char *path, char *err, size_t 
 	return clcnn_io_atomic_commit(&a, err, errlen);
 }
 
+/* A white page with the title on top, the font set for labels. */
+static cairo_t *canvas(const char *title, cairo_surface_t **surf)
+{
+	*surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_W, PLOT_H);
+	cairo_t *cr = cairo_create(*surf);
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_paint(cr);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+	cairo_set_font_size(cr, 18);
+	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+	text_at(cr, title, PLOT_W / 2.0, TITLE_H / 2.0 + 2, 0.5, 0.5);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+	return cr;
+}
+
 int clcnn_plot_curves(const char *path, int n, const double *epoch, const double *train_loss, const double *test_acc,
 		      const char *title, char *err, size_t errlen)
 {
@@ -321,15 +336,8 @@ int clcnn_plot_curves(const char *path, int n, const double *epoch, const double
 	xa.p0 = MARGIN_L;
 	xa.p1 = PLOT_W - MARGIN_R;
 
-	cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_W, PLOT_H);
-	cairo_t *cr = cairo_create(surf);
-	cairo_set_source_rgb(cr, 1, 1, 1);
-	cairo_paint(cr);
-	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-	cairo_set_font_size(cr, 18);
-	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-	text_at(cr, title && *title ? title : "training", PLOT_W / 2.0, TITLE_H / 2.0 + 2, 0.5, 0.5);
-	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+	cairo_surface_t *surf;
+	cairo_t *cr = canvas(title && *title ? title : "training", &surf);
 
 	double ph = (PLOT_H - TITLE_H - PANEL_GAP - BOTTOM_H) / 2.0;
 	struct series loss = {x, train_loss, n, 0.122, 0.467, 0.706, "train loss", "train loss"};
@@ -424,15 +432,8 @@ int clcnn_plot_panels(const char *path, const char *title, const char *xlabel, i
 	xa.p0 = MARGIN_L;
 	xa.p1 = PLOT_W - MARGIN_R;
 
-	cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_W, PLOT_H);
-	cairo_t *cr = cairo_create(surf);
-	cairo_set_source_rgb(cr, 1, 1, 1);
-	cairo_paint(cr);
-	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-	cairo_set_font_size(cr, 18);
-	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-	text_at(cr, title && *title ? title : "", PLOT_W / 2.0, TITLE_H / 2.0 + 2, 0.5, 0.5);
-	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+	cairo_surface_t *surf;
+	cairo_t *cr = canvas(title ? title : "", &surf);
 
 	double ph = (PLOT_H - TITLE_H - (npanels - 1) * PANEL_GAP - BOTTOM_H) / (double)npanels;
 	for (int p = 0; p < npanels; p++) {

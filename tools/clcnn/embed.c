@@ -58,15 +58,8 @@ int embed_model_is(const struct cli_model *m, const char *weights)
 		free(v);
 		return 1;
 	}
-	const char *loss = clcnn_graph_loss_name(m->g);
-	for (int i = 0; loss && i < clcnn_graph_node_count(m->g); i++) {
-		const char *name, *op;
-		int nd, dims[CLCNN_MAX_DIMS];
-		clcnn_graph_node_info(m->g, i, &name, &op, &nd, dims);
-		if (!strcmp(name, loss))
-			return !strcmp(op, "triplet_margin_loss") || !strcmp(op, "contrastive_loss");
-	}
-	return 0;
+	const char *op = cli_model_loss_op(m);
+	return !strcmp(op, "triplet_margin_loss") || !strcmp(op, "contrastive_loss");
 }
 
 int embed_source_open(const char *cmd, struct cli_model *m, const struct cli_data_opts *d, const char *split,

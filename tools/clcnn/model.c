@@ -311,7 +311,7 @@ void cli_inputs_free(struct cli_inputs *in)
  */
 #define CLI_IGNORE_INDEX -100.0f
 
-static int loss_ignores_labels(const struct cli_model *m)
+const char *cli_model_loss_op(const struct cli_model *m)
 {
 	const char *loss = clcnn_graph_loss_name(m->g);
 	for (int i = 0; loss && i < clcnn_graph_node_count(m->g); i++) {
@@ -319,9 +319,15 @@ static int loss_ignores_labels(const struct cli_model *m)
 		int nd, dims[CLCNN_MAX_DIMS];
 		clcnn_graph_node_info(m->g, i, &name, &op, &nd, dims);
 		if (!strcmp(name, loss))
-			return !strcmp(op, "cross_entropy") || !strcmp(op, "nll_loss");
+			return op;
 	}
-	return 0;
+	return "";
+}
+
+static int loss_ignores_labels(const struct cli_model *m)
+{
+	const char *op = cli_model_loss_op(m);
+	return !strcmp(op, "cross_entropy") || !strcmp(op, "nll_loss");
 }
 
 int cli_evaluate(const char *cmd, struct cli_model *m, struct clcnn_loader *l, int n, double *accuracy, double *loss,

@@ -46,6 +46,8 @@ int cli_model_is_onnx(const char *path);
 void cli_onnx_normalize(const char *path, const char **mean, const char **std, char *mbuf, char *sbuf, size_t len);
 /* CLI_OK when every graph input is the data or the label input; else prints why and CLI_ERROR. */
 int cli_model_check_inputs(const char *cmd, const struct cli_model *m, const char *netfile);
+/* The layer type of the model's loss node ("cross_entropy", "triplet_margin_loss", ...), or "" without one. */
+const char *cli_model_loss_op(const struct cli_model *m);
 /* "1x28x28" or "8": the per-sample shape of the model's data input (buf of len bytes). */
 void cli_model_shape(const struct cli_model *m, char *buf, size_t len);
 
