@@ -118,7 +118,17 @@ void train_report_epoch(struct train_report *r, long steps_done, double train_lo
 void train_report_plot(const struct train_report *r)
 {
 	char err[4096];
-	if (r->npoints &&
-	    clcnn_plot_curves(r->o->plot, r->npoints, r->epoch, r->loss, r->acc, r->o->netfile, err, sizeof err))
+	if (!r->npoints)
+		return;
+	int rc;
+	if (r->o->pairs) { /* an embedding model: the test score is recall@1, not a classifier's accuracy */
+		struct clcnn_plot_series loss = {"train loss", r->npoints, r->epoch, r->loss},
+					 recall = {"test recall@1", r->npoints, r->epoch, r->acc};
+		struct clcnn_plot_panel panels[2] = {{"train loss", 1, &loss}, {"test recall@1", 1, &recall}};
+		rc = clcnn_plot_panels(r->o->plot, r->o->netfile, "epoch", 2, panels, err, sizeof err);
+	} else {
+		rc = clcnn_plot_curves(r->o->plot, r->npoints, r->epoch, r->loss, r->acc, r->o->netfile, err, sizeof err);
+	}
+	if (rc)
 		cli_error("train", "%s", err);
 }
