@@ -175,6 +175,12 @@ CLCNN_API int clcnn_graph_init_params(struct clcnn_graph *g, uint64_t seed, cons
 CLCNN_API int clcnn_graph_set_input(struct clcnn_graph *g, const char *name, const float *data);
 /** Forward in training (1) or eval (0) mode; seed makes dropout/noise reproducible per step. */
 CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed);
+/**
+ * Forward of `node` and of the nodes it depends on only (one branch of a Siamese model, a feature
+ * map): each computes what clcnn_graph_forward would, with the same per-node randomness; the other
+ * nodes keep their previous outputs, and clcnn_graph_backward is refused until a whole forward.
+ */
+CLCNN_API int clcnn_graph_forward_to(struct clcnn_graph *g, const char *node, int train, uint32_t seed);
 /** Backward from the loss node (d loss = 1), after forward. Parameter gradients are overwritten. */
 CLCNN_API int clcnn_graph_backward(struct clcnn_graph *g);
 /** Read a node's output (count = batch x per-sample) after forward. Blocks. */

@@ -85,15 +85,16 @@ static int check_finite(struct clcnn_graph *g, cl_mem m, size_t n, const char *p
 	return rc;
 }
 
-int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
+/* Forward of every node, or of those marked in need (NULL: all). */
+static int run_forward(struct clcnn_graph *g, int train, uint32_t seed, const char *need)
 {
-	int rc = need_built(g);
-	if (rc)
-		return rc;
+	int rc = 0;
 	g->forward_done = 0;
 	for (int k = 0; k < g->nnodes; k++) {
 		int i = g->order[k];
 		struct graph_node *n = &g->nodes[i];
+		if (need && !need[i])
+			continue;
 		n->fio.train = train;
 		n->fio.seed = graph_node_seed(seed, i);
 		n->fio.first_sample = g->first_sample;
@@ -108,10 +109,43 @@ int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
 				return rc;
 		}
 	}
+	return 0;
+}
+
+int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t seed)
+{
+	int rc = need_built(g);
+	if (!rc)
+		rc = run_forward(g, train, seed, NULL);
+	if (rc)
+		return rc;
 	g->last_train = train;
 	g->last_seed = seed;
 	g->forward_done = 1;
 	return 0;
+}
+
+int clcnn_graph_forward_to(struct clcnn_graph *g, const char *node, int train, uint32_t seed)
+{
+	int rc = need_built(g);
+	if (rc)
+		return rc;
+	int target = graph_find_node(g, node ? node : "");
+	if (target < 0)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "forward: no node named '%s'", node ? node : "(null)");
+	char *need = calloc((size_t)g->nnodes, 1);
+	if (!need)
+		return clcnn_fail(g->ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
+	need[target] = 1;
+	for (int k = g->nnodes - 1; k >= 0; k--) { /* consumers come after their producers in the schedule */
+		const struct graph_node *n = &g->nodes[g->order[k]];
+		for (int j = 0; need[g->order[k]] && j < n->nin; j++)
+			if (n->in_ref[j] >= g->ninputs)
+				need[n->in_ref[j] - g->ninputs] = 1;
+	}
+	rc = run_forward(g, train, seed, need);
+	free(need);
+	return rc; /* not a whole forward: backward stays refused */
 }
 
 int clcnn_graph_backward(struct clcnn_graph *g)

@@ -502,6 +502,43 @@ START_TEST(shared_gradient_is_the_sum)
 }
 END_TEST
 
+/* clcnn_graph_forward_to runs the node's ancestors only, with what a whole forward computes. */
+START_TEST(forward_to_one_branch)
+{
+	struct clcnn_context *ctx = test_context();
+	struct clcnn_graph *g = must_parse(ctx, "x = input(shape=(3))\n"
+						"y = input(shape=(3))\n"
+						"t = input(shape=(2))\n"
+						"a = linear(x, out_features=2)\n"
+						"b = linear(y, share=a)\n"
+						"s = add(a, b)\n"
+						"loss = mse_loss(s, t)\n");
+	ck_assert_int_eq(clcnn_graph_build(g, 2), 0);
+	float x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {-1, 0, 1, 2, 3, 4}, y2[6] = {9, 9, 9, 9, 9, 9}, t[4] = {0};
+	float a_full[4], b_full[4], a_part[4], b_part[4];
+	clcnn_graph_set_input(g, "x", x);
+	clcnn_graph_set_input(g, "y", y);
+	clcnn_graph_set_input(g, "t", t);
+	ck_assert_int_eq(clcnn_graph_forward(g, 0, 0), 0);
+	clcnn_graph_read(g, "a", a_full);
+	clcnn_graph_read(g, "b", b_full);
+	clcnn_graph_set_input(g, "y", y2); /* only the b branch would see this */
+	ck_assert_int_eq(clcnn_graph_forward_to(g, "a", 0, 0), 0);
+	clcnn_graph_read(g, "a", a_part);
+	clcnn_graph_read(g, "b", b_part);
+	ck_assert(memcmp(a_full, a_part, sizeof a_full) == 0);
+	ck_assert(memcmp(b_full, b_part, sizeof b_full) == 0); /* b did not run */
+	expect_fail(ctx, clcnn_graph_backward(g), CLCNN_ERR_INVALID, "backward: run clcnn_graph_forward first");
+	clcnn_graph_set_input(g, "x", y2); /* and a does run */
+	ck_assert_int_eq(clcnn_graph_forward_to(g, "a", 0, 0), 0);
+	clcnn_graph_read(g, "a", a_part);
+	ck_assert(memcmp(a_full, a_part, sizeof a_full) != 0);
+	expect_fail(ctx, clcnn_graph_forward_to(g, "zz", 0, 0), CLCNN_ERR_INVALID, "forward: no node named 'zz'");
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 static void share_fails(struct clcnn_context *ctx, const char *net, int build, const char *msg)
 {
 	struct clcnn_graph *g = NULL;
@@ -559,6 +596,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, fd_shared_branches);
 	tcase_add_test(tc, shared_gradient_is_the_sum);
 	tcase_add_test(tc, share_errors);
+	tcase_add_test(tc, forward_to_one_branch);
 	suite_add_tcase(s, tc);
 	return s;
 }

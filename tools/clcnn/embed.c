@@ -121,8 +121,8 @@ int embed_split(const char *cmd, struct cli_model *m, const struct embed_inputs 
 		int s = 0;
 		for (int j = 0; !s && j < ei->n; j++)
 			s = clcnn_graph_set_input(m->g, ei->name[j], ei->is_data[j] ? img : zero);
-		if (!s)
-			s = clcnn_graph_forward(m->g, 0, 0);
+		if (!s) /* the output's branch only: the other branches and the loss are not needed */
+			s = clcnn_graph_forward_to(m->g, clcnn_graph_output_name(m->g), 0, 0);
 		if (!s)
 			s = clcnn_graph_read(m->g, clcnn_graph_output_name(m->g), out);
 		if (s) {
