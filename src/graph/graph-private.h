@@ -140,6 +140,19 @@ int graph_find_node(const struct clcnn_graph *g, const char *name);
 int graph_infer(struct clcnn_graph *g, int batch);
 /* Where a node / input was declared, for messages (returns "" when unknown). */
 const char *graph_node_origin(const struct clcnn_graph *g, int node);
+/* ": " after a non-empty origin, else "" (messages read "file:line:col: node ..."). */
+const char *graph_origin_sep(const char *origin);
+/* The len bytes at start without surrounding blanks, into dst (n bytes, truncated). */
+void graph_trim_copy(char *dst, size_t n, const char *start, size_t len);
+
+/* share.c: weight sharing */
+/*
+ * "share=OWNER" among a node's arguments: 1 and the owner's name when they name it, with the first
+ * other key in other ("" none); else 0.
+ */
+int graph_find_share(const char *args, char *owner, size_t n, char *other, size_t on);
+/* Node i (share >= 0) gets parameters of its owner's shapes from its inputs; else a message. */
+int graph_check_shared(struct clcnn_graph *g, int i);
 
 /* plan.c: device memory of a built graph. */
 int graph_plan(struct clcnn_graph *g);

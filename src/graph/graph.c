@@ -48,8 +48,7 @@ const char *graph_node_origin(const struct clcnn_graph *g, int node)
 	return node >= 0 && node < g->nnodes && g->nodes[node].origin ? g->nodes[node].origin : "";
 }
 
-/* "origin: " or "" */
-static const char *sep(const char *origin)
+const char *graph_origin_sep(const char *origin)
 {
 	return origin && *origin ? ": " : "";
 }
@@ -182,7 +181,7 @@ int clcnn_graph_input(struct clcnn_graph *g, const char *name, int ndim, const i
 	return 0;
 }
 
-static void trim_copy(char *dst, size_t n, const char *start, size_t len)
+void graph_trim_copy(char *dst, size_t n, const char *start, size_t len)
 {
 	while (len && isspace((unsigned char)*start))
 		start++, len--;
@@ -192,41 +191,6 @@ static void trim_copy(char *dst, size_t n, const char *start, size_t len)
 		len = n - 1;
 	memcpy(dst, start, len);
 	dst[len] = 0;
-}
-
-/*
- * "share=OWNER" among a node's arguments: the node is OWNER's layer applied to other inputs (one
- * torch.nn module called twice), so it takes the owner's type, arguments and parameters. Returns 1
- * and the owner's name when the arguments name it, with the first other key in other ("" none).
- */
-static int find_share(const char *args, char *owner, size_t n, char *other, size_t on)
-{
-	const char *p = args ? args : "";
-	int found = 0;
-	owner[0] = other[0] = 0;
-	while (*p) {
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		const char *start = p, *eq = NULL;
-		int depth = 0;
-		for (; *p && (depth > 0 || *p != ','); p++) {
-			depth += *p == '(';
-			depth -= *p == ')';
-			if (*p == '=' && !eq)
-				eq = p;
-		}
-		if (p == start)
-			break;
-		char key[128];
-		trim_copy(key, sizeof key, start, (size_t)((eq ? eq : p) - start));
-		if (!strcmp(key, "share") && eq) {
-			trim_copy(owner, n, eq + 1, (size_t)(p - eq - 1));
-			found = 1;
-		} else if (!other[0]) {
-			snprintf(other, on, "%s", key);
-		}
-	}
-	return found;
 }
 
 int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, const char *inputs, const char *args)
@@ -246,7 +210,7 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 				  name, op ? op : "(null)", known);
 	}
 	char owner[128], other[128];
-	int share = find_share(args, owner, sizeof owner, other, sizeof other);
+	int share = graph_find_share(args, owner, sizeof owner, other, sizeof other);
 	if (share) {
 		if (other[0])
 			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
@@ -293,7 +257,7 @@ int clcnn_graph_add(struct clcnn_graph *g, const char *name, const char *op, con
 			if (nin == CLCNN_OP_MAX_IN)
 				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): more than %d inputs",
 						  name, op, CLCNN_OP_MAX_IN);
-			trim_copy(names[nin], sizeof names[nin], p, len);
+			graph_trim_copy(names[nin], sizeof names[nin], p, len);
 			if (!names[nin][0])
 				return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "node '%s' (%s): empty input name in '%s'",
 						  name, op, inputs);
@@ -520,7 +484,7 @@ int graph_check(struct clcnn_graph *g)
 			if (n->in_ref[j] < 0) {
 				const char *o = n->in_origin[j] ? n->in_origin[j] : graph_node_origin(g, i);
 				return clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): unknown input '%s'", o,
-						  sep(o), n->name, n->type, n->in_name[j]);
+						  graph_origin_sep(o), n->name, n->type, n->in_name[j]);
 			}
 		}
 	}
@@ -549,7 +513,7 @@ int graph_check(struct clcnn_graph *g)
 			cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%s%s", k ? " -> " : "",
 					       g->nodes[path[((first - k) % len + len) % len]].name);
 		const char *o = graph_node_origin(g, path[first]);
-		int rc = clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%scycle: %s", o, sep(o), chain);
+		int rc = clcnn_fail(ctx, CLCNN_ERR_INVALID, "%s%scycle: %s", o, graph_origin_sep(o), chain);
 		free(color);
 		free(path);
 		free(next);
@@ -597,13 +561,13 @@ int graph_check(struct clcnn_graph *g)
 				ctx, CLCNN_ERR_INVALID,
 				"%s%snode '%s' (%s) is dangling: its output reaches neither the loss '%s' nor the "
 				"output '%s' (choose them with @loss / @output, or clcnn_graph_set_loss/_output)",
-				o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->loss].name,
+				o, graph_origin_sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->loss].name,
 				g->nodes[g->output].name);
 		else
 			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					"%s%snode '%s' (%s) is dangling: its output does not reach the output '%s' "
 					"(choose it with @output, or clcnn_graph_set_output)",
-					o, sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->output].name);
+					o, graph_origin_sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->output].name);
 		free(color);
 		free(next);
 		return rc;
@@ -654,34 +618,11 @@ static int too_large(struct clcnn_graph *g, int v, const struct clcnn_shape *sha
 	return clcnn_fail(
 		g->ctx, CLCNN_ERR_INVALID,
 		"%s%s%s '%s'%s: %s%s%s%s holds more than %d elements, the most a tensor can have (at batch %d)", o,
-		sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v), type,
+		graph_origin_sep(o), v < g->ninputs ? "input" : "node", graph_value_name(g, v), type,
 		param            ? "parameter "
 		: v < g->ninputs ? ""
 				 : "output ",
 		param ? param : "", param ? " " : "", clcnn_shape_str(shape, b, sizeof b), INT_MAX, batch);
-}
-
-/* A node that shares another's parameters must get parameters of the same shapes from its inputs. */
-static int check_shared(struct clcnn_graph *g, int i)
-{
-	const struct graph_node *n = &g->nodes[i];
-	if (n->share < 0)
-		return 0;
-	const struct graph_node *o = &g->nodes[n->share];
-	const char *at = graph_node_origin(g, i);
-	if (!o->op->nparam)
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "%s%snode '%s' (%s): share=%s, but '%s' has no parameters",
-				  at, sep(at), n->name, n->type, o->name, o->name);
-	for (int j = 0; j < n->op->nparam; j++) {
-		char a[64], b[64];
-		if (!clcnn_shape_equal(&n->op->param[j].shape, &o->op->param[j].shape))
-			return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
-					  "%s%snode '%s' (%s): share=%s, but its input makes %s %s where '%s' has %s", at,
-					  sep(at), n->name, n->type, o->name, n->op->param[j].name,
-					  clcnn_shape_str(&n->op->param[j].shape, a, sizeof a), o->name,
-					  clcnn_shape_str(&o->op->param[j].shape, b, sizeof b));
-	}
-	return 0;
 }
 
 int graph_infer(struct clcnn_graph *g, int batch)
@@ -724,7 +665,7 @@ int graph_infer(struct clcnn_graph *g, int batch)
 				len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s %s", j ? ", " : "",
 							n->in_name[j], clcnn_shape_str(&in[j], s, sizeof s));
 			}
-			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, sep(o), n->name, n->type,
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, graph_origin_sep(o), n->name, n->type,
 					err, shapes);
 			break;
 		}
@@ -736,7 +677,7 @@ int graph_infer(struct clcnn_graph *g, int batch)
 				rc = too_large(g, g->ninputs + i, &n->op->param[j].shape, n->op->param[j].name, batch);
 	}
 	for (int i = 0; i < g->nnodes && !rc; i++)
-		rc = check_shared(g, i);
+		rc = graph_check_shared(g, i);
 	if (rc) {
 		build_release(g);
 		return rc;
@@ -758,7 +699,7 @@ int clcnn_graph_build(struct clcnn_graph *g, int batch)
 		if (rc) {
 			char *msg = clcnn_strdup(clcnn_context_error(ctx));
 			const char *o = n->origin ? n->origin : "";
-			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s", o, sep(o), n->name, n->type, msg ? msg : "");
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s", o, graph_origin_sep(o), n->name, n->type, msg ? msg : "");
 			free(msg);
 		}
 	}
