@@ -214,6 +214,15 @@ def make_module(layer, a):
         return Fn(lambda x, y, z: F.triplet_margin_loss(x, y, z, margin=a.get("margin", 1.0), p=a.get("p", 2.0),
                                                         eps=a.get("eps", 1e-6), swap=a.get("swap", False),
                                                         reduction=a.get("reduction", "mean")))
+    if layer == "contrastive_loss":  # Hadsell et al. 2006, y = 1 for a similar pair (docs/netfile.md)
+        def contrastive(x, y, same, m=a.get("margin", 1.0), eps=a.get("eps", 1e-6), red=a.get("reduction", "mean")):
+            d = F.pairwise_distance(x, y, p=2, eps=eps)
+            per = same * d.pow(2) / 2 + (1 - same) * torch.clamp(m - d, min=0).pow(2) / 2
+            return per.mean() if red == "mean" else per.sum() if red == "sum" else per
+        return Fn(contrastive)
+    if layer == "cosine_embedding_loss":
+        return Fn(lambda x, y, t: F.cosine_embedding_loss(x, y, t, margin=a.get("margin", 0.0),
+                                                          reduction=a.get("reduction", "mean")))
     if layer in ("softmax", "logsoftmax"):
         return (nn.Softmax if layer == "softmax" else nn.LogSoftmax)(dim=a.get("dim", 1))
     raise SystemExit("check-torch-checkpoint: no torch translation for layer '%s'" % layer)
