@@ -208,6 +208,52 @@ static int legend_cover(const struct series *s, const struct axis *xa, const str
 	return hits;
 }
 
+/* One legend box naming every series of a panel, in the inner corner where it hides the least. */
+static void draw_legend_all(cairo_t *cr, const struct series *s, int ns, const struct axis *xa, const struct axis *ya,
+			    double top, double bottom)
+{
+	cairo_set_font_size(cr, 13);
+	double lw = 0, row = 22, lh = row * ns + 6;
+	for (int i = 0; i < ns; i++) {
+		cairo_text_extents_t te;
+		cairo_text_extents(cr, s[i].label, &te);
+		if (te.x_advance + 48 > lw)
+			lw = te.x_advance + 48;
+	}
+	double left = MARGIN_L + 10, right = PLOT_W - MARGIN_R - 10 - lw;
+	const double cx[4] = {right, right, left, left},
+		     cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
+	int best = 0, best_cover = -1;
+	for (int c = 0; c < 4; c++) {
+		int cover = 0;
+		for (int i = 0; i < ns; i++)
+			cover += legend_cover(&s[i], xa, ya, cx[c], cy[c], lw, lh);
+		if (best_cover < 0 || cover < best_cover) {
+			best = c;
+			best_cover = cover;
+		}
+	}
+	double lx = cx[best], ly = cy[best];
+	cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+	cairo_rectangle(cr, lx, ly, lw, lh);
+	cairo_fill_preserve(cr);
+	cairo_set_source_rgb(cr, 0.75, 0.75, 0.78);
+	cairo_set_line_width(cr, 1);
+	cairo_stroke(cr);
+	for (int i = 0; i < ns; i++) {
+		double y = ly + 3 + row * (i + 0.5);
+		cairo_set_source_rgb(cr, s[i].r, s[i].g, s[i].b);
+		cairo_set_line_width(cr, 2.2);
+		cairo_move_to(cr, lx + 8, y);
+		cairo_line_to(cr, lx + 32, y);
+		cairo_stroke(cr);
+		cairo_arc(cr, lx + 20, y, 3.2, 0, 2 * M_PI);
+		cairo_fill(cr);
+		cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+		text_at(cr, s[i].label, lx + 40, y, 0, 0.5);
+	}
+}
+
 /* Legend with the last value, in the inner corner where it hides the least of the curve. */
 static void draw_legend(cairo_t *cr, const struct series *s, const struct axis *xa, const struct axis *ya, double top,
 			double bottom)
@@ -221,38 +267,9 @@ static void draw_legend(cairo_t *cr, const struct series *s, const struct axis *
 		snprintf(buf, sizeof buf, "%s (last %.4g)", s->label, s->y[last]);
 	else
 		snprintf(buf, sizeof buf, "%s (no data)", s->label);
-	cairo_set_font_size(cr, 13);
-	cairo_text_extents_t te;
-	cairo_text_extents(cr, buf, &te);
-	double lw = te.x_advance + 48, lh = 26;
-	double left = MARGIN_L + 10, right = PLOT_W - MARGIN_R - 10 - lw;
-	/* top right first, as a reader looks there first; then bottom right, top left, bottom left */
-	const double cx[4] = {right, right, left, left},
-		     cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
-	int best = 0, best_cover = -1;
-	for (int c = 0; c < 4; c++) {
-		int cover = legend_cover(s, xa, ya, cx[c], cy[c], lw, lh);
-		if (best_cover < 0 || cover < best_cover) {
-			best = c;
-			best_cover = cover;
-		}
-	}
-	double lx = cx[best], ly = cy[best];
-	cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
-	cairo_rectangle(cr, lx, ly, lw, lh);
-	cairo_fill_preserve(cr);
-	cairo_set_source_rgb(cr, 0.75, 0.75, 0.78);
-	cairo_set_line_width(cr, 1);
-	cairo_stroke(cr);
-	cairo_set_source_rgb(cr, s->r, s->g, s->b);
-	cairo_set_line_width(cr, 2.2);
-	cairo_move_to(cr, lx + 8, ly + lh / 2);
-	cairo_line_to(cr, lx + 32, ly + lh / 2);
-	cairo_stroke(cr);
-	cairo_arc(cr, lx + 20, ly + lh / 2, 3.2, 0, 2 * M_PI);
-	cairo_fill(cr);
-	cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-	text_at(cr, buf, lx + 40, ly + lh / 2, 0, 0.5);
+	struct series named = *s; /* the one-series legend of draw_legend_all, with the last value */
+	named.label = buf;
+	draw_legend_all(cr, &named, 1, xa, ya, top, bottom);
 }
 
 static void draw_panel(cairo_t *cr, const struct series *s, const struct axis *xa, double top, double bottom,
@@ -357,52 +374,6 @@ int clcnn_plot_curves(const char *path, int n, const double *epoch, const double
 static const double palette[8][3] = {{0.122, 0.467, 0.706}, {1.0, 0.498, 0.055},   {0.173, 0.627, 0.173},
 				     {0.839, 0.153, 0.157}, {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294},
 				     {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}};
-
-/* One legend box naming every series of a panel, in the inner corner where it hides the least. */
-static void draw_legend_all(cairo_t *cr, const struct series *s, int ns, const struct axis *xa, const struct axis *ya,
-			    double top, double bottom)
-{
-	cairo_set_font_size(cr, 13);
-	double lw = 0, row = 22, lh = row * ns + 6;
-	for (int i = 0; i < ns; i++) {
-		cairo_text_extents_t te;
-		cairo_text_extents(cr, s[i].label, &te);
-		if (te.x_advance + 48 > lw)
-			lw = te.x_advance + 48;
-	}
-	double left = MARGIN_L + 10, right = PLOT_W - MARGIN_R - 10 - lw;
-	const double cx[4] = {right, right, left, left},
-		     cy[4] = {top + 10, bottom - 10 - lh, top + 10, bottom - 10 - lh};
-	int best = 0, best_cover = -1;
-	for (int c = 0; c < 4; c++) {
-		int cover = 0;
-		for (int i = 0; i < ns; i++)
-			cover += legend_cover(&s[i], xa, ya, cx[c], cy[c], lw, lh);
-		if (best_cover < 0 || cover < best_cover) {
-			best = c;
-			best_cover = cover;
-		}
-	}
-	double lx = cx[best], ly = cy[best];
-	cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
-	cairo_rectangle(cr, lx, ly, lw, lh);
-	cairo_fill_preserve(cr);
-	cairo_set_source_rgb(cr, 0.75, 0.75, 0.78);
-	cairo_set_line_width(cr, 1);
-	cairo_stroke(cr);
-	for (int i = 0; i < ns; i++) {
-		double y = ly + 3 + row * (i + 0.5);
-		cairo_set_source_rgb(cr, s[i].r, s[i].g, s[i].b);
-		cairo_set_line_width(cr, 2.2);
-		cairo_move_to(cr, lx + 8, y);
-		cairo_line_to(cr, lx + 32, y);
-		cairo_stroke(cr);
-		cairo_arc(cr, lx + 20, y, 3.2, 0, 2 * M_PI);
-		cairo_fill(cr);
-		cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-		text_at(cr, s[i].label, lx + 40, y, 0, 0.5);
-	}
-}
 
 int clcnn_plot_panels(const char *path, const char *title, const char *xlabel, int npanels,
 		      const struct clcnn_plot_panel *panels, char *err, size_t errlen)
