@@ -16,6 +16,11 @@
 #define VLOAD CLCNN_CAT(vload, VW)
 #define VSTORE CLCNN_CAT(vstore, VW)
 
+/* The work-group's index in dimension d that survives a launch split by the host (clcnn_kernel_run
+ * enqueues grids past the device's group limit as several launches with global offsets, and
+ * get_group_id restarts at 0 in each): kernels use this, never get_group_id. */
+#define GROUP_ID(d) ((get_global_id(d) - get_local_id(d)) / get_local_size(d))
+
 /* Register tile of one work-item of the GEMM-like kernels (gemm.cl, convgemm.cl): TM rows x TNV
  * vectors of VW columns (TM * TNV accumulators). */
 #ifndef TM

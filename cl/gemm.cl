@@ -227,7 +227,7 @@ gemm_gpu(GEMM_PARAMS)
 	__local float Bs[TSK][TSN + 1];
 	const int tx = get_local_id(0), ty = get_local_id(1);
 	const int tid = ty * RTSN + tx;
-	const int row0 = get_group_id(1) * TSM, col0 = get_group_id(0) * TSN;
+	const int row0 = GROUP_ID(1) * TSM, col0 = GROUP_ID(0) * TSN;
 	GEMM_BATCH_ENTRY();
 	CLCNN_TILE(float, acc, WPTM, WPTN);
 

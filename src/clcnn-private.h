@@ -46,11 +46,28 @@ struct clcnn_program_entry {
 	struct clcnn_program_entry *next;
 };
 
+/*
+ * What kernels and launches may assume of the device (src/device/limits.c): its own answers, or a
+ * CLCNN_DEVICE_PROFILE override that makes POCL take the GPU paths. Ops read these, never
+ * ctx->info.type, to choose kernels, vector widths, work-group shapes and tiles.
+ */
+struct clcnn_device_limits {
+	int gpu;	      /* GPU-shaped kernels: __local tiles, warp-sized groups, narrow vectors */
+	int vector_width;     /* float lanes of GPU kernels' loads (1, 2, 4, 8, 16); CPU kernels choose their own */
+	int simd;	      /* work-group size multiple that fills the hardware (warp / wavefront / CPU lanes) */
+	size_t max_wg;	      /* work-items a group */
+	size_t max_items[3];  /* work-items a group, per dimension */
+	size_t max_groups[3]; /* work-groups one launch may have per dimension; clcnn_kernel_run splits more */
+	uint64_t local_mem;   /* bytes of __local memory a group */
+	char profile[64];     /* "device", or the CLCNN_DEVICE_PROFILE text that made these */
+};
+
 struct clcnn_context {
 	struct clcnn_options opt; /* strings below are owned copies */
-	char *opt_strings[6];
+	char *opt_strings[7];
 	struct clcnn_device_list *devices;
 	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
+	struct clcnn_device_limits lim;
 	cl_platform_id platform;
 	cl_device_id device;
 	cl_context cl;
@@ -74,6 +91,19 @@ void clcnn_progress_note(struct clcnn_context *ctx, enum clcnn_progress_event ev
 int clcnn_fail_no_device(struct clcnn_context *ctx, const char *what);
 /* CLCNN_TUNE of the context: 0 train (default), 1 all, 2 off. */
 int clcnn_context_tune_mode(const struct clcnn_context *ctx);
+
+/* Fill ctx->lim from the device and opt.device_profile; a malformed profile is an error naming it. */
+int clcnn_device_limits_init(struct clcnn_context *ctx);
+/* 1 when the context takes GPU-shaped kernels (a GPU, or CLCNN_DEVICE_PROFILE=gpu). */
+static inline int clcnn_is_gpu(const struct clcnn_context *ctx)
+{
+	return ctx->lim.gpu;
+}
+/*
+ * The largest work-group size for k on this context: the kernel's CL_KERNEL_WORK_GROUP_SIZE (what its
+ * registers and __local use allow) within the device's and the profile's limits.
+ */
+size_t clcnn_kernel_max_wg(struct clcnn_context *ctx, cl_kernel k);
 
 /* ---- errors and logging (src/core/error.c) */
 
@@ -158,7 +188,12 @@ int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct c
 			      sizeof((const struct clcnn_karg[]){__VA_ARGS__}) / sizeof(struct clcnn_karg))
 /*
  * Enqueue k with dims dimensions; global sizes are rounded up to a multiple of local.
- * local may contain 0s meaning "pick" (1 for dims > 0).
+ * local may contain 0s meaning "pick" (1 for dims > 0). The launch respects ctx->lim and the
+ * kernel's own work-group size: a picked local size is lowered to fit; a given one that does not fit
+ * is an error naming the kernel and both sizes (a kernel whose __local tiles are sized for its group
+ * cannot be shrunk behind its back). More work-groups in a dimension than lim.max_groups allows are
+ * enqueued as several launches with global offsets: kernels must take their position from
+ * get_global_id / get_local_id (or GROUP_ID() of common.cl), never get_group_id.
  */
 int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const size_t *global, const size_t *local);
 

@@ -114,6 +114,16 @@ struct clcnn_options {
 	/** Hears of slow first-run work (see clcnn_progress); NULL: nobody. */
 	clcnn_progress_fn progress_fn;
 	void *progress_user;
+	/**
+	 * CLCNN_DEVICE_PROFILE, a testing aid: "device" (default: what the device reports) or "gpu" /
+	 * "cpu" to make any device take that kind's kernels and launch shapes, optionally followed by
+	 * ",key=N" limits that are lowered to N (never raised above the device's): vw (float vector
+	 * width of GPU kernels, 1, 2, 4, 8 or 16), wg (work-items a group), local (bytes of __local a
+	 * group), groups (work-groups a launch dimension; more are split into several launches), simd
+	 * (the work-group multiple kernels aim for). Example: CLCNN_DEVICE_PROFILE=gpu,wg=256,vw=1 on
+	 * POCL runs every GPU code path on a CPU. See docs/gpu.md.
+	 */
+	const char *device_profile;
 };
 
 /** Fill *opt from CLCNN_* environment variables (pointers into the environment). */

@@ -28,15 +28,16 @@ void clcnn_options_from_env(struct clcnn_options *opt)
 	opt->kernel_dir = getenv("CLCNN_KERNEL_DIR");
 	opt->conv_algo = getenv("CLCNN_CONV_ALGO");
 	opt->tune = getenv("CLCNN_TUNE");
+	opt->device_profile = getenv("CLCNN_DEVICE_PROFILE");
 	opt->log_level = parse_log_level(getenv("CLCNN_LOG"));
 }
 
 static void copy_options(struct clcnn_context *ctx, const struct clcnn_options *o)
 {
 	ctx->opt = *o;
-	const char **f[6] = {&ctx->opt.device,     &ctx->opt.platform,  &ctx->opt.cache_dir,
-			     &ctx->opt.kernel_dir, &ctx->opt.conv_algo, &ctx->opt.tune};
-	for (int i = 0; i < 6; i++) {
+	const char **f[7] = {&ctx->opt.device,	  &ctx->opt.platform, &ctx->opt.cache_dir,     &ctx->opt.kernel_dir,
+			     &ctx->opt.conv_algo, &ctx->opt.tune,     &ctx->opt.device_profile};
+	for (int i = 0; i < 7; i++) {
 		ctx->opt_strings[i] = *f[i] && **f[i] ? clcnn_strdup(*f[i]) : NULL;
 		*f[i] = ctx->opt_strings[i];
 	}
@@ -66,7 +67,7 @@ static int open_device(struct clcnn_context *ctx)
 	ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
 	if (!ctx->queue)
 		return clcnn_fail_cl(ctx, err, "clCreateCommandQueue on %s failed", e->info.name);
-	return 0;
+	return clcnn_device_limits_init(ctx);
 }
 
 static int tune_mode(const char *s)

@@ -38,7 +38,7 @@ int clcnn_gemm_algo_available(enum clcnn_gemm_algo algo)
 
 static int is_cpu(const struct clcnn_context *ctx)
 {
-	return ctx->info.type && strcmp(ctx->info.type, "cpu") == 0;
+	return !clcnn_is_gpu(ctx);
 }
 
 /* What the device says about its float vectors and FMA; cheap queries, so asked per call. */

@@ -405,22 +405,92 @@ int clcnn_kernel_set_args(struct clcnn_context *ctx, cl_kernel k, const struct c
 	return 0;
 }
 
-int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const size_t *global, const size_t *local)
+static void kernel_name(cl_kernel k, char *name, size_t n)
 {
-	size_t g[3], l[3];
+	snprintf(name, n, "?");
+	clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, n, name, NULL);
+}
+
+/* Local sizes within the limits: picked ones (local[i] == 0) lowered to fit, given ones checked. */
+static int fit_local(struct clcnn_context *ctx, cl_kernel k, int dims, const size_t *global, const size_t *local,
+		     size_t *l)
+{
+	const struct clcnn_device_limits *lim = &ctx->lim;
+	size_t maxwg = clcnn_kernel_max_wg(ctx, k), prod = 1;
+	int given = 0;
 	for (int i = 0; i < dims; i++) {
+		given |= local && local[i];
 		l[i] = local && local[i] ? local[i] : (i == 0 ? 64 : 1);
 		if (i == 0 && global[0] < l[0] && !(local && local[0]))
 			l[0] = global[0] ? (global[0] + 7) / 8 * 8 : 8;
+		if (!(local && local[i]) && lim->max_items[i] && l[i] > lim->max_items[i])
+			l[i] = lim->max_items[i];
+		prod *= l[i];
+	}
+	/* a picked size in dimension 0 halves until the group fits */
+	while (prod > maxwg && !(local && local[0]) && l[0] > 1) {
+		prod /= l[0];
+		l[0] = (l[0] + 1) / 2;
+		prod *= l[0];
+	}
+	int over_dim = -1;
+	for (int i = 0; i < dims; i++)
+		if (lim->max_items[i] && l[i] > lim->max_items[i])
+			over_dim = i;
+	if (prod > maxwg || over_dim >= 0) {
+		char name[128];
+		kernel_name(k, name, sizeof name);
+		if (over_dim >= 0)
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					  "kernel %s: work-groups of %zu work-items in dimension %d, but %s allows %zu there",
+					  name, l[over_dim], over_dim, ctx->info.name, lim->max_items[over_dim]);
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "kernel %s: work-groups of %zu work-items%s, but it may have at most %zu on %s "
+				  "(device %zu, kernel %zu)",
+				  name, prod, given ? " (fixed by its tiles)" : "", maxwg, ctx->info.name, lim->max_wg,
+				  maxwg);
+	}
+	cl_ulong lm = 0;
+	if (lim->local_mem && ctx->device &&
+	    clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof lm, &lm, NULL) == CL_SUCCESS &&
+	    lm > lim->local_mem) {
+		char name[128];
+		kernel_name(k, name, sizeof name);
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "kernel %s uses %llu bytes of __local memory, %s allows %llu",
+				  name, (unsigned long long)lm, ctx->info.name, (unsigned long long)lim->local_mem);
+	}
+	return 0;
+}
+
+int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const size_t *global, const size_t *local)
+{
+	size_t g[3] = {1, 1, 1}, l[3] = {1, 1, 1}, step[3] = {1, 1, 1};
+	int rc = fit_local(ctx, k, dims, global, local, l);
+	if (rc)
+		return rc;
+	for (int i = 0; i < dims; i++) {
 		g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
 		if (g[i] == 0)
 			return 0; /* nothing to do */
+		size_t maxg = ctx->lim.max_groups[i] ? ctx->lim.max_groups[i] : g[i] / l[i];
+		step[i] = maxg * l[i];
 	}
-	cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, l, 0, NULL, NULL);
-	if (e != CL_SUCCESS) {
-		char name[128] = "?";
-		clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-		return clcnn_fail_cl(ctx, e, "enqueue of kernel %s (global %zu, local %zu) failed", name, g[0], l[0]);
-	}
+	/* grids past the group limit: one launch per block of at most max_groups groups a dimension */
+	size_t off[3], part[3];
+	for (off[2] = 0; off[2] < g[2]; off[2] += step[2])
+		for (off[1] = 0; off[1] < g[1]; off[1] += step[1])
+			for (off[0] = 0; off[0] < g[0]; off[0] += step[0]) {
+				for (int i = 0; i < 3; i++)
+					part[i] = g[i] - off[i] < step[i] ? g[i] - off[i] : step[i];
+				int split = part[0] != g[0] || part[1] != g[1] || part[2] != g[2];
+				cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, split ? off : NULL, part, l, 0,
+								  NULL, NULL);
+				if (e != CL_SUCCESS) {
+					char name[128];
+					kernel_name(k, name, sizeof name);
+					return clcnn_fail_cl(ctx, e, "enqueue of kernel %s (global %zu x %zu x %zu, local %zu x %zu x %zu) failed",
+							     name, part[0], part[1], part[2], l[0], l[1], l[2]);
+				}
+			}
 	return 0;
 }

@@ -249,7 +249,7 @@ static void ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io *i
 /* Elements per work-item: a full AVX-512 register on CPUs (POCL), float4 loads on GPUs. */
 static int vector_width(const struct clcnn_op *op)
 {
-	return op->ctx && !strcmp(op->ctx->info.type, "cpu") ? 16 : 4;
+	return op->ctx && clcnn_is_gpu(op->ctx) ? op->ctx->lim.vector_width : 16;
 }
 
 static int get_kernel(struct clcnn_op *op, const char *name, cl_kernel *k)

@@ -17,7 +17,7 @@ static int kernel(struct clcnn_op *op, const char *name, cl_kernel *k)
 
 static int is_gpu(const struct clcnn_context *ctx)
 {
-	return ctx->info.type && !strcmp(ctx->info.type, "gpu");
+	return clcnn_is_gpu(ctx);
 }
 
 /*
@@ -95,8 +95,9 @@ int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 
 /* ------------------------------------------------------------------ direct */
 
-static int any_config(const struct conv_geom *g)
+static int any_config(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
+	(void)ctx;
 	(void)g;
 	return 1;
 }
@@ -354,8 +355,9 @@ static size_t im2col_scratch(const struct clcnn_context *ctx, const struct conv_
 
 /* ------------------------------------------------------------------ 1x1: the input already is the col matrix */
 
-static int is_1x1(const struct conv_geom *g)
+static int is_1x1(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
+	(void)ctx;
 	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->pt && !g->pb && !g->pl && !g->pr;
 }
 
@@ -435,8 +437,9 @@ static size_t no_scratch(const struct clcnn_context *ctx, const struct conv_geom
 
 /* ------------------------------------------------------------------ depthwise */
 
-static int is_depthwise(const struct conv_geom *g)
+static int is_depthwise(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
+	(void)ctx;
 	return g->groups == g->cin && g->cgi == 1;
 }
 

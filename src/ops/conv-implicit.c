@@ -52,8 +52,9 @@ static struct pad_layout bwd_layout(const struct conv_geom *g)
 	return layout(clcnn_conv_s1_grad_out(g));
 }
 
-static int is_stride1(const struct conv_geom *g)
+static int is_stride1(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
+	(void)ctx;
 	if (!clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int */
@@ -390,9 +391,10 @@ static size_t implicit_scratch(const struct clcnn_context *ctx, const struct con
 }
 
 /* Few input taps (a first layer), groups 1, output rows of at least 4: the shallow forward kernel. */
-static int is_shallow(const struct conv_geom *g)
+static int is_shallow(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	return is_stride1(g) && g->groups == 1 && g->cgi * g->kh * g->kw <= 27 && g->wo >= 4;
+	(void)ctx;
+	return is_stride1(ctx, g) && g->groups == 1 && g->cgi * g->kh * g->kw <= 27 && g->wo >= 4;
 }
 
 static int shallow_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)

@@ -35,8 +35,9 @@ static struct conv_s1_tile tile(const struct clcnn_context *ctx)
 	return clcnn_conv_s1_tile(ctx, 1);
 }
 
-static int applicable(const struct conv_geom *g)
+static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
+	(void)ctx;
 	if (!clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int, for a chunk of up to 64 images */

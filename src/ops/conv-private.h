@@ -62,7 +62,9 @@ struct conv_algo {
 	const char *name;
 	/* the kernel families (cl/<family>.cl) it runs besides common and conv: in the tuning key */
 	const char *programs[CONV_ALGO_MAX_PROGRAMS];
-	int (*applicable)(const struct conv_geom *g);
+	/* whether it can run this geometry on this context (ctx->lim: GPU-only algorithms, tiles that fit);
+	 * ctx NULL (checking a netfile's algo= key): whether the geometry suits it on some device */
+	int (*applicable)(const struct clcnn_context *ctx, const struct conv_geom *g);
 	int (*forward)(struct clcnn_op *op, const struct clcnn_dev_io *io);
 	int (*backward_data)(struct clcnn_op *op, const struct clcnn_dev_io *io);
 	/* grad weight only; the bias gradient is shared by every algorithm */

@@ -39,12 +39,12 @@ CLCNN_CONV_ALGO_LIST(X)
 #undef X
 
 /* Algorithms worth timing: direct only where nothing else applies (it is a correctness baseline). */
-static int candidates(const struct conv_geom *g, const struct conv_algo **out)
+static int candidates(const struct clcnn_context *ctx, const struct conv_geom *g, const struct conv_algo **out)
 {
 	int n = 0;
 	for (int i = 0; clcnn_conv_algos[i] && n < MAX_CAND; i++) {
 		const struct conv_algo *a = clcnn_conv_algos[i];
-		if (a != &clcnn_conv_algo_direct && a->applicable(g))
+		if (a != &clcnn_conv_algo_direct && a->applicable(ctx, g))
 			out[n++] = a;
 	}
 	if (!n)
@@ -55,7 +55,7 @@ static int candidates(const struct conv_geom *g, const struct conv_algo **out)
 size_t clcnn_conv_tune_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir d)
 {
 	const struct conv_algo *c[MAX_CAND];
-	int n = candidates(g, c);
+	int n = candidates(ctx, g, c);
 	size_t most = 0;
 	for (int i = 0; i < n; i++) {
 		size_t s = c[i]->scratch_bytes(ctx, g, nb, d);
@@ -92,12 +92,12 @@ static int families(const char **out)
  * 1), im2col (anything). They won the forward rows of BENCHMARKS.md's CPU table where they apply
  * (lanes wins some 14x14 layers by its batch-in-lanes layout, which a batch of one cannot fill).
  */
-static const struct conv_algo *untimed(const struct conv_geom *g)
+static const struct conv_algo *untimed(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
 	static const struct conv_algo *const pref[] = {&clcnn_conv_algo_shallow, &clcnn_conv_algo_implicit,
 						       &clcnn_conv_algo_im2col};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(pref); i++)
-		if (pref[i]->applicable(g))
+		if (pref[i]->applicable(ctx, g))
 			return pref[i];
 	return &clcnn_conv_algo_direct;
 }
@@ -131,6 +131,7 @@ static uint64_t tune_key(const struct clcnn_op *op, enum conv_dir d)
 	h = clcnn_hash_str(h, ctx->info.name);
 	h = clcnn_hash_str(h, ctx->info.driver_version);
 	h = clcnn_hash_str(h, ctx->info.platform_version);
+	h = clcnn_hash_str(h, ctx->lim.profile); /* CLCNN_DEVICE_PROFILE changes the candidates */
 	h = clcnn_hash(h, g, sizeof *g); /* plain ints, no padding */
 	h = clcnn_hash(h, &p->nb, sizeof p->nb);
 	h = clcnn_hash(h, &d, sizeof d);
@@ -157,7 +158,7 @@ int clcnn_conv_tune_lookup(struct clcnn_op *op, enum conv_dir d, const struct co
 	    !memchr(r.algo, 0, sizeof r.algo))
 		return -1;
 	const struct conv_algo *a = clcnn_conv_algo_find(r.algo);
-	if (!a || !a->applicable(g))
+	if (!a || !a->applicable(op->ctx, g))
 		return -1;
 	*out = a;
 	return 0;
@@ -238,7 +239,7 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (clcnn_context_tune_mode(op->ctx) == 2) {
 		for (int d = CONV_BWD_DATA; d <= CONV_BWD_WEIGHTS; d++)
 			if (p->pending[d]) {
-				p->algo[d] = untimed(&p->g);
+				p->algo[d] = untimed(op->ctx, &p->g);
 				p->pending[d] = 0;
 			}
 		return 0;
@@ -256,7 +257,7 @@ int clcnn_conv_tune_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		p->pending[CONV_BWD_DATA] = p->pending[CONV_BWD_WEIGHTS] = 0;
 		return 0;
 	}
-	int n = candidates(&p->g, c);
+	int n = candidates(op->ctx, &p->g, c);
 	static const int dirs[3] = {CONV_BWD_DATA, CONV_BWD_WEIGHTS, 3};
 	double t[MAX_CAND * 3], td[MAX_CAND], tw[MAX_CAND], tb[MAX_CAND];
 	note_tuning(op, 3);
@@ -314,11 +315,11 @@ int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum con
 	int mode = clcnn_context_tune_mode(op->ctx);
 	if (mode == 2 || (mode == 0 && d == CONV_FWD && !io->train)) {
 		/* prepare found no record; pending stays set in eval mode so that training still times */
-		if (p->algo[d] != untimed(&p->g))
+		if (p->algo[d] != untimed(op->ctx, &p->g))
 			clcnn_log(op->ctx, CLCNN_LOG_DEBUG, "conv2d %dx%dx%dx%d -> %d: %s %s (untimed, CLCNN_TUNE=%s)",
-				  p->g.n, p->g.cin, p->g.h, p->g.w, p->g.cout, dir_name(d), untimed(&p->g)->name,
+				  p->g.n, p->g.cin, p->g.h, p->g.w, p->g.cout, dir_name(d), untimed(op->ctx, &p->g)->name,
 				  mode == 2 ? "off" : "train");
-		p->algo[d] = untimed(&p->g);
+		p->algo[d] = untimed(op->ctx, &p->g);
 		p->pending[d] = mode != 2;
 		return 0;
 	}
@@ -327,7 +328,7 @@ int clcnn_conv_tune(struct clcnn_op *op, const struct clcnn_dev_io *io, enum con
 		p->pending[d] = 0;
 		return 0;
 	}
-	int n = candidates(&p->g, c), dirs[1] = {(int)d};
+	int n = candidates(op->ctx, &p->g, c), dirs[1] = {(int)d};
 	double t[MAX_CAND], tbest = 0;
 	note_tuning(op, d);
 	int rc = time_rounds(c, n, dirs, 1, op, io, t);

@@ -171,7 +171,7 @@ static int conv_setup(struct clcnn_op *op, char *err, size_t errlen)
 					g.cgi, g.kh, g.kw, INT_MAX);
 	if (a->algo != CONV_ALGO_AUTO) {
 		const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
-		if (!al->applicable(&g))
+		if (!al->applicable(NULL, &g))
 			return clcnn_op_invalid(
 				err, errlen,
 				"conv2d: algo=%s does not apply to kernel %dx%d, stride (%d,%d), padding "
@@ -324,7 +324,7 @@ static void conv_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 
 static int is_cpu(const struct clcnn_context *ctx)
 {
-	return ctx->info.type && !strcmp(ctx->info.type, "cpu");
+	return !clcnn_is_gpu(ctx);
 }
 
 /*
@@ -368,7 +368,7 @@ static int conv_prepare(struct clcnn_op *op)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					  "CLCNN_CONV_ALGO=%s: unknown convolution algorithm (%s)", ctx->opt.conv_algo,
 					  CONV_ALGO_NAMES + 2);
-		if (!forced->applicable(g)) {
+		if (!forced->applicable(ctx, g)) {
 			clcnn_log(ctx, CLCNN_LOG_DEBUG,
 				  "CLCNN_CONV_ALGO=%s does not apply to this conv2d; using the default", forced->name);
 			forced = NULL;

@@ -660,7 +660,7 @@ START_TEST(test_autotune_record)
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
 		ck_assert_msg(!p->pending[d], "direction %d not tuned by its first call", d);
 		picked[d] = p->algo[d]->name;
-		ck_assert_msg(p->algo[d]->applicable(&p->g), "tuning chose %s, which does not apply", picked[d]);
+		ck_assert_msg(p->algo[d]->applicable(ctx, &p->g), "tuning chose %s, which does not apply", picked[d]);
 	}
 	clcnn_op_free(op);
 	clcnn_context_close(ctx);
