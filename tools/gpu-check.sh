@@ -9,7 +9,7 @@
 #   tools/gpu-check.sh [OUTDIR]     (default $OUT, else /tmp/gpu-check)
 # sources .gpu/opencl-env.sh when OpenCL's pkg-config file is missing, builds in /tmp (cairo, libpng
 # and libjpeg-turbo optional: the build stands in for them), then, each step under its own timeout
-# (8 minutes in all): clcnn devices, clcnn doctor, the `device` test suite, tools/bench-conv.sh
+# (480 s in all; GPU_CHECK_BUILD_TIMEOUT, default 120 s, for a slow build): clcnn devices, clcnn doctor, the `device` test suite, tools/bench-conv.sh
 # against PyTorch CUDA (.gpu/torch_conv.py --device cuda: TF32 off) and one epoch of models/fmnist.net
 # on .gpu/fmnist. Writes OUTDIR/gpu-check.md (a BENCHMARKS.md-ready summary) and each step's log, and
 # prints the summary.
@@ -61,18 +61,20 @@ step() { # name timeout_s command...: run with its log in $out/<name>.log; one t
   return $rc
 }
 
-build() {
+build() { # (run by bash -c under timeout: exported)
   if [ ! -f "$B/build.ninja" ]; then meson setup "$B" -Dwerror=false --buildtype=release || return 1; fi
   # -k 0: a helper that needs a missing image library must not stop the rest
-  ninja -C "$B" -k 0 || ninja -C "$B" tools/clcnn
+  ninja -C "$B" -j "${GPU_CHECK_JOBS:-$(nproc)}" -k 0 || ninja -C "$B" -j "${GPU_CHECK_JOBS:-$(nproc)}" tools/clcnn
 }
-step build 240 build || { printf '%s\n' "${rows[@]}"; exit 1; }
-step devices 30 "$B/tools/clcnn" devices
-step doctor 120 "$B/tools/clcnn" doctor
+export B
+export -f build
+step build "${GPU_CHECK_BUILD_TIMEOUT:-120}" bash -c build || { printf '%s\n' "${rows[@]}"; exit 1; }
+step devices 20 "$B/tools/clcnn" devices
+step doctor $((quick ? 300 : 60)) "$B/tools/clcnn" doctor
 if [ $quick -eq 1 ]; then
   step device-suite 120 meson test -C "$B" --no-rebuild test-pool test-activation
 else
-  step device-suite 200 meson test -C "$B" --no-rebuild --suite device --num-processes 4
+  step device-suite 120 meson test -C "$B" --no-rebuild --suite device --num-processes 8
 fi
 cat > "$B/torch-conv.sh" <<EOF
 #!/bin/sh
@@ -82,7 +84,7 @@ EOF
 if [ $quick -eq 1 ]; then
   step bench-conv 240 env ROUNDS=1 ITERS=1 TORCH_REPS=1 TORCH="$B/torch-conv.sh" PYTHON=/bin/sh tools/bench-conv.sh "$B"
 else
-  step bench-conv 200 env ROUNDS=2 ITERS=10 TORCH_REPS=10 TORCH="$B/torch-conv.sh" PYTHON=/bin/sh PEAK="${PEAK:-67000}" tools/bench-conv.sh "$B"
+  step bench-conv 90 env ROUNDS=1 ITERS=10 TORCH_REPS=10 TORCH="$B/torch-conv.sh" PYTHON=/bin/sh PEAK="${PEAK:-67000}" tools/bench-conv.sh "$B"
 fi
 if [ $quick -eq 1 ]; then
   # 512 training and 256 test images: the same files, cut after that many records
@@ -104,7 +106,7 @@ for split, n in (("train", 512), ("t10k", 256)):
 PY
   step train-epoch 180 "$B/tools/clcnn" train models/fmnist.net --data "$B/fmnist-small" --epochs 1 --batch 64 --out "$out/fmnist.safetensors"
 else
-  step train-epoch 150 "$B/tools/clcnn" train models/fmnist.net --data "$data" --epochs 1 --out "$out/fmnist.safetensors"
+  step train-epoch 70 "$B/tools/clcnn" train models/fmnist.net --data "$data" --epochs 1 --out "$out/fmnist.safetensors"
 fi
 
 {
