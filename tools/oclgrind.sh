@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Run a bounded set of device tests under Oclgrind (an OpenCL simulator that checks every kernel's memory
 # accesses, data races, barrier divergence and API use), in the CPU and in the GPU device profile.
-# usage: tools/oclgrind.sh [TEST...]     TEST: a name below (default: all but ops-small and bench-*)
+# usage: tools/oclgrind.sh [TEST...]     TEST: a name below (default: all but bench-*)
 #   activation loss norm pool golden      tests/ops/test-<name> (golden: the PyTorch fixtures)
-#   ops-small                             the generic op test for the cheap ops (no conv2d: see below)
 #   bench                                 clcnn bench models/lenet5.net --batch 2 --iters 1: one training
 #                                         step of a small model, every layer's forward and backward
-#   bench-lanes, bench-implicit           the same with CLCNN_CONV_ALGO forced
+#   bench-lanes, bench-implicit           the same with CLCNN_CONV_ALGO forced (lanes: ~270 s on the
+#                                         GPU profile, so not in the default set)
 # env: BUILD (default build), OCLGRIND_PROFILES (default "cpu gpu"), OCLGRIND_STEP_TIMEOUT (s, default 240)
 # A run fails when its command fails or times out, or when Oclgrind reports anything on its output
 # (invalid reads/writes, data races, divergence, uninitialised values, API errors): the report is
@@ -26,7 +26,9 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/vendors" "$BUILD/meson-logs"
 echo "$icd" > "$tmp/vendors/oclgrind.icd"
 export OCL_ICD_VENDORS=$tmp/vendors CLCNN_DEVICE=0
-export OCLGRIND_DATA_RACES=1 OCLGRIND_CHECK_API=1 OCLGRIND_UNINITIALIZED=0
+# OCLGRIND_UNINITIALIZED=1 does not abort here, but test-loss then reports "Uninitialized value
+# written" in loss_finish (out[0] = s / w) and cls_backward: off until that is understood
+export OCLGRIND_DATA_RACES=1 OCLGRIND_CHECK_API=1 OCLGRIND_UNINITIALIZED=${OCLGRIND_UNINITIALIZED:-0}
 # Oclgrind builds from source at every run: the binary cache would only hold its LLVM bitcode
 export CLCNN_CACHE_DIR=off CLCNN_TUNE=off
 export CLCNN_DATA_DIR=$PWD/tests/data CK_DEFAULT_TIMEOUT=600
@@ -35,7 +37,6 @@ B=$BUILD
 cmd_of() {
   case $1 in
     activation | loss | norm | pool | golden) echo "$B/tests/ops/test-$1" ;;
-    ops-small) echo "env CLCNN_TEST_OPS=relu,sigmoid,maxpool2d,avgpool2d,global_avgpool2d,blurpool2d,add,concat,dropout,softmax,flatten $B/tests/ops/test-ops" ;;
     bench) echo "$B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
     bench-lanes) echo "env CLCNN_CONV_ALGO=lanes $B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
     bench-implicit) echo "env CLCNN_CONV_ALGO=implicit $B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
