@@ -9,13 +9,14 @@
 #   tools/gpu-check.sh [OUTDIR]     (default $OUT, else /tmp/gpu-check)
 # sources .gpu/opencl-env.sh when OpenCL's pkg-config file is missing, builds in /tmp (cairo, libpng
 # and libjpeg-turbo optional: the build stands in for them), then, each step under its own timeout
-# (480 s in all; GPU_CHECK_BUILD_TIMEOUT, default 120 s, for a slow build): clcnn devices, clcnn doctor, the `device` test suite, tools/bench-conv.sh
-# against PyTorch CUDA (.gpu/torch_conv.py --device cuda: TF32 off) and one epoch of models/fmnist.net
+# (480 s in all; GPU_CHECK_BUILD_TIMEOUT, default 120 s, for a slow build): clcnn devices, clcnn
+# doctor, the `device` test suite, tools/bench-conv.sh against PyTorch CUDA (.gpu/torch_conv.py --device cuda: TF32 off) and one epoch of models/fmnist.net
 # on .gpu/fmnist. Writes OUTDIR/gpu-check.md (a BENCHMARKS.md-ready summary) and each step's log, and
 # prints the summary.
 # GPU_CHECK_DEVICE=cpu tools/gpu-check.sh --quick   the same steps on POCL with PyTorch on the CPU, at
 #   tiny sizes (two op tests, one bench round of 1 iteration, an epoch of 512 images): proof that the
-#   script works end to end, not a benchmark.
+#   script works end to end, not a benchmark. GPU_CHECK_PYTHON: the python with torch (default python3);
+#   GPU_CHECK_BUILD: the build folder (default /tmp/clcnn-gpu-check); GPU_CHECK_JOBS: ninja -j.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -78,7 +79,7 @@ else
 fi
 cat > "$B/torch-conv.sh" <<EOF
 #!/bin/sh
-exec python3 "$root/.gpu/torch_conv.py" --device $tdev "\$@"
+exec ${GPU_CHECK_PYTHON:-python3} "$root/.gpu/torch_conv.py" --device $tdev "\$@"
 EOF
 [ -f .gpu/torch_conv.py ] || sed -i "s|$root/.gpu/torch_conv.py|$root/../shared/bench/torch_conv.py|" "$B/torch-conv.sh"
 if [ $quick -eq 1 ]; then
