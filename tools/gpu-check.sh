@@ -33,7 +33,8 @@ if [ "${1:-}" = --prepare ]; then
   echo "gpu-check: prepared .gpu/ ($(du -sh .gpu | cut -f1)): $(ls .gpu | tr '\n' ' ')"
   exit 0
 fi
-[ "${1:-}" = --quick ] && { quick=1; shift; }
+# --quick: no autotuning (timing every candidate on POCL is the slow part of a first run)
+[ "${1:-}" = --quick ] && { quick=1; shift; export CLCNN_TUNE=off; }
 out=${1:-${OUT:-/tmp/gpu-check}}
 mkdir -p "$out"
 dev=${GPU_CHECK_DEVICE:-gpu}
