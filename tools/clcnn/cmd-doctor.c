@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clcnn-private.h"
 #include "clcnn/graph.h"
 #include "cli.h"
-#include "clcnn-private.h"
 #include "ops/conv-algos.h"
 
 #define ALGO_NAME(name, NAME, doc) #name,
@@ -42,7 +42,11 @@ static const char smoke_net[] = "image = input(shape=(3,12,12))\n"
 				"lp = logsoftmax(fc)\n"
 				"loss = nll_loss(lp, label)\n";
 
-enum { SMOKE_BATCH = 4, SMOKE_CLASSES = 5, MAX_KERNELS = 512 };
+enum {
+	SMOKE_BATCH = 4,
+	SMOKE_CLASSES = 5,
+	MAX_KERNELS = 512
+};
 /* Algorithms agree within float32 rounding of sums of at most 72 products, amplified by batchnorm. */
 static const double SMOKE_TOL = 1e-3;
 
@@ -56,14 +60,15 @@ struct smoke {
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn doctor\n\n"
-		   "On the selected device (CLCNN_DEVICE), compile every kernel program with its default options\n"
-		   "(per-program compile time, cache hit or miss), run a smoke kernel, then one forward + backward\n"
-		   "of a small built-in model using every layer family with each convolution algorithm forced in\n"
-		   "turn (outputs and gradients finite and equal across algorithms within %g), the same on the other\n"
-		   "device profile (CLCNN_DEVICE_PROFILE cpu <-> gpu), and list every __kernel of the sources with\n"
-		   "whether some run compiled it.\n"
-		   "Exit status 0 when everything works on the selected profile, 1 otherwise.\n",
+	fprintf(f,
+		"usage: clcnn doctor\n\n"
+		"On the selected device (CLCNN_DEVICE), compile every kernel program with its default options\n"
+		"(per-program compile time, cache hit or miss), run a smoke kernel, then one forward + backward\n"
+		"of a small built-in model using every layer family with each convolution algorithm forced in\n"
+		"turn (outputs and gradients finite and equal across algorithms within %g), the same on the other\n"
+		"device profile (CLCNN_DEVICE_PROFILE cpu <-> gpu), and list every __kernel of the sources with\n"
+		"whether some run compiled it.\n"
+		"Exit status 0 when everything works on the selected profile, 1 otherwise.\n",
 		SMOKE_TOL);
 }
 
@@ -181,12 +186,12 @@ static int smoke_all(const char *profile, const struct clcnn_kernel_decl *k, int
 		if (rc)
 			printf("  conv algo %-11s FAILED: %s\n", conv_algos[a], err);
 		else if (!(d <= SMOKE_TOL))
-			printf("  conv algo %-11s FAILED: %s %.3g from algo %s (tolerance %g); convs ran %s\n", conv_algos[a],
-			       isfinite(d) ? "results differ by" : "non-finite results, difference", d, conv_algos[0],
-			       SMOKE_TOL, s.used);
+			printf("  conv algo %-11s FAILED: %s %.3g from algo %s (tolerance %g); convs ran %s\n",
+			       conv_algos[a], isfinite(d) ? "results differ by" : "non-finite results, difference", d,
+			       conv_algos[0], SMOKE_TOL, s.used);
 		else if (!quiet)
-			printf("  conv algo %-11s ok  loss %.6f  max diff %.2g  convs ran %s\n", conv_algos[a], s.loss, d,
-			       s.used);
+			printf("  conv algo %-11s ok  loss %.6f  max diff %.2g  convs ran %s\n", conv_algos[a], s.loss,
+			       d, s.used);
 		if (!rc && !ref.vals)
 			ref = s;
 		else
@@ -263,8 +268,8 @@ int cmd_doctor(int argc, char **argv)
 		if (here[i])
 			continue;
 		if (other[i])
-			printf("  %s/%s: %s-only: not chosen on a %s profile\n", k[i].family, k[i].name, gpu ? "CPU" : "GPU",
-			       gpu ? "GPU" : "CPU");
+			printf("  %s/%s: %s-only: not chosen on a %s profile\n", k[i].family, k[i].name,
+			       gpu ? "CPU" : "GPU", gpu ? "GPU" : "CPU");
 		else
 			printf("  %s/%s: not compiled: no layer of the smoke model launches it on either profile\n",
 			       k[i].family, k[i].name);
