@@ -364,9 +364,9 @@ static int conv_prepare(struct clcnn_op *op)
 		forced = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
 		/* the geometry suits it (conv_setup), this device may not: a CPU design on a GPU */
 		if (!forced->applicable(ctx, g)) {
-			clcnn_log(ctx, CLCNN_LOG_WARN, "conv2d: algo=%s does not run on %s (%s kernels); choosing another",
-				  forced->name, ctx->info.name ? ctx->info.name : "this device",
-				  clcnn_is_gpu(ctx) ? "GPU" : "CPU");
+			clcnn_log(ctx, CLCNN_LOG_WARN,
+				  "conv2d: algo=%s does not run on %s (%s kernels); choosing another", forced->name,
+				  ctx->info.name ? ctx->info.name : "this device", clcnn_is_gpu(ctx) ? "GPU" : "CPU");
 			forced = NULL;
 		}
 	} else if (ctx->opt.conv_algo && ctx->opt.conv_algo[0]) {

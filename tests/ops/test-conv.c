@@ -788,7 +788,8 @@ static const struct {
 	const char *profile;
 	int step, offset;
 } gpu_profiles[] = {
-	{"gpu", 1, 0}, {"gpu,vw=1", 6, 0}, {"gpu,vw=2", 9, 3}, {"gpu,vw=8", 6, 1}, {"gpu,vw=16", 9, 5}, {"gpu,wg=64", 2, 0},
+	{"gpu", 1, 0},      {"gpu,vw=1", 6, 0},  {"gpu,vw=2", 9, 3},
+	{"gpu,vw=8", 6, 1}, {"gpu,vw=16", 9, 5}, {"gpu,wg=64", 2, 0},
 };
 
 /*
@@ -841,7 +842,8 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 	struct clcnn_shape in = {4, {0}};
 	ck_assert_int_eq(sscanf(c->inputs, "%dx%dx%dx%d", &in.d[0], &in.d[1], &in.d[2], &in.d[3]), 4);
 	struct clcnn_op *op = make("conv2d", c->args, in);
-	const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)((const struct conv_args *)op->args)->algo);
+	const struct conv_algo *al =
+		clcnn_conv_algo_by_id((enum conv_algo_id)((const struct conv_args *)op->args)->algo);
 	const struct conv_priv *p = op->priv;
 	if (!al->applicable(ctx, &p->g)) {
 		clcnn_op_free(op);
@@ -851,10 +853,12 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 	snprintf(label, sizeof label, "conv2d(%s) inputs %s, profile %s", c->args, c->inputs, profile);
 	ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s: %s", label, clcnn_context_error(ctx));
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
-		ck_assert_msg(p->algo[d] == al && !p->pending[d], "%s: direction %d runs %s", label, d, p->algo[d]->name);
+		ck_assert_msg(p->algo[d] == al && !p->pending[d], "%s: direction %d runs %s", label, d,
+			      p->algo[d]->name);
 	const double tol = clcnn_op_conv2d.tol;
 	const size_t nx = clcnn_shape_count(&op->in[0]), ny = clcnn_shape_count(&op->out);
-	const size_t nw = clcnn_shape_count(&op->param[0].shape), nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
+	const size_t nw = clcnn_shape_count(&op->param[0].shape),
+		     nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
 	float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(nb * 4 + 4), *gy = malloc(ny * 4);
 	uint64_t s = 0x5eed ^ strlen(label);
 	for (size_t i = 0; i < nx; i++)
@@ -868,8 +872,13 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 	double *xd = to_double(x, nx), *wd = to_double(w, nw), *bd = to_double(b, nb), *gyd = to_double(gy, ny);
 	double *y = calloc(ny, sizeof *y), *gx = calloc(nx, sizeof *gx), *gw = calloc(nw, sizeof *gw),
 	       *gb = calloc(nb + 1, sizeof *gb);
-	struct clcnn_ref_io rio = {.train = 1, .in = {xd}, .param = {wd, bd}, .out = y, .grad_out = gyd,
-				   .grad_in = {gx}, .grad_param = {gw, nb ? gb : NULL}};
+	struct clcnn_ref_io rio = {.train = 1,
+				   .in = {xd},
+				   .param = {wd, bd},
+				   .out = y,
+				   .grad_out = gyd,
+				   .grad_in = {gx},
+				   .grad_param = {gw, nb ? gb : NULL}};
 	op->cls->ref_forward(op, &rio);
 	op->cls->ref_backward(op, &rio);
 
@@ -901,9 +910,10 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 		const double fd = (L[0] - L[1]) / ((double)vs[0] - vs[1]);
 		/* conv is linear in x and in w: the reference's difference has no truncation error */
 		const double bound = 2 * tol * gsum / (2 * h) + tol * (1 + fabs(an[k])) + 1e-6;
-		ck_assert_msg(fabs(fd - an[k]) <= bound,
-			      "%s: device gradient of %s[%zu]: analytic %.7g, float finite difference %.7g (bound %.3g)",
-			      label, t < 2 ? "input 0" : "weight", k, an[k], fd, bound);
+		ck_assert_msg(
+			fabs(fd - an[k]) <= bound,
+			"%s: device gradient of %s[%zu]: analytic %.7g, float finite difference %.7g (bound %.3g)",
+			label, t < 2 ? "input 0" : "weight", k, an[k], fd, bound);
 	}
 	run_free(&r);
 	free(x);
@@ -946,9 +956,20 @@ START_TEST(test_gpu_profiles)
 		ran[id] += gpu_case(ctx, gpu_profiles[_i].profile, c);
 	}
 	if (gpu_profiles[_i].step == 1) {
-		const enum conv_algo_id must[] = {CONV_ALGO_DIRECT, CONV_ALGO_IM2COL, CONV_ALGO_GEMM1X1, CONV_ALGO_DEPTHWISE};
+		const enum conv_algo_id must[] = {CONV_ALGO_DIRECT, CONV_ALGO_IM2COL, CONV_ALGO_GEMM1X1,
+						  CONV_ALGO_DEPTHWISE};
 		for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
-			ck_assert_msg(ran[must[i]] > 0, "profile gpu: no %s case ran", clcnn_conv_algo_by_id(must[i])->name);
+			ck_assert_msg(ran[must[i]] > 0, "profile gpu: no %s case ran",
+				      clcnn_conv_algo_by_id(must[i])->name);
+		/* a netfile's algo= naming a CPU design: the tuner chooses among the GPU-shaped ones instead */
+		struct clcnn_op *op = make("conv2d", "out_channels=4, kernel_size=3, padding=1, algo=lanes",
+					   clcnn_shape4(2, 3, 6, 5));
+		ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s", clcnn_context_error(ctx));
+		const struct conv_priv *p = op->priv;
+		for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
+			ck_assert_msg(p->pending[d] || p->algo[d]->applicable(ctx, &p->g),
+				      "algo=lanes on a GPU: direction %d runs %s", d, p->algo[d]->name);
+		clcnn_op_free(op);
 	} else {
 		int total = 0;
 		for (int i = 0; i < CONV_ALGO_END; i++)
