@@ -788,8 +788,8 @@ static const struct {
 	const char *profile;
 	int step, offset;
 } gpu_profiles[] = {
-	{"gpu", 1, 0},      {"gpu,vw=1", 6, 0},  {"gpu,vw=2", 9, 3},
-	{"gpu,vw=8", 6, 1}, {"gpu,vw=16", 9, 5}, {"gpu,wg=64", 2, 0},
+	{"gpu", 1, 0},      {"gpu,vw=1", 5, 0},  {"gpu,vw=2", 9, 4},
+	{"gpu,vw=8", 5, 2}, {"gpu,vw=16", 9, 8}, {"gpu,wg=64", 2, 1},
 };
 
 /*
@@ -836,19 +836,27 @@ static double dot_f(const float *a, const double *b, size_t n)
 	return s;
 }
 
-/* One case on ctx: 0 when its algorithm does not apply there, else 1 (after every check passed). */
-static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct clcnn_op_case *c)
+/* The case's op (not prepared), or NULL when its algorithm does not apply on ctx. */
+static struct clcnn_op *gpu_op(struct clcnn_context *ctx, const struct clcnn_op_case *c)
 {
 	struct clcnn_shape in = {4, {0}};
 	ck_assert_int_eq(sscanf(c->inputs, "%dx%dx%dx%d", &in.d[0], &in.d[1], &in.d[2], &in.d[3]), 4);
 	struct clcnn_op *op = make("conv2d", c->args, in);
 	const struct conv_algo *al =
 		clcnn_conv_algo_by_id((enum conv_algo_id)((const struct conv_args *)op->args)->algo);
-	const struct conv_priv *p = op->priv;
-	if (!al->applicable(ctx, &p->g)) {
+	if (!al->applicable(ctx, &((const struct conv_priv *)op->priv)->g)) {
 		clcnn_op_free(op);
-		return 0;
+		return NULL;
 	}
+	return op;
+}
+
+/* Every check of one case on ctx; frees op. Returns its algorithm's id. */
+static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct clcnn_op_case *c, struct clcnn_op *op)
+{
+	const int id = ((const struct conv_args *)op->args)->algo;
+	const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)id);
+	const struct conv_priv *p = op->priv;
 	char label[400];
 	snprintf(label, sizeof label, "conv2d(%s) inputs %s, profile %s", c->args, c->inputs, profile);
 	ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s: %s", label, clcnn_context_error(ctx));
@@ -929,7 +937,7 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 	free(gw);
 	free(gb);
 	clcnn_op_free(op);
-	return 1;
+	return id;
 }
 
 START_TEST(test_gpu_profiles)
@@ -944,16 +952,14 @@ START_TEST(test_gpu_profiles)
 	for (const struct clcnn_op_case *c = clcnn_op_conv2d.cases; c->inputs; c++) {
 		if (!strstr(c->args, "algo="))
 			continue;
-		char name[32];
-		ck_assert_int_eq(sscanf(strstr(c->args, "algo=") + 5, "%31[a-z0-9]", name), 1);
-		if (!gpu_case_wanted(gpu_profiles[_i].profile, name) ||
-		    index++ % gpu_profiles[_i].step != gpu_profiles[_i].offset)
-			continue;
-		int id = CONV_ALGO_AUTO + 1;
-		while (id < CONV_ALGO_END && strcmp(clcnn_conv_algo_by_id((enum conv_algo_id)id)->name, name))
-			id++;
-		ck_assert_msg(id < CONV_ALGO_END, "%s: unknown algo %s", c->args, name);
-		ran[id] += gpu_case(ctx, gpu_profiles[_i].profile, c);
+		struct clcnn_op *op = gpu_op(ctx, c);
+		const int id = op ? ((const struct conv_args *)op->args)->algo : 0;
+		if (op &&
+		    gpu_case_wanted(gpu_profiles[_i].profile, clcnn_conv_algo_by_id((enum conv_algo_id)id)->name) &&
+		    index++ % gpu_profiles[_i].step == gpu_profiles[_i].offset)
+			ran[gpu_case(ctx, gpu_profiles[_i].profile, c, op)]++;
+		else
+			clcnn_op_free(op);
 	}
 	if (gpu_profiles[_i].step == 1) {
 		const enum conv_algo_id must[] = {CONV_ALGO_DIRECT, CONV_ALGO_IM2COL, CONV_ALGO_GEMM1X1,
