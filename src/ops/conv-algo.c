@@ -117,12 +117,13 @@ int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	int N = g->n, off = 0;
 	const size_t planes = (size_t)N * (size_t)g->cout;
 	int rc = kernel(op, "conv_bias_partial", &k);
-	if (!rc && is_gpu(op->ctx))
+	if (!rc && is_gpu(op->ctx)) {
 		rc = bias_partial_gpu(op, k, io, planes);
-	else if (!rc)
+	} else if (!rc) {
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->scratch), KARG(off), KARG(N));
-	if (!rc && !is_gpu(op->ctx))
-		rc = run_planes(op, k, planes, 1);
+		if (!rc)
+			rc = run_planes(op, k, planes, 1);
+	}
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[1], g->cout, N);
 }
 
