@@ -84,7 +84,7 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 		for (int i = 0; i < g->nnodes; i++)
 			for (int j = 0; j < g->nodes[i].nin; j++)
 				if (g->nodes[i].acc_slot[j] == t + 1)
-					CAT(" (d%s->%s sum)", g->nodes[i].in_name[j], g->nodes[i].name);
+					CAT(" (%s->%s sum)", g->nodes[i].in_name[j], g->nodes[i].name);
 		CAT("\n");
 	}
 	CAT("  values (dX: gradient of X):\n");

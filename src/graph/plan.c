@@ -31,6 +31,7 @@ struct interval {
 	int node, slot; /* gradient / temporary: grad_in[slot] of node */
 	int seq;        /* creation order: ties in sorting */
 	int buf;        /* assigned slot */
+	int alias;      /* a gradient written over the gradient of interval `alias` (its buffer), -1 none */
 };
 
 void graph_plan_release(struct clcnn_graph *g)
@@ -152,10 +153,10 @@ static void take(struct graph_slot *b, struct interval *x, int index)
 }
 
 /*
- * By birth (iv sorted by start): the smallest free buffer that is large enough, else the largest
- * free one grows, else a new one.
+ * By birth (iv sorted by start): the smallest free buffer that is large enough, else (grow) the
+ * largest free one grows, else a new one.
  */
-static int pack_by_birth(struct graph_slot **slots, int *nslots, struct interval *iv, int n)
+static int pack_by_birth(struct graph_slot **slots, int *nslots, struct interval *iv, int n, int grow)
 {
 	int cap = 0;
 	for (int k = 0; k < n; k++) {
@@ -169,7 +170,7 @@ static int pack_by_birth(struct graph_slot **slots, int *nslots, struct interval
 			if (largest < 0 || b->bytes > (*slots)[largest].bytes)
 				largest = s;
 		}
-		if (best < 0)
+		if (best < 0 && grow)
 			best = largest;
 		if (best < 0 && !new_slot(slots, nslots, &cap))
 			return -1;
@@ -230,32 +231,40 @@ static size_t slots_bytes(const struct graph_slot *s, int n)
 }
 
 /*
- * Both packings, and the one with fewer bytes (by birth on a tie) into g->slots and iv's buf:
- * neither wins always (a chain's gradients pack best by birth, mixed sizes by size).
+ * Three greedy packings, and the one with the fewest bytes (the first on a tie) into g->slots and
+ * iv's buf: none wins always (a chain's gradients pack best by birth with growing, mixed sizes by
+ * size).
  */
 static int pack(struct clcnn_graph *g, struct interval *iv, int n)
 {
-	struct interval *by2 = malloc(((size_t)n + 1) * sizeof *by2);
+	struct interval *try = malloc(((size_t)n + 1) * sizeof *try);
 	struct graph_slot *s2 = NULL;
 	int n2 = 0, rc = -1;
-	if (!by2)
+	if (!try)
 		return -1;
-	memcpy(by2, iv, (size_t)n * sizeof *iv);
 	qsort(iv, (size_t)n, sizeof *iv, by_start);
-	qsort(by2, (size_t)n, sizeof *by2, by_size);
-	if (pack_by_birth(&g->slots, &g->nslots, iv, n) || pack_by_size(&s2, &n2, by2, n))
+	if (pack_by_birth(&g->slots, &g->nslots, iv, n, 1))
 		goto done;
-	if (slots_bytes(s2, n2) < slots_bytes(g->slots, g->nslots)) {
-		free(g->slots);
-		g->slots = s2;
-		g->nslots = n2;
+	for (int way = 0; way < 2; way++) {
+		memcpy(try, iv, (size_t)n * sizeof *iv);
+		qsort(try, (size_t)n, sizeof *try, way ? by_size : by_start);
+		n2 = 0;
+		if (way ? pack_by_size(&s2, &n2, try, n) : pack_by_birth(&s2, &n2, try, n, 0))
+			goto done;
+		if (slots_bytes(s2, n2) < slots_bytes(g->slots, g->nslots)) {
+			free(g->slots);
+			g->slots = s2;
+			g->nslots = n2;
+			s2 = NULL;
+			memcpy(iv, try, (size_t)n * sizeof *iv);
+		}
+		free(s2);
 		s2 = NULL;
-		memcpy(iv, by2, (size_t)n * sizeof *iv);
 	}
 	rc = 0;
 done:
 	free(s2);
-	free(by2);
+	free(try);
 	return rc;
 }
 
@@ -315,13 +324,21 @@ static void plan_activations(struct clcnn_graph *g, const int *tf, const int *tb
 		}
 }
 
-/* Appends the lives of gradients and fan-out temporaries (in backward order) to iv. */
-static int plan_gradients(struct clcnn_graph *g, const int *tb, struct interval *iv)
+/*
+ * Appends the lives of gradients and fan-out temporaries (in backward order) to iv, whose first
+ * `base` entries are the activations'. An in-place op (relu, leaky_relu, dropout: element-wise
+ * backward) writes its input's gradient over its output's, which dies at that very step.
+ */
+static int plan_gradients(struct clcnn_graph *g, const int *tb, struct interval *iv, int base)
 {
 	int nv = graph_nvalues(g);
 	char *written = calloc((size_t)nv, 1);
-	if (!written)
+	int *gi = malloc((size_t)nv * sizeof *gi); /* iv index of each value's gradient */
+	if (!written || !gi) {
+		free(written);
+		free(gi);
 		return -1;
+	}
 	int n = 0;
 	for (int k = g->nnodes - 1; k >= 0; k--) {
 		int i = g->order[k];
@@ -331,13 +348,16 @@ static int plan_gradients(struct clcnn_graph *g, const int *tb, struct interval 
 			if (!wants_grad_in(g, i, j))
 				continue;
 			int v = g->nodes[i].in_ref[j];
-			struct interval *x = &iv[n++];
+			struct interval *x = &iv[base + n++];
 			x->start = tb[i];
 			x->bytes = g->values[v].bytes;
 			x->node = i;
 			x->slot = j;
+			x->alias = -1;
+			x->buf = -1;
 			if (!written[v]) {
 				written[v] = 1;
+				gi[v] = base + n - 1;
 				x->value = v;
 				x->kind = LIFE_GRAD;
 				/* dies after its producer's backward; graph inputs' gradients live to the end */
@@ -347,9 +367,20 @@ static int plan_gradients(struct clcnn_graph *g, const int *tb, struct interval 
 				x->kind = LIFE_TMP;
 				x->end = tb[i];
 			}
+			int o = g->ninputs + i;
+			if (!g->keep_all && (clcnn_op_saves(g->nodes[i].op) & CLCNN_SAVES_INPLACE) && i != g->loss &&
+			    written[o] && g->values[o].bytes == x->bytes) {
+				int r = gi[o];
+				while (iv[r].alias >= 0)
+					r = iv[r].alias;
+				x->alias = r;
+				if (iv[r].end < x->end)
+					iv[r].end = x->end;
+			}
 		}
 	}
 	free(written);
+	free(gi);
 	return n;
 }
 
@@ -361,7 +392,7 @@ static void plan_peaks(struct clcnn_graph *g, const struct interval *iv, int niv
 	if (!live)
 		return;
 	for (int k = 0; k < niv; k++)
-		for (int t = iv[k].start; t <= iv[k].end; t++)
+		for (int t = iv[k].start; t <= iv[k].end && iv[k].alias < 0; t++)
 			live[t] += iv[k].bytes;
 	size_t fwd = 0, bwd = 0, weights = 0, grads = 0, ones = g->loss >= 0 ? g->values[g->ninputs + g->loss].bytes : 0;
 	for (int t = 0; t <= F; t++)
@@ -400,6 +431,18 @@ static int alloc_failed(struct clcnn_graph *g, int rc, const char *what, const c
 	return rc;
 }
 
+/* A pool buffer failed: name the first tensor it holds (an input, a node's output, a gradient). */
+static int slot_failed(struct clcnn_graph *g, int rc, int s)
+{
+	for (int v = 0; v < graph_nvalues(g); v++)
+		if (g->values[v].slot == s)
+			return alloc_failed(g, rc, v < g->ninputs ? "input" : "output of node", graph_value_name(g, v));
+	for (int v = 0; v < graph_nvalues(g); v++)
+		if (g->values[v].grad_planned && g->values[v].grad_slot == s)
+			return alloc_failed(g, rc, "the gradient of", graph_value_name(g, v));
+	return alloc_failed(g, rc, "a gradient buffer", NULL);
+}
+
 /*
  * Parameters used by several nodes (share=): in backward order the first user writes the gradient
  * itself, every later one writes a temporary of its own that the executor then adds (the same fixed
@@ -433,6 +476,40 @@ static int plan_shared_gradients(struct clcnn_graph *g)
 	return rc;
 }
 
+/*
+ * Pack the lives that have a buffer of their own (pack), then give each alias its interval's
+ * buffer; iv comes back in another order, aliases last.
+ */
+static int pack_aliased(struct clcnn_graph *g, struct interval *iv, int n)
+{
+	int *buf = malloc(((size_t)n + 1) * sizeof *buf), m = 0, rc = -1;
+	struct interval *al = malloc(((size_t)n + 1) * sizeof *al);
+	int na = 0;
+	if (!buf || !al)
+		goto done;
+	for (int k = 0; k < n; k++)
+		iv[k].seq = k;
+	for (int k = 0; k < n; k++) /* stable: the owned lives to the front, the aliases aside */
+		if (iv[k].alias < 0)
+			iv[m++] = iv[k];
+		else
+			al[na++] = iv[k];
+	if (pack(g, iv, m))
+		goto done;
+	for (int k = 0; k < m; k++)
+		buf[iv[k].seq] = iv[k].buf;
+	for (int k = 0; k < na; k++) {
+		al[k].buf = buf[al[k].alias];
+		g->slots[al[k].buf].grads = 1;
+		iv[m + k] = al[k];
+	}
+	rc = 0;
+done:
+	free(buf);
+	free(al);
+	return rc;
+}
+
 /* Lives of everything, sorted by birth and packed into g->slots; *out, *nout the lives. */
 static int plan_lives(struct clcnn_graph *g, struct interval **out, int *nout)
 {
@@ -454,20 +531,18 @@ static int plan_lives(struct clcnn_graph *g, struct interval **out, int *nout)
 		if (root[v] != v)
 			continue;
 		struct interval *x = &iv[n++];
-		*x = (struct interval){g->values[v].t_start, g->values[v].t_end, g->values[v].bytes, LIFE_ACT, v, -1, -1, 0, -1};
+		*x = (struct interval){g->values[v].t_start, g->values[v].t_end, g->values[v].bytes, LIFE_ACT, v, -1, -1, 0, -1, -1};
 		for (int w = v + 1; w < nv; w++)
 			if (root[w] == v && g->values[w].t_end > x->end)
 				x->end = g->values[w].t_end;
 	}
-	int ng = plan_gradients(g, tb, iv + n);
+	int ng = plan_gradients(g, tb, iv, n);
 	if (ng < 0) {
 		n = -1;
 		goto done;
 	}
 	n += ng;
-	for (int k = 0; k < n; k++)
-		iv[k].seq = k;
-	if (pack(g, iv, n))
+	if (pack_aliased(g, iv, n))
 		n = -1;
 	for (int k = 0; k < n; k++)
 		if (iv[k].kind == LIFE_ACT)
@@ -501,7 +576,7 @@ int graph_plan(struct clcnn_graph *g)
 	for (int s = 0; s < g->nslots && !rc; s++) {
 		rc = clcnn_buffer_new(ctx, g->slots[s].bytes, &g->slots[s].mem);
 		if (rc)
-			rc = alloc_failed(g, rc, "a buffer of the memory plan", NULL);
+			rc = slot_failed(g, rc, s);
 		g->pool_total += g->slots[s].bytes;
 	}
 	for (int v = 0; v < graph_nvalues(g); v++) {
