@@ -32,10 +32,10 @@ static const char *life_str(const struct clcnn_graph *g, int v, char *buf, size_
 		snprintf(buf, n, "kept (graph input)");
 	else if (x->kept)
 		snprintf(buf, n, "kept (%s)",
-			 g->keep_all		  ? "clcnn_graph_keep: all"
-			 : node == g->loss	  ? "the loss"
-			 : node == g->output	  ? "the output"
-						  : "clcnn_graph_keep");
+			 g->keep_all         ? "clcnn_graph_keep: all"
+			 : node == g->loss   ? "the loss"
+			 : node == g->output ? "the output"
+					     : "clcnn_graph_keep");
 	else if (x->t_end > g->nnodes)
 		snprintf(buf, n, "kept for backward, to %s's backward", rn);
 	else if (reader >= 0)
@@ -69,7 +69,8 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 	    "backward)\n",
 	    mib(pi.pool_bytes, b1, sizeof b1), pi.pool_buffers);
 	if (g->grad_total)
-		CAT("  shared      %s (gradient temporaries of shared parameters)\n", mib(g->grad_total, b1, sizeof b1));
+		CAT("  shared      %s (gradient temporaries of shared parameters)\n",
+		    mib(g->grad_total, b1, sizeof b1));
 	CAT("  parameters  %s (values + gradients)\n", mib(g->param_total, b1, sizeof b1));
 	CAT("  state       %s, scratch %s (shared)\n", mib(g->state_total, b1, sizeof b1),
 	    mib(g->scratch_bytes, b2, sizeof b2));
@@ -91,9 +92,9 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 	for (int v = 0; v < graph_nvalues(g); v++) {
 		int node = v - g->ninputs;
 		int inplace = node >= 0 && g->nodes[node].inplace;
-		CAT("    %-14s %10s  buffer %-3d %s%s%s%s\n", graph_value_name(g, v), mib(g->values[v].bytes, b1, sizeof b1),
-		    g->values[v].slot, inplace ? "in place over " : "", inplace ? g->nodes[node].in_name[0] : "",
-		    inplace ? ", " : "", life_str(g, v, why, sizeof why));
+		CAT("    %-14s %10s  buffer %-3d %s%s%s%s\n", graph_value_name(g, v),
+		    mib(g->values[v].bytes, b1, sizeof b1), g->values[v].slot, inplace ? "in place over " : "",
+		    inplace ? g->nodes[node].in_name[0] : "", inplace ? ", " : "", life_str(g, v, why, sizeof why));
 	}
 	CAT("  backward:");
 	for (int k = g->nnodes - 1; k >= 0; k--)

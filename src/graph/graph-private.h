@@ -113,8 +113,8 @@ struct clcnn_graph {
 	 * state and scratch (plan.c, clcnn_graph_plan_info).
 	 */
 	size_t pool_total, peak_forward, peak_backward, peak_step, kept_backward;
-	int keep_all;   /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
-	int time_end;   /* END of the timeline */
+	int keep_all;  /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
+	int time_end;  /* END of the timeline */
 	cl_mem *state; /* per node */
 	int check_numerics;
 	int last_train; /* mode of the last forward */

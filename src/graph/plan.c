@@ -21,7 +21,11 @@
 
 #include "graph/graph-private.h"
 
-enum { LIFE_ACT, LIFE_GRAD, LIFE_TMP };
+enum {
+	LIFE_ACT,
+	LIFE_GRAD,
+	LIFE_TMP
+};
 
 struct interval {
 	int start, end; /* time steps, inclusive */
@@ -310,8 +314,8 @@ static void plan_activations(struct clcnn_graph *g, const int *tf, const int *tb
 		int i = g->order[k];
 		struct graph_node *n = &g->nodes[i];
 		int u = n->in_ref[0], o = g->ninputs + i;
-		if (!(node_saves(g, i) & CLCNN_SAVES_INPLACE) || n->nin != 1 || u < g->ninputs ||
-		    g->values[u].kept || g->values[o].kept || g->values[u].t_end != tf[i] || g->values[u].bytes != g->values[o].bytes)
+		if (!(node_saves(g, i) & CLCNN_SAVES_INPLACE) || n->nin != 1 || u < g->ninputs || g->values[u].kept ||
+		    g->values[o].kept || g->values[u].t_end != tf[i] || g->values[u].bytes != g->values[o].bytes)
 			continue;
 		n->inplace = 1;
 		root[o] = root[u];
@@ -394,7 +398,8 @@ static void plan_peaks(struct clcnn_graph *g, const struct interval *iv, int niv
 	for (int k = 0; k < niv; k++)
 		for (int t = iv[k].start; t <= iv[k].end && iv[k].alias < 0; t++)
 			live[t] += iv[k].bytes;
-	size_t fwd = 0, bwd = 0, weights = 0, grads = 0, ones = g->loss >= 0 ? g->values[g->ninputs + g->loss].bytes : 0;
+	size_t fwd = 0, bwd = 0, weights = 0, grads = 0,
+	       ones = g->loss >= 0 ? g->values[g->ninputs + g->loss].bytes : 0;
 	for (int t = 0; t <= F; t++)
 		fwd = live[t] > fwd ? live[t] : fwd;
 	for (int t = F + 1; t < END; t++)
@@ -531,7 +536,16 @@ static int plan_lives(struct clcnn_graph *g, struct interval **out, int *nout)
 		if (root[v] != v)
 			continue;
 		struct interval *x = &iv[n++];
-		*x = (struct interval){g->values[v].t_start, g->values[v].t_end, g->values[v].bytes, LIFE_ACT, v, -1, -1, 0, -1, -1};
+		*x = (struct interval){g->values[v].t_start,
+				       g->values[v].t_end,
+				       g->values[v].bytes,
+				       LIFE_ACT,
+				       v,
+				       -1,
+				       -1,
+				       0,
+				       -1,
+				       -1};
 		for (int w = v + 1; w < nv; w++)
 			if (root[w] == v && g->values[w].t_end > x->end)
 				x->end = g->values[w].t_end;

@@ -303,7 +303,7 @@ START_TEST(bitwise_fanout_concat)
 	/* the fan-out value r is read by three consumers: not in place under anyone, and relu lb/la are */
 	ck_assert(a->nodes[graph_find_node(a, "la")].inplace);
 	ck_assert(a->nodes[graph_find_node(a, "lb")].inplace);
-	ck_assert(a->nodes[graph_find_node(a, "d")].inplace); /* dropout backward needs neither tensor */
+	ck_assert(a->nodes[graph_find_node(a, "d")].inplace);  /* dropout backward needs neither tensor */
 	ck_assert(!a->nodes[graph_find_node(a, "s")].inplace); /* sigmoid is not an in-place op */
 	/* eval mode runs on the same plan: dropout in place copies nothing onto itself */
 	fill(a, 5, 1);
