@@ -6,7 +6,8 @@
  * the Siamese model with share=, fmnist-dropout.net) and of a net with fan-out, concat, in-place
  * leaky_relu and dropout, each against the same graph with clcnn_graph_keep(g, NULL) (every value
  * kept, nothing in place): the loss, the output, every parameter after forward (running
- * statistics) and every parameter gradient compared with memcmp.
+ * statistics) and every parameter gradient compared with memcmp. models/resnet18.net: torchvision's
+ * parameter count, every relu in place.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +177,10 @@ START_TEST(read_needs_keep)
 }
 END_TEST
 
-/* Fan-out (r feeds two branches and a concat), in-place leaky_relu and dropout, eval-safe. */
+/*
+ * Fan-out (r feeds two convolutions and a concat), in-place leaky_relu and dropout (eval-safe), and
+ * a leaky_relu whose input is read again afterwards (not in place).
+ */
 static const char *fanout = "x = input(shape=(2,8,8))\n"
 			    "label = input()\n"
 			    "c = conv2d(x, out_channels=3, kernel_size=3, padding=1)\n"
@@ -186,7 +190,8 @@ static const char *fanout = "x = input(shape=(2,8,8))\n"
 			    "b = conv2d(r, out_channels=2, kernel_size=3, padding=1)\n"
 			    "bb = batchnorm2d\n"
 			    "lb = leaky_relu(bb, negative_slope=0)\n"
-			    "cat = concat(la, lb, r)\n"
+			    "sk = add(bb, lb)\n" /* bb is read after lb: lb must not write over it */
+			    "cat = concat(la, sk, r)\n"
 			    "d = dropout(cat, p=0.3)\n"
 			    "s = sigmoid\n"
 			    "g = global_avgpool2d\n"
@@ -300,11 +305,11 @@ START_TEST(bitwise_fanout_concat)
 	struct clcnn_context *ctx = test_context();
 	struct clcnn_graph *a = must_parse(ctx, fanout), *b = must_parse(ctx, fanout);
 	compare_plans(a, b, 5, "fan-out net");
-	/* the fan-out value r is read by three consumers: not in place under anyone, and relu lb/la are */
+	/* leaky_relu la writes over a, which nothing reads later */
 	ck_assert(a->nodes[graph_find_node(a, "la")].inplace);
-	ck_assert(a->nodes[graph_find_node(a, "lb")].inplace);
-	ck_assert(a->nodes[graph_find_node(a, "d")].inplace);  /* dropout backward needs neither tensor */
-	ck_assert(!a->nodes[graph_find_node(a, "s")].inplace); /* sigmoid is not an in-place op */
+	ck_assert(!a->nodes[graph_find_node(a, "lb")].inplace); /* sk still reads bb */
+	ck_assert(a->nodes[graph_find_node(a, "d")].inplace);   /* dropout backward needs neither tensor */
+	ck_assert(!a->nodes[graph_find_node(a, "s")].inplace);  /* sigmoid is not an in-place op */
 	/* eval mode runs on the same plan: dropout in place copies nothing onto itself */
 	fill(a, 5, 1);
 	fill(b, 5, 1);
@@ -320,6 +325,35 @@ START_TEST(bitwise_fanout_concat)
 }
 END_TEST
 
+/*
+ * models/resnet18.net is torchvision's resnet18: 11,689,512 trainable parameters. On a host context
+ * (sizes only) at batch 32 the plan needs well under what keeping everything does: docs/cost.md.
+ */
+START_TEST(resnet18_plan)
+{
+	struct clcnn_context *host;
+	ck_assert_int_eq(clcnn_context_open_host(&host, NULL, NULL, 0), 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/../../models/resnet18.net", getenv("CLCNN_DATA_DIR"));
+	struct clcnn_graph *g;
+	ck_assert_msg(clcnn_graph_load(host, path, &g) == 0, "%s", clcnn_context_error(host));
+	ck_assert_msg(clcnn_graph_build(g, 32) == 0, "%s", clcnn_context_error(host));
+	struct clcnn_graph_cost total;
+	ck_assert_int_eq(clcnn_graph_total_cost(g, &total), 0);
+	ck_assert_uint_eq(total.trainable, 11689512);
+	struct clcnn_graph_plan_info plan, all;
+	ck_assert_int_eq(clcnn_graph_plan_info(g, &plan), 0);
+	ck_assert_int_eq(clcnn_graph_keep(g, NULL), 0);
+	ck_assert_int_eq(clcnn_graph_plan_info(g, &all), 0);
+	/* every relu runs in place (17), and what is allocated drops by a third */
+	ck_assert_int_eq(plan.inplace_nodes, 17);
+	ck_assert_uint_lt(plan.peak_bytes, all.peak_bytes / 3 * 2);
+	ck_assert_uint_lt(plan.kept_for_backward, all.kept_for_backward);
+	clcnn_graph_free(g);
+	clcnn_context_close(host);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("memplan");
@@ -329,6 +363,7 @@ int main(void)
 	tcase_add_test(tc, read_needs_keep);
 	tcase_add_loop_test(tc, bitwise_models, 0, 4);
 	tcase_add_test(tc, bitwise_fanout_concat);
+	tcase_add_test(tc, resnet18_plan);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
