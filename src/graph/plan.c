@@ -10,11 +10,12 @@
  * it and dies once the value's producer has run its backward; where a value feeds several
  * consumers every later one writes a temporary (a life of one step) that is then added with
  * clcnn_axpby in a fixed order, so results are bitwise reproducible. relu, leaky_relu and dropout
- * write their output over their input when nothing reads the input afterwards.
+ * write their output over their input when nothing reads the input afterwards, and their input's
+ * gradient over their output's (which dies at that step).
  *
- * The lives are packed into buffers greedily, by birth or by size, whichever needs fewer bytes
- * (pack): deterministic, and whatever the packing the values are the same, so results are bitwise those of a plan that keeps everything
- * (clcnn_graph_keep(g, NULL)).
+ * The lives are packed into buffers greedily three ways and the packing with the fewest bytes is
+ * kept (pack): deterministic, and whatever the packing the values are the same, so results are
+ * bitwise those of a plan that keeps everything (clcnn_graph_keep(g, NULL); test-memplan.c).
  */
 #include <stdlib.h>
 #include <string.h>
