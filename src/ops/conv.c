@@ -547,6 +547,7 @@ const struct clcnn_op_class clcnn_op_conv2d = {
 	.ref_backward = conv_ref_backward,
 	.forward = conv_forward,
 	.backward = conv_backward,
+	.saves = clcnn_saves_input0,
 	.destroy = conv_destroy,
 	.flops = conv_flops,
 	.algo = conv_algo_name,
