@@ -11,6 +11,8 @@ SRC=$2
 
 algos=$(sed -n 's/^\tX(\([a-z0-9]*\), .*/\1/p' "$SRC/src/ops/conv-algos.h")
 ndecl=$(grep -hoE '__kernel( __attribute__\(\([^)]*\)\)\))?[[:space:]]+void[[:space:]]+[a-z_0-9]+' "$SRC"/cl/*.cl | awk '{print $NF}' | sort -u | wc -l)
+cpu_only="implicit implicit48 shallow lanes"
+gpu_only=$(echo "$algos" | tr ' ' '\n' | grep -E 'gpu|clblast' | tr '\n' ' ')
 for profile in cpu gpu; do
   other=gpu
   [ $profile = gpu ] && other=cpu
@@ -18,6 +20,9 @@ for profile in cpu gpu; do
   cp "$T/out" "$T/doctor-$profile"
   grep -q "^profile: $profile ($(echo $profile | tr a-z A-Z) kernels)$" "$T/out" && pass "$profile: names the profile" || fail "$profile: profile line: $(grep '^profile' "$T/out")"
   for a in $algos; do
+    # the CPU register-tile designs say they do not apply on GPUs, the GPU kernels on CPUs
+    case " $cpu_only " in *" $a "*) [ $profile = gpu ] && { grep -qE "^  conv algo $a +does not apply on this profile" "$T/out" && pass "$profile: $a says it does not apply" || fail "$profile: conv algo $a: $(grep "conv algo $a " "$T/out")"; continue; } ;; esac
+    case " $gpu_only " in *" $a "*) [ $profile = cpu ] && { grep -qE "^  conv algo $a +does not apply on this profile" "$T/out" && pass "$profile: $a says it does not apply" || fail "$profile: conv algo $a: $(grep "conv algo $a " "$T/out")"; continue; } ;; esac
     grep -qE "^  conv algo $a +ok  loss [0-9.]+  max diff [0-9.e+-]+  convs ran .*$a" "$T/out" && pass "$profile: smoke run with $a forced, and $a ran" || fail "$profile: conv algo $a: $(grep "conv algo $a " "$T/out")"
   done
   grep -q "^  the same on the $other profile: ok$" "$T/out" && pass "$profile: the $other profile's smoke runs too" || fail "$profile: no $other-profile line"
