@@ -268,7 +268,7 @@ gemm_gpu(GEMM_PARAMS)
 			for (int wm = 0; wm < WPTM; wm++)
 #pragma unroll
 				for (int wn = 0; wn < WPTN; wn++)
-					acc[wm][wn] = mad(a[wm], b[wn], acc[wm][wn]);
+					acc[wm][wn] = CLCNN_FMA(a[wm], b[wn], acc[wm][wn]);
 		}
 		barrier(CLK_LOCAL_MEM_FENCE);
 	}
@@ -339,7 +339,7 @@ __kernel void gemm_naive(int M, int N, int K, float alpha, __global const float 
 	B += offB + z * strideB + j * sbn;
 	float s = 0.0f;
 	for (int p = 0; p < K; p++)
-		s = mad(A[p * sak], B[p * sbk], s);
+		s = CLCNN_FMA(A[p * sak], B[p * sbk], s);
 	__global float *c = C + offC + z * strideC + i * ldc + j;
 	*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
 }
