@@ -114,3 +114,21 @@ __kernel void clcnn_axpby(__global const float *x, __global float *y, float a, f
 	if (i < n)
 		y[i] = a * x[i] + b * y[i];
 }
+
+/* Launch-split probe of tests/device/test-limits.c (built only with -DCLCNN_GRID_PROBE): every
+ * work-item inside nx x ny x nz counts its visit and records where it ran, so that a grid split into
+ * several launches can be compared with the unsplit one. */
+#ifdef CLCNN_GRID_PROBE
+__kernel void clcnn_grid_probe(__global int *visits, __global int *where, int nx, int ny, int nz)
+{
+	const int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);
+	if (x >= nx || y >= ny || z >= nz)
+		return;
+	const int i = (z * ny + y) * nx + x;
+	atomic_inc(visits + i);
+	/* group index and local id per dimension, as a kernel would use them */
+	where[i * 3 + 0] = (int)GROUP_ID(0) * 1024 + (int)get_local_id(0);
+	where[i * 3 + 1] = (int)GROUP_ID(1) * 1024 + (int)get_local_id(1);
+	where[i * 3 + 2] = (int)GROUP_ID(2) * 1024 + (int)get_local_id(2);
+}
+#endif
