@@ -15,6 +15,15 @@
 #define VT CLCNN_CAT(float, VW)
 #define VLOAD CLCNN_CAT(vload, VW)
 #define VSTORE CLCNN_CAT(vstore, VW)
+/* VW = 1 (a GPU profile's vw=1): OpenCL has no float1 nor vload1, so the scalar forms stand in. */
+#if VW == 1
+#undef VT
+#undef VLOAD
+#undef VSTORE
+#define VT float
+#define VLOAD(i, p) ((p)[i])
+#define VSTORE(v, i, p) ((p)[i] = (v))
+#endif
 
 /* The work-group's index in dimension d that survives a launch split by the host (clcnn_kernel_run
  * enqueues grids past the device's group limit as several launches with global offsets, and
@@ -64,6 +73,10 @@
 
 /* Sums of a vector's lanes as a fixed tree (halves added, then halves of that...): the same order
  * wherever it is used, so results do not depend on which kernel reduced. VHSUM: for VT. */
+inline float clcnn_hsum1(float v)
+{
+	return v;
+}
 inline float clcnn_hsum2(float2 v)
 {
 	return v.x + v.y;
@@ -81,6 +94,24 @@ inline float clcnn_hsum16(float16 v)
 	return clcnn_hsum8(v.lo + v.hi);
 }
 #define VHSUM CLCNN_CAT(clcnn_hsum, VW)
+
+/* GPU kernels: the sum of v over the work-group (dimension 0, a power-of-two size, red with one float
+ * per item) as a fixed tree (item l adds item l + s for s = size/2, size/4, ...), so the result
+ * depends on the group size only, never on timing; every item gets it. Call from all items. */
+inline float clcnn_group_sum(__local float *red, float v)
+{
+	const int l = get_local_id(0);
+	red[l] = v;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int s = (int)get_local_size(0) / 2; s > 0; s >>= 1) {
+		if (l < s)
+			red[l] += red[l + s];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	const float r = red[0];
+	barrier(CLK_LOCAL_MEM_FENCE);
+	return r;
+}
 
 /* Counter-based RNG shared with the C reference (clcnn_uniform in src/ops/op.c): a 32-bit hash of (seed, index). */
 inline uint clcnn_hash32(uint x)
