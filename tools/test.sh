@@ -2,7 +2,10 @@
 # The full test suite on POCL (or the selected OpenCL device): install, configure, build, meson test.
 # In CI (CI=true), and locally with SANITIZE=1 / FUZZ=1, it then runs the whole suite again under
 # ASan + UBSan (tools/sanitize.sh, build-asan) and fuzzes every reader of outside data for
-# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz). The last line counts all runs.
+# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz). After the suite, the device suite runs
+# again with CLCNN_DEVICE_PROFILE=gpu (meson setup gpu: every GPU kernel and launch shape on POCL;
+# GPU_PROFILE=0 skips it), then the vectorised GPU ops at widths 1 and 8 (setups gpuvw1, gpuvw8),
+# each with its own log (meson-logs/testlog-gpu*.json). The last line counts all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh || exit 1
@@ -28,6 +31,19 @@ main() {
 }
 stage suite "$BUILD/meson-logs/testlog.json" main "$@"
 rc=$?
+gpu() { # setup logbase tests...: a meson test setup of docs/gpu.md on the build the suite made
+  local setup=$1 logbase=$2
+  shift 2
+  POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache} meson test -C "$BUILD" --no-rebuild --print-errorlogs \
+    --num-processes 2 --setup "$setup" --logbase "$logbase" "$@"
+}
+if [ "${GPU_PROFILE:-1}" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
+  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu testlog-gpu --suite device || rc=1
+  for vw in 1 8; do
+    stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" "testlog-gpuvw$vw" \
+      ops test-activation || rc=1
+  done
+fi
 if [ $ci -eq 1 ] || [ "${SANITIZE:-0}" = 1 ]; then
   stage sanitizers "${ASAN_BUILD:-build-asan}/meson-logs/testlog.json" ./tools/sanitize.sh "$@" || rc=1
 fi
