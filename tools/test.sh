@@ -31,17 +31,17 @@ main() {
 }
 stage suite "$BUILD/meson-logs/testlog.json" main "$@"
 rc=$?
-gpu() { # setup logbase tests...: a meson test setup of docs/gpu.md on the build the suite made
-  local setup=$1 logbase=$2
-  shift 2
+gpu() { # setup tests...: a meson test setup of docs/gpu.md on the build the suite made; meson names
+  # its log testlog-<setup>.json
+  local setup=$1
+  shift
   POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache} meson test -C "$BUILD" --no-rebuild --print-errorlogs \
-    --num-processes 2 --setup "$setup" --logbase "$logbase" "$@"
+    --num-processes 2 --setup "$setup" "$@"
 }
 if [ "${GPU_PROFILE:-1}" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
-  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu testlog-gpu --suite device || rc=1
+  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu --suite device || rc=1
   for vw in 1 8; do
-    stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" "testlog-gpuvw$vw" \
-      ops test-activation || rc=1
+    stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" ops test-activation || rc=1
   done
 fi
 if [ $ci -eq 1 ] || [ "${SANITIZE:-0}" = 1 ]; then
