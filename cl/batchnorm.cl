@@ -317,7 +317,6 @@ bn_plane_grad_wg(__global const float *x, __global const float *dy, __global con
 		part[2 * p + 1] = sdyx;
 	}
 }
-#endif
 
 /* bn_normalize for GPUs, S > 1: one element per work-item (rows planes of S). */
 __kernel void bn_normalize_flat(__global const float *x, __global float *y, __global const float *state,
@@ -357,3 +356,4 @@ __kernel void bn_input_grad_flat(__global const float *x, __global const float *
 	const float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
 	dx[i] = k1 * (dy[i] - mdy - (x[i] - mean) * k2);
 }
+#endif

@@ -305,10 +305,10 @@ static int bn_run_elementwise(struct clcnn_op *op, cl_kernel k, const struct bn_
 		size_t planes = (size_t)v->n * v->c, local = 8;
 		return clcnn_kernel_run(ctx, k, 1, &planes, &local);
 	}
-	size_t g0 = (size_t)(v->c / bn_fv(v)), g1 = (size_t)v->n, l0 = 1;
-	while (l0 < g0 && l0 < 64)
+	size_t g0 = (size_t)(v->c / bn_fv(v)), g1 = (size_t)v->n, items = clcnn_op_local1d(ctx, k), l0 = 1;
+	while (l0 < g0 && l0 * 2 <= items)
 		l0 *= 2;
-	size_t global[2] = {g0, g1}, local[2] = {l0, 64 / l0};
+	size_t global[2] = {g0, g1}, local[2] = {l0, items / l0 ? items / l0 : 1};
 	return clcnn_kernel_run(ctx, k, 2, global, local);
 }
 
