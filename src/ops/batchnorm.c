@@ -569,6 +569,7 @@ static const struct clcnn_op_case bn2d_cases[] = {
 	{"", "2x3x1x1", 0, 0},
 	{"", "3x8x1x1", 0, 0}, /* S = 1 with C % 8 == 0: float8 feature lanes */
 	{"", "2x4x16x16", 0, 0},
+	{"", "2x3x29x31", 0, 0}, /* planes longer than a GPU work-group: items stride several times */
 	{"momentum=none", "3x3x5x7", 0, 0},
 	{"momentum=0.3, eps=1e-3", "2x3x9x3", 0, 0},
 	{"affine=false", "3x3x7x5", 0, 0},
