@@ -2,7 +2,9 @@
  * Deterministic two-level reductions: a work-item per plane reduces it in float8 lanes (mean, then
  * squared deviations); a work-item per channel merges the N planes in order (Chan et al.). S = 1:
  * channel work-items walk the batch, 8 features at a time when C % 8 == 0. Elementwise kernels take
- * a plane in float16 vectors (S = 1: FV values of a row). state = [mean[C], invstd[C]]. Defines: C, S, AFFINE. */
+ * a plane in float16 vectors (S = 1: FV values of a row). state = [mean[C], invstd[C]]. Defines: C, S, AFFINE.
+ * GPUs (-DBN_WG=items, S > 1): a work-group per plane reduces it with clcnn_group_sum (a fixed tree),
+ * and the elementwise kernels take one element per work-item, so loads coalesce. */
 
 #ifndef C
 #define C 1
@@ -263,3 +265,95 @@ __kernel void bn_input_grad(__global const float *x, __global const float *dy, _
 		dp[i] = k1 * (gp[i] - mdy - (xp[i] - mean) * k2);
 #endif
 }
+
+/* ---------------------------------------------------------------- GPU: a work-group per plane */
+
+#ifdef BN_WG
+/* bn_plane_stats with the BN_WG items of group p striding through plane p. */
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1))) void
+bn_plane_stats_wg(__global const float *x, __global float *part, int planes)
+{
+	__local float red[BN_WG];
+	const int p = GROUP_ID(0), l = get_local_id(0);
+	if (p >= planes)
+		return; /* the whole group: p is the group's */
+	__global const float *xp = x + p * S;
+	float sum = 0.0f;
+	for (int i = l; i < S; i += BN_WG)
+		sum += xp[i];
+	const float mean = clcnn_group_sum(red, sum) / (float)S;
+	float m2 = 0.0f;
+	for (int i = l; i < S; i += BN_WG) {
+		const float d = xp[i] - mean;
+		m2 = fma(d, d, m2);
+	}
+	m2 = clcnn_group_sum(red, m2);
+	if (l == 0) {
+		part[2 * p] = mean;
+		part[2 * p + 1] = m2;
+	}
+}
+
+/* bn_plane_grad with the BN_WG items of group p striding through plane p. */
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1))) void
+bn_plane_grad_wg(__global const float *x, __global const float *dy, __global const float *state,
+		 __global float *part, int planes)
+{
+	__local float red[BN_WG];
+	const int p = GROUP_ID(0), l = get_local_id(0);
+	if (p >= planes)
+		return;
+	__global const float *xp = x + p * S, *gp = dy + p * S;
+	const float mean = state[p % C];
+	float sdy = 0.0f, sdyx = 0.0f;
+	for (int i = l; i < S; i += BN_WG) {
+		sdy += gp[i];
+		sdyx = fma(gp[i], xp[i] - mean, sdyx);
+	}
+	sdy = clcnn_group_sum(red, sdy);
+	sdyx = clcnn_group_sum(red, sdyx);
+	if (l == 0) {
+		part[2 * p] = sdy;
+		part[2 * p + 1] = sdyx;
+	}
+}
+
+/* bn_normalize for GPUs, S > 1: one element per work-item (rows planes of S). */
+__kernel void bn_normalize_flat(__global const float *x, __global float *y, __global const float *state,
+				__global const float *w, __global const float *b, __global float *nbt, int rows,
+				int bump)
+{
+	const int i = get_global_id(0);
+	if (bump && i == 0)
+		nbt[0] += 1.0f;
+	if (i >= rows * S)
+		return;
+	const int c = i / S % C;
+#if AFFINE
+	const float a = state[C + c] * w[c], sh = b[c];
+#else
+	const float a = state[C + c], sh = 0.0f;
+#endif
+	y[i] = fma(x[i] - state[c], a, sh);
+}
+
+/* bn_input_grad for GPUs, S > 1: one element per work-item, the formula of bn_input_grad. */
+__kernel void bn_input_grad_flat(__global const float *x, __global const float *dy, __global const float *state,
+				 __global const float *w, __global const float *scratch, __global float *dx, int rows,
+				 int batch, float inv_m)
+{
+	const int i = get_global_id(0);
+	if (i >= rows * S)
+		return;
+	const int c = i / S % C, n = rows / C;
+	__global const float *sums = scratch + 2 * n * C;
+	const float mean = state[c], invstd = state[C + c];
+#if AFFINE
+	const float k1 = invstd * w[c];
+#else
+	const float k1 = invstd;
+#endif
+	const float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
+	dx[i] = k1 * (dy[i] - mdy - (x[i] - mean) * k2);
+}
+#endif

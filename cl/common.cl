@@ -15,6 +15,15 @@
 #define VT CLCNN_CAT(float, VW)
 #define VLOAD CLCNN_CAT(vload, VW)
 #define VSTORE CLCNN_CAT(vstore, VW)
+/* VW = 1 (a GPU profile's vw=1): OpenCL has no float1 nor vload1, so the scalar forms stand in. */
+#if VW == 1
+#undef VT
+#undef VLOAD
+#undef VSTORE
+#define VT float
+#define VLOAD(i, p) ((p)[i])
+#define VSTORE(v, i, p) ((p)[i] = (v))
+#endif
 
 /* The work-group's index in dimension d that survives a launch split by the host (clcnn_kernel_run
  * enqueues grids past the device's group limit as several launches with global offsets, and
@@ -64,6 +73,10 @@
 
 /* Sums of a vector's lanes as a fixed tree (halves added, then halves of that...): the same order
  * wherever it is used, so results do not depend on which kernel reduced. VHSUM: for VT. */
+inline float clcnn_hsum1(float v)
+{
+	return v;
+}
 inline float clcnn_hsum2(float2 v)
 {
 	return v.x + v.y;
@@ -81,6 +94,24 @@ inline float clcnn_hsum16(float16 v)
 	return clcnn_hsum8(v.lo + v.hi);
 }
 #define VHSUM CLCNN_CAT(clcnn_hsum, VW)
+
+/* GPU kernels: the sum of v over the work-group (dimension 0, a power-of-two size, red with one float
+ * per item) as a fixed tree (item l adds item l + s for s = size/2, size/4, ...), so the result
+ * depends on the group size only, never on timing; every item gets it. Call from all items. */
+inline float clcnn_group_sum(__local float *red, float v)
+{
+	const int l = get_local_id(0);
+	red[l] = v;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int s = (int)get_local_size(0) / 2; s > 0; s >>= 1) {
+		if (l < s)
+			red[l] += red[l + s];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	const float r = red[0];
+	barrier(CLK_LOCAL_MEM_FENCE);
+	return r;
+}
 
 /* Counter-based RNG shared with the C reference (clcnn_uniform in src/ops/op.c): a 32-bit hash of (seed, index). */
 inline uint clcnn_hash32(uint x)
@@ -114,3 +145,21 @@ __kernel void clcnn_axpby(__global const float *x, __global float *y, float a, f
 	if (i < n)
 		y[i] = a * x[i] + b * y[i];
 }
+
+/* Launch-split probe of tests/device/test-limits.c (built only with -DCLCNN_GRID_PROBE): every
+ * work-item inside nx x ny x nz counts its visit and records where it ran, so that a grid split into
+ * several launches can be compared with the unsplit one. */
+#ifdef CLCNN_GRID_PROBE
+__kernel void clcnn_grid_probe(__global int *visits, __global int *where, int nx, int ny, int nz)
+{
+	const int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);
+	if (x >= nx || y >= ny || z >= nz)
+		return;
+	const int i = (z * ny + y) * nx + x;
+	atomic_inc(visits + i);
+	/* group index and local id per dimension, as a kernel would use them */
+	where[i * 3 + 0] = (int)GROUP_ID(0) * 1024 + (int)get_local_id(0);
+	where[i * 3 + 1] = (int)GROUP_ID(1) * 1024 + (int)get_local_id(1);
+	where[i * 3 + 2] = (int)GROUP_ID(2) * 1024 + (int)get_local_id(2);
+}
+#endif

@@ -255,6 +255,9 @@ gemm_gpu(GEMM_PARAMS)
 #endif
 		}
 		barrier(CLK_LOCAL_MEM_FENCE);
+		/* each k slice sums into its own partial, added to acc once: rounding grows with
+		 * K / TSK + TSK terms instead of K (a convolution's weight gradient has K = N*H*W) */
+		CLCNN_TILE(float, part, WPTM, WPTN);
 #pragma unroll
 		for (int p = 0; p < TSK; p++) {
 			float a[WPTM], b[WPTN];
@@ -268,8 +271,13 @@ gemm_gpu(GEMM_PARAMS)
 			for (int wm = 0; wm < WPTM; wm++)
 #pragma unroll
 				for (int wn = 0; wn < WPTN; wn++)
-					acc[wm][wn] = mad(a[wm], b[wn], acc[wm][wn]);
+					part[wm][wn] = CLCNN_FMA(a[wm], b[wn], part[wm][wn]);
 		}
+#pragma unroll
+		for (int wm = 0; wm < WPTM; wm++)
+#pragma unroll
+			for (int wn = 0; wn < WPTN; wn++)
+				acc[wm][wn] += part[wm][wn];
 		barrier(CLK_LOCAL_MEM_FENCE);
 	}
 #pragma unroll
@@ -339,7 +347,7 @@ __kernel void gemm_naive(int M, int N, int K, float alpha, __global const float 
 	B += offB + z * strideB + j * sbn;
 	float s = 0.0f;
 	for (int p = 0; p < K; p++)
-		s = mad(A[p * sak], B[p * sbk], s);
+		s = CLCNN_FMA(A[p * sak], B[p * sbk], s);
 	__global float *c = C + offC + z * strideC + i * ldc + j;
 	*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
 }

@@ -2,8 +2,11 @@
 # The full test suite on POCL (or the selected OpenCL device): install, configure, build, meson test.
 # In CI (CI=true), and locally with SANITIZE=1 / FUZZ=1, it then runs the whole suite again under
 # ASan + UBSan (tools/sanitize.sh, build-asan) and fuzzes every reader of outside data for
-# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz), and with OCLGRIND=1 runs
-# tools/oclgrind.sh. The last line counts all runs.
+# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz), and (CI, or OCLGRIND=1) runs
+# tools/oclgrind.sh. After the suite, the device suite runs again with CLCNN_DEVICE_PROFILE=gpu
+# (meson setup gpu: every GPU kernel and launch shape on POCL; GPU_PROFILE=0 skips it), then the
+# vectorised GPU ops at widths 1 and 8 (setups gpuvw1, gpuvw8), each with its own log
+# (meson-logs/testlog-gpu*.json). The last line counts all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh || exit 1
@@ -29,6 +32,19 @@ main() {
 }
 stage suite "$BUILD/meson-logs/testlog.json" main "$@"
 rc=$?
+gpu() { # setup tests...: a meson test setup of docs/gpu.md on the build the suite made; meson names
+  # its log testlog-<setup>.json
+  local setup=$1
+  shift
+  POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache} meson test -C "$BUILD" --no-rebuild --print-errorlogs \
+    --num-processes 2 --setup "$setup" "$@"
+}
+if [ "${GPU_PROFILE:-1}" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
+  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu --suite device || rc=1
+  for vw in 1 8; do
+    stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" ops test-activation || rc=1
+  done
+fi
 if [ $ci -eq 1 ] || [ "${SANITIZE:-0}" = 1 ]; then
   stage sanitizers "${ASAN_BUILD:-build-asan}/meson-logs/testlog.json" ./tools/sanitize.sh "$@" || rc=1
 fi

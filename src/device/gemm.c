@@ -253,24 +253,90 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 	return run_cpu_outer(ctx, cf, &t, 1);
 }
 
-static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+/* Bytes of __local gemm_gpu declares for a tile (As and Bs, each row padded by one float). */
+static uint64_t gpu_local_bytes(int tsm, int tsn, int tsk)
 {
-	int rtsm = cf->tsm / cf->wptm, rtsn = cf->tsn / cf->wptn;
+	return (uint64_t)tsk * (uint64_t)(tsm + 1 + tsn + 1) * sizeof(float);
+}
+
+/*
+ * Shrink the tiles the caller did not fix until a work-group of (tsn/wptn) x (tsm/wptm) items fits
+ * max_wg and the device's per-dimension limits, and the __local tiles fit its __local memory: the
+ * larger block side halves first, then the k slice (for __local only). The 64 x 64 default with 4 x 4
+ * per work-item is a 256-item group; under a 64-item limit it becomes 32 x 32 (64 items).
+ */
+static void gpu_fit(const struct clcnn_context *ctx, const struct clcnn_gemm_config *in, struct clcnn_gemm_config *c,
+		    size_t max_wg)
+{
+	const struct clcnn_device_limits *lim = &ctx->lim;
+	int fix_m = in && in->tsm > 0, fix_n = in && in->tsn > 0, fix_k = in && in->tsk > 0;
+	for (;;) {
+		size_t rm = (size_t)(c->tsm / c->wptm), rn = (size_t)(c->tsn / c->wptn);
+		int over_n = rn > lim->max_items[0] || rm * rn > max_wg;
+		int over_m = rm > lim->max_items[1] || rm * rn > max_wg;
+		int shrink_n = !fix_n && c->tsn > c->wptn && over_n && (c->tsn >= c->tsm || fix_m || !over_m);
+		int shrink_m = !fix_m && c->tsm > c->wptm && over_m && !shrink_n;
+		if (shrink_n)
+			c->tsn /= 2;
+		else if (shrink_m)
+			c->tsm /= 2;
+		else
+			break;
+	}
+	while (lim->local_mem && gpu_local_bytes(c->tsm, c->tsn, c->tsk) > lim->local_mem) {
+		if (!fix_k && c->tsk > 1)
+			c->tsk /= 2;
+		else if (!fix_n && c->tsn > c->wptn && c->tsn >= c->tsm)
+			c->tsn /= 2;
+		else if (!fix_m && c->tsm > c->wptm)
+			c->tsm /= 2;
+		else
+			break; /* the launch check names the kernel and the sizes */
+	}
+}
+
+static int gpu_kernel(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
+		      cl_kernel *kr)
+{
+	char opts[192];
+	snprintf(opts, sizeof opts,
+		 "-DGEMM_KERNEL_GPU -DHW_FMA=%d -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DTRANS_A=%d "
+		 "-DTRANS_B=%d",
+		 g->hw_fma, cf->tsm, cf->tsn, cf->tsk, cf->wptm, cf->wptn, g->ta, g->tb);
+	return clcnn_kernel_get(ctx, "gemm", opts, "gemm_gpu", kr);
+}
+
+/*
+ * in: the caller's config (tiles it fixed stay fixed); cf: with defaults. The tiles are fitted to the
+ * context's limits, then to the built kernel's own work-group limit (its registers and __local may
+ * allow fewer items than the device), rebuilding with smaller tiles until the group fits.
+ */
+static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *in, const struct clcnn_gemm_config *cf,
+		   const struct gemm_call *g)
+{
 	if (cf->tsm % cf->wptm || cf->tsn % cf->wptn)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: tile %dx%d not divisible by %dx%d per work-item",
 				  cf->tsm, cf->tsn, cf->wptm, cf->wptn);
-	char opts[160];
-	snprintf(opts, sizeof opts,
-		 "-DGEMM_KERNEL_GPU -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DTRANS_A=%d -DTRANS_B=%d", cf->tsm,
-		 cf->tsn, cf->tsk, cf->wptm, cf->wptn, g->ta, g->tb);
+	struct clcnn_gemm_config c = *cf;
+	size_t max_wg = ctx->lim.max_wg;
 	cl_kernel kr;
-	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gpu", &kr);
-	if (!rc)
-		rc = set_args(ctx, kr, g);
+	for (;;) {
+		gpu_fit(ctx, in, &c, max_wg);
+		int rc = gpu_kernel(ctx, &c, g, &kr);
+		if (rc)
+			return rc;
+		size_t items = (size_t)(c.tsm / c.wptm) * (size_t)(c.tsn / c.wptn);
+		size_t kmax = clcnn_kernel_max_wg(ctx, kr);
+		if (items <= kmax || kmax >= max_wg)
+			break; /* fits, or nothing smaller to try: the launch check explains */
+		max_wg = kmax;
+	}
+	int rc = set_args(ctx, kr, g);
 	if (rc)
 		return rc;
-	size_t global[3] = {div_up((size_t)g->n, (size_t)cf->tsn) * (size_t)rtsn,
-			    div_up((size_t)g->m, (size_t)cf->tsm) * (size_t)rtsm, (size_t)g->batch};
+	int rtsm = c.tsm / c.wptm, rtsn = c.tsn / c.wptn;
+	size_t global[3] = {div_up((size_t)g->n, (size_t)c.tsn) * (size_t)rtsn,
+			    div_up((size_t)g->m, (size_t)c.tsm) * (size_t)rtsm, (size_t)g->batch};
 	size_t local[3] = {(size_t)rtsn, (size_t)rtsm, 1};
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
 }
@@ -278,7 +344,9 @@ static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 static int run_naive(struct clcnn_context *ctx, const struct gemm_call *g)
 {
 	cl_kernel kr;
-	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_NAIVE", "gemm_naive", &kr);
+	char opts[48];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_NAIVE -DHW_FMA=%d", g->hw_fma);
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_naive", &kr);
 	if (rc)
 		return rc;
 	/* element strides of op(A) along m and k, op(B) along k and n */
@@ -389,7 +457,7 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 		if (cf.vw != 8 && cf.vw != 16)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: vector width %d is not 8 or 16", cf.vw);
 		return run_cpu(ctx, &cf, &g, ws);
-	case CLCNN_GEMM_GPU_TILED: return run_gpu(ctx, &cf, &g);
+	case CLCNN_GEMM_GPU_TILED: return run_gpu(ctx, cfg, &cf, &g);
 	case CLCNN_GEMM_CLBLAST: return run_clblast(ctx, &g);
 	case CLCNN_GEMM_NAIVE: return run_naive(ctx, &g);
 	default: return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);

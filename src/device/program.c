@@ -421,8 +421,12 @@ static int fit_local(struct clcnn_context *ctx, cl_kernel k, int dims, const siz
 	for (int i = 0; i < dims; i++) {
 		given |= local && local[i];
 		l[i] = local && local[i] ? local[i] : (i == 0 ? 64 : 1);
-		if (i == 0 && global[0] < l[0] && !(local && local[0]))
+		if (i == 0 && global[0] < l[0] && !(local && local[0])) {
 			l[0] = global[0] ? (global[0] + 7) / 8 * 8 : 8;
+			/* a GPU runs whole warps anyway: a smaller group only idles lanes */
+			if (lim->gpu && lim->simd > 0 && l[0] < (size_t)lim->simd)
+				l[0] = (size_t)lim->simd;
+		}
 		if (!(local && local[i]) && lim->max_items[i] && l[i] > lim->max_items[i])
 			l[i] = lim->max_items[i];
 		prod *= l[i];

@@ -319,6 +319,8 @@ static int prelu_weight_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 				       KARG(pstep), KARG(nchunk));
 	if (!rc) {
 		size_t g = (size_t)nw, l = nw < 64 ? (size_t)(nw + 7) / 8 * 8 : 64;
+		if (clcnn_is_gpu(op->ctx))
+			l = clcnn_op_local1d(op->ctx, k2);
 		rc = clcnn_kernel_run(op->ctx, k2, 1, &g, &l);
 	}
 	return rc;

@@ -229,16 +229,61 @@ static void bn_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_io
 
 /* ------------------------------------------------------------------ device */
 
-static int bn_options(const struct clcnn_op *op, const struct bn_view *v, char *buf, size_t n)
+/* GPU kernels for planes (S > 1): a work-group per plane and one element per work-item. */
+static int bn_gpu_planes(const struct clcnn_op *op, const struct bn_view *v)
+{
+	return clcnn_is_gpu(op->ctx) && v->s > 1;
+}
+
+static int bn_options_wg(const struct clcnn_op *op, const struct bn_view *v, int wg, char *buf, size_t n)
 {
 	const struct bn_args *a = op->args;
-	return snprintf(buf, n, "-DC=%d -DS=%d -DAFFINE=%d", v->c, v->s, a->affine);
+	int len = snprintf(buf, n, "-DC=%d -DS=%d -DAFFINE=%d", v->c, v->s, a->affine);
+	if (wg && len >= 0 && (size_t)len < n)
+		len += snprintf(buf + len, n - (size_t)len, " -DBN_WG=%d", wg);
+	return len;
 }
+
+/*
+ * Items of the per-plane reduction groups on a GPU: the smallest power of two that covers a plane,
+ * at least lim.simd, at most 256 and what the device, the profile and the built kernel allow (the
+ * kernel is built to ask). 0 when the CPU kernels run.
+ */
+static int bn_wg(struct clcnn_op *op, const struct bn_view *v)
+{
+	if (!bn_gpu_planes(op, v))
+		return 0;
+	const struct clcnn_device_limits *lim = &op->ctx->lim;
+	size_t max = lim->max_wg < lim->max_items[0] ? lim->max_wg : lim->max_items[0], wg = 1;
+	while (wg * 2 <= max && wg * 2 <= 256)
+		wg *= 2;
+	while (wg / 2 >= (size_t)v->s && wg / 2 >= (size_t)lim->simd)
+		wg /= 2;
+	for (;;) {
+		char opts[160];
+		cl_kernel k;
+		bn_options_wg(op, v, (int)wg, opts, sizeof opts);
+		if (wg == 1 || clcnn_kernel_get(op->ctx, "batchnorm", opts, "bn_plane_stats_wg", &k) ||
+		    clcnn_kernel_max_wg(op->ctx, k) >= wg)
+			return (int)wg; /* a build failure is reported by the caller's own get */
+		wg /= 2;
+	}
+}
+
 
 /* Features per channel work-item: with S = 1 the kernels take 8 adjacent features as a float8. */
 static int bn_fv(const struct bn_view *v)
 {
 	return v->s == 1 && v->c % 8 == 0 ? 8 : 1;
+}
+
+/* Per-plane reductions: a work-item per plane (CPU), or a group of wg items per plane (GPU). */
+static int bn_run_planes(struct clcnn_context *ctx, cl_kernel k, int planes, int wg)
+{
+	if (!wg)
+		return clcnn_op_run1d(ctx, k, (size_t)planes);
+	size_t global = (size_t)planes * (size_t)wg, local = (size_t)wg;
+	return clcnn_kernel_run(ctx, k, 1, &global, &local);
 }
 
 /* Channel kernels: one work-item per FV channels. */
@@ -251,16 +296,19 @@ static int bn_run_channels(struct clcnn_context *ctx, cl_kernel k, const struct 
  * Elementwise kernels: one plane per work-item (POCL runs work-items as scalar loops: the plane's
  * loop carries the vectors), or for S = 1 FV features of one row on a (C / FV, N) grid.
  */
-static int bn_run_elementwise(struct clcnn_context *ctx, cl_kernel k, const struct bn_view *v)
+static int bn_run_elementwise(struct clcnn_op *op, cl_kernel k, const struct bn_view *v)
 {
+	struct clcnn_context *ctx = op->ctx;
+	if (bn_gpu_planes(op, v))
+		return clcnn_op_run1d(ctx, k, (size_t)v->n * (size_t)v->c * (size_t)v->s);
 	if (v->s > 1) {
 		size_t planes = (size_t)v->n * v->c, local = 8;
 		return clcnn_kernel_run(ctx, k, 1, &planes, &local);
 	}
-	size_t g0 = (size_t)(v->c / bn_fv(v)), g1 = (size_t)v->n, l0 = 1;
-	while (l0 < g0 && l0 < 64)
+	size_t g0 = (size_t)(v->c / bn_fv(v)), g1 = (size_t)v->n, items = clcnn_op_local1d(ctx, k), l0 = 1;
+	while (l0 < g0 && l0 * 2 <= items)
 		l0 *= 2;
-	size_t global[2] = {g0, g1}, local[2] = {l0, 64 / l0};
+	size_t global[2] = {g0, g1}, local[2] = {l0, items / l0 ? items / l0 : 1};
 	return clcnn_kernel_run(ctx, k, 2, global, local);
 }
 
@@ -415,19 +463,20 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	struct clcnn_context *ctx = op->ctx;
 	int batch = io->train || !a->track_running_stats, update = io->train && a->track_running_stats;
 	int sync = bn_sync(op, io);
-	char opts[128], s[64];
+	char opts[160], s[64];
 	if (batch && !sync && (size_t)v.n * v.s == 1)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "%s: expected more than 1 value per channel when training, got input size %s",
 				  op->cls->name, clcnn_shape_str(&op->in[0], s, sizeof s));
-	bn_options(op, &v, opts, sizeof opts);
+	int wg = bn_wg(op, &v), gpu = bn_gpu_planes(op, &v);
+	bn_options_wg(op, &v, wg, opts, sizeof opts);
 	cl_kernel k;
 	int planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc;
 	int mode = sync ? BN_STATS_LOCAL : update ? BN_STATS_UPDATE : batch ? BN_STATS_BATCH : BN_STATS_RUNNING;
 	if (batch && v.s > 1) {
-		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_stats", &k)) ||
+		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, wg ? "bn_plane_stats_wg" : "bn_plane_stats", &k)) ||
 		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->scratch), KARG(planes))) ||
-		    (rc = clcnn_op_run1d(ctx, k, (size_t)planes)))
+		    (rc = bn_run_planes(ctx, k, planes, wg)))
 			return sync ? bn_sync_fail(op, io, rc) : rc;
 	}
 	cl_mem rm = bn_buf(io->param, v.rm), rv = bn_buf(io->param, v.rv), nbt = bn_buf(io->param, v.nbt);
@@ -445,11 +494,11 @@ static int bn_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	     (rc = bn_run_channels(ctx, k, &v))))
 		return rc;
 	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b);
-	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_normalize", &k)) ||
+	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, gpu ? "bn_normalize_flat" : "bn_normalize", &k)) ||
 	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->out), KARG(io->state), KARG(w), KARG(b),
 				    KARG(nbt), KARG(rows), KARG(update))))
 		return rc;
-	return bn_run_elementwise(ctx, k, &v);
+	return bn_run_elementwise(op, k, &v);
 }
 
 static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -459,15 +508,17 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	struct clcnn_context *ctx = op->ctx;
 	int batch = io->train || !a->track_running_stats, planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc;
 	cl_mem dw = v.w >= 0 ? io->grad_param[v.w] : NULL, db = v.b >= 0 ? io->grad_param[v.b] : NULL;
-	char opts[128];
-	bn_options(op, &v, opts, sizeof opts);
+	char opts[160];
+	int wg = bn_wg(op, &v), gpu = bn_gpu_planes(op, &v);
+	bn_options_wg(op, &v, wg, opts, sizeof opts);
 	cl_kernel k;
 	/* channel sums of dy and dy * xhat: needed for dw, db, and dx through the batch statistics */
 	if (dw || db || (batch && io->grad_in[0])) {
-		if (v.s > 1 && ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_plane_grad", &k)) ||
-				(rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
-							KARG(io->scratch), KARG(planes))) ||
-				(rc = clcnn_op_run1d(ctx, k, (size_t)planes))))
+		if (v.s > 1 &&
+		    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, wg ? "bn_plane_grad_wg" : "bn_plane_grad", &k)) ||
+		     (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
+					     KARG(io->scratch), KARG(planes))) ||
+		     (rc = bn_run_planes(ctx, k, planes, wg))))
 			return rc;
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_grad", &k)) ||
 		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
@@ -481,11 +532,11 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		return rc;
 	cl_mem w = bn_buf(io->param, v.w);
 	float inv_m = (float)(1.0 / ((double)v.n * v.s));
-	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_input_grad", &k)) ||
+	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, gpu ? "bn_input_grad_flat" : "bn_input_grad", &k)) ||
 	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w),
 				    KARG(io->scratch), KARG(io->grad_in[0]), KARG(rows), KARG(batch), KARG(inv_m))))
 		return rc;
-	return bn_run_elementwise(ctx, k, &v);
+	return bn_run_elementwise(op, k, &v);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -518,6 +569,7 @@ static const struct clcnn_op_case bn2d_cases[] = {
 	{"", "2x3x1x1", 0, 0},
 	{"", "3x8x1x1", 0, 0}, /* S = 1 with C % 8 == 0: float8 feature lanes */
 	{"", "2x4x16x16", 0, 0},
+	{"", "2x3x29x31", 0, 0}, /* planes longer than a GPU work-group: items stride several times */
 	{"momentum=none", "3x3x5x7", 0, 0},
 	{"momentum=0.3, eps=1e-3", "2x3x9x3", 0, 0},
 	{"affine=false", "3x3x7x5", 0, 0},

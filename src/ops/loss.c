@@ -52,8 +52,9 @@ int clcnn_loss_finish(struct clcnn_op *op, const struct clcnn_dev_io *io, const 
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(np), KARG(weighted), KARG(divisor),
 				       KARG(io->out), KARG(state));
-	size_t one = 1;
-	return rc ? rc : clcnn_kernel_run(op->ctx, k, 1, &one, &one);
+	/* one work-item adds the partials in order; a GPU gets a whole group (the others return) */
+	size_t one = 1, local = clcnn_is_gpu(op->ctx) ? clcnn_op_local1d(op->ctx, k) : 1;
+	return rc ? rc : clcnn_kernel_run(op->ctx, k, 1, &one, &local);
 }
 
 int clcnn_loss_prepare_weight(struct clcnn_op *op, const struct clcnn_floats *w)

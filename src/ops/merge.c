@@ -160,11 +160,11 @@ static int concat_copy(struct clcnn_op *op, cl_mem src, size_t src_stride, size_
 	    (rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(a[0]), KARG(a[1]), KARG(dst), KARG(a[2]), KARG(a[3]),
 				    KARG(w), KARG(r))))
 		return rc;
-	/* 64-item work-groups: 64 values of one long row, or several short rows */
-	size_t l0 = 1;
-	while (l0 < width && l0 < 64)
+	/* groups of clcnn_op_local1d items (64 on CPUs): that many values of one long row, or several short rows */
+	size_t items = clcnn_op_local1d(op->ctx, k), l0 = 1;
+	while (l0 < width && l0 * 2 <= items)
 		l0 *= 2;
-	size_t global[2] = {width, rows}, local[2] = {l0, 64 / l0};
+	size_t global[2] = {width, rows}, local[2] = {l0, items / l0 ? items / l0 : 1};
 	return clcnn_kernel_run(op->ctx, k, 2, global, local);
 }
 

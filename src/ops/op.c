@@ -134,9 +134,23 @@ void clcnn_op_free(struct clcnn_op *op)
 	free(op);
 }
 
+size_t clcnn_op_local1d(struct clcnn_context *ctx, cl_kernel k)
+{
+	/* POCL compiles one work-group function per local size: one size everywhere on CPUs */
+	if (!clcnn_is_gpu(ctx))
+		return 64;
+	/* GPUs: 4 warps, within what the kernel and the device allow, a whole number of warps */
+	size_t simd = ctx->lim.simd > 0 ? (size_t)ctx->lim.simd : 1, l = 4 * simd, max = clcnn_kernel_max_wg(ctx, k);
+	if (max > ctx->lim.max_items[0] && ctx->lim.max_items[0])
+		max = ctx->lim.max_items[0];
+	if (l > max)
+		l = max >= simd ? max / simd * simd : max;
+	return l ? l : 1;
+}
+
 int clcnn_op_run1d(struct clcnn_context *ctx, cl_kernel k, size_t n)
 {
-	size_t local = 64;
+	size_t local = clcnn_op_local1d(ctx, k);
 	return clcnn_kernel_run(ctx, k, 1, &n, &local);
 }
 

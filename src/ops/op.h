@@ -326,8 +326,12 @@ void clcnn_op_free(struct clcnn_op *op);
 
 /* Format an error and return CLCNN_ERR_INVALID (for setup). */
 int clcnn_op_invalid(char *err, size_t errlen, const char *fmt, ...) CLCNN_PRINTF(3, 4);
-/* Launch helper: 1-D elementwise kernel over n items. */
+/*
+ * Launch helper: 1-D elementwise kernel over n items, in work-groups of clcnn_op_local1d: 64 on
+ * CPUs, 4 x lim.simd on GPUs (never fewer than lim.simd unless the kernel or device allows fewer).
+ */
 int clcnn_op_run1d(struct clcnn_context *ctx, cl_kernel k, size_t n);
+size_t clcnn_op_local1d(struct clcnn_context *ctx, cl_kernel k);
 /* Zero a device buffer of n floats. */
 int clcnn_op_zero(struct clcnn_context *ctx, cl_mem m, size_t n);
 /* Deterministic RNG shared with cl/common.cl (clcnn_uniform). */

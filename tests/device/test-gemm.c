@@ -274,6 +274,31 @@ START_TEST(test_gemm_cpu_tiles)
 }
 END_TEST
 
+/*
+ * GPU_TILED with the tiles it picks under a device profile's limits: a 64- or 256-item work-group
+ * limit, 8 KiB or 4 KiB of __local (smaller k slices), two work-groups a launch dimension (the host
+ * splits the grid). A tile that did not fit would fail the launch check; one that fits but indexes
+ * wrongly fails the values. Loop index = profile * 4 + transposition.
+ */
+static const char *const gpu_profiles[] = {
+	"gpu", "gpu,wg=64", "gpu,wg=256", "gpu,local=8192", "gpu,wg=128,local=4096", "gpu,groups=2,wg=64",
+};
+
+START_TEST(test_gemm_gpu_limits)
+{
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.device_profile = gpu_profiles[_i / 4];
+	struct clcnn_context *ctx = test_context_with(&o);
+	int ta = (_i >> 1) & 1, tb = _i & 1;
+	/* odd m, n, k: partial blocks in both directions and a partial k slice */
+	for (size_t s = 1; s < 5; s++)
+		check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 1.0f, 0.0f);
+	check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[6], 0.5f, -1.5f);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 START_TEST(test_gemm_invalid)
 {
 	struct clcnn_context *ctx = test_context();
@@ -319,6 +344,7 @@ static Suite *make_suite(void)
 	tcase_add_loop_test(tc, test_gemm_algo, 0, (int)CLCNN_ARRAY_LEN(algos) * 4);
 	tcase_add_loop_test(tc, test_gemm_auto, 0, 4);
 	tcase_add_loop_test(tc, test_gemm_cpu_tiles, 0, 16);
+	tcase_add_loop_test(tc, test_gemm_gpu_limits, 0, (int)CLCNN_ARRAY_LEN(gpu_profiles) * 4);
 	tcase_add_test(tc, test_gemm_invalid);
 	suite_add_tcase(s, tc);
 	return s;
