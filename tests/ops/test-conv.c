@@ -567,7 +567,7 @@ START_TEST(test_chunk_policy)
 	g.chunk = 200;
 	ck_assert_int_eq(clcnn_conv_chunk(ctx, &g, mb, 1, 0), 128);
 	g.chunk = 0;
-	int cpu = ctx->info.type && !strcmp(ctx->info.type, "cpu");
+	int cpu = !clcnn_is_gpu(ctx);
 	ck_assert_int_eq(clcnn_conv_chunk(ctx, &g, 1024, 1, 1536), cpu ? 2 : 128);
 	ck_assert_int_eq(clcnn_conv_chunk(ctx, &g, 16 * mb, 1, 1536), 2);
 	ck_assert_int_eq(clcnn_conv_chunk(ctx, &g, 20 * mb, 1, 1536), 1);
