@@ -792,16 +792,6 @@ static const struct {
 	{"gpu,vw=8", 5, 2}, {"gpu,vw=16", 9, 8}, {"gpu,wg=64", 2, 1},
 };
 
-/*
- * Under "gpu,wg=64" the GEMM-backed algorithms (im2col, gemm1x1) stop at gemm_gpu, whose tiles fix
- * 256 work-items a group (src/device/gemm.c): a known limit of the GEMM, not of these kernels; the
- * variant runs the others until the GEMM sizes its tiles from the limits.
- */
-static int gpu_case_wanted(const char *profile, const char *algo)
-{
-	return strcmp(profile, "gpu,wg=64") || (strcmp(algo, "im2col") && strcmp(algo, "gemm1x1"));
-}
-
 extern const struct clcnn_op_class clcnn_op_conv2d;
 
 static double *to_double(const float *f, size_t n)
@@ -953,10 +943,7 @@ START_TEST(test_gpu_profiles)
 		if (!strstr(c->args, "algo="))
 			continue;
 		struct clcnn_op *op = gpu_op(ctx, c);
-		const int id = op ? ((const struct conv_args *)op->args)->algo : 0;
-		if (op &&
-		    gpu_case_wanted(gpu_profiles[_i].profile, clcnn_conv_algo_by_id((enum conv_algo_id)id)->name) &&
-		    index++ % gpu_profiles[_i].step == gpu_profiles[_i].offset)
+		if (op && index++ % gpu_profiles[_i].step == gpu_profiles[_i].offset)
 			ran[gpu_case(ctx, gpu_profiles[_i].profile, c, op)]++;
 		else
 			clcnn_op_free(op);
