@@ -379,7 +379,9 @@ static void free_members(struct member *m)
  * pool's threshold sends its gradient one way or the other. Measured with CLCNN_CACHE_DIR=off, each
  * step's parameters and buffers compared: one process on the joined batch, im2col against
  * direct convolutions (each within 4e-5 of the double reference per op), agrees within 7e-8 for 3
- * steps, jumps to 8.2e-7 at step 4 (b2b.weight[35884]) and ends 2.1e-3 apart after 20 steps
+ * steps, jumps to 8.2e-7 at step 4 (b2b.weight[35884]: in pool2's window at image 3, channel 62,
+ * rows 2-3, columns 8-9, two inputs lie within 2e-6 of 0.8501, and the two runs' last bits pick
+ * different ones, so the gradient goes to another pixel) and ends 2.1e-3 apart after 20 steps
  * (b2p_bn.running_var[4]: 0.66936 against 0.66583), growing about 1.6x a step; 2 + 2 members
  * against the joined batch land on one side or the other depending on the algorithms, within
  * 1.2e-7 for 20 steps or 2.1e-3 apart. So trajectories are compared for SHORT steps only, and the
