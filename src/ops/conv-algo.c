@@ -238,14 +238,16 @@ static int im2col_forward_with(struct clcnn_op *op, const struct clcnn_dev_io *i
 		/* y^T_group [cgo x ld] = W_group [cgo x kg] * col_group [kg x ld] */
 		for (int grp = 0; !rc && grp < g->groups; grp++)
 			rc = clcnn_gemm_with(op->ctx, cfg, NULL,
-					&(struct clcnn_gemm_args){.m = g->cgo,
-								  .n = ld,
-								  .k = kg,
-								  .alpha = 1.0f,
-								  .a = {io->param[0], (size_t)grp * g->cgo * kg, kg},
-								  .b = {io->scratch, (size_t)grp * kg * ld, ld},
-								  .c = {io->scratch,
-									(size_t)yt + (size_t)grp * g->cgo * ld, ld}});
+					     &(struct clcnn_gemm_args){.m = g->cgo,
+								       .n = ld,
+								       .k = kg,
+								       .alpha = 1.0f,
+								       .a = {io->param[0], (size_t)grp * g->cgo * kg,
+									     kg},
+								       .b = {io->scratch, (size_t)grp * kg * ld, ld},
+								       .c = {io->scratch,
+									     (size_t)yt + (size_t)grp * g->cgo * ld,
+									     ld}});
 		if (!rc)
 			rc = from_cn(op, io, yt, n0, nb);
 	}
@@ -292,47 +294,52 @@ static int im2col_backward_with(struct clcnn_op *op, const struct clcnn_dev_io *
 			/* dW^T_group [kg x cgo] (+)= col_group [kg x ld] * gy_group [ld x cgo] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
 				rc = clcnn_gemm_with(op->ctx, cfg, NULL,
-						&(struct clcnn_gemm_args){.m = kg,
-									  .n = g->cgo,
-									  .k = ld,
-									  .alpha = 1.0f,
-									  .beta = n0 ? 1.0f : 0.0f,
-									  .a = {io->scratch, (size_t)grp * kg * ld, ld},
-									  .b = {io->scratch, gp + (size_t)grp * g->cgo,
-										g->cout},
-									  .c = {io->scratch,
-										wt + (size_t)grp * kg * g->cgo,
-										g->cgo}});
+						     &(struct clcnn_gemm_args){.m = kg,
+									       .n = g->cgo,
+									       .k = ld,
+									       .alpha = 1.0f,
+									       .beta = n0 ? 1.0f : 0.0f,
+									       .a = {io->scratch, (size_t)grp * kg * ld,
+										     ld},
+									       .b = {io->scratch,
+										     gp + (size_t)grp * g->cgo,
+										     g->cout},
+									       .c = {io->scratch,
+										     wt + (size_t)grp * kg * g->cgo,
+										     g->cgo}});
 		} else if (!rc && want_weights) {
 			/* dW_group [cgo x kg] (+)= gy^T_group [cgo x ld] * col_group^T [ld x kg] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
 				rc = clcnn_gemm_with(op->ctx, cfg, NULL,
-						&(struct clcnn_gemm_args){.m = g->cgo,
-									  .n = kg,
-									  .k = ld,
-									  .alpha = 1.0f,
-									  .beta = n0 ? 1.0f : 0.0f,
-									  .a = {io->scratch,
-										gt + (size_t)grp * g->cgo * ld, ld},
-									  .b = {io->scratch, (size_t)grp * kg * ld, ld,
-										0, 1},
-									  .c = {io->grad_param[0],
-										(size_t)grp * g->cgo * kg, kg}});
+						     &(struct clcnn_gemm_args){.m = g->cgo,
+									       .n = kg,
+									       .k = ld,
+									       .alpha = 1.0f,
+									       .beta = n0 ? 1.0f : 0.0f,
+									       .a = {io->scratch,
+										     gt + (size_t)grp * g->cgo * ld,
+										     ld},
+									       .b = {io->scratch, (size_t)grp * kg * ld,
+										     ld, 0, 1},
+									       .c = {io->grad_param[0],
+										     (size_t)grp * g->cgo * kg, kg}});
 		}
 		if (!rc && want_data) {
 			/* dcol_group [kg x ld] = W_group^T [kg x cgo] * gy^T_group [cgo x ld], then gather */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
 				rc = clcnn_gemm_with(op->ctx, cfg, NULL,
-						&(struct clcnn_gemm_args){.m = kg,
-									  .n = ld,
-									  .k = g->cgo,
-									  .alpha = 1.0f,
-									  .a = {io->param[0], (size_t)grp * g->cgo * kg,
-										kg, 0, 1},
-									  .b = {io->scratch,
-										gt + (size_t)grp * g->cgo * ld, ld},
-									  .c = {io->scratch, (size_t)grp * kg * ld,
-										ld}});
+						     &(struct clcnn_gemm_args){.m = kg,
+									       .n = ld,
+									       .k = g->cgo,
+									       .alpha = 1.0f,
+									       .a = {io->param[0],
+										     (size_t)grp * g->cgo * kg, kg, 0,
+										     1},
+									       .b = {io->scratch,
+										     gt + (size_t)grp * g->cgo * ld,
+										     ld},
+									       .c = {io->scratch, (size_t)grp * kg * ld,
+										     ld}});
 			if (!rc)
 				rc = col2im(op, io->scratch, io->grad_in[0], n0, nb);
 		}

@@ -35,7 +35,8 @@ static int loads_fit(const struct conv_gpu_tile *t)
  */
 int clcnn_conv_gpu_fit(int small, size_t maxwg, uint64_t local, struct conv_gpu_tile *out)
 {
-	struct conv_gpu_tile t = small ? (struct conv_gpu_tile){32, 32, 16, 4, 4} : (struct conv_gpu_tile){64, 64, 16, 4, 4};
+	struct conv_gpu_tile t =
+		small ? (struct conv_gpu_tile){32, 32, 16, 4, 4} : (struct conv_gpu_tile){64, 64, 16, 4, 4};
 	for (int i = 0; i < 32; i++) {
 		int over_wg = (size_t)clcnn_conv_gpu_threads(&t) > maxwg;
 		int over_local = local && clcnn_conv_gpu_local_bytes(&t) > local;
@@ -177,8 +178,8 @@ static int tiled_kernel(struct clcnn_op *op, int small, const char *define, cons
 		if (!clcnn_conv_gpu_fit(small, most, ctx->lim.local_mem, &s) ||
 		    clcnn_conv_gpu_threads(&s) >= clcnn_conv_gpu_threads(t))
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					  "conv2d igemm_gpu: kernel %s allows %zu work-items a group, no tile fits", name,
-					  most);
+					  "conv2d igemm_gpu: kernel %s allows %zu work-items a group, no tile fits",
+					  name, most);
 		*t = s;
 	}
 }
@@ -203,8 +204,7 @@ static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io, int small
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(has_bias),
 				       KARG(io->out), KARG(n));
-	return rc ? rc
-		  : run_tiles(op, k, &t, (size_t)g->n * g->ho * g->wo, (size_t)g->cgo, (size_t)g->groups);
+	return rc ? rc : run_tiles(op, k, &t, (size_t)g->n * g->ho * g->wo, (size_t)g->cgo, (size_t)g->groups);
 }
 
 static int backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io, int small)

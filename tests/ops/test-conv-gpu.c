@@ -115,7 +115,7 @@ static struct dev dev_new(struct clcnn_context *ctx, const struct problem *P, si
 	d.io.out = upload(ctx, P->y, P->n[1]); /* overwritten */
 	d.io.param[0] = upload(ctx, P->w, P->n[2]);
 	d.io.grad_out = upload(ctx, P->gy, P->n[1]);
-	d.io.grad_in[0] = upload(ctx, P->x, P->n[0]);     /* overwritten */
+	d.io.grad_in[0] = upload(ctx, P->x, P->n[0]);    /* overwritten */
 	d.io.grad_param[0] = upload(ctx, P->w, P->n[2]); /* overwritten */
 	if (P->n[3]) {
 		d.io.param[1] = upload(ctx, P->b, P->n[3]);
@@ -127,9 +127,8 @@ static struct dev dev_new(struct clcnn_context *ctx, const struct problem *P, si
 
 static void dev_free(struct dev *d)
 {
-	cl_mem all[] = {d->io.in[0],         d->io.out,           d->io.param[0],      d->io.param[1],
-			d->io.grad_out,      d->io.grad_in[0],    d->io.grad_param[0], d->io.grad_param[1],
-			d->io.scratch};
+	cl_mem all[] = {d->io.in[0],      d->io.out,           d->io.param[0],      d->io.param[1], d->io.grad_out,
+			d->io.grad_in[0], d->io.grad_param[0], d->io.grad_param[1], d->io.scratch};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(all); i++)
 		clcnn_buffer_free(all[i]);
 }
@@ -215,48 +214,59 @@ static const struct conv_algo *gpu_only(const struct clcnn_op_case *c, struct cl
 }
 
 /*
- * Every GPU-only case of the table under the three profiles. Tolerance: the case's or conv2d's (see
- * its .tol: float32 sums of L products in [-1, 1]). Every output is one work-item's fma chain over k
- * in order and the slices do not depend on the tile, so with hardware fma the three tiles agree bit
- * for bit.
+ * Case _i of conv2d's table, when it forces a GPU-only algorithm, under the three profiles (one check
+ * loop iteration per case, each with its own timeout). Tolerance: the case's or conv2d's (see its
+ * .tol: float32 sums of L products in [-1, 1]). Every output is one work-item's fma chain over k in
+ * order and the slices do not depend on the tile, so with hardware fma the three tiles agree bit for
+ * bit.
  */
-START_TEST(test_gpu_cases)
+START_TEST(test_gpu_case)
 {
 	static const char *const profiles[] = {"gpu", "gpu,wg=64", "gpu,local=8192"};
 	const struct clcnn_op_class *conv = clcnn_op_find("conv2d");
+	const struct clcnn_op_case *c = &conv->cases[_i];
 	struct clcnn_context *cpu = profile_context("cpu"), *gpu = profile_context("gpu");
+	const struct conv_algo *a = gpu_only(c, cpu, gpu);
+	clcnn_context_close(cpu);
+	clcnn_context_close(gpu);
+	if (!a)
+		return;
 	const int fma = has_hw_fma();
-	int cases = 0;
-	for (const struct clcnn_op_case *c = conv->cases; c->args; c++) {
-		const struct conv_algo *a = gpu_only(c, cpu, gpu);
-		if (!a)
-			continue;
-		cases++;
-		double tol = c->tol > 0 ? c->tol : conv->tol;
-		int tiled = strcmp(a->name, "im2col_clblast") != 0; /* CLBlast has no tiles of ours */
-		float *first[4] = {0};
-		for (size_t p = 0; p < (tiled ? CLCNN_ARRAY_LEN(profiles) : 1); p++) {
-			float *r[4];
-			run_case(profiles[p], c->args, c->inputs, tol, r);
-			struct clcnn_op *op = make(c->args, c->inputs);
-			size_t n[4] = {clcnn_shape_count(&op->out), clcnn_shape_count(&op->in[0]),
-				       clcnn_shape_count(&op->param[0].shape),
-				       op->nparam > 1 ? clcnn_shape_count(&op->param[1].shape) : 0};
-			clcnn_op_free(op);
-			for (int i = 0; i < 4; i++) {
-				if (!p) {
-					first[i] = r[i];
-					continue;
-				}
-				ck_assert_msg(!fma || !n[i] || !memcmp(r[i], first[i], n[i] * sizeof(float)),
-					      "conv2d(%s): result %d under %s differs from the same under gpu", c->args,
-					      i, profiles[p]);
-				free(r[i]);
+	double tol = c->tol > 0 ? c->tol : conv->tol;
+	int tiled = strcmp(a->name, "im2col_clblast") != 0; /* CLBlast has no tiles of ours */
+	float *first[4] = {0};
+	for (size_t p = 0; p < (tiled ? CLCNN_ARRAY_LEN(profiles) : 1); p++) {
+		float *r[4];
+		run_case(profiles[p], c->args, c->inputs, tol, r);
+		struct clcnn_op *op = make(c->args, c->inputs);
+		size_t n[4] = {clcnn_shape_count(&op->out), clcnn_shape_count(&op->in[0]),
+			       clcnn_shape_count(&op->param[0].shape),
+			       op->nparam > 1 ? clcnn_shape_count(&op->param[1].shape) : 0};
+		clcnn_op_free(op);
+		for (int i = 0; i < 4; i++) {
+			if (!p) {
+				first[i] = r[i];
+				continue;
 			}
+			ck_assert_msg(!fma || !n[i] || !memcmp(r[i], first[i], n[i] * sizeof(float)),
+				      "conv2d(%s): result %d under %s differs from the same under gpu", c->args, i,
+				      profiles[p]);
+			free(r[i]);
 		}
-		for (int i = 0; i < 4; i++)
-			free(first[i]);
 	}
+	for (int i = 0; i < 4; i++)
+		free(first[i]);
+}
+END_TEST
+
+/* The table has cases for every GPU-only algorithm (16 of igemm_gpu and igemm_gpu32). */
+START_TEST(test_gpu_case_count)
+{
+	const struct clcnn_op_class *conv = clcnn_op_find("conv2d");
+	struct clcnn_context *cpu = profile_context("cpu"), *gpu = profile_context("gpu");
+	int cases = 0;
+	for (const struct clcnn_op_case *c = conv->cases; c->args; c++)
+		cases += gpu_only(c, cpu, gpu) != NULL;
 	clcnn_context_close(cpu);
 	clcnn_context_close(gpu);
 	ck_assert_int_ge(cases, 16);
@@ -413,7 +423,11 @@ int main(void)
 	tcase_add_test(tc, test_tiles);
 	tcase_add_test(tc, test_gpu_choice);
 	tcase_add_test(tc, test_weight_slices);
-	tcase_add_test(tc, test_gpu_cases);
+	tcase_add_test(tc, test_gpu_case_count);
+	int ncases = 0;
+	while (clcnn_op_find("conv2d")->cases[ncases].args)
+		ncases++;
+	tcase_add_loop_test(tc, test_gpu_case, 0, ncases);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
