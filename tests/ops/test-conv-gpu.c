@@ -3,7 +3,7 @@
  * GPU device profile, so that the ordinary (CPU-profile) suite runs them as a GPU would: every case of
  * conv2d's table that forces a GPU-only algorithm, against the double-precision reference, under
  * "gpu" and under lowered limits ("gpu,wg=64": tiles of 64 work-items; "gpu,local=8192": a shorter k
- * step), with the same bits under every tile; the weight gradient's K slices (reproducible bit for
+ * step; "gpu,groups=2": split launches), with the same bits under every tile; the weight gradient's K slices (reproducible bit for
  * bit, any slice count within tolerance); the tiles chosen; and which algorithms each profile offers.
  * (test-ops runs the same cases with finite differences on the environment's profile.)
  */
@@ -214,15 +214,16 @@ static const struct conv_algo *gpu_only(const struct clcnn_op_case *c, struct cl
 }
 
 /*
- * Case _i of conv2d's table, when it forces a GPU-only algorithm, under the three profiles (one check
- * loop iteration per case, each with its own timeout). Tolerance: the case's or conv2d's (see its
- * .tol: float32 sums of L products in [-1, 1]). Every output is one work-item's fma chain over k in
- * order and the slices do not depend on the tile, so with hardware fma the three tiles agree bit for
- * bit.
+ * Case _i of conv2d's table, when it forces a GPU-only algorithm, under four profiles (one check loop
+ * iteration per case, each with its own timeout): "gpu", tiles of 64 work-items, 8 KiB of __local,
+ * and at most 2 work-groups a launch and dimension (grids split with offsets: GROUP_ID). Tolerance:
+ * the case's or conv2d's (see its .tol: float32 sums of L products in [-1, 1]). Every output is one
+ * work-item's fma chain over k in order and the slices do not depend on the tile, so with hardware
+ * fma the four runs agree bit for bit.
  */
 START_TEST(test_gpu_case)
 {
-	static const char *const profiles[] = {"gpu", "gpu,wg=64", "gpu,local=8192"};
+	static const char *const profiles[] = {"gpu", "gpu,wg=64", "gpu,local=8192", "gpu,groups=2"};
 	const struct clcnn_op_class *conv = clcnn_op_find("conv2d");
 	const struct clcnn_op_case *c = &conv->cases[_i];
 	struct clcnn_context *cpu = profile_context("cpu"), *gpu = profile_context("gpu");
