@@ -161,8 +161,8 @@ static int tiled_kernel(struct clcnn_op *op, int small, const char *define, cons
 	struct clcnn_context *ctx = op->ctx;
 	if (!lim_tile(ctx, small, t))
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-				  "conv2d igemm_gpu: no tile fits %zu work-items and %llu bytes of __local memory",
-				  ctx->lim.max_wg, (unsigned long long)ctx->lim.local_mem);
+				  "conv2d igemm_gpu%s: no tile fits %zu work-items and %llu bytes of __local memory",
+				  small ? "32" : "", ctx->lim.max_wg, (unsigned long long)ctx->lim.local_mem);
 	const int fma = hw_fma(ctx);
 	for (;;) {
 		char o[512];
@@ -178,8 +178,8 @@ static int tiled_kernel(struct clcnn_op *op, int small, const char *define, cons
 		if (!clcnn_conv_gpu_fit(small, most, ctx->lim.local_mem, &s) ||
 		    clcnn_conv_gpu_threads(&s) >= clcnn_conv_gpu_threads(t))
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					  "conv2d igemm_gpu: kernel %s allows %zu work-items a group, no tile fits",
-					  name, most);
+					  "conv2d igemm_gpu%s: kernel %s allows %zu work-items a group, no tile fits",
+					  small ? "32" : "", name, most);
 		*t = s;
 	}
 }
