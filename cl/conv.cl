@@ -2,7 +2,9 @@
  * layer geometry) so per-plane loops have compile-time trip counts that LLVM/POCL vectorises. direct: one
  * work-item per output, input gradient as a gather, weight gradient as per-image partials + a fixed-order batch
  * sum (no atomics); im2col path: col [CI*KH*KW][nb*OH*OW], col2im, layout copies, 8x8-tile transpose; depthwise
- * row kernels. FLIP=1: the kernel rotated 180 degrees (true convolution). */
+ * row kernels. FLIP=1: the kernel rotated 180 degrees (true convolution). GPU=1 (GPU profiles): the same
+ * algorithms GPU-shaped: one output value per work-item over a flat 1-D grid (whole warps, no dimension near
+ * its group limit, no private arrays), the bias gradient as one work-group per plane. */
 
 #ifndef KH
 #define KH 3
@@ -57,20 +59,41 @@
 #define CGO CO
 #endif
 
+#ifndef GPU
+#define GPU 0
+#endif
+
 #define KHW (KH * KW)
 #define IP (IH * IW)
 #define OP (OH * OW)
+/* Sums accumulate with CLCNN_FMA (common.cl): fma where the host passes HW_FMA=1 (GPU profiles), mad
+ * otherwise (the CPU programs, unchanged). */
 /* Weight position (wy, wx) multiplies the input tap (TAPY(wy), TAPX(wx)); flipping is an involution. */
 #define TAPY(wy) (FLIP ? KH - 1 - (wy) : (wy))
 #define TAPX(wx) (FLIP ? KW - 1 - (wx) : (wx))
+
+/*
+ * The position (x, y, z) of a work-item in an NX x NY x nz grid: on CPUs the 3-D launch's ids, on
+ * GPUs unpacked from one flat id (x fastest) of a 1-D launch. Returns from the kernel past the grid.
+ */
+#if GPU
+#define GRID3(x, y, z, NX, NY, nz)                                                         \
+	const int grid_id_ = get_global_id(0);                                                \
+	if (grid_id_ >= (NX) * (NY) * (nz))                                                 \
+		return;                                                                     \
+	const int x = grid_id_ % (NX), y = grid_id_ / (NX) % (NY), z = grid_id_ / ((NX) * (NY))
+#else
+#define GRID3(x, y, z, NX, NY, nz)                                                         \
+	const int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);        \
+	if (x >= (NX) || y >= (NY) || z >= (nz))                                            \
+		return
+#endif
 
 /* y[n][o][oy][ox] = b[o] + sum over the group's channels and taps. Global (OW, OH, N*CO). */
 __kernel void conv_direct_fwd(__global const float *x, __global const float *w, __global const float *b,
 			      __global float *y, int N, int has_bias)
 {
-	const int ox = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
-	if (ox >= OW || oy >= OH || z >= N * CO)
-		return;
+	GRID3(ox, oy, z, OW, OH, N * CO);
 	const int n = z / CO, o = z % CO, grp = o / CGO;
 	const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
 	float acc = has_bias ? b[o] : 0.0f;
@@ -84,7 +107,7 @@ __kernel void conv_direct_fwd(__global const float *x, __global const float *w, 
 			for (int wx = 0; wx < KW; wx++) {
 				const int ix = ix0 + TAPX(wx) * DW;
 				if (ix >= 0 && ix < IW)
-					acc = mad(xp[iy * IW + ix], wp[wy * KW + wx], acc);
+					acc = CLCNN_FMA(xp[iy * IW + ix], wp[wy * KW + wx], acc);
 			}
 		}
 	}
@@ -103,9 +126,7 @@ inline int conv_src(int i, int pad, int t, int dil, int stride, int out)
 /* gx[n][c][iy][ix] = sum of gy * w over every output that read this input. Global (IW, IH, N*CI). */
 __kernel void conv_direct_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
 {
-	const int ix = get_global_id(0), iy = get_global_id(1), z = get_global_id(2);
-	if (ix >= IW || iy >= IH || z >= N * CI)
-		return;
+	GRID3(ix, iy, z, IW, IH, N * CI);
 	const int n = z / CI, c = z % CI, grp = c / CGI, ci = c % CGI;
 	float acc = 0.0f;
 	for (int og = 0; og < CGO; og++) {
@@ -119,7 +140,7 @@ __kernel void conv_direct_bwd_data(__global const float *gy, __global const floa
 			for (int wx = 0; wx < KW; wx++) {
 				const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
 				if (ox >= 0)
-					acc = mad(gp[oy * OW + ox], wp[wy * KW + wx], acc);
+					acc = CLCNN_FMA(gp[oy * OW + ox], wp[wy * KW + wx], acc);
 			}
 		}
 	}
@@ -132,9 +153,7 @@ __kernel void conv_direct_bwd_data(__global const float *gy, __global const floa
  */
 __kernel void conv_direct_bwd_weights(__global const float *gy, __global const float *x, __global float *part, int N)
 {
-	const int wk = get_global_id(0), ci = get_global_id(1), z = get_global_id(2);
-	if (wk >= KHW || ci >= CGI || z >= N * CO)
-		return;
+	GRID3(wk, ci, z, KHW, CGI, N * CO);
 	const int n = z / CO, o = z % CO, grp = o / CGO;
 	const int ky = TAPY(wk / KW), kx = TAPX(wk % KW);
 	__global const float *gp = gy + z * OP;
@@ -147,7 +166,7 @@ __kernel void conv_direct_bwd_weights(__global const float *gy, __global const f
 		for (int ox = 0; ox < OW; ox++) {
 			const int ix = ox * SW - PL + kx * DW;
 			if (ix >= 0 && ix < IW)
-				acc = mad(gp[oy * OW + ox], xp[iy * IW + ix], acc);
+				acc = CLCNN_FMA(gp[oy * OW + ox], xp[iy * IW + ix], acc);
 		}
 	}
 	part[n * (CO * CGI * KHW) + (o * CGI + ci) * KHW + wk] = acc;
@@ -179,6 +198,53 @@ inline float conv_plane_sum(__global const float *p)
 	return s;
 }
 
+#if GPU
+/* VW floats (VW = 1 too: common.cl's VT is float2 and up) and their sum as VHSUM adds them. */
+#if VW == 1
+#define BVT float
+#define BVLOAD(i, p) ((p)[i])
+#define BVHSUM(v) (v)
+#else
+#define BVT VT
+#define BVLOAD(i, p) VLOAD(i, p)
+#define BVHSUM(v) VHSUM(v)
+#endif
+
+/*
+ * part[off + plane] = sum of gy's plane, one work-group per plane (N*CO of them): item l adds the
+ * VW-vectors l, l + L, l + 2L.. (L items; coalesced loads), item 0 the tail; then item 0 adds the L
+ * partial sums in order (a fixed order for a given group size). Global (N*CO*L), local L.
+ */
+__kernel void conv_bias_partial(__global const float *gy, __global float *part, int part_off, int N,
+				__local float *sums)
+{
+	const int plane = GROUP_ID(0), l = get_local_id(0), L = get_local_size(0);
+	__global const float *p = gy + plane * OP;
+	BVT v = (BVT)(0.0f);
+	for (int i = l; i < OP / VW; i += L)
+		v += BVLOAD(i, p);
+	float s = BVHSUM(v);
+	if (l == 0)
+		for (int i = OP / VW * VW; i < OP; i++)
+			s += p[i];
+	sums[l] = s;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	if (l == 0 && plane < N * CO) {
+		float t = 0.0f;
+		for (int i = 0; i < L; i++)
+			t += sums[i];
+		part[part_off + plane] = t;
+	}
+}
+
+/* y[n][c][:] = b[c]: the GEMM paths then accumulate with beta = 1. Global (N*CO*OP). */
+__kernel void conv_bias_fill(__global float *y, __global const float *b, int N)
+{
+	const int id = get_global_id(0);
+	if (id < N * CO * OP)
+		y[id] = b[id / OP % CO];
+}
+#else
 /* part[off + n*CO + c] = sum over the plane of gy[n][c] (first pass of the bias gradient). Global (N*CO). */
 __kernel void conv_bias_partial(__global const float *gy, __global float *part, int part_off, int N)
 {
@@ -198,6 +264,7 @@ __kernel void conv_bias_fill(__global float *y, __global const float *b, int N)
 	for (int i = 0; i < OP; i++)
 		yp[i] = v;
 }
+#endif
 
 /* Valid range [lo, hi) of an output index o whose input index o + off must lie in [0, in): stride 1 only. */
 #define RANGE_LO(off) max(0, -(off))
@@ -209,6 +276,19 @@ __kernel void conv_bias_fill(__global float *y, __global const float *b, int N)
  * shifted copy of an input row: three branch-free loops (zeros, copy, zeros) that vectorise.
  * Global (nb*CI*KH*KW).
  */
+#if GPU
+/* GPU: one col element per work-item, consecutive items along the row. Global (nb*CI*KH*KW*OP). */
+__kernel void conv_im2col(__global const float *x, __global float *col, int col_off, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CI * KHW * OP)
+		return;
+	const int p = id % OP, t = id / OP, r = t % (CI * KHW), j = t / (CI * KHW), c = r / KHW, wk = r % KHW;
+	const int iy = p / OW * SH - PT + TAPY(wk / KW) * DH, ix = p % OW * SW - PL + TAPX(wk % KW) * DW;
+	col[col_off + r * (nb * OP) + j * OP + p] =
+		iy >= 0 && iy < IH && ix >= 0 && ix < IW ? x[((n0 + j) * CI + c) * IP + iy * IW + ix] : 0.0f;
+}
+#else
 __kernel void conv_im2col(__global const float *x, __global float *col, int col_off, int n0, int nb)
 {
 	const int id = get_global_id(0);
@@ -245,12 +325,31 @@ __kernel void conv_im2col(__global const float *x, __global float *col, int col_
 #endif
 	}
 }
+#endif
 
 /*
  * Inverse of conv_im2col: one work-item owns the plane gx[n0+j][c] and adds the col rows of its taps
  * into it in tap order (deterministic, no other work-item writes there). At stride 1 each input row
  * gathers shifted segments of col rows into a private row, written once. Global (nb*CI).
  */
+#if GPU
+/* GPU: one input value per work-item, its taps' col entries added in tap order. Global (nb*CI*IH*IW). */
+__kernel void conv_col2im(__global const float *col, int col_off, __global float *gx, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CI * IP)
+		return;
+	const int ix = id % IW, iy = id / IW % IH, t = id / IP, c = t % CI, j = t / CI;
+	__global const float *cp = col + col_off + c * KHW * (nb * OP) + j * OP;
+	float acc = 0.0f;
+	for (int wk = 0; wk < KHW; wk++) {
+		const int oy = conv_src(iy, PT, TAPY(wk / KW), DH, SH, OH), ox = conv_src(ix, PL, TAPX(wk % KW), DW, SW, OW);
+		if (oy >= 0 && ox >= 0)
+			acc += cp[wk * (nb * OP) + oy * OW + ox];
+	}
+	gx[((n0 + j) * CI + c) * IP + iy * IW + ix] = acc;
+}
+#else
 __kernel void conv_col2im(__global const float *col, int col_off, __global float *gx, int n0, int nb)
 {
 	const int id = get_global_id(0);
@@ -298,13 +397,23 @@ __kernel void conv_col2im(__global const float *col, int col_off, __global float
 	}
 #endif
 }
+#endif
 
 /*
  * dst[z][c][r] = src[z][r][c] for R x C row-major matrices, batch entry z at src_off + z*src_stride
  * (dst likewise); one work-item per 8x8 tile moved through registers. Global (ceil(C/8), ceil(R/8), batch).
  */
+#if GPU
+/* GPU: one element per work-item, reads along the source rows. Global (C, R, batch) as one flat id. */
 __kernel void conv_transpose(__global const float *src, int src_off, int src_stride, __global float *dst,
-			     int dst_off, int dst_stride, int R, int C)
+			     int dst_off, int dst_stride, int R, int C, int batch)
+{
+	GRID3(c, r, z, C, R, batch);
+	dst[dst_off + z * dst_stride + c * R + r] = src[src_off + z * src_stride + r * C + c];
+}
+#else
+__kernel void conv_transpose(__global const float *src, int src_off, int src_stride, __global float *dst,
+			     int dst_off, int dst_stride, int R, int C, int batch)
 {
 	const int tc = get_global_id(0) * 8, tr = get_global_id(1) * 8, z = get_global_id(2);
 	if (tr >= R || tc >= C)
@@ -329,8 +438,20 @@ __kernel void conv_transpose(__global const float *src, int src_off, int src_str
 				d[j * R + i] = s[i * C + j];
 	}
 }
+#endif
 
 /* dst[off + c*nb*OP + j*OP + p] = src[n0+j][c][p]: channel-major so one GEMM spans nb images. Global (C*nb). */
+#if GPU
+/* GPU: one value per work-item. Global (C*nb*OP). */
+__kernel void conv_to_cn(__global const float *src, __global float *dst, int dst_off, int C, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= C * nb * OP)
+		return;
+	const int p = id % OP, t = id / OP, c = t / nb, j = t % nb;
+	dst[dst_off + id] = src[((n0 + j) * C + c) * OP + p];
+}
+#else
 __kernel void conv_to_cn(__global const float *src, __global float *dst, int dst_off, int C, int n0, int nb)
 {
 	const int id = get_global_id(0);
@@ -342,11 +463,24 @@ __kernel void conv_to_cn(__global const float *src, __global float *dst, int dst
 	for (int p = 0; p < OP; p++)
 		d[p] = s[p];
 }
+#endif
 
 /*
  * y[n0+j][o][p] = src[off + o*nb*OP + j*OP + p] (+ b[o]): back from the channel-major GEMM result, the
  * bias added on the way. Global (nb*CO).
  */
+#if GPU
+/* GPU: one value per work-item. Global (nb*CO*OP). */
+__kernel void conv_from_cn(__global const float *src, int src_off, __global float *y, __global const float *b,
+			   int has_bias, int n0, int nb)
+{
+	const int id = get_global_id(0);
+	if (id >= nb * CO * OP)
+		return;
+	const int p = id % OP, t = id / OP, j = t / CO, o = t % CO;
+	y[(n0 * CO + t) * OP + p] = src[src_off + (o * nb + j) * OP + p] + (has_bias ? b[o] : 0.0f);
+}
+#else
 __kernel void conv_from_cn(__global const float *src, int src_off, __global float *y, __global const float *b,
 			   int has_bias, int n0, int nb)
 {
@@ -360,12 +494,36 @@ __kernel void conv_from_cn(__global const float *src, int src_off, __global floa
 	for (int p = 0; p < OP; p++)
 		d[p] = s[p] + v;
 }
+#endif
 
 /*
  * Depthwise (groups == CI, CO = m * CI): one input channel per output. A work-item computes one output
  * row in a private array: per tap, a shifted input row segment times one weight (branch-free and
  * vectorisable at stride 1). Each output adds bias then taps in (wy, wx) order. Global (N*CO*OH).
  */
+#if GPU
+/* GPU: one output per work-item, bias then taps in (wy, wx) order. Global (N*CO*OH*OW). */
+__kernel void conv_dw_fwd(__global const float *x, __global const float *w, __global const float *b,
+			  __global float *y, int N, int has_bias)
+{
+	GRID3(ox, oy, z, OW, OH, N * CO);
+	const int n = z / CO, o = z % CO, c = o / CGO;
+	__global const float *xp = x + (n * CI + c) * IP;
+	__global const float *wp = w + o * KHW;
+	float acc = has_bias ? b[o] : 0.0f;
+	for (int wy = 0; wy < KH; wy++) {
+		const int iy = oy * SH - PT + TAPY(wy) * DH;
+		if (iy < 0 || iy >= IH)
+			continue;
+		for (int wx = 0; wx < KW; wx++) {
+			const int ix = ox * SW - PL + TAPX(wx) * DW;
+			if (ix >= 0 && ix < IW)
+				acc = CLCNN_FMA(xp[iy * IW + ix], wp[wy * KW + wx], acc);
+		}
+	}
+	y[z * OP + oy * OW + ox] = acc;
+}
+#else
 __kernel void conv_dw_fwd(__global const float *x, __global const float *w, __global const float *b,
 			  __global float *y, int N, int has_bias)
 {
@@ -391,12 +549,12 @@ __kernel void conv_dw_fwd(__global const float *x, __global const float *w, __gl
 			const int off = TAPX(wx) * DW - PL;
 #if SW == 1
 			for (int ox = RANGE_LO(off); ox < RANGE_HI(off, OW, IW); ox++)
-				acc[ox] = mad(s[ox + off], wv, acc[ox]);
+				acc[ox] = CLCNN_FMA(s[ox + off], wv, acc[ox]);
 #else
 			for (int ox = 0; ox < OW; ox++) {
 				const int ix = ox * SW + off;
 				if (ix >= 0 && ix < IW)
-					acc[ox] = mad(s[ix], wv, acc[ox]);
+					acc[ox] = CLCNN_FMA(s[ix], wv, acc[ox]);
 			}
 #endif
 		}
@@ -405,11 +563,35 @@ __kernel void conv_dw_fwd(__global const float *x, __global const float *w, __gl
 	for (int ox = 0; ox < OW; ox++)
 		d[ox] = acc[ox];
 }
+#endif
 
 /*
  * Depthwise input gradient, one input row per work-item: for each of the channel's CO/CI outputs and
  * each tap, a shifted grad_out row segment times one weight, in (m, wy, wx) order. Global (N*CI*IH).
  */
+#if GPU
+/* GPU: one input value per work-item, in (m, wy, wx) order. Global (N*CI*IH*IW). */
+__kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
+{
+	GRID3(ix, iy, z, IW, IH, N * CI);
+	const int n = z / CI, c = z % CI;
+	float acc = 0.0f;
+	for (int m = 0; m < CGO; m++) {
+		const int o = c * CGO + m;
+		for (int wy = 0; wy < KH; wy++) {
+			const int oy = conv_src(iy, PT, TAPY(wy), DH, SH, OH);
+			if (oy < 0)
+				continue;
+			for (int wx = 0; wx < KW; wx++) {
+				const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
+				if (ox >= 0)
+					acc = CLCNN_FMA(gy[((n * CO + o) * OH + oy) * OW + ox], w[o * KHW + wy * KW + wx], acc);
+			}
+		}
+	}
+	gx[z * IP + iy * IW + ix] = acc;
+}
+#else
 __kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w, __global float *gx, int N)
 {
 	const int id = get_global_id(0);
@@ -434,12 +616,12 @@ __kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w
 				/* ox = ix + off */
 				const int off = PL - TAPX(wx) * DW;
 				for (int ix = RANGE_LO(off); ix < RANGE_HI(off, IW, OW); ix++)
-					acc[ix] = mad(g[ix + off], wv, acc[ix]);
+					acc[ix] = CLCNN_FMA(g[ix + off], wv, acc[ix]);
 #else
 				for (int ix = 0; ix < IW; ix++) {
 					const int ox = conv_src(ix, PL, TAPX(wx), DW, SW, OW);
 					if (ox >= 0)
-						acc[ix] = mad(g[ox], wv, acc[ix]);
+						acc[ix] = CLCNN_FMA(g[ox], wv, acc[ix]);
 				}
 #endif
 			}
@@ -449,11 +631,37 @@ __kernel void conv_dw_bwd_data(__global const float *gy, __global const float *w
 	for (int ix = 0; ix < IW; ix++)
 		d[ix] = acc[ix];
 }
+#endif
 
 /*
  * Depthwise weight gradient of one image and one weight: per-column partial sums over the output
  * rows (vectorisable), then the columns in order. conv_sum_batch adds the images. Global (N*CO*KH*KW).
  */
+#if GPU
+/* GPU: one weight of one image per work-item, a scalar sum over the output plane. Global (N*CO*KH*KW). */
+__kernel void conv_dw_bwd_weights(__global const float *gy, __global const float *x, __global float *part, int N)
+{
+	const int id = get_global_id(0);
+	if (id >= N * CO * KHW)
+		return;
+	const int z = id / KHW, wk = id % KHW, n = z / CO, o = z % CO, c = o / CGO;
+	const int ky = TAPY(wk / KW), kx = TAPX(wk % KW);
+	__global const float *gp = gy + z * OP;
+	__global const float *xp = x + (n * CI + c) * IP;
+	float acc = 0.0f;
+	for (int oy = 0; oy < OH; oy++) {
+		const int iy = oy * SH - PT + ky * DH;
+		if (iy < 0 || iy >= IH)
+			continue;
+		for (int ox = 0; ox < OW; ox++) {
+			const int ix = ox * SW - PL + kx * DW;
+			if (ix >= 0 && ix < IW)
+				acc = CLCNN_FMA(gp[oy * OW + ox], xp[iy * IW + ix], acc);
+		}
+	}
+	part[n * (CO * KHW) + o * KHW + wk] = acc;
+}
+#else
 __kernel void conv_dw_bwd_weights(__global const float *gy, __global const float *x, __global float *part, int N)
 {
 	const int id = get_global_id(0);
@@ -474,12 +682,12 @@ __kernel void conv_dw_bwd_weights(__global const float *gy, __global const float
 		__global const float *g = gp + oy * OW;
 #if SW == 1
 		for (int ox = RANGE_LO(off); ox < RANGE_HI(off, OW, IW); ox++)
-			acc[ox] = mad(g[ox], s[ox + off], acc[ox]);
+			acc[ox] = CLCNN_FMA(g[ox], s[ox + off], acc[ox]);
 #else
 		for (int ox = 0; ox < OW; ox++) {
 			const int ix = ox * SW + off;
 			if (ix >= 0 && ix < IW)
-				acc[ox] = mad(g[ox], s[ix], acc[ox]);
+				acc[ox] = CLCNN_FMA(g[ox], s[ix], acc[ox]);
 		}
 #endif
 	}
@@ -488,3 +696,4 @@ __kernel void conv_dw_bwd_weights(__global const float *gy, __global const float
 		sum += acc[ox];
 	part[n * (CO * KHW) + o * KHW + wk] = sum;
 }
+#endif

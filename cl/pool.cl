@@ -81,6 +81,9 @@
 #endif
 #endif
 
+/* Vector built-ins take vector bounds here (clamp(v, (vi)lo, (vi)hi)), never the scalar-bound forms:
+ * Oclgrind 21.10 computes clamp(int4, int, int) and min(int4, int) wrongly. */
+
 /* p[idx] lane by lane (idx in range), for float and int tables. */
 #if PV == 1
 #define GATHER_LANES(p, idx) (p[idx])
@@ -189,7 +192,7 @@ inline void maxpool_chunk(__global const float *xp, int oh, int o, int inside, _
 				v = tap_load(row, c0);
 				take = (bi < 0) | (v > best) | isnan(v);
 			} else {
-				v = gather_f(row, clamp(col, 0, PIW - 1));
+				v = gather_f(row, clamp(col, (vi)(0), (vi)(PIW - 1)));
 				take = (col >= 0) & (col < PIW) & ((bi < 0) | (v > best) | isnan(v));
 			}
 			best = select(best, v, take);
@@ -230,7 +233,7 @@ inline vf max_windows(__global const int *ar, __global const float *gr, int base
 {
 	if (base >= 0 && base + PV <= POW)
 		return acc + select((vf)(0.0f), VLOADF(gr + base), VLOADI(ar + base) == self);
-	const vi ow = base + LANES, cl = clamp(ow, 0, POW - 1);
+	const vi ow = base + LANES, cl = clamp(ow, (vi)(0), (vi)(POW - 1));
 	return acc + select((vf)(0.0f), gather_f(gr, cl), (ow >= 0) & (ow < POW) & (gather_i(ar, cl) == self));
 }
 
@@ -260,7 +263,7 @@ __kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __g
 #elif SW == 1
 				acc0 = max_windows(ar, gr, o + PW - t, ih * PIW + o + LANES, acc0);
 #else
-				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, 0, POW - 1);
+				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, (vi)(0), (vi)(POW - 1));
 				const vi hit = (ow >= 0) & (ow < POW) & (gather_i(ar, cl) == ih * PIW + iw);
 				acc0 += select((vf)(0.0f), gather_f(gr, cl), hit);
 #endif
@@ -284,7 +287,7 @@ __kernel void maxpool_bwd(__global const float *gy, __global const int *arg, __g
 inline vf avg_divisor(int oh, vi ow)
 {
 	const int h0 = oh * SH - PH, h1 = min(h0 + KH, PIH + PH);
-	const vi w0 = ow * SW - PW, w1 = min(w0 + KW, PIW + PW);
+	const vi w0 = ow * SW - PW, w1 = min(w0 + KW, (vi)(PIW + PW));
 	if (DIVISOR)
 		return (vf)(DIVISOR);
 	if (COUNT_PAD)
@@ -312,7 +315,7 @@ inline void avgpool_chunk(__global const float *xp, int oh, int o, int inside, _
 			if (inside)
 				sum += tap_load(row, c0);
 			else
-				sum += select((vf)(0.0f), gather_f(row, clamp(col, 0, PIW - 1)), (col >= 0) & (col < PIW));
+				sum += select((vf)(0.0f), gather_f(row, clamp(col, (vi)(0), (vi)(PIW - 1))), (col >= 0) & (col < PIW));
 		}
 	}
 	PSTORE(sum / avg_divisor(oh, o + LANES), yp + o);
@@ -345,7 +348,7 @@ inline vf avg_windows(__global const float *gr, int oh, int base, vf acc)
 {
 	if (base >= 0 && base + PV <= POW)
 		return acc + VLOADF(gr + base) / avg_divisor(oh, base + LANES);
-	const vi ow = base + LANES, cl = clamp(ow, 0, POW - 1);
+	const vi ow = base + LANES, cl = clamp(ow, (vi)(0), (vi)(POW - 1));
 	return acc + select((vf)(0.0f), gather_f(gr, cl) / avg_divisor(oh, cl), (ow >= 0) & (ow < POW));
 }
 
@@ -377,7 +380,7 @@ __kernel void avgpool_bwd(__global const float *gy, __global float *gx, int rows
 #elif SW == 1
 				acc0 = avg_windows(gr, oh, o + PW - t, acc0);
 #else
-				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, 0, POW - 1);
+				const vi iw = o + LANES, ow = (iw + PW) / SW - t, cl = clamp(ow, (vi)(0), (vi)(POW - 1));
 				const vi in = (ow >= 0) & (ow < POW) & (iw + PW - ow * SW < KW);
 				acc0 += select((vf)(0.0f), gather_f(gr, cl) / avg_divisor(oh, cl), in);
 #endif

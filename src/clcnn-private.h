@@ -146,6 +146,15 @@ int clcnn_kernel_get(struct clcnn_context *ctx, const char *family, const char *
 uint64_t clcnn_memo_hash(const char *family, const char *options, const char *name);
 /* Release every memoised kernel and program of the context. */
 void clcnn_program_memo_free(struct clcnn_context *ctx);
+/* One `__kernel` of an embedded source (src/device/kernel-list.c). */
+struct clcnn_kernel_decl {
+	const char *family; /* "pool" for cl/pool.cl */
+	char name[64];
+};
+/* Every kernel declared in the embedded sources, once per (family, name): fills at most max, returns the count. */
+int clcnn_kernel_decls(struct clcnn_kernel_decl *out, int max);
+/* How many variants (option sets) of kernel `name` of `family` the context has built. */
+int clcnn_kernel_built_variants(const struct clcnn_context *ctx, const char *family, const char *name);
 
 /*
  * Typed kernel arguments. KARG(x) takes an lvalue of type cl_mem, int, cl_uint or float (any other

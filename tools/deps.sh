@@ -12,7 +12,8 @@ pkgs=(build-essential pkg-config meson ninja-build ocl-icd-opencl-dev opencl-hea
       libclblast-dev check zlib1g-dev libcjson-dev libcairo2-dev libpng-dev libturbojpeg0-dev clinfo dataset-fashion-mnist
       graphviz   # the README pipes `clcnn graph --dot` into dot
       openmpi-bin libopenmpi-dev   # mpirun -np N clcnn train (meson feature mpi, auto) and tests/parallel
-      clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+      clang libclang-rt-14-dev   # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+      oclgrind)  # tools/oclgrind.sh: every kernel's memory accesses, races and API use checked
 python=0
 onnx=0
 for a in "$@"; do

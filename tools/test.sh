@@ -2,7 +2,8 @@
 # The full test suite on POCL (or the selected OpenCL device): install, configure, build, meson test.
 # In CI (CI=true), and locally with SANITIZE=1 / FUZZ=1, it then runs the whole suite again under
 # ASan + UBSan (tools/sanitize.sh, build-asan) and fuzzes every reader of outside data for
-# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz). The last line counts all runs.
+# FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz), and with OCLGRIND=1 runs
+# tools/oclgrind.sh. The last line counts all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh || exit 1
@@ -33,6 +34,11 @@ if [ $ci -eq 1 ] || [ "${SANITIZE:-0}" = 1 ]; then
 fi
 if [ $ci -eq 1 ] || [ "${FUZZ:-0}" = 1 ]; then
   stage fuzzing "${FUZZ_BUILD:-build-fuzz}/meson-logs/testlog.json" ./tools/fuzz.sh "${FUZZ_SECONDS:-60}" || rc=1
+fi
+# Oclgrind (bounded, about 8 minutes): the op tests, the PyTorch fixtures and a LeNet-5 step in both
+# device profiles; any Oclgrind report fails it (tools/oclgrind.sh; OCLGRIND=1 locally)
+if [ $ci -eq 1 ] || [ "${OCLGRIND:-0}" = 1 ]; then
+  stage oclgrind "$BUILD/meson-logs/oclgrind.json" env BUILD="$BUILD" ./tools/oclgrind.sh || rc=1
 fi
 python3 - "$broken" "${logs[@]}" <<'PY' || true
 import json, sys

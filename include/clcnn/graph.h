@@ -77,8 +77,36 @@ CLCNN_API const char *clcnn_graph_output_name(const struct clcnn_graph *g);
 CLCNN_API int clcnn_graph_build(struct clcnn_graph *g, int batch);
 CLCNN_API int clcnn_graph_batch(const struct clcnn_graph *g);
 
-/** Peak device bytes of the built plan (activations + gradients + parameters + workspace). */
+/**
+ * Device bytes the built plan allocates: the buffer pool of activations and their gradients,
+ * parameters with their gradients, state, the shared workspace.
+ */
 CLCNN_API size_t clcnn_graph_peak_bytes(const struct clcnn_graph *g);
+
+/**
+ * Keep the output of `node` readable with clcnn_graph_read after forward and backward; NULL keeps
+ * every node (and writes nothing in place: the memory of a plan without liveness, a debugging and
+ * comparison switch that leaves every result bitwise the same). Without it the memory plan lets an
+ * activation's buffer go to other tensors after its last reader (the forward of its consumers and
+ * the backward of those that read it); graph inputs, the loss and the output node are always
+ * kept. On a built graph the plan is made again at once (parameters stay; input and output
+ * values are lost). Errors: no such node.
+ */
+CLCNN_API int clcnn_graph_keep(struct clcnn_graph *g, const char *node);
+
+/** The numbers of a built graph's memory plan (docs/cost.md, "Memory plan"). */
+struct clcnn_graph_plan_info {
+	size_t peak_bytes;        /**< clcnn_graph_peak_bytes: what is allocated */
+	size_t forward_peak;      /**< largest live tensors during forward + parameters + state + workspace */
+	size_t backward_peak;     /**< the same during backward, with parameter gradients (0 without a loss) */
+	size_t step_peak;         /**< at the optimizer step: parameters + gradients + state + kept tensors */
+	size_t pool_bytes;        /**< the buffer pool of activations and activation gradients */
+	int pool_buffers;         /**< buffers in the pool */
+	size_t all_values_bytes;  /**< every graph input and node output: what keeping everything costs */
+	size_t kept_for_backward; /**< activations alive when backward starts */
+	int inplace_nodes;        /**< nodes writing their output over their input */
+};
+CLCNN_API int clcnn_graph_plan_info(const struct clcnn_graph *g, struct clcnn_graph_plan_info *info);
 /** Human-readable plan / DAG with shapes and parameter counts; *text is malloc'ed. */
 CLCNN_API int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text);
 /** Graphviz DOT of the DAG; *text is malloc'ed. */
@@ -178,12 +206,16 @@ CLCNN_API int clcnn_graph_forward(struct clcnn_graph *g, int train, uint32_t see
 /**
  * Forward of `node` and of the nodes it depends on only (one branch of a Siamese model, a feature
  * map): each computes what clcnn_graph_forward would, with the same per-node randomness; the other
- * nodes keep their previous outputs, and clcnn_graph_backward is refused until a whole forward.
+ * kept nodes (clcnn_graph_keep) keep their previous outputs, and clcnn_graph_backward is refused until a whole forward.
  */
 CLCNN_API int clcnn_graph_forward_to(struct clcnn_graph *g, const char *node, int train, uint32_t seed);
 /** Backward from the loss node (d loss = 1), after forward. Parameter gradients are overwritten. */
 CLCNN_API int clcnn_graph_backward(struct clcnn_graph *g);
-/** Read a node's output (count = batch x per-sample) after forward. Blocks. */
+/**
+ * Read a node's output (count = batch x per-sample) after forward. Blocks. Only values the plan
+ * keeps (graph inputs, the loss, the output, clcnn_graph_keep) can be read; others fail with
+ * CLCNN_ERR_INVALID naming the node.
+ */
 CLCNN_API int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst);
 /**
  * Read the gradient with respect to a graph input after backward (zeros when the loss does not

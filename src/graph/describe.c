@@ -22,6 +22,95 @@ static const char *mib(size_t bytes, char *buf, size_t n)
 	return buf;
 }
 
+/* Why value v lives as long as it does, for the plan's table. */
+static const char *life_str(const struct clcnn_graph *g, int v, char *buf, size_t n)
+{
+	const struct graph_value *x = &g->values[v];
+	int node = v - g->ninputs, reader = x->last_reader;
+	const char *rn = reader >= 0 ? g->nodes[reader].name : "";
+	if (v < g->ninputs)
+		snprintf(buf, n, "kept (graph input)");
+	else if (x->kept)
+		snprintf(buf, n, "kept (%s)",
+			 g->keep_all         ? "clcnn_graph_keep: all"
+			 : node == g->loss   ? "the loss"
+			 : node == g->output ? "the output"
+					     : "clcnn_graph_keep");
+	else if (x->t_end > g->nnodes)
+		snprintf(buf, n, "kept for backward, to %s's backward", rn);
+	else if (reader >= 0)
+		snprintf(buf, n, "freed after forward, last read by %s", rn);
+	else
+		snprintf(buf, n, "freed after forward, never read");
+	return buf;
+}
+
+#undef CAT
+#define CAT(...) \
+	do { \
+		if (clcnn_strcatf(bufp, lenp, capp, __VA_ARGS__)) \
+			return -1; \
+	} while (0)
+
+/* The memory plan of a built graph (plan.c) appended to *bufp. */
+static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp, size_t *capp)
+{
+	char b1[32], b2[32], b3[32], b4[32], why[160];
+	struct clcnn_graph_plan_info pi;
+	clcnn_graph_plan_info(g, &pi);
+	CAT("plan (batch %d): allocated %s; peak forward %s, backward %s, optimizer step %s (live tensors, "
+	    "parameters, state, workspace; optimizer state not included)\n",
+	    g->batch, mib(pi.peak_bytes, b1, sizeof b1), mib(pi.forward_peak, b2, sizeof b2),
+	    mib(pi.backward_peak, b3, sizeof b3), mib(pi.step_peak, b4, sizeof b4));
+	CAT("  activations %s if every value were kept; %s kept for backward; %d node%s in place\n",
+	    mib(pi.all_values_bytes, b1, sizeof b1), mib(pi.kept_for_backward, b2, sizeof b2), pi.inplace_nodes,
+	    pi.inplace_nodes == 1 ? "" : "s");
+	CAT("  pool        %s in %d reused buffers (activations and their gradients, by liveness over forward and "
+	    "backward)\n",
+	    mib(pi.pool_bytes, b1, sizeof b1), pi.pool_buffers);
+	if (g->grad_total)
+		CAT("  shared      %s (gradient temporaries of shared parameters)\n",
+		    mib(g->grad_total, b1, sizeof b1));
+	CAT("  parameters  %s (values + gradients)\n", mib(g->param_total, b1, sizeof b1));
+	CAT("  state       %s, scratch %s (shared)\n", mib(g->state_total, b1, sizeof b1),
+	    mib(g->scratch_bytes, b2, sizeof b2));
+	for (int t = 0; t < g->nslots; t++) {
+		CAT("  pool buffer %d (%s):", t, mib(g->slots[t].bytes, b1, sizeof b1));
+		for (int v = 0; v < graph_nvalues(g); v++)
+			if (g->values[v].slot == t)
+				CAT(" %s", graph_value_name(g, v));
+		for (int v = 0; v < graph_nvalues(g); v++)
+			if (g->values[v].grad_planned && g->values[v].grad_slot == t)
+				CAT(" d%s", graph_value_name(g, v));
+		for (int i = 0; i < g->nnodes; i++)
+			for (int j = 0; j < g->nodes[i].nin; j++)
+				if (g->nodes[i].acc_slot[j] == t + 1)
+					CAT(" (%s->%s sum)", g->nodes[i].in_name[j], g->nodes[i].name);
+		CAT("\n");
+	}
+	CAT("  values (dX: gradient of X):\n");
+	for (int v = 0; v < graph_nvalues(g); v++) {
+		int node = v - g->ninputs;
+		int inplace = node >= 0 && g->nodes[node].inplace;
+		CAT("    %-14s %10s  buffer %-3d %s%s%s%s\n", graph_value_name(g, v),
+		    mib(g->values[v].bytes, b1, sizeof b1), g->values[v].slot, inplace ? "in place over " : "",
+		    inplace ? g->nodes[node].in_name[0] : "", inplace ? ", " : "", life_str(g, v, why, sizeof why));
+	}
+	CAT("  backward:");
+	for (int k = g->nnodes - 1; k >= 0; k--)
+		if (g->nodes[g->order[k]].run_backward)
+			CAT(" %s", g->nodes[g->order[k]].name);
+	CAT("\n");
+	return 0;
+}
+
+#undef CAT
+#define CAT(...) \
+	do { \
+		if (clcnn_strcatf(&buf, &len, &cap, __VA_ARGS__)) \
+			goto oom; \
+	} while (0)
+
 /* "5x5/1", "5x7/1x2"; an axis that sees the whole input is "all" ("whole" when both do); "-" none. */
 static const char *field_str(const struct clcnn_node_cost *c, char *buf, size_t n)
 {
@@ -134,31 +223,8 @@ int clcnn_graph_describe(const struct clcnn_graph *g, int with_plan, char **text
 		    "(%zu trainable)\n",
 		    si(t.flops, b1, sizeof b1), g->batch, t.params, t.trainable);
 	}
-	if (with_plan && g->batch) {
-		CAT("plan (batch %d): peak %s\n", g->batch, mib(clcnn_graph_peak_bytes(g), b1, sizeof b1));
-		CAT("  activations %s (every node output, kept for backward)\n", mib(g->act_total, b1, sizeof b1));
-		CAT("  gradients   %s in %d reused buffers (liveness over the backward schedule)\n",
-		    mib(g->grad_total, b1, sizeof b1), g->nslots);
-		CAT("  parameters  %s (values + gradients)\n", mib(g->param_total, b1, sizeof b1));
-		CAT("  state       %s, scratch %s (shared)\n", mib(g->state_total, b1, sizeof b1),
-		    mib(g->scratch_bytes, s, sizeof s));
-		for (int t = 0; t < g->nslots; t++) {
-			CAT("  grad buffer %d (%s):", t, mib(g->slots[t].bytes, b1, sizeof b1));
-			for (int v = 0; v < graph_nvalues(g); v++)
-				if (g->values[v].grad_planned && g->values[v].grad_slot == t)
-					CAT(" %s", graph_value_name(g, v));
-			for (int i = 0; i < g->nnodes; i++)
-				for (int j = 0; j < g->nodes[i].nin; j++)
-					if (g->nodes[i].acc_slot[j] == t + 1)
-						CAT(" (%s->%s sum)", g->nodes[i].in_name[j], g->nodes[i].name);
-			CAT("\n");
-		}
-		CAT("  backward:");
-		for (int k = g->nnodes - 1; k >= 0; k--)
-			if (g->nodes[g->order[k]].run_backward)
-				CAT(" %s", g->nodes[g->order[k]].name);
-		CAT("\n");
-	}
+	if (with_plan && g->batch && describe_plan(g, &buf, &len, &cap))
+		goto oom;
 	free(cost);
 	free(icost);
 	*text = buf;

@@ -228,6 +228,12 @@ int clcnn_graph_read(struct clcnn_graph *g, const char *node, float *dst)
 	int v = graph_find_value(g, node ? node : "");
 	if (v < 0)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "no node or input named '%s'", node ? node : "(null)");
+	if (!g->values[v].kept)
+		return clcnn_fail(
+			g->ctx, CLCNN_ERR_INVALID,
+			"node '%s': its output is not kept (the memory plan gives its buffer to other tensors "
+			"after its last reader); call clcnn_graph_keep(g, \"%s\") to read it",
+			node, node);
 	return clcnn_buffer_read(g->ctx, g->values[v].mem, 0, g->values[v].bytes, dst);
 }
 

@@ -38,6 +38,8 @@ struct graph_node {
 	/* shared parameters: this node's weight gradients go to a temporary, then are added to the owner's */
 	cl_mem pacc_tmp[CLCNN_OP_MAX_PARAM];
 	int run_backward;
+	int keep;    /* clcnn_graph_keep: the output stays readable until the next forward */
+	int inplace; /* planned: forward writes the output over input 0 */
 };
 
 /* Per value, filled by build. */
@@ -51,6 +53,15 @@ struct graph_value {
 	int consumers;
 	int grad_slot;
 	int grad_planned; /* grad_slot is this value's gradient buffer (grad may be NULL on a host plan) */
+	/*
+	 * The memory plan (plan.c) on one timeline: 0 = inputs set, 1 + k = forward step k, 1 + F + t =
+	 * backward step t, 1 + F + T = the optimizer step (END). The value is live from t_start to t_end
+	 * (inclusive) in pool buffer slot, which it may share with values whose lives do not overlap.
+	 */
+	int t_start, t_end;
+	int slot;
+	int last_reader; /* node whose forward or backward reads it last, -1 none */
+	int kept;        /* t_end is END: graph input, loss, output or clcnn_graph_keep */
 };
 
 struct graph_param {
@@ -67,10 +78,11 @@ struct graph_pending {
 	size_t count;
 };
 
-/* One reusable gradient buffer of the liveness plan. */
+/* One reusable buffer of the liveness plan (activations and gradients share the pool). */
 struct graph_slot {
 	size_t bytes;
-	int free_after; /* last backward step using it */
+	int free_after; /* last time step using it */
+	int grads;      /* holds gradients (else activations only) */
 	cl_mem mem;
 };
 
@@ -94,6 +106,15 @@ struct clcnn_graph {
 	struct graph_slot *slots;
 	cl_mem scratch, ones;
 	size_t scratch_bytes, state_total, act_total, grad_total, param_total;
+	/*
+	 * Memory plan: pool_total = bytes of every slot (activations + activation gradients),
+	 * grad_total = shared-parameter gradient temporaries; act_total = every value's bytes (what a
+	 * plan that kept everything would hold). Peaks of live tensors per phase, with parameters,
+	 * state and scratch (plan.c, clcnn_graph_plan_info).
+	 */
+	size_t pool_total, peak_forward, peak_backward, peak_step, kept_backward;
+	int keep_all;  /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
+	int time_end;  /* END of the timeline */
 	cl_mem *state; /* per node */
 	int check_numerics;
 	int last_train; /* mode of the last forward */

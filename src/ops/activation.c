@@ -492,6 +492,15 @@ static double flops(const struct clcnn_op *op)
  */
 #define ACT_TOL 1e-5
 
+/* Backward reads x; relu and leaky_relu (slope >= 0) read only its sign, which y has too (op.h). */
+static unsigned act_saves(const struct clcnn_op *op)
+{
+	const struct act_args *a = op->args;
+	if (!strcmp(op->cls->name, "relu") || (!strcmp(op->cls->name, "leaky_relu") && !((float)a->negative_slope < 0)))
+		return CLCNN_SAVES_IN0_AS_OUT | CLCNN_SAVES_INPLACE;
+	return CLCNN_SAVES_IN(0);
+}
+
 #define ACT_CLASS(id, keys, cases_, doc_) \
 	const struct clcnn_op_class clcnn_op_##id = { \
 		.name = #id, \
@@ -507,6 +516,7 @@ static double flops(const struct clcnn_op *op)
 		.ref_backward = ref_backward, \
 		.forward = forward, \
 		.backward = backward, \
+		.saves = act_saves, \
 		.fill = fill, \
 		.cases = cases_, \
 		.tol = ACT_TOL, \

@@ -21,19 +21,37 @@ static int is_gpu(const struct clcnn_context *ctx)
 }
 
 /*
+ * GPU programs (GPU=1 in cl/conv.cl) take one value per work-item over a flat 1-D grid: groups of 64
+ * (two warps, one wavefront; fewer only where the kernel's registers demand), and no grid dimension
+ * near a group limit however large the batch.
+ */
+static int run_flat(struct clcnn_op *op, cl_kernel k, size_t n)
+{
+	const size_t local = 0; /* picked: 64 within the kernel's and the device's limits */
+	return clcnn_kernel_run(op->ctx, k, 1, &n, &local);
+}
+
+/*
  * A 3-D launch over (x, y, z) with a fixed local size (POCL builds one work-group function per size);
- * GPUs get whole warps / wavefronts.
+ * on GPUs the same grid flattened (GRID3 in cl/conv.cl).
  */
 static int run3(struct clcnn_op *op, cl_kernel k, size_t x, size_t y, size_t z)
 {
-	const size_t global[3] = {x, y, z}, local[3] = {is_gpu(op->ctx) ? 64 : 16, 1, 1};
+	if (is_gpu(op->ctx))
+		return run_flat(op, k, x * y * z);
+	const size_t global[3] = {x, y, z}, local[3] = {16, 1, 1};
 	return clcnn_kernel_run(op->ctx, k, 3, global, local);
 }
 
-/* Work-items that each loop over a plane or row: small CPU groups keep both cores busy on small batches. */
-static int run_planes(struct clcnn_op *op, cl_kernel k, size_t n)
+/*
+ * CPU: n work-items that each loop over a plane or row (per values each); small groups keep both
+ * cores busy on small batches. GPU: one work-item per value (n * per).
+ */
+static int run_planes(struct clcnn_op *op, cl_kernel k, size_t n, size_t per)
 {
-	const size_t local = is_gpu(op->ctx) ? 64 : 8;
+	if (is_gpu(op->ctx))
+		return run_flat(op, k, n * per);
+	const size_t local = 8;
 	return clcnn_kernel_run(op->ctx, k, 1, &n, &local);
 }
 
@@ -60,7 +78,7 @@ static int bias_fill(struct clcnn_op *op, const struct clcnn_dev_io *io, float *
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->out), KARG(io->param[1]), KARG(N));
 	if (!rc)
-		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
+		rc = run_planes(op, k, (size_t)N * (size_t)g->cout, plane(g));
 	*beta = 1.0f;
 	return rc;
 }
@@ -80,16 +98,32 @@ size_t clcnn_conv_bias_scratch(const struct conv_geom *g)
 	return g->bias ? (size_t)g->n * (size_t)g->cout * sizeof(float) : 0;
 }
 
+/* GPU: one work-group of up to 64 items per plane, partial sums in __local (conv_bias_partial). */
+static int bias_partial_gpu(struct clcnn_op *op, cl_kernel k, const struct clcnn_dev_io *io, size_t planes)
+{
+	int N = ((const struct conv_priv *)op->priv)->g.n, off = 0;
+	size_t wg = clcnn_kernel_max_wg(op->ctx, k);
+	wg = wg < 64 ? wg : 64;
+	int rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->scratch), KARG(off), KARG(N),
+				   KARG_LOCAL(wg * sizeof(float)));
+	const size_t global = planes * wg;
+	return rc ? rc : clcnn_kernel_run(op->ctx, k, 1, &global, &wg);
+}
+
 int clcnn_conv_bias_grad(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	cl_kernel k;
 	int N = g->n, off = 0;
+	const size_t planes = (size_t)N * (size_t)g->cout;
 	int rc = kernel(op, "conv_bias_partial", &k);
-	if (!rc)
+	if (!rc && is_gpu(op->ctx)) {
+		rc = bias_partial_gpu(op, k, io, planes);
+	} else if (!rc) {
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->scratch), KARG(off), KARG(N));
-	if (!rc)
-		rc = run_planes(op, k, (size_t)N * (size_t)g->cout);
+		if (!rc)
+			rc = run_planes(op, k, planes, 1);
+	}
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[1], g->cout, N);
 }
 
@@ -153,11 +187,12 @@ static size_t direct_scratch(const struct clcnn_context *ctx, const struct conv_
 /* Images n0 .. n0+nb-1 of an N x C x plane tensor into channel-major [C][nb*plane] at dst + dst_off. */
 static int to_cn(struct clcnn_op *op, cl_mem src, cl_mem dst, int dst_off, int C, int n0, int nb)
 {
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	cl_kernel k;
 	int rc = kernel(op, "conv_to_cn", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(dst_off), KARG(C), KARG(n0), KARG(nb));
-	return rc ? rc : run_planes(op, k, (size_t)C * (size_t)nb);
+	return rc ? rc : run_planes(op, k, (size_t)C * (size_t)nb, plane(g));
 }
 
 static int im2col(struct clcnn_op *op, cl_mem x, cl_mem col, int n0, int nb)
@@ -168,7 +203,7 @@ static int im2col(struct clcnn_op *op, cl_mem x, cl_mem col, int n0, int nb)
 	int rc = kernel(op, "conv_im2col", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(x), KARG(col), KARG(off), KARG(n0), KARG(nb));
-	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin * (size_t)(g->kh * g->kw));
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin * (size_t)(g->kh * g->kw), plane(g));
 }
 
 static int col2im(struct clcnn_op *op, cl_mem col, cl_mem gx, int n0, int nb)
@@ -179,7 +214,7 @@ static int col2im(struct clcnn_op *op, cl_mem col, cl_mem gx, int n0, int nb)
 	int rc = kernel(op, "conv_col2im", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(col), KARG(off), KARG(gx), KARG(n0), KARG(nb));
-	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin);
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cin, (size_t)g->h * (size_t)g->w);
 }
 
 /* Channel-major [CO][nb*plane] at scratch + src_off back into y's images n0.., adding the bias. */
@@ -193,10 +228,10 @@ static int from_cn(struct clcnn_op *op, const struct clcnn_dev_io *io, int src_o
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(src_off), KARG(io->out), KARG(b),
 				       KARG(has_bias), KARG(n0), KARG(nb));
-	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cout);
+	return rc ? rc : run_planes(op, k, (size_t)nb * (size_t)g->cout, plane(g));
 }
 
-/* Batched transpose of R x C matrices (offsets and batch strides in floats). */
+/* Batched transpose of R x C matrices (offsets and batch strides in floats): 8x8 tiles, one element on GPUs. */
 static int transpose(struct clcnn_op *op, cl_mem src, int src_off, int src_stride, cl_mem dst, int dst_off,
 		     int dst_stride, int R, int C, int batch)
 {
@@ -204,8 +239,11 @@ static int transpose(struct clcnn_op *op, cl_mem src, int src_off, int src_strid
 	int rc = kernel(op, "conv_transpose", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(src_off), KARG(src_stride), KARG(dst), KARG(dst_off),
-				       KARG(dst_stride), KARG(R), KARG(C));
-	return rc ? rc : run3(op, k, (size_t)(C + 7) / 8, (size_t)(R + 7) / 8, (size_t)batch);
+				       KARG(dst_stride), KARG(R), KARG(C), KARG(batch));
+	if (rc)
+		return rc;
+	return is_gpu(op->ctx) ? run_flat(op, k, (size_t)C * (size_t)R * (size_t)batch)
+			       : run3(op, k, (size_t)(C + 7) / 8, (size_t)(R + 7) / 8, (size_t)batch);
 }
 
 /*
@@ -491,7 +529,7 @@ static int depthwise_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(io->out), KARG(N),
 				       KARG(has_bias));
-	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)g->ho);
+	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)g->ho, (size_t)g->wo);
 }
 
 static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -503,7 +541,7 @@ static int depthwise_backward_data(struct clcnn_op *op, const struct clcnn_dev_i
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->grad_in[0]),
 				       KARG(N));
-	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cin * (size_t)g->h);
+	return rc ? rc : run_planes(op, k, (size_t)N * (size_t)g->cin * (size_t)g->h, (size_t)g->w);
 }
 
 /* Per-image partial sums into scratch, then the fixed-order sum over the batch. */
@@ -516,7 +554,7 @@ static int depthwise_backward_weights(struct clcnn_op *op, const struct clcnn_de
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->in[0]), KARG(io->scratch), KARG(N));
 	if (!rc)
-		rc = run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)(g->kh * g->kw));
+		rc = run_planes(op, k, (size_t)N * (size_t)g->cout * (size_t)(g->kh * g->kw), 1);
 	return rc ? rc : sum_batch(op, io->scratch, 0, io->grad_param[0], (int)weight_count(g), g->n);
 }
 

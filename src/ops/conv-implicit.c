@@ -52,10 +52,14 @@ static struct pad_layout bwd_layout(const struct conv_geom *g)
 	return layout(clcnn_conv_s1_grad_out(g));
 }
 
+/*
+ * Stride 1 on CPUs: the kernels are CPU designs (a 6 x 4 or 7 x 3 tile of 16-float vectors is 384 or
+ * 336 floats a work-item, the weight gradient's TMW x KH*KW vectors grow with the kernel), which a
+ * GPU would spill; GPUs take direct, im2col, gemm1x1 or depthwise (or algorithms of their own).
+ */
 static int is_stride1(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	(void)ctx;
-	if (!clcnn_conv_s1_applies(g))
+	if ((ctx && clcnn_is_gpu(ctx)) || !clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int */
 	struct pad_layout f = fwd_layout(g), b = bwd_layout(g);
@@ -393,7 +397,6 @@ static size_t implicit_scratch(const struct clcnn_context *ctx, const struct con
 /* Few input taps (a first layer), groups 1, output rows of at least 4: the shallow forward kernel. */
 static int is_shallow(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	(void)ctx;
 	return is_stride1(ctx, g) && g->groups == 1 && g->cgi * g->kh * g->kw <= 27 && g->wo >= 4;
 }
 

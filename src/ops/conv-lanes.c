@@ -35,10 +35,10 @@ static struct conv_s1_tile tile(const struct clcnn_context *ctx)
 	return clcnn_conv_s1_tile(ctx, 1);
 }
 
+/* CPUs only: a CPU register tile (7 x 3 vectors of the batch's lanes), too big for a GPU's registers. */
 static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	(void)ctx;
-	if (!clcnn_conv_s1_applies(g))
+	if ((ctx && clcnn_is_gpu(ctx)) || !clcnn_conv_s1_applies(g))
 		return 0;
 	/* every index the kernels form stays an int, for a chunk of up to 64 images */
 	struct side a = in_side(g), b = gy_side(g);

@@ -362,6 +362,13 @@ static int conv_prepare(struct clcnn_op *op)
 	const struct conv_algo *forced = NULL;
 	if (a->algo != CONV_ALGO_AUTO) {
 		forced = clcnn_conv_algo_by_id((enum conv_algo_id)a->algo);
+		/* the geometry suits it (conv_setup), this device may not: a CPU design on a GPU */
+		if (!forced->applicable(ctx, g)) {
+			clcnn_log(ctx, CLCNN_LOG_WARN,
+				  "conv2d: algo=%s does not run on %s (%s kernels); choosing another", forced->name,
+				  ctx->info.name ? ctx->info.name : "this device", clcnn_is_gpu(ctx) ? "GPU" : "CPU");
+			forced = NULL;
+		}
 	} else if (ctx->opt.conv_algo && ctx->opt.conv_algo[0]) {
 		forced = clcnn_conv_algo_find(ctx->opt.conv_algo);
 		if (!forced)
@@ -381,6 +388,15 @@ static int conv_prepare(struct clcnn_op *op)
 		 "-DOW=%d -DPT=%d -DPL=%d -DCGI=%d -DCGO=%d",
 		 g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->flip, g->cin, g->h, g->w, g->cout, g->ho, g->wo, g->pt,
 		 g->pl, g->cgi, g->cgo);
+	if (clcnn_is_gpu(ctx)) {
+		/* GPU-shaped kernels (cl/conv.cl), fma where the hardware has it, the profile's vectors */
+		cl_device_fp_config fp = 0;
+		if (ctx->device)
+			clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+		size_t len = strlen(p->opts);
+		snprintf(p->opts + len, sizeof p->opts - len, " -DGPU=1 -DVW=%d -DHW_FMA=%d", ctx->lim.vector_width,
+			 (fp & CL_FP_FMA) != 0);
+	}
 	/* forced, or recorded by an earlier tuning, or tuned at the first call (scratch for any candidate) */
 	size_t scratch = clcnn_conv_bias_scratch(g);
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++) {
@@ -570,6 +586,7 @@ const struct clcnn_op_class clcnn_op_conv2d = {
 	.ref_backward = conv_ref_backward,
 	.forward = conv_forward,
 	.backward = conv_backward,
+	.saves = clcnn_saves_input0,
 	.destroy = conv_destroy,
 	.flops = conv_flops,
 	.algo = conv_algo_name,

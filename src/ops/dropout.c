@@ -123,7 +123,7 @@ static int dropout_dev_apply(struct clcnn_op *op, int train, uint32_t seed, uint
 	const struct dropout_args *a = op->args;
 	size_t count = clcnn_shape_count(&op->out);
 	if (!train || a->p == 0)
-		return clcnn_buffer_copy(op->ctx, x, y, count * sizeof(float));
+		return x == y ? 0 : clcnn_buffer_copy(op->ctx, x, y, count * sizeof(float)); /* in place */
 	cl_kernel k;
 	cl_uint s = seed, first = first_element(op, first_sample);
 	int n = (int)count, rc;
@@ -172,6 +172,13 @@ static int noise_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 
 /* ------------------------------------------------------------------ tests */
 
+/* Backward draws the mask again from the seed; forward may run in place (the memory plan). */
+static unsigned dropout_saves(const struct clcnn_op *op)
+{
+	(void)op;
+	return CLCNN_SAVES_NOTHING | CLCNN_SAVES_INPLACE;
+}
+
 static const struct clcnn_op_case dropout_cases[] = {
 	{"", "3x3x7x13", 0, 0},   {"p=0.2", "1x1x7x5", 0, 0},           {"p=0", "2x3x5x7", 0, 0},
 	{"p=1", "2x3x5x7", 0, 0}, {"p=0.9, inplace=true", "4x9", 0, 0}, {"p=0.3", "1x3x13x7", 0, 0},
@@ -203,6 +210,7 @@ const struct clcnn_op_class clcnn_op_dropout = {
 	.ref_backward = dropout_ref_backward,
 	.forward = dropout_forward,
 	.backward = dropout_backward,
+	.saves = dropout_saves, /* the mask comes again from the seed */
 	.cases = dropout_cases,
 	/* one product x * scale with scale rounded to float: <= 2 * 2^-24 relative */
 	.tol = 1e-6,
@@ -223,6 +231,7 @@ const struct clcnn_op_class clcnn_op_gaussian_noise = {
 	.ref_backward = noise_ref_backward,
 	.forward = noise_forward,
 	.backward = noise_backward,
+	.saves = clcnn_saves_nothing,
 	.cases = noise_cases,
 	/*
 	 * float log (<= 3 ulp), sqrt (<= 3 ulp) and cospi (<= 4 ulp, exact argument) give |z| (<= 5.8)

@@ -198,6 +198,7 @@ const struct clcnn_op_class clcnn_op_linear = {
 	.ref_backward = linear_ref_backward,
 	.forward = linear_forward,
 	.backward = linear_backward,
+	.saves = clcnn_saves_input0,
 	.cases = linear_cases,
 	.flops = linear_flops,
 	/*

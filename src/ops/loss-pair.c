@@ -332,6 +332,7 @@ static void pair_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 		.ref_backward = pair_ref_backward, \
 		.forward = pair_forward, \
 		.backward = pair_backward, \
+		.saves = clcnn_saves_inputs, \
 		.fill = pair_fill, \
 		.cases = cases_, \
 		.tol = PAIR_TOL, \

@@ -277,6 +277,7 @@ const struct clcnn_op_class clcnn_op_triplet_margin_loss = {
 	.ref_backward = triplet_ref_backward,
 	.forward = triplet_forward,
 	.backward = triplet_backward,
+	.saves = clcnn_saves_inputs,
 	.fill = triplet_fill,
 	.cases = triplet_cases,
 	.tol = TRIPLET_TOL,

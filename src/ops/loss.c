@@ -469,6 +469,7 @@ static double elem_flops(const struct clcnn_op *op)
 		.ref_backward = elem_ref_backward, \
 		.forward = elem_forward, \
 		.backward = elem_backward, \
+		.saves = clcnn_saves_inputs, \
 		.destroy = clcnn_loss_destroy, \
 		.fill = elem_fill, \
 		.cases = cases_, \

@@ -242,6 +242,7 @@ const struct clcnn_op_class clcnn_op_add = {
 	.ref_backward = add_ref_backward,
 	.forward = add_forward,
 	.backward = add_backward,
+	.saves = clcnn_saves_nothing,
 	.cases = add_cases,
 	/* sequential float sum of k <= 8 terms: |error| <= (k-1) * 2^-24 * sum|x_i| <= 7 * 6e-8 * 8 */
 	.tol = 4e-6,
@@ -261,6 +262,7 @@ const struct clcnn_op_class clcnn_op_concat = {
 	.ref_backward = concat_ref_backward,
 	.forward = concat_forward,
 	.backward = concat_backward,
+	.saves = clcnn_saves_nothing,
 	.cases = concat_cases,
 	/* copies are exact */
 	.tol = 1e-12,

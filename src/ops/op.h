@@ -234,7 +234,53 @@ struct clcnn_op_class {
 	 * field starts but not its size or jump, so it is not asked for.
 	 */
 	void (*window)(const struct clcnn_op *op, struct clcnn_op_window *w);
+	/*
+	 * What the device backward() reads of this forward's tensors, as CLCNN_SAVES_* bits, so that
+	 * the memory plan (src/graph/plan.c) frees everything else once forward has passed it. State
+	 * (op->state_bytes) and parameters are always kept and are not declared here. NULL: backward
+	 * may read every input and the output (nothing is freed early: always safe).
+	 */
+	unsigned (*saves)(const struct clcnn_op *op);
 };
+
+#define CLCNN_SAVES_IN(i) (1u << (i)) /* backward reads input i (CLCNN_OP_MAX_IN <= 8) */
+#define CLCNN_SAVES_INPUTS 0xffu       /* every input */
+#define CLCNN_SAVES_OUT (1u << 8)      /* backward reads the output */
+/*
+ * Backward reads input 0 only where the output would serve identically (relu and leaky_relu with
+ * slope >= 0 test x > 0, and y > 0 exactly when x > 0, NaN and -0 included): the plan may bind the
+ * output as in[0] for backward, so input 0 need not be kept.
+ */
+#define CLCNN_SAVES_IN0_AS_OUT (1u << 9)
+/*
+ * Forward may write its output over input 0 (same shape, element-wise, no element read after
+ * another is written; a copy of a buffer onto itself is skipped). The plan does so when nothing
+ * else reads input 0 afterwards.
+ */
+#define CLCNN_SAVES_INPLACE (1u << 10)
+#define CLCNN_SAVES_NOTHING 0u
+
+/* Common declarations for op classes. */
+static inline unsigned clcnn_saves_nothing(const struct clcnn_op *op)
+{
+	(void)op;
+	return CLCNN_SAVES_NOTHING;
+}
+static inline unsigned clcnn_saves_inputs(const struct clcnn_op *op)
+{
+	(void)op;
+	return CLCNN_SAVES_INPUTS;
+}
+static inline unsigned clcnn_saves_input0(const struct clcnn_op *op)
+{
+	(void)op;
+	return CLCNN_SAVES_IN(0);
+}
+/* The bits of op, CLCNN_SAVES_INPUTS | CLCNN_SAVES_OUT when its class declares nothing. */
+static inline unsigned clcnn_op_saves(const struct clcnn_op *op)
+{
+	return op->cls->saves ? op->cls->saves(op) : CLCNN_SAVES_INPUTS | CLCNN_SAVES_OUT;
+}
 
 /* ------------------------------------------------------------------ lifecycle (src/ops/op.c) */
 

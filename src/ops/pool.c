@@ -57,11 +57,33 @@ int clcnn_pool_check_4d(const struct clcnn_op *op, char *err, size_t errlen)
 	return 0;
 }
 
+/* A GPU-profile work-group size for k: at least lim.simd items (a full warp), within what the kernel
+ * and the device allow. */
+static size_t gpu_group(struct clcnn_context *ctx, cl_kernel k, size_t want)
+{
+	size_t simd = ctx->lim.simd > 0 ? (size_t)ctx->lim.simd : 1, max = clcnn_kernel_max_wg(ctx, k);
+	if (want < simd)
+		want = simd;
+	return want > max ? max : want;
+}
+
 int clcnn_pool_run3d(struct clcnn_context *ctx, cl_kernel k, int w, int h, int planes)
 {
 	size_t lx = w >= 64 ? 64 : (size_t)(w + 7) / 8 * 8, ly = 64 / lx;
 	if (ly > (size_t)h)
 		ly = (size_t)h;
+	if (clcnn_is_gpu(ctx)) {
+		/* short planes: widen x until the group fills a warp, then fit the kernel's limit */
+		size_t group = gpu_group(ctx, k, lx * ly);
+		if (lx * ly < group)
+			lx = (group + ly - 1) / ly;
+		while (lx * ly > group && ly > 1)
+			ly /= 2;
+		if (lx * ly > group)
+			lx = group;
+		if (lx > ctx->lim.max_items[0] && ctx->lim.max_items[0])
+			lx = ctx->lim.max_items[0];
+	}
 	size_t global[3] = {(size_t)w, (size_t)h, (size_t)planes}, local[3] = {lx, ly, 1};
 	return clcnn_kernel_run(ctx, k, 3, global, local);
 }
@@ -164,10 +186,13 @@ static struct clcnn_pool_geom geom_of(const struct clcnn_op *op)
 	return g;
 }
 
-/* The geometry, and PV: vector lanes per chunk of a row, at most the narrower of the two rows. */
-static char *geom_options(const struct clcnn_pool_geom *g, char *buf, size_t n)
+/* The geometry, and PV: vector lanes per chunk of a row, at most the narrower of the two rows, and on
+ * a GPU profile at most the device's vector width (wide private vectors cost GPU registers). */
+static char *geom_options(struct clcnn_context *ctx, const struct clcnn_pool_geom *g, char *buf, size_t n)
 {
 	int narrow = g->w < g->ow ? g->w : g->ow, pv = narrow >= 8 ? 8 : narrow >= 4 ? 4 : narrow >= 2 ? 2 : 1;
+	while (clcnn_is_gpu(ctx) && pv > 1 && pv > ctx->lim.vector_width)
+		pv /= 2;
 	snprintf(buf, n,
 		 "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DPIH=%d -DPIW=%d -DPOH=%d -DPOW=%d "
 		 "-DPV=%d",
@@ -185,7 +210,7 @@ int clcnn_pool_kernel(struct clcnn_context *ctx, const char *name, const char *o
 /* Row kernels (cl/pool.cl): one work-item per row of the plane side they write. */
 static int run_rows(struct clcnn_context *ctx, cl_kernel k, int rows)
 {
-	size_t n = (size_t)rows, local = 64;
+	size_t n = (size_t)rows, local = clcnn_is_gpu(ctx) ? gpu_group(ctx, k, 64) : 64;
 	return clcnn_kernel_run(ctx, k, 1, &n, &local);
 }
 
@@ -280,7 +305,7 @@ int clcnn_pool_dev_max_forward(struct clcnn_context *ctx, const struct clcnn_poo
 	char opt[224];
 	cl_kernel k;
 	int rows = g->n * g->c * g->oh;
-	int rc = clcnn_pool_kernel(ctx, "maxpool_fwd", geom_options(g, opt, sizeof opt), &k);
+	int rc = clcnn_pool_kernel(ctx, "maxpool_fwd", geom_options(ctx, g, opt, sizeof opt), &k);
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, k, KARG(x), KARG(y), KARG(arg), KARG(rows));
 	return rc ? rc : run_rows(ctx, k, rows);
@@ -292,7 +317,7 @@ int clcnn_pool_dev_max_backward(struct clcnn_context *ctx, const struct clcnn_po
 	char opt[224];
 	cl_kernel k;
 	int rows = g->n * g->c * g->h;
-	int rc = clcnn_pool_kernel(ctx, "maxpool_bwd", geom_options(g, opt, sizeof opt), &k);
+	int rc = clcnn_pool_kernel(ctx, "maxpool_bwd", geom_options(ctx, g, opt, sizeof opt), &k);
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, k, KARG(gy), KARG(arg), KARG(gx), KARG(rows));
 	return rc ? rc : run_rows(ctx, k, rows);
@@ -374,7 +399,7 @@ static int avgpool_launch(struct clcnn_op *op, const char *name, cl_mem src, cl_
 	char opt[288], base[224];
 	cl_kernel k;
 	int rows = g.n * g.c * (per_input ? g.h : g.oh);
-	snprintf(opt, sizeof opt, "%s -DCOUNT_PAD=%d -DDIVISOR=%d", geom_options(&g, base, sizeof base),
+	snprintf(opt, sizeof opt, "%s -DCOUNT_PAD=%d -DDIVISOR=%d", geom_options(op->ctx, &g, base, sizeof base),
 		 a->count_include_pad, a->divisor_override);
 	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
 	if (!rc)
@@ -607,6 +632,7 @@ const struct clcnn_op_class clcnn_op_maxpool2d = {
 	.ref_backward = maxpool_ref_backward,
 	.forward = maxpool_forward,
 	.backward = maxpool_backward,
+	.saves = clcnn_saves_nothing, /* the argmax is its state */
 	.fill = clcnn_pool_fill_distinct,
 	.cases = maxpool_cases,
 	.tol = 1e-6,
@@ -627,6 +653,7 @@ const struct clcnn_op_class clcnn_op_avgpool2d = {
 	.ref_backward = avgpool_ref_backward,
 	.forward = avgpool_forward,
 	.backward = avgpool_backward,
+	.saves = clcnn_saves_nothing,
 	.cases = avgpool_cases,
 	.tol = 2e-6,
 	.flops = pool_flops,
@@ -646,6 +673,7 @@ const struct clcnn_op_class clcnn_op_global_avgpool2d = {
 	.ref_backward = global_avg_ref_backward,
 	.forward = global_avg_forward,
 	.backward = global_avg_backward,
+	.saves = clcnn_saves_nothing,
 	.cases = global_cases,
 	.tol = 4e-6,
 	.flops = global_flops,
@@ -665,6 +693,7 @@ const struct clcnn_op_class clcnn_op_global_maxpool2d = {
 	.ref_backward = global_max_ref_backward,
 	.forward = global_max_forward,
 	.backward = global_max_backward,
+	.saves = clcnn_saves_nothing, /* the argmax is its state */
 	.fill = clcnn_pool_fill_distinct,
 	.cases = global_cases,
 	.tol = 1e-7,

@@ -257,6 +257,7 @@ static void window(const struct clcnn_op *op, struct clcnn_op_window *w)
 		.ref_backward = ref_backward, \
 		.forward = forward, \
 		.backward = backward, \
+		.saves = clcnn_saves_input0, /* recomputed from x */ \
 		.fill = fill, \
 		.cases = cases, \
 		.tol = SM_TOL, \

@@ -140,7 +140,7 @@ expect 0 "re-planning the onecycle schedule over 4 steps instead of the checkpoi
 printf 'x = input(shape=(8))\ny = input()\nh = linear(x, out_features=16)\nr = relu\no = linear(out_features=3)\nloss = cross_entropy(o, y)\n' > "$T/mlp.net"
 expect 0 "fc +linear +f +1x10" "graph without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$NET"
 expect 0 "^  x +input +4x8" "graph of a feature-vector model without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$T/mlp.net" --batch 4
-expect 0 "grad buffer 0" "graph --plan without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$NET" --plan
+expect 0 "pool buffer 0" "graph --plan without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$NET" --plan
 grep -q "no OpenCL device" "$T/err" && pass "graph --plan says what it leaves out" || fail "graph --plan: $(cat "$T/err")"
 expect 0 '"o" -> "loss"' "graph --dot without a device" -- env OCL_ICD_VENDORS="$T/no-icd" "$CLCNN" graph "$T/mlp.net" --dot
 for c in train eval predict run bench graph devices doctor; do

@@ -286,7 +286,11 @@ START_TEST(api_errors)
 }
 END_TEST
 
-/* A chain needs two gradient buffers (one written while the other is read); peak = the parts. */
+/*
+ * Keeping every activation (clcnn_graph_keep(g, NULL)), a chain needs two gradient buffers (one
+ * written while the other is read) besides one buffer per value; peak = the parts.
+ * tests/graph/test-memplan.c tests the plan that frees.
+ */
 START_TEST(memory_plan)
 {
 	struct clcnn_context *ctx = test_context();
@@ -294,8 +298,9 @@ START_TEST(memory_plan)
 	snprintf(path, sizeof path, "%s/../../models/lenet5.net", getenv("CLCNN_DATA_DIR"));
 	struct clcnn_graph *g;
 	ck_assert_msg(clcnn_graph_load(ctx, path, &g) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_keep(g, NULL), 0);
 	ck_assert_msg(clcnn_graph_build(g, 4) == 0, "%s", clcnn_context_error(ctx));
-	ck_assert_int_eq(g->nslots, 2);
+	ck_assert_int_eq(g->nslots, graph_nvalues(g) + 2);
 	size_t acts = 0, largest = 0, params = 0;
 	for (int v = 0; v < graph_nvalues(g); v++) {
 		acts += g->values[v].bytes;
@@ -306,8 +311,9 @@ START_TEST(memory_plan)
 		params += 2 * g->params[i].count * sizeof(float);
 	ck_assert_uint_eq(g->act_total, acts);
 	ck_assert_uint_eq(g->param_total, params);
-	/* the two buffers hold c1's and r1's gradients (the two largest, 4x6x28x28 floats) */
-	ck_assert_uint_eq(g->grad_total, 2 * largest);
+	/* the two gradient buffers hold c1's and r1's gradients (the two largest, 4x6x28x28 floats) */
+	ck_assert_uint_eq(g->grad_total, 0);
+	ck_assert_uint_eq(g->pool_total, acts + 2 * largest);
 	ck_assert_uint_eq(clcnn_graph_peak_bytes(g),
 			  acts + 2 * largest + params + g->state_total + g->scratch_bytes + sizeof(float));
 	/* the image gradient was not asked for, so nothing is planned for it */
@@ -315,7 +321,9 @@ START_TEST(memory_plan)
 	char *text;
 	ck_assert_int_eq(clcnn_graph_describe(g, 1, &text), 0);
 	ck_assert_ptr_nonnull(strstr(text, "graph: 2 inputs, 13 nodes, batch 4, 61706 parameters (61706 trainable)"));
-	ck_assert_ptr_nonnull(strstr(text, "in 2 reused buffers"));
+	char want[64];
+	snprintf(want, sizeof want, "in %d reused buffers", graph_nvalues(g) + 2);
+	ck_assert_ptr_nonnull(strstr(text, want));
 	ck_assert_ptr_nonnull(strstr(text, "backward: loss fc7 r6 fc6 r5 fc5 flat p3 r3 c3 p1 r1 c1\n"));
 	free(text);
 	ck_assert_int_eq(clcnn_graph_dot(g, &text), 0);
@@ -513,6 +521,8 @@ START_TEST(forward_to_one_branch)
 						"b = linear(y, share=a)\n"
 						"s = add(a, b)\n"
 						"loss = mse_loss(s, t)\n");
+	ck_assert_int_eq(clcnn_graph_keep(g, "a"), 0);
+	ck_assert_int_eq(clcnn_graph_keep(g, "b"), 0);
 	ck_assert_int_eq(clcnn_graph_build(g, 2), 0);
 	float x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {-1, 0, 1, 2, 3, 4}, y2[6] = {9, 9, 9, 9, 9, 9}, t[4] = {0};
 	float a_full[4], b_full[4], a_part[4], b_part[4];

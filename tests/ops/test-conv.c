@@ -800,6 +800,219 @@ START_TEST(test_tune_modes)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the case table under GPU profiles */
+
+/*
+ * CLCNN_DEVICE_PROFILE=gpu makes POCL take every GPU code path (GPU=1 programs of cl/conv.cl, flat
+ * launches, __local reductions): the forced-algorithm cases of conv2d's table through GPU profiles,
+ * checked as the generic op test checks them (test-ops.c) — forward and every gradient against the
+ * double C reference within the op's tolerance, and float finite differences on the device against
+ * its own analytic gradients. "gpu" runs every case; the vector-width and work-group variants every
+ * step-th (offset so that they cover different cases). Algorithms that say they do not apply on GPUs
+ * (CPU register-tile designs) are skipped, but direct, im2col, gemm1x1 and depthwise must all run.
+ */
+static const struct {
+	const char *profile;
+	int step, offset;
+} gpu_profiles[] = {
+	{"gpu", 1, 0},      {"gpu,vw=1", 5, 0},  {"gpu,vw=2", 9, 4},
+	{"gpu,vw=8", 5, 2}, {"gpu,vw=16", 9, 8}, {"gpu,wg=64", 2, 1},
+};
+
+/*
+ * Under "gpu,wg=64" the GEMM-backed algorithms (im2col, gemm1x1) stop at gemm_gpu, whose tiles fix
+ * 256 work-items a group (src/device/gemm.c): a known limit of the GEMM, not of these kernels; the
+ * variant runs the others until the GEMM sizes its tiles from the limits.
+ */
+static int gpu_case_wanted(const char *profile, const char *algo)
+{
+	return strcmp(profile, "gpu,wg=64") || (strcmp(algo, "im2col") && strcmp(algo, "gemm1x1"));
+}
+
+extern const struct clcnn_op_class clcnn_op_conv2d;
+
+static double *to_double(const float *f, size_t n)
+{
+	double *d = malloc((n ? n : 1) * sizeof *d);
+	ck_assert(d != NULL);
+	for (size_t i = 0; i < n; i++)
+		d[i] = f[i];
+	return d;
+}
+
+static void gpu_compare(const char *label, const char *what, const float *dev, const double *ref, size_t n, double tol)
+{
+	double worst = 0;
+	size_t wi = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs(dev[i] - ref[i]) / (1 + fabs(ref[i]));
+		if (!(e <= worst)) {
+			worst = e;
+			wi = i;
+		}
+	}
+	ck_assert_msg(worst <= tol, "%s: %s differs at %zu: device %.9g, reference %.9g (rel err %.3g > tol %.3g)",
+		      label, what, wi, n ? dev[wi] : 0.0, n ? ref[wi] : 0.0, worst, tol);
+}
+
+static double dot_f(const float *a, const double *b, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* The case's op (not prepared), or NULL when its algorithm does not apply on ctx. */
+static struct clcnn_op *gpu_op(struct clcnn_context *ctx, const struct clcnn_op_case *c)
+{
+	struct clcnn_shape in = {4, {0}};
+	ck_assert_int_eq(sscanf(c->inputs, "%dx%dx%dx%d", &in.d[0], &in.d[1], &in.d[2], &in.d[3]), 4);
+	struct clcnn_op *op = make("conv2d", c->args, in);
+	const struct conv_algo *al =
+		clcnn_conv_algo_by_id((enum conv_algo_id)((const struct conv_args *)op->args)->algo);
+	if (!al->applicable(ctx, &((const struct conv_priv *)op->priv)->g)) {
+		clcnn_op_free(op);
+		return NULL;
+	}
+	return op;
+}
+
+/* Every check of one case on ctx; frees op. Returns its algorithm's id. */
+static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct clcnn_op_case *c, struct clcnn_op *op)
+{
+	const int id = ((const struct conv_args *)op->args)->algo;
+	const struct conv_algo *al = clcnn_conv_algo_by_id((enum conv_algo_id)id);
+	const struct conv_priv *p = op->priv;
+	char label[400];
+	snprintf(label, sizeof label, "conv2d(%s) inputs %s, profile %s", c->args, c->inputs, profile);
+	ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s: %s", label, clcnn_context_error(ctx));
+	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
+		ck_assert_msg(p->algo[d] == al && !p->pending[d], "%s: direction %d runs %s", label, d,
+			      p->algo[d]->name);
+	const double tol = clcnn_op_conv2d.tol;
+	const size_t nx = clcnn_shape_count(&op->in[0]), ny = clcnn_shape_count(&op->out);
+	const size_t nw = clcnn_shape_count(&op->param[0].shape),
+		     nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
+	float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(nb * 4 + 4), *gy = malloc(ny * 4);
+	uint64_t s = 0x5eed ^ strlen(label);
+	for (size_t i = 0; i < nx; i++)
+		x[i] = value(&s);
+	for (size_t i = 0; i < nw; i++)
+		w[i] = value(&s);
+	for (size_t i = 0; i < nb; i++)
+		b[i] = value(&s);
+	for (size_t i = 0; i < ny; i++)
+		gy[i] = value(&s);
+	double *xd = to_double(x, nx), *wd = to_double(w, nw), *bd = to_double(b, nb), *gyd = to_double(gy, ny);
+	double *y = calloc(ny, sizeof *y), *gx = calloc(nx, sizeof *gx), *gw = calloc(nw, sizeof *gw),
+	       *gb = calloc(nb + 1, sizeof *gb);
+	struct clcnn_ref_io rio = {.train = 1,
+				   .in = {xd},
+				   .param = {wd, bd},
+				   .out = y,
+				   .grad_out = gyd,
+				   .grad_in = {gx},
+				   .grad_param = {gw, nb ? gb : NULL}};
+	op->cls->ref_forward(op, &rio);
+	op->cls->ref_backward(op, &rio);
+
+	struct run r = run_device(ctx, op, x, w, b, gy);
+	gpu_compare(label, "forward output", r.y, y, ny, tol);
+	gpu_compare(label, "gradient of input 0", r.gx, gx, nx, tol);
+	gpu_compare(label, "gradient of weight", r.gw, gw, nw, tol);
+	if (nb)
+		gpu_compare(label, "gradient of bias", r.gb, gb, nb, tol);
+
+	/* float central differences of L = sum(y * gy) on the device, two elements of x and of w */
+	double gsum = 0;
+	for (size_t i = 0; i < ny; i++)
+		gsum += fabs(gyd[i]) * (1 + fabs(y[i]));
+	const double h = 1e-2;
+	for (int t = 0; t < 4; t++) {
+		float *v = t < 2 ? x : w;
+		const float *an = t < 2 ? r.gx : r.gw;
+		const size_t n = t < 2 ? nx : nw, k = (size_t)(t % 2 ? n - 1 : n / 3);
+		const float v0 = v[k], vs[2] = {(float)(v0 + h), (float)(v0 - h)};
+		double L[2];
+		for (int sgn = 0; sgn < 2; sgn++) {
+			v[k] = vs[sgn];
+			struct run rr = run_device(ctx, op, x, w, b, NULL);
+			L[sgn] = dot_f(rr.y, gyd, ny);
+			run_free(&rr);
+		}
+		v[k] = v0;
+		const double fd = (L[0] - L[1]) / ((double)vs[0] - vs[1]);
+		/* conv is linear in x and in w: the reference's difference has no truncation error */
+		const double bound = 2 * tol * gsum / (2 * h) + tol * (1 + fabs(an[k])) + 1e-6;
+		ck_assert_msg(
+			fabs(fd - an[k]) <= bound,
+			"%s: device gradient of %s[%zu]: analytic %.7g, float finite difference %.7g (bound %.3g)",
+			label, t < 2 ? "input 0" : "weight", k, an[k], fd, bound);
+	}
+	run_free(&r);
+	free(x);
+	free(w);
+	free(b);
+	free(gy);
+	free(xd);
+	free(wd);
+	free(bd);
+	free(gyd);
+	free(y);
+	free(gx);
+	free(gw);
+	free(gb);
+	clcnn_op_free(op);
+	return id;
+}
+
+START_TEST(test_gpu_profiles)
+{
+	struct clcnn_options opt;
+	clcnn_options_from_env(&opt);
+	opt.conv_algo = NULL;
+	opt.device_profile = gpu_profiles[_i].profile;
+	struct clcnn_context *ctx = test_context_with(&opt);
+	ck_assert_msg(clcnn_is_gpu(ctx), "profile %s: not a GPU context", gpu_profiles[_i].profile);
+	int ran[CONV_ALGO_END] = {0}, index = 0;
+	for (const struct clcnn_op_case *c = clcnn_op_conv2d.cases; c->inputs; c++) {
+		if (!strstr(c->args, "algo="))
+			continue;
+		struct clcnn_op *op = gpu_op(ctx, c);
+		const int id = op ? ((const struct conv_args *)op->args)->algo : 0;
+		if (op &&
+		    gpu_case_wanted(gpu_profiles[_i].profile, clcnn_conv_algo_by_id((enum conv_algo_id)id)->name) &&
+		    index++ % gpu_profiles[_i].step == gpu_profiles[_i].offset)
+			ran[gpu_case(ctx, gpu_profiles[_i].profile, c, op)]++;
+		else
+			clcnn_op_free(op);
+	}
+	if (gpu_profiles[_i].step == 1) {
+		const enum conv_algo_id must[] = {CONV_ALGO_DIRECT, CONV_ALGO_IM2COL, CONV_ALGO_GEMM1X1,
+						  CONV_ALGO_DEPTHWISE};
+		for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+			ck_assert_msg(ran[must[i]] > 0, "profile gpu: no %s case ran",
+				      clcnn_conv_algo_by_id(must[i])->name);
+		/* a netfile's algo= naming a CPU design: the tuner chooses among the GPU-shaped ones instead */
+		struct clcnn_op *op = make("conv2d", "out_channels=4, kernel_size=3, padding=1, algo=lanes",
+					   clcnn_shape4(2, 3, 6, 5));
+		ck_assert_msg(clcnn_op_prepare(op, ctx) == 0, "%s", clcnn_context_error(ctx));
+		const struct conv_priv *p = op->priv;
+		for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
+			ck_assert_msg(p->pending[d] || p->algo[d]->applicable(ctx, &p->g),
+				      "algo=lanes on a GPU: direction %d runs %s", d, p->algo[d]->name);
+		clcnn_op_free(op);
+	} else {
+		int total = 0;
+		for (int i = 0; i < CONV_ALGO_END; i++)
+			total += ran[i];
+		ck_assert_msg(total >= 5, "profile %s: only %d cases ran", gpu_profiles[_i].profile, total);
+	}
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -819,5 +1032,9 @@ int main(void)
 	tcase_add_test(tc, test_tune_modes);
 	tcase_add_test(tc, test_model_shapes);
 	suite_add_tcase(s, tc);
+	TCase *gpu = tcase_create("the case table under GPU profiles");
+	tcase_set_timeout(gpu, 600);
+	tcase_add_loop_test(gpu, test_gpu_profiles, 0, (int)(sizeof gpu_profiles / sizeof gpu_profiles[0]));
+	suite_add_tcase(s, gpu);
 	return test_run_suite(s);
 }

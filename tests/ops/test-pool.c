@@ -3,6 +3,8 @@
  * choice at ties (the first maximum in scan order gets the gradient), NaN and -inf windows, the
  * ceil_mode / count_include_pad / divisor_override divisors on known inputs, output shapes, and
  * every invalid configuration's message. Device and C reference are both held to the expectation.
+ * Every case runs twice: on the environment's device profile, and with options.device_profile "gpu"
+ * (warp-sized work-groups, narrow vectors: the GPU shapes of the launches, run on POCL).
  */
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +12,28 @@
 
 #include "ops/op.h"
 #include "testutil.h"
+
+/* The device profile of the test case being run (NULL: the environment's), set by its fixture. */
+static const char *profile;
+
+static void use_gpu_profile(void)
+{
+	profile = "gpu";
+}
+
+static void use_env_profile(void)
+{
+	profile = NULL;
+}
+
+static struct clcnn_context *pool_context(void)
+{
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	if (profile)
+		o.device_profile = profile;
+	return test_context_with(&o);
+}
 
 /* Device and reference results of one forward + backward. */
 struct run {
@@ -47,7 +71,7 @@ static void run_op(struct run *r, const char *type, const char *args, struct clc
 {
 	char err[1024];
 	ck_assert_msg(clcnn_op_new(type, args, 1, &shape, &r->op, err, sizeof err) == 0, "%s(%s): %s", type, args, err);
-	struct clcnn_context *ctx = test_context();
+	struct clcnn_context *ctx = pool_context();
 	ck_assert_msg(clcnn_op_prepare(r->op, ctx) == 0, "%s", clcnn_context_error(ctx));
 	r->in_n = clcnn_shape_count(&shape);
 	r->out_n = clcnn_shape_count(&r->op->out);
@@ -357,18 +381,21 @@ int main(void)
 {
 	test_require_device();
 	Suite *s = suite_create("pool");
-	TCase *tc = tcase_create("pooling edge cases");
-	tcase_set_timeout(tc, 600); /* first runs compile kernels */
-	tcase_add_test(tc, test_max_all_equal_window);
-	tcase_add_test(tc, test_max_tie_first_of_equal_maxima);
-	tcase_add_test(tc, test_max_ties_overlapping_padded);
-	tcase_add_test(tc, test_max_all_neg_inf);
-	tcase_add_test(tc, test_max_nan_propagates);
-	tcase_add_test(tc, test_global_max_ties);
-	tcase_add_test(tc, test_maxblur_ties);
-	tcase_add_test(tc, test_avg_divisors);
-	tcase_add_test(tc, test_output_shapes);
-	tcase_add_test(tc, test_invalid_configurations);
-	suite_add_tcase(s, tc);
+	for (int gpu = 0; gpu < 2; gpu++) {
+		TCase *tc = tcase_create(gpu ? "pooling edge cases, GPU profile" : "pooling edge cases");
+		tcase_add_unchecked_fixture(tc, gpu ? use_gpu_profile : use_env_profile, NULL);
+		tcase_set_timeout(tc, 600); /* first runs compile kernels */
+		tcase_add_test(tc, test_max_all_equal_window);
+		tcase_add_test(tc, test_max_tie_first_of_equal_maxima);
+		tcase_add_test(tc, test_max_ties_overlapping_padded);
+		tcase_add_test(tc, test_max_all_neg_inf);
+		tcase_add_test(tc, test_max_nan_propagates);
+		tcase_add_test(tc, test_global_max_ties);
+		tcase_add_test(tc, test_maxblur_ties);
+		tcase_add_test(tc, test_avg_divisors);
+		tcase_add_test(tc, test_output_shapes);
+		tcase_add_test(tc, test_invalid_configurations);
+		suite_add_tcase(s, tc);
+	}
 	return test_run_suite(s);
 }

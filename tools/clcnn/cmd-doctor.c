@@ -1,14 +1,204 @@
-/* clcnn doctor: compile every program on the selected device, run a smoke kernel, give a verdict. */
+/*
+ * clcnn doctor: on the selected device, compile every program with its default options, run the smoke
+ * kernel, then a forward + backward of a small built-in model using every layer family with each
+ * convolution algorithm forced in turn (results finite and the same across algorithms), again on the
+ * other device profile (CPU <-> GPU kernels), and list which of the sources' kernels were compiled.
+ */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clcnn-private.h"
+#include "clcnn/graph.h"
 #include "cli.h"
+#include "ops/conv-algos.h"
+
+#define ALGO_NAME(name, NAME, doc) #name,
+static const char *const conv_algos[] = {CLCNN_CONV_ALGO_LIST(ALGO_NAME) NULL};
+
+/* conv (first layer, depthwise, 1x1, strided), batchnorm, activations, max/avg/blur/global pooling,
+ * add, concat, dropout, linear, log-softmax, NLL loss: every layer family at small odd-ish sizes. */
+static const char smoke_net[] = "image = input(shape=(3,12,12))\n"
+				"label = input()\n"
+				"c1 = conv2d(image, out_channels=8, kernel_size=3, padding=1)\n"
+				"n1 = batchnorm2d\n"
+				"r1 = relu\n"
+				"dw = conv2d(r1, out_channels=8, kernel_size=3, padding=1, groups=8)\n"
+				"pw = conv2d(r1, out_channels=8, kernel_size=1)\n"
+				"m1 = add(dw, pw)\n"
+				"a1 = prelu(num_parameters=8)\n"
+				"p1 = maxpool2d(kernel_size=2)\n"
+				"c2 = conv2d(p1, out_channels=6, kernel_size=3, stride=2, padding=1)\n"
+				"t2 = tanh\n"
+				"u = avgpool2d(p1, kernel_size=2)\n"
+				"cat = concat(t2, u)\n"
+				"bp = blurpool2d(filt_size=3, stride=1)\n"
+				"gmax = global_maxpool2d(bp)\n"
+				"gavg = global_avgpool2d(bp)\n"
+				"g = add(gmax, gavg)\n"
+				"flat = flatten\n"
+				"drop = dropout(p=0.25)\n"
+				"fc = linear(out_features=5)\n"
+				"lp = logsoftmax(fc)\n"
+				"loss = nll_loss(lp, label)\n";
+
+enum {
+	SMOKE_BATCH = 4,
+	SMOKE_CLASSES = 5,
+	MAX_KERNELS = 512
+};
+/* Algorithms agree within float32 rounding of sums of at most 72 products, amplified by batchnorm. */
+static const double SMOKE_TOL = 1e-3;
+
+/* One smoke run: the output, then every parameter gradient, flattened; the conv algorithms used. */
+struct smoke {
+	float *vals;
+	size_t n;
+	float loss;
+	char used[160];
+};
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn doctor\n\n"
-		   "On the selected device (CLCNN_DEVICE), compile every kernel program, reporting per-program\n"
-		   "compile time and cache hit or miss, run a smoke kernel and check its result.\n"
-		   "Exit status 0 when everything works, 1 otherwise.\n");
+	fprintf(f,
+		"usage: clcnn doctor\n\n"
+		"On the selected device (CLCNN_DEVICE), compile every kernel program with its default options\n"
+		"(per-program compile time, cache hit or miss), run a smoke kernel, then one forward + backward\n"
+		"of a small built-in model using every layer family with each convolution algorithm forced in\n"
+		"turn (outputs and gradients finite and equal across algorithms within %g), the same on the other\n"
+		"device profile (CLCNN_DEVICE_PROFILE cpu <-> gpu), and list every __kernel of the sources with\n"
+		"whether some run compiled it.\n"
+		"Exit status 0 when everything works on the selected profile, 1 otherwise.\n",
+		SMOKE_TOL);
+}
+
+static struct clcnn_context *open_ctx(const char *profile, const char *algo, char *err, size_t errlen)
+{
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.progress_fn = NULL;
+	if (profile)
+		o.device_profile = profile;
+	o.conv_algo = algo;
+	struct clcnn_context *ctx;
+	if (clcnn_context_open(&ctx, &o, err, errlen)) {
+		clcnn_context_close(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Append "name" (or count another of it) to the list "a x2, b" of the conv algorithms used. */
+static void note_algo(char *used, size_t n, const char *algo)
+{
+	if (!strstr(used, algo))
+		snprintf(used + strlen(used), n - strlen(used), "%s%s", *used ? " " : "", algo);
+}
+
+static int smoke_run(struct clcnn_context *ctx, struct smoke *s, char *err, size_t errlen)
+{
+	struct clcnn_graph *g = NULL;
+	float image[SMOKE_BATCH * 3 * 12 * 12], label[SMOKE_BATCH], out[SMOKE_BATCH * SMOKE_CLASSES];
+	memset(s, 0, sizeof *s);
+	for (size_t i = 0; i < sizeof image / sizeof image[0]; i++)
+		image[i] = (float)sin(0.37 * (double)i) + 0.25f * (float)((i * 7) % 5) - 0.5f;
+	for (int i = 0; i < SMOKE_BATCH; i++)
+		label[i] = (float)((i * 3) % SMOKE_CLASSES);
+	int rc = clcnn_graph_parse(ctx, smoke_net, "<doctor smoke model>", &g);
+	if (!rc)
+		rc = clcnn_graph_build(g, SMOKE_BATCH);
+	if (!rc)
+		rc = clcnn_graph_init_params(g, 1, "default");
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "image", image);
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "label", label);
+	if (!rc)
+		rc = clcnn_graph_forward(g, 1, 7);
+	if (!rc)
+		rc = clcnn_graph_backward(g);
+	if (!rc)
+		rc = clcnn_graph_loss(g, &s->loss);
+	if (!rc)
+		rc = clcnn_graph_read(g, "lp", out);
+	int np = rc ? 0 : clcnn_graph_param_count(g);
+	size_t total = SMOKE_BATCH * SMOKE_CLASSES;
+	struct clcnn_param_info pi;
+	for (int i = 0; i < np && !rc; i++)
+		if (!(rc = clcnn_graph_param_info(g, i, &pi)))
+			total += pi.count;
+	if (!rc && !(s->vals = malloc(total * sizeof(float))))
+		rc = CLCNN_ERR_NO_MEMORY;
+	if (!rc) {
+		memcpy(s->vals, out, sizeof out);
+		s->n = SMOKE_BATCH * SMOKE_CLASSES;
+	}
+	for (int i = 0; i < np && !rc; i++) {
+		if (!(rc = clcnn_graph_param_info(g, i, &pi)) && pi.trainable) {
+			rc = clcnn_graph_grad_read(g, i, s->vals + s->n);
+			s->n += pi.count;
+		}
+	}
+	/* which algorithm each conv2d ran (profiling reruns the nodes: after the values are read) */
+	struct clcnn_node_timing *t = NULL;
+	int nt = 0;
+	if (!rc && !(rc = clcnn_graph_profile(g, 1, &t, &nt)))
+		for (int i = 0; i < nt; i++)
+			if (!strcmp(t[i].op, "conv2d") && t[i].algo)
+				note_algo(s->used, sizeof s->used, t[i].algo);
+	free(t);
+	if (rc)
+		snprintf(err, errlen, "%s", clcnn_context_error(ctx));
+	clcnn_graph_free(g);
+	return rc;
+}
+
+/* Largest |a - b| / (1 + |b|) over the values, or INFINITY when a value is not finite. */
+static double smoke_diff(const struct smoke *a, const struct smoke *b)
+{
+	double worst = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (!isfinite(a->vals[i]))
+			return INFINITY;
+		double d = fabs((double)a->vals[i] - b->vals[i]) / (1 + fabs((double)b->vals[i]));
+		worst = d > worst ? d : worst;
+	}
+	return worst;
+}
+
+/* Every algorithm forced in turn on profile (NULL: the environment's); counts built kernels into
+ * built[]; returns the number of failed or disagreeing runs. */
+static int smoke_all(const char *profile, const struct clcnn_kernel_decl *k, int nk, int *built, int quiet)
+{
+	struct smoke ref = {0};
+	int failures = 0;
+	for (int a = 0; conv_algos[a]; a++) {
+		char err[8192];
+		struct smoke s = {0};
+		struct clcnn_context *ctx = open_ctx(profile, conv_algos[a], err, sizeof err);
+		int rc = ctx ? smoke_run(ctx, &s, err, sizeof err) : -1;
+		for (int i = 0; ctx && i < nk; i++)
+			built[i] += clcnn_kernel_built_variants(ctx, k[i].family, k[i].name);
+		clcnn_context_close(ctx);
+		double d = rc ? 0 : ref.vals ? smoke_diff(&s, &ref) : smoke_diff(&s, &s);
+		if (rc || !(d <= SMOKE_TOL))
+			failures++;
+		if (rc)
+			printf("  conv algo %-11s FAILED: %s\n", conv_algos[a], err);
+		else if (!(d <= SMOKE_TOL))
+			printf("  conv algo %-11s FAILED: %s %.3g from algo %s (tolerance %g); convs ran %s\n",
+			       conv_algos[a], isfinite(d) ? "results differ by" : "non-finite results, difference", d,
+			       conv_algos[0], SMOKE_TOL, s.used);
+		else if (!quiet)
+			printf("  conv algo %-11s ok  loss %.6f  max diff %.2g  convs ran %s\n", conv_algos[a], s.loss,
+			       d, s.used);
+		if (!rc && !ref.vals)
+			ref = s;
+		else
+			free(s.vals);
+	}
+	free(ref.vals);
+	return failures;
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -24,10 +214,13 @@ int cmd_doctor(int argc, char **argv)
 		return CLI_ERROR;
 	const struct clcnn_device_info *d = clcnn_context_device(ctx);
 	const char *cache = clcnn_context_cache_dir(ctx);
+	int gpu = clcnn_is_gpu(ctx);
 	printf("device: %s [%s], driver %s\n", d->name, d->platform_name, d->driver_version);
+	printf("profile: %s (%s kernels)\n", ctx->lim.profile, gpu ? "GPU" : "CPU");
 	printf("cache:  %s\n", cache ? cache : "off");
 	int failures = 0;
 	const char *const *fam = clcnn_program_families();
+	printf("programs, default options:\n");
 	for (int i = 0; fam[i]; i++) {
 		struct clcnn_build_report rep;
 		int rc = clcnn_program_build(ctx, fam[i], "", &rep);
@@ -45,7 +238,45 @@ int cmd_doctor(int argc, char **argv)
 	} else {
 		printf("  smoke kernel  ok\n");
 	}
-	printf("verdict: %s\n", failures ? "PROBLEMS FOUND" : "device works");
 	clcnn_context_close(ctx);
+
+	struct clcnn_kernel_decl *k = malloc(MAX_KERNELS * sizeof *k);
+	int nk = k ? clcnn_kernel_decls(k, MAX_KERNELS) : 0;
+	if (nk > MAX_KERNELS)
+		nk = MAX_KERNELS;
+	int *here = calloc((size_t)nk + 1, sizeof(int)), *other = calloc((size_t)nk + 1, sizeof(int));
+	if (!k || !here || !other) {
+		free(k);
+		free(here);
+		free(other);
+		cli_error("doctor", "out of memory");
+		return CLI_ERROR;
+	}
+	printf("smoke model (every layer family, batch %d), forward + backward per conv algorithm:\n", SMOKE_BATCH);
+	failures += smoke_all(NULL, k, nk, here, 0);
+	const char *other_name = gpu ? "cpu" : "gpu";
+	int other_fail = smoke_all(other_name, k, nk, other, 1);
+	printf("  the same on the %s profile: %s\n", other_name,
+	       other_fail ? "FAILED (above; not this profile's kernels)" : "ok");
+
+	int compiled = 0;
+	for (int i = 0; i < nk; i++)
+		compiled += here[i] || other[i];
+	printf("kernels: %d of %d compiled (%s profile and %s profile)\n", compiled, nk, gpu ? "gpu" : "cpu",
+	       other_name);
+	for (int i = 0; i < nk; i++) {
+		if (here[i])
+			continue;
+		if (other[i])
+			printf("  %s/%s: %s-only: not chosen on a %s profile\n", k[i].family, k[i].name,
+			       gpu ? "CPU" : "GPU", gpu ? "GPU" : "CPU");
+		else
+			printf("  %s/%s: not compiled: no layer of the smoke model launches it on either profile\n",
+			       k[i].family, k[i].name);
+	}
+	free(k);
+	free(here);
+	free(other);
+	printf("verdict: %s\n", failures ? "PROBLEMS FOUND" : "device works");
 	return failures ? CLI_ERROR : CLI_OK;
 }

@@ -10,18 +10,20 @@
 #include "clcnn/graph.h"
 #include "cli.h"
 
-static int dot, plan, batch;
+static int dot, plan, batch, keep_all;
 
 static const struct cli_flag flags[] = {
 	{"dot", FLAG_BOOL, &dot, 0, 0, NULL, "print Graphviz DOT (render with: dot -Tpng -o net.png)"},
 	{"plan", FLAG_BOOL, &plan, 0, 0, NULL, "also print the execution plan and memory use"},
 	{"batch", FLAG_INT, &batch, 1, 65536, NULL, "batch size for shapes, FLOPs and memory (default 1)"},
+	{"keep-all", FLAG_BOOL, &keep_all, 0, 0, NULL,
+	 "plan as if every activation were kept (no liveness, nothing in place), to compare"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static void help(FILE *f)
 {
-	fprintf(f, "usage: clcnn graph NETFILE [--dot] [--plan] [--batch B]\n\n"
+	fprintf(f, "usage: clcnn graph NETFILE [--dot] [--plan [--keep-all]] [--batch B]\n\n"
 		   "Print the model's nodes in schedule order with what each costs and sees, or its DAG as DOT\n"
 		   "(each node's label carries the same numbers). Needs no OpenCL device; --plan uses one when\n"
 		   "there is one, for the workspace sizes.\n\n"
@@ -34,7 +36,10 @@ static void help(FILE *f)
 		   "              between neighbouring outputs: 5x5/1, 16x16/4; 'whole' when every output sees\n"
 		   "              the whole input (global pooling, linear after flatten); '-' without an image\n"
 		   "              input\n"
-		   "The 'total' row sums parameters (shared tensors once) and FLOPs.\n\n"
+		   "The 'total' row sums parameters (shared tensors once) and FLOPs.\n"
+		   "--plan adds the memory plan: peak memory of forward, backward and the optimizer step, the\n"
+		   "buffer pool (which tensors share each buffer; dX is the gradient of X) and, per value,\n"
+		   "whether it is kept for backward or freed after forward (docs/cost.md, \"Memory plan\").\n\n"
 		   "examples:\n"
 		   "  clcnn graph models/lenet5.net\n"
 		   "  clcnn graph models/lenet5.net --batch 64 --plan\n"
@@ -80,7 +85,7 @@ int cmd_graph(int argc, char **argv)
 	int rc = clcnn_graph_load(ctx, pos[0], &g);
 	if (rc) {
 		cli_error("graph", "%s", clcnn_context_error(ctx));
-	} else if ((rc = clcnn_graph_build(g, batch))) {
+	} else if ((keep_all && (rc = clcnn_graph_keep(g, NULL))) || (rc = clcnn_graph_build(g, batch))) {
 		cli_error("graph", "%s: %s", pos[0], clcnn_context_error(ctx));
 	} else {
 		rc = dot ? clcnn_graph_dot(g, &text) : clcnn_graph_describe(g, plan, &text);

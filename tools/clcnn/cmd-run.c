@@ -90,6 +90,10 @@ int cmd_run(int argc, char **argv)
 		cli_error("run", "out of host memory");
 		goto done;
 	}
+	if (clcnn_graph_keep(m.g, NULL)) { /* every node's output is written out: the plan keeps all */
+		cli_error("run", "%s", clcnn_context_error(m.ctx));
+		goto done;
+	}
 	if (weights                     ? clcnn_graph_load_weights(m.g, weights)
 	    : cli_model_is_onnx(pos[0]) ? 0
 					: clcnn_graph_init_params(m.g, (uint64_t)seed, "default")) {

@@ -270,6 +270,8 @@ int probe_shift(const struct probe_net *net, const struct probe_data *d, const s
 		snprintf(err, errlen, "out of host memory for the node outputs of a batch of %d images", B);
 		rc = CLCNN_ERR_NO_MEMORY;
 	}
+	if (!rc && (rc = clcnn_graph_keep(net->g, NULL))) /* every node's output is read: the plan keeps all */
+		snprintf(err, errlen, "%s", clcnn_context_error(net->ctx));
 	for (int first = 0; !rc && first < d->n; first += B) {
 		int count = d->n - first < B ? d->n - first : B;
 		const float *src = d->images + (size_t)first * per, *lab = d->labels + first;
