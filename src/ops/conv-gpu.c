@@ -9,6 +9,7 @@
  * where clcnn_is_gpu().
  */
 #include <limits.h>
+#include <string.h>
 
 #include "ops/conv-gpu.h"
 
@@ -163,11 +164,13 @@ static int tiled_kernel(struct clcnn_op *op, int small, const char *define, cons
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "conv2d igemm_gpu%s: no tile fits %zu work-items and %llu bytes of __local memory",
 				  small ? "32" : "", ctx->lim.max_wg, (unsigned long long)ctx->lim.local_mem);
-	const int fma = hw_fma(ctx);
+	char fma[16] = ""; /* conv_prepare adds HW_FMA to the GPU options; on other profiles it is ours */
+	if (!strstr(p->opts, "-DHW_FMA="))
+		snprintf(fma, sizeof fma, " -DHW_FMA=%d", hw_fma(ctx));
 	for (;;) {
 		char o[512];
-		snprintf(o, sizeof o, "%s -D%s -DHW_FMA=%d -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d", p->opts,
-			 define, fma, t->tsm, t->tsn, t->tsk, t->wptm, t->wptn);
+		snprintf(o, sizeof o, "%s -D%s%s -DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d", p->opts, define, fma,
+			 t->tsm, t->tsn, t->tsk, t->wptm, t->wptn);
 		int rc = clcnn_kernel_get(ctx, "convgpu", o, name, k);
 		if (rc)
 			return rc;

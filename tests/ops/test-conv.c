@@ -890,7 +890,7 @@ static int gpu_case(struct clcnn_context *ctx, const char *profile, const struct
 	for (int d = CONV_FWD; d <= CONV_BWD_WEIGHTS; d++)
 		ck_assert_msg(p->algo[d] == al && !p->pending[d], "%s: direction %d runs %s", label, d,
 			      p->algo[d]->name);
-	const double tol = clcnn_op_conv2d.tol;
+	const double tol = c->tol > 0 ? c->tol : clcnn_op_conv2d.tol; /* as test-ops: the case's, else the op's */
 	const size_t nx = clcnn_shape_count(&op->in[0]), ny = clcnn_shape_count(&op->out);
 	const size_t nw = clcnn_shape_count(&op->param[0].shape),
 		     nb = op->nparam > 1 ? (size_t)op->param[1].shape.d[0] : 0;
