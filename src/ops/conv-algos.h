@@ -21,6 +21,11 @@
 	X(shallow, SHALLOW, \
 	  "stride 1, groups 1, at most 27 input taps (a first layer): one output row per work-item forward, " \
 	  "implicit backward") \
-	X(lanes, LANES, "stride 1 with the batch in the vector lanes: only output pixels are computed")
+	X(lanes, LANES, "stride 1 with the batch in the vector lanes: only output pixels are computed") \
+	X(igemm_gpu, IGEMM_GPU, \
+	  "GPUs: implicit GEMM, patches gathered into `__local` tiles (64 x 64 outputs, 256 work-items of " \
+	  "4 x 4, shrunk to the device's limits); the weight gradient in fixed slices added in order") \
+	X(igemm_gpu32, IGEMM_GPU32, "igemm_gpu with 32 x 32 tiles of 64 work-items (small layers)") \
+	X(im2col_clblast, IM2COL_CLBLAST, "GPUs, in builds with CLBlast: im2col with CLBlast's SGEMM")
 
 #endif

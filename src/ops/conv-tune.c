@@ -88,7 +88,8 @@ static int families(const char **out)
 }
 
 /*
- * The choice without timing: the first that applies of shallow (a first layer), implicit (stride
+ * The choice without timing: on a GPU (profile), the GPU implicit GEMM, which applies to every
+ * geometry it can index; on CPUs the first that applies of shallow (a first layer), implicit (stride
  * 1), im2col (anything). They won the forward rows of BENCHMARKS.md's CPU table where they apply
  * (lanes wins some 14x14 layers by its batch-in-lanes layout, which a batch of one cannot fill).
  */
@@ -96,6 +97,8 @@ static const struct conv_algo *untimed(const struct clcnn_context *ctx, const st
 {
 	static const struct conv_algo *const pref[] = {&clcnn_conv_algo_shallow, &clcnn_conv_algo_implicit,
 						       &clcnn_conv_algo_im2col};
+	if (clcnn_is_gpu(ctx) && clcnn_conv_algo_igemm_gpu.applicable(ctx, g))
+		return &clcnn_conv_algo_igemm_gpu;
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(pref); i++)
 		if (pref[i]->applicable(ctx, g))
 			return pref[i];

@@ -448,6 +448,13 @@ static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 /* ------------------------------------------------------------------ cases */
 
 #define T CLCNN_CASE_TRAIN /* conv has no train/eval difference */
+/*
+ * The larger GPU cases sum more products per value than .tol below allows for (L <= 288): the weight
+ * and bias gradients L = batch x output plane, up to 5 x 17 x 17 = 1445, the input gradient L = output
+ * channels x taps, up to 65 x 15 = 975. By the estimate of .tol (L * 2e-8), 2.9e-5: 5e-5 for the
+ * cases with L > 500 (measured: 1.04e-5 at L = 1445, a weight gradient in two slices).
+ */
+#define IGEMM_TOL 5e-5
 /* every configuration through the always-applicable algorithms */
 #define BOTH(args, in) \
 	{args ", algo=direct", in, T, 0}, \
@@ -528,10 +535,42 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=4, kernel_size=3, padding=1, algo=shallow", "2x3x5x20", T, 0},
 	{"out_channels=3, kernel_size=(3,5), flip=true, padding=(0,1,2,0), bias=false, algo=shallow", "3x1x6x9", T, 0},
 	{"out_channels=2, kernel_size=2, dilation=2, padding=same, algo=shallow", "1x2x7x5", T, 0},
+	/*
+	 * The GPU implicit GEMM (forced here on any profile; test-conv-gpu runs these cases again under the
+	 * GPU profile and its lowered limits): odd planes and channels, partial tiles in m, n and k,
+	 * strides, asymmetric padding, dilation, groups, 1x1 to 7x7, flip, batch 1 and 5; IGEMM_TOL where
+	 * L > 500.
+	 */
+	{"out_channels=13, kernel_size=3, padding=1, algo=igemm_gpu", "5x13x17x17", T, IGEMM_TOL},
+	{"out_channels=5, kernel_size=3, stride=2, padding=(1,0,2,1), algo=igemm_gpu", "3x3x27x27", T, IGEMM_TOL},
+	{"out_channels=4, kernel_size=3, dilation=2, padding=2, algo=igemm_gpu", "1x5x17x17", T, 0},
+	{"out_channels=6, kernel_size=3, groups=2, padding=1, bias=false, algo=igemm_gpu", "2x10x17x17", T, IGEMM_TOL},
+	{"out_channels=13, kernel_size=1, algo=igemm_gpu", "5x3x17x17", T, IGEMM_TOL},
+	{"out_channels=5, kernel_size=5, stride=2, padding=2, algo=igemm_gpu", "2x3x27x27", T, 0},
+	{"out_channels=5, kernel_size=7, stride=2, padding=3, algo=igemm_gpu", "1x3x27x27", T, 0},
+	{"out_channels=3, kernel_size=(3,5), bias=false, flip=true, stride=(2,3), dilation=(2,1), algo=igemm_gpu",
+	 "3x3x13x7", T, 0},
+	{"out_channels=70, kernel_size=3, padding=1, algo=igemm_gpu", "2x13x9x9", T, IGEMM_TOL},
+	{"out_channels=65, kernel_size=(3,5), padding=(2,0,1,2), flip=true, algo=igemm_gpu", "2x3x7x9", T, IGEMM_TOL},
+	{"out_channels=6, kernel_size=3, groups=3, padding=1, stride=2, algo=igemm_gpu", "3x3x9x5", T, 0},
+	{"out_channels=2, kernel_size=(2,3), padding=(3,2), algo=igemm_gpu", "1x2x3x4", T, 0},
+	{"out_channels=13, kernel_size=3, padding=1, algo=igemm_gpu32", "5x13x17x17", T, IGEMM_TOL},
+	{"out_channels=5, kernel_size=3, stride=2, padding=(1,0,2,1), groups=1, algo=igemm_gpu32", "3x3x27x27", T,
+	 IGEMM_TOL},
+	{"out_channels=3, kernel_size=(3,5), flip=true, stride=(2,3), dilation=(2,1), algo=igemm_gpu32", "3x3x13x7", T,
+	 0},
+	{"out_channels=70, kernel_size=3, groups=2, padding=1, algo=igemm_gpu32", "2x14x9x9", T, 0},
+#ifdef CLCNN_HAVE_CLBLAST
+	/* CLBlast compiles for seconds and runs slowly on POCL: small cases, with and without groups */
+	{"out_channels=5, kernel_size=3, padding=1, algo=im2col_clblast", "3x3x7x13", T, 0},
+	{"out_channels=64, kernel_size=3, stride=2, padding=(1,0,2,1), groups=2, algo=im2col_clblast", "3x32x5x4", T,
+	 0},
+#endif
 	{NULL, NULL, 0, 0},
 };
 #undef BOTH
 #undef T
+#undef IGEMM_TOL
 
 const struct clcnn_op_class clcnn_op_conv2d = {
 	.name = "conv2d",
