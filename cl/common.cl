@@ -146,7 +146,7 @@ __kernel void clcnn_axpby(__global const float *x, __global float *y, float a, f
 		y[i] = a * x[i] + b * y[i];
 }
 
-/* Launch-split probe of tests/device/test-limits.c (built only with -DCLCNN_GRID_PROBE): every
+/* Launch-split probe of tests/device/test-launch.c (built only with -DCLCNN_GRID_PROBE): every
  * work-item inside nx x ny x nz counts its visit and records where it ran, so that a grid split into
  * several launches can be compared with the unsplit one. */
 #ifdef CLCNN_GRID_PROBE

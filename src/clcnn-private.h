@@ -68,6 +68,10 @@ struct clcnn_context {
 	struct clcnn_device_list *devices;
 	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
 	struct clcnn_device_limits lim;
+	/* launches on a GPU profile whose work-groups had fewer than lim.simd items although the grid had
+	 * more (a warp mostly idle), and the first such kernel's name: tests assert there are none */
+	size_t narrow_launches;
+	char narrow_kernel[64];
 	cl_platform_id platform;
 	cl_device_id device;
 	cl_context cl;

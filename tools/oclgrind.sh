@@ -5,7 +5,10 @@
 #   activation loss norm pool golden      tests/ops/test-<name> (golden: the PyTorch fixtures)
 #   bench                                 clcnn bench models/lenet5.net --batch 2 --iters 1: one training
 #                                         step of a small model, every layer's forward and backward
-#   bench-lanes, bench-implicit           the same with CLCNN_CONV_ALGO forced (lanes: ~270 s on the
+#   conv-ALGO                             clcnn bench tests/data/oclgrind/convs.net --batch 2 with
+#                                         CLCNN_CONV_ALGO=ALGO: every convolution algorithm forced once, in
+#                                         the profiles where it applies (CPU designs on cpu, GPU ones on gpu)
+#   bench-lanes, bench-implicit           LeNet-5 with CLCNN_CONV_ALGO forced (lanes: ~270 s on the
 #                                         GPU profile, so not in the default set)
 # env: BUILD (default build), OCLGRIND_PROFILES (default "cpu gpu"), OCLGRIND_STEP_TIMEOUT (s, default 240)
 # A run fails when its command fails or times out, or when Oclgrind reports anything on its output
@@ -40,11 +43,24 @@ cmd_of() {
     bench) echo "$B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
     bench-lanes) echo "env CLCNN_CONV_ALGO=lanes $B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
     bench-implicit) echo "env CLCNN_CONV_ALGO=implicit $B/tools/clcnn bench models/lenet5.net --batch 2 --iters 1 --warmup 0" ;;
+    conv-*) grep -q "^	X(${1#conv-}, " src/ops/conv-algos.h || return 1
+      echo "env CLCNN_CONV_ALGO=${1#conv-} $B/tools/clcnn bench tests/data/oclgrind/convs.net --batch 2 --iters 1 --warmup 0" ;;
+    *) return 1 ;;
+  esac
+}
+# conv-ALGO runs only in the profile its algorithm applies in (docs/gpu.md): the others fall back
+cpu_only=" conv-implicit conv-implicit48 conv-shallow conv-lanes "
+gpu_only=" conv-igemm_gpu conv-igemm_gpu32 conv-im2col_clblast "
+skip() { # profile test
+  case $1 in
+    cpu) [[ "$gpu_only" == *" $2 "* ]] ;;
+    gpu) [[ "$cpu_only" == *" $2 "* ]] ;;
     *) return 1 ;;
   esac
 }
 tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=(activation loss norm pool golden bench)
+# im2col_clblast is not in the default set: CLBlast's kernels take minutes to simulate
+[ ${#tests[@]} -eq 0 ] && tests=(activation loss norm pool golden bench $(sed -n 's/^\tX(\([a-z0-9_]*\), .*/conv-\1/p' src/ops/conv-algos.h | grep -v clblast))
 for t in "${tests[@]}"; do
   cmd_of "$t" >/dev/null || { echo "oclgrind.sh: unknown test '$t'" >&2; exit 2; }
 done
@@ -56,6 +72,7 @@ json=$B/meson-logs/oclgrind.json
 pass=0 fail=0
 for profile in ${OCLGRIND_PROFILES:-cpu gpu}; do
   for t in "${tests[@]}"; do
+    skip "$profile" "$t" && continue
     log=$tmp/$t-$profile.log
     start=$(date +%s)
     CLCNN_DEVICE_PROFILE=$profile timeout "${OCLGRIND_STEP_TIMEOUT:-240}" $(cmd_of "$t") > "$log" 2>&1

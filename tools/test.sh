@@ -11,6 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh || exit 1
 BUILD=${BUILD:-build}
+# one POCL kernel cache for every stage: the sanitizer build and the GPU-profile runs compile the
+# same kernels as the suite, and compiling them is most of a cold run's time
+export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache}
 ci=0
 [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ] && ci=1
 logs=() broken=0
@@ -40,7 +43,12 @@ gpu() { # setup tests...: a meson test setup of docs/gpu.md on the build the sui
     --num-processes 2 --setup "$setup" "$@"
 }
 if [ "${GPU_PROFILE:-1}" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
-  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu --suite device || rc=1
+  # bounded: every op class against its reference, the PyTorch fixtures and training steps; the
+  # suite itself already runs test-conv, test-conv-gpu, test-pool, test-gemm, test-launch and
+  # cli-doctor through GPU-profile contexts (GPU_PROFILE=all: the whole device suite)
+  gpu_tests=(ops golden test-train)
+  [ "${GPU_PROFILE:-1}" = all ] && gpu_tests=(--suite device)
+  stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu "${gpu_tests[@]}" || rc=1
   for vw in 1 8; do
     stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" ops test-activation || rc=1
   done

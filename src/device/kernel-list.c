@@ -60,6 +60,43 @@ static int kernel_name_at(const char *s, size_t n, size_t i, char *name, size_t 
 	return 1;
 }
 
+/* Add d to out unless it is there; returns the new count (counting past max). */
+static int add_decl(struct clcnn_kernel_decl *out, int max, int count, const struct clcnn_kernel_decl *d)
+{
+	for (int k = 0; k < count && k < max; k++)
+		if (!strcmp(out[k].family, d->family) && !strcmp(out[k].name, d->name))
+			return count;
+	if (count < max)
+		out[count] = *d;
+	return count + 1;
+}
+
+/*
+ * A kernel named by a macro (`#define KERNEL_NAME convgpu_fwd` before one body written once for
+ * several kernels): every `#define NAME value` of the source names one kernel. Returns the count, or
+ * -1 when name is not defined as a macro there (a plain kernel name).
+ */
+static int add_macro_decls(const char *s, size_t n, const struct clcnn_kernel_decl *d, struct clcnn_kernel_decl *out,
+			   int max, int count)
+{
+	int found = 0;
+	size_t l = strlen(d->name);
+	for (size_t i = 0; i + 8 + l < n; i++) {
+		if (strncmp(s + i, "#define ", 8) || strncmp(s + i + 8, d->name, l) || (s[i + 8 + l] != ' ' && s[i + 8 + l] != '\t'))
+			continue;
+		size_t v = skip_space(s, n, i + 8 + l), vl = 0;
+		while (v + vl < n && ident_char(s[v + vl]))
+			vl++;
+		if (!vl || vl >= sizeof d->name)
+			continue;
+		struct clcnn_kernel_decl m = {d->family, {0}};
+		memcpy(m.name, s + v, vl);
+		count = add_decl(out, max, count, &m);
+		found = 1;
+	}
+	return found ? count : -1;
+}
+
 int clcnn_kernel_decls(struct clcnn_kernel_decl *out, int max)
 {
 	int count = 0;
@@ -77,14 +114,8 @@ int clcnn_kernel_decls(struct clcnn_kernel_decl *out, int max)
 			size_t end;
 			if (i + 8 < n && !strncmp(s + i, "__kernel", 8) && (i == 0 || !ident_char(s[i - 1])) &&
 			    kernel_name_at(s, n, i, d.name, sizeof d.name, &end)) {
-				int dup = 0;
-				for (int k = 0; k < count && k < max && !dup; k++)
-					dup = !strcmp(out[k].family, d.family) && !strcmp(out[k].name, d.name);
-				if (!dup) {
-					if (count < max)
-						out[count] = d;
-					count++;
-				}
+				int c = add_macro_decls(s, n, &d, out, max, count);
+				count = c >= 0 ? c : add_decl(out, max, count, &d);
 				i = end;
 				continue;
 			}

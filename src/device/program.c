@@ -472,13 +472,19 @@ int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const siz
 	int rc = fit_local(ctx, k, dims, global, local, l);
 	if (rc)
 		return rc;
+	size_t items = 1, group = 1;
 	for (int i = 0; i < dims; i++) {
 		g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
 		if (g[i] == 0)
 			return 0; /* nothing to do */
+		items *= global[i];
+		group *= l[i];
 		size_t maxg = ctx->lim.max_groups[i] ? ctx->lim.max_groups[i] : g[i] / l[i];
 		step[i] = maxg * l[i];
 	}
+	if (ctx->lim.gpu && group < (size_t)ctx->lim.simd && items >= (size_t)ctx->lim.simd &&
+	    clcnn_kernel_max_wg(ctx, k) >= (size_t)ctx->lim.simd && !ctx->narrow_launches++)
+		kernel_name(k, ctx->narrow_kernel, sizeof ctx->narrow_kernel);
 	/* grids past the group limit: one launch per block of at most max_groups groups a dimension */
 	size_t off[3], part[3];
 	for (off[2] = 0; off[2] < g[2]; off[2] += step[2])

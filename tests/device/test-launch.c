@@ -1,7 +1,9 @@
 /*
  * Launch limits (src/device/limits.c, clcnn_kernel_run): grids past a device's work-group count
  * split into several launches with global offsets, work-group limits of 256 and 64 items, a fixed
- * local size that does not fit, and malformed CLCNN_DEVICE_PROFILE values.
+ * local size that does not fit, malformed CLCNN_DEVICE_PROFILE values, and no warp-starved launch:
+ * on a GPU profile every launch of a whole model's training step has work-groups of at least
+ * lim.simd items wherever its grid has that many.
  *
  * Tolerance of the model comparison: the same model under gpu and gpu,wg=64 may reduce in other
  * orders (work-group trees of other widths, other GEMM tiles), each a float32 sum of at most a few
@@ -275,6 +277,74 @@ START_TEST(test_model_wg)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- whole warps */
+
+static char *slurp_model(const char *name)
+{
+	const char *dir = getenv("CLCNN_DATA_DIR");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/../../models/%s", dir ? dir : "tests/data", name);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	ck_assert(s != NULL);
+	ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = 0;
+	fclose(f);
+	return s;
+}
+
+/*
+ * A training step (forward, backward, SGD with momentum) of each model on the gpu profile: no launch
+ * whose grid has at least simd work-items runs in groups of fewer (clcnn_kernel_run counts them in
+ * ctx->narrow_launches). Loop index: 0 the small net above, 1 models/fmnist.net, 2 models/resnet.net.
+ */
+START_TEST(test_whole_warps)
+{
+	static const char *const models[] = {NULL, "fmnist.net", "resnet.net"};
+	struct clcnn_context *ctx = profile_context("gpu");
+	char *text = models[_i] ? slurp_model(models[_i]) : NULL;
+	struct clcnn_graph *g;
+	ck_assert_msg(clcnn_graph_parse(ctx, text ? text : small_net, models[_i] ? models[_i] : "limits.net", &g) == 0,
+		      "%s", clcnn_context_error(ctx));
+	const int batch = 5;
+	ck_assert_msg(clcnn_graph_build(g, batch) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_graph_init_params(g, 3, "default"), 0);
+	/* input 0 the images (batch included in dims), input 1 the class labels */
+	const char *xname, *yname;
+	int ndim, dims[CLCNN_MAX_DIMS];
+	ck_assert_int_eq(clcnn_graph_input_count(g), 2);
+	ck_assert_int_eq(clcnn_graph_input_info(g, 1, &yname, &ndim, dims), 0);
+	ck_assert_int_eq(clcnn_graph_input_info(g, 0, &xname, &ndim, dims), 0);
+	size_t nx = 1;
+	for (int d = 0; d < ndim; d++)
+		nx *= (size_t)dims[d];
+	float *x = malloc(nx * sizeof(float)), y[5];
+	ck_assert(x != NULL);
+	uint64_t s = 5;
+	for (size_t i = 0; i < nx; i++)
+		x[i] = (float)clcnn_test_uniform(&s, -1, 1);
+	for (int i = 0; i < batch; i++)
+		y[i] = (float)(i % 10);
+	ck_assert_int_eq(clcnn_graph_set_input(g, xname, x), 0);
+	ck_assert_int_eq(clcnn_graph_set_input(g, yname, y), 0);
+	ctx->narrow_launches = 0;
+	ck_assert_msg(clcnn_graph_forward(g, 1, 5) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_msg(clcnn_graph_backward(g) == 0, "%s", clcnn_context_error(ctx));
+	ck_assert_int_eq(clcnn_context_finish(ctx), 0);
+	ck_assert_msg(ctx->narrow_launches == 0, "%s: %zu launches in groups narrower than %d, the first of kernel %s",
+		      models[_i] ? models[_i] : "the small net", ctx->narrow_launches, ctx->lim.simd,
+		      ctx->narrow_kernel);
+	free(x);
+	free(text);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- refusals */
 
 /* A local size fixed by the caller (or by a kernel's tiles) beyond the limit fails naming the kernel. */
@@ -348,6 +418,7 @@ static Suite *make_suite(void)
 	tcase_add_loop_test(tc, test_split_grid, 0, 4);
 	tcase_add_test(tc, test_split_gemm);
 	tcase_add_loop_test(tc, test_model_wg, 0, 2);
+	tcase_add_loop_test(tc, test_whole_warps, 0, 3);
 	tcase_add_test(tc, test_fixed_local_too_big);
 	tcase_add_test(tc, test_bad_profile);
 	suite_add_tcase(s, tc);
