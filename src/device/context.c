@@ -37,7 +37,7 @@ static void copy_options(struct clcnn_context *ctx, const struct clcnn_options *
 	ctx->opt = *o;
 	const char **f[7] = {&ctx->opt.device,	  &ctx->opt.platform, &ctx->opt.cache_dir,     &ctx->opt.kernel_dir,
 			     &ctx->opt.conv_algo, &ctx->opt.tune,     &ctx->opt.device_profile};
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < (int)CLCNN_ARRAY_LEN(f); i++) {
 		ctx->opt_strings[i] = *f[i] && **f[i] ? clcnn_strdup(*f[i]) : NULL;
 		*f[i] = ctx->opt_strings[i];
 	}
@@ -164,7 +164,7 @@ void clcnn_context_close(struct clcnn_context *ctx)
 	if (ctx->cl)
 		clReleaseContext(ctx->cl);
 	clcnn_device_list_free(ctx->devices);
-	for (int i = 0; i < 6; i++)
+	for (size_t i = 0; i < CLCNN_ARRAY_LEN(ctx->opt_strings); i++)
 		free(ctx->opt_strings[i]);
 	free(ctx->cache_dir);
 	free(ctx->error);

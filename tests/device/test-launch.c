@@ -313,13 +313,13 @@ START_TEST(test_whole_warps)
 	const int batch = 5;
 	ck_assert_msg(clcnn_graph_build(g, batch) == 0, "%s", clcnn_context_error(ctx));
 	ck_assert_int_eq(clcnn_graph_init_params(g, 3, "default"), 0);
-	/* input 0 the images (batch included in dims), input 1 the class labels */
+	/* input 0 the images (dims without the batch), input 1 the class labels */
 	const char *xname, *yname;
 	int ndim, dims[CLCNN_MAX_DIMS];
 	ck_assert_int_eq(clcnn_graph_input_count(g), 2);
 	ck_assert_int_eq(clcnn_graph_input_info(g, 1, &yname, &ndim, dims), 0);
 	ck_assert_int_eq(clcnn_graph_input_info(g, 0, &xname, &ndim, dims), 0);
-	size_t nx = 1;
+	size_t nx = (size_t)batch;
 	for (int d = 0; d < ndim; d++)
 		nx *= (size_t)dims[d];
 	float *x = malloc(nx * sizeof(float)), y[5];
