@@ -52,10 +52,10 @@ struct clcnn_program_entry {
  * ctx->info.type, to choose kernels, vector widths, work-group shapes and tiles.
  */
 struct clcnn_device_limits {
-	int gpu;	      /* GPU-shaped kernels: __local tiles, warp-sized groups, narrow vectors */
+	int gpu;              /* GPU-shaped kernels: __local tiles, warp-sized groups, narrow vectors */
 	int vector_width;     /* float lanes of GPU kernels' loads (1, 2, 4, 8, 16); CPU kernels choose their own */
-	int simd;	      /* work-group size multiple that fills the hardware (warp / wavefront / CPU lanes) */
-	size_t max_wg;	      /* work-items a group */
+	int simd;             /* work-group size multiple that fills the hardware (warp / wavefront / CPU lanes) */
+	size_t max_wg;        /* work-items a group */
 	size_t max_items[3];  /* work-items a group, per dimension */
 	size_t max_groups[3]; /* work-groups one launch may have per dimension; clcnn_kernel_run splits more */
 	uint64_t local_mem;   /* bytes of __local memory a group */

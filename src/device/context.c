@@ -35,7 +35,7 @@ void clcnn_options_from_env(struct clcnn_options *opt)
 static void copy_options(struct clcnn_context *ctx, const struct clcnn_options *o)
 {
 	ctx->opt = *o;
-	const char **f[7] = {&ctx->opt.device,	  &ctx->opt.platform, &ctx->opt.cache_dir,     &ctx->opt.kernel_dir,
+	const char **f[7] = {&ctx->opt.device,    &ctx->opt.platform, &ctx->opt.cache_dir,     &ctx->opt.kernel_dir,
 			     &ctx->opt.conv_algo, &ctx->opt.tune,     &ctx->opt.device_profile};
 	for (int i = 0; i < (int)CLCNN_ARRAY_LEN(f); i++) {
 		ctx->opt_strings[i] = *f[i] && **f[i] ? clcnn_strdup(*f[i]) : NULL;

@@ -82,7 +82,8 @@ static int add_macro_decls(const char *s, size_t n, const struct clcnn_kernel_de
 	int found = 0;
 	size_t l = strlen(d->name);
 	for (size_t i = 0; i + 8 + l < n; i++) {
-		if (strncmp(s + i, "#define ", 8) || strncmp(s + i + 8, d->name, l) || (s[i + 8 + l] != ' ' && s[i + 8 + l] != '\t'))
+		if (strncmp(s + i, "#define ", 8) || strncmp(s + i + 8, d->name, l) ||
+		    (s[i + 8 + l] != ' ' && s[i + 8 + l] != '\t'))
 			continue;
 		size_t v = skip_space(s, n, i + 8 + l), vl = 0;
 		while (v + vl < n && ident_char(s[v + vl]))

@@ -11,7 +11,13 @@
 
 /* The GPU profile's defaults: what NVIDIA, AMD and Intel GPUs all accept (CUDA's 65,535 blocks in y
  * and z, 256 work-items (AMD's and Intel's limit), 32 KiB of __local (Oclgrind's, below NVIDIA's 48)). */
-enum { GPU_WG = 256, GPU_LOCAL = 32768, GPU_GROUPS_YZ = 65535, GPU_SIMD = 32, GPU_VW = 4 };
+enum {
+	GPU_WG = 256,
+	GPU_LOCAL = 32768,
+	GPU_GROUPS_YZ = 65535,
+	GPU_SIMD = 32,
+	GPU_VW = 4
+};
 
 static void lower(size_t *v, size_t to)
 {
@@ -44,13 +50,15 @@ static int apply_key(struct clcnn_context *ctx, struct clcnn_device_limits *l, c
 	char *end;
 	long v = eq ? strtol(eq + 1, &end, 10) : 0;
 	if (!eq || eq == item || end == eq + 1 || *end || v <= 0)
-		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-				  "CLCNN_DEVICE_PROFILE '%s': '%s' is not key=N with N > 0 (keys: vw, wg, local, groups, simd)",
-				  ctx->opt.device_profile, item);
+		return clcnn_fail(
+			ctx, CLCNN_ERR_INVALID,
+			"CLCNN_DEVICE_PROFILE '%s': '%s' is not key=N with N > 0 (keys: vw, wg, local, groups, simd)",
+			ctx->opt.device_profile, item);
 	size_t n = (size_t)v, klen = (size_t)(eq - item);
 	if (klen == 2 && !strncmp(item, "vw", 2)) {
 		if (n != 1 && n != 2 && n != 4 && n != 8 && n != 16)
-			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "CLCNN_DEVICE_PROFILE '%s': vw=%zu, but a vector has 1, 2, 4, 8 or 16 floats",
+			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+					  "CLCNN_DEVICE_PROFILE '%s': vw=%zu, but a vector has 1, 2, 4, 8 or 16 floats",
 					  ctx->opt.device_profile, n);
 		l->vector_width = (int)n;
 	} else if (klen == 2 && !strncmp(item, "wg", 2)) {
@@ -104,8 +112,8 @@ int clcnn_device_limits_init(struct clcnn_context *ctx)
 		l->simd = 16;
 	} else {
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-				  "CLCNN_DEVICE_PROFILE '%s': '%s' is not a profile (device, gpu or cpu, then ,key=N)", p,
-				  kind);
+				  "CLCNN_DEVICE_PROFILE '%s': '%s' is not a profile (device, gpu or cpu, then ,key=N)",
+				  p, kind);
 	}
 	for (char *item; (item = strtok_r(NULL, ",", &save));) {
 		int rc = apply_key(ctx, l, item);
@@ -122,8 +130,8 @@ int clcnn_device_limits_init(struct clcnn_context *ctx)
 size_t clcnn_kernel_max_wg(struct clcnn_context *ctx, cl_kernel k)
 {
 	size_t wg = ctx->lim.max_wg, kw = 0;
-	if (ctx->device && clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) ==
-				   CL_SUCCESS)
+	if (ctx->device &&
+	    clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) == CL_SUCCESS)
 		lower(&wg, kw);
 	return wg ? wg : 1;
 }

@@ -445,9 +445,10 @@ static int fit_local(struct clcnn_context *ctx, cl_kernel k, int dims, const siz
 		char name[128];
 		kernel_name(k, name, sizeof name);
 		if (over_dim >= 0)
-			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
-					  "kernel %s: work-groups of %zu work-items in dimension %d, but %s allows %zu there",
-					  name, l[over_dim], over_dim, ctx->info.name, lim->max_items[over_dim]);
+			return clcnn_fail(
+				ctx, CLCNN_ERR_INVALID,
+				"kernel %s: work-groups of %zu work-items in dimension %d, but %s allows %zu there",
+				name, l[over_dim], over_dim, ctx->info.name, lim->max_items[over_dim]);
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "kernel %s: work-groups of %zu work-items%s, but it may have at most %zu on %s "
 				  "(device %zu, kernel %zu)",
@@ -493,13 +494,15 @@ int clcnn_kernel_run(struct clcnn_context *ctx, cl_kernel k, int dims, const siz
 				for (int i = 0; i < 3; i++)
 					part[i] = g[i] - off[i] < step[i] ? g[i] - off[i] : step[i];
 				int split = part[0] != g[0] || part[1] != g[1] || part[2] != g[2];
-				cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, split ? off : NULL, part, l, 0,
-								  NULL, NULL);
+				cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, split ? off : NULL,
+								  part, l, 0, NULL, NULL);
 				if (e != CL_SUCCESS) {
 					char name[128];
 					kernel_name(k, name, sizeof name);
-					return clcnn_fail_cl(ctx, e, "enqueue of kernel %s (global %zu x %zu x %zu, local %zu x %zu x %zu) failed",
-							     name, part[0], part[1], part[2], l[0], l[1], l[2]);
+					return clcnn_fail_cl(
+						ctx, e,
+						"enqueue of kernel %s (global %zu x %zu x %zu, local %zu x %zu x %zu) failed",
+						name, part[0], part[1], part[2], l[0], l[1], l[2]);
 				}
 			}
 	return 0;

@@ -96,10 +96,11 @@ START_TEST(test_split_grid)
 				for (int d = 0; d < 3; d++) {
 					int l = (int)g[_i].local[d];
 					int want = id[d] / l * 1024 + id[d] % l;
-					ck_assert_msg(split.where[i * 3 + d] == want && whole.where[i * 3 + d] == want,
-						      "case %d: item (%d, %d, %d) dimension %d: group/local %d split, %d "
-						      "unsplit, want %d",
-						      _i, x, y, z, d, split.where[i * 3 + d], whole.where[i * 3 + d], want);
+					ck_assert_msg(
+						split.where[i * 3 + d] == want && whole.where[i * 3 + d] == want,
+						"case %d: item (%d, %d, %d) dimension %d: group/local %d split, %d "
+						"unsplit, want %d",
+						_i, x, y, z, d, split.where[i * 3 + d], whole.where[i * 3 + d], want);
 				}
 			}
 	free(whole.visits);
@@ -159,8 +160,8 @@ START_TEST(test_split_gemm)
 	/* and the values are a product, not zeros left by skipped blocks: C[0][0] in double */
 	float *again = gemm_under("gpu", m, n, k, batch);
 	for (size_t i = 0; i < nc; i++)
-		ck_assert_msg(fabsf(again[i] - split[i]) <= 1e-5f * (float)k, "C[%zu]: %g with 256-item groups, %g",
-			      i, (double)again[i], (double)split[i]);
+		ck_assert_msg(fabsf(again[i] - split[i]) <= 1e-5f * (float)k, "C[%zu]: %g with 256-item groups, %g", i,
+			      (double)again[i], (double)split[i]);
 	ck_assert(fabsf(split[0]) > 0.0f);
 	free(whole);
 	free(split);
@@ -251,8 +252,9 @@ static void compare(const char *what, const char *profile, const float *got, con
 	ck_assert_msg(big > 0, "%s: all zero", what);
 	for (size_t i = 0; i < n; i++) {
 		if (bitwise)
-			ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0, "%s under %s: [%zu] = %.9g, gpu %.9g",
-				      what, profile, i, (double)got[i], (double)want[i]);
+			ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0,
+				      "%s under %s: [%zu] = %.9g, gpu %.9g", what, profile, i, (double)got[i],
+				      (double)want[i]);
 		else
 			ck_assert_msg(fabsf(got[i] - want[i]) <= 1e-4f * (fabsf(want[i]) + big / 10),
 				      "%s under %s: [%zu] = %.9g, gpu %.9g", what, profile, i, (double)got[i],
@@ -366,13 +368,8 @@ START_TEST(test_fixed_local_too_big)
 	ck_assert_msg(clcnn_kernel_run(ctx, k, 1, &global, &local) == 0, "%s", clcnn_context_error(ctx));
 	/* gemm_gpu with its 256-item tiles fixed by the caller */
 	struct clcnn_gemm_config cf = {.algo = CLCNN_GEMM_GPU_TILED, .tsm = 64, .tsn = 64, .wptm = 4, .wptn = 4};
-	struct clcnn_gemm_args args = {.m = 8,
-				       .n = 8,
-				       .k = 8,
-				       .alpha = 1.0f,
-				       .a = {m, 0, 8},
-				       .b = {m, 0, 8},
-				       .c = {m, 512, 8}};
+	struct clcnn_gemm_args args =
+		{.m = 8, .n = 8, .k = 8, .alpha = 1.0f, .a = {m, 0, 8}, .b = {m, 0, 8}, .c = {m, 512, 8}};
 	ck_assert_int_eq(clcnn_gemm_with(ctx, &cf, NULL, &args), CLCNN_ERR_INVALID);
 	e = clcnn_context_error(ctx);
 	ck_assert_msg(strstr(e, "kernel gemm_gpu") && strstr(e, "256"), "message: %s", e);
@@ -389,12 +386,9 @@ START_TEST(test_bad_profile)
 	static const struct {
 		const char *profile, *says;
 	} bad[] = {
-		{"gpu,bad=3", "unknown key 'bad'"},
-		{"gpu,vw=3", "vw=3"},
-		{"gpx", "'gpx' is not a profile"},
-		{"gpu,wg=0", "'wg=0' is not key=N"},
-		{"gpu,wg", "'wg' is not key=N"},
-		{"gpu,local=8k", "'local=8k' is not key=N"},
+		{"gpu,bad=3", "unknown key 'bad'"}, {"gpu,vw=3", "vw=3"},
+		{"gpx", "'gpx' is not a profile"},  {"gpu,wg=0", "'wg=0' is not key=N"},
+		{"gpu,wg", "'wg' is not key=N"},    {"gpu,local=8k", "'local=8k' is not key=N"},
 	};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(bad); i++) {
 		struct clcnn_options o;

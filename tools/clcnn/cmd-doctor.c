@@ -193,8 +193,8 @@ static int smoke_all(const char *profile, const struct clcnn_kernel_decl *k, int
 		if (!rc && !has_algo(s.used, conv_algos[a])) {
 			/* a design for the other kind of device (implicit on a GPU profile, igemm_gpu on a CPU) */
 			if (!quiet)
-				printf("  conv algo %-11s does not apply on this profile (convs ran %s)\n", conv_algos[a],
-				       s.used);
+				printf("  conv algo %-11s does not apply on this profile (convs ran %s)\n",
+				       conv_algos[a], s.used);
 			free(s.vals);
 			continue;
 		}
