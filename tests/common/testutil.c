@@ -2,6 +2,7 @@
 
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,33 @@ struct clcnn_context *test_context_logged(const char *cache, const char *kdir, c
 	o.log_user = user;
 	o.log_level = CLCNN_LOG_INFO;
 	return test_context_with(&o);
+}
+
+struct clcnn_context *test_context_fixed(void)
+{
+	struct clcnn_options o;
+	clcnn_options_from_env(&o);
+	o.tune = "off";
+	o.cache_dir = "off";
+	return test_context_with(&o);
+}
+
+char *test_slurp(const char *rel)
+{
+	const char *dir = getenv("CLCNN_DATA_DIR");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/data", rel);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	ck_assert(s != NULL);
+	ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = 0;
+	fclose(f);
+	return s;
 }
 
 struct clcnn_context *test_context(void)

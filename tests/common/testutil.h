@@ -12,6 +12,12 @@
  */
 struct clcnn_context *test_context(void);
 struct clcnn_context *test_context_with(const struct clcnn_options *opt);
+/* A context with the fixed convolution algorithms (CLCNN_TUNE=off) and no cache: two graphs of one
+ * model run the same kernels, which a timed choice, or a record another test process writes between
+ * them, would not guarantee. */
+struct clcnn_context *test_context_fixed(void);
+/* The whole file CLCNN_DATA_DIR/rel (tests/data by default), NUL-terminated; fails the test if absent. */
+char *test_slurp(const char *rel);
 /* A context with this cache and kernel dir (NULL: the environment's) logging at info level to fn. */
 struct clcnn_context *test_context_logged(const char *cache, const char *kdir, clcnn_log_fn fn, void *user);
 

@@ -279,26 +279,6 @@ START_TEST(test_model_wg)
 }
 END_TEST
 
-/* ---------------------------------------------------------------- whole warps */
-
-static char *slurp_model(const char *name)
-{
-	const char *dir = getenv("CLCNN_DATA_DIR");
-	char path[1024];
-	snprintf(path, sizeof path, "%s/../../models/%s", dir ? dir : "tests/data", name);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	ck_assert(s != NULL);
-	ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	s[n] = 0;
-	fclose(f);
-	return s;
-}
-
 /*
  * A training step (forward, backward, SGD with momentum) of each model on the gpu profile: no launch
  * whose grid has at least simd work-items runs in groups of fewer (clcnn_kernel_run counts them in
@@ -308,7 +288,9 @@ START_TEST(test_whole_warps)
 {
 	static const char *const models[] = {NULL, "fmnist.net", "resnet.net"};
 	struct clcnn_context *ctx = profile_context("gpu");
-	char *text = models[_i] ? slurp_model(models[_i]) : NULL;
+	char path[256];
+	snprintf(path, sizeof path, "../../models/%s", models[_i] ? models[_i] : "");
+	char *text = models[_i] ? test_slurp(path) : NULL;
 	struct clcnn_graph *g;
 	ck_assert_msg(clcnn_graph_parse(ctx, text ? text : small_net, models[_i] ? models[_i] : "limits.net", &g) == 0,
 		      "%s", clcnn_context_error(ctx));

@@ -48,20 +48,6 @@ static int t_forward(struct clcnn_graph *g, const char *name)
 	return -1;
 }
 
-/*
- * Contexts with the fixed convolution algorithms and no cache: two graphs of one model must run the
- * same kernels, which the autotuner's timed choice (or a record another test writes between them)
- * would not guarantee.
- */
-static struct clcnn_context *fixed_context(void)
-{
-	struct clcnn_options o;
-	clcnn_options_from_env(&o);
-	o.tune = "off";
-	o.cache_dir = "off";
-	return test_context_with(&o);
-}
-
 /* Backward time of node `name`: 1 + F + its index among the nodes that run backward, last first. */
 static int t_backward(struct clcnn_graph *g, const char *name)
 {
@@ -89,7 +75,7 @@ static const char *chain = "x = input(shape=(3,9,7))\n"
 
 START_TEST(chain_what_is_freed_when)
 {
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *g = must_parse(ctx, chain);
 	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(ctx));
 	const struct graph_value *x = &g->values[value_of(g, "x")], *c = &g->values[value_of(g, "c")],
@@ -161,7 +147,7 @@ END_TEST
 /* A value the plan frees cannot be read; clcnn_graph_keep makes it readable, with the same values. */
 START_TEST(read_needs_keep)
 {
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *g = must_parse(ctx, chain);
 	ck_assert_int_eq(clcnn_graph_build(g, 2), 0);
 	float xin[2 * 3 * 9 * 7], lab[2] = {1, 4}, p1[2 * 4 * 4 * 3], p2[2 * 4 * 4 * 3];
@@ -300,7 +286,7 @@ static const char *const models[] = {"fmnist.net", "resnet.net", "siamese-fmnist
 
 START_TEST(bitwise_models)
 {
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	const char *name = models[_i];
 	char path[4096];
 	snprintf(path, sizeof path, "%s/../../models/%s", getenv("CLCNN_DATA_DIR"), name);
@@ -316,7 +302,7 @@ END_TEST
 
 START_TEST(bitwise_fanout_concat)
 {
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *a = must_parse(ctx, fanout), *b = must_parse(ctx, fanout);
 	compare_plans(a, b, 5, "fan-out net");
 	/* leaky_relu la writes over a, which nothing reads later */

@@ -90,20 +90,6 @@ static void round_trip_one(struct clcnn_context *ctx, const char *net, const cha
 }
 
 /*
- * Contexts with the fixed convolution algorithms and no cache: the exported and the imported graph
- * must run the same kernels, which a tuning record written between them by another test process
- * would not guarantee (it moved a GPU-profile run by 1 ulp).
- */
-static struct clcnn_context *fixed_context(void)
-{
-	struct clcnn_options o;
-	clcnn_options_from_env(&o);
-	o.tune = "off";
-	o.cache_dir = "off";
-	return test_context_with(&o);
-}
-
-/*
  * clcnn -> ONNX -> clcnn (clcnn_graph_load of the .onnx): every shipped model computes the same
  * output bit for bit in eval mode, since the import turns each exported operator, and each of the
  * exporter's decompositions (antialiased.net's maxblurpool2d / blurpool2d as MaxPool + Pad +
@@ -114,7 +100,7 @@ START_TEST(round_trip)
 	DIR *d = opendir(MODELS_DIR);
 	ck_assert_ptr_nonnull(d);
 	char *dir = test_tmpdir();
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	struct dirent *de;
 	int count = 0, antialiased = 0;
 	while ((de = readdir(d))) {
@@ -227,7 +213,7 @@ START_TEST(round_trip_all_layers)
 		{"1", "fl", "flatten"},        {"1", "b2", "batchnorm1d"}, {"2", "out", "identity"},
 	};
 	char *dir = test_tmpdir();
-	struct clcnn_context *ctx = fixed_context();
+	struct clcnn_context *ctx = test_context_fixed();
 	for (int t = 0; t < 3; t++) {
 		char net[512], out[512];
 		snprintf(net, sizeof net, "%s/net%d.net", dir, t);

@@ -36,23 +36,6 @@
 #define LR 0.001
 #define MOM 0.9
 
-static char *slurp(const char *rel)
-{
-	const char *dir = getenv("CLCNN_DATA_DIR");
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/data", rel);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	s[n] = 0;
-	fclose(f);
-	return s;
-}
-
 /* models/resnet.net with sync_bn=true on every batchnorm (the netfile key). */
 static char *with_sync_key(const char *text)
 {
@@ -239,7 +222,7 @@ static void free_members(struct member *m);
 START_TEST(a_failing_member_stops_the_buckets)
 {
 	/* member 1's forward fails at step 3 while member 0 reduces buckets on its thread: both stop */
-	char *text = slurp("train/resnet-nobn.net");
+	char *text = test_slurp("train/resnet-nobn.net");
 	struct clcnn_local_group *grp;
 	ck_assert_int_eq(clcnn_local_group_new(2, &grp), 0);
 	struct member m[2];
@@ -420,7 +403,7 @@ static void check_joined(const char *synced, const char *text, const int *sizes,
 
 START_TEST(sync_bn_equals_the_joined_batch)
 {
-	char *text = slurp("../../models/resnet.net");
+	char *text = test_slurp("../../models/resnet.net");
 	struct member m[2];
 	check_joined(text, text, (const int[]){2, 2}, 1, m);
 	/* buckets overlapped with backward, whose collective calls interleave with sync_bn's: the same bits */
@@ -437,7 +420,7 @@ END_TEST
 
 START_TEST(sync_bn_key_unequal_split)
 {
-	char *text = slurp("../../models/resnet.net"), *synced = with_sync_key(text);
+	char *text = test_slurp("../../models/resnet.net"), *synced = with_sync_key(text);
 	struct member m[2];
 	check_joined(synced, text, (const int[]){3, 1}, 0, m);
 	free_members(m);
@@ -448,7 +431,7 @@ END_TEST
 
 START_TEST(local_statistics_are_not_the_joined_batch)
 {
-	char *text = slurp("../../models/resnet.net");
+	char *text = test_slurp("../../models/resnet.net");
 	struct member m[2];
 	run_members(m, text, (const int[]){2, 2}, 0, 0, 0, SHORT);
 	double d = gradient_difference(text, m, SHORT);
@@ -461,7 +444,7 @@ END_TEST
 
 START_TEST(without_batchnorm_equals_the_joined_batch)
 {
-	char *text = slurp("train/resnet-nobn.net");
+	char *text = test_slurp("train/resnet-nobn.net");
 	struct member m[2], u[2], b[2];
 	run_members(m, text, (const int[]){2, 2}, 0, 0, 1, STEPS);
 	double d = joined_difference(text, m, STEPS);
