@@ -16,6 +16,10 @@
 #define AFFINE 1
 #endif
 
+#ifndef FUSE
+#define FUSE 0
+#endif
+
 #if S == 1 && C % 8 == 0
 #define FV 8
 #define fvec float8
@@ -129,9 +133,32 @@ __kernel void bn_running_update(__global const float *stats, __global float *rme
 #if AFFINE
 #define BN_W(c) FLOAD(w + (c))
 #define BN_B(c) FLOAD(b + (c))
+#define BN_W1(c) w[c] /* one channel's, in the per-plane kernels */
+#define BN_B1(c) b[c]
 #else
 #define BN_W(c) 1.0f
 #define BN_B(c) ((fvec)0.0f)
+#define BN_W1(c) 1.0f
+#define BN_B1(c) 0.0f
+#endif
+
+/*
+ * Operator fusion (src/ops/op.h, struct clcnn_fused_act): FUSE 1 applies relu to y, FUSE 2
+ * leaky_relu with slope FUSE_SLOPE (a float literal, slope >= 0), in the formulas of act_f and
+ * act_df of cl/activation.cl, so the floats are those of the separate pass. Backward masks dy by
+ * the pre-activation t = fma(x - mean, invstd * w, b), recomputed from x exactly as forward computed
+ * it: relu's gradient is 0 where its output <= 0, i.e. where t <= 0 (-0 and t < 0; NaN passes dy),
+ * leaky_relu's is dy where its output > 0, i.e. t > 0. The output itself need not be kept.
+ */
+#if FUSE == 1
+#define BN_ACT(T, t) select(t, (T)0.0f, t < 0.0f)
+#define BN_MASK(T, g, xv, mean, a, sh) select(g, (T)0.0f, fma((xv) - (mean), a, sh) <= 0.0f)
+#elif FUSE == 2
+#define BN_ACT(T, t) select(t * FUSE_SLOPE, t, t > 0.0f)
+#define BN_MASK(T, g, xv, mean, a, sh) select(g * FUSE_SLOPE, g, fma((xv) - (mean), a, sh) > 0.0f)
+#else
+#define BN_ACT(T, t) (t)
+#define BN_MASK(T, g, xv, mean, a, sh) (g)
 #endif
 
 /*
@@ -149,7 +176,8 @@ __kernel void bn_normalize(__global const float *x, __global float *y, __global 
 	int c = q * FV, i = p * C + c;
 	if (c >= C || p >= rows)
 		return;
-	FSTORE(fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), BN_B(c)), y + i);
+	fvec t = fma(FLOAD(x + i) - FLOAD(state + c), FLOAD(state + C + c) * BN_W(c), BN_B(c));
+	FSTORE(BN_ACT(fvec, t), y + i);
 #else
 	int p = get_global_id(0);
 	if (bump && p == 0)
@@ -161,34 +189,40 @@ __kernel void bn_normalize(__global const float *x, __global float *y, __global 
 	__global const float *xp = x + p * S;
 	__global float *yp = y + p * S;
 	int i = 0;
-	for (; i + 16 <= S; i += 16)
-		vstore16(fma(vload16(0, xp + i) - (float16)mean, (float16)a, (float16)sh), 0, yp + i);
-	for (; i < S; i++)
-		yp[i] = fma(xp[i] - mean, a, sh);
+	for (; i + 16 <= S; i += 16) {
+		float16 t = fma(vload16(0, xp + i) - (float16)mean, (float16)a, (float16)sh);
+		vstore16(BN_ACT(float16, t), 0, yp + i);
+	}
+	for (; i < S; i++) {
+		float t = fma(xp[i] - mean, a, sh);
+		yp[i] = BN_ACT(float, t);
+	}
 #endif
 }
 
-/* Per plane: sum of dy and of dy * (x - mean) -> part[2p], part[2p + 1]. */
+/* Per plane: sum of dy and of dy * (x - mean) -> part[2p], part[2p + 1]; w, b for FUSE. */
 __kernel void bn_plane_grad(__global const float *x, __global const float *dy, __global const float *state,
-			    __global float *part, int planes)
+			    __global const float *w, __global const float *b, __global float *part, int planes)
 {
 	int p = get_global_id(0);
 	if (p >= planes)
 		return;
 	int c = p % C;
 	__global const float *xp = x + p * S, *gp = dy + p * S;
-	float mean = state[c];
+	float mean = state[c], k = state[C + c] * BN_W1(c), sh = BN_B1(c);
 	float8 a = 0.0f, bsum = 0.0f, m8 = (float8)mean;
 	int i = 0;
 	for (; i + 8 <= S; i += 8) {
-		float8 g = vload8(0, gp + i);
+		float8 xv = vload8(0, xp + i), g0 = vload8(0, gp + i);
+		float8 g = BN_MASK(float8, g0, xv, m8, (float8)k, (float8)sh);
 		a += g;
-		bsum = fma(g, vload8(0, xp + i) - m8, bsum);
+		bsum = fma(g, xv - m8, bsum);
 	}
 	float sdy = clcnn_hsum8(a), sdyx = clcnn_hsum8(bsum);
 	for (; i < S; i++) {
-		sdy += gp[i];
-		sdyx = fma(gp[i], xp[i] - mean, sdyx);
+		float g = BN_MASK(float, gp[i], xp[i], mean, k, sh);
+		sdy += g;
+		sdyx = fma(g, xp[i] - mean, sdyx);
 	}
 	part[2 * p] = sdy;
 	part[2 * p + 1] = sdyx;
@@ -199,18 +233,19 @@ __kernel void bn_plane_grad(__global const float *x, __global const float *dy, _
  * sums[c], sums[C + c] for bn_input_grad. sums sit after the per-plane partials in scratch.
  */
 __kernel void bn_channel_grad(__global const float *x, __global const float *dy, __global const float *state,
-			      __global float *scratch, __global float *dw, __global float *db, int n)
+			      __global const float *w, __global const float *b, __global float *scratch,
+			      __global float *dw, __global float *db, int n)
 {
 	int c = get_global_id(0) * FV;
 	if (c >= C)
 		return;
 	fvec sdy = 0.0f, sdyx = 0.0f;
 #if S == 1
-	fvec mean = FLOAD(state + c);
+	fvec mean = FLOAD(state + c), k = FLOAD(state + C + c) * BN_W(c), sh = BN_B(c);
 	for (int i = 0; i < n; i++) {
-		fvec g = FLOAD(dy + i * C + c);
+		fvec xv = FLOAD(x + i * C + c), g0 = FLOAD(dy + i * C + c), g = BN_MASK(fvec, g0, xv, mean, k, sh);
 		sdy += g;
-		sdyx = fma(g, FLOAD(x + i * C + c) - mean, sdyx);
+		sdyx = fma(g, xv - mean, sdyx);
 	}
 #else
 	for (int i = 0; i < n; i++) {
@@ -233,8 +268,8 @@ __kernel void bn_channel_grad(__global const float *x, __global const float *dy,
  * running statistics (batch == 0): w * invstd * dy. Grid as bn_normalize.
  */
 __kernel void bn_input_grad(__global const float *x, __global const float *dy, __global const float *state,
-			    __global const float *w, __global const float *scratch, __global float *dx, int rows,
-			    int batch, float inv_m)
+			    __global const float *w, __global const float *b, __global const float *scratch,
+			    __global float *dx, int rows, int batch, float inv_m)
 {
 #if S == 1
 	int q = get_global_id(0), p = get_global_id(1);
@@ -245,7 +280,8 @@ __kernel void bn_input_grad(__global const float *x, __global const float *dy, _
 	fvec mean = FLOAD(state + c), invstd = FLOAD(state + C + c), k1 = invstd * BN_W(c);
 	fvec mdy = batch ? FLOAD(sums + c) * inv_m : (fvec)0.0f;
 	fvec k2 = batch ? FLOAD(sums + C + c) * inv_m * invstd : (fvec)0.0f;
-	FSTORE(k1 * (FLOAD(dy + i) - mdy - (FLOAD(x + i) - mean) * k2), dx + i);
+	fvec xv = FLOAD(x + i), g0 = FLOAD(dy + i), g = BN_MASK(fvec, g0, xv, mean, k1, BN_B(c));
+	FSTORE(k1 * (g - mdy - (xv - mean) * k2), dx + i);
 #else
 	int p = get_global_id(0);
 	if (p >= rows)
@@ -256,13 +292,17 @@ __kernel void bn_input_grad(__global const float *x, __global const float *dy, _
 	float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
 	__global const float *xp = x + p * S, *gp = dy + p * S;
 	__global float *dp = dx + p * S;
+	float sh = BN_B(c);
 	int i = 0;
 	for (; i + 16 <= S; i += 16) {
-		float16 xv = vload16(0, xp + i) - (float16)mean, g = vload16(0, gp + i);
+		float16 x16 = vload16(0, xp + i), xv = x16 - (float16)mean, g0 = vload16(0, gp + i);
+		float16 g = BN_MASK(float16, g0, x16, (float16)mean, (float16)k1, (float16)sh);
 		vstore16((float16)k1 * (g - (float16)mdy - xv * (float16)k2), 0, dp + i);
 	}
-	for (; i < S; i++)
-		dp[i] = k1 * (gp[i] - mdy - (xp[i] - mean) * k2);
+	for (; i < S; i++) {
+		float g = BN_MASK(float, gp[i], xp[i], mean, k1, sh);
+		dp[i] = k1 * (g - mdy - (xp[i] - mean) * k2);
+	}
 #endif
 }
 
@@ -297,18 +337,20 @@ bn_plane_stats_wg(__global const float *x, __global float *part, int planes)
 /* bn_plane_grad with the BN_WG items of group p striding through plane p. */
 __kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1))) void
 bn_plane_grad_wg(__global const float *x, __global const float *dy, __global const float *state,
-		 __global float *part, int planes)
+		 __global const float *w, __global const float *b, __global float *part, int planes)
 {
 	__local float red[BN_WG];
 	const int p = GROUP_ID(0), l = get_local_id(0);
 	if (p >= planes)
 		return;
 	__global const float *xp = x + p * S, *gp = dy + p * S;
-	const float mean = state[p % C];
+	const int c = p % C;
+	const float mean = state[c], k = state[C + c] * BN_W1(c), sh = BN_B1(c);
 	float sdy = 0.0f, sdyx = 0.0f;
 	for (int i = l; i < S; i += BN_WG) {
-		sdy += gp[i];
-		sdyx = fma(gp[i], xp[i] - mean, sdyx);
+		const float g = BN_MASK(float, gp[i], xp[i], mean, k, sh);
+		sdy += g;
+		sdyx = fma(g, xp[i] - mean, sdyx);
 	}
 	sdy = clcnn_group_sum(red, sdy);
 	sdyx = clcnn_group_sum(red, sdyx);
@@ -334,13 +376,14 @@ __kernel void bn_normalize_flat(__global const float *x, __global float *y, __gl
 #else
 	const float a = state[C + c], sh = 0.0f;
 #endif
-	y[i] = fma(x[i] - state[c], a, sh);
+	const float t = fma(x[i] - state[c], a, sh);
+	y[i] = BN_ACT(float, t);
 }
 
 /* bn_input_grad for GPUs, S > 1: one element per work-item, the formula of bn_input_grad. */
 __kernel void bn_input_grad_flat(__global const float *x, __global const float *dy, __global const float *state,
-				 __global const float *w, __global const float *scratch, __global float *dx, int rows,
-				 int batch, float inv_m)
+				 __global const float *w, __global const float *b, __global const float *scratch,
+				 __global float *dx, int rows, int batch, float inv_m)
 {
 	const int i = get_global_id(0);
 	if (i >= rows * S)
@@ -349,11 +392,12 @@ __kernel void bn_input_grad_flat(__global const float *x, __global const float *
 	__global const float *sums = scratch + 2 * n * C;
 	const float mean = state[c], invstd = state[C + c];
 #if AFFINE
-	const float k1 = invstd * w[c];
+	const float k1 = invstd * w[c], sh = b[c];
 #else
-	const float k1 = invstd;
+	const float k1 = invstd, sh = 0.0f;
 #endif
 	const float mdy = batch ? sums[c] * inv_m : 0.0f, k2 = batch ? sums[C + c] * inv_m * invstd : 0.0f;
-	dx[i] = k1 * (dy[i] - mdy - (x[i] - mean) * k2);
+	const float g = BN_MASK(float, dy[i], x[i], mean, k1, sh);
+	dx[i] = k1 * (g - mdy - (x[i] - mean) * k2);
 }
 #endif

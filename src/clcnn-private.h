@@ -64,7 +64,7 @@ struct clcnn_device_limits {
 
 struct clcnn_context {
 	struct clcnn_options opt; /* strings below are owned copies */
-	char *opt_strings[7];
+	char *opt_strings[8];
 	struct clcnn_device_list *devices;
 	struct clcnn_device_info info; /* copy of the selected device's info (strings owned by devices) */
 	struct clcnn_device_limits lim;
@@ -95,6 +95,8 @@ void clcnn_progress_note(struct clcnn_context *ctx, enum clcnn_progress_event ev
 int clcnn_fail_no_device(struct clcnn_context *ctx, const char *what);
 /* CLCNN_TUNE of the context: 0 train (default), 1 all, 2 off. */
 int clcnn_context_tune_mode(const struct clcnn_context *ctx);
+/* CLCNN_FUSE of the context: 1 on (default), 0 off. */
+int clcnn_context_fuse(const struct clcnn_context *ctx);
 
 /* Fill ctx->lim from the device and opt.device_profile; a malformed profile is an error naming it. */
 int clcnn_device_limits_init(struct clcnn_context *ctx);

@@ -124,6 +124,13 @@ struct clcnn_options {
 	 * POCL runs every GPU code path on a CPU. See docs/gpu.md.
 	 */
 	const char *device_profile;
+	/**
+	 * CLCNN_FUSE: operator fusion, "on" (default, also "1") or "off" ("0"): a debugging switch.
+	 * On, a batchnorm whose only reader is a relu (or leaky_relu with slope >= 0) applies it in
+	 * its own pass, forward and backward, with bitwise the same results (docs/cost.md, "Memory
+	 * plan"); clcnn_graph_set_fusion sets it per graph.
+	 */
+	const char *fuse;
 };
 
 /** Fill *opt from CLCNN_* environment variables (pointers into the environment). */

@@ -94,6 +94,15 @@ CLCNN_API size_t clcnn_graph_peak_bytes(const struct clcnn_graph *g);
  */
 CLCNN_API int clcnn_graph_keep(struct clcnn_graph *g, const char *node);
 
+/**
+ * Operator fusion on (default: the context's CLCNN_FUSE, on) or off: a batchnorm whose only reader
+ * is a relu (or leaky_relu with slope >= 0) writes relu(y) itself and masks the gradient inside
+ * its own backward, so the relu runs no pass; every result is bitwise the same either way. Not
+ * where the batchnorm's output is kept (clcnn_graph_keep). On a built graph the plan is made again
+ * at once, as clcnn_graph_keep does.
+ */
+CLCNN_API int clcnn_graph_set_fusion(struct clcnn_graph *g, int on);
+
 /** The numbers of a built graph's memory plan (docs/cost.md, "Memory plan"). */
 struct clcnn_graph_plan_info {
 	size_t peak_bytes;        /**< clcnn_graph_peak_bytes: what is allocated */
@@ -105,6 +114,7 @@ struct clcnn_graph_plan_info {
 	size_t all_values_bytes;  /**< every graph input and node output: what keeping everything costs */
 	size_t kept_for_backward; /**< activations alive when backward starts */
 	int inplace_nodes;        /**< nodes writing their output over their input */
+	int fused_nodes;          /**< activations applied by their producer (operator fusion), no pass of their own */
 };
 CLCNN_API int clcnn_graph_plan_info(const struct clcnn_graph *g, struct clcnn_graph_plan_info *info);
 /** Human-readable plan / DAG with shapes and parameter counts; *text is malloc'ed. */

@@ -29,14 +29,15 @@ void clcnn_options_from_env(struct clcnn_options *opt)
 	opt->conv_algo = getenv("CLCNN_CONV_ALGO");
 	opt->tune = getenv("CLCNN_TUNE");
 	opt->device_profile = getenv("CLCNN_DEVICE_PROFILE");
+	opt->fuse = getenv("CLCNN_FUSE");
 	opt->log_level = parse_log_level(getenv("CLCNN_LOG"));
 }
 
 static void copy_options(struct clcnn_context *ctx, const struct clcnn_options *o)
 {
 	ctx->opt = *o;
-	const char **f[7] = {&ctx->opt.device,    &ctx->opt.platform, &ctx->opt.cache_dir,     &ctx->opt.kernel_dir,
-			     &ctx->opt.conv_algo, &ctx->opt.tune,     &ctx->opt.device_profile};
+	const char **f[8] = {&ctx->opt.device,    &ctx->opt.platform, &ctx->opt.cache_dir,      &ctx->opt.kernel_dir,
+			     &ctx->opt.conv_algo, &ctx->opt.tune,     &ctx->opt.device_profile, &ctx->opt.fuse};
 	for (int i = 0; i < (int)CLCNN_ARRAY_LEN(f); i++) {
 		ctx->opt_strings[i] = *f[i] && **f[i] ? clcnn_strdup(*f[i]) : NULL;
 		*f[i] = ctx->opt_strings[i];
@@ -80,6 +81,19 @@ int clcnn_context_tune_mode(const struct clcnn_context *ctx)
 	return tune_mode(ctx->opt.tune);
 }
 
+/* CLCNN_FUSE: 0 for off / 0, else 1; -1 for a value that is not a choice. */
+static int fuse_mode(const char *s)
+{
+	if (!s || !strcasecmp(s, "on") || !strcmp(s, "1"))
+		return 1;
+	return !strcasecmp(s, "off") || !strcmp(s, "0") ? 0 : -1;
+}
+
+int clcnn_context_fuse(const struct clcnn_context *ctx)
+{
+	return fuse_mode(ctx->opt.fuse) != 0;
+}
+
 static int context_new(struct clcnn_context **out, const struct clcnn_options *opt, char *err, size_t errlen)
 {
 	struct clcnn_options env;
@@ -100,6 +114,8 @@ static int context_new(struct clcnn_context **out, const struct clcnn_options *o
 	if (ctx->opt.tune && !tune_mode(ctx->opt.tune) && strcasecmp(ctx->opt.tune, "train"))
 		clcnn_log(ctx, CLCNN_LOG_WARN, "CLCNN_TUNE=%s is not one of train, all, off; using train",
 			  ctx->opt.tune);
+	if (fuse_mode(ctx->opt.fuse) < 0)
+		clcnn_log(ctx, CLCNN_LOG_WARN, "CLCNN_FUSE=%s is not one of on, off, 1, 0; using on", ctx->opt.fuse);
 	return 0;
 }
 

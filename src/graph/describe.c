@@ -62,9 +62,9 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 	    "parameters, state, workspace; optimizer state not included)\n",
 	    g->batch, mib(pi.peak_bytes, b1, sizeof b1), mib(pi.forward_peak, b2, sizeof b2),
 	    mib(pi.backward_peak, b3, sizeof b3), mib(pi.step_peak, b4, sizeof b4));
-	CAT("  activations %s if every value were kept; %s kept for backward; %d node%s in place\n",
+	CAT("  activations %s if every value were kept; %s kept for backward; %d node%s in place; %d fused\n",
 	    mib(pi.all_values_bytes, b1, sizeof b1), mib(pi.kept_for_backward, b2, sizeof b2), pi.inplace_nodes,
-	    pi.inplace_nodes == 1 ? "" : "s");
+	    pi.inplace_nodes == 1 ? "" : "s", pi.fused_nodes);
 	CAT("  pool        %s in %d reused buffers (activations and their gradients, by liveness over forward and "
 	    "backward)\n",
 	    mib(pi.pool_bytes, b1, sizeof b1), pi.pool_buffers);
@@ -91,10 +91,12 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 	CAT("  values (dX: gradient of X):\n");
 	for (int v = 0; v < graph_nvalues(g); v++) {
 		int node = v - g->ninputs;
-		int inplace = node >= 0 && g->nodes[node].inplace;
+		int inplace = node >= 0 && g->nodes[node].inplace, fused = node >= 0 && g->nodes[node].fused_by >= 0;
+		const char *how = inplace ? "in place over " : fused ? "fused into " : "";
+		const char *over = inplace ? g->nodes[node].in_name[0] : fused ? g->nodes[g->nodes[node].fused_by].name : "";
 		CAT("    %-14s %10s  buffer %-3d %s%s%s%s\n", graph_value_name(g, v),
-		    mib(g->values[v].bytes, b1, sizeof b1), g->values[v].slot, inplace ? "in place over " : "",
-		    inplace ? g->nodes[node].in_name[0] : "", inplace ? ", " : "", life_str(g, v, why, sizeof why));
+		    mib(g->values[v].bytes, b1, sizeof b1), g->values[v].slot, how, over, *how ? ", " : "",
+		    life_str(g, v, why, sizeof why));
 	}
 	CAT("  backward:");
 	for (int k = g->nnodes - 1; k >= 0; k--)

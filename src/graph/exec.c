@@ -1,6 +1,7 @@
 /*
  * The executor: forward over the schedule and backward in reverse order, each node through its
- * class's forward/backward with the device io prepared by the plan. Nothing here allocates or
+ * class's forward/backward with the device io prepared by the plan (an activation fused into its
+ * producer, plan.c, runs neither: it has no backward and is skipped in forward). Nothing here allocates or
  * waits for the device, except the reads the caller asks for and the optional numeric checks.
  */
 #include <math.h>
@@ -93,7 +94,7 @@ static int run_forward(struct clcnn_graph *g, int train, uint32_t seed, const ch
 	for (int k = 0; k < g->nnodes; k++) {
 		int i = g->order[k];
 		struct graph_node *n = &g->nodes[i];
-		if (need && !need[i])
+		if ((need && !need[i]) || n->fused_by >= 0) /* a fused activation: its producer applied it */
 			continue;
 		n->fio.train = train;
 		n->fio.seed = graph_node_seed(seed, i);
@@ -320,6 +321,8 @@ int clcnn_graph_profile(struct clcnn_graph *g, int iters, struct clcnn_node_timi
 		for (int k = 0; k < g->nnodes && !rc; k++) {
 			int i = g->order[k];
 			struct graph_node *nd = &g->nodes[i];
+			if (nd->fused_by >= 0)
+				continue;
 			nd->fio.train = train;
 			nd->fio.seed = graph_node_seed(1, i);
 			nd->fio.coll = NULL; /* a profile times this member alone */

@@ -40,6 +40,12 @@ struct graph_node {
 	int run_backward;
 	int keep;    /* clcnn_graph_keep: the output stays readable until the next forward */
 	int inplace; /* planned: forward writes the output over input 0 */
+	/*
+	 * Planned operator fusion (plan.c): fuses is the element-wise activation node this node applies
+	 * to its own output (op->fused), fused_by the node that does this node's work; -1 none. A fused
+	 * activation runs no forward nor backward; its output is its producer's buffer.
+	 */
+	int fuses, fused_by;
 };
 
 /* Per value, filled by build. */
@@ -114,6 +120,7 @@ struct clcnn_graph {
 	 */
 	size_t pool_total, peak_forward, peak_backward, peak_step, kept_backward;
 	int keep_all;  /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
+	int fuse;      /* operator fusion (clcnn_graph_set_fusion; default: the context's CLCNN_FUSE) */
 	int time_end;  /* END of the timeline */
 	cl_mem *state; /* per node */
 	int check_numerics;

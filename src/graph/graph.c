@@ -61,6 +61,7 @@ int clcnn_graph_new(struct clcnn_context *ctx, struct clcnn_graph **out)
 		return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory for a graph");
 	g->ctx = ctx;
 	g->loss = g->output = g->last_added = -1;
+	g->fuse = clcnn_context_fuse(ctx);
 	snprintf(g->init_scheme, sizeof g->init_scheme, "default");
 	*out = g;
 	return 0;

@@ -13,6 +13,11 @@
  * write their output over their input when nothing reads the input afterwards, and their input's
  * gradient over their output's (which dies at that step).
  *
+ * Operator fusion (plan_fusion): a node whose only reader is an element-wise activation it can apply
+ * itself (batchnorm then relu: clcnn_op_class.fusable_act, can_fuse) does so; the activation's node
+ * then runs neither forward nor backward, its output is its producer's buffer, and the producer's
+ * backward takes the activation's output gradient and masks it, computing the same floats.
+ *
  * The lives are packed into buffers greedily three ways and the packing with the fewest bytes is
  * kept (pack): deterministic, and whatever the packing the values are the same, so results are
  * bitwise those of a plan that keeps everything (clcnn_graph_keep(g, NULL); test-memplan.c).
@@ -72,6 +77,9 @@ void graph_plan_release(struct clcnn_graph *g)
 		memset(n->pacc_tmp, 0, sizeof n->pacc_tmp);
 		n->run_backward = 0;
 		n->inplace = 0;
+		n->fuses = n->fused_by = -1;
+		if (n->op)
+			n->op->fused = (struct clcnn_fused_act){CLCNN_FUSED_NONE, 0.0f};
 	}
 	g->scratch_bytes = g->state_total = g->act_total = g->grad_total = 0;
 	g->pool_total = g->peak_forward = g->peak_backward = g->peak_step = g->kept_backward = 0;
@@ -124,6 +132,47 @@ static int mark_needs(struct clcnn_graph *g)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Operator fusion: producer p applies activation node j when j is p's output's only reader and
+ * both classes agree (op.h), unless fusion is off (clcnn_graph_set_fusion, CLCNN_FUSE=0), the plan
+ * keeps everything, or p's output is kept (clcnn_graph_keep, the loss, the output): it would then
+ * hold act(y), not y. j's output may be kept: it is the shared buffer. Sets op->fused of p, and j
+ * runs no backward (p's reads its output gradient).
+ */
+static void plan_fusion(struct clcnn_graph *g)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		g->nodes[i].fuses = g->nodes[i].fused_by = -1;
+		g->nodes[i].op->fused = (struct clcnn_fused_act){CLCNN_FUSED_NONE, 0.0f};
+	}
+	if (!g->fuse || g->keep_all)
+		return;
+	for (int k = 0; k < g->nnodes; k++) {
+		int j = g->order[k], u = g->nodes[j].in_ref[0];
+		struct graph_node *a = &g->nodes[j];
+		struct clcnn_fused_act f;
+		if (a->nin != 1 || u < g->ninputs || j == g->loss || !a->cls->fusable_act || !a->cls->fusable_act(a->op, &f))
+			continue;
+		int i = u - g->ninputs;
+		struct graph_node *p = &g->nodes[i];
+		if (g->values[u].consumers != 1 || p->keep || i == g->loss || i == g->output || p->fuses >= 0 ||
+		    p->fused_by >= 0 || a->fuses >= 0 || p->run_backward != a->run_backward ||
+		    g->values[u].bytes != g->values[g->ninputs + j].bytes || !p->cls->can_fuse ||
+		    !p->cls->can_fuse(p->op, &f))
+			continue;
+		p->fuses = j;
+		a->fused_by = i;
+		p->op->fused = f;
+		a->run_backward = 0;
+	}
+}
+
+/* The node whose backward runs node i's: its fusing producer, else i. */
+static int backward_runner(const struct clcnn_graph *g, int i)
+{
+	return g->nodes[i].fused_by >= 0 ? g->nodes[i].fused_by : i;
 }
 
 /* What node i's backward reads (clcnn_op_saves); everything when the plan keeps everything. */
@@ -315,6 +364,10 @@ static void plan_activations(struct clcnn_graph *g, const int *tf, const int *tb
 		int i = g->order[k];
 		struct graph_node *n = &g->nodes[i];
 		int u = n->in_ref[0], o = g->ninputs + i;
+		if (n->fused_by >= 0) { /* a fused activation: its producer's buffer */
+			root[o] = root[u];
+			continue;
+		}
 		if (!(node_saves(g, i) & CLCNN_SAVES_INPLACE) || n->nin != 1 || u < g->ninputs || g->values[u].kept ||
 		    g->values[o].kept || g->values[u].t_end != tf[i] || g->values[u].bytes != g->values[o].bytes)
 			continue;
@@ -365,8 +418,9 @@ static int plan_gradients(struct clcnn_graph *g, const int *tb, struct interval 
 				gi[v] = base + n - 1;
 				x->value = v;
 				x->kind = LIFE_GRAD;
-				/* dies after its producer's backward; graph inputs' gradients live to the end */
-				x->end = v < g->ninputs ? g->time_end : tb[v - g->ninputs];
+				/* dies after its producer's backward (a fusing producer's for a fused
+				 * activation); graph inputs' gradients live to the end */
+				x->end = v < g->ninputs ? g->time_end : tb[backward_runner(g, v - g->ninputs)];
 			} else {
 				x->value = -1;
 				x->kind = LIFE_TMP;
@@ -547,9 +601,14 @@ static int plan_lives(struct clcnn_graph *g, struct interval **out, int *nout)
 				       0,
 				       -1,
 				       -1};
-		for (int w = v + 1; w < nv; w++)
-			if (root[w] == v && g->values[w].t_end > x->end)
+		for (int w = v + 1; w < nv; w++) {
+			if (root[w] != v)
+				continue;
+			if (g->values[w].t_end > x->end)
 				x->end = g->values[w].t_end;
+			if (g->values[w].t_start < x->start) /* a kept fused activation: the whole step */
+				x->start = g->values[w].t_start;
+		}
 	}
 	int ng = plan_gradients(g, tb, iv, n);
 	if (ng < 0) {
@@ -583,6 +642,7 @@ int graph_plan(struct clcnn_graph *g)
 	int rc = mark_needs(g);
 	if (rc)
 		return rc;
+	plan_fusion(g);
 	struct interval *iv = NULL;
 	int niv = 0;
 	rc = plan_lives(g, &iv, &niv);
@@ -662,9 +722,25 @@ int graph_plan(struct clcnn_graph *g)
 		}
 		f->state = b->state = g->state[i];
 		f->scratch = b->scratch = g->scratch;
-		b->grad_out = i == g->loss ? g->ones : g->values[g->ninputs + i].grad;
+		/* a fusing producer starts from its activation's output gradient */
+		b->grad_out = i == g->loss ? g->ones : g->values[g->ninputs + (n->fuses >= 0 ? n->fuses : i)].grad;
 	}
 	return 0;
+}
+
+/* A built graph is planned again (the parameters stay; inputs and outputs are lost). */
+static int plan_again(struct clcnn_graph *g)
+{
+	if (!g->batch)
+		return 0;
+	/* built: plan again (the parameters stay; inputs and outputs are lost) */
+	graph_plan_release(g);
+	int rc = graph_plan(g);
+	if (rc) {
+		graph_plan_release(g);
+		g->batch = 0; /* not built any more: build again */
+	}
+	return rc;
 }
 
 int clcnn_graph_keep(struct clcnn_graph *g, const char *node)
@@ -677,16 +753,15 @@ int clcnn_graph_keep(struct clcnn_graph *g, const char *node)
 	} else {
 		g->keep_all = 1;
 	}
-	if (!g->batch)
+	return plan_again(g);
+}
+
+int clcnn_graph_set_fusion(struct clcnn_graph *g, int on)
+{
+	if (g->fuse == (on != 0))
 		return 0;
-	/* built: plan again (the parameters stay; inputs and outputs are lost) */
-	graph_plan_release(g);
-	int rc = graph_plan(g);
-	if (rc) {
-		graph_plan_release(g);
-		g->batch = 0; /* not built any more: build again */
-	}
-	return rc;
+	g->fuse = on != 0;
+	return plan_again(g);
 }
 
 int clcnn_graph_plan_info(const struct clcnn_graph *g, struct clcnn_graph_plan_info *info)
@@ -702,8 +777,10 @@ int clcnn_graph_plan_info(const struct clcnn_graph *g, struct clcnn_graph_plan_i
 	info->pool_buffers = g->nslots;
 	info->all_values_bytes = g->act_total;
 	info->kept_for_backward = g->kept_backward;
-	for (int i = 0; i < g->nnodes; i++)
+	for (int i = 0; i < g->nnodes; i++) {
 		info->inplace_nodes += g->nodes[i].inplace;
+		info->fused_nodes += g->nodes[i].fused_by >= 0;
+	}
 	return 0;
 }
 

@@ -503,6 +503,25 @@ static unsigned act_saves(const struct clcnn_op *op)
 	return CLCNN_SAVES_IN(0);
 }
 
+/*
+ * Operator fusion (op.h): relu and leaky_relu (slope >= 0, whose backward the output decides) may
+ * be applied by their producer; the producer's kernels use act_f and act_df of cl/activation.cl.
+ */
+static int act_fusable(const struct clcnn_op *op, struct clcnn_fused_act *f)
+{
+	const struct act_args *a = op->args;
+	int id = act_of(op);
+	if (id == ACT_RELU) {
+		*f = (struct clcnn_fused_act){CLCNN_FUSED_RELU, 0.0f};
+		return 1;
+	}
+	if (id == ACT_LEAKY_RELU && !((float)a->negative_slope < 0)) {
+		*f = (struct clcnn_fused_act){CLCNN_FUSED_LEAKY_RELU, (float)a->negative_slope};
+		return 1;
+	}
+	return 0;
+}
+
 #define ACT_CLASS(id, keys, cases_, doc_) \
 	const struct clcnn_op_class clcnn_op_##id = { \
 		.name = #id, \
@@ -519,6 +538,7 @@ static unsigned act_saves(const struct clcnn_op *op)
 		.forward = forward, \
 		.backward = backward, \
 		.saves = act_saves, \
+		.fusable_act = act_fusable, \
 		.fill = fill, \
 		.cases = cases_, \
 		.tol = ACT_TOL, \

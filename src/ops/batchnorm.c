@@ -241,6 +241,10 @@ static int bn_options_wg(const struct clcnn_op *op, const struct bn_view *v, int
 	int len = snprintf(buf, n, "-DC=%d -DS=%d -DAFFINE=%d", v->c, v->s, a->affine);
 	if (wg && len >= 0 && (size_t)len < n)
 		len += snprintf(buf + len, n - (size_t)len, " -DBN_WG=%d", wg);
+	/* a fused activation (op.h); the slope as a hexadecimal float literal: exactly the float */
+	if (op->fused.kind && len >= 0 && (size_t)len < n)
+		len += snprintf(buf + len, n - (size_t)len, " -DFUSE=%d -DFUSE_SLOPE=%af", op->fused.kind,
+				(double)op->fused.slope);
 	return len;
 }
 
@@ -508,6 +512,7 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	struct clcnn_context *ctx = op->ctx;
 	int batch = io->train || !a->track_running_stats, planes = v.n * v.c, rows = v.s == 1 ? v.n : planes, rc;
 	cl_mem dw = v.w >= 0 ? io->grad_param[v.w] : NULL, db = v.b >= 0 ? io->grad_param[v.b] : NULL;
+	cl_mem w = bn_buf(io->param, v.w), b = bn_buf(io->param, v.b); /* a fused activation's mask: op.h */
 	char opts[160];
 	int wg = bn_wg(op, &v), gpu = bn_gpu_planes(op, &v);
 	bn_options_wg(op, &v, wg, opts, sizeof opts);
@@ -516,13 +521,13 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (dw || db || (batch && io->grad_in[0])) {
 		if (v.s > 1 &&
 		    ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, wg ? "bn_plane_grad_wg" : "bn_plane_grad", &k)) ||
-		     (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
-					     KARG(io->scratch), KARG(planes))) ||
+		     (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w),
+					     KARG(b), KARG(io->scratch), KARG(planes))) ||
 		     (rc = bn_run_planes(ctx, k, planes, wg))))
 			return rc;
 		if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, "bn_channel_grad", &k)) ||
-		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state),
-					    KARG(io->scratch), KARG(dw), KARG(db), KARG(v.n))) ||
+		    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w),
+					    KARG(b), KARG(io->scratch), KARG(dw), KARG(db), KARG(v.n))) ||
 		    (rc = bn_run_channels(ctx, k, &v)))
 			return rc;
 	}
@@ -530,13 +535,26 @@ static int bn_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		return 0;
 	if (bn_sync(op, io) && (rc = bn_sync_grad(op, io, &v)))
 		return rc;
-	cl_mem w = bn_buf(io->param, v.w);
 	float inv_m = (float)(1.0 / ((double)v.n * v.s));
 	if ((rc = clcnn_kernel_get(ctx, "batchnorm", opts, gpu ? "bn_input_grad_flat" : "bn_input_grad", &k)) ||
-	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w),
+	    (rc = clcnn_kernel_args(ctx, k, KARG(io->in[0]), KARG(io->grad_out), KARG(io->state), KARG(w), KARG(b),
 				    KARG(io->scratch), KARG(io->grad_in[0]), KARG(rows), KARG(batch), KARG(inv_m))))
 		return rc;
 	return bn_run_elementwise(op, k, &v);
+}
+
+/* ------------------------------------------------------------------ operator fusion (op.h) */
+
+/*
+ * relu or leaky_relu after batchnorm: bn_normalize writes act(y), and backward masks dy inside
+ * bn_plane_grad / bn_channel_grad / bn_input_grad (cl/batchnorm.cl) by the sign of y, recomputed
+ * from x, the statistics (state) and w, b exactly as forward computed it, in training and in eval
+ * (an affine map there). So backward still reads only x: the output is not kept for it.
+ */
+static int bn_can_fuse(const struct clcnn_op *op, const struct clcnn_fused_act *f)
+{
+	(void)op;
+	return f->kind == CLCNN_FUSED_RELU || f->kind == CLCNN_FUSED_LEAKY_RELU;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -635,6 +653,7 @@ const struct clcnn_op_class clcnn_op_batchnorm2d = {
 	.forward = bn_forward,
 	.backward = bn_backward,
 	.saves = clcnn_saves_input0, /* the statistics are its state */
+	.can_fuse = bn_can_fuse,
 	.destroy = bn_destroy,
 	.fill = bn_fill,
 	.cases = bn2d_cases,
@@ -656,6 +675,7 @@ const struct clcnn_op_class clcnn_op_batchnorm1d = {
 	.forward = bn_forward,
 	.backward = bn_backward,
 	.saves = clcnn_saves_input0, /* the statistics are its state */
+	.can_fuse = bn_can_fuse,
 	.destroy = bn_destroy,
 	.fill = bn_fill,
 	.cases = bn1d_cases,

@@ -106,6 +106,23 @@ struct clcnn_param_spec {
 
 /* ------------------------------------------------------------------ op instance and class */
 
+/*
+ * Operator fusion (src/graph/plan.c): an element-wise activation that a producer may apply to its
+ * own output, y = act(t), so that the activation's node runs no pass of its own. Its backward must
+ * be a mask computable from the output alone, exactly as the activation's class computes it:
+ * relu dt = y <= 0 ? 0 : dy (NaN passes dy); leaky_relu (slope >= 0) dt = y > 0 ? dy : dy * slope.
+ */
+enum clcnn_fused_kind {
+	CLCNN_FUSED_NONE = 0,
+	CLCNN_FUSED_RELU = 1,
+	CLCNN_FUSED_LEAKY_RELU = 2,
+};
+
+struct clcnn_fused_act {
+	int kind;    /* CLCNN_FUSED_* */
+	float slope; /* leaky_relu's negative_slope, as its kernels take it */
+};
+
 struct clcnn_op_class;
 
 struct clcnn_op {
@@ -121,6 +138,7 @@ struct clcnn_op {
 	size_t scratch_bytes;      /* device memory needed only during one forward or backward call */
 	struct clcnn_context *ctx; /* set by prepare(); NULL for reference-only use */
 	void *priv;                /* op-owned, released by cls->destroy */
+	struct clcnn_fused_act fused; /* set by the memory plan: the activation forward applies (fusion) */
 };
 
 /* Host (reference) buffers, double precision. */
@@ -241,6 +259,15 @@ struct clcnn_op_class {
 	 * may read every input and the output (nothing is freed early: always safe).
 	 */
 	unsigned (*saves)(const struct clcnn_op *op);
+	/*
+	 * Optional, operator fusion (struct clcnn_fused_act): on an activation, fill *f and return 1
+	 * when a producer may apply this op to its output instead of it running (same floats forward
+	 * and backward); on a producer, 1 when forward() and backward() honour op->fused = *f (forward
+	 * writes act(t); backward masks dy as the activation's backward would, reading its output only if
+	 * saves() says so).
+	 */
+	int (*fusable_act)(const struct clcnn_op *op, struct clcnn_fused_act *f);
+	int (*can_fuse)(const struct clcnn_op *op, const struct clcnn_fused_act *f);
 };
 
 #define CLCNN_SAVES_IN(i) (1u << (i)) /* backward reads input i (CLCNN_OP_MAX_IN <= 8) */

@@ -77,6 +77,8 @@ START_TEST(chain_what_is_freed_when)
 {
 	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *g = must_parse(ctx, chain);
+	/* the plan of separate passes: batchnorm + relu fused is tests/graph/test-fusion.c's */
+	ck_assert_int_eq(clcnn_graph_set_fusion(g, 0), 0);
 	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(ctx));
 	const struct graph_value *x = &g->values[value_of(g, "x")], *c = &g->values[value_of(g, "c")],
 				 *bn = &g->values[value_of(g, "bn")], *r = &g->values[value_of(g, "r")],
@@ -345,8 +347,9 @@ START_TEST(resnet18_plan)
 	ck_assert_int_eq(clcnn_graph_plan_info(g, &plan), 0);
 	ck_assert_int_eq(clcnn_graph_keep(g, NULL), 0);
 	ck_assert_int_eq(clcnn_graph_plan_info(g, &all), 0);
-	/* every relu runs in place (17), and what is allocated drops by a third */
-	ck_assert_int_eq(plan.inplace_nodes, 17);
+	/* every relu runs in place or fused into its batchnorm (17), and what is allocated drops by a third */
+	ck_assert_int_eq(plan.inplace_nodes + plan.fused_nodes, 17);
+	ck_assert_int_gt(plan.fused_nodes, 0);
 	ck_assert_uint_lt(plan.peak_bytes, all.peak_bytes / 3 * 2);
 	ck_assert_uint_lt(plan.kept_for_backward, all.kept_for_backward);
 	clcnn_graph_free(g);
