@@ -93,7 +93,9 @@ static int describe_plan(const struct clcnn_graph *g, char **bufp, size_t *lenp,
 		int node = v - g->ninputs;
 		int inplace = node >= 0 && g->nodes[node].inplace, fused = node >= 0 && g->nodes[node].fused_by >= 0;
 		const char *how = inplace ? "in place over " : fused ? "fused into " : "";
-		const char *over = inplace ? g->nodes[node].in_name[0] : fused ? g->nodes[g->nodes[node].fused_by].name : "";
+		const char *over = inplace ? g->nodes[node].in_name[0]
+				   : fused ? g->nodes[g->nodes[node].fused_by].name
+					   : "";
 		CAT("    %-14s %10s  buffer %-3d %s%s%s%s\n", graph_value_name(g, v),
 		    mib(g->values[v].bytes, b1, sizeof b1), g->values[v].slot, how, over, *how ? ", " : "",
 		    life_str(g, v, why, sizeof why));

@@ -568,7 +568,8 @@ int graph_check(struct clcnn_graph *g)
 			rc = clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					"%s%snode '%s' (%s) is dangling: its output does not reach the output '%s' "
 					"(choose it with @output, or clcnn_graph_set_output)",
-					o, graph_origin_sep(o), g->nodes[i].name, g->nodes[i].type, g->nodes[g->output].name);
+					o, graph_origin_sep(o), g->nodes[i].name, g->nodes[i].type,
+					g->nodes[g->output].name);
 		free(color);
 		free(next);
 		return rc;
@@ -666,8 +667,8 @@ int graph_infer(struct clcnn_graph *g, int batch)
 				len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s %s", j ? ", " : "",
 							n->in_name[j], clcnn_shape_str(&in[j], s, sizeof s));
 			}
-			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, graph_origin_sep(o), n->name, n->type,
-					err, shapes);
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s (inputs: %s)", o, graph_origin_sep(o), n->name,
+					n->type, err, shapes);
 			break;
 		}
 		g->values[g->ninputs + i].shape = n->op->out;
@@ -700,7 +701,8 @@ int clcnn_graph_build(struct clcnn_graph *g, int batch)
 		if (rc) {
 			char *msg = clcnn_strdup(clcnn_context_error(ctx));
 			const char *o = n->origin ? n->origin : "";
-			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s", o, graph_origin_sep(o), n->name, n->type, msg ? msg : "");
+			rc = clcnn_fail(ctx, rc, "%s%snode '%s' (%s): %s", o, graph_origin_sep(o), n->name, n->type,
+					msg ? msg : "");
 			free(msg);
 		}
 	}

@@ -153,7 +153,8 @@ static void plan_fusion(struct clcnn_graph *g)
 		int j = g->order[k], u = g->nodes[j].in_ref[0];
 		struct graph_node *a = &g->nodes[j];
 		struct clcnn_fused_act f;
-		if (a->nin != 1 || u < g->ninputs || j == g->loss || !a->cls->fusable_act || !a->cls->fusable_act(a->op, &f))
+		if (a->nin != 1 || u < g->ninputs || j == g->loss || !a->cls->fusable_act ||
+		    !a->cls->fusable_act(a->op, &f))
 			continue;
 		int i = u - g->ninputs;
 		struct graph_node *p = &g->nodes[i];

@@ -274,7 +274,6 @@ static int bn_wg(struct clcnn_op *op, const struct bn_view *v)
 	}
 }
 
-
 /* Features per channel work-item: with S = 1 the kernels take 8 adjacent features as a float8. */
 static int bn_fv(const struct bn_view *v)
 {

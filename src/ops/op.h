@@ -138,7 +138,8 @@ struct clcnn_op {
 	size_t scratch_bytes;      /* device memory needed only during one forward or backward call */
 	struct clcnn_context *ctx; /* set by prepare(); NULL for reference-only use */
 	void *priv;                /* op-owned, released by cls->destroy */
-	struct clcnn_fused_act fused; /* set by the memory plan: the activation forward applies (fusion) */
+	/* operator fusion, set by the memory plan: the activation that forward applies to its output */
+	struct clcnn_fused_act fused;
 };
 
 /* Host (reference) buffers, double precision. */

@@ -170,10 +170,10 @@ START_TEST(what_does_not_fuse)
 	struct clcnn_graph *g = must_parse(host, no_fuse);
 	ck_assert_int_eq(clcnn_graph_keep(g, "kept"), 0);
 	ck_assert_msg(clcnn_graph_build(g, 2) == 0, "%s", clcnn_context_error(host));
-	const char *const not[] = {"r_two", "r_kept", "l_neg", "t_sig", "r_out", NULL};
-	for (int k = 0; not[k]; k++) {
-		ck_assert_msg(fused_by(g, not[k]) == -1, "%s is fused", not[k]);
-		ck_assert_msg(g->nodes[node(g, not[k])].run_backward, "%s runs no backward", not[k]);
+	const char *const not [] = {"r_two", "r_kept", "l_neg", "t_sig", "r_out", NULL};
+	for (int k = 0; not [k]; k++) {
+		ck_assert_msg(fused_by(g, not [k]) == -1, "%s is fused", not [k]);
+		ck_assert_msg(g->nodes[node(g, not [k])].run_backward, "%s runs no backward", not [k]);
 	}
 	ck_assert_int_eq(fused_by(g, "l_ok"), node(g, "ok"));
 	ck_assert_int_eq(g->nodes[node(g, "ok")].op->fused.kind, CLCNN_FUSED_LEAKY_RELU);
@@ -275,8 +275,8 @@ static void compare(const float *a, const float *b, size_t n, const char *what, 
 }
 
 /* a fused, b not: two training steps with an update between, then eval; `extra` is read too. */
-static void fused_equals_unfused(struct clcnn_graph *a, struct clcnn_graph *b, int batch, int nfused,
-				 const char *extra, const char *what)
+static void fused_equals_unfused(struct clcnn_graph *a, struct clcnn_graph *b, int batch, int nfused, const char *extra,
+				 const char *what)
 {
 	ck_assert_int_eq(clcnn_graph_set_fusion(a, 1), 0);
 	ck_assert_int_eq(clcnn_graph_set_fusion(b, 0), 0);
