@@ -42,6 +42,10 @@ printf 'a = input(shape=(1,8,8))\nb = input(shape=(1,8,8))\nfa = flatten(a)\nea 
 expect 0 "$LINE" "bench --inference of a two-branch model" -- "$CLCNN" bench "$T/two.net" --inference --batch 2 --iters 2 --warmup 1
 check "two branches" 2 2
 grep -q "of node 'ea'" "$T/out" && pass "the @output node is timed" || fail "node: $(head -1 "$T/out")"
+# an ONNX model (tools/bench-infer.sh's clcnn export), with its own weights
+expect 0 "wrote" "export the tiny model" -- "$CLCNN" export "$NET" --out "$T/tiny.onnx"
+expect 0 "$LINE" "bench --inference of an .onnx model" -- "$CLCNN" bench "$T/tiny.onnx" --inference --batch 2 --iters 2 --warmup 1
+check "ONNX" 2 2
 
 # refusals: exit 2, one line naming the flag
 refuse() { # PATTERN WHAT -- ARGS
