@@ -109,6 +109,10 @@ int cmd_bench(int argc, char **argv)
 	int rc = CLI_ERROR;
 	struct clcnn_trainer *tr = NULL;
 	double *t = calloc((size_t)iters, sizeof(double));
+	if (!t) {
+		cli_error("bench", "out of memory for %d timings", iters);
+		goto done;
+	}
 	/* random inputs; class indices in range */
 	for (int i = 0; i < clcnn_graph_input_count(m.g); i++) {
 		const char *name;
