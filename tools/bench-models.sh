@@ -14,10 +14,11 @@
 # schedule, batch 128 and flip): epoch time, img/s and test accuracy (minutes on a quiet machine).
 # Prints the command, the load average before and after, and markdown tables; ratio = PyTorch /
 # clcnn time (> 1: clcnn is faster).
+# Every model of models/ translates, the Siamese ones (triplet, contrastive loss; a sample is a triplet
+# or a pair) and mlp-csv (8 features) included.
 # Environment: MODELS (default: all, in the order below), BATCH (default 64), RESNET18_BATCH (16),
 # SIZE, ROUNDS, ITERS (10), WARMUP (2), EPOCH, EPOCH_MODELS (default "fmnist resnet"), TORCH_FMNIST
-# (script), PYTHON (default
-# /usr/bin/python3), and the usual CLCNN_* / POCL_CACHE_DIR.
+# (script), PYTHON (default /usr/bin/python3), and the usual CLCNN_* / POCL_CACHE_DIR.
 set -eu
 case "${1:-}" in -h | --help)
 	sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
