@@ -13,8 +13,8 @@
 #include "ops/conv-private.h"
 #include "testutil.h"
 
-/* placeholder */
-#define WINOGRAD_TOL 1e-3
+/* Winograd's tolerance per sqrt(terms summed per transformed point): see WINOGRAD_TOL in src/ops/conv.c. */
+#define WINOGRAD_TOL_PER_SQRT_L 1.2e-5
 
 static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
 {
@@ -446,9 +446,17 @@ START_TEST(test_model_shapes)
 					count[i] = n[i];
 					continue;
 				}
-				/* sums of up to 64*14*14 = 12544 products in different orders */
+				/*
+				 * sums of up to 64*14*14 = 12544 products in different orders; winograd's own
+				 * argued tolerance (WINOGRAD_TOL_PER_SQRT_L) at its largest sum, the weight
+				 * gradient's images x tiles (64 x 49: 6.7e-4; measured 2.2e-4 against the reference)
+				 */
+				const int tiles = g->n * ((g->ho + 3) / 4) * ((g->wo + 3) / 4);
+				const float tol = clcnn_conv_algos[a] == &clcnn_conv_algo_winograd
+							  ? (float)(WINOGRAD_TOL_PER_SQRT_L * sqrt(tiles))
+							  : 1e-4f;
 				for (size_t k = 0; k < n[i]; k++)
-					ck_assert_msg(fabsf(got[k] - want[i][k]) <= 1e-4f * (1 + fabsf(want[i][k])),
+					ck_assert_msg(fabsf(got[k] - want[i][k]) <= tol * (1 + fabsf(want[i][k])),
 						      "%s: result %d differs from direct at %zu: %g vs %g", args, i, k,
 						      got[k], want[i][k]);
 				free(got);
@@ -1025,9 +1033,12 @@ static double worst_err(const float *dev, const double *ref, size_t n)
 }
 
 /*
- * Winograd's error against the double reference grows with the channels it sums (each term amplified by
- * the transforms, see src/ops/conv-winograd.c): uniform [-1, 1] data, 3, 64 and 256 input channels,
- * all three results, printed and held to WINOGRAD_TOL scaled by sqrt(C / 16) above 16 channels.
+ * Winograd's error against the double reference grows with the terms it sums per transformed point
+ * (each amplified by the transforms, see WINOGRAD_TOL in src/ops/conv.c): uniform [-1, 1] data, 3, 64
+ * and 256 input channels into 24, 2 images of 13x11 (24 tiles), all three results printed and held to
+ * 1.2e-5 sqrt(L), L the largest of the sums (channels in, 24 channels out, 24 tiles). Measured on
+ * POCL (EPYC): forward 3.8e-6, 4.6e-5, 1.0e-4; input gradient 8.5e-6, 1.9e-5, 2.3e-5; weight
+ * gradient 7.4e-6, 1.5e-5, 2.6e-5.
  */
 START_TEST(test_winograd_accuracy)
 {
@@ -1070,7 +1081,7 @@ START_TEST(test_winograd_accuracy)
 		printf("winograd 2x%dx13x11 -> 24: relative error forward %.3g, input gradient %.3g, weight gradient "
 		       "%.3g\n",
 		       cins[ci], e[0], e[1], e[2]);
-		const double tol = WINOGRAD_TOL * (cins[ci] > 16 ? sqrt(cins[ci] / 16.0) : 1.0);
+		const double tol = WINOGRAD_TOL_PER_SQRT_L * sqrt(cins[ci] > 24 ? cins[ci] : 24);
 		for (int i = 0; i < 3; i++)
 			ck_assert_msg(e[i] <= tol, "winograd C=%d: result %d error %.3g > %.3g", cins[ci], i, e[i],
 				      tol);
