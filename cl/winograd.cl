@@ -5,7 +5,9 @@
  * [36][K][P], with P = images x tiles, tile p = (n * TH + ty) * TW + tx at input row 4 ty - PT, column
  * 4 tx - PL. The weight gradient uses the same bilinear form transposed: dW = G^T [(A dY A^T) . V] G
  * summed over tiles (the sum is the GEMM's k). One work-item per (tile, channel), consecutive work-items
- * along the tiles, so that the stores of one transform point are contiguous. Kernel WINO_<NAME>. */
+ * along the tiles, so that the stores of one transform point are contiguous. Every loop unrolls, so that
+ * the tiles stay in registers (without the pragmas POCL kept them in memory: the forward of
+ * 64x64x14x14 -> 128 took 3x longer). Kernel WINO_<NAME>. */
 
 /* 1-D transforms, o = X i (each 2-D transform applies one to the rows, then to the columns); the points
  * are 0, -1, 1, 1/2, -2 and infinity, whose rounding error is about half that of 0, +-1, +-2 (measured;
@@ -56,14 +58,14 @@
 #define TRANSFORM2D(T, NI, NO, out, in) \
 	do { \
 		float r_[NO][NI], c_[NI], o_[NO]; \
-		for (int j_ = 0; j_ < NI; j_++) { \
-			for (int i_ = 0; i_ < NI; i_++) \
+		_Pragma("unroll") for (int j_ = 0; j_ < NI; j_++) { \
+			_Pragma("unroll") for (int i_ = 0; i_ < NI; i_++) \
 				c_[i_] = in[i_][j_]; \
 			T(o_, c_); \
-			for (int i_ = 0; i_ < NO; i_++) \
+			_Pragma("unroll") for (int i_ = 0; i_ < NO; i_++) \
 				r_[i_][j_] = o_[i_]; \
 		} \
-		for (int i_ = 0; i_ < NO; i_++) \
+		_Pragma("unroll") for (int i_ = 0; i_ < NO; i_++) \
 			T(out[i_], r_[i_]); \
 	} while (0)
 
@@ -113,15 +115,15 @@ __kernel void wino_in(__global const float *src, __global float *dst, int dst_of
 	const int y0 = 4 * ty - PT, x0 = 4 * tx - PL;
 	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
 	float d[6][6], v[6][6];
-	for (int r = 0; r < 6; r++)
-		for (int q = 0; q < 6; q++) {
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++) {
 			const int y = y0 + r, x = x0 + q;
 			d[r][q] = y >= 0 && y < H && x >= 0 && x < W ? s[y * W + x] : 0.0f;
 		}
 	TRANSFORM2D(BT6, 6, 6, v, d);
 	__global float *o = dst + dst_off + c * sc + p * sp;
-	for (int r = 0; r < 6; r++)
-		for (int q = 0; q < 6; q++)
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			o[(r * 6 + q) * (C * P)] = v[r][q];
 }
 #endif
@@ -146,12 +148,12 @@ __kernel void wino_wt(__global const float *w, __global float *dst, int dst_off)
 	const int r = i / KI, s = i - r * KI;
 	__global const float *f = w + (TRANSW ? s * KO + r : i) * 9;
 	float g[3][3], u[6][6];
-	for (int y = 0; y < 3; y++)
-		for (int x = 0; x < 3; x++)
+	_Pragma("unroll") for (int y = 0; y < 3; y++)
+		_Pragma("unroll") for (int x = 0; x < 3; x++)
 			g[y][x] = f[ROT ? 8 - (y * 3 + x) : y * 3 + x];
 	TRANSFORM2D(G6, 3, 6, u, g);
-	for (int y = 0; y < 6; y++)
-		for (int x = 0; x < 6; x++)
+	_Pragma("unroll") for (int y = 0; y < 6; y++)
+		_Pragma("unroll") for (int x = 0; x < 6; x++)
 			dst[dst_off + (y * 6 + x) * (KO * KI) + i] = u[y][x];
 }
 #endif
@@ -170,14 +172,14 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 	const int k = i / P, p = i - k * P;
 	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
 	float a[6][6], o[4][4];
-	for (int r = 0; r < 6; r++)
-		for (int q = 0; q < 6; q++)
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			a[r][q] = m[m_off + (r * 6 + q) * (K * P) + i];
 	TRANSFORM2D(AT4, 6, 4, o, a);
 	const float b = has_bias ? bias[k] : 0.0f;
 	__global float *dst = y + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	for (int r = 0; r < 4; r++)
-		for (int q = 0; q < 4; q++) {
+	_Pragma("unroll") for (int r = 0; r < 4; r++)
+		_Pragma("unroll") for (int q = 0; q < 4; q++) {
 			const int oy = 4 * ty + r, ox = 4 * tx + q;
 			if (oy < OH && ox < OW)
 				dst[oy * OW + ox] = o[r][q] + b;
@@ -199,14 +201,14 @@ __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off
 	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
 	__global const float *s = gy + ((size_t)(n0 + n) * K + k) * (OH * OW);
 	float d[4][4], v[6][6];
-	for (int r = 0; r < 4; r++)
-		for (int q = 0; q < 4; q++) {
+	_Pragma("unroll") for (int r = 0; r < 4; r++)
+		_Pragma("unroll") for (int q = 0; q < 4; q++) {
 			const int oy = 4 * ty + r, ox = 4 * tx + q;
 			d[r][q] = oy < OH && ox < OW ? s[oy * OW + ox] : 0.0f;
 		}
 	TRANSFORM2D(A6, 4, 6, v, d);
-	for (int r = 0; r < 6; r++)
-		for (int q = 0; q < 6; q++)
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			dst[dst_off + (r * 6 + q) * (K * P) + i] = v[r][q];
 }
 #endif
@@ -222,12 +224,12 @@ __kernel void wino_dw(__global const float *m, int m_off, __global float *dw)
 	if (i >= K * C)
 		return;
 	float a[6][6], o[3][3];
-	for (int r = 0; r < 6; r++)
-		for (int q = 0; q < 6; q++)
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			a[r][q] = m[m_off + (r * 6 + q) * (K * C) + i];
 	TRANSFORM2D(GT3, 6, 3, o, a);
-	for (int y = 0; y < 3; y++)
-		for (int x = 0; x < 3; x++)
+	_Pragma("unroll") for (int y = 0; y < 3; y++)
+		_Pragma("unroll") for (int x = 0; x < 3; x++)
 			dw[i * 9 + (FLIP ? 8 - (y * 3 + x) : y * 3 + x)] = o[y][x];
 }
 #endif
