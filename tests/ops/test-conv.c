@@ -514,6 +514,17 @@ START_TEST(test_algo_choice)
 	else
 		ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3", x, &rc), "implicit");
 	ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3, stride=2", x, &rc), "im2col");
+	/* winograd: 3x3, stride 1, no dilation or groups; elsewhere the environment's choice is left to tuning
+	 * and algo= is refused when the netfile is read (applicable() without a device) */
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3, padding=same", x, &rc), "winograd");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3, stride=2", x, &rc), "im2col");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=5, padding=2", x, &rc), "im2col");
+	expect_invalid("conv2d", "out_channels=8, kernel_size=3, dilation=2, algo=winograd", x,
+		       "conv2d: algo=winograd does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 1 "
+		       "of in_channels 4");
+	expect_invalid("conv2d", "out_channels=8, kernel_size=3, padding=3, algo=winograd", x,
+		       "conv2d: algo=winograd does not apply to kernel 3x3, stride (1,1), padding (3,3,3,3), groups 1 "
+		       "of in_channels 4");
 	/* algo= on the layer wins over the environment */
 	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=3, algo=im2col", x, &rc), "im2col");
 	/* an unknown name is an error that lists the known ones: every algorithm of the table, in order */
