@@ -455,6 +455,18 @@ static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
  * cases with L > 500 (measured: 1.04e-5 at L = 1445, a weight gradient in two slices).
  */
 #define IGEMM_TOL 5e-5
+/*
+ * Winograd F(4x4, 3x3) sums each value in a transformed domain: each transformed point sums L products
+ * (input channels forward, output channels for the input gradient, images x tiles for the weight
+ * gradient), and the transforms carry each product into a result with weight up to sum |A^T| |G| |B^T|
+ * = 29.6 per axis where a direct tap has 3: 97 times (2-D) in the worst case, ~10 (its root) with
+ * random signs. Rounding ~2^-24 sqrt(L) per sum gives ~10 x 9 taps x 2^-24 sqrt(L) = 5.4e-6 sqrt(L)
+ * against 1 + |ref|; measured on [-1, 1] data up to 6.3e-6 sqrt(L) (forward, 256 channels; test-conv's
+ * winograd accuracy test). The tolerance is twice that, 1.2e-5 sqrt(L), at the table's largest L, 125
+ * (5 images x 25 tiles): 1.4e-4 (measured worst 4.7e-5, that weight gradient). The points 0, +-1, +-2
+ * (Lavin's) have 256 in place of 97 and measured twice the error.
+ */
+#define WINOGRAD_TOL 1.4e-4
 /* every configuration through the always-applicable algorithms */
 #define BOTH(args, in) \
 	{args ", algo=direct", in, T, 0}, \
@@ -536,6 +548,20 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=3, kernel_size=(3,5), flip=true, padding=(0,1,2,0), bias=false, algo=shallow", "3x1x6x9", T, 0},
 	{"out_channels=2, kernel_size=2, dilation=2, padding=same, algo=shallow", "1x2x7x5", T, 0},
 	/*
+	 * Winograd F(4x4, 3x3): odd planes (17x17, 27x27, 7x5) with partial edge tiles, padding 0, 1, 2,
+	 * 'same' and asymmetric, channels not multiples of 16, flip, batch 1 and 5, chunks of 2 images (the
+	 * weight gradient accumulates over them); WINOGRAD_TOL (the transforms amplify rounding).
+	 */
+	{"out_channels=13, kernel_size=3, padding=1, algo=winograd", "5x13x17x17", T, WINOGRAD_TOL},
+	{"out_channels=19, kernel_size=3, padding=1, bias=false, algo=winograd", "1x17x17x17", T, WINOGRAD_TOL},
+	{"out_channels=5, kernel_size=3, algo=winograd", "1x3x27x27", T, WINOGRAD_TOL},
+	{"out_channels=4, kernel_size=3, padding=2, algo=winograd", "3x5x7x5", T, WINOGRAD_TOL},
+	{"out_channels=6, kernel_size=3, padding=same, flip=true, bias=false, algo=winograd", "2x7x9x13", T,
+	 WINOGRAD_TOL},
+	{"out_channels=3, kernel_size=3, padding=(0,1,2,0), algo=winograd", "3x2x5x9", T, WINOGRAD_TOL},
+	{"out_channels=5, kernel_size=3, padding=(2,0,1,2), flip=true, algo=winograd, im2col_batch=2", "5x3x7x6", T,
+	 WINOGRAD_TOL},
+	/*
 	 * The GPU implicit GEMM (forced here on any profile; test-conv-gpu runs these cases again under the
 	 * GPU profile and its lowered limits): odd planes and channels, partial tiles in m, n and k,
 	 * strides, asymmetric padding, dilation, groups, 1x1 to 7x7, flip, batch 1 and 5; IGEMM_TOL where
@@ -571,6 +597,7 @@ static const struct clcnn_op_case conv_cases[] = {
 #undef BOTH
 #undef T
 #undef IGEMM_TOL
+#undef WINOGRAD_TOL
 
 const struct clcnn_op_class clcnn_op_conv2d = {
 	.name = "conv2d",
