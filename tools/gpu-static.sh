@@ -329,6 +329,8 @@ parse_ptx() { # parse_ptx PTX SM LABEL FAMILY
 }
 
 n=0
+failed=0
+: > "$tmp/rows"
 while IFS="$(printf '\t')" read -r fam opts; do
 	n=$((n + 1))
 	[ -f "$root/cl/$fam.cl" ] || { echo "gpu-static.sh: no cl/$fam.cl (option set $n)" >&2; exit 2; }
@@ -337,19 +339,24 @@ while IFS="$(printf '\t')" read -r fam opts; do
 	lab=$(label "$fam" "$opts")
 	for m in $mcpus; do
 		# shellcheck disable=SC2086 # the options are words
-		if ! amdgcn "$clang" "$m" "$src" "$tmp/p$n.$m.s" $opts 2> "$tmp/err"; then
+		if amdgcn "$clang" "$m" "$src" "$tmp/p$n.$m.s" $opts 2> "$tmp/err"; then
+			parse_amdgcn "$tmp/p$n.$m.s" "$m" "$lab" "$fam" >> "$tmp/rows"
+		else
 			echo "gpu-static.sh: $fam [$opts] does not compile for $m:" >&2
-			head -20 "$tmp/err" >&2
-			exit 1
+			grep -m 5 'error' "$tmp/err" >&2 || head -5 "$tmp/err" >&2
+			failed=$((failed + 1))
 		fi
-		parse_amdgcn "$tmp/p$n.$m.s" "$m" "$lab" "$fam" >> "$tmp/rows"
 	done
 	if [ -n "$sm" ]; then
 		# shellcheck disable=SC2086
-		"$clang" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-cuda -march=$sm -nogpulib -O3 -S -include "$shim" \
-			$opts -o "$tmp/p$n.ptx" "$src" 2> "$tmp/err" ||
-			{ echo "gpu-static.sh: $fam [$opts] does not compile for nvptx64 $sm:" >&2; head -20 "$tmp/err" >&2; exit 1; }
-		parse_ptx "$tmp/p$n.ptx" "$sm" "$lab" "$fam" >> "$tmp/ptxrows"
+		if "$clang" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-cuda -march=$sm -nogpulib -O3 -S -include "$shim" \
+			$opts -o "$tmp/p$n.ptx" "$src" 2> "$tmp/err"; then
+			parse_ptx "$tmp/p$n.ptx" "$sm" "$lab" "$fam" >> "$tmp/ptxrows"
+		else
+			echo "gpu-static.sh: $fam [$opts] does not compile for nvptx64 $sm:" >&2
+			grep -m 5 'error' "$tmp/err" >&2 || head -5 "$tmp/err" >&2
+			failed=$((failed + 1))
+		fi
 	fi
 	[ -z "$keep" ] || cp "$tmp"/p$n.* "$keep"/
 done < "$tmp/sets"
@@ -389,6 +396,7 @@ if [ -s "$tmp/ptxrows" ] && [ "$mode" != check ]; then
 	awk -F '\t' '{ printf "| %s | %s | %s | %d/%d/%d | %d | %d | %d | %d | %d | %d |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' "$tmp/ptxrows"
 fi
 if [ "$mode" = check ]; then
+	[ "$failed" -eq 0 ] || { echo "gpu-static.sh --check: FAILED: $failed compilations failed (above)"; exit 1; }
 	# the floor: 4 waves/SIMD, 3 for the 32 x 32 tiles of igemm_gpu32 (convgpu_bwd_w has 148 VGPRs there)
 	bad=$(awk -F '\t' '{ f = ""; floor = $2 ~ / 32x32x/ ? 3 : 4
 		if ($7 + $8 > 0) f = f " SPILL"; if ($9 > 0) f = f " SCRATCH"; if ($11 < floor) f = f " OCC<" floor
@@ -401,4 +409,8 @@ if [ "$mode" = check ]; then
 	fi
 	[ "$rows" -gt 0 ] || { echo "gpu-static.sh --check: no kernel compiled" >&2; exit 1; }
 	echo "gpu-static.sh --check: $rows kernels, no spill, no scratch, no call, occupancy >= 4 waves/SIMD (3 for 32 x 32 tiles)"
+fi
+if [ "$failed" -gt 0 ]; then
+	echo "gpu-static.sh: $failed compilations failed (above)" >&2
+	exit 1
 fi
