@@ -363,6 +363,7 @@ done < "$tmp/sets"
 
 echo "compiler: $("$clang" --version | head -1); targets:$mcpus; $n programs (option sets)"
 
+# shellcheck disable=SC2016 # an awk program
 flags='{ f = ""; if ($7 + $8 > 0) f = f " SPILL"; if ($9 > 0) f = f " SCRATCH"; if ($11 < 4) f = f " OCC<4"; if ($12 > 0) f = f " CALL" }'
 if [ "$mode" != summary ]; then
 	echo
