@@ -7,10 +7,11 @@
 #
 #   tools/gpu-static.sh                 every option set, full table, then a summary per kernel
 #   tools/gpu-static.sh --summary       the summary only
-#   tools/gpu-static.sh --check         igemm_gpu / igemm_gpu32 / gemm_gpu on gfx90a only (one bench
-#                                       geometry); exit 1 when one spills, uses scratch, calls an
-#                                       unresolved builtin or has an occupancy under 4 waves/SIMD (3
-#                                       for igemm_gpu32's 32 x 32 tiles); 77 without clang for amdgcn
+#   tools/gpu-static.sh --check         igemm_gpu, igemm_gpu32 and gemm_gpu for gfx90a only (a bench
+#                                       geometry, and the forward pass of a 3-channel first layer);
+#                                       exit 1 when one spills, uses scratch, calls an unresolved
+#                                       builtin or has an occupancy under 4 waves/SIMD (3 for the
+#                                       32 x 32 tiles of igemm_gpu32); 77 without clang for amdgcn
 #   tools/gpu-static.sh --ptx           also compile to NVIDIA PTX (see below)
 #   options: --mcpu gfx90a,gfx940,gfx1100 (default: those this clang knows), --only REGEX (option
 #   sets whose "family options" line matches), --log FILE (take the option sets from a
@@ -32,7 +33,8 @@
 # from CLCNN_LOG=debug (lines "program FAMILY [OPTIONS]") while running `clcnn bench` on
 # models/bench/*.net with each GPU convolution algorithm forced (CLCNN_CONV_ALGO=igemm_gpu,
 # igemm_gpu32, direct, im2col, gemm1x1), a depthwise 64x56x56 convolution (depthwise, direct), and
-# models/bench/pool-fmnist.net, models/vgg-bn.net and models/resnet.net untuned, all with
+# models/bench/pool-fmnist.net, models/vgg-bn.net and models/resnet.net untuned, plus the igemm_gpu and
+# igemm_gpu32 programs of the 3-channel first layer of models/cifar10.net, all with
 # CLCNN_DEVICE_PROFILE=gpu (vw 4, 256-item groups, 32 KiB __local): see docs/gpu.md for the command.
 #
 # --ptx: the same programs for -target nvptx64-nvidia-cuda (the newest sm_ this clang knows; the shim
@@ -93,7 +95,7 @@ if [ -z "$clang" ]; then
 fi
 if [ "$mode" = check ]; then
 	mcpus=${mcpus:-gfx90a}
-	only=${only:-'^convgpu .*-DCI=128 -DIH=28 .*-DCONVGPU_|^gemm .*GEMM_KERNEL_GPU'}
+	only=${only:-'^convgpu .*-DCI=(128 -DIH=28 .*-DCONVGPU_|3 .*-DCONVGPU_FWD)|^gemm .*GEMM_KERNEL_GPU'}
 fi
 if [ -z "$mcpus" ]; then
 	for m in gfx90a gfx940 gfx942 gfx1100; do
@@ -170,6 +172,10 @@ convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=256 -DIH=14 -DIW
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=256 -DIH=14 -DIW=14 -DCO=256 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=256 -DCGO=256 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_BWD_W -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=256 -DIH=14 -DIW=14 -DCO=256 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=256 -DCGO=256 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_FWD -DTSM=32 -DTSN=32 -DTSK=16 -DWPTM=4 -DWPTN=4
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=256 -DIH=14 -DIW=14 -DCO=256 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=256 -DCGO=256 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_FWD -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
+convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=3 -DIH=32 -DIW=32 -DCO=32 -DOH=32 -DOW=32 -DPT=1 -DPL=1 -DCGI=3 -DCGO=32 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_BWD_W -DTSM=32 -DTSN=32 -DTSK=16 -DWPTM=4 -DWPTN=4
+convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=3 -DIH=32 -DIW=32 -DCO=32 -DOH=32 -DOW=32 -DPT=1 -DPL=1 -DCGI=3 -DCGO=32 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_BWD_W -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
+convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=3 -DIH=32 -DIW=32 -DCO=32 -DOH=32 -DOW=32 -DPT=1 -DPL=1 -DCGI=3 -DCGO=32 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_FWD -DTSM=32 -DTSN=32 -DTSK=16 -DWPTM=4 -DWPTN=4
+convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=3 -DIH=32 -DIW=32 -DCO=32 -DOH=32 -DOW=32 -DPT=1 -DPL=1 -DCGI=3 -DCGO=32 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_FWD -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=32 -DIH=14 -DIW=14 -DCO=64 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=32 -DCGO=64 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_BWD_DATA -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=32 -DIH=14 -DIW=14 -DCO=64 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=32 -DCGO=64 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_BWD_W -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
 convgpu	-DKH=3 -DKW=3 -DSH=1 -DSW=1 -DDH=1 -DDW=1 -DFLIP=0 -DCI=32 -DIH=14 -DIW=14 -DCO=64 -DOH=14 -DOW=14 -DPT=1 -DPL=1 -DCGI=32 -DCGO=64 -DGPU=1 -DVW=4 -DHW_FMA=1 -DCONVGPU_FWD -DTSM=64 -DTSN=64 -DTSK=16 -DWPTM=4 -DWPTN=4
