@@ -26,24 +26,26 @@
 # packet, barrier as fence + s_barrier + fence, fma/sqrt/... as LLVM builtins: see its header). The
 # numbers are read from the assembly: "; Kernel info:" (NumVgprs, NumAgprs, NumSgprs, ScratchSize,
 # LDSByteSize, Occupancy) and the .amdgpu_metadata (.vgpr_spill_count, .sgpr_spill_count). A kernel
-# that still calls a function (s_swappc: an undefined builtin) is marked "call" and its numbers are
+# that still calls a function (s_swappc: an undefined builtin) is flagged CALL and its numbers are
 # not those of a real build. CLANG=... picks the compiler (default: clang-15, clang-14, clang).
 #
 # The option sets (built-in list below) are the programs the GPU profile built on POCL, harvested
 # from CLCNN_LOG=debug (lines "program FAMILY [OPTIONS]") while running `clcnn bench` on
-# models/bench/*.net with each GPU convolution algorithm forced (CLCNN_CONV_ALGO=igemm_gpu,
+# models/bench/conv*.net with each GPU convolution algorithm forced (CLCNN_CONV_ALGO=igemm_gpu,
 # igemm_gpu32, direct, im2col, gemm1x1), a depthwise 64x56x56 convolution (depthwise, direct), and
 # models/bench/pool-fmnist.net, models/vgg-bn.net and models/resnet.net untuned, plus the igemm_gpu and
 # igemm_gpu32 programs of the 3-channel first layer of models/cifar10.net, all with
-# CLCNN_DEVICE_PROFILE=gpu (vw 4, 256-item groups, 32 KiB __local): see docs/gpu.md for the command.
+# CLCNN_DEVICE_PROFILE=gpu (vw 4, 256-item groups, 32 KiB __local), e.g.
+#   CLCNN_DEVICE_PROFILE=gpu CLCNN_LOG=debug CLCNN_CONV_ALGO=igemm_gpu \
+#     build/tools/clcnn bench models/bench/conv3x3-64x56x56-k64.net --batch 2 --input-grads --iters 1
 #
 # --ptx: the same programs for -target nvptx64-nvidia-cuda (the newest sm_ this clang knows; the shim
 # maps the work-item functions to PTX special registers). PTX is a virtual ISA: its registers are
 # virtual (%f<N> counts SSA values, not allocated registers; ptxas, which is not available here,
 # allocates them), so PTX says nothing about register pressure or spills. What it does say: the
-# __shared__ bytes, whether a private array stays in local memory (a .local depot: memory, not
-# registers, whatever ptxas does), and the instruction mix the hardware will issue (fma.rn.f32 per
-# ld.shared: the shared-memory traffic of the register tile).
+# __shared__ bytes, whether a private array is left in local memory (a .local depot, memory unless
+# ptxas promotes it), and the instruction mix ptxas starts from (fma.rn.f32 per ld.shared: the
+# shared-memory traffic of the register tile).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 shim="$root/tools/gpu-static-shim.h"
