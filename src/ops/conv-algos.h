@@ -30,6 +30,9 @@
 	  "GPUs: implicit GEMM, patches gathered into `__local` tiles (64 x 64 outputs, 256 work-items of " \
 	  "4 x 4, shrunk to the device's limits); the weight gradient in fixed slices added in order") \
 	X(igemm_gpu32, IGEMM_GPU32, "igemm_gpu with 32 x 32 tiles of 64 work-items (small layers)") \
+	X(igemm_gpu128, IGEMM_GPU128, \
+	  "igemm_gpu with 128 x 128 tiles, 8 x 8 outputs a work-item (large layers: twice the FMAs per " \
+	  "`__local` read)") \
 	X(im2col_clblast, IM2COL_CLBLAST, "GPUs, in builds with CLBlast: im2col with CLBlast's SGEMM")
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * conv2d igemm_gpu and igemm_gpu32: implicit-GEMM convolution for GPUs (cl/convgpu.cl). No im2col
+ * conv2d igemm_gpu, igemm_gpu32 and igemm_gpu128: implicit-GEMM convolution for GPUs (cl/convgpu.cl),
+ * one kernel source at three starting tiles (enum conv_gpu_size). No im2col
  * matrix: each work-group gathers its TSK x TSN tile of patches straight from the tensor into __local
  * memory beside a tile of weights, and each work-item accumulates a WPTM x WPTN register tile. The
  * input gradient is the transposed problem gathered from the output gradient; the weight gradient
@@ -34,10 +35,20 @@ static int loads_fit(const struct conv_gpu_tile *t)
  * Too many work-items: more outputs each (up to 8 x 8), then a smaller tile; too much __local: a
  * shorter k step, then a smaller tile. Every field stays a power of two.
  */
-int clcnn_conv_gpu_fit(int small, size_t maxwg, uint64_t local, struct conv_gpu_tile *out)
+static const struct conv_gpu_tile start_tiles[CONV_GPU_SIZES] = {
+	[CONV_GPU_64] = {64, 64, 16, 4, 4},
+	[CONV_GPU_32] = {32, 32, 16, 4, 4},
+	[CONV_GPU_128] = {128, 128, 8, 8, 8},
+};
+
+static const char *const size_suffix[CONV_GPU_SIZES] =
+	{[CONV_GPU_64] = "", [CONV_GPU_32] = "32", [CONV_GPU_128] = "128"};
+
+int clcnn_conv_gpu_fit(int size, size_t maxwg, uint64_t local, struct conv_gpu_tile *out)
 {
-	struct conv_gpu_tile t =
-		small ? (struct conv_gpu_tile){32, 32, 16, 4, 4} : (struct conv_gpu_tile){64, 64, 16, 4, 4};
+	if (size < 0 || size >= CONV_GPU_SIZES)
+		return 0;
+	struct conv_gpu_tile t = start_tiles[size];
 	for (int i = 0; i < 32; i++) {
 		int over_wg = (size_t)clcnn_conv_gpu_threads(&t) > maxwg;
 		int over_local = local && clcnn_conv_gpu_local_bytes(&t) > local;
@@ -64,12 +75,12 @@ int clcnn_conv_gpu_fit(int small, size_t maxwg, uint64_t local, struct conv_gpu_
 }
 
 /* The tile the context's limits allow (before any kernel is built). */
-static int lim_tile(const struct clcnn_context *ctx, int small, struct conv_gpu_tile *t)
+static int lim_tile(const struct clcnn_context *ctx, int size, struct conv_gpu_tile *t)
 {
 	size_t wg = ctx->lim.max_wg;
 	if (ctx->lim.max_items[0] && ctx->lim.max_items[0] < wg)
 		wg = ctx->lim.max_items[0];
-	return clcnn_conv_gpu_fit(small, wg, ctx->lim.local_mem, t);
+	return clcnn_conv_gpu_fit(size, wg, ctx->lim.local_mem, t);
 }
 
 static size_t weight_count(const struct conv_geom *g)
@@ -125,22 +136,12 @@ static int fits_int(const struct conv_geom *g)
 	return in < INT_MAX && out < INT_MAX && part < INT_MAX && reach < (1 << 26);
 }
 
-static int applies(const struct clcnn_context *ctx, const struct conv_geom *g, int small)
+static int applies(const struct clcnn_context *ctx, const struct conv_geom *g, int size)
 {
 	struct conv_gpu_tile t;
 	if (!fits_int(g))
 		return 0;
-	return !ctx || (clcnn_is_gpu(ctx) && lim_tile(ctx, small, &t));
-}
-
-static int applies_wide(const struct clcnn_context *ctx, const struct conv_geom *g)
-{
-	return applies(ctx, g, 0);
-}
-
-static int applies_small(const struct clcnn_context *ctx, const struct conv_geom *g)
-{
-	return applies(ctx, g, 1);
+	return !ctx || (clcnn_is_gpu(ctx) && lim_tile(ctx, size, &t));
 }
 
 static int hw_fma(const struct clcnn_context *ctx)
@@ -155,15 +156,15 @@ static int hw_fma(const struct clcnn_context *ctx)
  * then the kernel's own CL_KERNEL_WORK_GROUP_SIZE (registers), rebuilding with a smaller tile while
  * it is below the tile's work-items.
  */
-static int tiled_kernel(struct clcnn_op *op, int small, const char *define, const char *name, cl_kernel *k,
+static int tiled_kernel(struct clcnn_op *op, int size, const char *define, const char *name, cl_kernel *k,
 			struct conv_gpu_tile *t)
 {
 	const struct conv_priv *p = op->priv;
 	struct clcnn_context *ctx = op->ctx;
-	if (!lim_tile(ctx, small, t))
+	if (!lim_tile(ctx, size, t))
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 				  "conv2d igemm_gpu%s: no tile fits %zu work-items and %llu bytes of __local memory",
-				  small ? "32" : "", ctx->lim.max_wg, (unsigned long long)ctx->lim.local_mem);
+				  size_suffix[size], ctx->lim.max_wg, (unsigned long long)ctx->lim.local_mem);
 	char fma[16] = ""; /* conv_prepare adds HW_FMA to the GPU options; on other profiles it is ours */
 	if (!strstr(p->opts, "-DHW_FMA="))
 		snprintf(fma, sizeof fma, " -DHW_FMA=%d", hw_fma(ctx));
@@ -178,11 +179,11 @@ static int tiled_kernel(struct clcnn_op *op, int small, const char *define, cons
 		if ((size_t)clcnn_conv_gpu_threads(t) <= most)
 			return 0;
 		struct conv_gpu_tile s;
-		if (!clcnn_conv_gpu_fit(small, most, ctx->lim.local_mem, &s) ||
+		if (!clcnn_conv_gpu_fit(size, most, ctx->lim.local_mem, &s) ||
 		    clcnn_conv_gpu_threads(&s) >= clcnn_conv_gpu_threads(t))
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID,
 					  "conv2d igemm_gpu%s: kernel %s allows %zu work-items a group, no tile fits",
-					  small ? "32" : "", name, most);
+					  size_suffix[size], name, most);
 		*t = s;
 	}
 }
@@ -196,34 +197,34 @@ static int run_tiles(struct clcnn_op *op, cl_kernel k, const struct conv_gpu_til
 	return clcnn_kernel_run(op->ctx, k, 3, global, local);
 }
 
-static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io, int small)
+static int forward(struct clcnn_op *op, const struct clcnn_dev_io *io, int size)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	struct conv_gpu_tile t;
 	cl_kernel k;
 	int has_bias = g->bias, n = g->n;
 	cl_mem b = g->bias ? io->param[1] : io->param[0]; /* any valid buffer when unused */
-	int rc = tiled_kernel(op, small, "CONVGPU_FWD", "convgpu_fwd", &k, &t);
+	int rc = tiled_kernel(op, size, "CONVGPU_FWD", "convgpu_fwd", &k, &t);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->in[0]), KARG(io->param[0]), KARG(b), KARG(has_bias),
 				       KARG(io->out), KARG(n));
 	return rc ? rc : run_tiles(op, k, &t, (size_t)g->n * g->ho * g->wo, (size_t)g->cgo, (size_t)g->groups);
 }
 
-static int backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io, int small)
+static int backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io, int size)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	struct conv_gpu_tile t;
 	cl_kernel k;
 	int has_bias = 0, n = g->n;
-	int rc = tiled_kernel(op, small, "CONVGPU_BWD_DATA", "convgpu_bwd_data", &k, &t);
+	int rc = tiled_kernel(op, size, "CONVGPU_BWD_DATA", "convgpu_bwd_data", &k, &t);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->param[0]), KARG(io->param[0]),
 				       KARG(has_bias), KARG(io->grad_in[0]), KARG(n));
 	return rc ? rc : run_tiles(op, k, &t, (size_t)g->n * g->h * g->w, (size_t)g->cgi, (size_t)g->groups);
 }
 
-int clcnn_conv_gpu_weights(struct clcnn_op *op, const struct clcnn_dev_io *io, int small, int slices)
+int clcnn_conv_gpu_weights(struct clcnn_op *op, const struct clcnn_dev_io *io, int size, int slices)
 {
 	const struct conv_priv *p = op->priv;
 	const struct conv_geom *g = &p->g;
@@ -233,7 +234,7 @@ int clcnn_conv_gpu_weights(struct clcnn_op *op, const struct clcnn_dev_io *io, i
 	slicing(g, slices, &len, &count);
 	/* one slice goes straight to dW */
 	cl_mem part = count > 1 ? io->scratch : io->grad_param[0];
-	int rc = tiled_kernel(op, small, "CONVGPU_BWD_W", "convgpu_bwd_w", &k, &t);
+	int rc = tiled_kernel(op, size, "CONVGPU_BWD_W", "convgpu_bwd_w", &k, &t);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->in[0]), KARG(part), KARG(off), KARG(n),
 				       KARG(len), KARG(count));
@@ -257,41 +258,29 @@ static size_t gpu_scratch(const struct clcnn_context *ctx, const struct conv_geo
 	return dir == CONV_BWD_WEIGHTS ? clcnn_conv_gpu_weights_scratch(g, clcnn_conv_gpu_slices(g)) : 0;
 }
 
-static int wide_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return forward(op, io, 0);
-}
+/* The three algorithms: the same functions at their starting tile. */
+#define CONV_GPU_ALGO(name, size) \
+	static int name##_applies(const struct clcnn_context *ctx, const struct conv_geom *g) \
+	{ \
+		return applies(ctx, g, size); \
+	} \
+	static int name##_forward(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		return forward(op, io, size); \
+	} \
+	static int name##_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		return backward_data(op, io, size); \
+	} \
+	static int name##_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io) \
+	{ \
+		const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g; \
+		return clcnn_conv_gpu_weights(op, io, size, clcnn_conv_gpu_slices(g)); \
+	} \
+	CONV_ALGO_DEFINE(name, .programs = {"convgpu"}, .applicable = name##_applies, .forward = name##_forward, \
+			 .backward_data = name##_backward_data, .backward_weights = name##_backward_weights, \
+			 .scratch_bytes = gpu_scratch)
 
-static int wide_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_data(op, io, 0);
-}
-
-static int wide_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	return clcnn_conv_gpu_weights(op, io, 0, clcnn_conv_gpu_slices(g));
-}
-
-static int small_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return forward(op, io, 1);
-}
-
-static int small_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	return backward_data(op, io, 1);
-}
-
-static int small_backward_weights(struct clcnn_op *op, const struct clcnn_dev_io *io)
-{
-	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
-	return clcnn_conv_gpu_weights(op, io, 1, clcnn_conv_gpu_slices(g));
-}
-
-CONV_ALGO_DEFINE(igemm_gpu, .programs = {"convgpu"}, .applicable = applies_wide, .forward = wide_forward,
-		 .backward_data = wide_backward_data, .backward_weights = wide_backward_weights,
-		 .scratch_bytes = gpu_scratch);
-CONV_ALGO_DEFINE(igemm_gpu32, .programs = {"convgpu"}, .applicable = applies_small, .forward = small_forward,
-		 .backward_data = small_backward_data, .backward_weights = small_backward_weights,
-		 .scratch_bytes = gpu_scratch);
+CONV_GPU_ALGO(igemm_gpu, CONV_GPU_64);
+CONV_GPU_ALGO(igemm_gpu32, CONV_GPU_32);
+CONV_GPU_ALGO(igemm_gpu128, CONV_GPU_128);

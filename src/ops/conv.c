@@ -586,6 +586,12 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=3, kernel_size=(3,5), flip=true, stride=(2,3), dilation=(2,1), algo=igemm_gpu32", "3x3x13x7", T,
 	 0},
 	{"out_channels=70, kernel_size=3, groups=2, padding=1, algo=igemm_gpu32", "2x14x9x9", T, 0},
+	/* igemm_gpu128: 128 x 128 tiles with 8 x 8 a work-item, k step 8 (tile edges, groups, odd k) */
+	{"out_channels=13, kernel_size=3, padding=1, algo=igemm_gpu128", "5x13x17x17", T, IGEMM_TOL},
+	{"out_channels=5, kernel_size=5, stride=2, padding=2, algo=igemm_gpu128", "2x3x27x27", T, 0},
+	{"out_channels=3, kernel_size=(3,5), flip=true, stride=(2,3), dilation=(2,1), algo=igemm_gpu128", "3x3x13x7", T,
+	 0},
+	{"out_channels=140, kernel_size=3, groups=2, padding=1, algo=igemm_gpu128", "2x14x9x9", T, IGEMM_TOL},
 #ifdef CLCNN_HAVE_CLBLAST
 	/* CLBlast compiles for seconds and runs slowly on POCL: small cases, with and without groups */
 	{"out_channels=5, kernel_size=3, padding=1, algo=im2col_clblast", "3x3x7x13", T, 0},

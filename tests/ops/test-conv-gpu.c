@@ -260,7 +260,7 @@ START_TEST(test_gpu_case)
 }
 END_TEST
 
-/* The table has cases for every GPU-only algorithm (16 of igemm_gpu and igemm_gpu32). */
+/* The table has cases for every GPU-only algorithm (20 of igemm_gpu, igemm_gpu32 and igemm_gpu128). */
 START_TEST(test_gpu_case_count)
 {
 	const struct clcnn_op_class *conv = clcnn_op_find("conv2d");
@@ -270,7 +270,7 @@ START_TEST(test_gpu_case_count)
 		cases += gpu_only(c, cpu, gpu) != NULL;
 	clcnn_context_close(cpu);
 	clcnn_context_close(gpu);
-	ck_assert_int_ge(cases, 16);
+	ck_assert_int_ge(cases, 20);
 }
 END_TEST
 
@@ -292,18 +292,18 @@ START_TEST(test_weight_slices)
 	struct dev d = dev_new(ctx, &P, clcnn_conv_gpu_weights_scratch(g, 2000));
 	float *one = NULL;
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(counts); i++)
-		for (int small = 0; small < 2; small++) {
+		for (int size = 0; size < CONV_GPU_SIZES; size++) {
 			float *r[2];
 			for (int rep = 0; rep < 2; rep++) {
 				ck_assert(clcnn_buffer_fill(ctx, d.io.grad_param[0], NAN, P.n[2]) == 0);
-				ck_assert_msg(clcnn_conv_gpu_weights(op, &d.io, small, counts[i]) == 0, "%s",
+				ck_assert_msg(clcnn_conv_gpu_weights(op, &d.io, size, counts[i]) == 0, "%s",
 					      clcnn_context_error(ctx));
 				r[rep] = download(ctx, d.io.grad_param[0], P.n[2]);
 			}
 			ck_assert_msg(!memcmp(r[0], r[1], P.n[2] * sizeof(float)),
-				      "%d slices (tile %d): weight gradient differs between runs", counts[i], small);
+				      "%d slices (tile %d): weight gradient differs between runs", counts[i], size);
 			char label[64];
-			snprintf(label, sizeof label, "%d slices, tile %d", counts[i], small);
+			snprintf(label, sizeof label, "%d slices, tile %d", counts[i], size);
 			compare(label, "weight gradient", r[0], P.gw, P.n[2], 5e-5);
 			/* 1 slice: one fma chain over K in order; every other count adds its slices in order */
 			if (!one) {
@@ -329,10 +329,10 @@ START_TEST(test_weight_slices)
 }
 END_TEST
 
-static void expect_tile(int small, size_t wg, uint64_t local, struct conv_gpu_tile want)
+static void expect_tile(int size, size_t wg, uint64_t local, struct conv_gpu_tile want)
 {
 	struct conv_gpu_tile t;
-	ck_assert_msg(clcnn_conv_gpu_fit(small, wg, local, &t), "no tile for wg %zu, local %llu", wg,
+	ck_assert_msg(clcnn_conv_gpu_fit(size, wg, local, &t), "no tile for wg %zu, local %llu", wg,
 		      (unsigned long long)local);
 	ck_assert_msg(!memcmp(&t, &want, sizeof t), "wg %zu local %llu: tile %dx%d k %d, %dx%d per item", wg,
 		      (unsigned long long)local, t.tsm, t.tsn, t.tsk, t.wptm, t.wptn);
@@ -345,6 +345,9 @@ START_TEST(test_tiles)
 {
 	expect_tile(0, 256, 32768, (struct conv_gpu_tile){64, 64, 16, 4, 4});
 	expect_tile(1, 256, 32768, (struct conv_gpu_tile){32, 32, 16, 4, 4});
+	expect_tile(CONV_GPU_128, 256, 32768, (struct conv_gpu_tile){128, 128, 8, 8, 8});
+	expect_tile(CONV_GPU_128, 64, 32768, (struct conv_gpu_tile){64, 64, 8, 8, 8});
+	expect_tile(CONV_GPU_128, 256, 4096, (struct conv_gpu_tile){128, 128, 2, 8, 8});
 	expect_tile(0, 64, 32768, (struct conv_gpu_tile){64, 64, 16, 8, 8});
 	expect_tile(0, 256, 8192, (struct conv_gpu_tile){64, 64, 8, 4, 4});
 	expect_tile(1, 32, 32768, (struct conv_gpu_tile){32, 32, 16, 4, 8});
@@ -352,6 +355,7 @@ START_TEST(test_tiles)
 	ck_assert_uint_eq(clcnn_conv_gpu_local_bytes(&(struct conv_gpu_tile){64, 64, 16, 4, 4}), 16 * 130 * 4);
 	struct conv_gpu_tile t;
 	ck_assert(!clcnn_conv_gpu_fit(0, 1, 4, &t));
+	ck_assert(!clcnn_conv_gpu_fit(CONV_GPU_SIZES, 256, 32768, &t));
 	/* the profiles' limits reach the choice */
 	struct clcnn_context *ctx = profile_context("gpu,wg=64,local=8192");
 	ck_assert_uint_eq(ctx->lim.max_wg, 64);
@@ -397,7 +401,7 @@ START_TEST(test_gpu_choice)
 	struct clcnn_op *op = make("out_channels=8, kernel_size=3, stride=2", "2x4x9x9");
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct conv_algo *const only[] = {&clcnn_conv_algo_igemm_gpu, &clcnn_conv_algo_igemm_gpu32,
-						&clcnn_conv_algo_im2col_clblast};
+						&clcnn_conv_algo_igemm_gpu128, &clcnn_conv_algo_im2col_clblast};
 	for (size_t i = 0; i < CLCNN_ARRAY_LEN(only); i++) {
 		int want = only[i] != &clcnn_conv_algo_im2col_clblast || clcnn_gemm_algo_available(CLCNN_GEMM_CLBLAST);
 		ck_assert_msg(!only[i]->applicable(cpu, g), "%s applies on the CPU profile", only[i]->name);
@@ -412,6 +416,7 @@ START_TEST(test_gpu_choice)
 	ck_assert_str_eq(chosen("cpu", NULL, "off"), "implicit");
 	ck_assert_str_eq(chosen("gpu", "igemm_gpu32", "off"), "igemm_gpu32");
 	ck_assert_str_eq(chosen("cpu", "igemm_gpu32", "off"), "implicit");
+	ck_assert_str_eq(chosen("gpu", "igemm_gpu128", "off"), "igemm_gpu128");
 }
 END_TEST
 
