@@ -92,13 +92,16 @@
 /* an offset that puts a dead column's taps outside every plane */
 #define FAR (1 << 28)
 
-/* Tap (ky, kx) of stored weight position r (ky * KW + kx, rotated when FLIP). */
+/* Tap (ky, kx) of stored weight position r (ky * KW + kx, rotated when FLIP), and the stored
+ * weight position of tap r: FLIP reverses both (ky * KW + kx and its rotation add up to KHW - 1). */
 #if FLIP
 #define TAPY(r) (KH - 1 - (r) / KW)
 #define TAPX(r) (KW - 1 - (r) % KW)
+#define WPOS(r) (KHW - 1 - (r))
 #else
 #define TAPY(r) ((r) / KW)
 #define TAPX(r) ((r) % KW)
+#define WPOS(r) (r)
 #endif
 
 /* One k tile of the register-blocked product: acc[wm][wn] += As[p][row] * Bs[p][col], p in order. */
@@ -124,6 +127,9 @@
 /*
  * One kernel body for the forward and the input gradient: out[M rows x N columns] of group grp, M
  * the output channels of the direction, N = images x plane, K = the other side's channels x taps.
+ * k runs over the taps in order (ky, then kx), whatever FLIP: a flipped convolution sums its
+ * products in the same order as the unflipped one with the rotated weights (its ONNX export), so
+ * the two give the same bits (direct and im2col sum in stored weight order: they do not).
  * Global (tiles of N * THREADS, tiles of M, groups), local (THREADS, 1, 1).
  */
 #ifdef CONVGPU_FWD
@@ -180,9 +186,9 @@ KERNEL_NAME(__global const float *src, __global const float *w, __global const f
 		for (int q = 0; q < LPTA; q++) {
 			const int idx = tid + q * THREADS, p = idx % TSK, i = idx / TSK, k = t + p, m = row0 + i;
 #ifdef CONVGPU_FWD
-			const int wi = ((grp * CGO + m) * CGI) * KHW + k;
+			const int wi = ((grp * CGO + m) * CGI + k / KHW) * KHW + WPOS(k % KHW);
 #else
-			const int wi = ((grp * CGO + k / KHW) * CGI + m) * KHW + k % KHW;
+			const int wi = ((grp * CGO + k / KHW) * CGI + m) * KHW + WPOS(k % KHW);
 #endif
 			As[p][i] = m < GM && k < GK ? w[wi] : 0.0f;
 		}
@@ -192,12 +198,12 @@ KERNEL_NAME(__global const float *src, __global const float *w, __global const f
 			const int kc = k / KHW, r = k % KHW;
 			float v = 0.0f;
 #ifdef CONVGPU_FWD
-			const int iy = cy[c] + TAPY(r) * DH, ix = cx[c] + TAPX(r) * DW;
+			const int iy = cy[c] + (r / KW) * DH, ix = cx[c] + (r % KW) * DW;
 			if (k < GK && iy >= 0 && iy < IH && ix >= 0 && ix < IW)
 				v = src[cbase[c] + kc * IP + iy * IW + ix];
 #else
 			/* the output pixel whose tap (ky, kx) reads this input pixel, if the stride lands on it */
-			const int sy = cy[c] - TAPY(r) * DH, sx = cx[c] - TAPX(r) * DW;
+			const int sy = cy[c] - (r / KW) * DH, sx = cx[c] - (r % KW) * DW;
 			if (k < GK && sy >= 0 && sx >= 0 && sy % SH == 0 && sx % SW == 0 && sy / SH < OH && sx / SW < OW)
 				v = src[cbase[c] + kc * OP + (sy / SH) * OW + sx / SW];
 #endif

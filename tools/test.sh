@@ -4,8 +4,9 @@
 # ASan + UBSan (tools/sanitize.sh, build-asan) and fuzzes every reader of outside data for
 # FUZZ_SECONDS (default 60) each (tools/fuzz.sh, build-fuzz), and (CI, or OCLGRIND=1) runs
 # tools/oclgrind.sh. After the suite, the device suite runs again with CLCNN_DEVICE_PROFILE=gpu
-# (meson setup gpu: every GPU kernel and launch shape on POCL; GPU_PROFILE=0 skips it), then the
-# vectorised GPU ops at widths 1 and 8 (setups gpuvw1, gpuvw8), each with its own log
+# (meson setup gpu: every GPU kernel and launch shape on POCL; GPU_PROFILE=0 skips it, GPU_PROFILE=1
+# bounds it to ops, golden and test-train, GPU_PROFILE=all, the default in CI, runs all of it), then
+# the vectorised GPU ops at widths 1 and 8 (setups gpuvw1, gpuvw8), each with its own log
 # (meson-logs/testlog-gpu*.json). The last line counts all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,12 +43,19 @@ gpu() { # setup tests...: a meson test setup of docs/gpu.md on the build the sui
   POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache} meson test -C "$BUILD" --no-rebuild --print-errorlogs \
     --num-processes 2 --setup "$setup" "$@"
 }
-if [ "${GPU_PROFILE:-1}" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
-  # bounded: every op class against its reference, the PyTorch fixtures and training steps; the
+# CI runs the whole device suite under the GPU profile; locally the bounded set is the default
+gpu_profile=${GPU_PROFILE:-$([ $ci -eq 1 ] && echo all || echo 1)}
+if [ "$gpu_profile" != 0 ] && [ -f "$BUILD/build.ninja" ]; then
+  # bounded (1): every op class against its reference, the PyTorch fixtures and training steps; the
   # suite itself already runs test-conv, test-conv-gpu, test-pool, test-gemm, test-launch and
-  # cli-doctor through GPU-profile contexts (GPU_PROFILE=all: the whole device suite)
+  # cli-doctor through GPU-profile contexts. all: every device-suite test but cli-doctor and
+  # cache-procs, which run clcnn doctor on both profiles whatever the setup (the suite ran them)
   gpu_tests=(ops golden test-train)
-  [ "${GPU_PROFILE:-1}" = all ] && gpu_tests=(--suite device)
+  if [ "$gpu_profile" = all ]; then
+    mapfile -t gpu_tests < <(meson test -C "$BUILD" --no-rebuild --list --suite device 2>/dev/null |
+      sed -n 's|^clcnn:device / ||p' | grep -vxE 'cli-doctor|cache-procs')
+    [ ${#gpu_tests[@]} -gt 0 ] || gpu_tests=(--suite device) # no list: no test left out
+  fi
   stage "gpu profile" "$BUILD/meson-logs/testlog-gpu.json" gpu gpu "${gpu_tests[@]}" || rc=1
   for vw in 1 8; do
     stage "gpu profile vw=$vw" "$BUILD/meson-logs/testlog-gpuvw$vw.json" gpu "gpuvw$vw" ops test-activation || rc=1

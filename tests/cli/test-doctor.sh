@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # clcnn doctor on the CPU and the GPU device profile: every conv algorithm's smoke run agrees, the
-# kernel list counts what was compiled and says why the rest was not, and a kernel behind an #ifdef
+# extras model trains a step under each of its conv algorithms (optimizers, noise, every loss
+# kernel), the kernel list counts what was compiled and says why the rest was not, and a kernel behind an #ifdef
 # that fails to build (one the old doctor, compiling each file without its -D options, never saw)
 # makes it exit 1.
 # usage: test-doctor.sh CLCNN_BINARY SOURCE_ROOT
@@ -26,6 +27,11 @@ for profile in cpu gpu; do
     grep -qE "^  conv algo $a +ok  loss [0-9.]+  max diff [0-9.e+-]+  convs ran .*$a" "$T/out" && pass "$profile: smoke run with $a forced, and $a ran" || fail "$profile: conv algo $a: $(grep "conv algo $a " "$T/out")"
   done
   grep -q "^  the same on the $other profile: ok$" "$T/out" && pass "$profile: the $other profile's smoke runs too" || fail "$profile: no $other-profile line"
+  # the extras model (noise, channel softmax, triplet/pair/elementwise losses, reduction=none, a 1x1
+  # conv's weight-gradient paths) trains one SGD and one Adam step under each of its conv algorithms
+  for a in tuned im2col implicit igemm_gpu; do
+    grep -qE "^  extra layers, conv $a +ok  loss [0-9.]+ at the SGD step, [0-9.]+ at the Adam step$" "$T/out" && pass "$profile: extras with $a" || fail "$profile: extras $a: $(grep "extra layers, conv $a " "$T/out")"
+  done
   line=$(grep -E '^kernels: [0-9]+ of [0-9]+ compiled' "$T/out")
   n=$(echo "$line" | awk '{print $2}') m=$(echo "$line" | awk '{print $4}')
   # every kernel of the sources is counted (a distinct name may live in two families: at least as many)
@@ -40,6 +46,18 @@ done
 ! grep -q 'gemm/gemm_gpu' "$T/doctor-gpu" && pass "gemm_gpu compiled on the GPU profile" || fail "gpu: $(grep gemm_gpu "$T/doctor-gpu")"
 grep -q '^  gemm/gemm_gpu: GPU-only: not chosen on a CPU profile$' "$T/doctor-cpu" && pass "cpu: gemm_gpu listed as GPU-only" || fail "cpu: $(grep gemm_gpu "$T/doctor-cpu")"
 grep -q '^  pool/maxpool_fwd' "$T/doctor-cpu" "$T/doctor-gpu" && fail "maxpool_fwd not compiled" || pass "maxpool_fwd compiled on both"
+# the optimizers, noise, every loss kernel, channel softmax and the weight-gradient helpers run on
+# both profiles (kernels of one profile's designs only are listed as such on the other)
+for kn in train/clcnn_sgd train/clcnn_adam dropout/gaussian_noise_add loss/elem_none loss/elem_partial \
+  loss/elem_backward loss/cls_none loss/triplet_none loss/triplet_partial loss/triplet_backward loss/pair_none \
+  loss/pair_partial loss/pair_backward softmax/softmax_cols_forward softmax/softmax_cols_backward \
+  common/clcnn_smoke conv/conv_transpose; do
+  grep -q "^  $kn:" "$T/doctor-cpu" "$T/doctor-gpu" && fail "$kn listed: $(grep -h "^  $kn:" "$T/doctor-cpu" "$T/doctor-gpu")" || pass "$kn compiled on both"
+done
+grep -q '^  convgemm/convgemm_bwd_wt' "$T/doctor-cpu" && fail "cpu: convgemm_bwd_wt not compiled" || pass "cpu: convgemm_bwd_wt compiled"
+grep -q '^  convgpu/convgpu_sum' "$T/doctor-gpu" && fail "gpu: convgpu_sum not compiled" || pass "gpu: convgpu_sum compiled"
+# a kernel that runs on neither profile says why
+grep -h 'not compiled: no layer' "$T/doctor-cpu" "$T/doctor-gpu" | grep -q . && fail "kernels without a reason: $(grep -h 'not compiled: no layer' "$T/doctor-cpu" "$T/doctor-gpu" | tr '\n' ' ')" || pass "every kernel left out has its reason"
 
 # a build error behind -DPOOL_KERNEL_blurpool_bwd: the smoke run fails, naming it, and doctor exits 1
 cp -r "$SRC/cl" "$T/cl"

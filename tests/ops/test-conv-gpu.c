@@ -4,7 +4,8 @@
  * conv2d's table that forces a GPU-only algorithm, against the double-precision reference, under
  * "gpu" and under lowered limits ("gpu,wg=64": tiles of 64 work-items; "gpu,local=8192": a shorter k
  * step; "gpu,groups=2": split launches), with the same bits under every tile; the weight gradient's K slices (reproducible bit for
- * bit, any slice count within tolerance); the tiles chosen; and which algorithms each profile offers.
+ * bit, any slice count within tolerance); the tiles chosen; which algorithms each profile offers; and a
+ * flipped convolution equal bit for bit to the unflipped one with rotated weights.
  * (test-ops runs the same cases with finite differences on the environment's profile.)
  */
 #include <math.h>
@@ -420,6 +421,71 @@ START_TEST(test_gpu_choice)
 }
 END_TEST
 
+/*
+ * A flipped convolution and the unflipped one with the weights rotated 180 degrees (what the ONNX
+ * export writes) give the same bits on igemm_gpu and igemm_gpu32: the forward and the input gradient
+ * sum over the taps in order whatever the flip, and the weight gradient of weight position p of the
+ * flipped convolution is that of position KH x KW - 1 - p of the other. (The k loop once ran over the
+ * stored weight positions, reversing the flipped convolution's order: 1 ulp apart.)
+ */
+START_TEST(test_flip_order)
+{
+	static const char *const algos[] = {"igemm_gpu", "igemm_gpu32"};
+	static const char *const geoms[][2] = {
+		{"out_channels=5, kernel_size=(3,5), padding=(2,0,1,2), stride=(1,2), dilation=(2,1)", "2x3x9x11"},
+		{"out_channels=4, kernel_size=3, padding=1, groups=2, bias=false", "3x4x7x6"},
+	};
+	for (size_t a = 0; a < CLCNN_ARRAY_LEN(algos); a++)
+		for (size_t gi = 0; gi < CLCNN_ARRAY_LEN(geoms); gi++) {
+			char fa[256], ua[256];
+			snprintf(fa, sizeof fa, "%s, flip=true, algo=%s", geoms[gi][0], algos[a]);
+			snprintf(ua, sizeof ua, "%s, algo=%s", geoms[gi][0], algos[a]);
+			struct clcnn_op *fop = make(fa, geoms[gi][1]), *uop = make(ua, geoms[gi][1]);
+			const struct conv_geom *g = &((const struct conv_priv *)fop->priv)->g;
+			const size_t khw = (size_t)g->kh * (size_t)g->kw;
+			struct problem P = problem_new(fop), Q = problem_new(uop);
+			for (size_t i = 0; i < P.n[2]; i++) /* Q: P's data, the weights rotated */
+				Q.w[i] = P.w[i - i % khw + (khw - 1 - i % khw)];
+			memcpy(Q.x, P.x, P.n[0] * sizeof(double));
+			memcpy(Q.gy, P.gy, P.n[1] * sizeof(double));
+			memcpy(Q.b, P.b, P.n[3] * sizeof(double));
+			struct clcnn_context *ctx = profile_context("gpu");
+			struct clcnn_op *ops[2] = {fop, uop};
+			const struct problem *data[2] = {&P, &Q};
+			float *out[2][4] = {{NULL}};
+			for (int k = 0; k < 2; k++) {
+				ck_assert_msg(clcnn_op_prepare(ops[k], ctx) == 0, "%s", clcnn_context_error(ctx));
+				struct dev d = dev_new(ctx, data[k], ops[k]->scratch_bytes);
+				ck_assert_msg(ops[k]->cls->forward(ops[k], &d.io) == 0, "%s", clcnn_context_error(ctx));
+				ck_assert_msg(ops[k]->cls->backward(ops[k], &d.io) == 0, "%s",
+					      clcnn_context_error(ctx));
+				out[k][0] = download(ctx, d.io.out, P.n[1]);
+				out[k][1] = download(ctx, d.io.grad_in[0], P.n[0]);
+				out[k][2] = download(ctx, d.io.grad_param[0], P.n[2]);
+				out[k][3] = P.n[3] ? download(ctx, d.io.grad_param[1], P.n[3]) : NULL;
+				dev_free(&d);
+			}
+			static const char *const what[4] = {"forward output", "input gradient", "weight gradient",
+							    "bias gradient"};
+			for (int v = 0; v < 4; v++)
+				for (size_t i = 0; i < P.n[v == 0 ? 1 : v == 1 ? 0 : v]; i++) {
+					size_t j = v == 2 ? i - i % khw + (khw - 1 - i % khw) : i;
+					ck_assert_msg(memcmp(&out[0][v][i], &out[1][v][j], sizeof(float)) == 0,
+						      "%s on %s: %s[%zu] flipped %.9g, rotated weights %.9g", fa,
+						      geoms[gi][1], what[v], i, out[0][v][i], out[1][v][j]);
+				}
+			for (int k = 0; k < 2; k++)
+				for (int v = 0; v < 4; v++)
+					free(out[k][v]);
+			clcnn_context_close(ctx);
+			problem_free(&P);
+			problem_free(&Q);
+			clcnn_op_free(fop);
+			clcnn_op_free(uop);
+		}
+}
+END_TEST
+
 int main(void)
 {
 	test_require_device();
@@ -430,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, test_gpu_choice);
 	tcase_add_test(tc, test_weight_slices);
 	tcase_add_test(tc, test_gpu_case_count);
+	tcase_add_test(tc, test_flip_order);
 	int ncases = 0;
 	while (clcnn_op_find("conv2d")->cases[ncases].args)
 		ncases++;

@@ -1,8 +1,10 @@
 /*
  * clcnn doctor: on the selected device, compile every program with its default options, run the smoke
  * kernel, then a forward + backward of a small built-in model using every layer family with each
- * convolution algorithm forced in turn (results finite and the same across algorithms), again on the
- * other device profile (CPU <-> GPU kernels), and list which of the sources' kernels were compiled.
+ * convolution algorithm forced in turn (results finite and the same across algorithms), a second model
+ * with the layers the first lacks (noise, channel softmax, triplet, pair and elementwise losses,
+ * reduction=none) trained one SGD and one Adam step, both again on the other device profile (CPU <->
+ * GPU kernels), and list which of the sources' kernels were compiled and why the rest were not.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "clcnn-private.h"
 #include "clcnn/graph.h"
+#include "clcnn/train.h"
 #include "cli.h"
 #include "ops/conv-algos.h"
 
@@ -42,6 +45,53 @@ static const char smoke_net[] = "image = input(shape=(3,12,12))\n"
 				"lp = logsoftmax(fc)\n"
 				"loss = nll_loss(lp, label)\n";
 
+/* The layers a model can have beyond the smoke model's, trained one SGD (momentum) and one Adam step:
+ * gaussian noise, softmax over channels, the triplet, pair and elementwise losses, every loss with
+ * reduction=none (read per sample by a further loss), and a 1x1 convolution of 16 -> 32 channels on
+ * a 16x16 plane, whose weight gradient takes im2col's transpose, implicit's GEMM over the columns and
+ * igemm_gpu's K slices. */
+static const char extras_net[] = "x = input(shape=(3,5,5))\n"
+				 "y = input(shape=(16,16,16))\n"
+				 "label = input()\n"
+				 "same = input()\n"
+				 "sign = input()\n"
+				 "nz = gaussian_noise(x, sigma=0.1)\n"
+				 "sm = softmax(nz, dim=1)\n"
+				 "f = flatten(sm)\n"
+				 "a = linear(f, out_features=4)\n"
+				 "p = linear(f, out_features=4)\n"
+				 "q = linear(f, out_features=4)\n"
+				 "cy = conv2d(y, out_channels=32, kernel_size=1)\n"
+				 "gy = global_avgpool2d(cy)\n"
+				 "fy = flatten(gy)\n"
+				 "ly = linear(fy, out_features=4)\n"
+				 "t = triplet_margin_loss(a, p, q)\n"
+				 "c = contrastive_loss(a, p, same)\n"
+				 "e = cosine_embedding_loss(a, q, sign)\n"
+				 "m = mse_loss(p, ly)\n"
+				 "tn = triplet_margin_loss(a, q, p, reduction=none)\n"
+				 "cn = contrastive_loss(p, q, same, reduction=none)\n"
+				 "ln = nll_loss(a, label, reduction=none)\n"
+				 "en = mse_loss(a, q, reduction=none)\n"
+				 "sn = add(tn, cn, ln)\n"
+				 "r = smooth_l1_loss(sn, same)\n"
+				 "r2 = l1_loss(en, p)\n"
+				 "total = add(t, c, e, m, r, r2)\n"
+				 "@loss total\n"
+				 "@output a\n";
+/* the extras model's runs: the tuner's choice, then the algorithms whose weight gradient it reaches
+ * (each falls back to the tuner's choice on the profile it does not apply to) */
+static const char *const extras_algos[] = {NULL, "im2col", "implicit", "igemm_gpu"};
+
+/* Kernels that no layer of a model launches on one device, and why doctor does not compile them. */
+static const char *const not_in_models[][3] = {
+	{"common", "clcnn_grid_probe", "a probe of the launch splitting (test-launch), no layer's kernel"},
+	{"batchnorm", "bn_running_update",
+	 "synchronised batchnorm across devices only (clcnn train with several devices): doctor opens one"},
+	{"gemm", "gemm_naive",
+	 "the reference GEMM: only an explicit GEMM configuration (test-gemm, bench-gemm) or CLBlast at k = 0"},
+};
+
 enum {
 	SMOKE_BATCH = 4,
 	SMOKE_CLASSES = 5,
@@ -65,9 +115,11 @@ static void help(FILE *f)
 		"On the selected device (CLCNN_DEVICE), compile every kernel program with its default options\n"
 		"(per-program compile time, cache hit or miss), run a smoke kernel, then one forward + backward\n"
 		"of a small built-in model using every layer family with each convolution algorithm forced in\n"
-		"turn (outputs and gradients finite and equal across algorithms within %g), the same on the other\n"
-		"device profile (CLCNN_DEVICE_PROFILE cpu <-> gpu), and list every __kernel of the sources with\n"
-		"whether some run compiled it.\n"
+		"turn (outputs and gradients finite and equal across algorithms within %g), one SGD and one Adam\n"
+		"step of a second model with the layers the first lacks (gaussian noise, channel softmax, triplet,\n"
+		"pair and elementwise losses, reduction=none), both again on the other device profile\n"
+		"(CLCNN_DEVICE_PROFILE cpu <-> gpu), and list every __kernel of the sources with whether some run\n"
+		"compiled it, or why none does.\n"
 		"Exit status 0 when everything works on the selected profile, 1 otherwise.\n",
 		SMOKE_TOL);
 }
@@ -219,6 +271,89 @@ static int smoke_all(const char *profile, const struct clcnn_kernel_decl *k, int
 	return failures;
 }
 
+/* The extras model on profile with conv algorithm algo (NULL: tuned): build, then one SGD step with momentum and one Adam step, losses finite;
+ * counts built kernels into built[]. Returns 0 or 1 (failed, printed). */
+static int extras_run(const char *profile, const char *algo, const struct clcnn_kernel_decl *k, int nk, int *built,
+		      int quiet)
+{
+	enum {
+		N = 4
+	};
+	float y[N * 16 * 16 * 16];
+	float x[N * 3 * 5 * 5], label[N], same[N], sign[N], loss[2] = {0, 0};
+	for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+		x[i] = (float)cos(0.29 * (double)i) - 0.2f * (float)(i % 3);
+	for (size_t i = 0; i < sizeof y / sizeof y[0]; i++)
+		y[i] = (float)sin(0.013 * (double)i) - 0.1f * (float)(i % 5);
+	for (int i = 0; i < N; i++) {
+		label[i] = (float)(i % 4);
+		same[i] = (float)(i % 2);
+		sign[i] = i % 3 ? 1.0f : -1.0f;
+	}
+	char err[8192];
+	struct clcnn_context *ctx = open_ctx(profile, algo, err, sizeof err);
+	struct clcnn_graph *g = NULL;
+	int rc = ctx ? clcnn_graph_parse(ctx, extras_net, "<doctor extras model>", &g) : -1;
+	if (!rc)
+		rc = clcnn_graph_build(g, N);
+	if (!rc)
+		rc = clcnn_graph_init_params(g, 3, "default");
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "x", x);
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "y", y);
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "label", label);
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "same", same);
+	if (!rc)
+		rc = clcnn_graph_set_input(g, "sign", sign);
+	static const enum clcnn_optimizer_kind kinds[2] = {CLCNN_OPT_SGD, CLCNN_OPT_ADAM};
+	for (int i = 0; i < 2 && !rc; i++) {
+		struct clcnn_optimizer_config opt;
+		struct clcnn_schedule_config sched;
+		struct clcnn_trainer *t = NULL;
+		clcnn_optimizer_defaults(&opt, kinds[i]);
+		opt.lr = 0.01;
+		opt.momentum = 0.9;
+		opt.weight_decay = 1e-4;
+		clcnn_schedule_defaults(&sched, CLCNN_SCHED_CONSTANT);
+		rc = clcnn_trainer_new(g, &opt, &sched, 5, &t);
+		if (!rc)
+			rc = clcnn_trainer_step(t, &loss[i]);
+		clcnn_trainer_free(t);
+	}
+	if (rc && ctx)
+		snprintf(err, sizeof err, "%s", clcnn_context_error(ctx));
+	for (int i = 0; ctx && i < nk; i++)
+		built[i] += clcnn_kernel_built_variants(ctx, k[i].family, k[i].name);
+	clcnn_graph_free(g);
+	clcnn_context_close(ctx);
+	const char *name = algo ? algo : "tuned";
+	if (rc) {
+		printf("  extra layers, conv %-9s FAILED: %s\n", name, err);
+		return 1;
+	}
+	if (!(isfinite(loss[0]) && isfinite(loss[1]))) {
+		printf("  extra layers, conv %-9s FAILED: non-finite loss (SGD step %g, Adam step %g)\n", name, loss[0],
+		       loss[1]);
+		return 1;
+	}
+	if (!quiet)
+		printf("  extra layers, conv %-9s ok  loss %.6f at the SGD step, %.6f at the Adam step\n", name,
+		       loss[0], loss[1]);
+	return 0;
+}
+
+/* Why kernel (family, name) is in no model doctor runs, or NULL. */
+static const char *why_not_run(const char *family, const char *name)
+{
+	for (size_t i = 0; i < sizeof not_in_models / sizeof not_in_models[0]; i++)
+		if (!strcmp(not_in_models[i][0], family) && !strcmp(not_in_models[i][1], name))
+			return not_in_models[i][2];
+	return NULL;
+}
+
 int cmd_doctor(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -230,6 +365,19 @@ int cmd_doctor(int argc, char **argv)
 	struct clcnn_context *ctx = cli_open_context_unannounced();
 	if (!ctx)
 		return CLI_ERROR;
+	struct clcnn_kernel_decl *k = malloc(MAX_KERNELS * sizeof *k);
+	int nk = k ? clcnn_kernel_decls(k, MAX_KERNELS) : 0;
+	if (nk > MAX_KERNELS)
+		nk = MAX_KERNELS;
+	int *here = calloc((size_t)nk + 1, sizeof(int)), *other = calloc((size_t)nk + 1, sizeof(int));
+	if (!k || !here || !other) {
+		free(k);
+		free(here);
+		free(other);
+		clcnn_context_close(ctx);
+		cli_error("doctor", "out of memory");
+		return CLI_ERROR;
+	}
 	const struct clcnn_device_info *d = clcnn_context_device(ctx);
 	const char *cache = clcnn_context_cache_dir(ctx);
 	int gpu = clcnn_is_gpu(ctx);
@@ -256,24 +404,20 @@ int cmd_doctor(int argc, char **argv)
 	} else {
 		printf("  smoke kernel  ok\n");
 	}
+	for (int i = 0; i < nk; i++)
+		here[i] += clcnn_kernel_built_variants(ctx, k[i].family, k[i].name);
 	clcnn_context_close(ctx);
 
-	struct clcnn_kernel_decl *k = malloc(MAX_KERNELS * sizeof *k);
-	int nk = k ? clcnn_kernel_decls(k, MAX_KERNELS) : 0;
-	if (nk > MAX_KERNELS)
-		nk = MAX_KERNELS;
-	int *here = calloc((size_t)nk + 1, sizeof(int)), *other = calloc((size_t)nk + 1, sizeof(int));
-	if (!k || !here || !other) {
-		free(k);
-		free(here);
-		free(other);
-		cli_error("doctor", "out of memory");
-		return CLI_ERROR;
-	}
 	printf("smoke model (every layer family, batch %d), forward + backward per conv algorithm:\n", SMOKE_BATCH);
 	failures += smoke_all(NULL, k, nk, here, 0);
 	const char *other_name = gpu ? "cpu" : "gpu";
 	int other_fail = smoke_all(other_name, k, nk, other, 1);
+	printf("extra layers (gaussian noise, channel softmax, triplet, pair and elementwise losses, reduction=none,\n"
+	       "a 16 -> 32 channel 1x1 conv), one SGD and one Adam step per conv algorithm:\n");
+	for (size_t a = 0; a < sizeof extras_algos / sizeof extras_algos[0]; a++) {
+		failures += extras_run(NULL, extras_algos[a], k, nk, here, 0);
+		other_fail += extras_run(other_name, extras_algos[a], k, nk, other, 1);
+	}
 	printf("  the same on the %s profile: %s\n", other_name,
 	       other_fail ? "FAILED (above; not this profile's kernels)" : "ok");
 
@@ -288,8 +432,10 @@ int cmd_doctor(int argc, char **argv)
 		if (other[i])
 			printf("  %s/%s: %s-only: not chosen on a %s profile\n", k[i].family, k[i].name,
 			       gpu ? "CPU" : "GPU", gpu ? "GPU" : "CPU");
+		else if (why_not_run(k[i].family, k[i].name))
+			printf("  %s/%s: not run: %s\n", k[i].family, k[i].name, why_not_run(k[i].family, k[i].name));
 		else
-			printf("  %s/%s: not compiled: no layer of the smoke model launches it on either profile\n",
+			printf("  %s/%s: not compiled: no layer of doctor's models launches it on either profile\n",
 			       k[i].family, k[i].name);
 	}
 	free(k);
