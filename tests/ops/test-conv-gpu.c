@@ -430,7 +430,7 @@ END_TEST
  */
 START_TEST(test_flip_order)
 {
-	static const char *const algos[] = {"igemm_gpu", "igemm_gpu32"};
+	static const char *const algos[] = {"igemm_gpu", "igemm_gpu32", "igemm_gpu128"};
 	static const char *const geoms[][2] = {
 		{"out_channels=5, kernel_size=(3,5), padding=(2,0,1,2), stride=(1,2), dilation=(2,1)", "2x3x9x11"},
 		{"out_channels=4, kernel_size=3, padding=1, groups=2, bias=false", "3x4x7x6"},
