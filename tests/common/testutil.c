@@ -119,3 +119,25 @@ void test_rmtree(const char *path)
 	if (path)
 		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+void test_fill_inputs(struct clcnn_graph *g, int batch, uint64_t seed, int zero_every)
+{
+	for (int i = 0; i < clcnn_graph_input_count(g); i++) {
+		const char *name;
+		int nd, dims[CLCNN_MAX_DIMS];
+		clcnn_graph_input_info(g, i, &name, &nd, dims);
+		size_t n = (size_t)batch;
+		for (int d = 0; d < nd; d++)
+			n *= (size_t)dims[d];
+		float *x = malloc(n * sizeof *x);
+		ck_assert_ptr_nonnull(x);
+		for (size_t k = 0; k < n; k++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			x[k] = nd ? (float)((seed >> 40) & 0xFFFF) / 32768.0f - 1.0f : (float)((k * 7 + 3) % 4);
+		}
+		for (size_t k = 0; nd && zero_every > 0 && k < n; k += (size_t)zero_every)
+			x[k] = 0.0f;
+		ck_assert_int_eq(clcnn_graph_set_input(g, name, x), 0);
+		free(x);
+	}
+}

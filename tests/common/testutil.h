@@ -4,7 +4,10 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include <stdint.h>
+
 #include "clcnn/clcnn.h"
+#include "clcnn/graph.h"
 
 /*
  * Open a context on the device the environment selects, inside the (forked) test.
@@ -20,6 +23,13 @@ struct clcnn_context *test_context_fixed(void);
 char *test_slurp(const char *rel);
 /* A context with this cache and kernel dir (NULL: the environment's) logging at info level to fn. */
 struct clcnn_context *test_context_logged(const char *cache, const char *kdir, clcnn_log_fn fn, void *user);
+
+/*
+ * Every input of g at this batch filled from seed (a 64-bit LCG): image-like inputs in [-1, 1), inputs
+ * without dimensions (labels) with classes 0-3; zero_every > 0 also sets every zero_every-th image
+ * value to an exact 0 (ties in pooling, relu's kink).
+ */
+void test_fill_inputs(struct clcnn_graph *g, int batch, uint64_t seed, int zero_every);
 
 /* Exit 77 from main when no OpenCL device exists and CI is not set (call before srunner). */
 void test_require_device(void);

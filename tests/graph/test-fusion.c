@@ -188,29 +188,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ exactness on a device */
 
-static void fill(struct clcnn_graph *g, int batch, uint64_t seed)
-{
-	for (int i = 0; i < clcnn_graph_input_count(g); i++) {
-		const char *name;
-		int nd, dims[CLCNN_MAX_DIMS];
-		clcnn_graph_input_info(g, i, &name, &nd, dims);
-		size_t n = (size_t)batch;
-		for (int d = 0; d < nd; d++)
-			n *= (size_t)dims[d];
-		float *x = malloc(n * sizeof *x);
-		for (size_t k = 0; k < n; k++) {
-			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-			x[k] = nd ? (float)((seed >> 40) & 0xFFFF) / 32768.0f - 1.0f : (float)((k * 7 + 3) % 4);
-		}
-		/* exact zeros reach the relu kink: batchnorm of a constant plane region is not needed for
-		 * that, but a few zero inputs make ties in the pooling and zeros after bias-free layers */
-		for (size_t k = 0; nd && k < n; k += 17)
-			x[k] = 0.0f;
-		ck_assert_int_eq(clcnn_graph_set_input(g, name, x), 0);
-		free(x);
-	}
-}
-
 /* Loss, output, every parameter (buffers included) and every parameter gradient, in one buffer. */
 static float *results(struct clcnn_graph *g, int train, size_t *count, const char *extra)
 {
@@ -294,7 +271,8 @@ static void fused_equals_unfused(struct clcnn_graph *a, struct clcnn_graph *b, i
 		int train = step < 2;
 		struct clcnn_graph *gs[2] = {a, b};
 		for (int k = 0; k < 2; k++) {
-			fill(gs[k], batch, 99 + (uint64_t)step);
+			/* every 17th input an exact 0: ties in the pooling, zeros after bias-free layers */
+			test_fill_inputs(gs[k], batch, 99 + (uint64_t)step, 17);
 			ck_assert_msg(clcnn_graph_forward(gs[k], train, 1234 + (uint32_t)step) == 0, "%s",
 				      clcnn_context_error(gs[k]->ctx));
 			if (train)

@@ -201,25 +201,6 @@ static const char *fanout = "x = input(shape=(2,8,8))\n"
 			    "fc = linear(out_features=4)\n"
 			    "loss = cross_entropy(fc, label)\n";
 
-static void fill(struct clcnn_graph *g, int batch, uint64_t seed)
-{
-	for (int i = 0; i < clcnn_graph_input_count(g); i++) {
-		const char *name;
-		int nd, dims[CLCNN_MAX_DIMS];
-		clcnn_graph_input_info(g, i, &name, &nd, dims);
-		size_t n = (size_t)batch;
-		for (int d = 0; d < nd; d++)
-			n *= (size_t)dims[d];
-		float *x = malloc(n * sizeof *x);
-		for (size_t k = 0; k < n; k++) {
-			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-			x[k] = nd ? (float)((seed >> 40) & 0xFFFF) / 32768.0f - 1.0f : (float)((k * 7 + 3) % 4);
-		}
-		ck_assert_int_eq(clcnn_graph_set_input(g, name, x), 0);
-		free(x);
-	}
-}
-
 /* Loss, output, parameters and parameter gradients after one training step, in one buffer. */
 static float *step_results(struct clcnn_graph *g, int batch, size_t *count)
 {
@@ -235,7 +216,7 @@ static float *step_results(struct clcnn_graph *g, int batch, size_t *count)
 	size_t on = g->values[ov].bytes / sizeof(float);
 	n += on;
 	float *r = calloc(n, sizeof *r), *w = r;
-	fill(g, batch, 99);
+	test_fill_inputs(g, batch, 99, 0);
 	ck_assert_msg(clcnn_graph_forward(g, 1, 1234) == 0, "%s", clcnn_context_error(g->ctx));
 	ck_assert_msg(clcnn_graph_backward(g) == 0, "%s", clcnn_context_error(g->ctx));
 	ck_assert_int_eq(clcnn_graph_loss(g, w++), 0);
@@ -313,8 +294,8 @@ START_TEST(bitwise_fanout_concat)
 	ck_assert(a->nodes[graph_find_node(a, "d")].inplace);   /* dropout backward needs neither tensor */
 	ck_assert(!a->nodes[graph_find_node(a, "s")].inplace);  /* sigmoid is not an in-place op */
 	/* eval mode runs on the same plan: dropout in place copies nothing onto itself */
-	fill(a, 5, 1);
-	fill(b, 5, 1);
+	test_fill_inputs(a, 5, 1, 0);
+	test_fill_inputs(b, 5, 1, 0);
 	ck_assert_msg(clcnn_graph_forward(a, 0, 0) == 0, "%s", clcnn_context_error(ctx));
 	ck_assert_int_eq(clcnn_graph_forward(b, 0, 0), 0);
 	float la, lb;
