@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The prepared check for a lent NVIDIA GPU machine (no OpenCL dev packages, no internet, no cairo; see
 # ../shared/gpu/README.md). Only the working tree travels there, so prepare it here first:
-#   tools/gpu-check.sh --prepare    copies ../shared/gpu (the OpenCL kit: debs + opencl-env.sh),
-#                                   ../shared/bench/torch_conv.py and the Fashion-MNIST files (the 4 .gz
+#   tools/gpu-check.sh --prepare    copies ../shared/gpu (the OpenCL kit: debs + opencl-env.sh)
+#                                   and the Fashion-MNIST files (the 4 .gz
 #                                   of /usr/share/datasets/fashion-mnist, into .gpu/fmnist/: the GPU
 #                                   machine has no dataset package) into the ignored .gpu/
 # Then on the GPU machine:
@@ -10,7 +10,7 @@
 # sources .gpu/opencl-env.sh when OpenCL's pkg-config file is missing, builds in /tmp (cairo, libpng
 # and libjpeg-turbo optional: the build stands in for them), then, each step under its own timeout
 # (480 s in all; GPU_CHECK_BUILD_TIMEOUT, default 120 s, for a slow build): clcnn devices, clcnn
-# doctor, the `device` test suite, tools/bench-conv.sh against PyTorch CUDA (.gpu/torch_conv.py --device cuda: TF32 off) and one epoch of models/fmnist.net
+# doctor, the `device` test suite, tools/bench-conv.sh against PyTorch CUDA (tools/torch_conv.py --device cuda: TF32 off) and one epoch of models/fmnist.net
 # on .gpu/fmnist. Writes OUTDIR/gpu-check.md (a BENCHMARKS.md-ready summary) and each step's log, and
 # prints the summary.
 # GPU_CHECK_DEVICE=cpu tools/gpu-check.sh --quick   the same steps on POCL with PyTorch on the CPU, at
@@ -25,7 +25,6 @@ if [ "${1:-}" = --prepare ]; then
   set -e
   mkdir -p .gpu/fmnist
   cp -r ../shared/gpu/. .gpu/
-  cp ../shared/bench/torch_conv.py .gpu/
   cp /usr/share/datasets/fashion-mnist/*.gz .gpu/fmnist/
   exclude=$(git rev-parse --git-path info/exclude)
   mkdir -p "$(dirname "$exclude")"
@@ -80,9 +79,8 @@ else
 fi
 cat > "$B/torch-conv.sh" <<EOF
 #!/bin/sh
-exec ${GPU_CHECK_PYTHON:-python3} "$root/.gpu/torch_conv.py" --device $tdev "\$@"
+exec ${GPU_CHECK_PYTHON:-python3} "$root/tools/torch_conv.py" --device $tdev "\$@"
 EOF
-[ -f .gpu/torch_conv.py ] || sed -i "s|$root/.gpu/torch_conv.py|$root/../shared/bench/torch_conv.py|" "$B/torch-conv.sh"
 if [ $quick -eq 1 ]; then
   step bench-conv 240 env ROUNDS=1 ITERS=1 TORCH_REPS=1 TORCH="$B/torch-conv.sh" PYTHON=/bin/sh tools/bench-conv.sh "$B"
 else
