@@ -80,6 +80,7 @@ struct conv_priv {
 	int pending[3];                  /* to be tuned at the first call in that direction */
 	char opts[256];                  /* -D specialisation of cl/conv.cl: the geometry but the batch */
 	int nb;                          /* images per im2col chunk */
+	char algo_name[96];              /* "fwd/bwd-data/bwd-weights", as the op's algo callback returns it */
 };
 
 /*

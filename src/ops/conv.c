@@ -229,16 +229,17 @@ static void conv_window(const struct clcnn_op *op, struct clcnn_op_window *w)
 	w->pad[1] = a->padding.same ? a->dilation[1] * (a->kernel_size[1] - 1) / 2 : a->padding.l;
 }
 
-/* "fwd/bwd-data/bwd-weights" algorithm names, or one name when all agree. */
+/* "fwd/bwd-data/bwd-weights" algorithm names, or one name when all agree; the string is the op's own
+ * (a shared buffer made every conv of `clcnn bench` print the last one's names). */
 static const char *conv_algo_name(const struct clcnn_op *op)
 {
-	const struct conv_priv *p = op->priv;
+	struct conv_priv *p = op->priv;
 	if (!p || !p->algo[0])
 		return "";
 	if (p->algo[0] == p->algo[1] && p->algo[1] == p->algo[2])
 		return p->algo[0]->name;
-	static _Thread_local char buf[96];
-	snprintf(buf, sizeof buf, "%s/%s/%s", p->algo[0]->name, p->algo[1] ? p->algo[1]->name : "-",
+	char *buf = p->algo_name;
+	snprintf(buf, sizeof p->algo_name, "%s/%s/%s", p->algo[0]->name, p->algo[1] ? p->algo[1]->name : "-",
 		 p->algo[2] ? p->algo[2]->name : "-");
 	return buf;
 }
