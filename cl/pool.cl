@@ -583,16 +583,11 @@ __kernel void blurpool_fwd(__global const float *x, __global float *y, int H, in
 }
 #endif
 
-/* Gather: for each padded coordinate q that reads this input, the windows o whose tap q - o*BS
- * lands on it (CPU devices run work-items as scalar code: visit only those). */
-#ifdef POOL_KERNEL_blurpool_bwd
-__kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
+/* The gradient of input (ih, iw) of an H x W plane whose blurred OH x OW gradient is gp: for each
+ * padded coordinate q that reads this input, the windows o whose tap q - o*BS lands on it (CPU devices
+ * run work-items as scalar code: visit only those). */
+inline float blur_grad_at(__global const float *gp, int ih, int iw, int H, int W, int OH, int OW)
 {
-	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
-	if (iw >= W || ih >= H)
-		return;
-	size_t e = ((size_t)nc * H + ih) * W + iw;
-	__global const float *gp = gy + (size_t)nc * OH * OW;
 	int qh[FS], qw[FS];
 	int nh = blur_sources_of(ih, H, qh), nw = blur_sources_of(iw, W, qw);
 	float acc = 0.0f;
@@ -609,6 +604,173 @@ __kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, 
 			acc += blur_taps[FS - 1][ph - oh * BS] * row;
 		}
 	}
-	gx[e] = acc;
+	return acc;
+}
+
+/* GPU devices: one work-item per input element. */
+#ifdef POOL_KERNEL_blurpool_bwd
+__kernel void blurpool_bwd(__global const float *gy, __global float *gx, int H, int W, int OH, int OW)
+{
+	int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
+	if (iw >= W || ih >= H)
+		return;
+	gx[((size_t)nc * H + ih) * W + iw] = blur_grad_at(gy + (size_t)nc * OH * OW, ih, iw, H, W, OH, OW);
+}
+#endif
+
+/*
+ * CPU devices: row kernels as max pooling's (one work-item per row it writes, PV explicit lanes along
+ * the row, plane sizes PIH x PIW -> POH x POW and SW = BS as -D defines): the per-element kernels
+ * above ran as scalar code with private index arrays, 10x slower. The sums run in the same order as
+ * the per-element kernels, so both give the same values.
+ */
+#if defined(POOL_KERNEL_blurrow_fwd) || defined(POOL_KERNEL_blurrow_bwd)
+/* Padded columns q of a row of n to the columns they read; *ok false where zero padding reads nothing. */
+inline vi blur_src_v(vi q, int n, vi *ok)
+{
+#if PAD_MODE == BLUR_PAD_REFLECT
+	*ok = (vi)(-1); /* every lane reads */
+	q = select(q, -q, q < 0);
+	return select(q, 2 * (n - 1) - q, q >= n);
+#elif PAD_MODE == BLUR_PAD_REPLICATE
+	*ok = (vi)(-1); /* every lane reads */
+	return clamp(q, (vi)(0), (vi)(n - 1));
+#else
+	*ok = (q >= 0) & (q < n);
+	return clamp(q, (vi)(0), (vi)(n - 1));
+#endif
+}
+#endif
+
+#ifdef POOL_KERNEL_blurrow_fwd
+/* PV outputs at column o of output row oh; inside: every tap column lies in the row. */
+inline void blur_chunk(__global const float *xp, int oh, int o, int inside, __global float *yp)
+{
+	vf sum = (vf)(0.0f);
+#pragma unroll
+	for (int i = 0; i < FS; i++) {
+		const int ih = blur_src(oh * BS - BPA + i, PIH);
+		if (ih < 0)
+			continue; /* a zero-padding row adds nothing */
+		__global const float *row = xp + ih * PIW;
+		vf r = (vf)(0.0f);
+#pragma unroll
+		for (int j = 0; j < FS; j++) {
+			const int c0 = o * BS - BPA + j;
+			vf v;
+			if (inside) {
+				v = tap_load(row, c0);
+			} else {
+				vi ok, src = blur_src_v(c0 + LANES * BS, PIW, &ok);
+				v = select((vf)(0.0f), gather_f(row, src), ok);
+			}
+			r += blur_taps[FS - 1][j] * v;
+		}
+		sum += blur_taps[FS - 1][i] * r;
+	}
+	PSTORE(sum, yp + o);
+}
+
+__kernel void blurrow_fwd(__global const float *x, __global float *y, int rows)
+{
+	const int id = get_global_id(0);
+	if (id >= rows)
+		return;
+	const int nc = id / POH, oh = id - nc * POH;
+	__global const float *xp = x + nc * (PIH * PIW);
+	__global float *yp = y + id * POW;
+	for (int c = 0; c < POW; c += PV) {
+		const int o = min(c, POW - PV);
+		if (o * BS - BPA >= 0 && (o + PV - 1) * BS - BPA + FS - 1 <= PIW - 1)
+			blur_chunk(xp, oh, o, 1, yp);
+		else
+			blur_chunk(xp, oh, o, 0, yp);
+	}
+}
+#endif
+
+/*
+ * One work-item per input row, in chunks of POOL_BW inputs. For each output row that reads this row,
+ * the taps j (last first, so windows in ascending order as blur_grad_at sums them) whose window ow =
+ * (iw + BPA - j) / BS is whole add their share. At stride 2 a chunk is 2*PV inputs, whose even and
+ * odd lanes each read PV consecutive windows (one load); other strides gather. The columns that
+ * padding also reads (reflect: 1..BPA and the BPB before the last; replicate: the first and last) are
+ * written again by blur_grad_at, one by one.
+ */
+#ifdef POOL_KERNEL_blurrow_bwd
+#if PAD_MODE == BLUR_PAD_REFLECT
+#define BLUR_EDGE_LO (BPA + 1)
+#define BLUR_EDGE_HI (BPB + 1)
+#elif PAD_MODE == BLUR_PAD_REPLICATE
+#define BLUR_EDGE_LO 1
+#define BLUR_EDGE_HI 1
+#else
+#define BLUR_EDGE_LO 0
+#define BLUR_EDGE_HI 0
+#endif
+
+/* grow[base + lane], 0 for windows outside 0 .. POW-1 */
+inline vf blur_windows(__global const float *grow, int base)
+{
+	if (base >= 0 && base + PV <= POW)
+		return VLOADF(grow + base);
+	const vi ow = base + LANES;
+	return select((vf)(0.0f), gather_f(grow, clamp(ow, (vi)(0), (vi)(POW - 1))), (ow >= 0) & (ow < POW));
+}
+
+/* lanes o + LANES * step: one output row's taps */
+inline vf blur_row_grad(__global const float *grow, int o, int step)
+{
+	vf row = (vf)(0.0f);
+#pragma unroll
+	for (int j = FS - 1; j >= 0; j--) {
+#if POOL_PAIRS
+		(void)step;
+		const int t = o + BPA - j;
+		if (t & 1)
+			continue; /* no window has its tap j on these lanes */
+		row += blur_taps[FS - 1][j] * blur_windows(grow, t / 2);
+#else
+		const vi t = o + LANES * step + BPA - j, ow = t / BS;
+		const vi ok = (t >= 0) & (t == ow * BS) & (ow < POW);
+		row += blur_taps[FS - 1][j] * select((vf)(0.0f), gather_f(grow, clamp(ow, (vi)(0), (vi)(POW - 1))), ok);
+#endif
+	}
+	return row;
+}
+
+__kernel void blurrow_bwd(__global const float *gy, __global float *gx, int rows)
+{
+	const int id = get_global_id(0);
+	if (id >= rows)
+		return;
+	const int nc = id / PIH, ih = id - nc * PIH;
+	__global const float *gp = gy + nc * (POH * POW);
+	__global float *d = gx + id * PIW;
+	int qh[FS];
+	const int nh = blur_sources_of(ih, PIH, qh);
+	for (int c = 0; c < PIW; c += POOL_BW) {
+		const int o = min(c, PIW - POOL_BW);
+		vf acc0 = (vf)(0.0f), acc1 = (vf)(0.0f);
+		for (int u = 0; u < nh; u++) {
+			const int ph = qh[u] + BPA, oh1 = min(ph / BS, POH - 1);
+			for (int oh = ph >= FS ? (ph - FS + BS) / BS : 0; oh <= oh1; oh++) {
+				__global const float *grow = gp + oh * POW;
+				const float wv = blur_taps[FS - 1][ph - oh * BS];
+#if POOL_PAIRS
+				acc0 += wv * blur_row_grad(grow, o, 2);
+				acc1 += wv * blur_row_grad(grow, o + 1, 2);
+#else
+				acc0 += wv * blur_row_grad(grow, o, 1);
+#endif
+			}
+		}
+		store_chunk(acc0, acc1, d + o);
+		/* the columns padding also reads: again, whole */
+		for (int l = o; l < BLUR_EDGE_LO && l < o + POOL_BW; l++)
+			d[l] = blur_grad_at(gp, ih, l, PIH, PIW, POH, POW);
+		for (int l = max(o, PIW - BLUR_EDGE_HI); l < o + POOL_BW; l++)
+			d[l] = blur_grad_at(gp, ih, l, PIH, PIW, POH, POW);
+	}
 }
 #endif

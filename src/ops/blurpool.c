@@ -115,7 +115,7 @@ static int blur_geom(const struct clcnn_op *op, struct blur_geom *b, char *err, 
 
 static struct blur_geom geom_of(const struct clcnn_op *op)
 {
-	struct blur_geom b;
+	struct blur_geom b = {0}; /* setup has checked the geometry */
 	char e[8];
 	blur_geom(op, &b, e, sizeof e);
 	return b;
@@ -211,28 +211,39 @@ static void blur_ref_backward(const struct clcnn_op *op, const struct clcnn_ref_
 
 /* ------------------------------------------------------------------ device */
 
-static int blur_launch(struct clcnn_op *op, const struct blur_geom *b, const char *name, cl_mem src, cl_mem dst,
-		       int per_input)
+/*
+ * src -> dst through kernel fwd or bwd (cl/pool.cl): on GPUs one work-item per element it writes
+ * (blurpool_*), on CPUs one per row with explicit vector lanes (blurrow_*).
+ */
+static int blur_launch(struct clcnn_op *op, const struct blur_geom *b, int backward, cl_mem src, cl_mem dst)
 {
-	char opt[96];
+	char opt[200];
 	cl_kernel k;
-	int H = b->h, W = b->w, OH = b->oh, OW = b->ow;
-	snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DPAD_MODE=%d", b->fs, b->s, b->mode);
-	int rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
+	int H = b->h, W = b->w, OH = b->oh, OW = b->ow, rc;
+	if (clcnn_is_gpu(op->ctx)) {
+		const char *name = backward ? "blurpool_bwd" : "blurpool_fwd";
+		snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DPAD_MODE=%d", b->fs, b->s, b->mode);
+		rc = clcnn_pool_kernel(op->ctx, name, opt, &k);
+		if (!rc)
+			rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(H), KARG(W), KARG(OH), KARG(OW));
+		return rc ? rc : clcnn_pool_run3d(op->ctx, k, backward ? W : OW, backward ? H : OH, b->n * b->c);
+	}
+	const int pv = OW >= 8 ? 8 : OW >= 4 ? 4 : OW >= 2 ? 2 : 1, rows = b->n * b->c * (backward ? H : OH);
+	snprintf(opt, sizeof opt, "-DFS=%d -DBS=%d -DSW=%d -DPAD_MODE=%d -DPIH=%d -DPIW=%d -DPOH=%d -DPOW=%d -DPV=%d",
+		 b->fs, b->s, b->s, b->mode, H, W, OH, OW, pv);
+	rc = clcnn_pool_kernel(op->ctx, backward ? "blurrow_bwd" : "blurrow_fwd", opt, &k);
 	if (!rc)
-		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(H), KARG(W), KARG(OH), KARG(OW));
-	if (rc)
-		return rc;
-	return clcnn_pool_run3d(op->ctx, k, per_input ? W : OW, per_input ? H : OH, b->n * b->c);
+		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(rows));
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)rows);
 }
 
 static int blur_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	struct blur_geom b = geom_of(op);
 	if (!b.maxblur)
-		return blur_launch(op, &b, "blurpool_fwd", io->in[0], io->out, 0);
+		return blur_launch(op, &b, 0, io->in[0], io->out);
 	int rc = clcnn_pool_dev_max_forward(op->ctx, &b.max, io->in[0], io->scratch, io->state);
-	return rc ? rc : blur_launch(op, &b, "blurpool_fwd", io->scratch, io->out, 0);
+	return rc ? rc : blur_launch(op, &b, 0, io->scratch, io->out);
 }
 
 static int blur_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
@@ -241,8 +252,8 @@ static int blur_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	if (!io->grad_in[0])
 		return 0;
 	if (!b.maxblur)
-		return blur_launch(op, &b, "blurpool_bwd", io->grad_out, io->grad_in[0], 1);
-	int rc = blur_launch(op, &b, "blurpool_bwd", io->grad_out, io->scratch, 1);
+		return blur_launch(op, &b, 1, io->grad_out, io->grad_in[0]);
+	int rc = blur_launch(op, &b, 1, io->grad_out, io->scratch);
 	return rc ? rc : clcnn_pool_dev_max_backward(op->ctx, &b.max, io->scratch, io->state, io->grad_in[0]);
 }
 
@@ -272,6 +283,12 @@ static const struct clcnn_op_case blurpool_cases[] = {
 	{"filt_size=3, pad_type=zero", "1x3x7x9", CLCNN_CASE_TRAIN, 0},
 	{"filt_size=4, pad_type=zero", "3x2x2x3", CLCNN_CASE_TRAIN, 0},
 	{"filt_size=5, pad_type=zero, stride=1", "1x1x7x9", CLCNN_CASE_TRAIN, 0},
+	/* rows wide enough for the CPU row kernels' whole 8-lane chunks between the edges */
+	{"", "2x3x37x41", CLCNN_CASE_TRAIN, 0},
+	{"filt_size=5, pad_type=replicate", "1x2x19x35", CLCNN_CASE_TRAIN, 0},
+	{"filt_size=4, stride=3, pad_type=zero", "1x2x20x50", CLCNN_CASE_TRAIN, 0},
+	{"filt_size=7, stride=1", "1x2x9x23", CLCNN_CASE_TRAIN, 0},
+	{"filt_size=2, stride=2", "1x1x6x33", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
 
@@ -282,6 +299,7 @@ static const struct clcnn_op_case maxblurpool_cases[] = {
 	{"kernel_size=(2,3), filt_size=2, stride=1, pad_type=zero", "3x1x13x6", CLCNN_CASE_TRAIN, 0},
 	{"filt_size=3, stride=3", "1x3x7x9", CLCNN_CASE_TRAIN, 0},
 	{"kernel_size=3, filt_size=5, pad_type=zero", "3x2x5x6", CLCNN_CASE_TRAIN, 0},
+	{"", "2x3x29x33", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
 
