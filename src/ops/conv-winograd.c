@@ -36,12 +36,12 @@ struct pipe {
 
 static struct pipe pipe_of(const struct clcnn_context *ctx, const struct conv_geom *g, enum conv_dir d)
 {
-	const int r = g->kh, m = 7 - r, reach = r - 1;
-	struct pipe p = {.ci = g->cin, .co = g->cout, .h = g->h, .w = g->w, .pt = g->pt, .pl = g->pl, .oh = g->ho,
-			 .ow = g->wo, .r = r, .m = m};
+	const int r = g->kh, m = 7 - r, e = r - 1; /* e: the taps' reach */
+	struct pipe p;
 	if (d == CONV_BWD_DATA)
-		p = (struct pipe){.ci = g->cout, .co = g->cin, .h = g->ho, .w = g->wo, .pt = reach - g->pt,
-				  .pl = reach - g->pl, .oh = g->h, .ow = g->w, .r = r, .m = m};
+		p = (struct pipe){g->cout, g->cin, g->ho, g->wo, e - g->pt, e - g->pl, g->h, g->w, r, m, .end = 0};
+	else
+		p = (struct pipe){g->cin, g->cout, g->h, g->w, g->pt, g->pl, g->ho, g->wo, r, m, .end = 0};
 	p.th = (p.oh + m - 1) / m;
 	p.tw = (p.ow + m - 1) / m;
 	const size_t tiles = (size_t)p.th * p.tw;
