@@ -1073,12 +1073,14 @@ static double normwise_err(const float *dev, const double *ref, size_t n)
 
 /*
  * Winograd's error against the double reference grows with the terms it sums per transformed point
- * (each amplified by the transforms, see WINOGRAD_TOL in src/ops/conv.c): uniform [-1, 1] data, 3, 64
- * and 256 input channels into 24, 2 images of 13x11 (24 tiles), all three results printed and held to
- * 1.2e-5 sqrt(L), L the largest of the sums (channels in, 24 channels out, 24 tiles). Measured on
- * POCL (EPYC): forward 3.8e-6, 4.6e-5, 1.0e-4; input gradient 8.5e-6, 1.9e-5, 2.3e-5; weight
- * gradient 7.4e-6, 1.5e-5, 2.6e-5. The largest error over the result's rms (printed, not held):
- * at most 1.7e-5 (forward, 256 channels).
+ * (each amplified by the transforms, see WINOGRAD_TOL and WINOGRAD5_TOL in src/ops/conv.c): uniform
+ * [-1, 1] data, 3, 64 and 256 input channels into 24, 2 images of 13x11 (3x3: 24 tiles, 5x5: 84), all
+ * three results printed and held to 1.2e-5 sqrt(L) (3x3) or 2.5e-5 sqrt(L) (5x5), L the largest of the
+ * sums (channels in, 24 channels out, the tiles). Measured on POCL (EPYC), 3x3: forward 3.8e-6, 4.6e-5,
+ * 1.0e-4; input gradient 8.5e-6, 1.9e-5, 2.3e-5; weight gradient 7.4e-6, 1.5e-5, 2.6e-5. 5x5: forward
+ * 6.2e-6, 3.6e-5, 1.6e-4; input gradient 1.3e-5, 2.6e-5, 3.0e-5; weight gradient 2.4e-5, 4.0e-5,
+ * 5.7e-5. The largest error over the result's rms (printed, not held): at most 1.7e-5 (3x3 forward,
+ * 256 channels), 2.1e-5 (5x5 weight gradient, 256 channels).
  */
 START_TEST(test_winograd_accuracy)
 {
