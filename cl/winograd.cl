@@ -1,13 +1,14 @@
-/* conv2d "winograd": F(4x4, 3x3) for stride-1, dilation-1 3x3 convolutions (Lavin & Gray). Each 6x6
- * input tile d becomes V = B^T d B, each 3x3 filter g becomes U = G g G^T, the 36 points of the
- * transformed domain are 36 GEMMs M = U V over the channels (device GEMM, batch 36) and each output
- * tile is A^T M A. Layouts: V [36][C][P] (or [36][P][C] for the weight gradient), U [36][K][C], M
- * [36][K][P], with P = images x tiles, tile p = (n * TH + ty) * TW + tx at input row 4 ty - PT, column
- * 4 tx - PL. The weight gradient uses the same bilinear form transposed: dW = G^T [(A dY A^T) . V] G
- * summed over tiles (the sum is the GEMM's k). One work-item per (tile, channel), consecutive work-items
- * along the tiles, so that the stores of one transform point are contiguous. Every loop unrolls, so that
- * the tiles stay in registers (without the pragmas POCL kept them in memory: the forward of
- * 64x64x14x14 -> 128 took 3x longer). Kernel WINO_<NAME>. */
+/* conv2d "winograd": F(4x4, 3x3) and F(2x2, 5x5) for stride-1, dilation-1 square convolutions (Lavin &
+ * Gray), one pipeline specialised by the kernel size R (3 or 5; output tile M = 7 - R, so that both use
+ * 6x6 input tiles and the same 6 points). Each 6x6 input tile d becomes V = B^T d B, each RxR filter g
+ * becomes U = G g G^T, the 36 points of the transformed domain are 36 GEMMs M = U V over the channels
+ * (device GEMM, batch 36) and each MxM output tile is A^T M A. Layouts: V [36][C][P] (or [36][P][C] for
+ * the weight gradient), U [36][K][C], M [36][K][P], with P = images x tiles, tile p = (n * TH + ty) * TW
+ * + tx at input row M ty - PT, column M tx - PL. The weight gradient uses the same bilinear form
+ * transposed: dW = G^T [(A dY A^T) . V] G summed over tiles (the sum is the GEMM's k). One work-item per
+ * (tile, channel), consecutive work-items along the tiles, so that the stores of one transform point are
+ * contiguous. Every loop unrolls, so that the tiles stay in registers (without the pragmas POCL kept them
+ * in memory: the forward of 64x64x14x14 -> 128 took 3x longer). Kernel WINO_<NAME>. */
 
 /* 1-D transforms, o = X i (each 2-D transform applies one to the rows, then to the columns); the points
  * are 0, -1, 1, 1/2, -2 and infinity, whose rounding error is about half that of 0, +-1, +-2 (measured;
@@ -53,6 +54,59 @@
 		o[1] = (1.0f / 3.0f) * (i[1] + i[2]) - (2.0f / 15.0f) * (4.0f * i[3] + i[4]); \
 		o[2] = (1.0f / 3.0f) * (i[2] - i[1]) + (4.0f / 15.0f) * (i[4] - i[3]) + i[5]; \
 	} while (0)
+
+/* F(2x2, 5x5) on the same points: G (5 -> 6), A^T (6 -> 2), and the transposes A (2 -> 6), G^T (6 -> 5) */
+#define G6R5(o, i) \
+	do { \
+		o[0] = i[0]; \
+		o[1] = (1.0f / 3.0f) * (i[1] + i[3] - i[0] - i[2] - i[4]); \
+		o[2] = (1.0f / 3.0f) * (i[0] + i[1] + i[2] + i[3] + i[4]); \
+		o[3] = (-1.0f / 15.0f) * (16.0f * i[0] + 8.0f * i[1] + 4.0f * i[2] + 2.0f * i[3] + i[4]); \
+		o[4] = (1.0f / 15.0f) * (i[0] - 2.0f * i[1] + 4.0f * i[2] - 8.0f * i[3] + 16.0f * i[4]); \
+		o[5] = i[4]; \
+	} while (0)
+#define AT2(o, i) \
+	do { \
+		o[0] = i[0] + i[1] + i[2] + i[3] + i[4]; \
+		o[1] = i[2] - i[1] + 0.5f * i[3] - 2.0f * i[4] + i[5]; \
+	} while (0)
+#define A2(o, i) \
+	do { \
+		o[0] = i[0]; \
+		o[1] = i[0] - i[1]; \
+		o[2] = i[0] + i[1]; \
+		o[3] = i[0] + 0.5f * i[1]; \
+		o[4] = i[0] - 2.0f * i[1]; \
+		o[5] = i[1]; \
+	} while (0)
+#define GT5(o, i) \
+	do { \
+		o[0] = i[0] + (1.0f / 3.0f) * (i[2] - i[1]) + (1.0f / 15.0f) * (i[4] - 16.0f * i[3]); \
+		o[1] = (1.0f / 3.0f) * (i[1] + i[2]) - (2.0f / 15.0f) * (4.0f * i[3] + i[4]); \
+		o[2] = (1.0f / 3.0f) * (i[2] - i[1]) + (4.0f / 15.0f) * (i[4] - i[3]); \
+		o[3] = (1.0f / 3.0f) * (i[1] + i[2]) - (2.0f / 15.0f) * (i[3] + 4.0f * i[4]); \
+		o[4] = (1.0f / 3.0f) * (i[2] - i[1]) + (1.0f / 15.0f) * (16.0f * i[4] - i[3]) + i[5]; \
+	} while (0)
+
+/* The kernel size R selects the transforms; M = 7 - R outputs per tile side. */
+#ifndef R
+#define R 3
+#endif
+#if R == 3
+#define M 4
+#define WINO_G G6
+#define WINO_AT AT4
+#define WINO_A A6
+#define WINO_GT GT3
+#elif R == 5
+#define M 2
+#define WINO_G G6R5
+#define WINO_AT AT2
+#define WINO_A A2
+#define WINO_GT GT5
+#else
+#error "winograd: R must be 3 or 5"
+#endif
 
 /* 2-D: out[NO][NO] = X in[NI][NI] X^T with the 1-D transform T (NI -> NO). */
 #define TRANSFORM2D(T, NI, NO, out, in) \
@@ -112,7 +166,7 @@ __kernel void wino_in(__global const float *src, __global float *dst, int dst_of
 	const int c = i / P, p = i - c * P, sc = P, sp = 1;
 #endif
 	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	const int y0 = 4 * ty - PT, x0 = 4 * tx - PL;
+	const int y0 = M * ty - PT, x0 = M * tx - PL;
 	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
 	float d[6][6], v[6][6];
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
@@ -129,7 +183,7 @@ __kernel void wino_in(__global const float *src, __global float *dst, int dst_of
 #endif
 
 /*
- * Filter transform: U [36][KO][KI] at dst + dst_off from the weights w [cout][cin][3][3]. Forward: KO =
+ * Filter transform: U [36][KO][KI] at dst + dst_off from the weights w [cout][cin][R][R]. Forward: KO =
  * cout, KI = cin. TRANSW (the input gradient): KO = cin, KI = cout, filter (r, s) is w[s][r]. The taps
  * are read rotated by 180 degrees when ROT.
  */
@@ -146,12 +200,12 @@ __kernel void wino_wt(__global const float *w, __global float *dst, int dst_off)
 	if (i >= KO * KI)
 		return;
 	const int r = i / KI, s = i - r * KI;
-	__global const float *f = w + (TRANSW ? s * KO + r : i) * 9;
-	float g[3][3], u[6][6];
-	_Pragma("unroll") for (int y = 0; y < 3; y++)
-		_Pragma("unroll") for (int x = 0; x < 3; x++)
-			g[y][x] = f[ROT ? 8 - (y * 3 + x) : y * 3 + x];
-	TRANSFORM2D(G6, 3, 6, u, g);
+	__global const float *f = w + (TRANSW ? s * KO + r : i) * (R * R);
+	float g[R][R], u[6][6];
+	_Pragma("unroll") for (int y = 0; y < R; y++)
+		_Pragma("unroll") for (int x = 0; x < R; x++)
+			g[y][x] = f[ROT ? R * R - 1 - (y * R + x) : y * R + x];
+	TRANSFORM2D(WINO_G, R, 6, u, g);
 	_Pragma("unroll") for (int y = 0; y < 6; y++)
 		_Pragma("unroll") for (int x = 0; x < 6; x++)
 			dst[dst_off + (y * 6 + x) * (KO * KI) + i] = u[y][x];
@@ -171,16 +225,16 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 		return;
 	const int k = i / P, p = i - k * P;
 	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	float a[6][6], o[4][4];
+	float a[6][6], o[M][M];
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			a[r][q] = m[m_off + (r * 6 + q) * (K * P) + i];
-	TRANSFORM2D(AT4, 6, 4, o, a);
+	TRANSFORM2D(WINO_AT, 6, M, o, a);
 	const float b = has_bias ? bias[k] : 0.0f;
 	__global float *dst = y + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	_Pragma("unroll") for (int r = 0; r < 4; r++)
-		_Pragma("unroll") for (int q = 0; q < 4; q++) {
-			const int oy = 4 * ty + r, ox = 4 * tx + q;
+	_Pragma("unroll") for (int r = 0; r < M; r++)
+		_Pragma("unroll") for (int q = 0; q < M; q++) {
+			const int oy = M * ty + r, ox = M * tx + q;
 			if (oy < OH && ox < OW)
 				dst[oy * OW + ox] = o[r][q] + b;
 		}
@@ -188,7 +242,7 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 #endif
 
 /*
- * Output-gradient transform for the weight gradient: A g A^T of each 4x4 tile of gy (K x OH x OW, zero
+ * Output-gradient transform for the weight gradient: A g A^T of each MxM tile of gy (K x OH x OW, zero
  * past its edge) into [36][K][P] at dst + dst_off.
  */
 #ifdef WINO_GY
@@ -200,13 +254,13 @@ __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off
 	const int k = i / P, p = i - k * P;
 	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
 	__global const float *s = gy + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	float d[4][4], v[6][6];
-	_Pragma("unroll") for (int r = 0; r < 4; r++)
-		_Pragma("unroll") for (int q = 0; q < 4; q++) {
-			const int oy = 4 * ty + r, ox = 4 * tx + q;
+	float d[M][M], v[6][6];
+	_Pragma("unroll") for (int r = 0; r < M; r++)
+		_Pragma("unroll") for (int q = 0; q < M; q++) {
+			const int oy = M * ty + r, ox = M * tx + q;
 			d[r][q] = oy < OH && ox < OW ? s[oy * OW + ox] : 0.0f;
 		}
-	TRANSFORM2D(A6, 4, 6, v, d);
+	TRANSFORM2D(WINO_A, M, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			dst[dst_off + (r * 6 + q) * (K * P) + i] = v[r][q];
@@ -223,13 +277,13 @@ __kernel void wino_dw(__global const float *m, int m_off, __global float *dw)
 	const int i = get_global_id(0);
 	if (i >= K * C)
 		return;
-	float a[6][6], o[3][3];
+	float a[6][6], o[R][R];
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++)
 			a[r][q] = m[m_off + (r * 6 + q) * (K * C) + i];
-	TRANSFORM2D(GT3, 6, 3, o, a);
-	_Pragma("unroll") for (int y = 0; y < 3; y++)
-		_Pragma("unroll") for (int x = 0; x < 3; x++)
-			dw[i * 9 + (FLIP ? 8 - (y * 3 + x) : y * 3 + x)] = o[y][x];
+	TRANSFORM2D(WINO_GT, 6, R, o, a);
+	_Pragma("unroll") for (int y = 0; y < R; y++)
+		_Pragma("unroll") for (int x = 0; x < R; x++)
+			dw[i * (R * R) + (FLIP ? R * R - 1 - (y * R + x) : y * R + x)] = o[y][x];
 }
 #endif

@@ -23,9 +23,10 @@
 	  "implicit backward") \
 	X(lanes, LANES, "stride 1 with the batch in the vector lanes: only output pixels are computed") \
 	X(winograd, WINOGRAD, \
-	  "3x3, stride 1, no dilation or groups: Winograd F(4x4, 3x3), 6x6 tiles through 36 batched GEMMs " \
-	  "(4x fewer multiplies); rounding errors grow through its transforms: up to ~2e-5 of the result's " \
-	  "rms (measured 1.7e-5 forward at 256 channels; 1.0e-4 of 1 + the value)") \
+	  "3x3 and 5x5, stride 1, no dilation or groups: Winograd F(4x4, 3x3) and F(2x2, 5x5), 6x6 tiles " \
+	  "through 36 batched GEMMs (4x and 2.8x fewer multiplies); rounding errors grow through its " \
+	  "transforms: up to ~2e-5 of the result's rms (measured at 256 channels: 1.7e-5 forward 3x3, 2.1e-5 " \
+	  "weight gradient 5x5; forward 1.0e-4 and 1.6e-4 of 1 + the value)") \
 	X(igemm_gpu, IGEMM_GPU, \
 	  "GPUs: implicit GEMM, patches gathered into `__local` tiles (64 x 64 outputs, 256 work-items of " \
 	  "4 x 4, shrunk to the device's limits); the weight gradient in fixed slices added in order") \

@@ -468,6 +468,14 @@ static int conv_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
  * (Lavin's) have 256 in place of 97 and measured twice the error.
  */
 #define WINOGRAD_TOL 1.4e-4
+/*
+ * F(2x2, 5x5) on the same points: sum |A^T| |G| |B^T| = 42.3 per axis where a direct tap has 5, 71.5
+ * times (2-D) in the worst case, ~8.5 with random signs, over 25 taps: ~8.5 x 25 x 2^-24 sqrt(L) =
+ * 1.27e-5 sqrt(L), 2.35 times the 3x3 estimate; measured up to 1.01e-5 sqrt(L) (forward, 256 channels),
+ * 1.6 times the 3x3's. The tolerance is twice the estimate, 2.5e-5 sqrt(L), at the table's largest L,
+ * 144 (the weight gradient of 23 x 23 outputs in 2x2 tiles): 3.0e-4.
+ */
+#define WINOGRAD5_TOL 3.0e-4
 /* every configuration through the always-applicable algorithms */
 #define BOTH(args, in) \
 	{args ", algo=direct", in, T, 0}, \
@@ -563,6 +571,20 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=5, kernel_size=3, padding=(2,0,1,2), flip=true, algo=winograd, im2col_batch=2", "5x3x7x6", T,
 	 WINOGRAD_TOL},
 	/*
+	 * F(2x2, 5x5): odd planes (9x9, 17x17, 27x27, 7x9) with partial edge tiles, padding 0, 2, 4 (the
+	 * input gradient's 0), 'same' and asymmetric, odd channels, flip, batch 1 and 5, chunks of 2 images;
+	 * WINOGRAD5_TOL.
+	 */
+	{"out_channels=13, kernel_size=5, padding=2, algo=winograd", "5x13x9x9", T, WINOGRAD5_TOL},
+	{"out_channels=19, kernel_size=5, padding=2, bias=false, algo=winograd", "1x17x17x17", T, WINOGRAD5_TOL},
+	{"out_channels=5, kernel_size=5, algo=winograd", "1x3x27x27", T, WINOGRAD5_TOL},
+	{"out_channels=4, kernel_size=5, padding=4, algo=winograd", "3x5x7x9", T, WINOGRAD5_TOL},
+	{"out_channels=6, kernel_size=5, padding=same, flip=true, bias=false, algo=winograd", "2x7x9x13", T,
+	 WINOGRAD5_TOL},
+	{"out_channels=3, kernel_size=5, padding=(0,1,3,4), algo=winograd", "3x2x7x9", T, WINOGRAD5_TOL},
+	{"out_channels=5, kernel_size=5, padding=(4,0,2,3), flip=true, algo=winograd, im2col_batch=2", "5x3x7x6", T,
+	 WINOGRAD5_TOL},
+	/*
 	 * The GPU implicit GEMM (forced here on any profile; test-conv-gpu runs these cases again under the
 	 * GPU profile and its lowered limits): odd planes and channels, partial tiles in m, n and k,
 	 * strides, asymmetric padding, dilation, groups, 1x1 to 7x7, flip, batch 1 and 5; IGEMM_TOL where
@@ -605,6 +627,7 @@ static const struct clcnn_op_case conv_cases[] = {
 #undef T
 #undef IGEMM_TOL
 #undef WINOGRAD_TOL
+#undef WINOGRAD5_TOL
 
 const struct clcnn_op_class clcnn_op_conv2d = {
 	.name = "conv2d",

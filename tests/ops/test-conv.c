@@ -15,6 +15,7 @@
 
 /* Winograd's tolerance per sqrt(terms summed per transformed point): see WINOGRAD_TOL in src/ops/conv.c. */
 #define WINOGRAD_TOL_PER_SQRT_L 1.2e-5
+#define WINOGRAD5_TOL_PER_SQRT_L 2.5e-5 /* F(2x2, 5x5): WINOGRAD5_TOL */
 
 static void expect_invalid(const char *type, const char *args, struct clcnn_shape in, const char *msg)
 {
@@ -514,16 +515,26 @@ START_TEST(test_algo_choice)
 	else
 		ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3", x, &rc), "implicit");
 	ck_assert_str_eq(chosen("implicit", "out_channels=8, kernel_size=3, stride=2", x, &rc), "im2col");
-	/* winograd: 3x3, stride 1, no dilation or groups; elsewhere the environment's choice is left to tuning
-	 * and algo= is refused when the netfile is read (applicable() without a device) */
+	/* winograd: 3x3 and 5x5, stride 1, no dilation or groups, padding up to r - 1; elsewhere the
+	 * environment's choice is left to tuning and algo= is refused when the netfile is read (applicable()
+	 * without a device) */
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3, padding=same", x, &rc), "winograd");
 	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=3, stride=2", x, &rc), "im2col");
-	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=5, padding=2", x, &rc), "im2col");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=5, padding=2", x, &rc), "winograd");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=5, padding=(4,0,1,3)", x, &rc), "winograd");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=7, padding=3", x, &rc), "im2col");
+	ck_assert_str_eq(chosen("winograd", "out_channels=8, kernel_size=(5,3), padding=1", x, &rc), "im2col");
 	expect_invalid("conv2d", "out_channels=8, kernel_size=3, dilation=2, algo=winograd", x,
 		       "conv2d: algo=winograd does not apply to kernel 3x3, stride (1,1), padding (0,0,0,0), groups 1 "
 		       "of in_channels 4");
 	expect_invalid("conv2d", "out_channels=8, kernel_size=3, padding=3, algo=winograd", x,
 		       "conv2d: algo=winograd does not apply to kernel 3x3, stride (1,1), padding (3,3,3,3), groups 1 "
+		       "of in_channels 4");
+	expect_invalid("conv2d", "out_channels=8, kernel_size=5, padding=5, algo=winograd", x,
+		       "conv2d: algo=winograd does not apply to kernel 5x5, stride (1,1), padding (5,5,5,5), groups 1 "
+		       "of in_channels 4");
+	expect_invalid("conv2d", "out_channels=8, kernel_size=7, padding=3, algo=winograd", x,
+		       "conv2d: algo=winograd does not apply to kernel 7x7, stride (1,1), padding (3,3,3,3), groups 1 "
 		       "of in_channels 4");
 	/* algo= on the layer wins over the environment */
 	ck_assert_str_eq(chosen("direct", "out_channels=8, kernel_size=3, algo=im2col", x, &rc), "im2col");
@@ -1062,20 +1073,29 @@ static double normwise_err(const float *dev, const double *ref, size_t n)
 
 /*
  * Winograd's error against the double reference grows with the terms it sums per transformed point
- * (each amplified by the transforms, see WINOGRAD_TOL in src/ops/conv.c): uniform [-1, 1] data, 3, 64
- * and 256 input channels into 24, 2 images of 13x11 (24 tiles), all three results printed and held to
- * 1.2e-5 sqrt(L), L the largest of the sums (channels in, 24 channels out, 24 tiles). Measured on
- * POCL (EPYC): forward 3.8e-6, 4.6e-5, 1.0e-4; input gradient 8.5e-6, 1.9e-5, 2.3e-5; weight
- * gradient 7.4e-6, 1.5e-5, 2.6e-5. The largest error over the result's rms (printed, not held):
- * at most 1.7e-5 (forward, 256 channels).
+ * (each amplified by the transforms, see WINOGRAD_TOL and WINOGRAD5_TOL in src/ops/conv.c): uniform
+ * [-1, 1] data, 3, 64 and 256 input channels into 24, 2 images of 13x11 (3x3: 24 tiles, 5x5: 84), all
+ * three results printed and held to 1.2e-5 sqrt(L) (3x3) or 2.5e-5 sqrt(L) (5x5), L the largest of the
+ * sums (channels in, 24 channels out, the tiles). Measured on POCL (EPYC), 3x3: forward 3.8e-6, 4.6e-5,
+ * 1.0e-4; input gradient 8.5e-6, 1.9e-5, 2.3e-5; weight gradient 7.4e-6, 1.5e-5, 2.6e-5. 5x5: forward
+ * 6.2e-6, 3.6e-5, 1.6e-4; input gradient 1.3e-5, 2.6e-5, 3.0e-5; weight gradient 2.4e-5, 4.0e-5,
+ * 5.7e-5. The largest error over the result's rms (printed, not held): at most 1.7e-5 (3x3 forward,
+ * 256 channels), 2.1e-5 (5x5 weight gradient, 256 channels).
  */
 START_TEST(test_winograd_accuracy)
 {
 	static const int cins[] = {3, 64, 256};
+	static const struct {
+		int r;
+		double per_sqrt_l;
+	} kernels[] = {{3, WINOGRAD_TOL_PER_SQRT_L}, {5, WINOGRAD5_TOL_PER_SQRT_L}};
 	struct clcnn_context *ctx = test_context();
-	for (size_t ci = 0; ci < CLCNN_ARRAY_LEN(cins); ci++) {
+	for (size_t ki = 0, ci = 0; ki < CLCNN_ARRAY_LEN(kernels); ci = (ci + 1) % CLCNN_ARRAY_LEN(cins), ki += !ci) {
+		const int r = kernels[ki].r, m = 7 - r;
 		struct clcnn_shape in = clcnn_shape4(2, cins[ci], 13, 11);
-		struct clcnn_op *op = make("conv2d", "out_channels=24, kernel_size=3, padding=1, algo=winograd", in);
+		char args[128];
+		snprintf(args, sizeof args, "out_channels=24, kernel_size=%d, padding=%d, algo=winograd", r, r / 2);
+		struct clcnn_op *op = make("conv2d", args, in);
 		if (!clcnn_conv_algo_winograd.applicable(ctx, &((const struct conv_priv *)op->priv)->g)) {
 			clcnn_op_free(op);
 			continue;
@@ -1105,17 +1125,20 @@ START_TEST(test_winograd_accuracy)
 					   .grad_param = {gw, gb}};
 		op->cls->ref_forward(op, &rio);
 		op->cls->ref_backward(op, &rio);
-		struct run r = run_device(ctx, op, x, w, b, gy);
-		const double e[3] = {worst_err(r.y, y, ny), worst_err(r.gx, gx, nx), worst_err(r.gw, gw, nw)};
-		printf("winograd 2x%dx13x11 -> 24: relative error forward %.3g, input gradient %.3g, weight gradient "
-		       "%.3g; largest error / rms %.3g, %.3g, %.3g\n",
-		       cins[ci], e[0], e[1], e[2], normwise_err(r.y, y, ny), normwise_err(r.gx, gx, nx),
-		       normwise_err(r.gw, gw, nw));
-		const double tol = WINOGRAD_TOL_PER_SQRT_L * sqrt(cins[ci] > 24 ? cins[ci] : 24);
+		struct run dev = run_device(ctx, op, x, w, b, gy);
+		const double e[3] = {worst_err(dev.y, y, ny), worst_err(dev.gx, gx, nx), worst_err(dev.gw, gw, nw)};
+		printf("winograd %dx%d 2x%dx13x11 -> 24: relative error forward %.3g, input gradient %.3g, weight "
+		       "gradient %.3g; largest error / rms %.3g, %.3g, %.3g\n",
+		       r, r, cins[ci], e[0], e[1], e[2], normwise_err(dev.y, y, ny), normwise_err(dev.gx, gx, nx),
+		       normwise_err(dev.gw, gw, nw));
+		/* L: the input channels, the 24 output channels, or the weight gradient's images x tiles */
+		const int tiles = 2 * ((13 + m - 1) / m) * ((11 + m - 1) / m);
+		const int L = cins[ci] > 24 ? (cins[ci] > tiles ? cins[ci] : tiles) : (24 > tiles ? 24 : tiles);
+		const double tol = kernels[ki].per_sqrt_l * sqrt(L);
 		for (int i = 0; i < 3; i++)
-			ck_assert_msg(e[i] <= tol, "winograd C=%d: result %d error %.3g > %.3g", cins[ci], i, e[i],
-				      tol);
-		run_free(&r);
+			ck_assert_msg(e[i] <= tol, "winograd %dx%d C=%d: result %d error %.3g > %.3g", r, r, cins[ci],
+				      i, e[i], tol);
+		run_free(&dev);
 		free(x);
 		free(w);
 		free(b);
