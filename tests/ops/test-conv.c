@@ -500,6 +500,34 @@ static const char *chosen(const char *env, const char *args, struct clcnn_shape 
 	return buf;
 }
 
+/* Each conv's algo callback names its own choice, direction by direction (a shared buffer once made
+ * every conv of `clcnn bench` print the last one's names). */
+START_TEST(test_algo_names)
+{
+	struct clcnn_shape x = clcnn_shape4(2, 4, 9, 9);
+	struct clcnn_op *a = make("conv2d", "out_channels=8, kernel_size=1", x);
+	struct clcnn_op *b = make("conv2d", "out_channels=8, kernel_size=1", x);
+	struct conv_priv *pa = a->priv, *pb = b->priv;
+	const struct conv_algo *const mix_a[3] = {&clcnn_conv_algo_gemm1x1, &clcnn_conv_algo_im2col,
+						 &clcnn_conv_algo_direct},
+				  *const mix_b[3] = {&clcnn_conv_algo_direct, &clcnn_conv_algo_gemm1x1,
+						 &clcnn_conv_algo_im2col};
+	for (int d = 0; d < 3; d++) {
+		pa->algo[d] = mix_a[d];
+		pb->algo[d] = mix_b[d];
+	}
+	const char *na = a->cls->algo(a), *nb = b->cls->algo(b);
+	ck_assert_str_eq(na, "gemm1x1/im2col/direct");
+	ck_assert_str_eq(nb, "direct/gemm1x1/im2col");
+	for (int d = 0; d < 3; d++)
+		pb->algo[d] = &clcnn_conv_algo_im2col;
+	ck_assert_str_eq(b->cls->algo(b), "im2col");
+	ck_assert_str_eq(a->cls->algo(a), "gemm1x1/im2col/direct");
+	clcnn_op_free(a);
+	clcnn_op_free(b);
+}
+END_TEST
+
 START_TEST(test_algo_choice)
 {
 	struct clcnn_shape x = clcnn_shape4(2, 4, 9, 9);
@@ -1169,6 +1197,7 @@ int main(void)
 	tcase_add_test(tc, test_flip_convention);
 	tcase_add_test(tc, test_same_even_kernel);
 	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_algo_names);
 	tcase_add_test(tc, test_algo_choice);
 	tcase_add_test(tc, test_algo_list);
 	tcase_add_test(tc, test_chunk_policy);
