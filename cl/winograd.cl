@@ -108,10 +108,10 @@
 #error "winograd: R must be 3 or 5"
 #endif
 
-/* 2-D: out[NO][NO] = X in[NI][NI] X^T with the 1-D transform T (NI -> NO). */
-#define TRANSFORM2D(T, NI, NO, out, in) \
+/* 2-D: out[NO][NO] = X in[NI][NI] X^T with the 1-D transform T (NI -> NO), on values of type TYPE. */
+#define TRANSFORM2D_T(TYPE, T, NI, NO, out, in) \
 	do { \
-		float r_[NO][NI], c_[NI], o_[NO]; \
+		TYPE r_[NO][NI], c_[NI], o_[NO]; \
 		_Pragma("unroll") for (int j_ = 0; j_ < NI; j_++) { \
 			_Pragma("unroll") for (int i_ = 0; i_ < NI; i_++) \
 				c_[i_] = in[i_][j_]; \
@@ -122,6 +122,7 @@
 		_Pragma("unroll") for (int i_ = 0; i_ < NO; i_++) \
 			T(out[i_], r_[i_]); \
 	} while (0)
+#define TRANSFORM2D(T, NI, NO, out, in) TRANSFORM2D_T(float, T, NI, NO, out, in)
 
 /* Geometry: channels C of the source, its plane H x W, top and left padding, tiles TH x TW per image. */
 #ifndef C
@@ -146,39 +147,107 @@
 #define TW 1
 #endif
 #define TILES (TH * TW)
+#ifndef TV
+#define TV 1
+#endif
+#define TGROUPS ((TW + TV - 1) / TV)
+#if TV == 1
+#define tv float
+#define TV_LANES(e, q, S) (e[q])
+#define TV_LOAD(p) (*(p))
+#define TV_STORE(v, p) (*(p) = (v))
+#elif TV == 2
+#define tv float2
+#define TV_LANES(e, q, S) ((float2)(e[q], e[S + q]))
+#elif TV == 4
+#define tv float4
+#define TV_LANES(e, q, S) ((float4)(e[q], e[S + q], e[2 * S + q], e[3 * S + q]))
+#elif TV == 8
+#define tv float8
+#define TV_LANES(e, q, S) \
+	((float8)(e[q], e[S + q], e[2 * S + q], e[3 * S + q], e[4 * S + q], e[5 * S + q], e[6 * S + q], e[7 * S + q]))
+#else
+#error "winograd: TV must be 1, 2, 4 or 8"
+#endif
+#if TV > 1
+#define TV_LOAD(p) CLCNN_CAT(vload, TV)(0, p)
+#define TV_STORE(v, p) CLCNN_CAT(vstore, TV)(v, 0, p)
+#endif
+/* The lanes of v into l[0 .. TV-1]. */
+#define TV_SPLIT(v, l) \
+	do { \
+		tv v_ = (v); \
+		TV_STORE(v_, l); \
+	} while (0)
+
+/*
+ * Tile groups: on CPUs a work-item transforms TV (1, 2, 4 or 8) neighbouring tiles of one tile row as
+ * the lanes of vectors, so that each row of their input or output is one contiguous run (POCL
+ * vectorised the one-tile form across work-items with a gather or scatter per tap: half of a winograd
+ * layer's time went there). Group g of tile row `row` (image n, tile row ty) starts at tile column tx0;
+ * the row's last group may be partial: its lanes past TW read zeros and store nothing.
+ */
+#define TILE_GROUP(grp) \
+	const int row = (grp) / TGROUPS, tx0 = ((grp) - row * TGROUPS) * TV, nvalid = min(TV, TW - tx0); \
+	const int n = row / TH, ty = row - n * TH, p0 = row * TW + tx0
 
 /*
  * Input transform of images n0 .. n0+nb-1 of src (NCHW, C x H x W): V at dst + dst_off, [36][C][P], or
- * [36][P][C] with PC_LAYOUT. Taps outside the image are the zero padding.
+ * [36][P][C] with PC_LAYOUT. Taps outside the image are the zero padding. A group's WIN input columns
+ * load as one run per row. Work-items: channel-major, then groups ([36][C][P]: TV consecutive values
+ * per store); group-major, then channels ([36][P][C]).
  */
 #ifdef WINO_IN
 #ifndef PC_LAYOUT
 #define PC_LAYOUT 0
 #endif
+#define WIN (M * (TV - 1) + 6)
 __kernel void wino_in(__global const float *src, __global float *dst, int dst_off, int n0, int P)
 {
-	const int i = get_global_id(0);
-	if (i >= C * P)
+	const int i = get_global_id(0), groups = P / TW * TGROUPS; /* P = images x TH x TW */
+	if (i >= C * groups)
 		return;
 #if PC_LAYOUT
-	const int p = i / C, c = i - p * C, sc = 1, sp = C;
+	const int grp = i / C, c = i - grp * C;
 #else
-	const int c = i / P, p = i - c * P, sc = P, sp = 1;
+	const int c = i / groups, grp = i - c * groups;
 #endif
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	const int y0 = M * ty - PT, x0 = M * tx - PL;
+	TILE_GROUP(grp);
+	const int y0 = M * ty - PT, x0 = M * tx0 - PL;
+	const int inside = x0 >= 0 && x0 + WIN <= W;
 	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
-	float d[6][6], v[6][6];
+	tv d[6][6], v[6][6];
+	_Pragma("unroll") for (int r = 0; r < 6; r++) {
+		const int y = y0 + r;
+		float e[WIN];
+		if (y < 0 || y >= H) {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = 0.0f;
+		} else if (inside) {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = s[y * W + x0 + u];
+		} else {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = x0 + u >= 0 && x0 + u < W ? s[y * W + x0 + u] : 0.0f;
+		}
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
+			d[r][q] = TV_LANES(e, q, M);
+	}
+	TRANSFORM2D_T(tv, BT6, 6, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++) {
-			const int y = y0 + r, x = x0 + q;
-			d[r][q] = y >= 0 && y < H && x >= 0 && x < W ? s[y * W + x] : 0.0f;
+			__global float *o = dst + dst_off + (r * 6 + q) * (C * P);
+#if !PC_LAYOUT
+			if (nvalid == TV) {
+				TV_STORE(v[r][q], o + c * P + p0);
+				continue;
+			}
+#endif
+			float l[TV];
+			TV_SPLIT(v[r][q], l);
+			for (int t = 0; t < nvalid; t++)
+				o[PC_LAYOUT ? (p0 + t) * C + c : c * P + p0 + t] = l[t];
 		}
-	TRANSFORM2D(BT6, 6, 6, v, d);
-	__global float *o = dst + dst_off + c * sc + p * sp;
-	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			o[(r * 6 + q) * (C * P)] = v[r][q];
 }
 #endif
 
@@ -220,24 +289,47 @@ __kernel void wino_wt(__global const float *w, __global float *dst, int dst_off)
 __kernel void wino_out(__global const float *m, int m_off, __global float *y, __global const float *bias,
 		       int has_bias, int n0, int P)
 {
-	const int i = get_global_id(0);
-	if (i >= K * P)
+	const int i = get_global_id(0), groups = P / TW * TGROUPS;
+	if (i >= K * groups)
 		return;
-	const int k = i / P, p = i - k * P;
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	float a[6][6], o[M][M];
+	const int k = i / groups, grp = i - k * groups;
+	TILE_GROUP(grp);
+	tv a[6][6], o[M][M];
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			a[r][q] = m[m_off + (r * 6 + q) * (K * P) + i];
-	TRANSFORM2D(WINO_AT, 6, M, o, a);
+		_Pragma("unroll") for (int q = 0; q < 6; q++) {
+			__global const float *src = m + m_off + (r * 6 + q) * (K * P) + k * P + p0;
+			if (nvalid == TV) {
+				a[r][q] = TV_LOAD(src);
+			} else {
+				float l[TV];
+				for (int t = 0; t < TV; t++)
+					l[t] = t < nvalid ? src[t] : 0.0f;
+				a[r][q] = TV_LOAD(l);
+			}
+		}
+	TRANSFORM2D_T(tv, WINO_AT, 6, M, o, a);
 	const float b = has_bias ? bias[k] : 0.0f;
 	__global float *dst = y + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	_Pragma("unroll") for (int r = 0; r < M; r++)
+	const int x0 = M * tx0, xend = min(M * (tx0 + nvalid), OW);
+	_Pragma("unroll") for (int r = 0; r < M; r++) {
+		const int oy = M * ty + r;
+		if (oy >= OH)
+			break;
+		float e[M * TV];
 		_Pragma("unroll") for (int q = 0; q < M; q++) {
-			const int oy = M * ty + r, ox = M * tx + q;
-			if (oy < OH && ox < OW)
-				dst[oy * OW + ox] = o[r][q] + b;
+			float l[TV];
+			TV_SPLIT(o[r][q] + b, l);
+			_Pragma("unroll") for (int t = 0; t < TV; t++)
+				e[t * M + q] = l[t];
 		}
+		if (x0 + M * TV <= xend) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				dst[oy * OW + x0 + u] = e[u];
+		} else {
+			for (int u = 0; u < xend - x0; u++)
+				dst[oy * OW + x0 + u] = e[u];
+		}
+	}
 }
 #endif
 
@@ -248,22 +340,43 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 #ifdef WINO_GY
 __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off, int n0, int P)
 {
-	const int i = get_global_id(0);
-	if (i >= K * P)
+	const int i = get_global_id(0), groups = P / TW * TGROUPS;
+	if (i >= K * groups)
 		return;
-	const int k = i / P, p = i - k * P;
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
+	const int k = i / groups, grp = i - k * groups;
+	TILE_GROUP(grp);
 	__global const float *s = gy + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	float d[M][M], v[6][6];
-	_Pragma("unroll") for (int r = 0; r < M; r++)
-		_Pragma("unroll") for (int q = 0; q < M; q++) {
-			const int oy = M * ty + r, ox = M * tx + q;
-			d[r][q] = oy < OH && ox < OW ? s[oy * OW + ox] : 0.0f;
+	const int x0 = M * tx0, inside = x0 + M * TV <= OW;
+	tv d[M][M], v[6][6];
+	_Pragma("unroll") for (int r = 0; r < M; r++) {
+		const int oy = M * ty + r;
+		float e[M * TV];
+		if (oy >= OH) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = 0.0f;
+		} else if (inside) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = s[oy * OW + x0 + u];
+		} else {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = x0 + u < OW ? s[oy * OW + x0 + u] : 0.0f;
 		}
-	TRANSFORM2D(WINO_A, M, 6, v, d);
+		_Pragma("unroll") for (int q = 0; q < M; q++)
+			d[r][q] = TV_LANES(e, q, M);
+	}
+	TRANSFORM2D_T(tv, WINO_A, M, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			dst[dst_off + (r * 6 + q) * (K * P) + i] = v[r][q];
+		_Pragma("unroll") for (int q = 0; q < 6; q++) {
+			__global float *o = dst + dst_off + (r * 6 + q) * (K * P) + k * P + p0;
+			if (nvalid == TV) {
+				TV_STORE(v[r][q], o);
+			} else {
+				float l[TV];
+				TV_SPLIT(v[r][q], l);
+				for (int t = 0; t < nvalid; t++)
+					o[t] = l[t];
+			}
+		}
 }
 #endif
 
