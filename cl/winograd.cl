@@ -181,15 +181,37 @@
 	} while (0)
 
 /*
- * Tile groups: on CPUs a work-item transforms TV (1, 2, 4 or 8) neighbouring tiles of one tile row as
- * the lanes of vectors, so that each row of their input or output is one contiguous run (POCL
- * vectorised the one-tile form across work-items with a gather or scatter per tap: half of a winograd
- * layer's time went there). Group g of tile row `row` (image n, tile row ty) starts at tile column tx0;
- * the row's last group may be partial: its lanes past TW read zeros and store nothing.
+ * Tile groups: on CPUs a work-item transforms one tile row (image n, tile row ty) of one channel, TV (1,
+ * 2, 4 or 8) neighbouring tiles at a time as the lanes of vectors, so that each row of their input or
+ * output is one contiguous run (POCL vectorised the one-tile form across work-items with a gather or
+ * scatter per tap: half of a winograd layer's time went there). The row's first and last groups are
+ * separate calls with constant tile columns, so that their edge tests fold away; the last group may be
+ * partial: its lanes past TW read zeros and store nothing. TV = 1 (GPUs): one tile per work-item.
  */
-#define TILE_GROUP(grp) \
-	const int row = (grp) / TGROUPS, tx0 = ((grp) - row * TGROUPS) * TV, nvalid = min(TV, TW - tx0); \
-	const int n = row / TH, ty = row - n * TH, p0 = row * TW + tx0
+#define TV_CALL_GROUPS(CALL) \
+	do { \
+		if (TV == 1) { \
+			CALL(tx1); \
+		} else { \
+			CALL(0); \
+			for (int g_ = 1; g_ < TGROUPS - 1; g_++) \
+				CALL(g_ * TV); \
+			if (TGROUPS > 1) \
+				CALL((TGROUPS - 1) * TV); \
+		} \
+	} while (0)
+
+/* This work-item's plane c (of PLANES), tile row `row` (image n, tile row ty) and, when TV = 1, tile
+ * column tx1; planes vary fastest across work-items when PLANE_MINOR. Returns past the last. */
+#define TV_UNITS (TV == 1 ? TW : 1)
+#define TV_WORK_ITEM(PLANES, PLANE_MINOR) \
+	const int i_ = get_global_id(0), units_ = P / TW * TV_UNITS; /* P = images x TH x TW */ \
+	if (i_ >= (PLANES) * units_) \
+		return; \
+	const int unit_ = (PLANE_MINOR) ? i_ / (PLANES) : i_ % units_; \
+	const int c = (PLANE_MINOR) ? i_ - unit_ * (PLANES) : i_ / units_; \
+	const int row = unit_ / TV_UNITS, tx1 = unit_ - row * TV_UNITS; \
+	const int n = row / TH, ty = row - n * TH
 
 /*
  * Input transform of images n0 .. n0+nb-1 of src (NCHW, C x H x W): V at dst + dst_off, [36][C][P], or
@@ -202,20 +224,11 @@
 #define PC_LAYOUT 0
 #endif
 #define WIN (M * (TV - 1) + 6)
-__kernel void wino_in(__global const float *src, __global float *dst, int dst_off, int n0, int P)
+__attribute__((always_inline)) inline void wino_in_group(__global const float *s, __global float *dst, int c, int P, int row, int ty, const int tx0)
 {
-	const int i = get_global_id(0), groups = P / TW * TGROUPS; /* P = images x TH x TW */
-	if (i >= C * groups)
-		return;
-#if PC_LAYOUT
-	const int grp = i / C, c = i - grp * C;
-#else
-	const int c = i / groups, grp = i - c * groups;
-#endif
-	TILE_GROUP(grp);
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
 	const int y0 = M * ty - PT, x0 = M * tx0 - PL;
 	const int inside = x0 >= 0 && x0 + WIN <= W;
-	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
 	tv d[6][6], v[6][6];
 	_Pragma("unroll") for (int r = 0; r < 6; r++) {
 		const int y = y0 + r;
@@ -236,7 +249,7 @@ __kernel void wino_in(__global const float *src, __global float *dst, int dst_of
 	TRANSFORM2D_T(tv, BT6, 6, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++) {
-			__global float *o = dst + dst_off + (r * 6 + q) * (C * P);
+			__global float *o = dst + (r * 6 + q) * (C * P);
 #if !PC_LAYOUT
 			if (nvalid == TV) {
 				TV_STORE(v[r][q], o + c * P + p0);
@@ -245,9 +258,22 @@ __kernel void wino_in(__global const float *src, __global float *dst, int dst_of
 #endif
 			float l[TV];
 			TV_SPLIT(v[r][q], l);
-			for (int t = 0; t < nvalid; t++)
-				o[PC_LAYOUT ? (p0 + t) * C + c : c * P + p0 + t] = l[t];
+			if (nvalid == TV) {
+				_Pragma("unroll") for (int t = 0; t < TV; t++)
+					o[(p0 + t) * C + c] = l[t];
+			} else {
+				for (int t = 0; t < nvalid; t++)
+					o[PC_LAYOUT ? (p0 + t) * C + c : c * P + p0 + t] = l[t];
+			}
 		}
+}
+
+__kernel void wino_in(__global const float *src, __global float *dst, int dst_off, int n0, int P)
+{
+	TV_WORK_ITEM(C, PC_LAYOUT);
+	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
+#define WINO_IN_GROUP(tx0) wino_in_group(s, dst + dst_off, c, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_IN_GROUP);
 }
 #endif
 
@@ -286,18 +312,15 @@ __kernel void wino_wt(__global const float *w, __global float *dst, int dst_off)
  * cropped, plus bias[k] when has_bias.
  */
 #ifdef WINO_OUT
-__kernel void wino_out(__global const float *m, int m_off, __global float *y, __global const float *bias,
-		       int has_bias, int n0, int P)
+/* The tiles tx0 .. of plane mk = M + k P into output plane dst, plus b. */
+__attribute__((always_inline)) inline void wino_out_group(__global const float *mk, __global float *dst, float b, int P, int row, int ty,
+			   const int tx0)
 {
-	const int i = get_global_id(0), groups = P / TW * TGROUPS;
-	if (i >= K * groups)
-		return;
-	const int k = i / groups, grp = i - k * groups;
-	TILE_GROUP(grp);
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
 	tv a[6][6], o[M][M];
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++) {
-			__global const float *src = m + m_off + (r * 6 + q) * (K * P) + k * P + p0;
+			__global const float *src = mk + (r * 6 + q) * (K * P) + p0;
 			if (nvalid == TV) {
 				a[r][q] = TV_LOAD(src);
 			} else {
@@ -308,8 +331,6 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 			}
 		}
 	TRANSFORM2D_T(tv, WINO_AT, 6, M, o, a);
-	const float b = has_bias ? bias[k] : 0.0f;
-	__global float *dst = y + ((size_t)(n0 + n) * K + k) * (OH * OW);
 	const int x0 = M * tx0, xend = min(M * (tx0 + nvalid), OW);
 	_Pragma("unroll") for (int r = 0; r < M; r++) {
 		const int oy = M * ty + r;
@@ -331,6 +352,16 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
 		}
 	}
 }
+
+__kernel void wino_out(__global const float *m, int m_off, __global float *y, __global const float *bias,
+		       int has_bias, int n0, int P)
+{
+	TV_WORK_ITEM(K, 0);
+	const float b = has_bias ? bias[c] : 0.0f;
+	__global float *dst = y + ((size_t)(n0 + n) * K + c) * (OH * OW);
+#define WINO_OUT_GROUP(tx0) wino_out_group(m + m_off + c * P, dst, b, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_OUT_GROUP);
+}
 #endif
 
 /*
@@ -338,14 +369,9 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
  * past its edge) into [36][K][P] at dst + dst_off.
  */
 #ifdef WINO_GY
-__kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off, int n0, int P)
+__attribute__((always_inline)) inline void wino_gy_group(__global const float *s, __global float *dk, int P, int row, int ty, const int tx0)
 {
-	const int i = get_global_id(0), groups = P / TW * TGROUPS;
-	if (i >= K * groups)
-		return;
-	const int k = i / groups, grp = i - k * groups;
-	TILE_GROUP(grp);
-	__global const float *s = gy + ((size_t)(n0 + n) * K + k) * (OH * OW);
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
 	const int x0 = M * tx0, inside = x0 + M * TV <= OW;
 	tv d[M][M], v[6][6];
 	_Pragma("unroll") for (int r = 0; r < M; r++) {
@@ -367,7 +393,7 @@ __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off
 	TRANSFORM2D_T(tv, WINO_A, M, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++) {
-			__global float *o = dst + dst_off + (r * 6 + q) * (K * P) + k * P + p0;
+			__global float *o = dk + (r * 6 + q) * (K * P) + p0;
 			if (nvalid == TV) {
 				TV_STORE(v[r][q], o);
 			} else {
@@ -377,6 +403,14 @@ __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off
 					o[t] = l[t];
 			}
 		}
+}
+
+__kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off, int n0, int P)
+{
+	TV_WORK_ITEM(K, 0);
+	__global const float *s = gy + ((size_t)(n0 + n) * K + c) * (OH * OW);
+#define WINO_GY_GROUP(tx0) wino_gy_group(s, dst + dst_off + c * P, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_GY_GROUP);
 }
 #endif
 

@@ -83,10 +83,10 @@ static int tile_lanes(const struct clcnn_context *ctx, const struct pipe *pp)
 	return clcnn_is_gpu(ctx) ? 1 : pp->tw >= 8 ? 8 : pp->tw >= 4 ? 4 : pp->tw >= 2 ? 2 : 1;
 }
 
-/* Work-items of a tile transform over `planes` channels of nb images: one per group of tv tiles. */
+/* Work-items of a tile transform over `planes` channels of nb images: one per tile row (per tile at tv 1). */
 static size_t tile_items(const struct pipe *pp, int planes, int nb, int tv)
 {
-	return (size_t)planes * nb * pp->th * ((pp->tw + tv - 1) / tv);
+	return (size_t)planes * nb * pp->th * (tv == 1 ? pp->tw : 1);
 }
 
 /* V of images n0 .. n0+nb-1 of src into scratch at off: [36][ci][P], or [36][P][ci] when pc. */
