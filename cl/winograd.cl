@@ -108,10 +108,10 @@
 #error "winograd: R must be 3 or 5"
 #endif
 
-/* 2-D: out[NO][NO] = X in[NI][NI] X^T with the 1-D transform T (NI -> NO). */
-#define TRANSFORM2D(T, NI, NO, out, in) \
+/* 2-D: out[NO][NO] = X in[NI][NI] X^T with the 1-D transform T (NI -> NO), on values of type TYPE. */
+#define TRANSFORM2D_T(TYPE, T, NI, NO, out, in) \
 	do { \
-		float r_[NO][NI], c_[NI], o_[NO]; \
+		TYPE r_[NO][NI], c_[NI], o_[NO]; \
 		_Pragma("unroll") for (int j_ = 0; j_ < NI; j_++) { \
 			_Pragma("unroll") for (int i_ = 0; i_ < NI; i_++) \
 				c_[i_] = in[i_][j_]; \
@@ -122,6 +122,7 @@
 		_Pragma("unroll") for (int i_ = 0; i_ < NO; i_++) \
 			T(out[i_], r_[i_]); \
 	} while (0)
+#define TRANSFORM2D(T, NI, NO, out, in) TRANSFORM2D_T(float, T, NI, NO, out, in)
 
 /* Geometry: channels C of the source, its plane H x W, top and left padding, tiles TH x TW per image. */
 #ifndef C
@@ -146,39 +147,133 @@
 #define TW 1
 #endif
 #define TILES (TH * TW)
+#ifndef TV
+#define TV 1
+#endif
+#define TGROUPS ((TW + TV - 1) / TV)
+#if TV == 1
+#define tv float
+#define TV_LANES(e, q, S) (e[q])
+#define TV_LOAD(p) (*(p))
+#define TV_STORE(v, p) (*(p) = (v))
+#elif TV == 2
+#define tv float2
+#define TV_LANES(e, q, S) ((float2)(e[q], e[S + q]))
+#elif TV == 4
+#define tv float4
+#define TV_LANES(e, q, S) ((float4)(e[q], e[S + q], e[2 * S + q], e[3 * S + q]))
+#elif TV == 8
+#define tv float8
+#define TV_LANES(e, q, S) \
+	((float8)(e[q], e[S + q], e[2 * S + q], e[3 * S + q], e[4 * S + q], e[5 * S + q], e[6 * S + q], e[7 * S + q]))
+#else
+#error "winograd: TV must be 1, 2, 4 or 8"
+#endif
+#if TV > 1
+#define TV_LOAD(p) CLCNN_CAT(vload, TV)(0, p)
+#define TV_STORE(v, p) CLCNN_CAT(vstore, TV)(v, 0, p)
+#endif
+/* The lanes of v into l[0 .. TV-1]. */
+#define TV_SPLIT(v, l) \
+	do { \
+		tv v_ = (v); \
+		TV_STORE(v_, l); \
+	} while (0)
+
+/*
+ * Tile groups: on CPUs a work-item transforms one tile row (image n, tile row ty) of one channel, TV (1,
+ * 2, 4 or 8) neighbouring tiles at a time as the lanes of vectors, so that each row of their input or
+ * output is one contiguous run (POCL vectorised the one-tile form across work-items with a gather or
+ * scatter per tap: half of a winograd layer's time went there). The row's first and last groups are
+ * separate calls with constant tile columns, so that their edge tests fold away; the last group may be
+ * partial: its lanes past TW read zeros and store nothing. TV = 1 (GPUs): one tile per work-item.
+ */
+#define TV_CALL_GROUPS(CALL) \
+	do { \
+		if (TV == 1) { \
+			CALL(tx1); \
+		} else { \
+			CALL(0); \
+			for (int g_ = 1; g_ < TGROUPS - 1; g_++) \
+				CALL(g_ * TV); \
+			if (TGROUPS > 1) \
+				CALL((TGROUPS - 1) * TV); \
+		} \
+	} while (0)
+
+/* This work-item's plane c (of PLANES), tile row `row` (image n, tile row ty) and, when TV = 1, tile
+ * column tx1; planes vary fastest across work-items when PLANE_MINOR. Returns past the last. */
+#define TV_UNITS (TV == 1 ? TW : 1)
+#define TV_WORK_ITEM(PLANES, PLANE_MINOR) \
+	const int i_ = get_global_id(0), units_ = P / TW * TV_UNITS; /* P = images x TH x TW */ \
+	if (i_ >= (PLANES) * units_) \
+		return; \
+	const int unit_ = (PLANE_MINOR) ? i_ / (PLANES) : i_ % units_; \
+	const int c = (PLANE_MINOR) ? i_ - unit_ * (PLANES) : i_ / units_; \
+	const int row = unit_ / TV_UNITS, tx1 = unit_ - row * TV_UNITS; \
+	const int n = row / TH, ty = row - n * TH
 
 /*
  * Input transform of images n0 .. n0+nb-1 of src (NCHW, C x H x W): V at dst + dst_off, [36][C][P], or
- * [36][P][C] with PC_LAYOUT. Taps outside the image are the zero padding.
+ * [36][P][C] with PC_LAYOUT. Taps outside the image are the zero padding. A group's WIN input columns
+ * load as one run per row. Work-items: channel-major, then groups ([36][C][P]: TV consecutive values
+ * per store); group-major, then channels ([36][P][C]).
  */
 #ifdef WINO_IN
 #ifndef PC_LAYOUT
 #define PC_LAYOUT 0
 #endif
-__kernel void wino_in(__global const float *src, __global float *dst, int dst_off, int n0, int P)
+#define WIN (M * (TV - 1) + 6)
+__attribute__((always_inline)) inline void wino_in_group(__global const float *s, __global float *dst, int c, int P, int row, int ty, const int tx0)
 {
-	const int i = get_global_id(0);
-	if (i >= C * P)
-		return;
-#if PC_LAYOUT
-	const int p = i / C, c = i - p * C, sc = 1, sp = C;
-#else
-	const int c = i / P, p = i - c * P, sc = P, sp = 1;
-#endif
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	const int y0 = M * ty - PT, x0 = M * tx - PL;
-	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
-	float d[6][6], v[6][6];
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
+	const int y0 = M * ty - PT, x0 = M * tx0 - PL;
+	const int inside = x0 >= 0 && x0 + WIN <= W;
+	tv d[6][6], v[6][6];
+	_Pragma("unroll") for (int r = 0; r < 6; r++) {
+		const int y = y0 + r;
+		float e[WIN];
+		if (y < 0 || y >= H) {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = 0.0f;
+		} else if (inside) {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = s[y * W + x0 + u];
+		} else {
+			_Pragma("unroll") for (int u = 0; u < WIN; u++)
+				e[u] = x0 + u >= 0 && x0 + u < W ? s[y * W + x0 + u] : 0.0f;
+		}
+		_Pragma("unroll") for (int q = 0; q < 6; q++)
+			d[r][q] = TV_LANES(e, q, M);
+	}
+	TRANSFORM2D_T(tv, BT6, 6, 6, v, d);
 	_Pragma("unroll") for (int r = 0; r < 6; r++)
 		_Pragma("unroll") for (int q = 0; q < 6; q++) {
-			const int y = y0 + r, x = x0 + q;
-			d[r][q] = y >= 0 && y < H && x >= 0 && x < W ? s[y * W + x] : 0.0f;
+			__global float *o = dst + (r * 6 + q) * (C * P);
+#if !PC_LAYOUT
+			if (nvalid == TV) {
+				TV_STORE(v[r][q], o + c * P + p0);
+				continue;
+			}
+#endif
+			float l[TV];
+			TV_SPLIT(v[r][q], l);
+			if (nvalid == TV) {
+				_Pragma("unroll") for (int t = 0; t < TV; t++)
+					o[(p0 + t) * C + c] = l[t];
+			} else {
+				for (int t = 0; t < nvalid; t++)
+					o[PC_LAYOUT ? (p0 + t) * C + c : c * P + p0 + t] = l[t];
+			}
 		}
-	TRANSFORM2D(BT6, 6, 6, v, d);
-	__global float *o = dst + dst_off + c * sc + p * sp;
-	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			o[(r * 6 + q) * (C * P)] = v[r][q];
+}
+
+__kernel void wino_in(__global const float *src, __global float *dst, int dst_off, int n0, int P)
+{
+	TV_WORK_ITEM(C, PC_LAYOUT);
+	__global const float *s = src + ((size_t)(n0 + n) * C + c) * (H * W);
+#define WINO_IN_GROUP(tx0) wino_in_group(s, dst + dst_off, c, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_IN_GROUP);
 }
 #endif
 
@@ -217,27 +312,55 @@ __kernel void wino_wt(__global const float *w, __global float *dst, int dst_off)
  * cropped, plus bias[k] when has_bias.
  */
 #ifdef WINO_OUT
+/* The tiles tx0 .. of plane mk = M + k P into output plane dst, plus b. */
+__attribute__((always_inline)) inline void wino_out_group(__global const float *mk, __global float *dst, float b, int P, int row, int ty,
+			   const int tx0)
+{
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
+	tv a[6][6], o[M][M];
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++) {
+			__global const float *src = mk + (r * 6 + q) * (K * P) + p0;
+			if (nvalid == TV) {
+				a[r][q] = TV_LOAD(src);
+			} else {
+				float l[TV];
+				for (int t = 0; t < TV; t++)
+					l[t] = t < nvalid ? src[t] : 0.0f;
+				a[r][q] = TV_LOAD(l);
+			}
+		}
+	TRANSFORM2D_T(tv, WINO_AT, 6, M, o, a);
+	const int x0 = M * tx0, xend = min(M * (tx0 + nvalid), OW);
+	_Pragma("unroll") for (int r = 0; r < M; r++) {
+		const int oy = M * ty + r;
+		if (oy >= OH)
+			break;
+		float e[M * TV];
+		_Pragma("unroll") for (int q = 0; q < M; q++) {
+			float l[TV];
+			TV_SPLIT(o[r][q] + b, l);
+			_Pragma("unroll") for (int t = 0; t < TV; t++)
+				e[t * M + q] = l[t];
+		}
+		if (x0 + M * TV <= xend) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				dst[oy * OW + x0 + u] = e[u];
+		} else {
+			for (int u = 0; u < xend - x0; u++)
+				dst[oy * OW + x0 + u] = e[u];
+		}
+	}
+}
+
 __kernel void wino_out(__global const float *m, int m_off, __global float *y, __global const float *bias,
 		       int has_bias, int n0, int P)
 {
-	const int i = get_global_id(0);
-	if (i >= K * P)
-		return;
-	const int k = i / P, p = i - k * P;
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	float a[6][6], o[M][M];
-	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			a[r][q] = m[m_off + (r * 6 + q) * (K * P) + i];
-	TRANSFORM2D(WINO_AT, 6, M, o, a);
-	const float b = has_bias ? bias[k] : 0.0f;
-	__global float *dst = y + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	_Pragma("unroll") for (int r = 0; r < M; r++)
-		_Pragma("unroll") for (int q = 0; q < M; q++) {
-			const int oy = M * ty + r, ox = M * tx + q;
-			if (oy < OH && ox < OW)
-				dst[oy * OW + ox] = o[r][q] + b;
-		}
+	TV_WORK_ITEM(K, 0);
+	const float b = has_bias ? bias[c] : 0.0f;
+	__global float *dst = y + ((size_t)(n0 + n) * K + c) * (OH * OW);
+#define WINO_OUT_GROUP(tx0) wino_out_group(m + m_off + c * P, dst, b, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_OUT_GROUP);
 }
 #endif
 
@@ -246,24 +369,48 @@ __kernel void wino_out(__global const float *m, int m_off, __global float *y, __
  * past its edge) into [36][K][P] at dst + dst_off.
  */
 #ifdef WINO_GY
+__attribute__((always_inline)) inline void wino_gy_group(__global const float *s, __global float *dk, int P, int row, int ty, const int tx0)
+{
+	const int nvalid = min(TV, TW - tx0), p0 = row * TW + tx0;
+	const int x0 = M * tx0, inside = x0 + M * TV <= OW;
+	tv d[M][M], v[6][6];
+	_Pragma("unroll") for (int r = 0; r < M; r++) {
+		const int oy = M * ty + r;
+		float e[M * TV];
+		if (oy >= OH) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = 0.0f;
+		} else if (inside) {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = s[oy * OW + x0 + u];
+		} else {
+			_Pragma("unroll") for (int u = 0; u < M * TV; u++)
+				e[u] = x0 + u < OW ? s[oy * OW + x0 + u] : 0.0f;
+		}
+		_Pragma("unroll") for (int q = 0; q < M; q++)
+			d[r][q] = TV_LANES(e, q, M);
+	}
+	TRANSFORM2D_T(tv, WINO_A, M, 6, v, d);
+	_Pragma("unroll") for (int r = 0; r < 6; r++)
+		_Pragma("unroll") for (int q = 0; q < 6; q++) {
+			__global float *o = dk + (r * 6 + q) * (K * P) + p0;
+			if (nvalid == TV) {
+				TV_STORE(v[r][q], o);
+			} else {
+				float l[TV];
+				TV_SPLIT(v[r][q], l);
+				for (int t = 0; t < nvalid; t++)
+					o[t] = l[t];
+			}
+		}
+}
+
 __kernel void wino_gy(__global const float *gy, __global float *dst, int dst_off, int n0, int P)
 {
-	const int i = get_global_id(0);
-	if (i >= K * P)
-		return;
-	const int k = i / P, p = i - k * P;
-	const int n = p / TILES, t = p - n * TILES, ty = t / TW, tx = t - ty * TW;
-	__global const float *s = gy + ((size_t)(n0 + n) * K + k) * (OH * OW);
-	float d[M][M], v[6][6];
-	_Pragma("unroll") for (int r = 0; r < M; r++)
-		_Pragma("unroll") for (int q = 0; q < M; q++) {
-			const int oy = M * ty + r, ox = M * tx + q;
-			d[r][q] = oy < OH && ox < OW ? s[oy * OW + ox] : 0.0f;
-		}
-	TRANSFORM2D(WINO_A, M, 6, v, d);
-	_Pragma("unroll") for (int r = 0; r < 6; r++)
-		_Pragma("unroll") for (int q = 0; q < 6; q++)
-			dst[dst_off + (r * 6 + q) * (K * P) + i] = v[r][q];
+	TV_WORK_ITEM(K, 0);
+	__global const float *s = gy + ((size_t)(n0 + n) * K + c) * (OH * OW);
+#define WINO_GY_GROUP(tx0) wino_gy_group(s, dst + dst_off + c * P, P, row, ty, tx0)
+	TV_CALL_GROUPS(WINO_GY_GROUP);
 }
 #endif
 

@@ -74,19 +74,36 @@ static int launch(struct clcnn_op *op, const char *opts, const char *name, cl_ke
 	return clcnn_kernel_get(op->ctx, "winograd", opts, name, k);
 }
 
+/*
+ * Tiles per work-item in the tile transforms (TV of cl/winograd.cl): on CPUs up to 8 of a tile row as
+ * vector lanes; GPUs one each (consecutive work-items along the tiles are then coalesced).
+ */
+static int tile_lanes(const struct clcnn_context *ctx, const struct pipe *pp)
+{
+	return clcnn_is_gpu(ctx) ? 1 : pp->tw >= 8 ? 8 : pp->tw >= 4 ? 4 : pp->tw >= 2 ? 2 : 1;
+}
+
+/* Work-items of a tile transform over `planes` channels of nb images: one per tile row (per tile at tv 1). */
+static size_t tile_items(const struct pipe *pp, int planes, int nb, int tv)
+{
+	return (size_t)planes * nb * pp->th * (tv == 1 ? pp->tw : 1);
+}
+
 /* V of images n0 .. n0+nb-1 of src into scratch at off: [36][ci][P], or [36][P][ci] when pc. */
 static int input_transform(struct clcnn_op *op, const struct pipe *pp, cl_mem src, cl_mem dst, size_t off, int n0,
 			   int nb, int pc)
 {
-	char o[192];
-	snprintf(o, sizeof o, "-DWINO_IN -DR=%d -DC=%d -DH=%d -DW=%d -DPT=%d -DPL=%d -DTH=%d -DTW=%d -DPC_LAYOUT=%d",
-		 pp->r, pp->ci, pp->h, pp->w, pp->pt, pp->pl, pp->th, pp->tw, pc);
+	const int tv = tile_lanes(op->ctx, pp);
+	char o[224];
+	snprintf(o, sizeof o,
+		 "-DWINO_IN -DR=%d -DC=%d -DH=%d -DW=%d -DPT=%d -DPL=%d -DTH=%d -DTW=%d -DPC_LAYOUT=%d -DTV=%d", pp->r,
+		 pp->ci, pp->h, pp->w, pp->pt, pp->pl, pp->th, pp->tw, pc, tv);
 	cl_kernel k;
 	int o32 = (int)off, P = nb * pp->th * pp->tw;
 	int rc = launch(op, o, "wino_in", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(src), KARG(dst), KARG(o32), KARG(n0), KARG(P));
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)pp->ci * P);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, tile_items(pp, pp->ci, nb, tv));
 }
 
 /* U [36][ko][ki] at off from r x r filters: forward ko = cout, ki = cin; trans: the input gradient's (ko = cin). */
@@ -106,16 +123,17 @@ static int filter_transform(struct clcnn_op *op, cl_mem w, int r, int ko, int ki
 static int output_transform(struct clcnn_op *op, const struct pipe *pp, cl_mem m, size_t off, cl_mem y, cl_mem bias,
 			    int has_bias, int n0, int nb)
 {
-	char o[128];
-	snprintf(o, sizeof o, "-DWINO_OUT -DR=%d -DK=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d", pp->r, pp->co, pp->oh, pp->ow,
-		 pp->th, pp->tw);
+	const int tv = tile_lanes(op->ctx, pp);
+	char o[160];
+	snprintf(o, sizeof o, "-DWINO_OUT -DR=%d -DK=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d -DTV=%d", pp->r, pp->co, pp->oh,
+		 pp->ow, pp->th, pp->tw, tv);
 	cl_kernel k;
 	int o32 = (int)off, P = nb * pp->th * pp->tw;
 	int rc = launch(op, o, "wino_out", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(m), KARG(o32), KARG(y), KARG(bias), KARG(has_bias), KARG(n0),
 				       KARG(P));
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)pp->co * P);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, tile_items(pp, pp->co, nb, tv));
 }
 
 /* The 36 GEMMs of a chunk of P tiles: M [36][co][P] = U [36][co][ci] * V [36][ci][P]. */
@@ -172,15 +190,16 @@ static int wino_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io
 static int grad_out_transform(struct clcnn_op *op, const struct pipe *pp, cl_mem gy, cl_mem dst, size_t off, int n0,
 			      int nb)
 {
-	char o[128];
-	snprintf(o, sizeof o, "-DWINO_GY -DR=%d -DK=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d", pp->r, pp->co, pp->oh, pp->ow,
-		 pp->th, pp->tw);
+	const int tv = tile_lanes(op->ctx, pp);
+	char o[160];
+	snprintf(o, sizeof o, "-DWINO_GY -DR=%d -DK=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d -DTV=%d", pp->r, pp->co, pp->oh,
+		 pp->ow, pp->th, pp->tw, tv);
 	cl_kernel k;
 	int o32 = (int)off, P = nb * pp->th * pp->tw;
 	int rc = launch(op, o, "wino_gy", &k);
 	if (!rc)
 		rc = clcnn_kernel_args(op->ctx, k, KARG(gy), KARG(dst), KARG(o32), KARG(n0), KARG(P));
-	return rc ? rc : clcnn_op_run1d(op->ctx, k, (size_t)pp->co * P);
+	return rc ? rc : clcnn_op_run1d(op->ctx, k, tile_items(pp, pp->co, nb, tv));
 }
 
 /* dW: sum over chunks of [36][cout][cin] += Y^[36][cout][P] * V[36][P][cin], then G^T . G per filter. */
