@@ -5,9 +5,10 @@
  * (device GEMM, batch 36) and each MxM output tile is A^T M A. Layouts: V [36][C][P] (or [36][P][C] for
  * the weight gradient), U [36][K][C], M [36][K][P], with P = images x tiles, tile p = (n * TH + ty) * TW
  * + tx at input row M ty - PT, column M tx - PL. The weight gradient uses the same bilinear form
- * transposed: dW = G^T [(A dY A^T) . V] G summed over tiles (the sum is the GEMM's k). One work-item per
- * (tile, channel), consecutive work-items along the tiles, so that the stores of one transform point are
- * contiguous. Every loop unrolls, so that the tiles stay in registers (without the pragmas POCL kept them
+ * transposed: dW = G^T [(A dY A^T) . V] G summed over tiles (the sum is the GEMM's k). The tile
+ * transforms take one tile row of one channel per work-item on CPUs, TV tiles at a time as vector lanes
+ * (see TV_CALL_GROUPS), and one tile per work-item on GPUs, consecutive work-items along the tiles so
+ * that the stores of one transform point are contiguous. Every loop unrolls, so that the tiles stay in registers (without the pragmas POCL kept them
  * in memory: the forward of 64x64x14x14 -> 128 took 3x longer). Kernel WINO_<NAME>. */
 
 /* 1-D transforms, o = X i (each 2-D transform applies one to the rows, then to the columns); the points
