@@ -1,6 +1,7 @@
 /* GEMM: C = alpha * op(A) * op(B) + beta * C, row-major float32, batched along dimension 2.
  * Four algorithms, one kernel each: gemm_cpu (outer-product register tiles with explicit vectors, no
- * __local, for POCL), gemm_cpu_dot (same idea when both operands are unit-stride along k), gemm_gpu
+ * __local, for POCL), gemm_cpu_dot (same idea when both operands are unit-stride along k; gemm_gemv
+ * when one of them has at most 4 rows), gemm_gpu
  * (__local tiles + per-thread register tiles) and gemm_naive (one work-item per element, the judge).
  * beta == 0 never reads C, so NaN garbage there is ignored as BLAS does.
  * The host defines GEMM_KERNEL_<NAME> to compile only the kernel it launches: POCL compiles every
@@ -182,6 +183,69 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS)
 			if (i < rows && j < cols) {
 				__global float *c = C + (row0 + i) * ldc + col0 + j;
 				*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+			}
+		}
+	}
+}
+#endif
+
+/*
+ * Small-m or small-n A * B^T (a linear layer at batch 1..4): both operands are unit-stride along k,
+ * so every output is a dot product. The short operand S (SR <= 4 rows: A, or B when SHORT_B) stays
+ * in L1 while each work-item streams NR rows of the long one L once, VW floats at a time, keeping
+ * SR x NR vector partial sums; each is reduced by the fixed lane tree of VHSUM, then the k tail is
+ * added in order, so a result does not depend on the launch. Work-item x owns rows [x*NR, x*NR+NR)
+ * of L (rows past the end read the last one and are never stored).
+ */
+#ifdef GEMM_KERNEL_GEMV
+#ifndef SHORT_B
+#define SHORT_B 0
+#endif
+#ifndef SR
+#define SR 1
+#endif
+#ifndef NR
+#define NR 4
+#endif
+__kernel void gemm_gemv(GEMM_PARAMS)
+{
+	const int rows = SHORT_B ? M : N; /* rows of L */
+	const int r0 = get_global_id(0) * NR;
+	if (r0 >= rows)
+		return;
+	GEMM_BATCH_ENTRY();
+	const __global float *S = SHORT_B ? B : A, *L = SHORT_B ? A : B;
+	const int lds = SHORT_B ? ldb : lda, ldl = SHORT_B ? lda : ldb;
+	const __global float *lp[NR];
+#pragma unroll
+	for (int j = 0; j < NR; j++)
+		lp[j] = L + min(r0 + j, rows - 1) * ldl;
+	CLCNN_TILE(VT, acc, SR, NR);
+	const int kv = K / VW * VW;
+	for (int p = 0; p < kv; p += VW) {
+		VT l[NR];
+#pragma unroll
+		for (int j = 0; j < NR; j++)
+			l[j] = VLOAD(0, lp[j] + p);
+#pragma unroll
+		for (int i = 0; i < SR; i++) {
+			const VT s = VLOAD(0, S + i * lds + p);
+#pragma unroll
+			for (int j = 0; j < NR; j++)
+				acc[i][j] = CLCNN_FMA(s, l[j], acc[i][j]);
+		}
+	}
+	const int nr = min(NR, rows - r0);
+#pragma unroll
+	for (int i = 0; i < SR; i++) {
+#pragma unroll
+		for (int j = 0; j < NR; j++) {
+			float t = VHSUM(acc[i][j]);
+			for (int p = kv; p < K; p++)
+				t = CLCNN_FMA(S[i * lds + p], lp[j][p], t);
+			if (j < nr) {
+				__global float *c = SHORT_B ? C + (r0 + j) * ldc + i : C + i * ldc + r0 + j;
+				*c = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
 			}
 		}
 	}

@@ -169,6 +169,16 @@ static const struct clcnn_op_case linear_cases[] = {
 	{"out_features=13, bias=false", "3x9", CLCNN_CASE_TRAIN, 0},
 	/* past one GEMM tile in every dimension, with ragged edges and a vectorised k */
 	{"in_features=70, out_features=37", "17x70", CLCNN_CASE_TRAIN, 0},
+	/*
+	 * The small-batch GEMV of the forward (gemm_gemv): one row, a vector tail and a ragged last
+	 * work-item; three rows; few outputs against many rows (the short operand is then W).
+	 * 3137 terms: the typical error of .tol below grows with sqrt(k), sqrt(3137 / 70) ~ 6.7x, to
+	 * ~2e-5 (measured 1.1e-5 here, 1.4e-5 through the transposing GEMM); 1e-4 still sees a dropped
+	 * term, |x w| ~ 0.25 against 1e-4 * (1 + |y|) with |y| ~ sqrt(3137) / 3 ~ 19.
+	 */
+	{"out_features=257", "1x3137", CLCNN_CASE_TRAIN, 1e-4},
+	{"out_features=7", "3x5", CLCNN_CASE_TRAIN, 0},
+	{"out_features=3", "41x19", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
 

@@ -24,6 +24,8 @@ struct gemm_case {
 static const struct gemm_case cases[] = {
 	{1, 1, 1, 1, 0},       {7, 13, 5, 3, 1}, {33, 65, 17, 2, 0}, {100, 37, 129, 1, 0},
 	{128, 300, 576, 1, 0}, {4, 5, 0, 1, 0},  {9, 70, 40, 2, 1},
+	/* small m or n (A * B^T runs gemm_gemv on CPU_VEC): a linear layer at batch 1, and both sides */
+	{1, 257, 3137, 1, 0},  {3, 7, 5, 2, 1},  {65, 2, 33, 2, 0},
 };
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
