@@ -154,6 +154,9 @@ int clcnn_graph_backward(struct clcnn_graph *g)
 	int rc = need_built(g);
 	if (rc)
 		return rc;
+	if (g->loss < 0 && g->forward_only)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "backward: the graph is built forward-only (clcnn_graph_set_forward_only)");
 	if (g->loss < 0)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
 				  "backward: the graph has no loss node (clcnn_graph_set_loss)");
@@ -268,7 +271,10 @@ int clcnn_graph_loss(struct clcnn_graph *g, float *loss)
 	if (rc)
 		return rc;
 	if (g->loss < 0)
-		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "the graph has no loss node");
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  g->forward_only ? "the graph is built forward-only (clcnn_graph_set_forward_only): "
+						    "it computes no loss"
+						  : "the graph has no loss node");
 	const struct graph_value *v = &g->values[g->ninputs + g->loss];
 	size_t n = v->bytes / sizeof(float);
 	if (n == 1)

@@ -121,6 +121,7 @@ struct clcnn_graph {
 	size_t pool_total, peak_forward, peak_backward, peak_step, kept_backward;
 	int keep_all;  /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
 	int fuse;      /* operator fusion (clcnn_graph_set_fusion; default: the context's CLCNN_FUSE) */
+	int forward_only; /* clcnn_graph_set_forward_only: graph_check then leaves loss at -1 */
 	int time_end;  /* END of the timeline */
 	cl_mem *state; /* per node */
 	int check_numerics;
