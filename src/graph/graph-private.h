@@ -18,6 +18,10 @@ struct graph_input {
 	struct clcnn_shape shape; /* per sample (batch excluded) */
 	int want_grad;            /* clcnn_graph_want_input_grad */
 	char *origin;             /* "file:line:col" of the declaration, or NULL */
+	/* clcnn_graph_set_input's copy of the data, written to the device from here without blocking */
+	float *staging;
+	size_t staging_bytes;
+	cl_event staged; /* that write, until the next upload or graph_input_staging_release */
 };
 
 struct graph_node {
@@ -69,6 +73,10 @@ struct graph_value {
 	int last_reader; /* node whose forward or backward reads it last, -1 none */
 	int kept;        /* t_end is END: graph input, loss, output or clcnn_graph_keep */
 };
+
+/* Wait for input i's pending upload (exec.c); _release also frees its staging memory. */
+int graph_input_staging_wait(struct clcnn_graph *g, int i);
+void graph_input_staging_release(struct clcnn_graph *g, int i);
 
 struct graph_param {
 	char *name; /* "<node>.<spec>" */

@@ -102,6 +102,7 @@ void clcnn_graph_free(struct clcnn_graph *g)
 	graph_params_release(g);
 	graph_pending_release(g);
 	for (int i = 0; i < g->ninputs; i++) {
+		graph_input_staging_release(g, i);
 		free(g->inputs[i].name);
 		free(g->inputs[i].origin);
 	}
