@@ -207,7 +207,11 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS)
 #ifndef NR
 #define NR 4
 #endif
-__kernel void gemm_gemv(GEMM_PARAMS)
+#ifndef BIAS
+#define BIAS 0
+#endif
+/* BIAS: bias[j] is added to column j of every row (n floats; not read otherwise) */
+__kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
 {
 	const int rows = SHORT_B ? M : N; /* rows of L */
 	const int r0 = get_global_id(0) * NR;
@@ -245,7 +249,8 @@ __kernel void gemm_gemv(GEMM_PARAMS)
 				t = CLCNN_FMA(S[i * lds + p], lp[j][p], t);
 			if (j < nr) {
 				__global float *c = SHORT_B ? C + (r0 + j) * ldc + i : C + i * ldc + r0 + j;
-				*c = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
+				t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
+				*c = BIAS ? t + bias[SHORT_B ? i : r0 + j] : t;
 			}
 		}
 	}
@@ -390,6 +395,16 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
 			for (int i = 0; i < nr; i++)
 				dst[j * rows + i] = src[i * ld + j];
 	}
+}
+#endif
+
+/* C[z][i][j] += bias[j], one work-item per element: the bias of clcnn_gemm_args after the product. */
+#ifdef GEMM_KERNEL_BIAS
+__kernel void gemm_bias_add(int M, int N, __global float *C, int offC, int ldc, int strideC, __global const float *bias)
+{
+	const int j = get_global_id(0), i = get_global_id(1), z = get_global_id(2);
+	if (i < M && j < N)
+		C[offC + z * strideC + i * ldc + j] += bias[j];
 }
 #endif
 

@@ -16,7 +16,7 @@
 struct gemm_call {
 	int ta, tb, m, n, k, batch;
 	float alpha, beta;
-	cl_mem a, b, c;
+	cl_mem a, b, c, bias;
 	int off_a, lda, stride_a, off_b, ldb, stride_b, off_c, ldc, stride_c;
 	int hw_fma; /* the device has fused multiply-add in hardware */
 };
@@ -225,17 +225,35 @@ static int run_cpu_gemv(struct clcnn_context *ctx, const struct clcnn_gemm_confi
 {
 	int short_b = g->n < g->m; /* the operand with fewer rows stays in L1 */
 	char opts[128];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GEMV -DHW_FMA=%d -DVW=%d -DSR=%d -DNR=%d -DSHORT_B=%d", g->hw_fma,
-		 cf->vw, short_b ? g->n : g->m, GEMV_NR, short_b);
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GEMV -DHW_FMA=%d -DVW=%d -DSR=%d -DNR=%d -DSHORT_B=%d -DBIAS=%d",
+		 g->hw_fma, cf->vw, short_b ? g->n : g->m, GEMV_NR, short_b, g->bias != NULL);
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gemv", &kr);
+	cl_mem bias = g->bias ? g->bias : g->c; /* not read without BIAS */
 	if (!rc)
-		rc = set_args(ctx, kr, g);
+		rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
+				       KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
+				       KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
+				       KARG(g->ldc), KARG(g->stride_c), KARG(bias));
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)(short_b ? g->m : g->n), GEMV_NR), 1, (size_t)g->batch};
 	size_t local[3] = {GEMV_LX, 1, 1};
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+/* C[z][i][j] += bias[j]: the bias of the algorithms other than gemm_gemv, after their product. */
+static int run_bias_add(struct clcnn_context *ctx, const struct gemm_call *g)
+{
+	cl_kernel kr;
+	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_BIAS", "gemm_bias_add", &kr);
+	if (!rc)
+		rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->c), KARG(g->off_c), KARG(g->ldc),
+				       KARG(g->stride_c), KARG(g->bias));
+	if (rc)
+		return rc;
+	size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
+	return clcnn_kernel_run(ctx, kr, 3, global, NULL);
 }
 
 /* Floats of workspace CPU_VEC uses (only A * B^T needs one). */
@@ -251,8 +269,6 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 {
 	if (!g->tb)
 		return run_cpu_outer(ctx, cf, g, 0);
-	if (uses_gemv(g))
-		return run_cpu_gemv(ctx, cf, g);
 	struct gemm_call s = *g;
 	if (!g->ta) {
 		size_t floats = cpu_workspace_floats(cf, g);
@@ -477,6 +493,7 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 		.a = a->mem,
 		.b = b->mem,
 		.c = c->mem,
+		.bias = args->bias,
 		.lda = a->ld,
 		.ldb = b->ld,
 		.ldc = c->ld,
@@ -489,12 +506,16 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 	case CLCNN_GEMM_CPU_VEC:
 		if (cf.vw != 8 && cf.vw != 16)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: vector width %d is not 8 or 16", cf.vw);
-		return run_cpu(ctx, &cf, &g, ws);
-	case CLCNN_GEMM_GPU_TILED: return run_gpu(ctx, cfg, &cf, &g);
-	case CLCNN_GEMM_CLBLAST: return run_clblast(ctx, &g);
-	case CLCNN_GEMM_NAIVE: return run_naive(ctx, &g);
+		if (uses_gemv(&g))
+			return run_cpu_gemv(ctx, &cf, &g); /* adds the bias itself */
+		rc = run_cpu(ctx, &cf, &g, ws);
+		break;
+	case CLCNN_GEMM_GPU_TILED: rc = run_gpu(ctx, cfg, &cf, &g); break;
+	case CLCNN_GEMM_CLBLAST: rc = run_clblast(ctx, &g); break;
+	case CLCNN_GEMM_NAIVE: rc = run_naive(ctx, &g); break;
 	default: return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);
 	}
+	return rc || !g.bias ? rc : run_bias_add(ctx, &g);
 }
 
 int clcnn_gemm(struct clcnn_context *ctx, const struct clcnn_gemm_args *args)
