@@ -259,6 +259,52 @@ __kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
 
 /* ---------------------------------------------------------------- GPU dialect */
 
+/*
+ * gemm_gemv for GPUs: work-group g (GROUP_ID(0)) computes row g of L against the SR rows of S. Its
+ * GEMV_WG items stride through k together (neighbouring items read neighbouring floats of L's row:
+ * coalesced), each keeping SR partial sums, which clcnn_group_sum adds as a fixed tree: a result
+ * depends on GEMV_WG only, never on timing.
+ */
+#ifdef GEMM_KERNEL_GEMV_GPU
+#ifndef SHORT_B
+#define SHORT_B 0
+#endif
+#ifndef SR
+#define SR 1
+#endif
+#ifndef BIAS
+#define BIAS 0
+#endif
+__kernel void gemm_gemv_gpu(GEMM_PARAMS, __global const float *bias)
+{
+	__local float red[GEMV_WG];
+	const int r = GROUP_ID(0), l = get_local_id(0);
+	GEMM_BATCH_ENTRY();
+	const __global float *S = SHORT_B ? B : A;
+	const __global float *lp = (SHORT_B ? A : B) + r * (SHORT_B ? lda : ldb);
+	const int lds = SHORT_B ? ldb : lda;
+	float acc[SR];
+#pragma unroll
+	for (int i = 0; i < SR; i++)
+		acc[i] = 0.0f;
+	for (int p = l; p < K; p += GEMV_WG) {
+		const float x = lp[p];
+#pragma unroll
+		for (int i = 0; i < SR; i++)
+			acc[i] = CLCNN_FMA(S[i * lds + p], x, acc[i]);
+	}
+#pragma unroll
+	for (int i = 0; i < SR; i++) {
+		float t = clcnn_group_sum(red, acc[i]);
+		if (l == 0) {
+			__global float *c = SHORT_B ? C + r * ldc + i : C + i * ldc + r;
+			t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
+			*c = BIAS ? t + bias[SHORT_B ? i : r] : t;
+		}
+	}
+}
+#endif
+
 /* Block tile TSM x TSN, k slice TSK, each work-item WPTM x WPTN outputs: (TSN/WPTN) x (TSM/WPTM) items. */
 #ifndef TSM
 #define TSM 64

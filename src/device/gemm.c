@@ -242,6 +242,43 @@ static int run_cpu_gemv(struct clcnn_context *ctx, const struct clcnn_gemm_confi
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
 }
 
+/*
+ * GPU_TILED's small-m A * B^T: one work-group per row of the long operand (a 64 x 64 block tile
+ * would leave 63 of its 64 rows idle at m = 1). The group is 64 items, or the largest power of two
+ * that the device and the built kernel allow (clcnn_group_sum needs a power of two).
+ */
+static int run_gpu_gemv(struct clcnn_context *ctx, const struct gemm_call *g)
+{
+	int short_b = g->n < g->m;
+	size_t wg = 64, lim = ctx->lim.max_wg < ctx->lim.max_items[0] ? ctx->lim.max_wg : ctx->lim.max_items[0];
+	cl_kernel kr;
+	for (;;) {
+		while (wg > 1 && wg > lim)
+			wg /= 2;
+		char opts[160];
+		snprintf(opts, sizeof opts,
+			 "-DGEMM_KERNEL_GEMV_GPU -DHW_FMA=%d -DSR=%d -DSHORT_B=%d -DBIAS=%d -DGEMV_WG=%zu", g->hw_fma,
+			 short_b ? g->n : g->m, short_b, g->bias != NULL, wg);
+		int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gemv_gpu", &kr);
+		if (rc)
+			return rc;
+		size_t kmax = clcnn_kernel_max_wg(ctx, kr);
+		if (wg <= kmax || wg == 1)
+			break;
+		lim = kmax;
+	}
+	cl_mem bias = g->bias ? g->bias : g->c; /* not read without BIAS */
+	int rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
+				   KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
+				   KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
+				   KARG(g->ldc), KARG(g->stride_c), KARG(bias));
+	if (rc)
+		return rc;
+	size_t global[3] = {(size_t)(short_b ? g->m : g->n) * wg, 1, (size_t)g->batch};
+	size_t local[3] = {wg, 1, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
 /* C[z][i][j] += bias[j]: the bias of the algorithms other than gemm_gemv, after their product. */
 static int run_bias_add(struct clcnn_context *ctx, const struct gemm_call *g)
 {
@@ -510,7 +547,11 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 			return run_cpu_gemv(ctx, &cf, &g); /* adds the bias itself */
 		rc = run_cpu(ctx, &cf, &g, ws);
 		break;
-	case CLCNN_GEMM_GPU_TILED: rc = run_gpu(ctx, cfg, &cf, &g); break;
+	case CLCNN_GEMM_GPU_TILED:
+		if (uses_gemv(&g))
+			return run_gpu_gemv(ctx, &g); /* adds the bias itself */
+		rc = run_gpu(ctx, cfg, &cf, &g);
+		break;
 	case CLCNN_GEMM_CLBLAST: rc = run_clblast(ctx, &g); break;
 	case CLCNN_GEMM_NAIVE: rc = run_naive(ctx, &g); break;
 	default: return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);

@@ -325,6 +325,10 @@ START_TEST(test_gemm_gpu_limits)
 	for (size_t s = 1; s < 5; s++)
 		check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 1.0f, 0.0f);
 	check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[6], 0.5f, -1.5f);
+	/* small m or n, with and without a bias (A * B^T runs gemm_gemv_gpu) */
+	for (size_t s = 8; s < 14; s++)
+		if (cases[s].k < 1000)
+			check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 0.5f, -1.5f);
 	clcnn_context_close(ctx);
 }
 END_TEST
