@@ -1,6 +1,7 @@
 /* GEMM: C = alpha * op(A) * op(B) + beta * C, row-major float32, batched along dimension 2.
  * Four algorithms, one kernel each: gemm_cpu (outer-product register tiles with explicit vectors, no
- * __local, for POCL), gemm_cpu_dot (same idea when both operands are unit-stride along k), gemm_gpu
+ * __local, for POCL), gemm_cpu_dot (same idea when both operands are unit-stride along k; gemm_gemv
+ * when one of them has at most 4 rows), gemm_gpu
  * (__local tiles + per-thread register tiles) and gemm_naive (one work-item per element, the judge).
  * beta == 0 never reads C, so NaN garbage there is ignored as BLAS does.
  * The host defines GEMM_KERNEL_<NAME> to compile only the kernel it launches: POCL compiles every
@@ -188,7 +189,121 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS)
 }
 #endif
 
+/*
+ * Small-m or small-n A * B^T (a linear layer at batch 1..4): both operands are unit-stride along k,
+ * so every output is a dot product. The short operand S (SR <= 4 rows: A, or B when SHORT_B) stays
+ * in L1 while each work-item streams NR rows of the long one L once, VW floats at a time, keeping
+ * SR x NR vector partial sums; each is reduced by the fixed lane tree of VHSUM, then the k tail is
+ * added in order, so a result does not depend on the launch. Work-item x owns rows [x*NR, x*NR+NR)
+ * of L (rows past the end read the last one and are never stored).
+ */
+#ifdef GEMM_KERNEL_GEMV
+#ifndef SHORT_B
+#define SHORT_B 0
+#endif
+#ifndef SR
+#define SR 1
+#endif
+#ifndef NR
+#define NR 4
+#endif
+#ifndef BIAS
+#define BIAS 0
+#endif
+/* BIAS: bias[j] is added to column j of every row (n floats; not read otherwise) */
+__kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
+{
+	const int rows = SHORT_B ? M : N; /* rows of L */
+	const int r0 = get_global_id(0) * NR;
+	if (r0 >= rows)
+		return;
+	GEMM_BATCH_ENTRY();
+	const __global float *S = SHORT_B ? B : A, *L = SHORT_B ? A : B;
+	const int lds = SHORT_B ? ldb : lda, ldl = SHORT_B ? lda : ldb;
+	const __global float *lp[NR];
+#pragma unroll
+	for (int j = 0; j < NR; j++)
+		lp[j] = L + min(r0 + j, rows - 1) * ldl;
+	CLCNN_TILE(VT, acc, SR, NR);
+	const int kv = K / VW * VW;
+	for (int p = 0; p < kv; p += VW) {
+		VT l[NR];
+#pragma unroll
+		for (int j = 0; j < NR; j++)
+			l[j] = VLOAD(0, lp[j] + p);
+#pragma unroll
+		for (int i = 0; i < SR; i++) {
+			const VT s = VLOAD(0, S + i * lds + p);
+#pragma unroll
+			for (int j = 0; j < NR; j++)
+				acc[i][j] = CLCNN_FMA(s, l[j], acc[i][j]);
+		}
+	}
+	const int nr = min(NR, rows - r0);
+#pragma unroll
+	for (int i = 0; i < SR; i++) {
+#pragma unroll
+		for (int j = 0; j < NR; j++) {
+			float t = VHSUM(acc[i][j]);
+			for (int p = kv; p < K; p++)
+				t = CLCNN_FMA(S[i * lds + p], lp[j][p], t);
+			if (j < nr) {
+				__global float *c = SHORT_B ? C + (r0 + j) * ldc + i : C + i * ldc + r0 + j;
+				t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
+				*c = BIAS ? t + bias[SHORT_B ? i : r0 + j] : t;
+			}
+		}
+	}
+}
+#endif
+
 /* ---------------------------------------------------------------- GPU dialect */
+
+/*
+ * gemm_gemv for GPUs: work-group g (GROUP_ID(0)) computes row g of L against the SR rows of S. Its
+ * GEMV_WG items stride through k together (neighbouring items read neighbouring floats of L's row:
+ * coalesced), each keeping SR partial sums, which clcnn_group_sum adds as a fixed tree: a result
+ * depends on GEMV_WG only, never on timing.
+ */
+#ifdef GEMM_KERNEL_GEMV_GPU
+#ifndef SHORT_B
+#define SHORT_B 0
+#endif
+#ifndef SR
+#define SR 1
+#endif
+#ifndef BIAS
+#define BIAS 0
+#endif
+__kernel void gemm_gemv_gpu(GEMM_PARAMS, __global const float *bias)
+{
+	__local float red[GEMV_WG];
+	const int r = GROUP_ID(0), l = get_local_id(0);
+	GEMM_BATCH_ENTRY();
+	const __global float *S = SHORT_B ? B : A;
+	const __global float *lp = (SHORT_B ? A : B) + r * (SHORT_B ? lda : ldb);
+	const int lds = SHORT_B ? ldb : lda;
+	float acc[SR];
+#pragma unroll
+	for (int i = 0; i < SR; i++)
+		acc[i] = 0.0f;
+	for (int p = l; p < K; p += GEMV_WG) {
+		const float x = lp[p];
+#pragma unroll
+		for (int i = 0; i < SR; i++)
+			acc[i] = CLCNN_FMA(S[i * lds + p], x, acc[i]);
+	}
+#pragma unroll
+	for (int i = 0; i < SR; i++) {
+		float t = clcnn_group_sum(red, acc[i]);
+		if (l == 0) {
+			__global float *c = SHORT_B ? C + r * ldc + i : C + i * ldc + r;
+			t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
+			*c = BIAS ? t + bias[SHORT_B ? i : r] : t;
+		}
+	}
+}
+#endif
 
 /* Block tile TSM x TSN, k slice TSK, each work-item WPTM x WPTN outputs: (TSN/WPTN) x (TSM/WPTM) items. */
 #ifndef TSM
@@ -326,6 +441,16 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
 			for (int i = 0; i < nr; i++)
 				dst[j * rows + i] = src[i * ld + j];
 	}
+}
+#endif
+
+/* C[z][i][j] += bias[j], one work-item per element: the bias of clcnn_gemm_args after the product. */
+#ifdef GEMM_KERNEL_BIAS
+__kernel void gemm_bias_add(int M, int N, __global float *C, int offC, int ldc, int strideC, __global const float *bias)
+{
+	const int j = get_global_id(0), i = get_global_id(1), z = get_global_id(2);
+	if (i < M && j < N)
+		C[offC + z * strideC + i * ldc + j] += bias[j];
 }
 #endif
 

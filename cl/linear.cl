@@ -1,14 +1,6 @@
 /* linear (torch.nn.Linear): x (N, in), weight [out][in], y (N, out) row-major. The products run through
- * the GEMM of cl/gemm.cl; these kernels add the bias (pre-filled, then the GEMM accumulates with beta = 1)
- * and reduce its gradient over the batch in a fixed order per output (no atomics). */
-
-/* y[n][o] = b[o]. Global (N * out). */
-__kernel void linear_bias_fill(__global float *y, __global const float *b, int out, int total)
-{
-	const int i = get_global_id(0);
-	if (i < total)
-		y[i] = b[i % out];
-}
+ * the GEMM of cl/gemm.cl, the forward's bias too (clcnn_gemm_args.bias); this kernel reduces the bias
+ * gradient over the batch in a fixed order per output (no atomics). */
 
 /* gb[o] = sum over n in order of gy[n][o]. Global (out): neighbouring work-items read neighbouring columns. */
 __kernel void linear_bias_grad(__global const float *gy, __global float *gb, int N, int out)

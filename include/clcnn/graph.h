@@ -103,6 +103,17 @@ CLCNN_API int clcnn_graph_keep(struct clcnn_graph *g, const char *node);
  */
 CLCNN_API int clcnn_graph_set_fusion(struct clcnn_graph *g, int on);
 
+/**
+ * Build for inference only (1) or for training too (0, the default); takes effect at the next
+ * clcnn_graph_build. A forward-only graph plans no backward: no gradient buffers for parameters or
+ * activations, no loss seed, and every activation's buffer goes to other tensors after its last
+ * forward reader, so it needs less device memory (clcnn_graph_plan_info) for the same outputs,
+ * bitwise. The loss node stays: clcnn_graph_forward runs it (its label input must be set),
+ * clcnn_graph_forward_to the output skips it. clcnn_graph_backward, clcnn_graph_loss and trainers
+ * refuse the graph. Parameter values survive rebuilding either way.
+ */
+CLCNN_API int clcnn_graph_set_forward_only(struct clcnn_graph *g, int on);
+
 /** The numbers of a built graph's memory plan (docs/cost.md, "Memory plan"). */
 struct clcnn_graph_plan_info {
 	size_t peak_bytes;        /**< clcnn_graph_peak_bytes: what is allocated */

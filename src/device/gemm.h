@@ -72,11 +72,15 @@ struct clcnn_gemm_operand {
 /*
  * C = alpha * op(A) * op(B) + beta * C for batch entries (0 counts as 1, so that a designated
  * initialiser may leave it out). Callers write every scale they mean: alpha left out is 0.
+ * bias (optional, n floats): then C[i][j] = alpha * (AB)[i][j] + beta * C[i][j] + bias[j] for every
+ * batch entry, a linear layer's forward in one launch where the small-m kernel serves (another
+ * pass after the product elsewhere).
  */
 struct clcnn_gemm_args {
 	int m, n, k, batch;
 	float alpha, beta;
 	struct clcnn_gemm_operand a, b, c;
+	cl_mem bias;
 };
 
 /* The default algorithm without workspace (A * B^T then runs a slower k-vectorised kernel on CPUs). */

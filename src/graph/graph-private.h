@@ -18,6 +18,10 @@ struct graph_input {
 	struct clcnn_shape shape; /* per sample (batch excluded) */
 	int want_grad;            /* clcnn_graph_want_input_grad */
 	char *origin;             /* "file:line:col" of the declaration, or NULL */
+	/* clcnn_graph_set_input's copy of the data, written to the device from here without blocking */
+	float *staging;
+	size_t staging_bytes;
+	cl_event staged; /* that write, until the next upload or graph_input_staging_release */
 };
 
 struct graph_node {
@@ -70,6 +74,10 @@ struct graph_value {
 	int kept;        /* t_end is END: graph input, loss, output or clcnn_graph_keep */
 };
 
+/* Wait for input i's pending upload (exec.c); _release also frees its staging memory. */
+int graph_input_staging_wait(struct clcnn_graph *g, int i);
+void graph_input_staging_release(struct clcnn_graph *g, int i);
+
 struct graph_param {
 	char *name; /* "<node>.<spec>" */
 	int node;
@@ -121,6 +129,7 @@ struct clcnn_graph {
 	size_t pool_total, peak_forward, peak_backward, peak_step, kept_backward;
 	int keep_all;  /* clcnn_graph_keep(g, NULL): every value lives the whole step, nothing in place */
 	int fuse;      /* operator fusion (clcnn_graph_set_fusion; default: the context's CLCNN_FUSE) */
+	int forward_only; /* clcnn_graph_set_forward_only: graph_check then leaves loss at -1 */
 	int time_end;  /* END of the timeline */
 	cl_mem *state; /* per node */
 	int check_numerics;

@@ -102,6 +102,7 @@ void clcnn_graph_free(struct clcnn_graph *g)
 	graph_params_release(g);
 	graph_pending_release(g);
 	for (int i = 0; i < g->ninputs; i++) {
+		graph_input_staging_release(g, i);
 		free(g->inputs[i].name);
 		free(g->inputs[i].origin);
 	}
@@ -374,6 +375,12 @@ int clcnn_graph_set_loss(struct clcnn_graph *g, const char *node)
 	return set_name(g, &g->loss_name, node, "loss");
 }
 
+int clcnn_graph_set_forward_only(struct clcnn_graph *g, int on)
+{
+	g->forward_only = on != 0;
+	return 0;
+}
+
 int clcnn_graph_set_output(struct clcnn_graph *g, const char *node)
 {
 	return set_name(g, &g->output_name, node, "output");
@@ -576,6 +583,9 @@ int graph_check(struct clcnn_graph *g)
 	}
 	free(color);
 	free(next);
+	/* the output was found through the loss; from here on the plan sees no loss and no backward */
+	if (g->forward_only)
+		g->loss = -1;
 	return 0;
 }
 

@@ -105,6 +105,30 @@ static int apply_pending(struct clcnn_graph *g)
 	return rc;
 }
 
+/*
+ * A weight has a gradient buffer unless the graph is built forward-only (clcnn_graph_set_forward_only):
+ * made (zeroed: a node that never runs backward must still show a defined gradient) or released to
+ * match, so that switching modes between builds keeps the parameters and fixes only this.
+ */
+static int param_grad_sync(struct clcnn_graph *g, struct graph_param *p)
+{
+	size_t bytes = p->count * sizeof(float);
+	int want = p->spec.kind == CLCNN_PARAM_WEIGHT && !g->forward_only;
+	if (!want && p->grad) {
+		clcnn_buffer_free(p->grad);
+		p->grad = NULL;
+		g->param_total -= bytes;
+	}
+	if (!want || p->grad)
+		return 0;
+	int rc = clcnn_buffer_new(g->ctx, bytes, &p->grad);
+	if (!rc)
+		rc = clcnn_buffer_fill(g->ctx, p->grad, 0.0f, p->count);
+	if (!rc)
+		g->param_total += bytes;
+	return rc;
+}
+
 int graph_params_create(struct clcnn_graph *g)
 {
 	struct clcnn_context *ctx = g->ctx;
@@ -125,7 +149,10 @@ int graph_params_create(struct clcnn_graph *g)
 							  "node '%s': parameter %s changed shape on rebuild",
 							  g->nodes[i].name, s->name);
 			}
-		return 0;
+		int rc = 0;
+		for (k = 0; k < g->nparams && !rc; k++)
+			rc = param_grad_sync(g, &g->params[k]);
+		return rc;
 	}
 	graph_params_release(g); /* what a failed earlier build left half made */
 	g->params = calloc(total ? (size_t)total : 1, sizeof *g->params);
@@ -147,12 +174,10 @@ int graph_params_create(struct clcnn_graph *g)
 				return clcnn_fail(ctx, CLCNN_ERR_NO_MEMORY, "out of host memory");
 			snprintf(p->name, len, "%s.%s", g->nodes[i].name, p->spec.name);
 			int rc = clcnn_buffer_new(ctx, p->count * sizeof(float), &p->mem);
-			if (!rc && p->spec.kind == CLCNN_PARAM_WEIGHT) {
-				rc = clcnn_buffer_new(ctx, p->count * sizeof(float), &p->grad);
-				/* a node that never runs backward must still show a defined (zero) gradient */
-				if (!rc)
-					rc = clcnn_buffer_fill(ctx, p->grad, 0.0f, p->count);
-			}
+			if (!rc)
+				g->param_total += p->count * sizeof(float);
+			if (!rc)
+				rc = param_grad_sync(g, p);
 			if (rc) {
 				/* say which parameter, in front of the device's message (which has the size) */
 				char *msg = clcnn_strdup(clcnn_context_error(ctx));
@@ -160,7 +185,6 @@ int graph_params_create(struct clcnn_graph *g)
 				free(msg);
 				return rc;
 			}
-			g->param_total += p->count * sizeof(float) * (p->spec.kind == CLCNN_PARAM_WEIGHT ? 2 : 1);
 		}
 	}
 	g->params_created = 1;
@@ -300,6 +324,11 @@ int clcnn_graph_grad_read(struct clcnn_graph *g, int i, float *dst)
 	int rc = check_index(g, i);
 	if (rc)
 		return rc;
+	if (!g->params[i].grad && g->forward_only && g->params[i].spec.kind == CLCNN_PARAM_WEIGHT)
+		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID,
+				  "parameter '%s' has no gradient: the graph is built forward-only "
+				  "(clcnn_graph_set_forward_only)",
+				  g->params[i].name);
 	if (!g->params[i].grad)
 		return clcnn_fail(g->ctx, CLCNN_ERR_INVALID, "parameter '%s' is a buffer: it has no gradient",
 				  g->params[i].name);

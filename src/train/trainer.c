@@ -114,6 +114,9 @@ int clcnn_trainer_new(struct clcnn_graph *g, const struct clcnn_optimizer_config
 	struct clcnn_context *ctx = g->ctx;
 	if (!g->batch)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "trainer: build the graph first (clcnn_graph_build)");
+	if (g->loss < 0 && g->forward_only)
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "trainer: the graph is built forward-only (clcnn_graph_set_forward_only)");
 	if (g->loss < 0)
 		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "trainer: the graph has no loss node");
 	int rc = check_config(ctx, opt, sched);

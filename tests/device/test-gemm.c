@@ -16,14 +16,31 @@
 
 #define SENTINEL 12345.0f
 
-/* shared_a: every batch entry uses the same A (stride 0), as a convolution's weights do */
+/*
+ * shared_a: every batch entry uses the same A (stride 0), as a convolution's weights do; bias: with
+ * clcnn_gemm_args.bias (n values added to every row)
+ */
 struct gemm_case {
-	int m, n, k, batch, shared_a;
+	int m, n, k, batch, shared_a, bias;
 };
 
 static const struct gemm_case cases[] = {
-	{1, 1, 1, 1, 0},       {7, 13, 5, 3, 1}, {33, 65, 17, 2, 0}, {100, 37, 129, 1, 0},
-	{128, 300, 576, 1, 0}, {4, 5, 0, 1, 0},  {9, 70, 40, 2, 1},
+	{1, 1, 1, 1, 0, 0},
+	{7, 13, 5, 3, 1, 0},
+	{33, 65, 17, 2, 0, 0},
+	{100, 37, 129, 1, 0, 0},
+	{128, 300, 576, 1, 0, 0},
+	{4, 5, 0, 1, 0, 0},
+	{9, 70, 40, 2, 1, 0},
+	/* small m or n (A * B^T runs gemm_gemv on CPU_VEC): a linear layer at batch 1, and both sides;
+	 * with a bias, there and (a pass after the product) past the small-m kernel */
+	{1, 257, 3137, 1, 0, 0},
+	{3, 7, 5, 2, 1, 0},
+	{65, 2, 33, 2, 0, 0},
+	{1, 257, 3137, 1, 0, 1},
+	{3, 7, 5, 2, 1, 1},
+	{65, 2, 33, 2, 0, 1},
+	{17, 37, 70, 2, 0, 1},
 };
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
@@ -107,8 +124,17 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_init(ctx, &a, ta ? g->k : g->m, ta ? g->m : g->k, g->shared_a ? 0 : g->batch, &seed, 0);
 	operand_init(ctx, &b, tb ? g->n : g->k, tb ? g->k : g->n, g->batch, &seed, 0);
 	operand_init(ctx, &c, g->m, g->n, g->batch, &seed, beta == 0.0f);
+	struct operand bias = {0};
+	if (g->bias)
+		operand_init(ctx, &bias, 1, g->n, 0, &seed, 0);
 	struct clcnn_gemm_config cf = {.algo = algo};
-	const struct clcnn_gemm_args args = case_args(g, alpha, beta, &a, ta, &b, tb, &c);
+	struct clcnn_gemm_args args = case_args(g, alpha, beta, &a, ta, &b, tb, &c);
+	if (g->bias) { /* the bias vector starts at element 0 of its buffer */
+		ck_assert_int_eq(clcnn_buffer_write(ctx, bias.mem, 0, (size_t)g->n * sizeof(float),
+						    &bias.host[bias.off]),
+				 0);
+		args.bias = bias.mem;
+	}
 	int rc = algo == CLCNN_GEMM_AUTO ? clcnn_gemm(ctx, &args) : clcnn_gemm_with(ctx, &cf, ws, &args);
 	ck_assert_msg(rc == 0, "gemm: %s", clcnn_context_error(ctx));
 	float *out = malloc(c.count * sizeof(float));
@@ -141,9 +167,11 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 					mag += fabs(x * y);
 				}
 				double c0 = beta == 0.0f ? 0.0 : at(&c, z, i, j);
-				double want = alpha * s + beta * c0;
-				double tol =
-					(g->k + 4) * ldexp(1.0, -23) * (fabs(alpha) * mag + fabs(beta * c0)) + 1e-30;
+				double bj = g->bias ? at(&bias, 0, 0, j) : 0.0;
+				double want = alpha * s + beta * c0 + bj;
+				double tol = (g->k + 4) * ldexp(1.0, -23) *
+						     (fabs(alpha) * mag + fabs(beta * c0) + fabs(bj)) +
+					     1e-30;
 				double got = out[c.off + (size_t)z * c.stride + (size_t)i * c.ld + j];
 				ck_assert_msg(
 					fabs(got - want) <= tol,
@@ -156,6 +184,8 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 	operand_free(&a);
 	operand_free(&b);
 	operand_free(&c);
+	if (g->bias)
+		operand_free(&bias);
 }
 
 /*
@@ -295,6 +325,10 @@ START_TEST(test_gemm_gpu_limits)
 	for (size_t s = 1; s < 5; s++)
 		check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 1.0f, 0.0f);
 	check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[6], 0.5f, -1.5f);
+	/* small m or n, with and without a bias (A * B^T runs gemm_gemv_gpu) */
+	for (size_t s = 8; s < 14; s++)
+		if (cases[s].k < 1000)
+			check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 0.5f, -1.5f);
 	clcnn_context_close(ctx);
 }
 END_TEST

@@ -104,7 +104,9 @@ int cmd_bench(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	struct cli_model m;
-	if (cli_model_open_ex("bench", pos[0], batch, input_grads, &m))
+	/* --inference: built forward-only, as predict runs it (no gradient buffers) */
+	if (inference ? cli_model_open_forward("bench", pos[0], batch, &m)
+		      : cli_model_open_ex("bench", pos[0], batch, input_grads, &m))
 		return CLI_ERROR;
 	int rc = CLI_ERROR;
 	struct clcnn_trainer *tr = NULL;

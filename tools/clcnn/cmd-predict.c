@@ -130,7 +130,7 @@ int cmd_predict(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	struct cli_model m;
-	if (cli_model_open("predict", pos[0], 1, &m)) {
+	if (cli_model_open_forward("predict", pos[0], 1, &m)) {
 		free(pos);
 		return CLI_ERROR;
 	}
@@ -150,7 +150,7 @@ int cmd_predict(int argc, char **argv)
 	}
 	int rc = CLI_OK, K = m.classes;
 	size_t per = (size_t)m.c * (size_t)m.h * (size_t)m.w;
-	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float)), lab = 0;
+	float *img = cli_malloc(per * sizeof(float)), *out = cli_malloc((size_t)(K ? K : 1) * sizeof(float));
 	struct cli_inputs in = {0};
 	char omean[256], ostd[256];
 	if (!img || !out) {
@@ -179,9 +179,10 @@ int cmd_predict(int argc, char **argv)
 		for (size_t k = 0; invert && k < per; k++)
 			img[k] = 1 - img[k];
 		clcnn_normalize_apply(&in.norm, img, m.c, m.h, m.w);
-		if (clcnn_graph_set_input(m.g, m.image, img) ||
-		    (m.label && clcnn_graph_set_input(m.g, m.label, &lab)) || clcnn_graph_forward(m.g, 0, 0) ||
-		    clcnn_graph_read(m.g, clcnn_graph_output_name(m.g), out)) {
+		/* forward to the output only: the loss (and its label input) is not run */
+		const char *o = clcnn_graph_output_name(m.g);
+		if (clcnn_graph_set_input(m.g, m.image, img) || clcnn_graph_forward_to(m.g, o, 0, 0) ||
+		    clcnn_graph_read(m.g, o, out)) {
 			cli_error("predict", "%s", clcnn_context_error(m.ctx));
 			rc = CLI_ERROR;
 			break;

@@ -56,6 +56,9 @@ static int add_onnx_loss(struct clcnn_graph *g)
 	return 0;
 }
 
+static int model_open(const char *cmd, const char *netfile, int batch, int input_grads, const char *device,
+		      int forward_only, struct cli_model *m);
+
 int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input_grads, struct cli_model *m)
 {
 	return cli_model_open_dev(cmd, netfile, batch, input_grads, NULL, m);
@@ -68,6 +71,17 @@ int cli_model_open_on(const char *cmd, const char *netfile, int batch, const cha
 
 int cli_model_open_dev(const char *cmd, const char *netfile, int batch, int input_grads, const char *device,
 		       struct cli_model *m)
+{
+	return model_open(cmd, netfile, batch, input_grads, device, 0, m);
+}
+
+int cli_model_open_forward(const char *cmd, const char *netfile, int batch, struct cli_model *m)
+{
+	return model_open(cmd, netfile, batch, 0, NULL, 1, m);
+}
+
+static int model_open(const char *cmd, const char *netfile, int batch, int input_grads, const char *device,
+		      int forward_only, struct cli_model *m)
 {
 	memset(m, 0, sizeof *m);
 	m->ctx = cli_open_context_on(device);
@@ -124,6 +138,7 @@ int cli_model_open_dev(const char *cmd, const char *netfile, int batch, int inpu
 		cli_model_close(m);
 		return CLI_ERROR;
 	}
+	clcnn_graph_set_forward_only(m->g, forward_only);
 	if (clcnn_graph_build(m->g, batch)) {
 		cli_error(cmd, "%s: %s", netfile, clcnn_context_error(m->ctx));
 		cli_model_close(m);

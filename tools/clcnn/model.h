@@ -31,6 +31,8 @@ int cli_model_open_ex(const char *cmd, const char *netfile, int batch, int input
 int cli_model_open_on(const char *cmd, const char *netfile, int batch, const char *device, struct cli_model *m);
 int cli_model_open_dev(const char *cmd, const char *netfile, int batch, int input_grads, const char *device,
 		       struct cli_model *m);
+/* For inference only (predict, bench --inference): built forward-only, no gradient buffers. */
+int cli_model_open_forward(const char *cmd, const char *netfile, int batch, struct cli_model *m);
 void cli_model_close(struct cli_model *m);
 /*
  * 1 when path names an ONNX model (".onnx"): its weights come with it (no --weights needed, and no
