@@ -162,6 +162,28 @@ inline void store_chunk(vf acc0, vf acc1, __global float *d)
 #endif
 }
 
+/* A forward row kernel's work-item: output row oh of plane nc (rows = planes * POH), its input plane xp
+ * and output row yp; returns past the last row. */
+#define POOL_FWD_ROW(x, y) \
+	const int id = get_global_id(0); \
+	if (id >= rows) \
+		return; \
+	const int nc = id / POH, oh = id - nc * POH; \
+	__global const float *xp = (x) + nc * (PIH * PIW); \
+	__global float *yp = (y) + id * POW
+
+/* Its chunks of PV outputs (the last one ending at the row's end): CHUNK(o, inside), inside when the
+ * taps of every lane, columns o * STRIDE - PAD0 to (o + PV - 1) * STRIDE - PAD0 + SPAN - 1, lie in the
+ * row (a literal, so that each call specialises). */
+#define POOL_FWD_CHUNKS(STRIDE, PAD0, SPAN, CHUNK) \
+	for (int c_ = 0; c_ < POW; c_ += PV) { \
+		const int o_ = min(c_, POW - PV); \
+		if (o_ * (STRIDE) - (PAD0) >= 0 && (o_ + PV - 1) * (STRIDE) - (PAD0) + (SPAN) - 1 <= PIW - 1) \
+			CHUNK(o_, 1); \
+		else \
+			CHUNK(o_, 0); \
+	}
+
 /* ------------------------------------------------------------------ max pooling */
 
 /* PyTorch's rule (CPU and CUDA): `val > max || isnan(val)`, so the first maximum in scan order wins
@@ -205,20 +227,10 @@ inline void maxpool_chunk(__global const float *xp, int oh, int o, int inside, _
 
 __kernel void maxpool_fwd(__global const float *x, __global float *y, __global int *arg, int rows)
 {
-	const int id = get_global_id(0);
-	if (id >= rows)
-		return;
-	const int nc = id / POH, oh = id - nc * POH;
-	__global const float *xp = x + nc * (PIH * PIW);
-	__global float *yp = y + id * POW;
+	POOL_FWD_ROW(x, y);
 	__global int *ap = arg + id * POW;
-	for (int c = 0; c < POW; c += PV) {
-		const int o = min(c, POW - PV);
-		if (o * SW - PW >= 0 && (o + PV - 1) * SW - PW + (KW - 1) * DW <= PIW - 1)
-			maxpool_chunk(xp, oh, o, 1, yp, ap);
-		else
-			maxpool_chunk(xp, oh, o, 0, yp, ap);
-	}
+#define MAXPOOL_CHUNK(o, inside) maxpool_chunk(xp, oh, o, inside, yp, ap)
+	POOL_FWD_CHUNKS(SW, PW, (KW - 1) * DW + 1, MAXPOOL_CHUNK);
 }
 #endif
 
@@ -323,19 +335,9 @@ inline void avgpool_chunk(__global const float *xp, int oh, int o, int inside, _
 
 __kernel void avgpool_fwd(__global const float *x, __global float *y, int rows)
 {
-	const int id = get_global_id(0);
-	if (id >= rows)
-		return;
-	const int nc = id / POH, oh = id - nc * POH;
-	__global const float *xp = x + nc * (PIH * PIW);
-	__global float *yp = y + id * POW;
-	for (int c = 0; c < POW; c += PV) {
-		const int o = min(c, POW - PV);
-		if (o * SW - PW >= 0 && (o + PV - 1) * SW - PW + KW - 1 <= PIW - 1)
-			avgpool_chunk(xp, oh, o, 1, yp);
-		else
-			avgpool_chunk(xp, oh, o, 0, yp);
-	}
+	POOL_FWD_ROW(x, y);
+#define AVGPOOL_CHUNK(o, inside) avgpool_chunk(xp, oh, o, inside, yp)
+	POOL_FWD_CHUNKS(SW, PW, KW, AVGPOOL_CHUNK);
 }
 #endif
 
@@ -673,19 +675,9 @@ inline void blur_chunk(__global const float *xp, int oh, int o, int inside, __gl
 
 __kernel void blurrow_fwd(__global const float *x, __global float *y, int rows)
 {
-	const int id = get_global_id(0);
-	if (id >= rows)
-		return;
-	const int nc = id / POH, oh = id - nc * POH;
-	__global const float *xp = x + nc * (PIH * PIW);
-	__global float *yp = y + id * POW;
-	for (int c = 0; c < POW; c += PV) {
-		const int o = min(c, POW - PV);
-		if (o * BS - BPA >= 0 && (o + PV - 1) * BS - BPA + FS - 1 <= PIW - 1)
-			blur_chunk(xp, oh, o, 1, yp);
-		else
-			blur_chunk(xp, oh, o, 0, yp);
-	}
+	POOL_FWD_ROW(x, y);
+#define BLUR_CHUNK(o, inside) blur_chunk(xp, oh, o, inside, yp)
+	POOL_FWD_CHUNKS(BS, BPA, FS, BLUR_CHUNK);
 }
 #endif
 

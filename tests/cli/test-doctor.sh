@@ -59,11 +59,11 @@ grep -q '^  convgpu/convgpu_sum' "$T/doctor-gpu" && fail "gpu: convgpu_sum not c
 # a kernel that runs on neither profile says why
 grep -h 'not compiled: no layer' "$T/doctor-cpu" "$T/doctor-gpu" | grep -q . && fail "kernels without a reason: $(grep -h 'not compiled: no layer' "$T/doctor-cpu" "$T/doctor-gpu" | tr '\n' ' ')" || pass "every kernel left out has its reason"
 
-# a build error behind -DPOOL_KERNEL_blurpool_bwd: the smoke run fails, naming it, and doctor exits 1
+# a build error behind -DPOOL_KERNEL_blurrow_bwd (the CPU blur backward): the smoke run fails, naming it, and doctor exits 1
 cp -r "$SRC/cl" "$T/cl"
-sed -i 's/^#ifdef POOL_KERNEL_blurpool_bwd$/&\nthis_does_not_compile;/' "$T/cl/pool.cl"
+sed -i 's/^#ifdef POOL_KERNEL_blurrow_bwd$/&\nthis_does_not_compile;/' "$T/cl/pool.cl"
 grep -q this_does_not_compile "$T/cl/pool.cl" || fail "could not break pool.cl"
 expect 1 "^verdict: PROBLEMS FOUND$" "doctor with a broken kernel" -- env CLCNN_KERNEL_DIR="$T/cl" CLCNN_CACHE_DIR=off "$CLCNN" doctor
-grep -qE "conv algo direct +FAILED: .*blurpool_bwd" "$T/out" && pass "the failure names the kernel" || fail "failure line: $(grep -m1 FAILED "$T/out" | cut -c1-200)"
+grep -qE "conv algo direct +FAILED: .*blurrow_bwd" "$T/out" && pass "the failure names the kernel" || fail "failure line: $(grep -m1 FAILED "$T/out" | cut -c1-200)"
 echo "$fails failed"
 [ "$fails" -eq 0 ]
