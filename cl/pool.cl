@@ -2,8 +2,8 @@
  * row it writes, explicit vectors along W (POCL runs work-items as scalar loops); backward gathers
  * from just the windows that can hold an input (no atomics, fixed summation order); geometry and
  * plane sizes are -D defines. Max pooling saves the argmax (index in the plane); ties go to the first
- * maximum in scan order, as in PyTorch. Global pools: one work-item per plane; blur: row kernels as max and average on CPUs,
- * one work-item per element on GPUs.
+ * maximum in scan order, as in PyTorch. Global pools: one work-item per plane; blur: row kernels as
+ * max and average on CPUs, one work-item per element on GPUs.
  * The host defines POOL_KERNEL_<name> to compile just the kernel it launches (programs are per shape). */
 
 #ifndef KH
