@@ -167,8 +167,10 @@
 #define tv float8
 #define TV_LANES(e, q, S) \
 	((float8)(e[q], e[S + q], e[2 * S + q], e[3 * S + q], e[4 * S + q], e[5 * S + q], e[6 * S + q], e[7 * S + q]))
+#elif TV == 16 /* winograd_fused only: its lanes are loaded through memory, never by TV_LANES */
+#define tv float16
 #else
-#error "winograd: TV must be 1, 2, 4 or 8"
+#error "winograd: TV must be 1, 2, 4, 8 or 16"
 #endif
 #if TV > 1
 #define TV_LOAD(p) CLCNN_CAT(vload, TV)(0, p)
@@ -433,5 +435,94 @@ __kernel void wino_dw(__global const float *m, int m_off, __global float *dw)
 	_Pragma("unroll") for (int y = 0; y < R; y++)
 		_Pragma("unroll") for (int x = 0; x < R; x++)
 			dw[i * (R * R) + (FLIP ? R * R - 1 - (y * R + x) : y * R + x)] = o[y][x];
+}
+#endif
+
+/*
+ * winograd_fused (CPUs, F(4x4, 3x3)): the three passes of one group of TV tiles in one work-item
+ * (work-groups of one), so that V and M never leave the core's caches. The TV lanes are TV consecutive
+ * tiles p (images x TH x TW, in that order: tiles of several rows or images share a vector when TW is
+ * small); lanes past P repeat the last tile and store nothing. First V [36][C] (of vectors, __local) =
+ * B^T d B of every channel; then for each point the KB output channels at a time, M[pt][k] = sum_c
+ * U[pt][k][c] V[pt][c] (U [36][K][C] at u + u_off, wino_wt's layout; one V load per KB FMAs, each U
+ * value broadcast); then y = A^T M A per channel, cropped, plus bias[k] when has_bias. The sum over c
+ * runs in channel order, as the GEMM of the three-pass pipeline does.
+ */
+#ifdef WFUSED
+/* output channels per pass over V[pt]: 8 accumulators (64x64x14x14 -> 64, ms: KB 4 5.4, 8 3.6, 16 5.3) */
+#ifndef KB
+#define KB 8
+#endif
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void wfused(__global const float *x, __global const float *u,
+								    int u_off, __global float *y,
+								    __global const float *bias, int has_bias, int P)
+{
+	__local tv vl[36 * C];
+	__local tv ml[36 * K];
+	const int p0 = get_global_id(0) * TV;
+	int off[TV], yo[TV], rm[TV], cm[TV], orows[TV], ocols[TV];
+	_Pragma("unroll") for (int t = 0; t < TV; t++) {
+		const int p = min(p0 + t, P - 1), n = p / TILES, ty = (p - n * TILES) / TW, tx = p - n * TILES - ty * TW;
+		const int y0 = M * ty - PT, x0 = M * tx - PL;
+		off[t] = n * (C * H * W) + y0 * W + x0;
+		yo[t] = n * (K * OH * OW) + M * ty * OW + M * tx;
+		rm[t] = cm[t] = 0;
+		_Pragma("unroll") for (int i = 0; i < 6; i++) {
+			rm[t] |= (y0 + i >= 0 && y0 + i < H) << i;
+			cm[t] |= (x0 + i >= 0 && x0 + i < W) << i;
+		}
+		orows[t] = p0 + t < P ? min(M, OH - M * ty) : 0;
+		ocols[t] = min(M, OW - M * tx);
+	}
+	for (int c = 0; c < C; c++) {
+		float e[36 * TV];
+		for (int t = 0; t < TV; t++) /* rolled: unrolled, POCL took a minute to compile it at TV 16 */
+			_Pragma("unroll") for (int r = 0; r < 6; r++)
+				_Pragma("unroll") for (int q = 0; q < 6; q++)
+					e[(r * 6 + q) * TV + t] =
+						(rm[t] >> r) & (cm[t] >> q) & 1 ? x[off[t] + c * (H * W) + r * W + q] : 0.0f;
+		tv d[6][6], v[6][6];
+		_Pragma("unroll") for (int r = 0; r < 6; r++)
+			_Pragma("unroll") for (int q = 0; q < 6; q++)
+				d[r][q] = TV_LOAD(e + (r * 6 + q) * TV);
+		TRANSFORM2D_T(tv, BT6, 6, 6, v, d);
+		_Pragma("unroll") for (int r = 0; r < 6; r++)
+			_Pragma("unroll") for (int q = 0; q < 6; q++)
+				vl[(r * 6 + q) * C + c] = v[r][q];
+	}
+	for (int pt = 0; pt < 36; pt++) {
+		__global const float *up = u + u_off + pt * (K * C);
+		__local const tv *vp = vl + pt * C;
+		for (int k0 = 0; k0 < K; k0 += KB) {
+			tv acc[KB];
+			_Pragma("unroll") for (int j = 0; j < KB; j++)
+				acc[j] = 0.0f;
+			for (int c = 0; c < C; c++) {
+				const tv v = vp[c];
+				_Pragma("unroll") for (int j = 0; j < KB; j++)
+					acc[j] = fma((tv)(up[min(k0 + j, K - 1) * C + c]), v, acc[j]);
+			}
+			_Pragma("unroll") for (int j = 0; j < KB; j++)
+				if (k0 + j < K)
+					ml[pt * K + k0 + j] = acc[j];
+		}
+	}
+	for (int k = 0; k < K; k++) {
+		const float b = has_bias ? bias[k] : 0.0f;
+		tv a[6][6], o[M][M];
+		_Pragma("unroll") for (int r = 0; r < 6; r++)
+			_Pragma("unroll") for (int q = 0; q < 6; q++)
+				a[r][q] = ml[(r * 6 + q) * K + k];
+		TRANSFORM2D_T(tv, WINO_AT, 6, M, o, a);
+		float e[M * M * TV];
+		_Pragma("unroll") for (int r = 0; r < M; r++)
+			_Pragma("unroll") for (int q = 0; q < M; q++)
+				TV_STORE(o[r][q] + b, e + (r * M + q) * TV);
+		for (int t = 0; t < TV; t++)
+			_Pragma("unroll") for (int r = 0; r < M; r++)
+				_Pragma("unroll") for (int q = 0; q < M; q++)
+					if (r < orows[t] && q < ocols[t])
+						y[yo[t] + k * (OH * OW) + r * OW + q] = e[(r * M + q) * TV + t];
+	}
 }
 #endif

@@ -1,11 +1,12 @@
 /*
  * bench-op: time one op's device forward and backward (every gradient) on random data.
- *   bench-op TYPE ARGS SHAPE[;SHAPE...] [-r REPS] [-n] [--no-input-grad]
+ *   bench-op TYPE ARGS SHAPE[;SHAPE...] [-r REPS] [-n] [--no-input-grad] [--no-weight-grad]
  *   bench-op conv2d "out_channels=64, kernel_size=3, padding=1" 64x32x28x28
  * One warm-up call of each (builds kernels, lets autotuning decide), then REPS timed calls, each
  * enqueue + clFinish; prints the median and the minimum (the minimum is the better estimate on a
  * shared, noisy machine), the least CPU time of a call (all threads: steadier still under load) and
  * GFLOP/s where the op counts FLOPs (backward = 2x forward).
+ * --no-weight-grad: backward times the input gradient alone (GFLOP/s then counts both gradients).
  * -n: no timing, just the algorithm choice. Set POCL_CACHE_DIR (and CLCNN_CACHE_DIR) to keep kernels.
  */
 #include <stdio.h>
@@ -102,7 +103,7 @@ static int time_calls(struct clcnn_op *op, const struct clcnn_dev_io *io, int ba
 
 int main(int argc, char **argv)
 {
-	int reps = 10, no_time = 0, input_grad = 1;
+	int reps = 10, no_time = 0, input_grad = 1, weight_grad = 1;
 	const char *pos[3];
 	int npos = 0;
 	for (int i = 1; i < argc; i++) {
@@ -112,13 +113,16 @@ int main(int argc, char **argv)
 			no_time = 1;
 		else if (!strcmp(argv[i], "--no-input-grad"))
 			input_grad = 0;
+		else if (!strcmp(argv[i], "--no-weight-grad"))
+			weight_grad = 0;
 		else if (npos < 3)
 			pos[npos++] = argv[i];
 	}
 	struct clcnn_shape shapes[CLCNN_OP_MAX_IN];
 	int nin = npos == 3 ? parse_shapes(pos[2], shapes) : -1;
 	if (nin < 1 || reps < 1) {
-		fprintf(stderr, "usage: bench-op TYPE ARGS SHAPE[;SHAPE...] [-r REPS] [-n] [--no-input-grad]\n");
+		fprintf(stderr, "usage: bench-op TYPE ARGS SHAPE[;SHAPE...] [-r REPS] [-n] [--no-input-grad] "
+				"[--no-weight-grad]\n");
 		return 2;
 	}
 	char err[1024];
@@ -142,7 +146,7 @@ int main(int argc, char **argv)
 	}
 	for (int j = 0; j < op->nparam; j++) {
 		io.param[j] = random_buffer(ctx, clcnn_shape_count(&op->param[j].shape), &rng);
-		if (op->param[j].kind == CLCNN_PARAM_WEIGHT)
+		if (weight_grad && op->param[j].kind == CLCNN_PARAM_WEIGHT)
 			io.grad_param[j] = random_buffer(ctx, clcnn_shape_count(&op->param[j].shape), &rng);
 	}
 	io.out = random_buffer(ctx, clcnn_shape_count(&op->out), &rng);

@@ -56,7 +56,7 @@ cmd_of() {
   esac
 }
 # conv-ALGO runs only in the profile its algorithm applies in (docs/gpu.md): the others fall back
-cpu_only=" conv-implicit conv-implicit48 conv-shallow conv-lanes "
+cpu_only=" conv-implicit conv-implicit48 conv-shallow conv-lanes conv-winograd_fused "
 gpu_only=" conv-igemm_gpu conv-igemm_gpu32 conv-igemm_gpu128 conv-im2col_clblast "
 skip() { # profile test
   case $1 in

@@ -22,6 +22,7 @@
  * tests' tolerances are argued, and test-conv's winograd accuracy test. The filters are transformed
  * again at every call (36 x K x C floats, small beside the tiles).
  */
+#include "ops/conv-winograd.h"
 #include "device/gemm.h"
 #include "ops/conv-stride1.h"
 
@@ -106,9 +107,8 @@ static int input_transform(struct clcnn_op *op, const struct pipe *pp, cl_mem sr
 	return rc ? rc : clcnn_op_run1d(op->ctx, k, tile_items(pp, pp->ci, nb, tv));
 }
 
-/* U [36][ko][ki] at off from r x r filters: forward ko = cout, ki = cin; trans: the input gradient's (ko = cin). */
-static int filter_transform(struct clcnn_op *op, cl_mem w, int r, int ko, int ki, int trans, int rot, cl_mem dst,
-			    size_t off)
+int clcnn_wino_filter_transform(struct clcnn_op *op, cl_mem w, int r, int ko, int ki, int trans, int rot, cl_mem dst,
+				size_t off)
 {
 	char o[128];
 	snprintf(o, sizeof o, "-DWINO_WT -DR=%d -DKO=%d -DKI=%d -DTRANSW=%d -DROT=%d", r, ko, ki, trans, rot);
@@ -171,7 +171,7 @@ static int wino_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pipe pp = pipe_of(op->ctx, g, CONV_FWD);
-	int rc = filter_transform(op, io->param[0], pp.r, g->cout, g->cin, 0, g->flip, io->scratch, pp.u);
+	int rc = clcnn_wino_filter_transform(op, io->param[0], pp.r, g->cout, g->cin, 0, g->flip, io->scratch, pp.u);
 	return rc ? rc
 		  : run_pipe(op, &pp, g->n, io->in[0], io->scratch, io->out, g->bias ? io->param[1] : io->param[0],
 			     g->bias);
@@ -182,7 +182,7 @@ static int wino_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct pipe pp = pipe_of(op->ctx, g, CONV_BWD_DATA);
-	int rc = filter_transform(op, io->param[0], pp.r, g->cin, g->cout, 1, !g->flip, io->scratch, pp.u);
+	int rc = clcnn_wino_filter_transform(op, io->param[0], pp.r, g->cin, g->cout, 1, !g->flip, io->scratch, pp.u);
 	return rc ? rc : run_pipe(op, &pp, g->n, io->grad_out, io->scratch, io->grad_in[0], io->scratch, 0);
 }
 

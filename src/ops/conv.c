@@ -571,6 +571,23 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=5, kernel_size=3, padding=(2,0,1,2), flip=true, algo=winograd, im2col_batch=2", "5x3x7x6", T,
 	 WINOGRAD_TOL},
 	/*
+	 * winograd_fused (CPUs; elsewhere the warning and another algorithm): odd planes with partial edge
+	 * tiles, padding 0, 1, 2, 'same' and asymmetric, channels neither multiples of 4 (its output-channel
+	 * blocks) nor of 16 (its lanes), lanes spanning tile rows and images, a last vector of tiles partly
+	 * empty (125 tiles, 12, 1), flip, bias on and off, batch 1 to 5; WINOGRAD_TOL (winograd's rounding).
+	 */
+	{"out_channels=13, kernel_size=3, padding=1, algo=winograd_fused", "5x13x17x17", T, WINOGRAD_TOL},
+	{"out_channels=19, kernel_size=3, padding=1, bias=false, algo=winograd_fused", "1x17x17x17", T, WINOGRAD_TOL},
+	{"out_channels=21, kernel_size=3, padding=1, algo=winograd_fused", "3x37x7x7", T, WINOGRAD_TOL},
+	{"out_channels=5, kernel_size=3, algo=winograd_fused", "1x3x27x27", T, WINOGRAD_TOL},
+	{"out_channels=4, kernel_size=3, padding=2, algo=winograd_fused", "3x5x7x5", T, WINOGRAD_TOL},
+	{"out_channels=6, kernel_size=3, padding=same, flip=true, bias=false, algo=winograd_fused", "2x7x9x13", T,
+	 WINOGRAD_TOL},
+	{"out_channels=3, kernel_size=3, padding=(0,1,2,0), algo=winograd_fused", "3x2x5x9", T, WINOGRAD_TOL},
+	{"out_channels=5, kernel_size=3, padding=(2,0,1,2), flip=true, algo=winograd_fused", "5x3x7x6", T,
+	 WINOGRAD_TOL},
+	{"out_channels=2, kernel_size=3, padding=1, algo=winograd_fused", "1x1x3x3", T, WINOGRAD_TOL},
+	/*
 	 * F(2x2, 5x5): odd planes (9x9, 17x17, 27x27, 7x9) with partial edge tiles, padding 0, 2, 4 (the
 	 * input gradient's 0), 'same' and asymmetric, odd channels, flip, batch 1 and 5, chunks of 2 images;
 	 * WINOGRAD5_TOL.
