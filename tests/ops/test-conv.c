@@ -449,17 +449,19 @@ START_TEST(test_model_shapes)
 				}
 				/*
 				 * sums of up to 64*14*14 = 12544 products in different orders. Winograd's error
-				 * is normwise: a value's error follows the magnitude of the terms it sums (the
-				 * rms of the result here), not the value, so a value that cancels to near zero
-				 * keeps its neighbours' error (measured: weight gradient 4.9e-4 off at -0.199,
-				 * rms sqrt(12544 / 9) = 37): the same 1e-4, against 1 + |value| + the result's rms.
+				 * (both winograd algorithms: the same transforms, and winograd_fused's weight
+				 * gradient is winograd's) is normwise: a value's error follows the magnitude of
+				 * the terms it sums (the rms of the result here), not the value, so a value that
+				 * cancels to near zero keeps its neighbours' error (measured: weight gradient
+				 * 4.9e-4 off at -0.199, rms sqrt(12544 / 9) = 37): the same 1e-4, against 1 +
+				 * |value| + the result's rms.
 				 */
 				double ss = 0;
 				for (size_t k = 0; k < n[i]; k++)
 					ss += (double)want[i][k] * want[i][k];
-				const float scale = clcnn_conv_algos[a] == &clcnn_conv_algo_winograd
-							    ? (float)sqrt(ss / (double)n[i])
-							    : 0.0f;
+				const int wino = clcnn_conv_algos[a] == &clcnn_conv_algo_winograd ||
+						 clcnn_conv_algos[a] == &clcnn_conv_algo_winograd_fused;
+				const float scale = wino ? (float)sqrt(ss / (double)n[i]) : 0.0f;
 				for (size_t k = 0; k < n[i]; k++)
 					ck_assert_msg(fabsf(got[k] - want[i][k]) <=
 							      1e-4f * (1 + fabsf(want[i][k]) + scale),
