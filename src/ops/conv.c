@@ -572,7 +572,7 @@ static const struct clcnn_op_case conv_cases[] = {
 	 WINOGRAD_TOL},
 	/*
 	 * winograd_fused (CPUs; elsewhere the warning and another algorithm): odd planes with partial edge
-	 * tiles, padding 0, 1, 2, 'same' and asymmetric, channels neither multiples of 4 (its output-channel
+	 * tiles, padding 0, 1, 2, 'same' and asymmetric, channels neither multiples of 8 (its output-channel
 	 * blocks) nor of 16 (its lanes), lanes spanning tile rows and images, a last vector of tiles partly
 	 * empty (125 tiles, 12, 1), flip, bias on and off, batch 1 to 5; WINOGRAD_TOL (winograd's rounding).
 	 */
