@@ -17,13 +17,14 @@ BUILD=${BUILD:-build}
 export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD/pocl-cache}
 ci=0
 [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ] && ci=1
-logs=() broken=0
+logs=() times=() broken=0
 stage() { # name log command...: run a stage; a stage that fails without a test log counts as one failure
-  local name=$1 log=$2
+  local name=$1 log=$2 t0=$SECONDS
   shift 2
   rm -f "$log"
   "$@"
   local r=$?
+  times+=("$name: $((SECONDS - t0)) s")
   if [ -f "$log" ]; then logs+=("$log"); elif [ $r -ne 0 ]; then echo "$name: failed before running tests"; broken=$((broken + 1)); fi
   return $r
 }
@@ -72,13 +73,19 @@ fi
 if [ $ci -eq 1 ] || [ "${OCLGRIND:-0}" = 1 ]; then
   stage oclgrind "$BUILD/meson-logs/oclgrind.json" env BUILD="$BUILD" ./tools/oclgrind.sh || rc=1
 fi
+# where the time went: each stage, then the slowest runs of all logs (CI is kept under 45 minutes)
+printf 'stage time: %s\n' "${times[@]}"
 python3 - "$broken" "${logs[@]}" <<'PY' || true
 import json, sys
-c = {}
+c, slow = {}, []
 for path in sys.argv[2:]:
     for line in open(path):
-        r = json.loads(line)["result"]
+        j = json.loads(line)
+        r = j["result"]
         c[r] = c.get(r, 0) + 1
+        slow.append((j.get("duration", 0), j.get("name", "?"), path.split("/")[-1]))
+for d, name, log in sorted(slow, reverse=True)[:12]:
+    print(f"slowest: {d:7.0f} s  {name}  ({log})")
 ok = c.get("OK", 0) + c.get("EXPECTEDFAIL", 0)
 bad = sum(v for k, v in c.items() if k not in ("OK", "EXPECTEDFAIL", "SKIP")) + int(sys.argv[1])
 line = f"{ok} passed, {bad} failed"
