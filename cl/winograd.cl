@@ -439,8 +439,8 @@ __kernel void wino_dw(__global const float *m, int m_off, __global float *dw)
 #endif
 
 /*
- * winograd_fused (CPUs, F(4x4, 3x3)): the three passes of one group of TV tiles in one work-item
- * (work-groups of one), so that V and M never leave the core's caches. The TV lanes are TV consecutive
+ * winograd_fused (CPUs, F(4x4, 3x3) or F(2x2, 5x5) by R): the three passes of one group of TV tiles in
+ * one work-item (work-groups of one), so that V and M never leave the core's caches. The TV lanes are TV consecutive
  * tiles p (images x TH x TW, in that order: tiles of several rows or images share a vector when TW is
  * small); lanes past P repeat the last tile and store nothing. First V [36][C] (of vectors, __local) =
  * B^T d B of every channel; then for each point the KB output channels at a time, M[pt][k] = sum_c

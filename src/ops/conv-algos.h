@@ -28,7 +28,7 @@
 	  "transforms: up to ~2e-5 of the result's rms (measured at 256 channels: 1.7e-5 forward 3x3, 2.1e-5 " \
 	  "weight gradient 5x5; forward 1.0e-4 and 1.6e-4 of 1 + the value)") \
 	X(winograd_fused, WINOGRAD_FUSED, \
-	  "CPUs, 3x3 winograd with its three passes fused: each work-item transforms a vector of tiles, " \
+	  "CPUs, 3x3 and 5x5 winograd with its three passes fused: each work-item transforms a vector of tiles, " \
 	  "multiplies and transforms back in its caches (small channel counts); weight gradient as winograd") \
 	X(igemm_gpu, IGEMM_GPU, \
 	  "GPUs: implicit GEMM, patches gathered into `__local` tiles (64 x 64 outputs, 256 work-items of " \

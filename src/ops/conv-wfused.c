@@ -1,12 +1,13 @@
 /*
- * conv2d "winograd_fused": Winograd F(4x4, 3x3) for CPUs with the three passes of "winograd"
- * (conv-winograd.c: input transform, 36 batched GEMMs, output transform) fused into one kernel
- * (cl/winograd.cl, WFUSED), so that the transformed input and output (2.25 times the input and output
- * each) stay in the core's caches instead of going through memory. A work-item takes TV tiles as the
+ * conv2d "winograd_fused": Winograd F(4x4, 3x3) and F(2x2, 5x5) for CPUs with the three passes of
+ * "winograd" (conv-winograd.c: input transform, 36 batched GEMMs, output transform) fused into one kernel
+ * (cl/winograd.cl, WFUSED), so that the transformed input and output (at 3x3 2.25 times the input and
+ * output each, at 5x5 9 times the output) stay in the core's caches instead of going through memory. A work-item takes TV tiles as the
  * lanes of vectors and all channels: its V [36][C] and M [36][K] are __local, in work-groups of one.
  * Meant for the small-channel layers where the batched GEMMs are shallow (32 to 128 channels).
  *
- * The input gradient is the same kernel over the output gradient padded by 2 - padding with the filters
+ * Both kernel sizes cut 6x6 input tiles (stride m = 7 - r) into the same 36 points (cl/winograd.cl, R).
+ * The input gradient is the same kernel over the output gradient padded by r - 1 - padding with the filters
  * transposed and rotated, as in conv-winograd.c; the weight gradient is winograd's own (its three
  * passes). The sum over channels runs in channel order, one FMA a product, as in the batched GEMM: the
  * rounding is winograd's (WINOGRAD_TOL in conv.c).
@@ -14,9 +15,9 @@
 #include "ops/conv-stride1.h"
 #include "ops/conv-winograd.h"
 
-/* One use of the kernel: ci channels of h x w, padded by pt, pl, into co channels of oh x ow. */
+/* One use of the kernel: ci channels of h x w, padded by pt, pl, into co channels of oh x ow; r x r taps. */
 struct wf_pipe {
-	int ci, co, h, w, pt, pl, oh, ow, th, tw, tv;
+	int ci, co, h, w, pt, pl, oh, ow, r, th, tw, tv;
 };
 
 /* Bytes of __local memory of the kernel at tv lanes. */
@@ -40,24 +41,26 @@ static int lanes_for(const struct clcnn_context *ctx, int ci, int co)
 
 static struct wf_pipe pipe_of(const struct clcnn_context *ctx, const struct conv_geom *g, enum conv_dir d)
 {
+	const int r = g->kh, m = 7 - r, e = r - 1; /* e: the taps' reach */
 	struct wf_pipe p;
 	if (d == CONV_BWD_DATA)
-		p = (struct wf_pipe){g->cout, g->cin, g->ho, g->wo, 2 - g->pt, 2 - g->pl, g->h, g->w, 0, 0, 0};
+		p = (struct wf_pipe){g->cout, g->cin, g->ho, g->wo, e - g->pt, e - g->pl, g->h, g->w, r, 0, 0, 0};
 	else
-		p = (struct wf_pipe){g->cin, g->cout, g->h, g->w, g->pt, g->pl, g->ho, g->wo, 0, 0, 0};
-	p.th = (p.oh + 3) / 4;
-	p.tw = (p.ow + 3) / 4;
+		p = (struct wf_pipe){g->cin, g->cout, g->h, g->w, g->pt, g->pl, g->ho, g->wo, r, 0, 0, 0};
+	p.th = (p.oh + m - 1) / m;
+	p.tw = (p.ow + m - 1) / m;
 	p.tv = lanes_for(ctx, p.ci, p.co);
 	return p;
 }
 
 /*
- * 3x3 where winograd applies (stride 1, no dilation or groups, padding at most 2, int indices), on CPUs
- * (ctx NULL: the geometry alone), with the __local blocks of both directions within the device's limit.
+ * Where winograd applies (3x3 or 5x5, stride 1, no dilation or groups, padding at most r - 1, int
+ * indices), on CPUs (ctx NULL: the geometry alone), with the __local blocks of both directions within the
+ * device's limit.
  */
 static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	if ((ctx && clcnn_is_gpu(ctx)) || g->kh != 3 || !clcnn_conv_algo_winograd.applicable(ctx, g))
+	if ((ctx && clcnn_is_gpu(ctx)) || !clcnn_conv_algo_winograd.applicable(ctx, g))
 		return 0;
 	return lanes_for(ctx, g->cin, g->cout) > 0;
 }
@@ -68,8 +71,8 @@ static int run_fused(struct clcnn_op *op, const struct wf_pipe *pp, int n, cl_me
 {
 	char o[224];
 	snprintf(o, sizeof o,
-		 "-DWFUSED -DR=3 -DC=%d -DK=%d -DH=%d -DW=%d -DPT=%d -DPL=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d -DTV=%d",
-		 pp->ci, pp->co, pp->h, pp->w, pp->pt, pp->pl, pp->oh, pp->ow, pp->th, pp->tw, pp->tv);
+		 "-DWFUSED -DR=%d -DC=%d -DK=%d -DH=%d -DW=%d -DPT=%d -DPL=%d -DOH=%d -DOW=%d -DTH=%d -DTW=%d -DTV=%d",
+		 pp->r, pp->ci, pp->co, pp->h, pp->w, pp->pt, pp->pl, pp->oh, pp->ow, pp->th, pp->tw, pp->tv);
 	cl_kernel k;
 	int u_off = 0, P = n * pp->th * pp->tw;
 	int rc = clcnn_kernel_get(op->ctx, "winograd", o, "wfused", &k);
@@ -84,18 +87,18 @@ static int wf_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct wf_pipe pp = pipe_of(op->ctx, g, CONV_FWD);
-	int rc = clcnn_wino_filter_transform(op, io->param[0], 3, g->cout, g->cin, 0, g->flip, io->scratch, 0);
+	int rc = clcnn_wino_filter_transform(op, io->param[0], g->kh, g->cout, g->cin, 0, g->flip, io->scratch, 0);
 	return rc ? rc
 		  : run_fused(op, &pp, g->n, io->in[0], io->scratch, io->out, g->bias ? io->param[1] : io->param[0],
 			      g->bias);
 }
 
-/* dX: the forward kernel over dY padded by 2 - padding, filters transposed and rotated. */
+/* dX: the forward kernel over dY padded by r - 1 - padding, filters transposed and rotated. */
 static int wf_backward_data(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct wf_pipe pp = pipe_of(op->ctx, g, CONV_BWD_DATA);
-	int rc = clcnn_wino_filter_transform(op, io->param[0], 3, g->cin, g->cout, 1, !g->flip, io->scratch, 0);
+	int rc = clcnn_wino_filter_transform(op, io->param[0], g->kh, g->cin, g->cout, 1, !g->flip, io->scratch, 0);
 	return rc ? rc : run_fused(op, &pp, g->n, io->grad_out, io->scratch, io->grad_in[0], io->scratch, 0);
 }
 

@@ -587,6 +587,12 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=5, kernel_size=3, padding=(2,0,1,2), flip=true, algo=winograd_fused", "5x3x7x6", T,
 	 WINOGRAD_TOL},
 	{"out_channels=2, kernel_size=3, padding=1, algo=winograd_fused", "1x1x3x3", T, WINOGRAD_TOL},
+	/* winograd_fused at 5x5: odd planes, padding 0, 2, 4 and asymmetric, flip, 37 channels; WINOGRAD5_TOL */
+	{"out_channels=13, kernel_size=5, padding=2, algo=winograd_fused", "5x13x9x9", T, WINOGRAD5_TOL},
+	{"out_channels=21, kernel_size=5, padding=4, bias=false, algo=winograd_fused", "3x37x7x9", T, WINOGRAD5_TOL},
+	{"out_channels=5, kernel_size=5, algo=winograd_fused", "1x3x27x27", T, WINOGRAD5_TOL},
+	{"out_channels=5, kernel_size=5, padding=(4,0,2,3), flip=true, algo=winograd_fused", "5x3x7x6", T,
+	 WINOGRAD5_TOL},
 	/*
 	 * F(2x2, 5x5): odd planes (9x9, 17x17, 27x27, 7x9) with partial edge tiles, padding 0, 2, 4 (the
 	 * input gradient's 0), 'same' and asymmetric, odd channels, flip, batch 1 and 5, chunks of 2 images;

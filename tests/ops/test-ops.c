@@ -8,7 +8,8 @@
  *     gradient, bounded by: the reference's own truncation error at the same h (measured in double),
  *     plus the forward error the op's tolerance allows in L = sum(out * g), divided by h, plus the op's
  *     tolerance on the gradient itself.
- * Usage: test-ops [op-name...]   (CLCNN_TEST_OPS="conv2d relu" also filters)
+ * Usage: test-ops [op-name...]   (CLCNN_TEST_OPS="conv2d relu" also filters; CLCNN_TEST_CASE=TEXT runs
+ * only the cases whose arguments contain TEXT, e.g. "algo=winograd_fused")
  */
 #include <math.h>
 #include <stdio.h>
@@ -413,8 +414,11 @@ START_TEST(test_class)
 	const struct clcnn_op_class *cls = clcnn_op_classes[_i];
 	if (!selected(cls->name))
 		return;
+	const char *only = getenv("CLCNN_TEST_CASE");
 	int ncases = 0;
 	for (const struct clcnn_op_case *c = cls->cases; c && c->inputs; c++, ncases++) {
+		if (only && !strstr(c->args, only))
+			continue;
 		if (!(c->flags & CLCNN_CASE_EVAL))
 			run_case(cls, c, 1);
 		if (!(c->flags & CLCNN_CASE_TRAIN))
