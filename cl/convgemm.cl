@@ -469,10 +469,18 @@ __kernel void lanes_out(__global const float *src, int src_off, __global float *
 }
 #endif
 
+/* The stride of lanes_fwd and lanes_bwd_w (1: the stride-1 convolution and its input gradient). */
+#ifndef SY
+#define SY 1
+#endif
+#ifndef SX
+#define SX 1
+#endif
+
 /*
  * out[gl][grp*CGO + row][p][:] = sum over ci < CGI and taps of w[..][ci][WPOS(tap)] * in[gl][grp*CGI + ci]
- * at the tap of pixel p. Work-item (x, y, z): rows x*TM.., pixels y*TNV.., z = gl*groups + grp.
- * Global (ceil(CGO/TM), ceil(OP/TNV), lane groups * groups).
+ * at the tap of pixel p (padded row oy*SY + ky*DH, column ox*SX + kx*DW). Work-item (x, y, z): rows
+ * x*TM.., pixels y*TNV.., z = gl*groups + grp. Global (ceil(CGO/TM), ceil(OP/TNV), lane groups * groups).
  */
 #ifdef LANES_FWD
 __kernel void lanes_fwd(__global const float *xb, int xb_off, __global const float *w, int w_off, __global float *out,
@@ -490,7 +498,7 @@ __kernel void lanes_fwd(__global const float *xb, int xb_off, __global const flo
 #pragma unroll
 	for (int v = 0; v < TNV; v++) {
 		const int p = min(p0 + v, OP - 1), oy = p / OW, ox = p - oy * OW;
-		bp[v] = xb + xb_off + (((gl * CIN + grp * CGI) * HP + oy) * WP + ox) * VW;
+		bp[v] = xb + xb_off + (((gl * CIN + grp * CGI) * HP + oy * SY) * WP + ox * SX) * VW;
 	}
 	CLCNN_TILE(VT, acc, TM, TNV);
 #pragma unroll 1
@@ -503,8 +511,9 @@ __kernel void lanes_fwd(__global const float *xb, int xb_off, __global const flo
 
 /*
  * Weight gradient of one lane group: part[gl][grp*CGO + row][ci][WPOS(tap)] = sum over the output pixels
- * and lanes of gy * input at the tap; gy is the output gradient in the padded lanes layout of the input
- * gradient (its pixel (oy, ox) at (oy + GPT, ox + GPL) of a GHP x GWP plane). Work-item: TMW rows x one
+ * and lanes of gy * input at the tap (strides SY, SX); gy is the output gradient in the lanes layout,
+ * its pixel (oy, ox) at (oy + GPT, ox + GPL) of a GHP x GWP plane (stride 1: padded for the input
+ * gradient, which shares the copy). Work-item: TMW rows x one
  * input channel x all taps. Global (ceil(CGO/TMW), CGI, lane groups * groups).
  */
 #ifdef LANES_BWD_W
@@ -530,7 +539,7 @@ __kernel void lanes_bwd_w(__global const float *gy, int gy_off, __global const f
 #pragma unroll
 			for (int i = 0; i < TMW; i++)
 				a[i] = VLOAD(0, gp[i] + (oy * GWP + ox) * VW);
-			BWD_W_STEP(xq + ((oy + ky * DH) * WP + ox + kx * DW) * VW);
+			BWD_W_STEP(xq + ((oy * SY + ky * DH) * WP + ox * SX + kx * DW) * VW);
 		}
 	}
 	BWD_W_STORE(part + part_off + gl * (groups * CGO * CGI * KHW));

@@ -21,7 +21,9 @@
 	X(shallow, SHALLOW, \
 	  "stride 1, groups 1, at most 27 input taps (a first layer): one output row per work-item forward, " \
 	  "implicit backward") \
-	X(lanes, LANES, "stride 1 with the batch in the vector lanes: only output pixels are computed") \
+	X(lanes, LANES, \
+	  "the batch in the vector lanes: only output pixels are computed; strided, the forward and the weight " \
+	  "gradient (the input gradient is im2col's)") \
 	X(winograd, WINOGRAD, \
 	  "3x3 and 5x5, stride 1, no dilation or groups: Winograd F(4x4, 3x3) and F(2x2, 5x5), 6x6 tiles " \
 	  "through 36 batched GEMMs (4x and 2.8x fewer multiplies); rounding errors grow through its " \

@@ -1,11 +1,16 @@
 /*
- * conv2d "lanes": stride-1 convolution with the batch in the vector lanes (cl/convgemm.cl, LANES_*).
+ * conv2d "lanes": convolution with the batch in the vector lanes (cl/convgemm.cl, LANES_*).
  * A chunk of images is copied into [lane group][channel][padded row][padded column][VW images], so the
  * tap of an output pixel is one aligned vector for VW images at once and the GEMM computes nothing but
  * outputs (implicit's padded rows compute and drop 7 % of its columns at 28x28, 15 % at 14x14); the
  * results come back from [group][channel][pixel][VW] to NCHW in one more pass. The input gradient is the
  * same kernel over the padded output gradient with the weights transposed and rotated (as implicit);
  * the weight gradient sums over pixels and lanes per lane group, then over the groups in order.
+ *
+ * Strides above 1 change only where a pixel's taps start (the tap is still one vector of VW images), so
+ * the forward and the weight gradient take them as they are (SY, SX); the input gradient of a strided
+ * convolution is im2col's (a transposed convolution, whose stride-1 form here would multiply the zeros
+ * between the output gradient's pixels).
  */
 #include "ops/conv-stride1.h"
 
@@ -24,8 +29,16 @@ static struct side in_side(const struct conv_geom *g)
 	return side_of(clcnn_conv_s1_input(g));
 }
 
+static int strided(const struct conv_geom *g)
+{
+	return g->sh > 1 || g->sw > 1;
+}
+
+/* The output gradient: padded for the input gradient at stride 1; as it is (the weight gradient's) else. */
 static struct side gy_side(const struct conv_geom *g)
 {
+	if (strided(g))
+		return side_of((struct conv_s1_side){g->cout, g->ho, g->wo, 0, 0, 0, 0});
 	return side_of(clcnn_conv_s1_grad_out(g));
 }
 
@@ -35,10 +48,17 @@ static struct conv_s1_tile tile(const struct clcnn_context *ctx)
 	return clcnn_conv_s1_tile(ctx, 1);
 }
 
-/* CPUs only: a CPU register tile (7 x 3 vectors of the batch's lanes), too big for a GPU's registers. */
+/*
+ * CPUs only: a CPU register tile (7 x 3 vectors of the batch's lanes), too big for a GPU's registers.
+ * Padding at most the taps' reach (the stride-1 input gradient's is then >= 0); strided where im2col
+ * (its input gradient) applies.
+ */
 static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
-	if ((ctx && clcnn_is_gpu(ctx)) || !clcnn_conv_s1_applies(g))
+	struct conv_geom s1 = *g;
+	s1.sh = s1.sw = 1;
+	if ((ctx && clcnn_is_gpu(ctx)) || !clcnn_conv_s1_applies(&s1) ||
+	    (strided(g) && !clcnn_conv_algo_im2col.applicable(ctx, g)))
 		return 0;
 	/* every index the kernels form stays an int, for a chunk of up to 64 images */
 	struct side a = in_side(g), b = gy_side(g);
@@ -108,18 +128,18 @@ static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off,
 	return clcnn_kernel_run(op->ctx, k, 2, global, local);
 }
 
-/* The GEMM: out [groups of lanes][cgo*groups][oh*ow][VW] from the padded copy s and weights w. */
-static int gemm(struct clcnn_op *op, const struct side *s, int cgi, int cgo, int oh, int ow, cl_mem xb, size_t xb_off,
-		cl_mem w, size_t w_off, cl_mem out, size_t out_off, int nb)
+/* The GEMM: out [groups of lanes][cgo*groups][oh*ow][VW] from the padded copy s (strides sy, sx) and weights w. */
+static int gemm(struct clcnn_op *op, const struct side *s, int sy, int sx, int cgi, int cgo, int oh, int ow, cl_mem xb,
+		size_t xb_off, cl_mem w, size_t w_off, cl_mem out, size_t out_off, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct conv_s1_tile t = tile(op->ctx);
 	char o[400];
 	snprintf(o, sizeof o,
 		 "-DLANES_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
-		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d",
+		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DSY=%d -DSX=%d",
 		 t.vw, t.tm, t.tnv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, cgi, cgo, cgi * g->groups,
-		 cgo * g->groups, oh, ow, s->hp, s->wp);
+		 cgo * g->groups, oh, ow, s->hp, s->wp, sy, sx);
 	cl_kernel k;
 	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_fwd", &k);
@@ -145,8 +165,8 @@ static int lanes_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = copy_in(op, &a, io->in[0], io->scratch, p.xb, n0, nb);
 		if (!rc)
-			rc = gemm(op, &a, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0, io->scratch,
-				  p.out, nb);
+			rc = gemm(op, &a, g->sh, g->sw, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0,
+				  io->scratch, p.out, nb);
 		if (!rc)
 			rc = copy_out(op, g->cout, g->ho * g->wo, io->scratch, p.out, io->out, bias, g->bias, n0, nb);
 	}
@@ -163,9 +183,10 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	char o[400];
 	snprintf(o, sizeof o,
 		 "-DLANES_BWD_W -DVW=%d -DTMW=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
-		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DGHP=%d -DGWP=%d -DGPT=%d -DGPL=%d",
+		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DGHP=%d -DGWP=%d -DGPT=%d -DGPL=%d "
+		 "-DSY=%d -DSX=%d",
 		 t.vw, tmw, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, g->cgi, g->cgo, g->cin, g->cout, g->ho,
-		 g->wo, a.hp, a.wp, b.hp, b.wp, b.pt, b.pl);
+		 g->wo, a.hp, a.wp, b.hp, b.wp, b.pt, b.pl, g->sh, g->sw);
 	cl_kernel k;
 	int gyo = (int)p->gyb, xo = (int)p->xb, po = (int)p->part, groups = g->groups;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_bwd_w", &k);
@@ -186,6 +207,10 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct side a = in_side(g), b = gy_side(g);
 	const struct parts p = parts_of(op->ctx, g, 1);
+	if (strided(g) && want_data) { /* im2col's input gradient, after the weights (it reuses the scratch) */
+		int rc = want_weights ? lanes_backward_both(op, io, 0, 1) : 0;
+		return rc ? rc : clcnn_conv_algo_im2col.backward_data(op, io);
+	}
 	int rc = want_data ? clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
@@ -196,7 +221,7 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 				rc = weights_chunk(op, io, &p, nb, n0 > 0);
 		}
 		if (!rc && want_data) {
-			rc = gemm(op, &b, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt,
+			rc = gemm(op, &b, 1, 1, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt,
 				  io->scratch, p.out, nb);
 			if (!rc)
 				rc = copy_out(op, g->cin, g->h * g->w, io->scratch, p.out, io->grad_in[0], io->scratch,
@@ -210,8 +235,9 @@ CONV_BACKWARD_FROM(lanes, lanes_backward_both)
 
 static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
-	(void)nb; /* chunks of its own */
-	return parts_of(ctx, g, dir != CONV_FWD).end * sizeof(float);
+	if (strided(g) && dir == CONV_BWD_DATA)
+		return clcnn_conv_algo_im2col.scratch_bytes(ctx, g, nb, dir);
+	return parts_of(ctx, g, dir != CONV_FWD).end * sizeof(float); /* chunks of its own */
 }
 
 CONV_ALGO_DEFINE(lanes, .programs = {"convgemm"}, .applicable = applicable, .forward = lanes_forward,
