@@ -469,6 +469,60 @@ __kernel void lanes_out(__global const float *src, int src_off, __global float *
 }
 #endif
 
+/*
+ * The input gradient of a strided convolution by phases (dilation 1): input row iy + PT = SY j + ry takes
+ * only the taps ky = ry + SY t, at output row j - t, so each of the SY x SX phases (ry, rx) is a stride-1
+ * convolution of the output gradient with TY(ry) x TX(rx) taps, TY(r) = ceil((KH - r) / SY), run by
+ * lanes_fwd. Its weights: transposed per group and reversed (tap u = TY - 1 - t, so that lanes_fwd's
+ * tap u reads row j + u of the output gradient padded by TY(0) - 1 at the top, offset by TY(0) - TY).
+ * wph + off: the phases in order (ry, rx), each [grp*CGI + ci][co][u][v] (CGI, CGO: the forward's).
+ * Global (CGO * KHW, CGI, groups).
+ */
+#ifdef LANES_WPH
+#define TAPS(r, S, K) (((K) - (r) + (S) - 1) / (S))
+__kernel void lanes_wph(__global const float *w, __global float *wph, int off, int groups)
+{
+	const int j = get_global_id(0), ci = get_global_id(1), grp = get_global_id(2);
+	if (j >= CGO * KHW || ci >= CGI)
+		return;
+	const int co = j / KHW, tap = j - co * KHW, ky = tap / KW, kx = tap - ky * KW;
+	const int ry = ky % SY, rx = kx % SX, ty = TAPS(ry, SY, KH), tx = TAPS(rx, SX, KW);
+	for (int a = 0; a < SY; a++)
+		for (int b = 0; b < SX; b++)
+			if (a * SX + b < ry * SX + rx)
+				off += groups * CGI * CGO * TAPS(a, SY, KH) * TAPS(b, SX, KW);
+	const int u = ty - 1 - ky / SY, v = tx - 1 - kx / SX;
+	wph[off + ((grp * CGI + ci) * CGO + co) * (ty * tx) + u * tx + v] =
+		w[((grp * CGO + co) * CGI + ci) * KHW + WPOS(ky, kx)];
+}
+#endif
+
+/*
+ * dx[n0 + gl*VW + lane][c][iy][ix] from the phase planes at src + src_off: phase (ry, rx) of input pixel
+ * (iy + PT, ix + PL) = (SY j + ry, SX i + rx) at [(ry*SX + rx) * pstride + ([gl][COUT][JM*IM] at (j, i))][lane].
+ * One work-item per (channel, lane group), as lanes_out. Global (COUT, groups of lanes).
+ */
+#ifdef LANES_OUT_PHASE
+__kernel void lanes_out_phase(__global const float *src, int src_off, int pstride, __global float *y, int n0, int nb)
+{
+	const int c = get_global_id(0), gl = get_global_id(1);
+	if (c >= COUT)
+		return;
+	__global const float *s = src + src_off + (gl * COUT + c) * (JM * IM * VW);
+	const int nl = min(VW, nb - gl * VW);
+	for (int l = 0; l < nl; l++) {
+		__global float *d = y + ((n0 + gl * VW + l) * COUT + c) * (H * W);
+		for (int iy = 0; iy < H; iy++) {
+			const int ry = (iy + PT) % SY, j = (iy + PT) / SY;
+			for (int ix = 0; ix < W; ix++) {
+				const int rx = (ix + PL) % SX, i = (ix + PL) / SX;
+				d[iy * W + ix] = s[(ry * SX + rx) * pstride + (j * IM + i) * VW + l];
+			}
+		}
+	}
+}
+#endif
+
 /* The stride of lanes_fwd and lanes_bwd_w (1: the stride-1 convolution and its input gradient). */
 #ifndef SY
 #define SY 1

@@ -8,9 +8,13 @@
  * the weight gradient sums over pixels and lanes per lane group, then over the groups in order.
  *
  * Strides above 1 change only where a pixel's taps start (the tap is still one vector of VW images), so
- * the forward and the weight gradient take them as they are (SY, SX); the input gradient of a strided
- * convolution is im2col's (a transposed convolution, whose stride-1 form here would multiply the zeros
- * between the output gradient's pixels).
+ * the forward and the weight gradient take them as they are (SY, SX). The input gradient of a strided
+ * convolution runs by phases (cl/convgemm.cl, LANES_WPH): each of the sy x sx classes of input pixels
+ * (row mod sy, column mod sx) is a stride-1 convolution of the output gradient with its own taps of the
+ * kernel (3x3/2: 2x2, 2x1, 1x2, 1x1), so no multiply meets the zeros that a stride-1 form of the
+ * transposed convolution would put between the output gradient's pixels. That needs dilation 1 and a
+ * kernel at least the stride on each axis (every phase has a tap); other strided geometries take
+ * im2col's input gradient.
  */
 #include "ops/conv-stride1.h"
 
@@ -34,12 +38,55 @@ static int strided(const struct conv_geom *g)
 	return g->sh > 1 || g->sw > 1;
 }
 
-/* The output gradient: padded for the input gradient at stride 1; as it is (the weight gradient's) else. */
+/* Strided, with the input gradient by phases. */
+static int phased(const struct conv_geom *g)
+{
+	return strided(g) && g->dh == 1 && g->dw == 1 && g->kh >= g->sh && g->kw >= g->sw;
+}
+
+/* Taps of phase r along an axis of k taps at stride s. */
+static int phase_taps(int r, int s, int k)
+{
+	return (k - r + s - 1) / s;
+}
+
+/*
+ * The phases' planes, jm x im (rows j of input row SY j + ry - PT, the most any phase has); the output
+ * gradient's copy padded by py, px = the first phase's taps - 1 on top and left, to jm + py rows.
+ */
+struct phases {
+	int n, jm, im, py, px;
+};
+
+static struct phases phases_of(const struct conv_geom *g)
+{
+	return (struct phases){g->sh * g->sw, (g->h + g->pt + g->sh - 1) / g->sh, (g->w + g->pl + g->sw - 1) / g->sw,
+			       phase_taps(0, g->sh, g->kh) - 1, phase_taps(0, g->sw, g->kw) - 1};
+}
+
+/*
+ * The output gradient: padded for the input gradient at stride 1 or by phases (its rows up to jm + py:
+ * the phases read past ho); as it is (the weight gradient's) for im2col's input gradient.
+ */
 static struct side gy_side(const struct conv_geom *g)
 {
+	if (phased(g)) {
+		const struct phases f = phases_of(g);
+		return side_of((struct conv_s1_side){g->cout, g->ho, g->wo, f.py, f.jm - g->ho, f.px, f.im - g->wo});
+	}
 	if (strided(g))
 		return side_of((struct conv_s1_side){g->cout, g->ho, g->wo, 0, 0, 0, 0});
 	return side_of(clcnn_conv_s1_grad_out(g));
+}
+
+/* Floats of the input gradient's output planes per image: the image, or the phases' planes. */
+static size_t grad_in_floats(const struct conv_geom *g)
+{
+	if (phased(g)) {
+		const struct phases f = phases_of(g);
+		return (size_t)f.n * g->cin * f.jm * f.im;
+	}
+	return (size_t)g->cin * g->h * g->w;
 }
 
 /* The lane group is the vector width; the GEMM's tile is the narrow one (see implicit48). */
@@ -64,6 +111,7 @@ static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g
 	struct side a = in_side(g), b = gy_side(g);
 	double most = (double)a.c * a.hp * a.wp;
 	most = most > (double)b.c * b.hp * b.wp ? most : (double)b.c * b.hp * b.wp;
+	most = most > (double)grad_in_floats(g) ? most : (double)grad_in_floats(g);
 	return most * 64 < 2e9;
 }
 
@@ -78,7 +126,7 @@ static struct parts parts_of(const struct clcnn_context *ctx, const struct conv_
 	const struct conv_s1_tile t = tile(ctx);
 	struct side a = in_side(g), b = gy_side(g);
 	size_t per_x = (size_t)a.c * a.hp * a.wp, per_gy = backward ? (size_t)b.c * b.hp * b.wp : 0;
-	size_t per_out = backward ? (size_t)g->cin * g->h * g->w : (size_t)g->cout * g->ho * g->wo;
+	size_t per_out = backward ? grad_in_floats(g) : (size_t)g->cout * g->ho * g->wo;
 	struct parts p;
 	/* the one chunk policy (conv.c), over the copies in and out, in whole lane groups */
 	p.nbmax = clcnn_conv_chunk(ctx, g, (per_x + per_gy + per_out) * sizeof(float), t.vw, 0);
@@ -128,8 +176,13 @@ static int copy_out(struct clcnn_op *op, int c, int op_, cl_mem src, size_t off,
 	return clcnn_kernel_run(op->ctx, k, 2, global, local);
 }
 
-/* The GEMM: out [groups of lanes][cgo*groups][oh*ow][VW] from the padded copy s (strides sy, sx) and weights w. */
-static int gemm(struct clcnn_op *op, const struct side *s, int sy, int sx, int cgi, int cgo, int oh, int ow, cl_mem xb,
+/* The taps of one GEMM: the forward's, the stride-1 input gradient's (stride 1) or a phase's. */
+struct taps {
+	int kh, kw, dh, dw, flip, sy, sx;
+};
+
+/* The GEMM: out [groups of lanes][cgo*groups][oh*ow][VW] from the padded copy s and weights w. */
+static int gemm(struct clcnn_op *op, const struct side *s, struct taps k_, int cgi, int cgo, int oh, int ow, cl_mem xb,
 		size_t xb_off, cl_mem w, size_t w_off, cl_mem out, size_t out_off, int nb)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
@@ -138,8 +191,8 @@ static int gemm(struct clcnn_op *op, const struct side *s, int sy, int sx, int c
 	snprintf(o, sizeof o,
 		 "-DLANES_FWD -DVW=%d -DTM=%d -DTNV=%d -DHW_FMA=%d -DKH=%d -DKW=%d -DDH=%d -DDW=%d -DFLIP=%d -DCGI=%d "
 		 "-DCGO=%d -DCIN=%d -DCOUT=%d -DOH=%d -DOW=%d -DHP=%d -DWP=%d -DSY=%d -DSX=%d",
-		 t.vw, t.tm, t.tnv, t.hw_fma, g->kh, g->kw, g->dh, g->dw, g->flip, cgi, cgo, cgi * g->groups,
-		 cgo * g->groups, oh, ow, s->hp, s->wp, sy, sx);
+		 t.vw, t.tm, t.tnv, t.hw_fma, k_.kh, k_.kw, k_.dh, k_.dw, k_.flip, cgi, cgo, cgi * g->groups,
+		 cgo * g->groups, oh, ow, s->hp, s->wp, k_.sy, k_.sx);
 	cl_kernel k;
 	int xo = (int)xb_off, wo = (int)w_off, oo = (int)out_off, groups = g->groups;
 	int rc = clcnn_conv_s1_kernel(op, o, "lanes_fwd", &k);
@@ -165,8 +218,8 @@ static int lanes_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = copy_in(op, &a, io->in[0], io->scratch, p.xb, n0, nb);
 		if (!rc)
-			rc = gemm(op, &a, g->sh, g->sw, g->cgi, g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0,
-				  io->scratch, p.out, nb);
+			rc = gemm(op, &a, (struct taps){g->kh, g->kw, g->dh, g->dw, g->flip, g->sh, g->sw}, g->cgi,
+				  g->cgo, g->ho, g->wo, io->scratch, p.xb, io->param[0], 0, io->scratch, p.out, nb);
 		if (!rc)
 			rc = copy_out(op, g->cout, g->ho * g->wo, io->scratch, p.out, io->out, bias, g->bias, n0, nb);
 	}
@@ -202,16 +255,77 @@ static int weights_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, con
 	return rc ? rc : clcnn_conv_s1_sum_parts(op, io->scratch, p->part, ngroups, io->grad_param[0], accumulate);
 }
 
+/* The phases' weights into wph at off (floats): per phase, transposed per group and reversed (LANES_WPH). */
+static int phase_weights(struct clcnn_op *op, cl_mem w, cl_mem wph, size_t off)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	char o[160];
+	snprintf(o, sizeof o, "-DLANES_WPH -DKH=%d -DKW=%d -DCGI=%d -DCGO=%d -DFLIP=%d -DSY=%d -DSX=%d", g->kh, g->kw,
+		 g->cgi, g->cgo, g->flip, g->sh, g->sw);
+	cl_kernel k;
+	int o32 = (int)off, groups = g->groups;
+	int rc = clcnn_conv_s1_kernel(op, o, "lanes_wph", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, KARG(w), KARG(wph), KARG(o32), KARG(groups));
+	if (rc)
+		return rc;
+	const size_t global[3] = {(size_t)g->cgo * g->kh * g->kw, (size_t)g->cgi, (size_t)g->groups},
+		     local[3] = {8, 1, 1};
+	return clcnn_kernel_run(op->ctx, k, 3, global, local);
+}
+
+/*
+ * The input gradient of one chunk by phases: each phase's GEMM over the output gradient's copy (at gyb)
+ * into its plane (pstride floats apart, from out), then all planes into grad_in at once.
+ */
+static int phases_chunk(struct clcnn_op *op, const struct clcnn_dev_io *io, const struct parts *p, int n0, int nb)
+{
+	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
+	const struct conv_s1_tile t = tile(op->ctx);
+	const struct side b = gy_side(g);
+	const struct phases f = phases_of(g);
+	const size_t pstride = (size_t)p->groups_max * t.vw * g->cin * f.jm * f.im;
+	size_t w_off = p->wt;
+	int rc = 0;
+	for (int ry = 0; !rc && ry < g->sh; ry++)
+		for (int rx = 0; !rc && rx < g->sw; rx++) {
+			const int ty = phase_taps(ry, g->sh, g->kh), tx = phase_taps(rx, g->sw, g->kw);
+			/* tap u of the phase reads row j + u + (py - (ty - 1)) of the copy */
+			const size_t at = p->gyb + ((size_t)(f.py - ty + 1) * b.wp + (f.px - tx + 1)) * t.vw;
+			rc = gemm(op, &b, (struct taps){ty, tx, 1, 1, 0, 1, 1}, g->cgo, g->cgi, f.jm, f.im, io->scratch,
+				  at, io->scratch, w_off, io->scratch, p->out + (size_t)(ry * g->sw + rx) * pstride,
+				  nb);
+			w_off += (size_t)g->cout * g->cgi * ty * tx;
+		}
+	char o[192];
+	snprintf(o, sizeof o,
+		 "-DLANES_OUT_PHASE -DVW=%d -DCOUT=%d -DJM=%d -DIM=%d -DH=%d -DW=%d -DPT=%d -DPL=%d -DSY=%d -DSX=%d",
+		 t.vw, g->cin, f.jm, f.im, g->h, g->w, g->pt, g->pl, g->sh, g->sw);
+	cl_kernel k;
+	int o32 = (int)p->out, ps = (int)pstride;
+	if (!rc)
+		rc = clcnn_conv_s1_kernel(op, o, "lanes_out_phase", &k);
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->scratch), KARG(o32), KARG(ps), KARG(io->grad_in[0]),
+				       KARG(n0), KARG(nb));
+	if (rc)
+		return rc;
+	const size_t global[2] = {(size_t)g->cin, (size_t)(nb + t.vw - 1) / t.vw}, local[2] = {8, 1};
+	return clcnn_kernel_run(op->ctx, k, 2, global, local);
+}
+
 static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *io, int want_data, int want_weights)
 {
 	const struct conv_geom *g = &((const struct conv_priv *)op->priv)->g;
 	const struct side a = in_side(g), b = gy_side(g);
 	const struct parts p = parts_of(op->ctx, g, 1);
-	if (strided(g) && want_data) { /* im2col's input gradient, after the weights (it reuses the scratch) */
+	if (strided(g) && !phased(g) && want_data) { /* im2col's, after the weights (it reuses the scratch) */
 		int rc = want_weights ? lanes_backward_both(op, io, 0, 1) : 0;
 		return rc ? rc : clcnn_conv_algo_im2col.backward_data(op, io);
 	}
-	int rc = want_data ? clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt) : 0;
+	int rc = !want_data  ? 0
+		 : phased(g) ? phase_weights(op, io->param[0], io->scratch, p.wt)
+			     : clcnn_conv_s1_transposed_weights(op, io->param[0], io->scratch, p.wt);
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p.nbmax) {
 		int nb = g->n - n0 < p.nbmax ? g->n - n0 : p.nbmax;
 		rc = copy_in(op, &b, io->grad_out, io->scratch, p.gyb, n0, nb);
@@ -220,9 +334,11 @@ static int lanes_backward_both(struct clcnn_op *op, const struct clcnn_dev_io *i
 			if (!rc)
 				rc = weights_chunk(op, io, &p, nb, n0 > 0);
 		}
-		if (!rc && want_data) {
-			rc = gemm(op, &b, 1, 1, g->cgo, g->cgi, g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt,
-				  io->scratch, p.out, nb);
+		if (!rc && want_data && phased(g)) {
+			rc = phases_chunk(op, io, &p, n0, nb);
+		} else if (!rc && want_data) {
+			rc = gemm(op, &b, (struct taps){g->kh, g->kw, g->dh, g->dw, g->flip, 1, 1}, g->cgo, g->cgi,
+				  g->h, g->w, io->scratch, p.gyb, io->scratch, p.wt, io->scratch, p.out, nb);
 			if (!rc)
 				rc = copy_out(op, g->cin, g->h * g->w, io->scratch, p.out, io->grad_in[0], io->scratch,
 					      0, n0, nb);
@@ -235,7 +351,7 @@ CONV_BACKWARD_FROM(lanes, lanes_backward_both)
 
 static size_t lanes_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
-	if (strided(g) && dir == CONV_BWD_DATA)
+	if (strided(g) && !phased(g) && dir == CONV_BWD_DATA)
 		return clcnn_conv_algo_im2col.scratch_bytes(ctx, g, nb, dir);
 	return parts_of(ctx, g, dir != CONV_FWD).end * sizeof(float); /* chunks of its own */
 }

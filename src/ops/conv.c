@@ -551,13 +551,14 @@ static const struct clcnn_op_case conv_cases[] = {
 	{"out_channels=3, kernel_size=(2,3), padding=same, dilation=2, algo=lanes", "3x2x7x13", T, 0},
 	{"out_channels=4, kernel_size=4, padding=same, algo=lanes", "1x3x5x9", T, 0},
 	{"out_channels=5, kernel_size=1, algo=lanes", "3x3x5x9", T, 0},
-	/* strided lanes (forward and weight gradient; the input gradient is im2col's): odd planes, stride 2 and
-	 * (2, 3), asymmetric padding, flip, dilation with groups, 7x7/2 (ResNet's stem), chunks of 2 images */
+	/* strided lanes (the input gradient by phases, or im2col's with dilation): odd planes, stride 2, (2, 3)
+	 * and (3, 2), asymmetric padding, flip, groups, dilation, 7x7/2 (ResNet's stem), chunks of 2 images */
 	{"out_channels=13, kernel_size=3, stride=2, padding=1, algo=lanes", "3x5x9x11", T, 0},
 	{"out_channels=3, kernel_size=3, stride=2, padding=(0,1,1,0), flip=true, bias=false, algo=lanes, "
 	 "im2col_batch=2", "5x3x8x7", T, 0},
 	{"out_channels=4, kernel_size=3, stride=(2,3), dilation=2, groups=2, padding=2, algo=lanes", "2x4x11x13", T, 0},
 	{"out_channels=5, kernel_size=7, stride=2, padding=3, algo=lanes", "2x3x13x13", T, 0},
+	{"out_channels=6, kernel_size=(3,4), stride=(3,2), groups=2, padding=(1,2,0,3), algo=lanes", "2x4x10x9", T, 0},
 	/* few input taps: the shallow forward (8- and 16-lane rows, the last chunk overlapping, 4 lanes) */
 	{"out_channels=5, kernel_size=3, padding=1, algo=shallow", "3x1x7x13", T, 0},
 	{"out_channels=4, kernel_size=3, padding=1, algo=shallow", "2x3x5x20", T, 0},
