@@ -24,7 +24,10 @@ expect 2 "bad value 'rmsprop' for --optimizer" "bad optimizer" -- "$CLCNN" train
 expect 2 "--epochs needs a value" "missing flag value" -- "$CLCNN" train "$NET" --epochs
 
 # ---- train, eval, predict, run, graph, bench on the tiny data
-expect 0 "epoch 2 test accuracy" "train 2 epochs" -- "$CLCNN" train "$NET" --data "$T/d" --epochs 2 --batch 16 --out "$T/a.safetensors"
+# with the autotuner on (the suite runs with CLCNN_TUNE=off, tests/meson.build) and a fresh cache: the
+# first step times each convolution's algorithms, end to end
+expect 0 "epoch 2 test accuracy" "train 2 epochs" -- env CLCNN_TUNE=train CLCNN_CACHE_DIR="$T/tcache" "$CLCNN" train "$NET" --data "$T/d" --epochs 2 --batch 16 --out "$T/a.safetensors"
+grep -qE "tuned [1-9][0-9]* convolution" "$T/err" && pass "the first training step tuned its convolutions" || fail "no tuning: $(grep tuned "$T/err")"
 [ -s "$T/a.safetensors" ] && [ -s "$T/a.csv" ] && [ -s "$T/a.png" ] && pass "checkpoint, csv and png written" || fail "train outputs missing"
 [ "$(wc -l < "$T/a.csv")" -eq 3 ] && pass "csv has a header and 2 epochs" || fail "csv lines: $(wc -l < "$T/a.csv")"
 expect 0 "accuracy 0\.[0-9]{4} \(40 images\)" "eval" -- "$CLCNN" eval "$NET" --weights "$T/a.safetensors" --data "$T/d"
