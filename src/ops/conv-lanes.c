@@ -98,7 +98,7 @@ static struct conv_s1_tile tile(const struct clcnn_context *ctx)
 /*
  * CPUs only: a CPU register tile (7 x 3 vectors of the batch's lanes), too big for a GPU's registers.
  * Padding at most the taps' reach (the stride-1 input gradient's is then >= 0); strided where im2col
- * (its input gradient) applies.
+ * applies (the input gradient of the strided geometries that do not run by phases).
  */
 static int applicable(const struct clcnn_context *ctx, const struct conv_geom *g)
 {
