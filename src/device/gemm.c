@@ -138,21 +138,87 @@ static size_t div_up(size_t a, size_t b)
 	return (a + b - 1) / b;
 }
 
-/* Outer-product kernel; g->tb must be 0 here (the callers arrange that). */
-static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
-			 int store_t)
+/* Vectors per row of gemm_cpu's tile: a narrow C (a classifier's 10 outputs) would spend most of a
+ * wide tile on clamped columns. */
+static int cpu_tnv(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
-	/* a narrow C (a classifier's 10 outputs) would spend most of a wide tile on clamped columns */
 	int tnv = (int)div_up((size_t)g->n, (size_t)cf->vw);
-	if (tnv > cf->tnv)
-		tnv = cf->tnv;
-	char opts[160];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU -DHW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d",
-		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t);
+	return tnv > cf->tnv ? cf->tnv : tnv;
+}
+
+/*
+ * Whether gemm_cpu reads B packed (gemm_pack_b, cl/gemm.cl says why): when a column panel (k rows of
+ * the tile's width) outgrows L1 and m is large enough to pay for the copy (one pass over B against 2m
+ * flops per element of it); not ldb, so that clcnn_gemm_workspace_bytes can tell without it. Xeon,
+ * median of 9, with and without: NN 512x256x4608 5.7 vs 15.3 ms, 1024x1024x1024 8.4 vs 19.7;
+ * 128x6272x576 4.9 vs 4.6 (m below 256: not packed).
+ */
+static int packs_b(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	return !g->tb && g->m >= 256 && (size_t)g->k * (size_t)(cpu_tnv(cf, g) * cf->vw) * sizeof(float) > 32768;
+}
+
+static size_t packed_b_floats(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+{
+	size_t tn = (size_t)(cpu_tnv(cf, g) * cf->vw);
+	return div_up((size_t)g->n, tn) * tn * (size_t)g->k * (size_t)g->batch;
+}
+
+/* Room for floats in ws, growing it unless it is a view; 0 when there is none. */
+static int ws_room(struct clcnn_context *ctx, struct clcnn_gemm_workspace *ws, size_t floats, int *rc)
+{
+	*rc = 0;
+	if (!ws || floats > INT_MAX || ws->off + floats > INT_MAX)
+		return 0;
+	size_t need = (ws->off + floats) * sizeof(float);
+	if (ws->view)
+		return ws->bytes >= need;
+	*rc = clcnn_gemm_workspace_reserve(ctx, ws, need);
+	return !*rc;
+}
+
+static int run_pack_b(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, int tnv, const struct gemm_call *g,
+		      cl_mem dst, int dst_off)
+{
+	char opts[96];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_PACK_B -DVW=%d -DTNV=%d", cf->vw, tnv);
 	cl_kernel kr;
-	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu", &kr);
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_pack_b", &kr);
 	if (!rc)
-		rc = set_args(ctx, kr, g);
+		rc = clcnn_kernel_args(ctx, kr, KARG(g->k), KARG(g->n), KARG(g->b), KARG(g->off_b), KARG(g->ldb),
+				       KARG(g->stride_b), KARG(dst), KARG(dst_off));
+	if (rc)
+		return rc;
+	size_t global[3] = {div_up((size_t)g->k, 16) * 16, div_up((size_t)g->n, (size_t)(tnv * cf->vw)), (size_t)g->batch};
+	size_t local[3] = {16, 1, 1};
+	return clcnn_kernel_run(ctx, kr, 3, global, local);
+}
+
+/* Outer-product kernel; g->tb must be 0 here (the callers arrange that). ws (may be NULL): room to
+ * pack B into. */
+static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
+			 int store_t, struct clcnn_gemm_workspace *ws)
+{
+	int tnv = cpu_tnv(cf, g), rc = 0;
+	struct gemm_call s = *g;
+	int packed = packs_b(cf, g) && ws_room(ctx, ws, packed_b_floats(cf, g), &rc);
+	if (rc)
+		return rc;
+	if (packed) {
+		rc = run_pack_b(ctx, cf, tnv, g, ws->mem, (int)ws->off);
+		if (rc)
+			return rc;
+		s.b = ws->mem, s.off_b = (int)ws->off, s.ldb = tnv * cf->vw;
+		s.stride_b = (int)(packed_b_floats(cf, g) / (size_t)g->batch);
+	}
+	char opts[160];
+	snprintf(opts, sizeof opts,
+		 "-DGEMM_KERNEL_CPU -DHW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d -DPACKED_B=%d",
+		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t, packed);
+	cl_kernel kr;
+	rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu", &kr);
+	if (!rc)
+		rc = set_args(ctx, kr, &s);
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)g->m, (size_t)cf->tm), div_up((size_t)g->n, (size_t)(tnv * cf->vw)),
@@ -179,16 +245,16 @@ static int run_cpu_dot(struct clcnn_context *ctx, const struct clcnn_gemm_config
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
 }
 
-/* Enqueue dst = src^T for every batch entry (src rows x cols, dst cols x rows, packed). */
+/* Enqueue dst = src^T for every batch entry (src rows x cols, dst cols x rows from dst_off, packed). */
 static int run_transpose(struct clcnn_context *ctx, int rows, int cols, cl_mem src, int off, int ld, int stride,
-			 cl_mem dst, int batch)
+			 cl_mem dst, int dst_off, int batch)
 {
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_TRANSPOSE", "gemm_transpose", &kr);
 	int dst_stride = rows * cols;
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, kr, KARG(rows), KARG(cols), KARG(src), KARG(off), KARG(ld), KARG(stride),
-				       KARG(dst), KARG(dst_stride));
+				       KARG(dst), KARG(dst_off), KARG(dst_stride));
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)cols, 16), div_up((size_t)rows, 16), (size_t)batch};
@@ -293,10 +359,12 @@ static int run_bias_add(struct clcnn_context *ctx, const struct gemm_call *g)
 	return clcnn_kernel_run(ctx, kr, 3, global, NULL);
 }
 
-/* Floats of workspace CPU_VEC uses (only A * B^T needs one). */
+/* Floats of workspace CPU_VEC uses: the transposed operand of A * B^T, or B packed. */
 static size_t cpu_workspace_floats(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
-	if (!g->tb || g->ta || uses_gemv(g))
+	if (!g->tb)
+		return packs_b(cf, g) ? packed_b_floats(cf, g) : 0;
+	if (g->ta || uses_gemv(g))
 		return 0;
 	return (size_t)(nt_transposes_b(cf, g) ? g->n : g->m) * (size_t)g->k * (size_t)g->batch;
 }
@@ -305,30 +373,26 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 		   struct clcnn_gemm_workspace *ws)
 {
 	if (!g->tb)
-		return run_cpu_outer(ctx, cf, g, 0);
+		return run_cpu_outer(ctx, cf, g, 0, ws);
 	struct gemm_call s = *g;
 	if (!g->ta) {
-		size_t floats = cpu_workspace_floats(cf, g);
-		/* the transposed copy is indexed with int too */
-		if (!ws || g->k < 1 || floats > INT_MAX)
-			return run_cpu_dot(ctx, cf, g);
-		size_t need = floats * sizeof(float);
-		int rc = clcnn_gemm_workspace_reserve(ctx, ws, need);
-		if (rc)
-			return rc;
+		int rc;
+		if (g->k < 1 || !ws_room(ctx, ws, cpu_workspace_floats(cf, g), &rc))
+			return rc ? rc : run_cpu_dot(ctx, cf, g);
+		const int off = (int)ws->off;
 		if (nt_transposes_b(cf, g)) {
 			/* B (n x k) -> B^T (k x n) in the workspace, then the plain product */
-			rc = run_transpose(ctx, g->n, g->k, g->b, g->off_b, g->ldb, g->stride_b, ws->mem, g->batch);
+			rc = run_transpose(ctx, g->n, g->k, g->b, g->off_b, g->ldb, g->stride_b, ws->mem, off, g->batch);
 			s.tb = 0;
-			s.b = ws->mem, s.off_b = 0, s.ldb = g->n, s.stride_b = g->n * g->k;
-			return rc ? rc : run_cpu_outer(ctx, cf, &s, 0);
+			s.b = ws->mem, s.off_b = off, s.ldb = g->n, s.stride_b = g->n * g->k;
+			return rc ? rc : run_cpu_outer(ctx, cf, &s, 0, NULL);
 		}
 		/* A (m x k) -> A^T (k x m): A^T^T B^T, the case below */
-		rc = run_transpose(ctx, g->m, g->k, g->a, g->off_a, g->lda, g->stride_a, ws->mem, g->batch);
+		rc = run_transpose(ctx, g->m, g->k, g->a, g->off_a, g->lda, g->stride_a, ws->mem, off, g->batch);
 		if (rc)
 			return rc;
 		s.ta = 1;
-		s.a = ws->mem, s.off_a = 0, s.lda = g->m, s.stride_a = g->m * g->k;
+		s.a = ws->mem, s.off_a = off, s.lda = g->m, s.stride_a = g->m * g->k;
 	}
 	/* A^T B^T = (B A)^T: B (n x k) and A (k x m) as stored form a plain product, written transposed */
 	struct gemm_call t = s;
@@ -336,7 +400,7 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 	t.m = s.n, t.n = s.m;
 	t.a = s.b, t.off_a = s.off_b, t.lda = s.ldb, t.stride_a = s.stride_b;
 	t.b = s.a, t.off_b = s.off_a, t.ldb = s.lda, t.stride_b = s.stride_a;
-	return run_cpu_outer(ctx, cf, &t, 1);
+	return run_cpu_outer(ctx, cf, &t, 1, NULL);
 }
 
 /* Bytes of __local gemm_gpu declares for a tile (As and Bs, each row padded by one float). */
@@ -495,7 +559,7 @@ int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_wo
 
 void clcnn_gemm_workspace_release(struct clcnn_gemm_workspace *ws)
 {
-	if (!ws)
+	if (!ws || ws->view)
 		return;
 	clcnn_buffer_free(ws->mem);
 	ws->mem = NULL;

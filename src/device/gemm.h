@@ -39,7 +39,8 @@ struct clcnn_gemm_config {
 };
 
 /*
- * Scratch memory some algorithms use (CPU_VEC transposes the smaller operand of A * B^T into it).
+ * Scratch memory some algorithms use (CPU_VEC transposes the smaller operand of A * B^T into it, and
+ * packs B's column panels for a long k).
  * Owned by the caller, zero-initialised; a call grows it when it is too small, so reserve it at plan
  * time (clcnn_gemm_workspace_reserve with clcnn_gemm_workspace_bytes) to keep allocation out of the
  * run. Release it with clcnn_gemm_workspace_release (after the queue no longer needs it is not
@@ -48,6 +49,10 @@ struct clcnn_gemm_config {
 struct clcnn_gemm_workspace {
 	cl_mem mem;
 	size_t bytes;
+	/* a view of the caller's own scratch, from float off on, bytes long: never grown or released
+	 * here; a call that needs more does without it (slower, same result) */
+	size_t off;
+	int view;
 };
 
 /* Bytes of workspace a call with these arguments uses (0: none). */

@@ -268,6 +268,9 @@ static int im2col_forward_with(struct clcnn_op *op, const struct clcnn_dev_io *i
 	const struct conv_priv *p = op->priv;
 	const struct conv_geom *g = &p->g;
 	const int P = (int)plane(g), kg = g->cgi * g->kh * g->kw;
+	/* the GEMM's own workspace after col and the output block of a whole chunk */
+	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes,
+					  ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * (size_t)p->nb * P, 1};
 	int rc = 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p->nb) {
 		const int nb = g->n - n0 < p->nb ? g->n - n0 : p->nb, ld = nb * P;
@@ -275,7 +278,7 @@ static int im2col_forward_with(struct clcnn_op *op, const struct clcnn_dev_io *i
 		rc = im2col(op, io->in[0], io->scratch, n0, nb);
 		/* y^T_group [cgo x ld] = W_group [cgo x kg] * col_group [kg x ld] */
 		for (int grp = 0; !rc && grp < g->groups; grp++)
-			rc = clcnn_gemm_with(op->ctx, cfg, NULL,
+			rc = clcnn_gemm_with(op->ctx, cfg, &ws,
 					     &(struct clcnn_gemm_args){.m = g->cgo,
 								       .n = ld,
 								       .k = kg,
@@ -315,7 +318,8 @@ static int im2col_backward_with(struct clcnn_op *op, const struct clcnn_dev_io *
 	const struct conv_geom *g = &p->g;
 	const int P = (int)plane(g), kg = g->cgi * g->kh * g->kw, tr = want_weights && weights_transposed(g);
 	size_t gt, gp, wt;
-	bwd_offsets(g, p->nb, &gt, &gp, &wt); /* dW^T stays put while the chunks accumulate into it */
+	/* dW^T stays put while the chunks accumulate into it; the GEMM's own workspace after it */
+	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes, bwd_offsets(g, p->nb, &gt, &gp, &wt), 1};
 	int rc = 0;
 	for (int n0 = 0; !rc && n0 < g->n; n0 += p->nb) {
 		const int nb = g->n - n0 < p->nb ? g->n - n0 : p->nb, ld = nb * P;
@@ -331,7 +335,7 @@ static int im2col_backward_with(struct clcnn_op *op, const struct clcnn_dev_io *
 				       g->cout * P, g->cout, P, nb);
 			/* dW^T_group [kg x cgo] (+)= col_group [kg x ld] * gy_group [ld x cgo] */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm_with(op->ctx, cfg, NULL,
+				rc = clcnn_gemm_with(op->ctx, cfg, &ws,
 						     &(struct clcnn_gemm_args){.m = kg,
 									       .n = g->cgo,
 									       .k = ld,
@@ -365,7 +369,7 @@ static int im2col_backward_with(struct clcnn_op *op, const struct clcnn_dev_io *
 		if (!rc && want_data) {
 			/* dcol_group [kg x ld] = W_group^T [kg x cgo] * gy^T_group [cgo x ld], then gather */
 			for (int grp = 0; !rc && grp < g->groups; grp++)
-				rc = clcnn_gemm_with(op->ctx, cfg, NULL,
+				rc = clcnn_gemm_with(op->ctx, cfg, &ws,
 						     &(struct clcnn_gemm_args){.m = kg,
 									       .n = ld,
 									       .k = g->cgo,
@@ -419,13 +423,21 @@ static int has_clblast(const struct clcnn_context *ctx, const struct conv_geom *
 	return clcnn_gemm_algo_available(CLCNN_GEMM_CLBLAST) && (!ctx || is_gpu(ctx));
 }
 
+/* The parts above, then the workspace of the GEMMs that take one (the NN and TN products; the
+ * A * B^T of the weight gradient without weights_transposed() runs the kernel that needs none). */
 static size_t im2col_scratch(const struct clcnn_context *ctx, const struct conv_geom *g, int nb, enum conv_dir dir)
 {
-	(void)ctx;
 	size_t gt, gp, wt;
+	const int ld = nb * (int)plane(g), kg = g->cgi * g->kh * g->kw;
 	if (dir == CONV_FWD)
-		return ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * (size_t)nb * plane(g) * sizeof(float);
-	return bwd_offsets(g, nb, &gt, &gp, &wt) * sizeof(float);
+		return ((size_t)g->cin * g->kh * g->kw + (size_t)g->cout) * (size_t)ld * sizeof(float) +
+		       clcnn_gemm_workspace_bytes(ctx, NULL, 0, 0, g->cgo, ld, kg, 1);
+	size_t ws = clcnn_gemm_workspace_bytes(ctx, NULL, 1, 0, kg, ld, g->cgo, 1);
+	if (weights_transposed(g)) {
+		size_t w = clcnn_gemm_workspace_bytes(ctx, NULL, 0, 0, kg, g->cgo, ld, 1);
+		ws = w > ws ? w : ws;
+	}
+	return bwd_offsets(g, nb, &gt, &gp, &wt) * sizeof(float) + ws;
 }
 
 /* ------------------------------------------------------------------ 1x1: the input already is the col matrix */

@@ -108,7 +108,7 @@ static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	 * y [n x out] = x [n x in] * W^T + b; scratch is exactly the workspace prepare() asked for. At
 	 * a batch of at most 4 one launch does it all (the GEMM's small-m kernel adds the bias).
 	 */
-	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes};
+	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes, 0, 1};
 	return clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL,
 			       &(struct clcnn_gemm_args){.m = n,
 							 .n = nout,
