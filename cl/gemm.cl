@@ -14,9 +14,13 @@
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
-/* B comes packed by gemm_pack_b (column panels of TN, each K x TN contiguous): see gemm_pack_b. */
+/* B comes packed by gemm_pack (column panels of TN, each K x TN contiguous), and A^T (TRANS_A) in
+ * panels of TM: see gemm_pack. */
 #ifndef PACKED_B
 #define PACKED_B 0
+#endif
+#ifndef PACKED_A
+#define PACKED_A 0
 #endif
 /* Write the computed tile transposed: the host runs C^T = B * A this way for A^T * B^T. */
 #ifndef STORE_T
@@ -55,7 +59,8 @@ __kernel void gemm_cpu(GEMM_PARAMS)
 #pragma unroll
 	for (int i = 0; i < TM; i++) {
 		const int r = min(row0 + i, M - 1);
-		ap[i] = TRANS_A ? A + r : A + r * lda;
+		/* PACKED_A (with TRANS_A): this row tile is K rows of TM floats, lda = TM, zero past M */
+		ap[i] = PACKED_A ? A + row0 * K + i : TRANS_A ? A + r : A + r * lda;
 	}
 	CLCNN_TILE(VT, acc, TM, TNV);
 
@@ -461,30 +466,37 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
 #endif
 
 /*
- * P = B packed for gemm_cpu's PACKED_B: column panel j (TN = TNV * VW columns of B) becomes K rows of
- * TN floats in a row, zero past N, panels one after another, batch entries one after another. With B
- * in place, gemm_cpu walks a panel down rows ldb apart: where ldb * 4 bytes is a multiple of a large
- * power of two (256 or 1024 columns) the panel's rows share a few cache sets, and the panel that the
- * work-items of a group re-read falls out of L2 (Xeon, 2 MiB L2: NN 512x256x4608 at 58-107 GFLOP/s,
- * 512x272x4608 at 213). Packed, the panel is one contiguous block. One work-item per row of a panel.
+ * dst = X (R x C, leading dimension ld) in panels of PW columns, for gemm_cpu: panel j becomes R rows
+ * of PW floats in a row, zero past C, panels one after another, batch entries one after another. B
+ * (k x n) goes in panels of TN for PACKED_B, A^T (k x m) in panels of TM for PACKED_A. In place,
+ * gemm_cpu walks a panel down rows ld apart: where ld * 4 bytes is a multiple of a large power of two
+ * (256 or 1024 columns) the panel's rows share a few cache sets, and the panel that the work-items
+ * of a group re-read falls out of L2 (Xeon, 2 MiB L2: NN 512x256x4608 at 58-107 GFLOP/s,
+ * 512x272x4608 at 213). Packed, a panel is one contiguous block. One work-item per row of a panel.
  */
-#ifdef GEMM_KERNEL_PACK_B
-__kernel void gemm_pack_b(int K, int N, __global const float *B, int offB, int ldb, int strideB,
-			  __global float *P, int offP)
+#ifdef GEMM_KERNEL_PACK
+__kernel void gemm_pack(int R, int C, __global const float *X, int off, int ld, int stride, __global float *dst,
+			int dst_off)
 {
 	const int k = get_global_id(0), panel = get_global_id(1), z = get_global_id(2);
-	if (k >= K)
+	if (k >= R)
 		return;
-	const int panels = (N + TN - 1) / TN, col0 = panel * TN;
-	const __global float *src = B + offB + z * strideB + k * ldb + col0;
-	__global float *dst = P + offP + ((z * panels + panel) * K + k) * TN;
-	if (col0 + TN <= N) {
+	const int panels = (C + PW - 1) / PW, col0 = panel * PW;
+	const __global float *src = X + off + z * stride + k * ld + col0;
+	dst += dst_off + ((z * panels + panel) * R + k) * PW;
+	if (col0 + PW <= C) {
+#if PW % VW == 0
 #pragma unroll
-		for (int v = 0; v < TNV; v++)
+		for (int v = 0; v < PW / VW; v++)
 			VSTORE(VLOAD(v, src), v, dst);
+#else
+#pragma unroll
+		for (int j = 0; j < PW; j++)
+			dst[j] = src[j];
+#endif
 	} else {
-		for (int j = 0; j < TN; j++)
-			dst[j] = col0 + j < N ? src[j] : 0.0f;
+		for (int j = 0; j < PW; j++)
+			dst[j] = col0 + j < C ? src[j] : 0.0f;
 	}
 }
 #endif

@@ -41,8 +41,10 @@ static const struct gemm_case cases[] = {
 	{3, 7, 5, 2, 1, 1},
 	{65, 2, 33, 2, 0, 1},
 	{17, 37, 70, 2, 0, 1},
-	/* m >= 256 and a column panel past 32 KiB: CPU_VEC packs B (gemm_pack_b), the last panel partial */
+	/* m >= 256 and a column panel past 32 KiB: CPU_VEC packs B (gemm_pack), the last panel partial, and
+	 * A^T in row tiles (n >= 64), the last one partial; A shared (packed once) and not */
 	{257, 70, 131, 2, 1, 0},
+	{258, 66, 140, 2, 0, 0},
 };
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
