@@ -147,7 +147,7 @@ static int cpu_tnv(const struct clcnn_gemm_config *cf, const struct gemm_call *g
 }
 
 /*
- * Whether gemm_cpu reads B packed (gemm_pack_b, cl/gemm.cl says why): when a column panel (k rows of
+ * Whether gemm_cpu reads B packed (gemm_pack, cl/gemm.cl says why): when a column panel (k rows of
  * the tile's width) outgrows L1 and m is large enough to pay for the copy (one pass over B against 2m
  * flops per element of it); not ldb, so that clcnn_gemm_workspace_bytes can tell without it. Xeon,
  * median of 9, with and without: NN 512x256x4608 5.7 vs 15.3 ms, 1024x1024x1024 8.4 vs 19.7;
@@ -177,6 +177,7 @@ static int packs_a(const struct clcnn_gemm_config *cf, const struct gemm_call *g
 	return g->ta && g->m >= 256 && g->n >= 64;
 }
 
+/* Per batch entry even where A is shared (packed once then): clcnn_gemm_workspace_bytes cannot tell. */
 static size_t packed_a_floats(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
 	return div_up((size_t)g->m, (size_t)cf->tm) * (size_t)cf->tm * (size_t)g->k * (size_t)g->batch;
@@ -214,7 +215,7 @@ static int run_pack(struct clcnn_context *ctx, int vw, int pw, int rows, int col
 }
 
 /* Outer-product kernel; g->tb must be 0 here (the callers arrange that). ws (may be NULL): room to
- * pack B into. */
+ * pack B and A^T into where packs_b and packs_a say so; without room they are read in place. */
 static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g,
 			 int store_t, struct clcnn_gemm_workspace *ws)
 {
@@ -409,7 +410,7 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 		return run_cpu_outer(ctx, cf, g, 0, ws);
 	struct gemm_call s = *g;
 	if (!g->ta) {
-		int rc;
+		int rc = 0;
 		if (g->k < 1 || !ws_room(ctx, ws, cpu_workspace_floats(cf, g), &rc))
 			return rc ? rc : run_cpu_dot(ctx, cf, g);
 		const int off = (int)ws->off;
@@ -583,6 +584,9 @@ int clcnn_gemm_workspace_reserve(struct clcnn_context *ctx, struct clcnn_gemm_wo
 {
 	if (bytes == 0 || (ws->mem && ws->bytes >= bytes))
 		return 0;
+	if (ws->view) /* the caller's scratch: growing it would lose the caller's buffer */
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: a workspace view of %zu bytes cannot grow to %zu",
+				  ws->bytes, bytes);
 	clcnn_gemm_workspace_release(ws);
 	int rc = clcnn_buffer_new(ctx, bytes, &ws->mem);
 	if (!rc)

@@ -49,8 +49,9 @@ struct clcnn_gemm_config {
 struct clcnn_gemm_workspace {
 	cl_mem mem;
 	size_t bytes;
-	/* a view of the caller's own scratch, from float off on, bytes long: never grown or released
-	 * here; a call that needs more does without it (slower, same result) */
+	/* view: mem is the caller's own scratch (bytes its size) and the workspace starts at float off;
+	 * never grown or released here, and a call that needs more does without it (slower, same
+	 * result) */
 	size_t off;
 	int view;
 };
