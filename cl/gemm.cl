@@ -65,7 +65,7 @@ __kernel void gemm_cpu(GEMM_PARAMS)
 	CLCNN_TILE(VT, acc, TM, TNV);
 
 #if PACKED_B
-	/* B as gemm_pack_b left it: this column panel is K rows of TN floats, zero past N */
+	/* B as gemm_pack left it: this column panel is K rows of TN floats, zero past N */
 	const __global float *bp = B + col0 * K;
 	for (int p = 0; p < K; p++, bp += TN) {
 		VT b[TNV];
