@@ -22,7 +22,7 @@
 # Environment: MODELS, BATCHES, ROUNDS, ITERS (default 200 at batch 1, 20 above), WARMUP (default 10),
 # PYTHON (default /usr/bin/python3), and the usual CLCNN_* / POCL_CACHE_DIR.
 # PyTorch's linear layers run on the system BLAS (Debian's python3-torch calls libblas.so.3):
-# the header names it (tools/torch_blas.py), and where OPENBLAS_CORETYPE is unset the script sets it
+# the header names it, and where OPENBLAS_CORETYPE is unset the script sets it (tools/torch-blas.sh)
 # from the CPU (SkylakeX with AVX-512, Haswell with AVX2), since OpenBLAS 0.3.21 runs its SSE3 kernels
 # on CPUs it does not know. Netlib's reference BLAS (no OpenBLAS installed) makes PyTorch's linear
 # layers about 30x slower and the ratios meaningless for models with large ones.
@@ -47,14 +47,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "command: MODELS=\"$models\" BATCHES=\"$batches\" ROUNDS=$rounds ITERS=${ITERS:-200/20} WARMUP=$warmup CLCNN_TUNE=$CLCNN_TUNE $0 $*"
 echo "load average at start: $(cat /proc/loadavg)"
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-	if grep -qw avx512f /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=SkylakeX
-	elif grep -qw avx2 /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=Haswell
-	fi
-fi
-"$python" "$root/tools/torch_blas.py" || echo "PyTorch BLAS: unknown (tools/torch_blas.py failed)"
+. "$root/tools/torch-blas.sh"
 
 # the same weights and output everywhere
 for m in $models; do

@@ -20,7 +20,7 @@
 # SIZE, ROUNDS, ITERS (10), WARMUP (2), EPOCH, EPOCH_MODELS (default "fmnist resnet"), TORCH_FMNIST
 # (script), PYTHON (default /usr/bin/python3), and the usual CLCNN_* / POCL_CACHE_DIR.
 # PyTorch's linear layers run on the system BLAS (Debian's python3-torch calls libblas.so.3):
-# the header names it (tools/torch_blas.py), and where OPENBLAS_CORETYPE is unset the script sets it
+# the header names it, and where OPENBLAS_CORETYPE is unset the script sets it (tools/torch-blas.sh)
 # from the CPU (SkylakeX with AVX-512, Haswell with AVX2), since OpenBLAS 0.3.21 runs its SSE3 kernels
 # on CPUs it does not know. Netlib's reference BLAS (no OpenBLAS installed) makes PyTorch's linear
 # layers about 30x slower and the ratios meaningless for models with large ones.
@@ -46,14 +46,7 @@ trap 'rm -rf "$tmp"' EXIT
 epoch_models=${EPOCH_MODELS:-fmnist resnet}
 echo "command: MODELS=\"$models\" BATCH=$batch RESNET18_BATCH=${RESNET18_BATCH:-16} SIZE=$size ROUNDS=$rounds ITERS=$iters WARMUP=$warmup EPOCH=${EPOCH:-0} EPOCH_MODELS=\"$epoch_models\" $0 $*"
 echo "load average at start: $(cat /proc/loadavg)"
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-	if grep -qw avx512f /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=SkylakeX
-	elif grep -qw avx2 /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=Haswell
-	fi
-fi
-"$python" "$root/tools/torch_blas.py" || echo "PyTorch BLAS: unknown (tools/torch_blas.py failed)"
+. "$root/tools/torch-blas.sh"
 
 # model, netfile, batch, trainable parameters as clcnn counts them
 for m in $models; do
