@@ -24,8 +24,9 @@
 # PyTorch's linear layers run on the system BLAS (Debian's python3-torch calls libblas.so.3):
 # the header names it, and where OPENBLAS_CORETYPE is unset the script sets it (tools/torch-blas.sh)
 # from the CPU (SkylakeX with AVX-512, Haswell with AVX2), since OpenBLAS 0.3.21 runs its SSE3 kernels
-# on CPUs it does not know. Netlib's reference BLAS (no OpenBLAS installed) makes PyTorch's linear
-# layers about 30x slower and the ratios meaningless for models with large ones.
+# on CPUs it does not know. Netlib's reference BLAS (no OpenBLAS installed) runs PyTorch's linear
+# layers at 5 GFLOP/s (OpenBLAS: 60-185 on this Xeon), which makes the ratios meaningless for models
+# with large ones.
 set -eu
 case "${1:-}" in -h | --help)
 	sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
