@@ -171,9 +171,8 @@ static size_t packed_b_floats(const struct clcnn_gemm_config *cf, const struct g
  * 9.4, 576x6272x128 4.5 vs 5.6, 256x196x1024 0.95 vs 1.10; 147x12544x64 1.64 vs 1.45 (m below 256:
  * not packed).
  */
-static int packs_a(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
+static int packs_a(const struct gemm_call *g)
 {
-	(void)cf;
 	return g->ta && g->m >= 256 && g->n >= 64;
 }
 
@@ -222,7 +221,7 @@ static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_conf
 	int tnv = cpu_tnv(cf, g), tn = tnv * cf->vw, rc = 0;
 	struct gemm_call s = *g;
 	/* B's panels, then A^T's row tiles, from ws->off */
-	size_t fb = packs_b(cf, g) ? packed_b_floats(cf, g) : 0, fa = packs_a(cf, g) ? packed_a_floats(cf, g) : 0;
+	size_t fb = packs_b(cf, g) ? packed_b_floats(cf, g) : 0, fa = packs_a(g) ? packed_a_floats(cf, g) : 0;
 	int packed_b = fb > 0, packed_a = fa > 0;
 	if ((fa || fb) && !ws_room(ctx, ws, fa + fb, &rc)) {
 		if (rc)
@@ -397,7 +396,7 @@ static int run_bias_add(struct clcnn_context *ctx, const struct gemm_call *g)
 static size_t cpu_workspace_floats(const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
 	if (!g->tb)
-		return (packs_b(cf, g) ? packed_b_floats(cf, g) : 0) + (packs_a(cf, g) ? packed_a_floats(cf, g) : 0);
+		return (packs_b(cf, g) ? packed_b_floats(cf, g) : 0) + (packs_a(g) ? packed_a_floats(cf, g) : 0);
 	if (g->ta || uses_gemv(g))
 		return 0;
 	return (size_t)(nt_transposes_b(cf, g) ? g->n : g->m) * (size_t)g->k * (size_t)g->batch;
