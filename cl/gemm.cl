@@ -26,6 +26,26 @@
 #ifndef STORE_T
 #define STORE_T 0
 #endif
+/*
+ * The epilogue of clcnn_gemm_args, where a kernel applies it to the value it stores: the bias (BIAS:
+ * bias[j] added to column j of every row), then the fused activation ACT (1: relu, 2: leaky_relu with
+ * the slope ACT_SLOPE, a float literal >= 0) in the formulas of act_f in cl/activation.cl. Each step
+ * is a statement of its own, so the floats are those of a separate bias pass and activation pass.
+ */
+#ifndef BIAS
+#define BIAS 0
+#endif
+#ifndef ACT
+#define ACT 0
+#endif
+#if ACT == 1
+#define GEMM_ACT(T, t) select(t, (T)0.0f, t < 0.0f)
+#elif ACT == 2
+#define GEMM_ACT(T, t) select(t * ACT_SLOPE, t, t > 0.0f)
+#else
+#define GEMM_ACT(T, t) (t)
+#endif
+
 /* One k step of gemm_cpu's tile: the TM values of op(A) at k = p against the TNV vectors b. */
 #define GEMM_CPU_STEP(p) CLCNN_TILE_STEP(acc, TM, TNV, TRANS_A ? ap[i][(p) * lda] : ap[i][(p)], b)
 
@@ -47,7 +67,7 @@
  * Rows past M read row M-1 (clamped, never stored) so the hot loop has no row test.
  */
 #ifdef GEMM_KERNEL_CPU
-__kernel void gemm_cpu(GEMM_PARAMS)
+__kernel void gemm_cpu(GEMM_PARAMS, __global const float *bias)
 {
 	const int row0 = get_global_id(0) * TM;
 	const int col0 = get_global_id(1) * TN;
@@ -124,7 +144,10 @@ __kernel void gemm_cpu(GEMM_PARAMS)
 			VSTORE(acc[i][v], v, t);
 		for (int j = 0; j < cols; j++) {
 			__global float *c = C + (col0 + j) * ldc + row0 + i;
-			*c = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * *c;
+			float r = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * *c;
+			if (BIAS)
+				r = r + bias[row0 + i]; /* row i of the tile is column row0 + i of C */
+			*c = GEMM_ACT(float, r);
 		}
 #else
 		__global float *c = C + (row0 + i) * ldc + col0;
@@ -134,15 +157,21 @@ __kernel void gemm_cpu(GEMM_PARAMS)
 				VT r = alpha * acc[i][v];
 				if (beta != 0.0f)
 					r += beta * VLOAD(v, c);
-				VSTORE(r, v, c);
+				if (BIAS)
+					r = r + VLOAD(v, bias + col0);
+				VSTORE(GEMM_ACT(VT, r), v, c);
 			}
 		} else {
 			float t[TN];
 #pragma unroll
 			for (int v = 0; v < TNV; v++)
 				VSTORE(acc[i][v], v, t);
-			for (int j = 0; j < cols; j++)
-				c[j] = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
+			for (int j = 0; j < cols; j++) {
+				float r = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
+				if (BIAS)
+					r = r + bias[col0 + j];
+				c[j] = GEMM_ACT(float, r);
+			}
 		}
 #endif
 	}
@@ -163,7 +192,7 @@ __kernel void gemm_cpu(GEMM_PARAMS)
  * Needs no workspace, so it serves when transposing an operand is not worth it or not possible.
  */
 #ifdef GEMM_KERNEL_CPU_DOT
-__kernel void gemm_cpu_dot(GEMM_PARAMS)
+__kernel void gemm_cpu_dot(GEMM_PARAMS, __global const float *bias)
 {
 	const int row0 = get_global_id(0) * DM;
 	const int col0 = get_global_id(1) * DN;
@@ -203,7 +232,10 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS)
 				s = CLCNN_FMA(ap[i][p], bp[j][p], s);
 			if (i < rows && j < cols) {
 				__global float *c = C + (row0 + i) * ldc + col0 + j;
-				*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+				s = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+				if (BIAS)
+					s = s + bias[col0 + j];
+				*c = GEMM_ACT(float, s);
 			}
 		}
 	}
@@ -227,9 +259,6 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS)
 #endif
 #ifndef NR
 #define NR 4
-#endif
-#ifndef BIAS
-#define BIAS 0
 #endif
 /* BIAS: bias[j] is added to column j of every row (n floats; not read otherwise) */
 __kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
@@ -271,7 +300,9 @@ __kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
 			if (j < nr) {
 				__global float *c = SHORT_B ? C + (r0 + j) * ldc + i : C + i * ldc + r0 + j;
 				t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
-				*c = BIAS ? t + bias[SHORT_B ? i : r0 + j] : t;
+				if (BIAS)
+					t = t + bias[SHORT_B ? i : r0 + j];
+				*c = GEMM_ACT(float, t);
 			}
 		}
 	}
@@ -292,9 +323,6 @@ __kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
 #endif
 #ifndef SR
 #define SR 1
-#endif
-#ifndef BIAS
-#define BIAS 0
 #endif
 __kernel void gemm_gemv_gpu(GEMM_PARAMS, __global const float *bias)
 {
@@ -320,7 +348,9 @@ __kernel void gemm_gemv_gpu(GEMM_PARAMS, __global const float *bias)
 		if (l == 0) {
 			__global float *c = SHORT_B ? C + r * ldc + i : C + i * ldc + r;
 			t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
-			*c = BIAS ? t + bias[SHORT_B ? i : r] : t;
+			if (BIAS)
+				t = t + bias[SHORT_B ? i : r];
+			*c = GEMM_ACT(float, t);
 		}
 	}
 }
@@ -501,13 +531,19 @@ __kernel void gemm_pack(int R, int C, __global const float *X, int off, int ld, 
 }
 #endif
 
-/* C[z][i][j] += bias[j], one work-item per element: the bias of clcnn_gemm_args after the product. */
-#ifdef GEMM_KERNEL_BIAS
-__kernel void gemm_bias_add(int M, int N, __global float *C, int offC, int ldc, int strideC, __global const float *bias)
+/* C[z][i][j] = act(C[z][i][j] + bias[j]), one work-item per element: the epilogue of clcnn_gemm_args
+ * after a kernel that does not apply it itself. */
+#ifdef GEMM_KERNEL_EPILOGUE
+__kernel void gemm_epilogue(int M, int N, __global float *C, int offC, int ldc, int strideC, __global const float *bias)
 {
 	const int j = get_global_id(0), i = get_global_id(1), z = get_global_id(2);
-	if (i < M && j < N)
-		C[offC + z * strideC + i * ldc + j] += bias[j];
+	if (i < M && j < N) {
+		__global float *c = C + offC + z * strideC + i * ldc + j;
+		float t = *c;
+		if (BIAS)
+			t = t + bias[j];
+		*c = GEMM_ACT(float, t);
+	}
 }
 #endif
 

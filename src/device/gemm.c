@@ -17,6 +17,8 @@ struct gemm_call {
 	int ta, tb, m, n, k, batch;
 	float alpha, beta;
 	cl_mem a, b, c, bias;
+	int act;     /* CLCNN_GEMM_ACT_* after the bias */
+	float slope; /* leaky_relu's */
 	int off_a, lda, stride_a, off_b, ldb, stride_b, off_c, ldc, stride_c;
 	int hw_fma; /* the device has fused multiply-add in hardware */
 };
@@ -124,13 +126,34 @@ static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a
 	return 0;
 }
 
-/* Arguments shared by gemm_cpu, gemm_cpu_dot and gemm_gpu (same order in cl/gemm.cl). */
-static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g)
+/*
+ * Arguments shared by every kernel but gemm_naive (same order in cl/gemm.cl), then for the kernels
+ * with an epilogue (epi: all but gemm_gpu) the bias: C stands in where there is none (BIAS 0 never reads it).
+ */
+static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g, int epi)
 {
+	cl_mem bias = g->bias ? g->bias : g->c;
+	if (epi)
+		return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
+					 KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
+					 KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
+					 KARG(g->ldc), KARG(g->stride_c), KARG(bias));
 	return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
 				 KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
 				 KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
 				 KARG(g->ldc), KARG(g->stride_c));
+}
+
+/*
+ * The epilogue's options for the kernels that apply it themselves (cl/gemm.cl, GEMM_ACT): -DBIAS and
+ * -DACT, with the slope as a hexadecimal float literal (exactly the float).
+ */
+static const char *epilogue_opts(const struct gemm_call *g, char *buf, size_t n)
+{
+	int len = snprintf(buf, n, " -DBIAS=%d -DACT=%d", g->bias != NULL, g->act);
+	if (g->act == CLCNN_GEMM_ACT_LEAKY_RELU && len >= 0 && (size_t)len < n)
+		snprintf(buf + len, n - (size_t)len, " -DACT_SLOPE=%af", (double)g->slope);
+	return buf;
 }
 
 static size_t div_up(size_t a, size_t b)
@@ -243,15 +266,15 @@ static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_conf
 	}
 	if (rc)
 		return rc;
-	char opts[192];
+	char opts[256], epi[64];
 	snprintf(opts, sizeof opts,
 		 "-DGEMM_KERNEL_CPU -DHW_FMA=%d -DVW=%d -DTM=%d -DTNV=%d -DTRANS_A=%d -DSTORE_T=%d -DPACKED_B=%d "
-		 "-DPACKED_A=%d",
-		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t, packed_b, packed_a);
+		 "-DPACKED_A=%d%s",
+		 g->hw_fma, cf->vw, cf->tm, tnv, g->ta, store_t, packed_b, packed_a, epilogue_opts(g, epi, sizeof epi));
 	cl_kernel kr;
 	rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu", &kr);
 	if (!rc)
-		rc = set_args(ctx, kr, &s);
+		rc = set_args(ctx, kr, &s, 1);
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)g->m, (size_t)cf->tm), div_up((size_t)g->n, (size_t)(tnv * cf->vw)),
@@ -263,13 +286,13 @@ static int run_cpu_outer(struct clcnn_context *ctx, const struct clcnn_gemm_conf
 
 static int run_cpu_dot(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
-	char opts[96];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU_DOT -DHW_FMA=%d -DVW=%d -DDM=%d -DDN=%d", g->hw_fma, cf->vw,
-		 cf->dm, cf->dn);
+	char opts[160], epi[64];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_CPU_DOT -DHW_FMA=%d -DVW=%d -DDM=%d -DDN=%d%s", g->hw_fma, cf->vw,
+		 cf->dm, cf->dn, epilogue_opts(g, epi, sizeof epi));
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_cpu_dot", &kr);
 	if (!rc)
-		rc = set_args(ctx, kr, g);
+		rc = set_args(ctx, kr, g, 1);
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)g->m, (size_t)cf->dm), div_up((size_t)g->n, (size_t)cf->dn),
@@ -323,17 +346,13 @@ static int uses_gemv(const struct gemm_call *g)
 static int run_cpu_gemv(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf, const struct gemm_call *g)
 {
 	int short_b = g->n < g->m; /* the operand with fewer rows stays in L1 */
-	char opts[128];
-	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GEMV -DHW_FMA=%d -DVW=%d -DSR=%d -DNR=%d -DSHORT_B=%d -DBIAS=%d",
-		 g->hw_fma, cf->vw, short_b ? g->n : g->m, GEMV_NR, short_b, g->bias != NULL);
+	char opts[192], epi[64];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GEMV -DHW_FMA=%d -DVW=%d -DSR=%d -DNR=%d -DSHORT_B=%d%s", g->hw_fma,
+		 cf->vw, short_b ? g->n : g->m, GEMV_NR, short_b, epilogue_opts(g, epi, sizeof epi));
 	cl_kernel kr;
 	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gemv", &kr);
-	cl_mem bias = g->bias ? g->bias : g->c; /* not read without BIAS */
 	if (!rc)
-		rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
-				       KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
-				       KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
-				       KARG(g->ldc), KARG(g->stride_c), KARG(bias));
+		rc = set_args(ctx, kr, g, 1);
 	if (rc)
 		return rc;
 	size_t global[3] = {div_up((size_t)(short_b ? g->m : g->n), GEMV_NR), 1, (size_t)g->batch};
@@ -354,10 +373,9 @@ static int run_gpu_gemv(struct clcnn_context *ctx, const struct gemm_call *g)
 	for (;;) {
 		while (wg > 1 && wg > lim)
 			wg /= 2;
-		char opts[160];
-		snprintf(opts, sizeof opts,
-			 "-DGEMM_KERNEL_GEMV_GPU -DHW_FMA=%d -DSR=%d -DSHORT_B=%d -DBIAS=%d -DGEMV_WG=%zu", g->hw_fma,
-			 short_b ? g->n : g->m, short_b, g->bias != NULL, wg);
+		char opts[224], epi[64];
+		snprintf(opts, sizeof opts, "-DGEMM_KERNEL_GEMV_GPU -DHW_FMA=%d -DSR=%d -DSHORT_B=%d -DGEMV_WG=%zu%s",
+			 g->hw_fma, short_b ? g->n : g->m, short_b, wg, epilogue_opts(g, epi, sizeof epi));
 		int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_gemv_gpu", &kr);
 		if (rc)
 			return rc;
@@ -366,11 +384,7 @@ static int run_gpu_gemv(struct clcnn_context *ctx, const struct gemm_call *g)
 			break;
 		lim = kmax;
 	}
-	cl_mem bias = g->bias ? g->bias : g->c; /* not read without BIAS */
-	int rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
-				   KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
-				   KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
-				   KARG(g->ldc), KARG(g->stride_c), KARG(bias));
+	int rc = set_args(ctx, kr, g, 1);
 	if (rc)
 		return rc;
 	size_t global[3] = {(size_t)(short_b ? g->m : g->n) * wg, 1, (size_t)g->batch};
@@ -378,14 +392,17 @@ static int run_gpu_gemv(struct clcnn_context *ctx, const struct gemm_call *g)
 	return clcnn_kernel_run(ctx, kr, 3, global, local);
 }
 
-/* C[z][i][j] += bias[j]: the bias of the algorithms other than gemm_gemv, after their product. */
-static int run_bias_add(struct clcnn_context *ctx, const struct gemm_call *g)
+/* C[z][i][j] = act(C[z][i][j] + bias[j]): the epilogue of the kernels that do not apply it, after their product. */
+static int run_epilogue(struct clcnn_context *ctx, const struct gemm_call *g)
 {
 	cl_kernel kr;
-	int rc = clcnn_kernel_get(ctx, "gemm", "-DGEMM_KERNEL_BIAS", "gemm_bias_add", &kr);
+	char opts[96], epi[64];
+	snprintf(opts, sizeof opts, "-DGEMM_KERNEL_EPILOGUE%s", epilogue_opts(g, epi, sizeof epi));
+	int rc = clcnn_kernel_get(ctx, "gemm", opts, "gemm_epilogue", &kr);
+	cl_mem bias = g->bias ? g->bias : g->c; /* not read without BIAS */
 	if (!rc)
 		rc = clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->c), KARG(g->off_c), KARG(g->ldc),
-				       KARG(g->stride_c), KARG(g->bias));
+				       KARG(g->stride_c), KARG(bias));
 	if (rc)
 		return rc;
 	size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
@@ -514,7 +531,7 @@ static int run_gpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *in
 			break; /* fits, or nothing smaller to try: the launch check explains */
 		max_wg = kmax;
 	}
-	int rc = set_args(ctx, kr, g);
+	int rc = set_args(ctx, kr, g, 0);
 	if (rc)
 		return rc;
 	int rtsm = c.tsm / c.wptm, rtsn = c.tsn / c.wptn;
@@ -631,10 +648,15 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 		.b = b->mem,
 		.c = c->mem,
 		.bias = args->bias,
+		.act = args->act,
+		.slope = args->act_slope,
 		.lda = a->ld,
 		.ldb = b->ld,
 		.ldc = c->ld,
 	};
+	if (g.act < CLCNN_GEMM_ACT_NONE || g.act > CLCNN_GEMM_ACT_LEAKY_RELU || !(g.slope >= 0.0f))
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: activation %d with slope %g: not one of none, relu and "
+				  "leaky_relu with a slope >= 0", g.act, (double)g.slope);
 	int rc = validate(ctx, &g, a->off, a->stride, b->off, b->stride, c->off, c->stride);
 	if (rc || g.m == 0 || g.n == 0)
 		return rc;
@@ -643,20 +665,18 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 	case CLCNN_GEMM_CPU_VEC:
 		if (cf.vw != 8 && cf.vw != 16)
 			return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: vector width %d is not 8 or 16", cf.vw);
-		if (uses_gemv(&g))
-			return run_cpu_gemv(ctx, &cf, &g); /* adds the bias itself */
-		rc = run_cpu(ctx, &cf, &g, ws);
-		break;
+		/* every CPU_VEC kernel applies the epilogue itself */
+		return uses_gemv(&g) ? run_cpu_gemv(ctx, &cf, &g) : run_cpu(ctx, &cf, &g, ws);
 	case CLCNN_GEMM_GPU_TILED:
 		if (uses_gemv(&g))
-			return run_gpu_gemv(ctx, &g); /* adds the bias itself */
+			return run_gpu_gemv(ctx, &g); /* applies the epilogue itself */
 		rc = run_gpu(ctx, cfg, &cf, &g);
 		break;
 	case CLCNN_GEMM_CLBLAST: rc = run_clblast(ctx, &g); break;
 	case CLCNN_GEMM_NAIVE: rc = run_naive(ctx, &g); break;
 	default: return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: unknown algorithm %d", (int)cf.algo);
 	}
-	return rc || !g.bias ? rc : run_bias_add(ctx, &g);
+	return rc || (!g.bias && !g.act) ? rc : run_epilogue(ctx, &g);
 }
 
 int clcnn_gemm(struct clcnn_context *ctx, const struct clcnn_gemm_args *args)

@@ -75,18 +75,29 @@ struct clcnn_gemm_operand {
 	int trans;
 };
 
+/* The activation a GEMM may apply to what it stores (the numbers of struct clcnn_fused_act's kinds). */
+enum clcnn_gemm_act {
+	CLCNN_GEMM_ACT_NONE = 0,
+	CLCNN_GEMM_ACT_RELU = 1,       /* t < 0 ? 0 : t (NaN and -0 pass) */
+	CLCNN_GEMM_ACT_LEAKY_RELU = 2, /* t > 0 ? t : t * act_slope, act_slope >= 0 */
+};
+
 /*
  * C = alpha * op(A) * op(B) + beta * C for batch entries (0 counts as 1, so that a designated
  * initialiser may leave it out). Callers write every scale they mean: alpha left out is 0.
- * bias (optional, n floats): then C[i][j] = alpha * (AB)[i][j] + beta * C[i][j] + bias[j] for every
- * batch entry, a linear layer's forward in one launch where the small-m kernel serves (another
- * pass after the product elsewhere).
+ * The epilogue, optional: bias (n floats) makes C[i][j] = alpha * (AB)[i][j] + beta * C[i][j] + bias[j]
+ * for every batch entry, then act (enum clcnn_gemm_act) is applied to that, each a rounding of its own
+ * as a separate pass would do it: a linear layer's forward, with a relu after it, in one launch.
+ * The CPU kernels apply it as they store; GPU_TILED's tiled kernel, CLBlast and the naive kernel in a
+ * pass after the product.
  */
 struct clcnn_gemm_args {
 	int m, n, k, batch;
 	float alpha, beta;
 	struct clcnn_gemm_operand a, b, c;
 	cl_mem bias;
+	int act;
+	float act_slope;
 };
 
 /* The default algorithm without workspace (A * B^T then runs a slower k-vectorised kernel on CPUs). */

@@ -4,6 +4,8 @@
 #include "device/gemm.h"
 #include "ops/op.h"
 
+#define LINEAR_LVW 16 /* output features per work-item of cl/linear.cl's gradient kernels (LVW) */
+
 struct linear_args {
 	int in_features; /* 0: taken from the input */
 	int out_features;
@@ -91,22 +93,32 @@ static void linear_ref_backward(const struct clcnn_op *op, const struct clcnn_re
 		}
 }
 
-/* The GEMM's workspace for x * W^T (on CPUs it transposes an operand: ~1.2x faster, 64x256x3136). */
+/*
+ * Scratch: the GEMM's workspace for x * W^T (on CPUs it transposes an operand: ~1.2x faster,
+ * 64x256x3136), or for backward with a fused activation dy masked (n x out). The memory plan decides
+ * fusion after prepare(), so the room for the mask is always counted (batch x out floats).
+ */
 static int linear_prepare(struct clcnn_op *op)
 {
 	const struct linear_args *a = op->args;
-	op->scratch_bytes =
-		clcnn_gemm_workspace_bytes(op->ctx, NULL, 0, 1, op->in[0].d[0], a->out_features, op->in[0].d[1], 1);
+	int n = op->in[0].d[0];
+	size_t ws = clcnn_gemm_workspace_bytes(op->ctx, NULL, 0, 1, n, a->out_features, op->in[0].d[1], 1);
+	size_t mask = (size_t)n * (size_t)a->out_features * sizeof(float);
+	op->scratch_bytes = ws > mask ? ws : mask;
 	return 0;
 }
+
+_Static_assert((int)CLCNN_FUSED_RELU == (int)CLCNN_GEMM_ACT_RELU &&
+		       (int)CLCNN_FUSED_LEAKY_RELU == (int)CLCNN_GEMM_ACT_LEAKY_RELU,
+	       "a fused activation is the GEMM's epilogue activation of the same number");
 
 static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct linear_args *a = op->args;
 	int n = op->in[0].d[0], nin = op->in[0].d[1], nout = a->out_features;
 	/*
-	 * y [n x out] = x [n x in] * W^T + b; scratch is exactly the workspace prepare() asked for. At
-	 * a batch of at most 4 one launch does it all (the GEMM's small-m kernel adds the bias).
+	 * y [n x out] = act(x [n x in] * W^T + b), act the fused activation (none unless the plan fused
+	 * one): the GEMM applies the bias and act as it stores; scratch holds its workspace.
 	 */
 	struct clcnn_gemm_workspace ws = {io->scratch, op->scratch_bytes, 0, 1};
 	return clcnn_gemm_with(op->ctx, NULL, op->scratch_bytes ? &ws : NULL,
@@ -117,20 +129,48 @@ static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 							 .a = {io->in[0], 0, nin},
 							 .b = {io->param[0], 0, nin, 0, 1},
 							 .c = {io->out, 0, nout},
-							 .bias = a->bias ? io->param[1] : NULL});
+							 .bias = a->bias ? io->param[1] : NULL,
+							 .act = op->fused.kind,
+							 .act_slope = op->fused.slope});
+}
+
+/*
+ * With a fused activation: dy masked as the activation's backward would (by the sign of the output,
+ * which saves() keeps) into scratch, the bias gradient summed in the same pass; returns the
+ * gradient the products read. Without: dy itself.
+ */
+static int linear_act_grad(struct clcnn_op *op, const struct clcnn_dev_io *io, cl_mem *gy)
+{
+	const struct linear_args *a = op->args;
+	int n = op->in[0].d[0], nout = a->out_features;
+	cl_mem gb = a->bias ? io->grad_param[1] : NULL;
+	char opts[96];
+	snprintf(opts, sizeof opts, "-DBIAS=%d -DFUSE=%d -DFUSE_SLOPE=%af", gb != NULL, op->fused.kind,
+		 (double)op->fused.slope);
+	cl_kernel k;
+	int rc = clcnn_kernel_get(op->ctx, "linear", opts, "linear_act_grad", &k);
+	cl_mem gbuf = gb ? gb : io->scratch; /* not written without BIAS */
+	if (!rc)
+		rc = clcnn_kernel_args(op->ctx, k, KARG(io->out), KARG(io->grad_out), KARG(io->scratch), KARG(gbuf),
+				       KARG(n), KARG(nout));
+	if (!rc)
+		rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + LINEAR_LVW - 1) / LINEAR_LVW);
+	*gy = io->scratch;
+	return rc;
 }
 
 static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
 	const struct linear_args *a = op->args;
 	int n = op->in[0].d[0], nin = op->in[0].d[1], nout = a->out_features;
-	int rc = 0;
-	if (io->grad_in[0]) /* gx [n x in] = gy [n x out] * W */
+	cl_mem gy = io->grad_out;
+	int rc = op->fused.kind ? linear_act_grad(op, io, &gy) : 0;
+	if (!rc && io->grad_in[0]) /* gx [n x in] = gy [n x out] * W */
 		rc = clcnn_gemm(op->ctx, &(struct clcnn_gemm_args){.m = n,
 								   .n = nin,
 								   .k = nout,
 								   .alpha = 1.0f,
-								   .a = {io->grad_out, 0, nout},
+								   .a = {gy, 0, nout},
 								   .b = {io->param[0], 0, nin},
 								   .c = {io->grad_in[0], 0, nin}});
 	if (!rc && io->grad_param[0]) /* gW [out x in] = gy^T * x: the batch is the GEMM's k, summed in order */
@@ -138,17 +178,17 @@ static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 								   .n = nin,
 								   .k = n,
 								   .alpha = 1.0f,
-								   .a = {io->grad_out, 0, nout, 0, 1},
+								   .a = {gy, 0, nout, 0, 1},
 								   .b = {io->in[0], 0, nin},
 								   .c = {io->grad_param[0], 0, nin}});
-	if (!rc && a->bias && io->grad_param[1]) {
+	if (!rc && a->bias && io->grad_param[1] && !op->fused.kind) {
 		cl_kernel k;
 		rc = clcnn_kernel_get(op->ctx, "linear", "", "linear_bias_grad", &k);
 		if (!rc)
 			rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->grad_param[1]), KARG(n),
 					       KARG(nout));
 		if (!rc)
-			rc = clcnn_op_run1d(op->ctx, k, (size_t)nout);
+			rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + LINEAR_LVW - 1) / LINEAR_LVW);
 	}
 	return rc;
 }
@@ -172,6 +212,19 @@ static const struct clcnn_op_case linear_cases[] = {
 	{"out_features=3", "41x19", CLCNN_CASE_TRAIN, 0},
 	{NULL, NULL, 0, 0},
 };
+
+/* Backward reads x, and the output when it masks dy for a fused activation. */
+static unsigned linear_saves(const struct clcnn_op *op)
+{
+	return CLCNN_SAVES_IN(0) | (op->fused.kind ? CLCNN_SAVES_OUT : 0);
+}
+
+/* relu or leaky_relu (slope >= 0) after a linear layer: its GEMM applies it (clcnn_gemm_args.act) */
+static int linear_can_fuse(const struct clcnn_op *op, const struct clcnn_fused_act *f)
+{
+	(void)op;
+	return f->kind == CLCNN_FUSED_RELU || f->kind == CLCNN_FUSED_LEAKY_RELU;
+}
 
 static double linear_flops(const struct clcnn_op *op)
 {
@@ -199,7 +252,8 @@ const struct clcnn_op_class clcnn_op_linear = {
 	.ref_backward = linear_ref_backward,
 	.forward = linear_forward,
 	.backward = linear_backward,
-	.saves = clcnn_saves_input0,
+	.saves = linear_saves,
+	.can_fuse = linear_can_fuse,
 	.cases = linear_cases,
 	.flops = linear_flops,
 	/*

@@ -26,7 +26,7 @@ struct clcnn_context *test_context_logged(const char *cache, const char *kdir, c
 
 /*
  * Every input of g at this batch filled from seed (a 64-bit LCG): image-like inputs in [-1, 1), inputs
- * without dimensions (labels) with classes 0-3; zero_every > 0 also sets every zero_every-th image
+ * without dimensions (labels) with classes 0-2 (mlp-csv.net has 3); zero_every > 0 also sets every zero_every-th image
  * value to an exact 0 (ties in pooling, relu's kink).
  */
 void test_fill_inputs(struct clcnn_graph *g, int batch, uint64_t seed, int zero_every);

@@ -18,34 +18,45 @@
 
 /*
  * shared_a: every batch entry uses the same A (stride 0), as a convolution's weights do; bias: with
- * clcnn_gemm_args.bias (n values added to every row)
+ * clcnn_gemm_args.bias (n values added to every row); act: the epilogue's activation after it
+ * (enum clcnn_gemm_act; leaky_relu with the slope LEAKY_SLOPE)
  */
 struct gemm_case {
-	int m, n, k, batch, shared_a, bias;
+	int m, n, k, batch, shared_a, bias, act;
 };
 
+#define LEAKY_SLOPE 0.3f
+
 static const struct gemm_case cases[] = {
-	{1, 1, 1, 1, 0, 0},
-	{7, 13, 5, 3, 1, 0},
-	{33, 65, 17, 2, 0, 0},
-	{100, 37, 129, 1, 0, 0},
-	{128, 300, 576, 1, 0, 0},
-	{4, 5, 0, 1, 0, 0},
-	{9, 70, 40, 2, 1, 0},
+	{1, 1, 1, 1, 0, 0, 0},
+	{7, 13, 5, 3, 1, 0, 0},
+	{33, 65, 17, 2, 0, 0, 0},
+	{100, 37, 129, 1, 0, 0, 0},
+	{128, 300, 576, 1, 0, 0, 0},
+	{4, 5, 0, 1, 0, 0, 0},
+	{9, 70, 40, 2, 1, 0, 0},
 	/* small m or n (A * B^T runs gemm_gemv on CPU_VEC): a linear layer at batch 1, and both sides;
 	 * with a bias, there and (a pass after the product) past the small-m kernel */
-	{1, 257, 3137, 1, 0, 0},
-	{3, 7, 5, 2, 1, 0},
-	{65, 2, 33, 2, 0, 0},
-	{1, 257, 3137, 1, 0, 1},
-	{3, 7, 5, 2, 1, 1},
-	{65, 2, 33, 2, 0, 1},
-	{17, 37, 70, 2, 0, 1},
+	{1, 257, 3137, 1, 0, 0, 0},
+	{3, 7, 5, 2, 1, 0, 0},
+	{65, 2, 33, 2, 0, 0, 0},
+	{1, 257, 3137, 1, 0, 1, 0},
+	{3, 7, 5, 2, 1, 1, 0},
+	{65, 2, 33, 2, 0, 1, 0},
+	{17, 37, 70, 2, 0, 1, 0},
 	/* m >= 256 and a column panel past 32 KiB: CPU_VEC packs B (gemm_pack), the last panel partial, and
 	 * A^T in row tiles (n >= 64), the last one partial; A shared (packed once) and not */
-	{257, 70, 131, 2, 1, 0},
-	{258, 66, 140, 2, 0, 0},
+	{257, 70, 131, 2, 1, 0, 0},
+	{258, 66, 140, 2, 0, 0, 0},
+	/* the epilogue's activations, with and without a bias, through every kernel that stores C (the
+	 * tiles, the transposed store, the k-vectorised kernel, both small-m kernels) or the pass after it */
+	{17, 37, 70, 2, 0, 1, CLCNN_GEMM_ACT_RELU},
+	{33, 65, 17, 2, 0, 0, CLCNN_GEMM_ACT_LEAKY_RELU},
+	{3, 7, 5, 2, 1, 1, CLCNN_GEMM_ACT_LEAKY_RELU},
+	{65, 2, 33, 2, 0, 0, CLCNN_GEMM_ACT_RELU},
 };
+/* the first of the cases above (test_gemm_gpu_limits runs them) */
+#define FIRST_ACT_CASE 16
 
 /* Each algorithm with a workspace, and CPU_VEC also without one (its A * B^T path differs). */
 static const struct {
@@ -139,6 +150,8 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 				 0);
 		args.bias = bias.mem;
 	}
+	args.act = g->act;
+	args.act_slope = g->act == CLCNN_GEMM_ACT_LEAKY_RELU ? LEAKY_SLOPE : 0.0f;
 	int rc = algo == CLCNN_GEMM_AUTO ? clcnn_gemm(ctx, &args) : clcnn_gemm_with(ctx, &cf, ws, &args);
 	ck_assert_msg(rc == 0, "gemm: %s", clcnn_context_error(ctx));
 	float *out = malloc(c.count * sizeof(float));
@@ -173,6 +186,10 @@ static void check_case(struct clcnn_context *ctx, enum clcnn_gemm_algo algo, str
 				double c0 = beta == 0.0f ? 0.0 : at(&c, z, i, j);
 				double bj = g->bias ? at(&bias, 0, 0, j) : 0.0;
 				double want = alpha * s + beta * c0 + bj;
+				if (g->act == CLCNN_GEMM_ACT_RELU)
+					want = want < 0 ? 0 : want;
+				else if (g->act == CLCNN_GEMM_ACT_LEAKY_RELU)
+					want = want > 0 ? want : want * LEAKY_SLOPE;
 				double tol = (g->k + 4) * ldexp(1.0, -23) *
 						     (fabs(alpha) * mag + fabs(beta * c0) + fabs(bj)) +
 					     1e-30;
@@ -337,6 +354,9 @@ START_TEST(test_gemm_gpu_limits)
 	for (size_t s = 8; s < 14; s++)
 		if (cases[s].k < 1000)
 			check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 0.5f, -1.5f);
+	/* the epilogue's activations: after the tiled kernel, and inside gemm_gemv_gpu */
+	for (size_t s = FIRST_ACT_CASE; s < CLCNN_ARRAY_LEN(cases); s++)
+		check_case(ctx, CLCNN_GEMM_GPU_TILED, NULL, ta, tb, &cases[s], 0.5f, -1.5f);
 	clcnn_context_close(ctx);
 }
 END_TEST

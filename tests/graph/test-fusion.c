@@ -1,21 +1,24 @@
 /*
- * Operator fusion (src/graph/plan.c, plan_fusion): a batchnorm whose only reader is a relu (or a
- * leaky_relu with slope >= 0) applies it itself, and the activation runs no pass.
+ * Operator fusion (src/graph/plan.c, plan_fusion): a batchnorm or linear layer whose only reader is a
+ * relu (or a leaky_relu with slope >= 0) applies it itself, and the activation runs no pass.
  *
- * - Which nodes fuse: fmnist.net (r1 into bn1, r2 into bn2; r3 after a linear layer stays in
- *   place), resnet.net (the four relus right after a batchnorm; the three after a residual add stay
- *   in place), and the cases that must not: a batchnorm output with two readers, one kept
- *   (clcnn_graph_keep), the graph's output, keep-all, leaky_relu with a negative slope, fusion off
- *   (clcnn_graph_set_fusion, CLCNN_FUSE=off in the options). A kept relu output may fuse.
- * - What it saves: on fmnist.net the relus' outputs are no longer kept for backward (batchnorm's
- *   backward recomputes the mask from its input), so the plan's peak and kept bytes drop by those
- *   two tensors; `clcnn graph --plan` (clcnn_graph_describe) prints the fused count and the marker.
+ * - Which nodes fuse: fmnist.net (r1 into bn1, r2 into bn2, r3 into fc1), resnet.net (the four
+ *   relus right after a batchnorm; the three after a residual add stay in place), and the cases
+ *   that must not: a batchnorm output with two readers, one kept (clcnn_graph_keep), the graph's
+ *   output, keep-all, leaky_relu with a negative slope, fusion off (clcnn_graph_set_fusion,
+ *   CLCNN_FUSE=off in the options). A kept relu output may fuse.
+ * - What it saves: on fmnist.net the relus' outputs after batchnorm are no longer kept for backward
+ *   (batchnorm's backward recomputes the mask from its input), so the plan's peak and kept bytes drop
+ *   by those two tensors; `clcnn graph --plan` (clcnn_graph_describe) prints the fused count and the
+ *   marker.
  * - Exactness: fused against unfused graphs of one context with fixed convolution algorithms, two
  *   training steps with an SGD update between them (so the second runs on other weights and on
  *   updated running statistics), then an eval-mode forward: the loss, the output, every parameter
- *   and buffer and every parameter gradient compared with memcmp. Models: fmnist.net, resnet.net
- *   and a small net with batchnorm1d on (N, F) (float8 feature lanes and scalar ones), leaky_relu,
- *   affine=false and a kept fused relu.
+ *   and buffer and every parameter gradient compared with memcmp. Models: fmnist.net, resnet.net,
+ *   mlp-csv.net (batch 3: the small-m GEMM kernel applies bias and relu) and a small net (batch 6:
+ *   the tiled GEMM does) with batchnorm1d on (N, F) (float8 feature lanes and scalar ones),
+ *   leaky_relu, affine=false, a kept fused relu, and linear layers with a fused leaky_relu (no bias)
+ *   and relu (before the loss).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +92,8 @@ START_TEST(fused_nodes_of_models)
 	struct clcnn_graph *g = must_load(host, "fmnist.net");
 	ck_assert_int_eq(clcnn_graph_set_fusion(g, 1), 0);
 	ck_assert_msg(clcnn_graph_build(g, 128) == 0, "%s", clcnn_context_error(host));
-	const char *const fm[] = {"r1", "bn1", "r2", "bn2", NULL};
-	expect_fused(g, fm, 1, "fmnist.net");
-	ck_assert_int_eq(fused_by(g, "r3"), -1); /* after a linear layer: in place */
-	ck_assert(g->nodes[node(g, "r3")].inplace);
+	const char *const fm[] = {"r1", "bn1", "r2", "bn2", "r3", "fc1", NULL};
+	expect_fused(g, fm, 0, "fmnist.net");
 	/* a fused relu's output is its batchnorm's buffer */
 	ck_assert_int_eq(g->values[graph_find_value(g, "r1")].slot, g->values[graph_find_value(g, "bn1")].slot);
 	struct clcnn_graph_plan_info on, off;
@@ -102,8 +103,9 @@ START_TEST(fused_nodes_of_models)
 	/* `clcnn graph --plan` says so */
 	char *text;
 	ck_assert_int_eq(clcnn_graph_describe(g, 1, &text), 0);
-	ck_assert_msg(strstr(text, "1 node in place; 2 fused"), "%s", text);
-	ck_assert_msg(strstr(text, "fused into bn1") && strstr(text, "fused into bn2"), "%s", text);
+	ck_assert_msg(strstr(text, "0 nodes in place; 3 fused"), "%s", text);
+	ck_assert_msg(strstr(text, "fused into bn1") && strstr(text, "fused into bn2") && strstr(text, "fused into fc1"),
+		      "%s", text);
 	free(text);
 
 	/* off: plans again at once, the relus in place and kept for their own backward */
@@ -111,7 +113,8 @@ START_TEST(fused_nodes_of_models)
 	const char *const none[] = {NULL};
 	expect_fused(g, none, 3, "fmnist.net, fusion off");
 	ck_assert_int_eq(clcnn_graph_plan_info(g, &off), 0);
-	/* batchnorm's backward recomputes the mask from its input: the relus' outputs go after forward */
+	/* batchnorm's backward recomputes the mask from its input: the relus' outputs go after forward;
+	 * linear's reads the output that the relu in place kept */
 	ck_assert_uint_eq(off.kept_for_backward - on.kept_for_backward, relu_bytes);
 	ck_assert_uint_lt(on.peak_bytes, off.peak_bytes);
 	ck_assert_uint_lt(on.backward_peak, off.backward_peak);
@@ -294,8 +297,9 @@ static void fused_equals_unfused(struct clcnn_graph *a, struct clcnn_graph *b, i
 
 START_TEST(bitwise_models)
 {
-	static const char *const models[] = {"fmnist.net", "resnet.net"};
-	static const int fused[] = {2, 4};
+	/* batch 3: the linear layers' forwards run the small-m GEMM kernel, with the relu */
+	static const char *const models[] = {"fmnist.net", "resnet.net", "mlp-csv.net"};
+	static const int fused[] = {3, 4, 2};
 	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *a = must_load(ctx, models[_i]), *b = must_load(ctx, models[_i]);
 	fused_equals_unfused(a, b, 3, fused[_i], NULL, models[_i]);
@@ -324,8 +328,11 @@ static const char *small = "x = input(shape=(2,6,5))\n"
 			   "fc2 = linear(out_features=5)\n"
 			   "b5 = batchnorm1d\n"
 			   "r5 = leaky_relu(b5, negative_slope=0)\n"
-			   "fc3 = linear(out_features=4)\n"
-			   "loss = cross_entropy(fc3, label)\n";
+			   "fc3 = linear(out_features=7, bias=false)\n"
+			   "l7 = leaky_relu(negative_slope=0.2)\n"
+			   "fc4 = linear(out_features=4)\n"
+			   "r4 = relu\n"
+			   "loss = cross_entropy(r4, label)\n";
 
 START_TEST(bitwise_small)
 {
@@ -333,8 +340,10 @@ START_TEST(bitwise_small)
 	struct clcnn_graph *a = must_parse(ctx, small), *b = must_parse(ctx, small);
 	ck_assert_int_eq(clcnn_graph_keep(a, "r16"), 0);
 	ck_assert_int_eq(clcnn_graph_keep(b, "r16"), 0);
-	fused_equals_unfused(a, b, 6, 4, "r16", "small net");
+	fused_equals_unfused(a, b, 6, 6, "r16", "small net");
 	ck_assert_int_eq(fused_by(a, "r16"), node(a, "b16"));
+	ck_assert_int_eq(fused_by(a, "l7"), node(a, "fc3"));
+	ck_assert_int_eq(fused_by(a, "r4"), node(a, "fc4"));
 	clcnn_graph_free(a);
 	clcnn_graph_free(b);
 	clcnn_context_close(ctx);
@@ -350,7 +359,7 @@ int main(void)
 	suite_add_tcase(s, plan);
 	TCase *dev = tcase_create("device");
 	tcase_set_timeout(dev, 1200);
-	tcase_add_loop_test(dev, bitwise_models, 0, 2);
+	tcase_add_loop_test(dev, bitwise_models, 0, 3);
 	tcase_add_test(dev, bitwise_small);
 	suite_add_tcase(s, dev);
 	return test_run_suite(s);

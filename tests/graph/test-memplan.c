@@ -6,8 +6,8 @@
  * the Siamese model with share=, fmnist-dropout.net) and of a net with fan-out, concat, in-place
  * leaky_relu and dropout, each against the same graph with clcnn_graph_keep(g, NULL) (every value
  * kept, nothing in place): the loss, the output, every parameter after forward (running
- * statistics) and every parameter gradient compared with memcmp. models/resnet18.net: torchvision's
- * parameter count, every relu in place.
+ * statistics) and every parameter gradient compared with memcmp, with operator fusion on and off.
+ * models/resnet18.net: torchvision's parameter count, every relu in place.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +262,11 @@ static void compare_plans(struct clcnn_graph *planned, struct clcnn_graph *all, 
 		free(r1);
 		free(r2);
 	}
-	ck_assert_msg(a.inplace_nodes > 0, "%s: nothing in place", what);
+	/* with fusion off, the relus that fusion would take run in place */
+	if (planned->fuse)
+		ck_assert_msg(a.inplace_nodes + a.fused_nodes > 0, "%s: nothing in place or fused", what);
+	else
+		ck_assert_msg(a.inplace_nodes > 0, "%s: nothing in place", what);
 }
 
 static const char *const models[] = {"fmnist.net", "resnet.net", "siamese-fmnist.net", "fmnist-dropout.net", NULL};
@@ -273,12 +277,18 @@ START_TEST(bitwise_models)
 	const char *name = models[_i];
 	char path[4096];
 	snprintf(path, sizeof path, "%s/../../models/%s", getenv("CLCNN_DATA_DIR"), name);
-	struct clcnn_graph *a, *b;
-	ck_assert_msg(clcnn_graph_load(ctx, path, &a) == 0, "%s", clcnn_context_error(ctx));
-	ck_assert_msg(clcnn_graph_load(ctx, path, &b) == 0, "%s", clcnn_context_error(ctx));
-	compare_plans(a, b, 3, name);
-	clcnn_graph_free(a);
-	clcnn_graph_free(b);
+	/* with operator fusion (the default) and without */
+	for (int fuse = 1; fuse >= 0; fuse--) {
+		struct clcnn_graph *a, *b;
+		ck_assert_msg(clcnn_graph_load(ctx, path, &a) == 0, "%s", clcnn_context_error(ctx));
+		ck_assert_msg(clcnn_graph_load(ctx, path, &b) == 0, "%s", clcnn_context_error(ctx));
+		ck_assert_int_eq(clcnn_graph_set_fusion(a, fuse), 0);
+		char what[96];
+		snprintf(what, sizeof what, "%s, fusion %s", name, fuse ? "on" : "off");
+		compare_plans(a, b, 3, what);
+		clcnn_graph_free(a);
+		clcnn_graph_free(b);
+	}
 	clcnn_context_close(ctx);
 }
 END_TEST

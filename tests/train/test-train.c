@@ -164,6 +164,108 @@ START_TEST(optimizers_golden)
 END_TEST
 
 /*
+ * The batched update (cl/train.cl: up to 8 tensors a launch, 16 floats a work-item, the rest of a
+ * tensor one by one) against the same formulas on the host in float: 11 trainable tensors (two
+ * launches) of 3 to 703 floats, multiples of 16 and not, with batchnorm's buffers (no gradient) among
+ * them, which must stay as they were. Three steps with momentum, nesterov and weight decay, without
+ * momentum, Adam with L2 and AdamW. Bound as optimizers_golden's (fused multiply-adds on the device).
+ */
+static void host_step(const struct clcnn_optimizer_config *o, int step, float *p, const float *g, float *m, float *v,
+		      size_t n, float lr)
+{
+	double bc1 = 1.0 - pow(o->beta1, step + 1), bc2 = 1.0 - pow(o->beta2, step + 1);
+	int adamw = o->kind == CLCNN_OPT_ADAMW;
+	float wd = (float)o->weight_decay, mom = (float)o->momentum, omd = (float)(1.0 - o->dampening);
+	float decay = adamw ? (float)(1.0 - lr * o->weight_decay) : 1.0f, l2 = adamw ? 0.0f : wd;
+	float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2);
+	for (size_t i = 0; i < n; i++) {
+		float d = g[i];
+		if (o->kind == CLCNN_OPT_SGD) {
+			if (wd != 0.0f)
+				d = d + wd * p[i];
+			if (mom != 0.0f) {
+				m[i] = step == 0 ? d : m[i] * mom + omd * d;
+				d = o->nesterov ? d + mom * m[i] : m[i];
+			}
+			p[i] = p[i] - lr * d;
+		} else {
+			float x = p[i] * decay;
+			if (l2 != 0.0f)
+				d = d + l2 * p[i];
+			m[i] = m[i] * (float)o->beta1 + (float)(1.0 - o->beta1) * d;
+			v[i] = v[i] * (float)o->beta2 + (float)(1.0 - o->beta2) * (d * d);
+			p[i] = x - step_size * (m[i] / (sqrtf(v[i]) / bc2s + (float)o->eps));
+		}
+	}
+}
+
+START_TEST(optimizers_batched)
+{
+	static const char *net = "x = input(shape=(7))\nt = input(shape=(3))\n"
+				 "fc1 = linear(x, out_features=19)\nbn = batchnorm1d\nfc2 = linear(out_features=37)\n"
+				 "fc3 = linear(out_features=16)\nfc4 = linear(out_features=5, bias=false)\n"
+				 "fc5 = linear(out_features=3)\nloss = mse_loss(fc5, t)\n";
+	struct clcnn_context *ctx = test_context();
+	enum { STEPS = 3, MAXP = 16 };
+	for (int c = 0; c < 4; c++) {
+		struct clcnn_optimizer_config oc;
+		clcnn_optimizer_defaults(&oc, c < 2 ? CLCNN_OPT_SGD : c == 2 ? CLCNN_OPT_ADAM : CLCNN_OPT_ADAMW);
+		oc.lr = c < 2 ? 0.05 : 0.01;
+		oc.weight_decay = c == 1 ? 0.0 : 0.02;
+		oc.momentum = c == 0 ? 0.9 : 0.0;
+		oc.nesterov = c == 0;
+		struct clcnn_graph *g = parse(ctx, net, 2);
+		struct clcnn_trainer *t;
+		ck_assert_msg(clcnn_trainer_new(g, &oc, NULL, 1, &t) == 0, "%s", clcnn_context_error(ctx));
+		int np = clcnn_graph_param_count(g), trainable = 0;
+		ck_assert_int_le(np, MAXP);
+		float *p[MAXP], *m[MAXP], *v[MAXP], *gr[MAXP];
+		struct clcnn_param_info info[MAXP];
+		uint32_t seed = 77;
+		for (int i = 0; i < np; i++) {
+			clcnn_graph_param_info(g, i, &info[i]);
+			size_t n = info[i].count;
+			trainable += info[i].trainable;
+			p[i] = malloc(n * sizeof(float)), gr[i] = malloc(n * sizeof(float));
+			m[i] = calloc(n, sizeof(float)), v[i] = calloc(n, sizeof(float));
+			ck_assert(p[i] && gr[i] && m[i] && v[i]);
+			ck_assert_int_eq(clcnn_graph_param_read(g, i, p[i]), 0);
+		}
+		ck_assert_int_eq(trainable, 11);
+		for (int step = 0; step < STEPS; step++) {
+			for (int i = 0; i < np; i++) {
+				if (!info[i].trainable)
+					continue;
+				for (size_t k = 0; k < info[i].count; k++) {
+					seed = seed * 1664525u + 1013904223u;
+					gr[i][k] = (float)(seed >> 8) * (2.0f / 16777216.0f) - 1.0f;
+				}
+				ck_assert_int_eq(clcnn_buffer_write(ctx, g->params[i].grad, 0, info[i].count * sizeof(float),
+								    gr[i]),
+						 0);
+				host_step(&oc, step, p[i], gr[i], m[i], v[i], info[i].count, (float)oc.lr);
+			}
+			ck_assert_msg(trainer_apply(t) == 0, "%s", clcnn_context_error(ctx));
+		}
+		for (int i = 0; i < np; i++) {
+			float *got = malloc(info[i].count * sizeof(float));
+			ck_assert_int_eq(clcnn_graph_param_read(g, i, got), 0);
+			for (size_t k = 0; k < info[i].count; k++)
+				ck_assert_msg(info[i].trainable ? fabsf(got[k] - p[i][k]) <= 1e-7f + 2e-6f * fabsf(p[i][k])
+								: !memcmp(&got[k], &p[i][k], sizeof(float)),
+					      "optimizer %d, parameter %s [%zu]: got %.9g, want %.9g", c, info[i].name, k,
+					      (double)got[k], (double)p[i][k]);
+			free(got);
+			free(p[i]), free(gr[i]), free(m[i]), free(v[i]);
+		}
+		clcnn_trainer_free(t);
+		clcnn_graph_free(g);
+	}
+	clcnn_context_close(ctx);
+}
+END_TEST
+
+/*
  * OneCycleLR for runs too short for a warm-up phase (pct_start * total_steps <= 1): 256 images at
  * batch 128 for one epoch are 2 steps. Values of torch 1.13's OneCycleLR.get_lr (max_lr 0.1,
  * pct_start 0.3, div 25, final div 1e4), printed by Debian's python3-torch 1.13.1 stepping
@@ -779,6 +881,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, onecycle_short);
 	tcase_add_test(tc, resume_replans_schedule);
 	tcase_add_test(tc, optimizers_golden);
+	tcase_add_test(tc, optimizers_batched);
 	tcase_add_test(tc, trainer_errors);
 	tcase_add_test(tc, load_mismatch);
 	tcase_add_test(tc, torch_checkpoint_lenet5);
