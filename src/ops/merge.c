@@ -123,10 +123,16 @@ static void concat_ref_backward(const struct clcnn_op *op, const struct clcnn_re
 
 /* ------------------------------------------------------------------ device */
 
+/* -DNIN, and the fused activation's -DFUSE and -DFUSE_SLOPE (cl/merge.cl) */
+static void add_options(const struct clcnn_op *op, char *opts, size_t n)
+{
+	snprintf(opts, n, "-DNIN=%d -DFUSE=%d -DFUSE_SLOPE=%af", op->nin, op->fused.kind, (double)op->fused.slope);
+}
+
 static int add_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
-	char opts[32];
-	snprintf(opts, sizeof opts, "-DNIN=%d", op->nin);
+	char opts[96];
+	add_options(op, opts, sizeof opts);
 	cl_kernel k;
 	int n = (int)clcnn_shape_count(&op->out), rc;
 	cl_mem in[CLCNN_OP_MAX_IN];
@@ -139,8 +145,31 @@ static int add_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 	return clcnn_op_run1d(op->ctx, k, (size_t)n);
 }
 
+/* With a fused activation: one pass writes dy masked by the output to every input's gradient. */
+static int add_backward_fused(struct clcnn_op *op, const struct clcnn_dev_io *io)
+{
+	char opts[96];
+	add_options(op, opts, sizeof opts);
+	int n = (int)clcnn_shape_count(&op->out), want = 0, rc;
+	cl_mem g[CLCNN_OP_MAX_IN];
+	for (int i = 0; i < CLCNN_OP_MAX_IN; i++) {
+		want |= i < op->nin && io->grad_in[i] ? 1 << i : 0;
+		g[i] = i < op->nin && io->grad_in[i] ? io->grad_in[i] : io->grad_out; /* never written */
+	}
+	if (!want)
+		return 0;
+	cl_kernel k;
+	if ((rc = clcnn_kernel_get(op->ctx, "merge", opts, "merge_add_grad", &k)) ||
+	    (rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->out), KARG(g[0]), KARG(g[1]), KARG(g[2]),
+				    KARG(g[3]), KARG(g[4]), KARG(g[5]), KARG(g[6]), KARG(g[7]), KARG(want), KARG(n))))
+		return rc;
+	return clcnn_op_run1d(op->ctx, k, (size_t)n);
+}
+
 static int add_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 {
+	if (op->fused.kind)
+		return add_backward_fused(op, io);
 	size_t bytes = clcnn_shape_count(&op->out) * sizeof(float);
 	for (int i = 0; i < op->nin; i++) {
 		int rc = io->grad_in[i] ? clcnn_buffer_copy(op->ctx, io->grad_out, io->grad_in[i], bytes) : 0;
@@ -222,6 +251,19 @@ static double add_flops(const struct clcnn_op *op)
 	return (double)clcnn_shape_count(&op->out) * (op->nin - 1);
 }
 
+/* Backward copies dy; with a fused activation it reads the output for the mask. */
+static unsigned add_saves(const struct clcnn_op *op)
+{
+	return op->fused.kind ? CLCNN_SAVES_OUT : 0;
+}
+
+/* relu or leaky_relu (slope >= 0) after a residual sum: merge_add applies it */
+static int add_can_fuse(const struct clcnn_op *op, const struct clcnn_fused_act *f)
+{
+	(void)op;
+	return f->kind == CLCNN_FUSED_RELU || f->kind == CLCNN_FUSED_LEAKY_RELU;
+}
+
 /* a copy */
 static double concat_flops(const struct clcnn_op *op)
 {
@@ -242,7 +284,8 @@ const struct clcnn_op_class clcnn_op_add = {
 	.ref_backward = add_ref_backward,
 	.forward = add_forward,
 	.backward = add_backward,
-	.saves = clcnn_saves_nothing,
+	.saves = add_saves,
+	.can_fuse = add_can_fuse,
 	.cases = add_cases,
 	/* sequential float sum of k <= 8 terms: |error| <= (k-1) * 2^-24 * sum|x_i| <= 7 * 6e-8 * 8 */
 	.tol = 4e-6,

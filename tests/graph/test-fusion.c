@@ -1,9 +1,9 @@
 /*
- * Operator fusion (src/graph/plan.c, plan_fusion): a batchnorm or linear layer whose only reader is a
+ * Operator fusion (src/graph/plan.c, plan_fusion): a batchnorm, linear layer or add whose only reader is a
  * relu (or a leaky_relu with slope >= 0) applies it itself, and the activation runs no pass.
  *
  * - Which nodes fuse: fmnist.net (r1 into bn1, r2 into bn2, r3 into fc1), resnet.net (the four
- *   relus right after a batchnorm; the three after a residual add stay in place), and the cases
+ *   relus right after a batchnorm and the three after a residual add), and the cases
  *   that must not: a batchnorm output with two readers, one kept (clcnn_graph_keep), the graph's
  *   output, keep-all, leaky_relu with a negative slope, fusion off (clcnn_graph_set_fusion,
  *   CLCNN_FUSE=off in the options). A kept relu output may fuse.
@@ -17,8 +17,8 @@
  *   and buffer and every parameter gradient compared with memcmp. Models: fmnist.net, resnet.net,
  *   mlp-csv.net (batch 3: the small-m GEMM kernel applies bias and relu) and a small net (batch 6:
  *   the tiled GEMM does) with batchnorm1d on (N, F) (float8 feature lanes and scalar ones),
- *   leaky_relu, affine=false, a kept fused relu, and linear layers with a fused leaky_relu (no bias)
- *   and relu (before the loss).
+ *   leaky_relu, affine=false, a kept fused relu, linear layers with a fused leaky_relu (no bias)
+ *   and relu (before the loss), and a residual add with a fused leaky_relu.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,9 +126,9 @@ START_TEST(fused_nodes_of_models)
 
 	g = must_load(host, "resnet.net");
 	ck_assert_msg(clcnn_graph_build(g, 16) == 0, "%s", clcnn_context_error(host));
-	const char *const rn[] = {"stem_r", "stem_bn", "b1a_r", "b1a_bn", "b2a_r", "b2a_bn", "b3a_r", "b3a_bn", NULL};
-	expect_fused(g, rn, 3, "resnet.net");
-	ck_assert(g->nodes[node(g, "b1")].inplace && fused_by(g, "b1") == -1); /* after add */
+	const char *const rn[] = {"stem_r", "stem_bn", "b1a_r", "b1a_bn", "b2a_r", "b2a_bn", "b3a_r", "b3a_bn",
+				  "b1",     "b1_add",  "b2",    "b2_add", "b3",    "b3_add", NULL};
+	expect_fused(g, rn, 0, "resnet.net");
 	/* keep-all: nothing fused, nothing in place */
 	ck_assert_int_eq(clcnn_graph_keep(g, NULL), 0);
 	expect_fused(g, none, 0, "resnet.net, keep all");
@@ -299,7 +299,7 @@ START_TEST(bitwise_models)
 {
 	/* batch 3: the linear layers' forwards run the small-m GEMM kernel, with the relu */
 	static const char *const models[] = {"fmnist.net", "resnet.net", "mlp-csv.net"};
-	static const int fused[] = {3, 4, 2};
+	static const int fused[] = {3, 7, 2};
 	struct clcnn_context *ctx = test_context_fixed();
 	struct clcnn_graph *a = must_load(ctx, models[_i]), *b = must_load(ctx, models[_i]);
 	fused_equals_unfused(a, b, 3, fused[_i], NULL, models[_i]);
@@ -321,7 +321,10 @@ static const char *small = "x = input(shape=(2,6,5))\n"
 			   "c2 = conv2d(r, out_channels=4, kernel_size=3, padding=1)\n"
 			   "bn2 = batchnorm2d(momentum=none)\n"
 			   "lr = leaky_relu(bn2, negative_slope=0.1)\n"
-			   "f = flatten\n"
+			   "c3 = conv2d(lr, out_channels=4, kernel_size=1)\n"
+			   "s3 = add(c3, lr)\n"
+			   "l3 = leaky_relu(s3, negative_slope=0.05)\n"
+			   "f = flatten(l3)\n"
 			   "fc = linear(out_features=16)\n"
 			   "b16 = batchnorm1d\n"
 			   "r16 = relu\n"
@@ -340,7 +343,8 @@ START_TEST(bitwise_small)
 	struct clcnn_graph *a = must_parse(ctx, small), *b = must_parse(ctx, small);
 	ck_assert_int_eq(clcnn_graph_keep(a, "r16"), 0);
 	ck_assert_int_eq(clcnn_graph_keep(b, "r16"), 0);
-	fused_equals_unfused(a, b, 6, 6, "r16", "small net");
+	fused_equals_unfused(a, b, 6, 7, "r16", "small net");
+	ck_assert_int_eq(fused_by(a, "l3"), node(a, "s3"));
 	ck_assert_int_eq(fused_by(a, "r16"), node(a, "b16"));
 	ck_assert_int_eq(fused_by(a, "l7"), node(a, "fc3"));
 	ck_assert_int_eq(fused_by(a, "r4"), node(a, "fc4"));
