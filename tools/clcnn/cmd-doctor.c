@@ -20,7 +20,8 @@
 static const char *const conv_algos[] = {CLCNN_CONV_ALGO_LIST(ALGO_NAME) NULL};
 
 /* conv (first layer, depthwise, 1x1, strided), batchnorm, activations, max/avg/blur/global pooling,
- * add, concat, dropout, linear, log-softmax, NLL loss: every layer family at small odd-ish sizes. */
+ * add, concat, dropout, linear, log-softmax, NLL loss: every layer family at small odd-ish sizes; relus
+ * fused into a batchnorm, an add and a linear layer. */
 static const char smoke_net[] = "image = input(shape=(3,12,12))\n"
 				"label = input()\n"
 				"c1 = conv2d(image, out_channels=8, kernel_size=3, padding=1)\n"
@@ -39,8 +40,11 @@ static const char smoke_net[] = "image = input(shape=(3,12,12))\n"
 				"gmax = global_maxpool2d(bp)\n"
 				"gavg = global_avgpool2d(bp)\n"
 				"g = add(gmax, gavg)\n"
+				"gr = relu\n" /* fused into g */
 				"flat = flatten\n"
 				"drop = dropout(p=0.25)\n"
+				"fh = linear(out_features=7)\n"
+				"fr = relu\n" /* fused into fh: the GEMM applies it */
 				"fc = linear(out_features=5)\n"
 				"lp = logsoftmax(fc)\n"
 				"loss = nll_loss(lp, label)\n";
