@@ -3,9 +3,21 @@
  * these kernels reduce the bias gradient over the batch in a fixed order per output (no atomics),
  * one with a fused activation's mask applied first. */
 
-/* Work-items own LVW adjacent output features (the columns of gy) as one vector, so that a row's
- * LVW floats are one load; the last work-item's ragged columns go one by one, in the same order. */
+/* Work-items own LVW adjacent output features (the columns of gy): 16 on CPUs, as one vector, so that
+ * a row's 16 floats are one load (the last work-item's ragged columns go one by one, in the same
+ * order); 1 on GPUs, where neighbouring work-items then read neighbouring floats. */
+#ifndef LVW
 #define LVW 16
+#endif
+#if LVW == 16
+#define LVEC float16
+#define LLOAD(p) vload16(0, p)
+#define LSTORE(v, p) vstore16(v, 0, p)
+#else
+#define LVEC float
+#define LLOAD(p) (*(p))
+#define LSTORE(v, p) (*(p) = (v))
+#endif
 
 /* gb[o] = sum over n in order of gy[n][o]. */
 __kernel void linear_bias_grad(__global const float *gy, __global float *gb, int N, int out)
@@ -14,10 +26,10 @@ __kernel void linear_bias_grad(__global const float *gy, __global float *gb, int
 	if (o >= out)
 		return;
 	if (o + LVW <= out) {
-		float16 acc = 0.0f;
+		LVEC acc = 0.0f;
 		for (int n = 0; n < N; n++)
-			acc += vload16(0, gy + n * out + o);
-		vstore16(acc, 0, gb + o);
+			acc += LLOAD(gy + n * out + o);
+		LSTORE(acc, gb + o);
 		return;
 	}
 	for (int j = o; j < out; j++) {
@@ -53,14 +65,14 @@ __kernel void linear_act_grad(__global const float *y, __global const float *gy,
 	if (o >= out)
 		return;
 	if (o + LVW <= out) {
-		float16 acc = 0.0f;
+		LVEC acc = 0.0f;
 		for (int n = 0; n < N; n++) {
-			const float16 g = LINEAR_MASK(float16, vload16(0, gy + n * out + o), vload16(0, y + n * out + o));
-			vstore16(g, 0, gm + n * out + o);
+			const LVEC g = LINEAR_MASK(LVEC, LLOAD(gy + n * out + o), LLOAD(y + n * out + o));
+			LSTORE(g, gm + n * out + o);
 			acc += g;
 		}
 		if (BIAS)
-			vstore16(acc, 0, gb + o);
+			LSTORE(acc, gb + o);
 		return;
 	}
 	for (int j = o; j < out; j++) {

@@ -4,7 +4,6 @@
 #include "device/gemm.h"
 #include "ops/op.h"
 
-#define LINEAR_LVW 16 /* output features per work-item of cl/linear.cl's gradient kernels (LVW) */
 
 struct linear_args {
 	int in_features; /* 0: taken from the input */
@@ -134,6 +133,12 @@ static int linear_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 							 .act_slope = op->fused.slope});
 }
 
+/* Output features per work-item of cl/linear.cl's gradient kernels (LVW): a vector of 16 on CPUs, one on GPUs. */
+static int linear_lvw(const struct clcnn_op *op)
+{
+	return clcnn_is_gpu(op->ctx) ? 1 : 16;
+}
+
 /*
  * With a fused activation: dy masked as the activation's backward would (by the sign of the output,
  * which saves() keeps) into scratch, the bias gradient summed in the same pass; returns the
@@ -144,9 +149,10 @@ static int linear_act_grad(struct clcnn_op *op, const struct clcnn_dev_io *io, c
 	const struct linear_args *a = op->args;
 	int n = op->in[0].d[0], nout = a->out_features;
 	cl_mem gb = a->bias ? io->grad_param[1] : NULL;
-	char opts[96];
-	snprintf(opts, sizeof opts, "-DBIAS=%d -DFUSE=%d -DFUSE_SLOPE=%af", gb != NULL, op->fused.kind,
-		 (double)op->fused.slope);
+	char opts[128];
+	int lvw = linear_lvw(op);
+	snprintf(opts, sizeof opts, "-DBIAS=%d -DFUSE=%d -DFUSE_SLOPE=%af -DLVW=%d", gb != NULL, op->fused.kind,
+		 (double)op->fused.slope, lvw);
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "linear", opts, "linear_act_grad", &k);
 	cl_mem gbuf = gb ? gb : io->scratch; /* not written without BIAS */
@@ -154,7 +160,7 @@ static int linear_act_grad(struct clcnn_op *op, const struct clcnn_dev_io *io, c
 		rc = clcnn_kernel_args(op->ctx, k, KARG(io->out), KARG(io->grad_out), KARG(io->scratch), KARG(gbuf),
 				       KARG(n), KARG(nout));
 	if (!rc)
-		rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + LINEAR_LVW - 1) / LINEAR_LVW);
+		rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + (size_t)lvw - 1) / (size_t)lvw);
 	*gy = io->scratch;
 	return rc;
 }
@@ -183,12 +189,15 @@ static int linear_backward(struct clcnn_op *op, const struct clcnn_dev_io *io)
 								   .c = {io->grad_param[0], 0, nin}});
 	if (!rc && a->bias && io->grad_param[1] && !op->fused.kind) {
 		cl_kernel k;
-		rc = clcnn_kernel_get(op->ctx, "linear", "", "linear_bias_grad", &k);
+		int lvw = linear_lvw(op);
+		char opts[16];
+		snprintf(opts, sizeof opts, "-DLVW=%d", lvw);
+		rc = clcnn_kernel_get(op->ctx, "linear", opts, "linear_bias_grad", &k);
 		if (!rc)
 			rc = clcnn_kernel_args(op->ctx, k, KARG(io->grad_out), KARG(io->grad_param[1]), KARG(n),
 					       KARG(nout));
 		if (!rc)
-			rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + LINEAR_LVW - 1) / LINEAR_LVW);
+			rc = clcnn_op_run1d(op->ctx, k, ((size_t)nout + (size_t)lvw - 1) / (size_t)lvw);
 	}
 	return rc;
 }
