@@ -54,7 +54,8 @@ __kernel void clcnn_sgd(SGD_TENSOR(0), SGD_TENSOR(1), SGD_TENSOR(2), SGD_TENSOR(
 	__global float *p = OPT_PICK(t, p) + e, *b = OPT_PICK(t, b) + e;
 	__global const float *g = OPT_PICK(t, g) + e;
 	if (e + OPT_VW <= n) {
-		float16 pv = vload16(0, p), dv = vload16(0, g), bv = momentum != 0.0f && !first ? vload16(0, b) : (float16)(0.0f);
+		float16 pv = vload16(0, p), dv = vload16(0, g);
+		float16 bv = momentum != 0.0f && !first ? vload16(0, b) : (float16)(0.0f);
 		SGD_STEP(float16, pv, dv, bv);
 		if (momentum != 0.0f)
 			vstore16(bv, 0, b);

@@ -655,8 +655,10 @@ int clcnn_gemm_with(struct clcnn_context *ctx, const struct clcnn_gemm_config *c
 		.ldc = c->ld,
 	};
 	if (g.act < CLCNN_GEMM_ACT_NONE || g.act > CLCNN_GEMM_ACT_LEAKY_RELU || !(g.slope >= 0.0f))
-		return clcnn_fail(ctx, CLCNN_ERR_INVALID, "gemm: activation %d with slope %g: not one of none, relu and "
-				  "leaky_relu with a slope >= 0", g.act, (double)g.slope);
+		return clcnn_fail(ctx, CLCNN_ERR_INVALID,
+				  "gemm: activation %d with slope %g: not one of none, relu and leaky_relu with a "
+				  "slope >= 0",
+				  g.act, (double)g.slope);
 	int rc = validate(ctx, &g, a->off, a->stride, b->off, b->stride, c->off, c->stride);
 	if (rc || g.m == 0 || g.n == 0)
 		return rc;

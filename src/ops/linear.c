@@ -4,7 +4,6 @@
 #include "device/gemm.h"
 #include "ops/op.h"
 
-
 struct linear_args {
 	int in_features; /* 0: taken from the input */
 	int out_features;

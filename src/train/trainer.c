@@ -192,8 +192,9 @@ static int update(struct clcnn_trainer *t, double lr)
 	double bc1 = 1.0 - pow(o->beta1, step), bc2 = 1.0 - pow(o->beta2, step);
 	int adamw = o->kind == CLCNN_OPT_ADAMW;
 	float l2 = adamw ? 0.0f : (float)o->weight_decay, decay = adamw ? (float)(1.0 - lr * o->weight_decay) : 1.0f;
-	float b1 = (float)o->beta1, omb1 = (float)(1.0 - o->beta1), b2 = (float)o->beta2, omb2 = (float)(1.0 - o->beta2),
-	      step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2), eps = (float)o->eps;
+	float b1 = (float)o->beta1, omb1 = (float)(1.0 - o->beta1), b2 = (float)o->beta2,
+	      omb2 = (float)(1.0 - o->beta2), step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
+	      eps = (float)o->eps;
 	cl_mem mem[OPT_TENSORS][4];
 	cl_int count[OPT_TENSORS], first_item[OPT_TENSORS];
 	struct clcnn_karg args[OPT_TENSORS * 6 + 9];
@@ -230,7 +231,8 @@ static int update(struct clcnn_trainer *t, double lr)
 			args[na++] = KARG(first_item[k]);
 		}
 		if (sgd) {
-			const struct clcnn_karg s[] = {KARG(flr), KARG(wd), KARG(mom), KARG(omd), KARG(nest), KARG(first)};
+			const struct clcnn_karg s[] = {KARG(flr), KARG(wd),   KARG(mom),
+						       KARG(omd), KARG(nest), KARG(first)};
 			for (size_t k = 0; k < CLCNN_ARRAY_LEN(s); k++)
 				args[na++] = s[k];
 		} else {

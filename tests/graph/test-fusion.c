@@ -104,7 +104,8 @@ START_TEST(fused_nodes_of_models)
 	char *text;
 	ck_assert_int_eq(clcnn_graph_describe(g, 1, &text), 0);
 	ck_assert_msg(strstr(text, "0 nodes in place; 3 fused"), "%s", text);
-	ck_assert_msg(strstr(text, "fused into bn1") && strstr(text, "fused into bn2") && strstr(text, "fused into fc1"),
+	ck_assert_msg(strstr(text, "fused into bn1") && strstr(text, "fused into bn2") &&
+			      strstr(text, "fused into fc1"),
 		      "%s", text);
 	free(text);
 

@@ -206,7 +206,10 @@ START_TEST(optimizers_batched)
 				 "fc3 = linear(out_features=16)\nfc4 = linear(out_features=5, bias=false)\n"
 				 "fc5 = linear(out_features=3)\nloss = mse_loss(fc5, t)\n";
 	struct clcnn_context *ctx = test_context();
-	enum { STEPS = 3, MAXP = 16 };
+	enum {
+		STEPS = 3,
+		MAXP = 16
+	};
 	for (int c = 0; c < 4; c++) {
 		struct clcnn_optimizer_config oc;
 		clcnn_optimizer_defaults(&oc, c < 2 ? CLCNN_OPT_SGD : c == 2 ? CLCNN_OPT_ADAM : CLCNN_OPT_ADAMW);
@@ -240,8 +243,8 @@ START_TEST(optimizers_batched)
 					seed = seed * 1664525u + 1013904223u;
 					gr[i][k] = (float)(seed >> 8) * (2.0f / 16777216.0f) - 1.0f;
 				}
-				ck_assert_int_eq(clcnn_buffer_write(ctx, g->params[i].grad, 0, info[i].count * sizeof(float),
-								    gr[i]),
+				ck_assert_int_eq(clcnn_buffer_write(ctx, g->params[i].grad, 0,
+								    info[i].count * sizeof(float), gr[i]),
 						 0);
 				host_step(&oc, step, p[i], gr[i], m[i], v[i], info[i].count, (float)oc.lr);
 			}
@@ -251,10 +254,11 @@ START_TEST(optimizers_batched)
 			float *got = malloc(info[i].count * sizeof(float));
 			ck_assert_int_eq(clcnn_graph_param_read(g, i, got), 0);
 			for (size_t k = 0; k < info[i].count; k++)
-				ck_assert_msg(info[i].trainable ? fabsf(got[k] - p[i][k]) <= 1e-7f + 2e-6f * fabsf(p[i][k])
-								: !memcmp(&got[k], &p[i][k], sizeof(float)),
-					      "optimizer %d, parameter %s [%zu]: got %.9g, want %.9g", c, info[i].name, k,
-					      (double)got[k], (double)p[i][k]);
+				ck_assert_msg(info[i].trainable
+						      ? fabsf(got[k] - p[i][k]) <= 1e-7f + 2e-6f * fabsf(p[i][k])
+						      : !memcmp(&got[k], &p[i][k], sizeof(float)),
+					      "optimizer %d, parameter %s [%zu]: got %.9g, want %.9g", c, info[i].name,
+					      k, (double)got[k], (double)p[i][k]);
 			free(got);
 			free(p[i]), free(gr[i]), free(m[i]), free(v[i]);
 		}
