@@ -16,9 +16,6 @@
 #define AFFINE 1
 #endif
 
-#ifndef FUSE
-#define FUSE 0
-#endif
 
 #if S == 1 && C % 8 == 0
 #define FV 8
@@ -150,16 +147,8 @@ __kernel void bn_running_update(__global const float *stats, __global float *rme
  * it: relu's gradient is 0 where its output <= 0, i.e. where t <= 0 (-0 and t < 0; NaN passes dy),
  * leaky_relu's is dy where its output > 0, i.e. t > 0. The output itself need not be kept.
  */
-#if FUSE == 1
-#define BN_ACT(T, t) select(t, (T)0.0f, t < 0.0f)
-#define BN_MASK(T, g, xv, mean, a, sh) select(g, (T)0.0f, fma((xv) - (mean), a, sh) <= 0.0f)
-#elif FUSE == 2
-#define BN_ACT(T, t) select(t * FUSE_SLOPE, t, t > 0.0f)
-#define BN_MASK(T, g, xv, mean, a, sh) select(g * FUSE_SLOPE, g, fma((xv) - (mean), a, sh) > 0.0f)
-#else
-#define BN_ACT(T, t) (t)
-#define BN_MASK(T, g, xv, mean, a, sh) (g)
-#endif
+#define BN_ACT(T, t) FUSED_ACT(T, t)
+#define BN_MASK(T, g, xv, mean, a, sh) FUSED_MASK(T, g, fma((xv) - (mean), a, sh))
 
 /*
  * y = (x - mean) * (invstd * w) + b; the subtraction first keeps precision when |mean| >> std.

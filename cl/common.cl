@@ -25,6 +25,27 @@
 #define VSTORE(v, i, p) ((p)[i] = (v))
 #endif
 
+/*
+ * A fused activation (src/ops/op.h, struct clcnn_fused_act; the host's -D options from
+ * clcnn_fuse_options): FUSE 1 relu, 2 leaky_relu with the slope FUSE_SLOPE (a float literal >= 0).
+ * FUSED_ACT is act_f of cl/activation.cl on t of type T; FUSED_MASK is its act_df on dy = g, tested
+ * on the activation's output y or on anything with y's sign (relu: 0 where y <= 0, NaN passes g;
+ * leaky_relu: g * slope where not y > 0). The floats are those of the separate activation pass.
+ */
+#ifndef FUSE
+#define FUSE 0
+#endif
+#if FUSE == 1
+#define FUSED_ACT(T, t) select(t, (T)0.0f, (t) < 0.0f)
+#define FUSED_MASK(T, g, y) select(g, (T)0.0f, (y) <= 0.0f)
+#elif FUSE == 2
+#define FUSED_ACT(T, t) select((t) * FUSE_SLOPE, t, (t) > 0.0f)
+#define FUSED_MASK(T, g, y) select((g) * FUSE_SLOPE, g, (y) > 0.0f)
+#else
+#define FUSED_ACT(T, t) (t)
+#define FUSED_MASK(T, g, y) (g)
+#endif
+
 /* The work-group's index in dimension d that survives a launch split by the host (clcnn_kernel_run
  * enqueues grids past the device's group limit as several launches with global offsets, and
  * get_group_id restarts at 0 in each): kernels use this, never get_group_id. */

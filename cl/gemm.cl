@@ -28,22 +28,11 @@
 #endif
 /*
  * The epilogue of clcnn_gemm_args, where a kernel applies it to the value it stores: the bias (BIAS:
- * bias[j] added to column j of every row), then the fused activation ACT (1: relu, 2: leaky_relu with
- * the slope ACT_SLOPE, a float literal >= 0) in the formulas of act_f in cl/activation.cl. Each step
- * is a statement of its own, so the floats are those of a separate bias pass and activation pass.
+ * bias[j] added to column j of every row), then the fused activation (FUSED_ACT of cl/common.cl). Each
+ * step is a statement of its own, so the floats are those of a separate bias pass and activation pass.
  */
 #ifndef BIAS
 #define BIAS 0
-#endif
-#ifndef ACT
-#define ACT 0
-#endif
-#if ACT == 1
-#define GEMM_ACT(T, t) select(t, (T)0.0f, t < 0.0f)
-#elif ACT == 2
-#define GEMM_ACT(T, t) select(t * ACT_SLOPE, t, t > 0.0f)
-#else
-#define GEMM_ACT(T, t) (t)
 #endif
 
 /* One k step of gemm_cpu's tile: the TM values of op(A) at k = p against the TNV vectors b. */
@@ -147,7 +136,7 @@ __kernel void gemm_cpu(GEMM_PARAMS, __global const float *bias)
 			float r = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * *c;
 			if (BIAS)
 				r = r + bias[row0 + i]; /* row i of the tile is column row0 + i of C */
-			*c = GEMM_ACT(float, r);
+			*c = FUSED_ACT(float, r);
 		}
 #else
 		__global float *c = C + (row0 + i) * ldc + col0;
@@ -159,7 +148,7 @@ __kernel void gemm_cpu(GEMM_PARAMS, __global const float *bias)
 					r += beta * VLOAD(v, c);
 				if (BIAS)
 					r = r + VLOAD(v, bias + col0);
-				VSTORE(GEMM_ACT(VT, r), v, c);
+				VSTORE(FUSED_ACT(VT, r), v, c);
 			}
 		} else {
 			float t[TN];
@@ -170,7 +159,7 @@ __kernel void gemm_cpu(GEMM_PARAMS, __global const float *bias)
 				float r = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
 				if (BIAS)
 					r = r + bias[col0 + j];
-				c[j] = GEMM_ACT(float, r);
+				c[j] = FUSED_ACT(float, r);
 			}
 		}
 #endif
@@ -235,7 +224,7 @@ __kernel void gemm_cpu_dot(GEMM_PARAMS, __global const float *bias)
 				s = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
 				if (BIAS)
 					s = s + bias[col0 + j];
-				*c = GEMM_ACT(float, s);
+				*c = FUSED_ACT(float, s);
 			}
 		}
 	}
@@ -302,7 +291,7 @@ __kernel void gemm_gemv(GEMM_PARAMS, __global const float *bias)
 				t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
 				if (BIAS)
 					t = t + bias[SHORT_B ? i : r0 + j];
-				*c = GEMM_ACT(float, t);
+				*c = FUSED_ACT(float, t);
 			}
 		}
 	}
@@ -350,7 +339,7 @@ __kernel void gemm_gemv_gpu(GEMM_PARAMS, __global const float *bias)
 			t = beta == 0.0f ? alpha * t : alpha * t + beta * *c;
 			if (BIAS)
 				t = t + bias[SHORT_B ? i : r];
-			*c = GEMM_ACT(float, t);
+			*c = FUSED_ACT(float, t);
 		}
 	}
 }
@@ -542,7 +531,7 @@ __kernel void gemm_epilogue(int M, int N, __global float *C, int offC, int ldc, 
 		float t = *c;
 		if (BIAS)
 			t = t + bias[j];
-		*c = GEMM_ACT(float, t);
+		*c = FUSED_ACT(float, t);
 	}
 }
 #endif

@@ -50,14 +50,6 @@ __kernel void linear_bias_grad(__global const float *gy, __global float *gb, int
 #ifndef BIAS
 #define BIAS 0
 #endif
-#ifndef FUSE
-#define FUSE 1
-#endif
-#if FUSE == 2
-#define LINEAR_MASK(T, g, y) select((g) * FUSE_SLOPE, g, (y) > 0.0f)
-#else
-#define LINEAR_MASK(T, g, y) select(g, (T)0.0f, (y) <= 0.0f)
-#endif
 __kernel void linear_act_grad(__global const float *y, __global const float *gy, __global float *gm,
 			      __global float *gb, int N, int out)
 {
@@ -67,7 +59,7 @@ __kernel void linear_act_grad(__global const float *y, __global const float *gy,
 	if (o + LVW <= out) {
 		LVEC acc = 0.0f;
 		for (int n = 0; n < N; n++) {
-			const LVEC g = LINEAR_MASK(LVEC, LLOAD(gy + n * out + o), LLOAD(y + n * out + o));
+			const LVEC g = FUSED_MASK(LVEC, LLOAD(gy + n * out + o), LLOAD(y + n * out + o));
 			LSTORE(g, gm + n * out + o);
 			acc += g;
 		}
@@ -78,7 +70,7 @@ __kernel void linear_act_grad(__global const float *y, __global const float *gy,
 	for (int j = o; j < out; j++) {
 		float acc = 0.0f;
 		for (int n = 0; n < N; n++) {
-			const float g = LINEAR_MASK(float, gy[n * out + j], y[n * out + j]);
+			const float g = FUSED_MASK(float, gy[n * out + j], y[n * out + j]);
 			gm[n * out + j] = g;
 			acc += g;
 		}

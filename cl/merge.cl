@@ -6,21 +6,7 @@
 #ifndef NIN
 #define NIN 2
 #endif
-/* A fused activation (src/ops/op.h): FUSE 1 relu, 2 leaky_relu with the slope FUSE_SLOPE (>= 0), in
- * the formulas of act_f and act_df of cl/activation.cl; backward masks dy by the sign of y. */
-#ifndef FUSE
-#define FUSE 0
-#endif
-#if FUSE == 1
-#define MERGE_ACT(t) select(t, 0.0f, t < 0.0f)
-#define MERGE_MASK(g, y) select(g, 0.0f, (y) <= 0.0f)
-#elif FUSE == 2
-#define MERGE_ACT(t) select(t * FUSE_SLOPE, t, t > 0.0f)
-#define MERGE_MASK(g, y) select((g) * FUSE_SLOPE, g, (y) > 0.0f)
-#else
-#define MERGE_ACT(t) (t)
-#define MERGE_MASK(g, y) (g)
-#endif
+/* A fused activation: FUSED_ACT and FUSED_MASK of cl/common.cl. */
 
 __kernel void merge_add(__global const float *a0, __global const float *a1, __global const float *a2,
 			__global const float *a3, __global const float *a4, __global const float *a5,
@@ -35,7 +21,7 @@ __kernel void merge_add(__global const float *a0, __global const float *a1, __gl
 #pragma unroll
 	for (int k = 2; k < NIN; k++)
 		s += a[k][i];
-	y[i] = MERGE_ACT(s);
+	y[i] = FUSED_ACT(float, s);
 }
 
 /* Backward of add with a fused activation: dy masked by y, written to the gradient of every input
@@ -48,7 +34,7 @@ __kernel void merge_add_grad(__global const float *gy, __global const float *y, 
 	if (i >= n)
 		return;
 	__global float *const g[8] = {g0, g1, g2, g3, g4, g5, g6, g7};
-	const float d = MERGE_MASK(gy[i], y[i]);
+	const float d = FUSED_MASK(float, gy[i], y[i]);
 #pragma unroll
 	for (int k = 0; k < NIN; k++)
 		if (want & (1 << k))

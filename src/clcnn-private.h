@@ -256,5 +256,11 @@ char *clcnn_strdup(const char *s);
 /* snprintf into a growing heap string; returns 0 or -1 on allocation failure. */
 int clcnn_strcatf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) CLCNN_PRINTF(4, 5);
 double clcnn_now(void); /* monotonic seconds */
+/*
+ * The kernel options of a fused activation (cl/common.cl's FUSED_ACT, FUSED_MASK; kind 1 relu, 2
+ * leaky_relu): " -DFUSE=kind -DFUSE_SLOPE=slope" with the slope as a hexadecimal float literal
+ * (exactly the float), "" for kind 0. Returns buf.
+ */
+const char *clcnn_fuse_options(int kind, float slope, char *buf, size_t n);
 
 #endif

@@ -1,4 +1,5 @@
 /* Small helpers: hashing, strings, time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,15 @@ int clcnn_strcatf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	va_end(ap);
 	*len += (size_t)n;
 	return 0;
+}
+
+const char *clcnn_fuse_options(int kind, float slope, char *buf, size_t n)
+{
+	if (kind)
+		snprintf(buf, n, " -DFUSE=%d -DFUSE_SLOPE=%af", kind, (double)slope);
+	else if (n)
+		buf[0] = 0;
+	return buf;
 }
 
 double clcnn_now(void)

@@ -133,26 +133,19 @@ static int validate(struct clcnn_context *ctx, struct gemm_call *g, size_t off_a
 static int set_args(struct clcnn_context *ctx, cl_kernel kr, const struct gemm_call *g, int epi)
 {
 	cl_mem bias = g->bias ? g->bias : g->c;
-	if (epi)
-		return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
-					 KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
-					 KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
-					 KARG(g->ldc), KARG(g->stride_c), KARG(bias));
-	return clcnn_kernel_args(ctx, kr, KARG(g->m), KARG(g->n), KARG(g->k), KARG(g->alpha), KARG(g->a),
-				 KARG(g->off_a), KARG(g->lda), KARG(g->stride_a), KARG(g->b), KARG(g->off_b),
-				 KARG(g->ldb), KARG(g->stride_b), KARG(g->beta), KARG(g->c), KARG(g->off_c),
-				 KARG(g->ldc), KARG(g->stride_c));
+	const struct clcnn_karg args[] = {KARG(g->m),        KARG(g->n),     KARG(g->k),     KARG(g->alpha),
+					  KARG(g->a),        KARG(g->off_a), KARG(g->lda),   KARG(g->stride_a),
+					  KARG(g->b),        KARG(g->off_b), KARG(g->ldb),   KARG(g->stride_b),
+					  KARG(g->beta),     KARG(g->c),     KARG(g->off_c), KARG(g->ldc),
+					  KARG(g->stride_c), KARG(bias)};
+	return clcnn_kernel_set_args(ctx, kr, args, CLCNN_ARRAY_LEN(args) - (epi ? 0 : 1));
 }
 
-/*
- * The epilogue's options for the kernels that apply it themselves (cl/gemm.cl, GEMM_ACT): -DBIAS and
- * -DACT, with the slope as a hexadecimal float literal (exactly the float).
- */
+/* The epilogue's options for the kernels that apply it themselves (cl/gemm.cl): -DBIAS, -DFUSE. */
 static const char *epilogue_opts(const struct gemm_call *g, char *buf, size_t n)
 {
-	int len = snprintf(buf, n, " -DBIAS=%d -DACT=%d", g->bias != NULL, g->act);
-	if (g->act == CLCNN_GEMM_ACT_LEAKY_RELU && len >= 0 && (size_t)len < n)
-		snprintf(buf + len, n - (size_t)len, " -DACT_SLOPE=%af", (double)g->slope);
+	char fuse[64];
+	snprintf(buf, n, " -DBIAS=%d%s", g->bias != NULL, clcnn_fuse_options(g->act, g->slope, fuse, sizeof fuse));
 	return buf;
 }
 
@@ -432,7 +425,8 @@ static int run_cpu(struct clcnn_context *ctx, const struct clcnn_gemm_config *cf
 		const int off = (int)ws->off;
 		if (nt_transposes_b(cf, g)) {
 			/* B (n x k) -> B^T (k x n) in the workspace, then the plain product */
-			rc = run_transpose(ctx, g->n, g->k, g->b, g->off_b, g->ldb, g->stride_b, ws->mem, off, g->batch);
+			rc = run_transpose(ctx, g->n, g->k, g->b, g->off_b, g->ldb, g->stride_b, ws->mem, off,
+					   g->batch);
 			s.tb = 0;
 			s.b = ws->mem, s.off_b = off, s.ldb = g->n, s.stride_b = g->n * g->k;
 			return rc ? rc : run_cpu_outer(ctx, cf, &s, 0, NULL);

@@ -241,10 +241,10 @@ static int bn_options_wg(const struct clcnn_op *op, const struct bn_view *v, int
 	int len = snprintf(buf, n, "-DC=%d -DS=%d -DAFFINE=%d", v->c, v->s, a->affine);
 	if (wg && len >= 0 && (size_t)len < n)
 		len += snprintf(buf + len, n - (size_t)len, " -DBN_WG=%d", wg);
-	/* a fused activation (op.h); the slope as a hexadecimal float literal: exactly the float */
-	if (op->fused.kind && len >= 0 && (size_t)len < n)
-		len += snprintf(buf + len, n - (size_t)len, " -DFUSE=%d -DFUSE_SLOPE=%af", op->fused.kind,
-				(double)op->fused.slope);
+	char fuse[64]; /* a fused activation (op.h) */
+	if (len >= 0 && (size_t)len < n)
+		len += snprintf(buf + len, n - (size_t)len, "%s",
+				clcnn_fuse_options(op->fused.kind, op->fused.slope, fuse, sizeof fuse));
 	return len;
 }
 

@@ -148,10 +148,10 @@ static int linear_act_grad(struct clcnn_op *op, const struct clcnn_dev_io *io, c
 	const struct linear_args *a = op->args;
 	int n = op->in[0].d[0], nout = a->out_features;
 	cl_mem gb = a->bias ? io->grad_param[1] : NULL;
-	char opts[128];
+	char opts[128], fuse[64];
 	int lvw = linear_lvw(op);
-	snprintf(opts, sizeof opts, "-DBIAS=%d -DFUSE=%d -DFUSE_SLOPE=%af -DLVW=%d", gb != NULL, op->fused.kind,
-		 (double)op->fused.slope, lvw);
+	snprintf(opts, sizeof opts, "-DBIAS=%d -DLVW=%d%s", gb != NULL, lvw,
+		 clcnn_fuse_options(op->fused.kind, op->fused.slope, fuse, sizeof fuse));
 	cl_kernel k;
 	int rc = clcnn_kernel_get(op->ctx, "linear", opts, "linear_act_grad", &k);
 	cl_mem gbuf = gb ? gb : io->scratch; /* not written without BIAS */

@@ -123,10 +123,11 @@ static void concat_ref_backward(const struct clcnn_op *op, const struct clcnn_re
 
 /* ------------------------------------------------------------------ device */
 
-/* -DNIN, and the fused activation's -DFUSE and -DFUSE_SLOPE (cl/merge.cl) */
+/* -DNIN, and the fused activation's options */
 static void add_options(const struct clcnn_op *op, char *opts, size_t n)
 {
-	snprintf(opts, n, "-DNIN=%d -DFUSE=%d -DFUSE_SLOPE=%af", op->nin, op->fused.kind, (double)op->fused.slope);
+	char fuse[64];
+	snprintf(opts, n, "-DNIN=%d%s", op->nin, clcnn_fuse_options(op->fused.kind, op->fused.slope, fuse, sizeof fuse));
 }
 
 static int add_forward(struct clcnn_op *op, const struct clcnn_dev_io *io)
